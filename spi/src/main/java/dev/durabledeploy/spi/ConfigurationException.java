@@ -1,0 +1,25 @@
+package dev.durabledeploy.spi;
+
+/**
+ * A builder was given a setting it cannot work with. Thrown at {@code build()} or start, never
+ * later, and names the property so the operator knows what to change.
+ */
+public class ConfigurationException extends DurableDeployException {
+
+  private final String property;
+
+  public ConfigurationException(String property, String reason) {
+    super("invalid configuration '" + property + "': " + reason);
+    this.property = property;
+  }
+
+  public ConfigurationException(String property, String reason, Throwable cause) {
+    super("invalid configuration '" + property + "': " + reason, cause);
+    this.property = property;
+  }
+
+  /** The configuration property at fault. */
+  public String property() {
+    return property;
+  }
+}

@@ -1,0 +1,76 @@
+package dev.durabledeploy.spi.blob;
+
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Where deploy bytes, markers and trash live (the authoritative store for them). Keys are validated
+ * values, so an implementation can never be asked to touch anything outside its root.
+ *
+ * <p>Failures: transient backend trouble surfaces as {@link
+ * dev.durabledeploy.spi.TransientStoreException} (or a transient {@link
+ * dev.durabledeploy.spi.RemoteCallException}); everything else as a permanent {@link
+ * dev.durabledeploy.spi.DurableDeployException}. Implementations are thread-safe.
+ */
+public interface BlobStore extends AutoCloseable {
+
+  /**
+   * Stores exactly {@code size} bytes read from {@code data} under {@code key}, replacing any
+   * object there. Atomic: a reader sees the old object, the new one or nothing, never a part. If
+   * the stream holds fewer or more than {@code size} bytes nothing is stored and {@link
+   * dev.durabledeploy.spi.InvalidInputException} (field {@code size}) is thrown. The stream is not
+   * closed.
+   */
+  BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata);
+
+  /** Opens the object, or empty when there is none. The caller closes the content. */
+  Optional<BlobContent> get(BlobKey key);
+
+  /** The object's info without its bytes, or empty when there is none. */
+  Optional<BlobInfo> stat(BlobKey key);
+
+  /**
+   * Up to {@code limit} objects under {@code prefix} whose keys sort after {@code startAfter}
+   * (null: from the start), in {@link BlobKey#UTF8_ORDER}. Paging is stable: walking pages with
+   * {@link BlobPage#next()} yields every object present for the whole walk exactly once.
+   *
+   * @param limit 1 to 1,000
+   */
+  BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit);
+
+  /** Removes the object; a missing object is a no-op (DESIGN.md V9). */
+  void delete(BlobKey key);
+
+  /**
+   * Removes every object under {@code prefix} and returns how many were removed. Idempotent: a gone
+   * prefix is a no-op returning 0.
+   */
+  long deletePrefix(BlobPrefix prefix);
+
+  /**
+   * Moves every object under {@code from} to the same relative key under {@code to} (copy, then
+   * delete the source) and returns how many objects were moved. Idempotent (V9): re-run after a
+   * crash at any point it finishes the move; a gone source is a no-op returning 0. Objects already
+   * at the destination are overwritten by the source's. The prefixes must not overlap ({@link
+   * dev.durabledeploy.spi.InvalidInputException}, field {@code to}).
+   */
+  long movePrefix(BlobPrefix from, BlobPrefix to);
+
+  /** Every object under {@code prefix}, paging through {@link #list} in pages of 1,000. */
+  default List<BlobInfo> listAll(BlobPrefix prefix) {
+    List<BlobInfo> all = new ArrayList<>();
+    BlobKey after = null;
+    do {
+      BlobPage page = list(prefix, after, 1000);
+      all.addAll(page.items());
+      after = page.next();
+    } while (after != null);
+    return all;
+  }
+
+  /** Releases connections; the default does nothing. */
+  @Override
+  default void close() {}
+}

@@ -1,0 +1,24 @@
+package dev.durabledeploy.spi.lock;
+
+import dev.durabledeploy.spi.SiteId;
+import java.time.Duration;
+
+/**
+ * The per-site mutual exclusion that serialises every mutation of one site (DESIGN.md E1), across
+ * threads and across processes sharing the store. Locks are not reentrant: never acquire a site's
+ * lock while holding it.
+ */
+public interface SiteLocks {
+
+  /** How long a caller waits by default before {@link dev.durabledeploy.spi.SiteBusyException}. */
+  Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+
+  /**
+   * Waits up to {@code timeout} for the site's lock and returns the held lock; close it to release.
+   * A lock whose holder dies (process gone, connection lost) is released by the store.
+   *
+   * @throws dev.durabledeploy.spi.SiteBusyException if the lock is still held by someone else after
+   *     {@code timeout}; a zero timeout means one try
+   */
+  SiteLock acquire(SiteId site, Duration timeout);
+}

@@ -1,0 +1,77 @@
+package dev.durabledeploy.spi.outbox;
+
+import dev.durabledeploy.spi.events.Subscription;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The transactional outbox: events appended in the same atom as the metadata change they announce
+ * (see {@link dev.durabledeploy.spi.metadata.MetadataStore}), delivered at least once, in id order
+ * within a site (DESIGN.md E3).
+ *
+ * <p>Claims are leases: a claimer ({@code owner}) holds its events until it acks, fails or releases
+ * them or until the lease expires, after which another claimer gets them again (E4). Times come
+ * from the store's injected clock. Implementations are thread-safe and safe across processes.
+ */
+public interface Outbox {
+
+  /** Appends an event outside any metadata command (host events) and returns its id. */
+  long append(NewEvent event);
+
+  /**
+   * Claims up to {@code maxEvents} events for {@code owner} until {@code now + leaseTtl}.
+   *
+   * <p>Ordering rule: a site's events are handed out in id order, to one owner at a time. A site is
+   * claimable only when none of its undelivered events is under a live claim and its oldest
+   * undelivered event is due ({@code nextAttemptAt <= now}); from a claimable site the batch takes
+   * a run of consecutive due events starting at the oldest. Sites compete by the id of their oldest
+   * event, so no site starves. The returned list is ordered by id.
+   */
+  List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl);
+
+  /**
+   * Marks events delivered. Idempotent; an id already delivered or unknown is skipped. Accepted
+   * from any owner, because the work it acknowledges was done. Returns how many became delivered.
+   */
+  int ack(String owner, Collection<Long> ids);
+
+  /**
+   * Records a failed dispatch: the claim is dropped, {@code error} (truncated to 2,000 characters)
+   * is kept and the event is not due again before {@code nextAttemptAt}. Since the event stays the
+   * oldest of its site, the site waits with it. Returns false when {@code owner} no longer holds
+   * the claim (nothing changes then).
+   */
+  boolean fail(String owner, long id, String error, Instant nextAttemptAt);
+
+  /**
+   * Hands claimed events back without counting a failure (graceful shutdown). Returns how many of
+   * them {@code owner} still held.
+   */
+  int release(String owner, Collection<Long> ids);
+
+  /**
+   * Extends {@code owner}'s live claims on {@code ids} to {@code now + leaseTtl}. Returns how many
+   * were extended; a claim that already expired is not revived.
+   */
+  int renew(String owner, Collection<Long> ids, Duration leaseTtl);
+
+  /**
+   * Deletes up to {@code limit} delivered events delivered before {@code cutoff}; returns count.
+   */
+  int purgeDelivered(Instant cutoff, int limit);
+
+  /** The backlog, for lag metrics. */
+  OutboxStats stats();
+
+  /**
+   * Registers a callback run (on some store thread, briefly) soon after any event is appended, so a
+   * relay can wake up instead of polling. Empty when the store cannot notify; the relay then polls.
+   * Notifications may be lost or merged: they are a hint, never the source of truth.
+   */
+  default Optional<Subscription> onAppend(Runnable wakeUp) {
+    return Optional.empty();
+  }
+}

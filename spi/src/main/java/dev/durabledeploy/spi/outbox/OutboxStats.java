@@ -1,0 +1,23 @@
+package dev.durabledeploy.spi.outbox;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * The outbox's backlog.
+ *
+ * @param undelivered events not yet acknowledged, claimed or not
+ * @param claimed of those, how many are under a live claim
+ * @param oldestUndeliveredAt creation time of the oldest undelivered event, or {@code null}
+ */
+public record OutboxStats(long undelivered, long claimed, Instant oldestUndeliveredAt) {
+
+  /** How long the oldest undelivered event has waited at {@code now}; zero when none waits. */
+  public Duration lag(Instant now) {
+    return Optional.ofNullable(oldestUndeliveredAt)
+        .map(t -> Duration.between(t, now))
+        .filter(d -> !d.isNegative())
+        .orElse(Duration.ZERO);
+  }
+}
