@@ -90,7 +90,9 @@ public interface MetadataStore {
    * rollback), creating the alias at version 1 if it does not exist and {@code expect} allows it.
    * The previous target gets {@code releasedAt = now}. The target must be an ACTIVE deploy ({@link
    * dev.durabledeploy.spi.DeployStateException} if pending). If the alias already targets {@code
-   * target} nothing changes and it is returned (V9). Events: alias.changed, site.changed.
+   * target} and {@code expect} matches, nothing changes and the alias is returned (V9); a stale
+   * expectation is drift even then, so a caller never mistakes someone else's move for its own.
+   * Events: alias.changed, site.changed.
    *
    * @throws dev.durabledeploy.spi.AliasDriftException if {@code expect} does not match
    */

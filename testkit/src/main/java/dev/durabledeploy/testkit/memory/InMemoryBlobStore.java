@@ -1,0 +1,150 @@
+package dev.durabledeploy.testkit.memory;
+
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPage;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.blob.BlobStore;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/** The reference blob store: objects in a sorted concurrent map, in S3's (UTF-8 byte) order. */
+public final class InMemoryBlobStore implements BlobStore {
+
+  private record StoredObject(byte[] bytes, BlobInfo info) {}
+
+  private final Clock clock;
+  private final ConcurrentSkipListMap<String, StoredObject> objects =
+      new ConcurrentSkipListMap<>(BlobKey.UTF8_ORDER);
+
+  public InMemoryBlobStore(Clock clock) {
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  public InMemoryBlobStore() {
+    this(Clock.systemUTC());
+  }
+
+  @Override
+  public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(metadata, "metadata");
+    Inputs.requireRange("size", size, 0, Integer.MAX_VALUE - 8);
+    byte[] bytes = readExactly(data, (int) size);
+    BlobInfo info = new BlobInfo(key, size, metadata, clock.instant());
+    objects.put(key.value(), new StoredObject(bytes, info));
+    return info;
+  }
+
+  /** Reads exactly {@code size} bytes or refuses, so a short or long stream stores nothing. */
+  static byte[] readExactly(InputStream data, int size) {
+    try {
+      byte[] bytes = data.readNBytes(size);
+      if (bytes.length < size) {
+        throw new InvalidInputException(
+            "size", "the stream ended after " + bytes.length + " of " + size + " bytes");
+      }
+      if (data.read() != -1) {
+        throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
+      }
+      return bytes;
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the upload stream failed", e);
+    }
+  }
+
+  @Override
+  public Optional<BlobContent> get(BlobKey key) {
+    StoredObject o = objects.get(key.value());
+    return o == null
+        ? Optional.empty()
+        : Optional.of(new BlobContent(o.info(), new ByteArrayInputStream(o.bytes())));
+  }
+
+  @Override
+  public Optional<BlobInfo> stat(BlobKey key) {
+    return Optional.ofNullable(objects.get(key.value())).map(StoredObject::info);
+  }
+
+  @Override
+  public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
+    Objects.requireNonNull(prefix, "prefix");
+    Inputs.requireRange("limit", limit, 1, 1000);
+    ConcurrentNavigableMap<String, StoredObject> tail =
+        startAfter != null && BlobKey.UTF8_ORDER.compare(startAfter.value(), prefix.value()) >= 0
+            ? objects.tailMap(startAfter.value(), false)
+            : objects.tailMap(prefix.value(), true);
+    List<BlobInfo> items = new ArrayList<>();
+    boolean more = false;
+    for (Map.Entry<String, StoredObject> e : tail.entrySet()) {
+      if (!e.getKey().startsWith(prefix.value())) {
+        break;
+      }
+      if (items.size() == limit) {
+        more = true;
+        break;
+      }
+      items.add(e.getValue().info());
+    }
+    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
+  }
+
+  @Override
+  public void delete(BlobKey key) {
+    objects.remove(key.value());
+  }
+
+  @Override
+  public long deletePrefix(BlobPrefix prefix) {
+    long count = 0;
+    for (BlobInfo info : listAll(prefix)) {
+      if (objects.remove(info.key().value()) != null) {
+        count++;
+      }
+    }
+    return count;
+  }
+
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    Objects.requireNonNull(from, "from");
+    Objects.requireNonNull(to, "to");
+    if (from.overlaps(to)) {
+      throw new InvalidInputException(
+          "to", "'" + to + "' overlaps the source prefix '" + from + "'");
+    }
+    long count = 0;
+    for (BlobInfo info : listAll(from)) {
+      StoredObject o = objects.get(info.key().value());
+      if (o == null) {
+        continue;
+      }
+      BlobKey target = to.resolve(info.key().relativeTo(from));
+      BlobInfo moved = new BlobInfo(target, o.info().size(), o.info().metadata(), clock.instant());
+      objects.put(target.value(), new StoredObject(o.bytes(), moved));
+      objects.remove(info.key().value());
+      count++;
+    }
+    return count;
+  }
+
+  /** How many objects are stored, for assertions. */
+  public int size() {
+    return objects.size();
+  }
+}

@@ -1,0 +1,260 @@
+package dev.durabledeploy.testkit.memory;
+
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxEvent;
+import dev.durabledeploy.spi.outbox.OutboxStats;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The reference outbox. Shares its monitor ({@code atom}) with {@link InMemoryMetadataStore} so a
+ * command's events are appended in the same atom as its rows.
+ */
+final class InMemoryOutbox implements Outbox {
+
+  static final int MAX_ERROR_LENGTH = 2000;
+
+  private static final class Row {
+    final long id;
+    final NewEvent event;
+    final Instant createdAt;
+    int deliveries;
+    String lastError;
+    String claimedBy;
+    Instant claimExpiresAt;
+    Instant nextAttemptAt;
+    Instant deliveredAt;
+
+    Row(long id, NewEvent event, Instant createdAt) {
+      this.id = id;
+      this.event = event;
+      this.createdAt = createdAt;
+      this.nextAttemptAt = createdAt;
+    }
+
+    boolean claimLiveAt(Instant now) {
+      return claimedBy != null && claimExpiresAt.isAfter(now);
+    }
+
+    OutboxEvent snapshot() {
+      return new OutboxEvent(
+          id, event.site(), event.type(), event.payload(), createdAt, deliveries, lastError);
+    }
+  }
+
+  private final Object atom;
+  private final Clock clock;
+  private final TreeMap<Long, Row> undelivered = new TreeMap<>();
+  private final TreeMap<Long, Row> delivered = new TreeMap<>();
+  private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+  private long nextId = 1;
+
+  InMemoryOutbox(Object atom, Clock clock) {
+    this.atom = atom;
+    this.clock = clock;
+  }
+
+  /**
+   * Appends inside the caller's atom; the caller holds {@code atom} and calls {@link
+   * #notifyAppended}.
+   */
+  long appendLocked(NewEvent event, Instant now) {
+    long id = nextId++;
+    undelivered.put(id, new Row(id, event, now));
+    return id;
+  }
+
+  void notifyAppended() {
+    for (Runnable listener : listeners) {
+      listener.run();
+    }
+  }
+
+  @Override
+  public long append(NewEvent event) {
+    long id;
+    synchronized (atom) {
+      id = appendLocked(event, clock.instant());
+    }
+    notifyAppended();
+    return id;
+  }
+
+  @Override
+  public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
+    requireOwner(owner);
+    Inputs.requireRange("maxEvents", maxEvents, 1, 10_000);
+    requirePositive("leaseTtl", leaseTtl);
+    synchronized (atom) {
+      Instant now = clock.instant();
+      Set<SiteId> blocked = new HashSet<>();
+      for (Row row : undelivered.values()) {
+        if (row.claimLiveAt(now)) {
+          blocked.add(row.event.site());
+        }
+      }
+      List<OutboxEvent> claimed = new ArrayList<>();
+      for (Row row : undelivered.values()) {
+        if (claimed.size() == maxEvents) {
+          break;
+        }
+        SiteId site = row.event.site();
+        if (blocked.contains(site)) {
+          continue;
+        }
+        if (row.nextAttemptAt.isAfter(now)) {
+          // Not due: it and everything after it in its site wait (per-site order).
+          blocked.add(site);
+          continue;
+        }
+        row.claimedBy = owner;
+        row.claimExpiresAt = now.plus(leaseTtl);
+        row.deliveries++;
+        claimed.add(row.snapshot());
+      }
+      return claimed;
+    }
+  }
+
+  @Override
+  public int ack(String owner, Collection<Long> ids) {
+    requireOwner(owner);
+    synchronized (atom) {
+      Instant now = clock.instant();
+      int count = 0;
+      for (Long id : ids) {
+        Row row = undelivered.remove(id);
+        if (row != null) {
+          row.deliveredAt = now;
+          row.claimedBy = null;
+          delivered.put(id, row);
+          count++;
+        }
+      }
+      return count;
+    }
+  }
+
+  @Override
+  public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
+    requireOwner(owner);
+    synchronized (atom) {
+      Row row = undelivered.get(id);
+      if (row == null || !owner.equals(row.claimedBy)) {
+        return false;
+      }
+      row.claimedBy = null;
+      row.claimExpiresAt = null;
+      row.lastError = truncate(error);
+      row.nextAttemptAt = nextAttemptAt;
+      return true;
+    }
+  }
+
+  @Override
+  public int release(String owner, Collection<Long> ids) {
+    requireOwner(owner);
+    synchronized (atom) {
+      int count = 0;
+      for (Long id : ids) {
+        Row row = undelivered.get(id);
+        if (row != null && owner.equals(row.claimedBy)) {
+          row.claimedBy = null;
+          row.claimExpiresAt = null;
+          count++;
+        }
+      }
+      return count;
+    }
+  }
+
+  @Override
+  public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
+    requireOwner(owner);
+    requirePositive("leaseTtl", leaseTtl);
+    synchronized (atom) {
+      Instant now = clock.instant();
+      int count = 0;
+      for (Long id : ids) {
+        Row row = undelivered.get(id);
+        if (row != null && owner.equals(row.claimedBy) && row.claimLiveAt(now)) {
+          row.claimExpiresAt = now.plus(leaseTtl);
+          count++;
+        }
+      }
+      return count;
+    }
+  }
+
+  @Override
+  public int purgeDelivered(Instant cutoff, int limit) {
+    Inputs.requireRange("limit", limit, 1, 1_000_000);
+    synchronized (atom) {
+      int count = 0;
+      Iterator<Row> it = delivered.values().iterator();
+      while (it.hasNext() && count < limit) {
+        Row row = it.next();
+        if (row.deliveredAt.isBefore(cutoff)) {
+          it.remove();
+          count++;
+        }
+      }
+      return count;
+    }
+  }
+
+  @Override
+  public OutboxStats stats() {
+    synchronized (atom) {
+      Instant now = clock.instant();
+      long claimed = undelivered.values().stream().filter(r -> r.claimLiveAt(now)).count();
+      Instant oldest = undelivered.isEmpty() ? null : undelivered.firstEntry().getValue().createdAt;
+      return new OutboxStats(undelivered.size(), claimed, oldest);
+    }
+  }
+
+  @Override
+  public Optional<Subscription> onAppend(Runnable wakeUp) {
+    listeners.add(wakeUp);
+    return Optional.of(() -> listeners.remove(wakeUp));
+  }
+
+  /** Every event ever appended and not purged, delivered or not, in id order (for assertions). */
+  List<OutboxEvent> allEvents() {
+    synchronized (atom) {
+      TreeMap<Long, Row> all = new TreeMap<>(delivered);
+      all.putAll(undelivered);
+      return all.values().stream().map(Row::snapshot).toList();
+    }
+  }
+
+  static String truncate(String error) {
+    String text = error == null ? "" : error;
+    return text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
+  }
+
+  static void requireOwner(String owner) {
+    Inputs.requireText("owner", owner, 200);
+  }
+
+  static void requirePositive(String field, Duration duration) {
+    if (duration == null || duration.isNegative() || duration.isZero()) {
+      throw new InvalidInputException(field, "must be a positive duration");
+    }
+  }
+}

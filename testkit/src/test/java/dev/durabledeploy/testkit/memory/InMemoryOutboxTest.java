@@ -1,0 +1,12 @@
+package dev.durabledeploy.testkit.memory;
+
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.tck.OutboxContract;
+
+class InMemoryOutboxTest extends OutboxContract {
+  @Override
+  protected Store createStore(MutableClock clock) {
+    return new InMemoryStore(clock);
+  }
+}

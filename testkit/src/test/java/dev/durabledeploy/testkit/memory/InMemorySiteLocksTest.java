@@ -1,0 +1,12 @@
+package dev.durabledeploy.testkit.memory;
+
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.tck.SiteLocksContract;
+
+class InMemorySiteLocksTest extends SiteLocksContract {
+  @Override
+  protected Store createStore(MutableClock clock) {
+    return new InMemoryStore(clock);
+  }
+}
