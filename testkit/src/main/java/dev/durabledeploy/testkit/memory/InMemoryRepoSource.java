@@ -1,0 +1,123 @@
+package dev.durabledeploy.testkit.memory;
+
+import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.git.RepoId;
+import dev.durabledeploy.spi.git.RepoRef;
+import dev.durabledeploy.spi.git.RepoSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * The reference repo source: "remotes" are file maps published with {@link #publish}; a clone
+ * writes them into a temp directory beside the tree and renames it into place, with a completion
+ * marker beside the tree, exactly the protocol a real adapter follows. Branches are ignored.
+ */
+public final class InMemoryRepoSource implements RepoSource {
+
+  private final Path root;
+  private final Map<RepoId, Map<String, String>> remotes = new ConcurrentHashMap<>();
+  private final Map<RepoId, Object> locks = new ConcurrentHashMap<>();
+  private final AtomicInteger clones = new AtomicInteger();
+
+  public InMemoryRepoSource(Path root) {
+    this.root = Objects.requireNonNull(root, "root");
+  }
+
+  /** Sets the content of a remote repository; the next clone or refresh sees it. */
+  public void publish(RepoId id, Map<String, String> files) {
+    remotes.put(id, Map.copyOf(files));
+  }
+
+  /** How many clones ran, for assertions about warm hits and thundering herds. */
+  public int cloneCount() {
+    return clones.get();
+  }
+
+  private Path tree(RepoId id) {
+    return root.resolve(id.value());
+  }
+
+  private Path marker(RepoId id) {
+    return root.resolve(id.value() + ".complete");
+  }
+
+  @Override
+  public Path ensureClone(RepoRef repo) {
+    Path tree = tree(repo.id());
+    if (Files.exists(marker(repo.id()))) {
+      return tree;
+    }
+    synchronized (locks.computeIfAbsent(repo.id(), k -> new Object())) {
+      if (Files.exists(marker(repo.id()))) {
+        return tree;
+      }
+      Map<String, String> files = remotes.get(repo.id());
+      if (files == null) {
+        throw new RepoCloneException(
+            repo.id(),
+            RepoCloneException.Reason.REPO_NOT_FOUND,
+            "no repository at " + repo.url().redacted() + "; check the URL and access rights",
+            null);
+      }
+      try {
+        Files.createDirectories(tree.getParent());
+        Path temp = Files.createTempDirectory(tree.getParent(), ".clone-");
+        for (Map.Entry<String, String> file : files.entrySet()) {
+          Path target = temp.resolve(file.getKey());
+          Files.createDirectories(target.getParent());
+          Files.writeString(target, file.getValue(), StandardCharsets.UTF_8);
+        }
+        deleteTree(tree);
+        Files.move(temp, tree, StandardCopyOption.ATOMIC_MOVE);
+        Files.createFile(marker(repo.id()));
+        clones.incrementAndGet();
+        return tree;
+      } catch (IOException e) {
+        throw new RepoCloneException(
+            repo.id(), RepoCloneException.Reason.OTHER, "writing the tree failed: " + e, e);
+      }
+    }
+  }
+
+  @Override
+  public Path refresh(RepoRef repo) {
+    synchronized (locks.computeIfAbsent(repo.id(), k -> new Object())) {
+      evict(repo);
+      return ensureClone(repo);
+    }
+  }
+
+  @Override
+  public boolean evict(RepoRef repo) {
+    synchronized (locks.computeIfAbsent(repo.id(), k -> new Object())) {
+      try {
+        boolean existed = Files.deleteIfExists(marker(repo.id()));
+        return deleteTree(tree(repo.id())) || existed;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private static boolean deleteTree(Path tree) throws IOException {
+    if (!Files.exists(tree)) {
+      return false;
+    }
+    try (Stream<Path> paths = Files.walk(tree)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,297 @@
+package dev.durabledeploy.testkit.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPage;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.testkit.MutableClock;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The contract of {@link BlobStore}: atomic puts of exact sizes, metadata kept, stable paged
+ * listings in UTF-8 byte order, and idempotent prefix delete and move (V9).
+ */
+public abstract class BlobStoreContract {
+
+  protected static final BlobMetadata HTML =
+      new BlobMetadata("text/html; charset=utf-8", "public, max-age=60");
+
+  protected final MutableClock clock = new MutableClock();
+  protected BlobStore blobs;
+
+  /** An empty blob store; closed after each test. Shared backends must isolate tests. */
+  protected abstract BlobStore createBlobStore(MutableClock clock);
+
+  @BeforeEach
+  void openBlobs() {
+    blobs = createBlobStore(clock);
+  }
+
+  @AfterEach
+  void closeBlobs() {
+    blobs.close();
+  }
+
+  protected BlobInfo put(String key, String content) {
+    byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+    return blobs.put(BlobKey.of(key), new ByteArrayInputStream(bytes), bytes.length, HTML);
+  }
+
+  protected String read(String key) {
+    try (BlobContent content = blobs.get(BlobKey.of(key)).orElseThrow()) {
+      return new String(content.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Every key under the prefix, walking pages of {@code pageSize}. */
+  protected List<String> walk(BlobPrefix prefix, int pageSize) {
+    List<String> keys = new ArrayList<>();
+    BlobKey after = null;
+    do {
+      BlobPage page = blobs.list(prefix, after, pageSize);
+      assertThat(page.items().size()).isLessThanOrEqualTo(pageSize);
+      page.items().forEach(i -> keys.add(i.key().value()));
+      after = page.next();
+    } while (after != null);
+    return keys;
+  }
+
+  @Nested
+  @DisplayName("objects")
+  class Objects {
+
+    @Test
+    @DisplayName("round-trip bytes, size, content type and cache control")
+    void roundTrip() {
+      BlobInfo info = put("site-a/deploys/d1/index.html", "<h1>hi</h1>");
+      assertThat(info.size()).isEqualTo(11);
+      assertThat(read("site-a/deploys/d1/index.html")).isEqualTo("<h1>hi</h1>");
+      BlobInfo stat = blobs.stat(BlobKey.of("site-a/deploys/d1/index.html")).orElseThrow();
+      assertThat(stat.size()).isEqualTo(11);
+      assertThat(stat.metadata()).isEqualTo(HTML);
+      assertThat(stat.key()).isEqualTo(BlobKey.of("site-a/deploys/d1/index.html"));
+    }
+
+    @Test
+    @DisplayName("a put replaces the previous object; empty objects are fine")
+    void overwriteAndEmpty() {
+      put("a/x", "one");
+      put("a/x", "two!");
+      assertThat(read("a/x")).isEqualTo("two!");
+      put("a/empty", "");
+      assertThat(blobs.stat(BlobKey.of("a/empty")).orElseThrow().size()).isZero();
+      assertThat(read("a/empty")).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a stream shorter or longer than the declared size stores nothing")
+    void exactSize() {
+      BlobKey key = BlobKey.of("a/x");
+      assertThatThrownBy(() -> blobs.put(key, new ByteArrayInputStream(new byte[3]), 5, HTML))
+          .isInstanceOfSatisfying(
+              InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("size"));
+      assertThat(blobs.stat(key)).isEmpty();
+      assertThatThrownBy(() -> blobs.put(key, new ByteArrayInputStream(new byte[8]), 5, HTML))
+          .isInstanceOf(InvalidInputException.class);
+      assertThat(blobs.stat(key)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("missing objects read as empty and delete as a no-op")
+    void missing() {
+      assertThat(blobs.get(BlobKey.of("nope/x"))).isEmpty();
+      assertThat(blobs.stat(BlobKey.of("nope/x"))).isEmpty();
+      blobs.delete(BlobKey.of("nope/x"));
+      put("a/x", "1");
+      blobs.delete(BlobKey.of("a/x"));
+      assertThat(blobs.stat(BlobKey.of("a/x"))).isEmpty();
+    }
+
+    @Test
+    @DisplayName("keys with spaces, unicode and shell characters round-trip")
+    void specialKeys() {
+      List<String> keys =
+          List.of(
+              "a/with space.txt",
+              "a/über/日本.html",
+              "a/emoji 😀.png",
+              "a/q'uote\"$(x).js",
+              "a/%20+&=.css");
+      for (String key : keys) {
+        put(key, key);
+      }
+      for (String key : keys) {
+        assertThat(read(key)).isEqualTo(key);
+      }
+      assertThat(walk(BlobPrefix.of("a"), 2)).hasSize(keys.size());
+    }
+  }
+
+  @Nested
+  @DisplayName("listing")
+  class Listing {
+
+    @Test
+    @DisplayName("pages through every key exactly once in UTF-8 byte order")
+    void pages() {
+      List<String> expected = new ArrayList<>();
+      for (int i = 0; i < 25; i++) {
+        String key = String.format("site-a/deploys/d1/f%02d.txt", i);
+        put(key, "x");
+        expected.add(key);
+      }
+      put("site-a/deploys/d1/\uff61.txt", "x");
+      put("site-a/deploys/d1/😀.txt", "x");
+      expected.add("site-a/deploys/d1/\uff61.txt");
+      expected.add("site-a/deploys/d1/😀.txt");
+      assertThat(walk(BlobPrefix.of("site-a"), 10)).containsExactlyElementsOf(expected);
+      assertThat(walk(BlobPrefix.of("site-a"), 1000)).containsExactlyElementsOf(expected);
+      BlobPage first = blobs.list(BlobPrefix.of("site-a"), null, 10);
+      assertThat(first.items()).hasSize(10);
+      assertThat(first.nextStartAfter()).contains(first.items().get(9).key());
+    }
+
+    @Test
+    @DisplayName("a prefix never matches a sibling that merely starts with the same characters")
+    void prefixBoundary() {
+      put("site-a/x", "1");
+      put("site-ab/x", "2");
+      put("site-a-b/x", "3");
+      assertThat(walk(BlobPrefix.of("site-a"), 10)).containsExactly("site-a/x");
+      assertThat(walk(BlobPrefix.ROOT, 10)).hasSize(3);
+    }
+
+    @Test
+    @DisplayName("walking pages while objects change yields every object present throughout once")
+    void stableUnderChange() {
+      for (int i = 0; i < 30; i++) {
+        put(String.format("p/k%02d", i), "x");
+      }
+      List<String> seen = new ArrayList<>();
+      BlobKey after = null;
+      int round = 0;
+      do {
+        BlobPage page = blobs.list(BlobPrefix.of("p"), after, 7);
+        page.items().forEach(i -> seen.add(i.key().value()));
+        after = page.next();
+        if (after != null) {
+          blobs.delete(page.items().get(0).key()); // already listed
+          put("p/k" + String.format("%02d", round) + "b", "new"); // behind the cursor
+        }
+        round++;
+      } while (after != null);
+      for (int i = 0; i < 30; i++) {
+        assertThat(seen).containsOnlyOnce(String.format("p/k%02d", i));
+      }
+    }
+
+    @Test
+    @DisplayName("an empty prefix lists nothing; limits outside 1..1000 are refused")
+    void emptyAndLimits() {
+      BlobPage page = blobs.list(BlobPrefix.of("nothing"), null, 10);
+      assertThat(page.items()).isEmpty();
+      assertThat(page.next()).isNull();
+      assertThatThrownBy(() -> blobs.list(BlobPrefix.ROOT, null, 0))
+          .isInstanceOf(InvalidInputException.class);
+      assertThatThrownBy(() -> blobs.list(BlobPrefix.ROOT, null, 1001))
+          .isInstanceOf(InvalidInputException.class);
+    }
+  }
+
+  @Nested
+  @DisplayName("prefix operations")
+  class Prefixes {
+
+    @Test
+    @DisplayName("delete prefix removes everything under it, once, and nothing beside it")
+    void deletePrefix() {
+      for (int i = 0; i < 12; i++) {
+        put("site-a/deploys/d1/f" + i, "x");
+      }
+      put("site-a/deploys/d10/keep", "x");
+      assertThat(blobs.deletePrefix(BlobPrefix.of("site-a", "deploys", "d1"))).isEqualTo(12);
+      assertThat(blobs.deletePrefix(BlobPrefix.of("site-a", "deploys", "d1"))).isZero();
+      assertThat(walk(BlobPrefix.ROOT, 100)).containsExactly("site-a/deploys/d10/keep");
+    }
+
+    @Test
+    @DisplayName("move prefix moves bytes and metadata and is a no-op when re-run (V9)")
+    void movePrefix() {
+      put("site-a/deploys/d1/index.html", "<p>1</p>");
+      put("site-a/deploys/d1/css/a.css", "body{}");
+      BlobPrefix from = BlobPrefix.of("site-a", "deploys", "d1");
+      BlobPrefix to = BlobPrefix.of("_trash", "site-a", "d1");
+      assertThat(blobs.movePrefix(from, to)).isEqualTo(2);
+      assertThat(walk(from, 10)).isEmpty();
+      assertThat(walk(to, 10))
+          .containsExactly("_trash/site-a/d1/css/a.css", "_trash/site-a/d1/index.html");
+      assertThat(read("_trash/site-a/d1/index.html")).isEqualTo("<p>1</p>");
+      assertThat(blobs.stat(BlobKey.of("_trash/site-a/d1/index.html")).orElseThrow().metadata())
+          .isEqualTo(HTML);
+      assertThat(blobs.movePrefix(from, to)).isZero();
+      assertThat(walk(to, 10)).hasSize(2);
+    }
+
+    @Test
+    @DisplayName("a move interrupted half way finishes exactly when re-run")
+    void halfMovedFinishes() {
+      Map<String, String> files = new TreeMap<>();
+      for (int i = 0; i < 10; i++) {
+        files.put("f" + i, "content-" + i);
+        put("src/d/f" + i, "content-" + i);
+      }
+      // A crash after copying f0..f5 and deleting the sources of f0..f2.
+      for (int i = 0; i < 6; i++) {
+        put("dst/d/f" + i, "content-" + i);
+      }
+      for (int i = 0; i < 3; i++) {
+        blobs.delete(BlobKey.of("src/d/f" + i));
+      }
+      assertThat(blobs.movePrefix(BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d")))
+          .isEqualTo(7);
+      assertThat(walk(BlobPrefix.of("src"), 100)).isEmpty();
+      Map<String, String> moved = new TreeMap<>();
+      for (String key : walk(BlobPrefix.of("dst", "d"), 100)) {
+        moved.put(key.substring("dst/d/".length()), read(key));
+      }
+      assertThat(moved).isEqualTo(files);
+    }
+
+    @Test
+    @DisplayName("moving between overlapping prefixes is refused")
+    void overlapping() {
+      assertThatThrownBy(() -> blobs.movePrefix(BlobPrefix.of("a"), BlobPrefix.of("a", "b")))
+          .isInstanceOfSatisfying(
+              InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("to"));
+    }
+
+    @Test
+    @DisplayName("moving a prefix with more objects than one listing page moves them all")
+    void largeMove() {
+      for (int i = 0; i < 1205; i++) {
+        put(String.format("big/d/f%04d", i), "x");
+      }
+      assertThat(blobs.movePrefix(BlobPrefix.of("big", "d"), BlobPrefix.of("moved", "d")))
+          .isEqualTo(1205);
+      assertThat(blobs.listAll(BlobPrefix.of("moved"))).hasSize(1205);
+      assertThat(blobs.listAll(BlobPrefix.of("big"))).isEmpty();
+    }
+  }
+}
