@@ -117,6 +117,28 @@ public final class Inputs {
     return out.append('\'').toString();
   }
 
+  private static final Pattern URL_USER_INFO =
+      Pattern.compile("(?i)([a-z][a-z0-9+.-]*://)[^/@\\s]+@");
+  private static final Pattern SECRET_PARAMETER =
+      Pattern.compile(
+          "(?i)((?:password|passwd|pwd|secret|token|access_token|api[_-]?key|signature"
+              + "|x-amz-signature|x-amz-credential|x-amz-security-token|sig)\\s*[=:]\\s*)[^&\\s,;\"']+");
+
+  /**
+   * Masks what looks like a credential in free text before it reaches a log line, an event or an
+   * exception message (DESIGN.md I2): user info in URLs ({@code scheme://user:pass@}) and the
+   * values of parameters named like secrets ({@code password=}, {@code token=}, signed-URL
+   * signatures...). A safety net for messages of third-party exceptions; values the library knows
+   * to be secret are never put into text in the first place.
+   */
+  public static String redactCredentials(String text) {
+    if (text == null) {
+      return null;
+    }
+    String masked = URL_USER_INFO.matcher(text).replaceAll("$1***@");
+    return SECRET_PARAMETER.matcher(masked).replaceAll("$1***");
+  }
+
   private static void rejectControlCharacters(String field, String value) {
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);

@@ -86,4 +86,25 @@ class RepoRefTest {
     assertThat(RepoRef.of("a", "file:///tmp/repo", "feature/x-1").branch())
         .isEqualTo("feature/x-1");
   }
+
+  @Test
+  @DisplayName("free text is scrubbed of URL user info and secret-named parameters")
+  void redactsFreeText() {
+    String text =
+        "connect to jdbc:postgresql://db/x?user=app&password=hunter2 failed;"
+            + " redis://:s3cret@cache:6379 and https://u:p@h/x?X-Amz-Signature=abc123&ok=1"
+            + " token: ghp_123 api_key=k1";
+    String redacted = Inputs.redactCredentials(text);
+    assertThat(redacted)
+        .doesNotContain("hunter2")
+        .doesNotContain("s3cret")
+        .doesNotContain("u:p@")
+        .doesNotContain("abc123")
+        .doesNotContain("ghp_123")
+        .doesNotContain("k1")
+        .contains("password=***")
+        .contains("redis://***@cache")
+        .contains("ok=1");
+    assertThat(Inputs.redactCredentials(null)).isNull();
+  }
 }

@@ -1,0 +1,288 @@
+package dev.durabledeploy.core;
+
+import dev.durabledeploy.core.alias.AliasProjection;
+import dev.durabledeploy.core.blob.FileSystemBlobStore;
+import dev.durabledeploy.core.deploy.DeployService;
+import dev.durabledeploy.core.events.AsyncEventBus;
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.outbox.OutboxRelay;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.core.retry.Sleeper;
+import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.outbox.StandardEvents;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/**
+ * The deploy plane, assembled in the host's process: one entry point, built once.
+ *
+ * <pre>{@code
+ * DurableDeploy plane = DurableDeploy.builder()
+ *     .store(PostgresStore.create(dataSource))       // or testkit's InMemoryStore
+ *     .blobRoot(Path.of("/var/lib/deploys"))          // or .blobStore(S3BlobStore...)
+ *     .engine(new ExecutorEngine())                   // any WorkflowEngine
+ *     .build();
+ * plane.start();
+ * Deploy d = plane.deploys().init(site, sha);
+ * }</pre>
+ *
+ * <p>{@link #start()} registers the library's workflows on the engine, starts the engine (if the
+ * host has not) and the outbox relay. Register the host's own workflows on the engine, and route
+ * event types to them with {@link Builder#route}, before {@code start()}. {@link #close()} stops
+ * the relay, then the engine, then the event bus; the store and blob store belong to the host.
+ */
+public final class DurableDeploy implements AutoCloseable {
+
+  /** How long {@link #close()} waits for in-flight work. */
+  public static final Duration DEFAULT_SHUTDOWN_DEADLINE = Duration.ofSeconds(30);
+
+  private final Store store;
+  private final BlobStore blobs;
+  private final WorkflowEngine engine;
+  private final AsyncEventBus bus;
+  private final Operations operations;
+  private final Retrier retrier;
+  private final DeployOptions options;
+  private final DeployService deploys;
+  private final AliasProjection aliasProjection;
+  private final OutboxRelay relay;
+  private final String instanceId;
+  private boolean started;
+
+  private DurableDeploy(Builder b) {
+    this.store = b.store;
+    this.blobs = b.blobs != null ? b.blobs : new FileSystemBlobStore(b.blobRoot);
+    this.engine = b.engine;
+    this.options = b.options;
+    this.instanceId = b.instanceId;
+    this.bus = new AsyncEventBus(b.meters);
+    this.operations = new Operations(bus, b.meters, b.clock, b.random);
+    this.retrier = new Retrier(b.retryPolicy, b.random, b.sleeper, b.meters);
+    this.deploys = new DeployService(store, blobs, operations, retrier, options, b.random);
+    this.aliasProjection = new AliasProjection(blobs, store.metadata(), operations, retrier);
+    OutboxRelay.Builder relay =
+        OutboxRelay.builder(store.outbox(), engine)
+            .owner("relay:" + instanceId)
+            .clock(b.clock)
+            .retryPolicy(b.retryPolicy)
+            .random(b.random)
+            .meterRegistry(b.meters)
+            .route(StandardEvents.ALIAS_CHANGED, AliasProjection.WORKFLOW);
+    b.routes.forEach(r -> relay.route(r[0], r[1]));
+    this.relay = relay.build();
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Registers the library's workflows, starts the engine if needed, then the relay. */
+  public synchronized DurableDeploy start() {
+    if (started) {
+      return this;
+    }
+    engine.register(aliasProjection.definition(retrier.policy()));
+    if (engine.engineStatus() == EngineStatus.NEW) {
+      engine.start();
+    }
+    relay.start();
+    started = true;
+    return this;
+  }
+
+  /** The deploy lifecycle. */
+  public DeployService deploys() {
+    return deploys;
+  }
+
+  /** The lifecycle event bus: subscribe to watch operations, clones and sidecars. */
+  public EventBus events() {
+    return bus;
+  }
+
+  public WorkflowEngine engine() {
+    return engine;
+  }
+
+  public Store store() {
+    return store;
+  }
+
+  public BlobStore blobs() {
+    return blobs;
+  }
+
+  public OutboxRelay relay() {
+    return relay;
+  }
+
+  public DeployOptions options() {
+    return options;
+  }
+
+  /** This process's id, part of every lease and claim owner it uses. */
+  public String instanceId() {
+    return instanceId;
+  }
+
+  @Override
+  public synchronized void close() {
+    relay.stop(DEFAULT_SHUTDOWN_DEADLINE);
+    if (started) {
+      engine.stop(DEFAULT_SHUTDOWN_DEADLINE);
+    }
+    bus.close();
+  }
+
+  /** Configures a {@link DurableDeploy}; {@link #build()} validates. */
+  public static final class Builder {
+    private Store store;
+    private BlobStore blobs;
+    private Path blobRoot;
+    private WorkflowEngine engine;
+    private Clock clock = Clock.systemUTC();
+    private RandomGenerator random = new SplittableRandom();
+    private MeterRegistry meters = new SimpleMeterRegistry();
+    private Sleeper sleeper = Sleeper.SYSTEM;
+    private RetryPolicy retryPolicy = RetryPolicy.defaults();
+    private DeployOptions options = DeployOptions.defaults();
+    private String instanceId = defaultInstanceId();
+    private final List<String[]> routes = new ArrayList<>();
+
+    private Builder() {}
+
+    /** The metadata store, outbox, locks and leases (required). */
+    public Builder store(Store store) {
+      this.store = store;
+      return this;
+    }
+
+    /** Where deploy bytes live; or use {@link #blobRoot} for the embedded filesystem store. */
+    public Builder blobStore(BlobStore blobs) {
+      this.blobs = blobs;
+      return this;
+    }
+
+    /** Stores deploy bytes on the local filesystem under {@code root}. */
+    public Builder blobRoot(Path root) {
+      this.blobRoot = root;
+      return this;
+    }
+
+    /** The workflow engine that runs background work (required). */
+    public Builder engine(WorkflowEngine engine) {
+      this.engine = engine;
+      return this;
+    }
+
+    /** The time source of every decision (expiry, grace, ids); default UTC system clock. */
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /** The randomness of ids and jitter; inject a seeded one for deterministic tests. */
+    public Builder random(RandomGenerator random) {
+      this.random = random;
+      return this;
+    }
+
+    /** Where meters go; default a {@link SimpleMeterRegistry}. */
+    public Builder meterRegistry(MeterRegistry meters) {
+      this.meters = meters;
+      return this;
+    }
+
+    /** How retries wait; tests inject one that does not sleep. */
+    public Builder sleeper(Sleeper sleeper) {
+      this.sleeper = sleeper;
+      return this;
+    }
+
+    /** Retries of calls to the store and blob store, and of the library's workflows. */
+    public Builder retryPolicy(RetryPolicy retryPolicy) {
+      this.retryPolicy = retryPolicy;
+      return this;
+    }
+
+    public Builder options(DeployOptions options) {
+      this.options = options;
+      return this;
+    }
+
+    /**
+     * This process's id (default {@code <hostname>-<pid>-<random>}); it goes into every claim and
+     * lease owner so a restarted process can tell its predecessor's leases apart.
+     */
+    public Builder instanceId(String instanceId) {
+      this.instanceId = instanceId;
+      return this;
+    }
+
+    /** Delivers outbox events of {@code eventType} to the host's workflow {@code workflow}. */
+    public Builder route(String eventType, String workflow) {
+      routes.add(new String[] {eventType, workflow});
+      return this;
+    }
+
+    public DurableDeploy build() {
+      require("store", store);
+      require("engine", engine);
+      require("clock", clock);
+      require("random", random);
+      require("meterRegistry", meters);
+      require("sleeper", sleeper);
+      require("retryPolicy", retryPolicy);
+      require("options", options);
+      if (blobs == null && blobRoot == null) {
+        throw new ConfigurationException(
+            "blobStore", "is required: pass a BlobStore or a blobRoot directory");
+      }
+      if (blobs != null && blobRoot != null) {
+        throw new ConfigurationException("blobRoot", "conflicts with blobStore; set one of them");
+      }
+      try {
+        Inputs.requireText("instanceId", instanceId, 100);
+      } catch (RuntimeException e) {
+        throw new ConfigurationException("instanceId", e.getMessage());
+      }
+      return new DurableDeploy(this);
+    }
+
+    private static void require(String property, Object value) {
+      if (value == null) {
+        throw new ConfigurationException(property, "is required");
+      }
+    }
+
+    private static String defaultInstanceId() {
+      String host;
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.net.UnknownHostException e) {
+        host = "host";
+      }
+      return String.format(
+          Locale.ROOT,
+          "%s-%d-%08x",
+          host.replaceAll("[^A-Za-z0-9.-]", "_"),
+          ProcessHandle.current().pid(),
+          new SplittableRandom().nextInt());
+    }
+  }
+}

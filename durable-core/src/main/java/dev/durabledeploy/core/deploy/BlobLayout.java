@@ -1,0 +1,60 @@
+package dev.durabledeploy.core.deploy;
+
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+
+/**
+ * Where everything lives in the blob store. A site id is a slug that never starts with an
+ * underscore, so {@code _trash/} can never collide with a site.
+ *
+ * <pre>
+ * &lt;site&gt;/deploys/&lt;deployId&gt;/...             the deploy's files
+ * &lt;site&gt;/deploys/&lt;deployId&gt;/.durable-deploy.json  the marker: written by finalize
+ * &lt;site&gt;/aliases/&lt;alias&gt;.json               the alias projection for a serve plane
+ * _trash/&lt;site&gt;/&lt;deployId&gt;/...             soft-deleted bytes until the purge
+ * </pre>
+ */
+public final class BlobLayout {
+
+  /** The marker's file name inside a deploy prefix; uploads may not use it. */
+  public static final String MARKER_NAME = ".durable-deploy.json";
+
+  public static final String TRASH = "_trash";
+
+  private BlobLayout() {}
+
+  public static BlobPrefix site(SiteId site) {
+    return BlobPrefix.of(site.value());
+  }
+
+  public static BlobPrefix deploys(SiteId site) {
+    return BlobPrefix.of(site.value(), "deploys");
+  }
+
+  public static BlobPrefix deploy(SiteId site, DeployId id) {
+    return BlobPrefix.of(site.value(), "deploys", id.value());
+  }
+
+  public static BlobKey marker(SiteId site, DeployId id) {
+    return deploy(site, id).resolve(MARKER_NAME);
+  }
+
+  public static BlobPrefix trash(SiteId site) {
+    return BlobPrefix.of(TRASH, site.value());
+  }
+
+  public static BlobPrefix trash(SiteId site, DeployId id) {
+    return BlobPrefix.of(TRASH, site.value(), id.value());
+  }
+
+  public static BlobPrefix aliases(SiteId site) {
+    return BlobPrefix.of(site.value(), "aliases");
+  }
+
+  public static BlobKey alias(SiteId site, AliasName alias) {
+    return aliases(site).resolve(alias.value() + ".json");
+  }
+}

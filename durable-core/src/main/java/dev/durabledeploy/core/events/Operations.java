@@ -1,0 +1,149 @@
+package dev.durabledeploy.core.events;
+
+import dev.durabledeploy.spi.DeployNotFoundException;
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.events.OperationEvent;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.function.Function;
+import java.util.random.RandomGenerator;
+
+/**
+ * Runs a long operation with its lifecycle: a {@code Started} event, then {@code Succeeded}, {@code
+ * Failed} or {@code Skipped}, and a {@code durable.operation} timer tagged with {@code operation}
+ * and {@code outcome}. A {@link DeployNotFoundException} means the site or deploy disappeared
+ * (deleted meanwhile): it is reported as {@code Skipped}, never as a crash, and rethrown typed.
+ */
+public final class Operations {
+
+  private final EventBus bus;
+  private final MeterRegistry meters;
+  private final Clock clock;
+  private final RandomGenerator random;
+
+  public Operations(EventBus bus, MeterRegistry meters, Clock clock, RandomGenerator random) {
+    this.bus = bus;
+    this.meters = meters;
+    this.clock = clock;
+    this.random = random;
+  }
+
+  public EventBus bus() {
+    return bus;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  /** Runs {@code body} as operation {@code name} on {@code site} (null when not site-scoped). */
+  public <T> T run(String name, SiteId site, Function<Operation, T> body) {
+    Operation op = new Operation(newId(name), name, site);
+    long start = System.nanoTime();
+    bus.publish(new OperationEvent.Started(op.id(), name, site, clock.instant()));
+    try {
+      T result = body.apply(op);
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      bus.publish(
+          new OperationEvent.Succeeded(
+              op.id(), name, site, took, summary(result), clock.instant()));
+      record(name, "success", took);
+      return result;
+    } catch (Skip skip) {
+      bus.publish(
+          new OperationEvent.Skipped(op.id(), name, site, skip.getMessage(), clock.instant()));
+      record(name, "skipped", Duration.ofNanos(System.nanoTime() - start));
+      return null;
+    } catch (DeployNotFoundException e) {
+      bus.publish(new OperationEvent.Skipped(op.id(), name, site, e.getMessage(), clock.instant()));
+      record(name, "skipped", Duration.ofNanos(System.nanoTime() - start));
+      throw e;
+    } catch (RuntimeException | Error e) {
+      bus.publish(new OperationEvent.Failed(op.id(), name, site, describe(e), clock.instant()));
+      record(name, "failure", Duration.ofNanos(System.nanoTime() - start));
+      throw e;
+    }
+  }
+
+  /** An error for an event: type and message, scrubbed of anything that looks like a secret. */
+  public static String describe(Throwable error) {
+    return Inputs.redactCredentials(error.getClass().getSimpleName() + ": " + error.getMessage());
+  }
+
+  private void record(String name, String outcome, Duration took) {
+    Timer.builder("durable.operation")
+        .description("durations of deploy-plane operations")
+        .tag("operation", name)
+        .tag("outcome", outcome)
+        .register(meters)
+        .record(took);
+  }
+
+  private String newId(String name) {
+    return String.format(Locale.ROOT, "%s-%016x", name, random.nextLong());
+  }
+
+  private static String summary(Object result) {
+    if (result == null) {
+      return "";
+    }
+    String text = result.toString();
+    return text.length() <= 500 ? text : text.substring(0, 500) + "...";
+  }
+
+  /** One running operation; its id is the subject of its events. */
+  public final class Operation {
+    private final String id;
+    private final String name;
+    private final SiteId site;
+
+    Operation(String id, String name, SiteId site) {
+      this.id = id;
+      this.name = name;
+      this.site = site;
+    }
+
+    public String id() {
+      return id;
+    }
+
+    public String name() {
+      return name;
+    }
+
+    public SiteId site() {
+      return site;
+    }
+
+    public void progress(long done, long total, String message) {
+      bus.publish(
+          new OperationEvent.Progress(id, name, site, done, total, message, clock.instant()));
+    }
+
+    /**
+     * Ends the operation as a clean no-op: it reports {@code Skipped} with {@code reason} and
+     * {@link Operations#run} returns null. Use it when the work's subject disappeared meanwhile.
+     */
+    public <T> T skip(String reason) {
+      throw new Skip(reason);
+    }
+
+    public void retrying(int nextAttempt, Duration delay, Throwable error) {
+      bus.publish(
+          new OperationEvent.Retrying(
+              id, name, site, nextAttempt, delay, describe(error), clock.instant()));
+    }
+  }
+
+  /** Carries a {@link Operation#skip} out of the operation's body. */
+  private static final class Skip extends RuntimeException {
+    Skip(String reason) {
+      super(reason, null, false, false);
+    }
+  }
+}

@@ -1,0 +1,418 @@
+package dev.durabledeploy.core.outbox;
+
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.engine.Submission;
+import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxEvent;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves outbox events to the workflows subscribed to their type, at least once and in id order per
+ * site (DESIGN.md E3).
+ *
+ * <p>Each round claims a batch under a lease, submits every event to each of its workflows (with
+ * the event id as idempotency key) and acknowledges an event only after the engine accepted all of
+ * its runs durably. A site's events are submitted one after another, each after the previous one
+ * was accepted; different sites proceed side by side. When a submission fails, that event is failed
+ * with a backoff from the {@link RetryPolicy} and the rest of its site's batch is released, so
+ * nothing of that site overtakes it. The lease is renewed while a batch is in flight. The relay
+ * wakes up on the store's append notification when it offers one and polls otherwise. Any number of
+ * relays, in threads or processes, may share one outbox: claims keep them apart.
+ */
+public final class OutboxRelay implements AutoCloseable {
+
+  public static final int DEFAULT_BATCH_SIZE = 100;
+  public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(1);
+  public static final Duration DEFAULT_SUBMIT_TIMEOUT = Duration.ofSeconds(10);
+
+  /** Input attributes the relay adds to every run, beside the event's payload. */
+  public static final String INPUT_EVENT_ID = "outbox.id";
+
+  public static final String INPUT_EVENT_TYPE = "outbox.type";
+  public static final String INPUT_DELIVERY_ATTEMPT = "outbox.attempt";
+
+  private static final Logger LOG = LoggerFactory.getLogger(OutboxRelay.class);
+
+  private final Outbox outbox;
+  private final WorkflowEngine engine;
+  private final Map<String, List<String>> routes;
+  private final String owner;
+  private final Clock clock;
+  private final RetryPolicy retryPolicy;
+  private final RandomGenerator random;
+  private final int batchSize;
+  private final Duration leaseTtl;
+  private final Duration pollInterval;
+  private final Duration submitTimeout;
+  private final Semaphore wakeUp = new Semaphore(0);
+  private final ScheduledExecutorService renewer;
+  private final Counter delivered;
+  private final Counter failed;
+  private final Timer lag;
+  private volatile boolean running;
+  private volatile boolean stopping;
+  private Thread loop;
+  private Subscription notifications;
+
+  private OutboxRelay(Builder b) {
+    this.outbox = b.outbox;
+    this.engine = b.engine;
+    Map<String, List<String>> copy = new HashMap<>();
+    b.routes.forEach((type, workflows) -> copy.put(type, List.copyOf(workflows)));
+    this.routes = Map.copyOf(copy);
+    this.owner = b.owner;
+    this.clock = b.clock;
+    this.retryPolicy = b.retryPolicy;
+    this.random = b.random;
+    this.batchSize = b.batchSize;
+    this.leaseTtl = b.leaseTtl;
+    this.pollInterval = b.pollInterval;
+    this.submitTimeout = b.submitTimeout;
+    this.renewer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "durable-outbox-renew-" + owner);
+              t.setDaemon(true);
+              return t;
+            });
+    this.delivered =
+        Counter.builder("durable.outbox.relay.delivered")
+            .description("outbox events acknowledged after their workflows accepted them")
+            .register(b.meters);
+    this.failed =
+        Counter.builder("durable.outbox.relay.failed")
+            .description("outbox events whose dispatch failed and will be retried")
+            .register(b.meters);
+    this.lag =
+        Timer.builder("durable.outbox.relay.lag")
+            .description("time from an event's commit to its acceptance by the engine")
+            .publishPercentiles(0.5, 0.99)
+            .register(b.meters);
+  }
+
+  public static Builder builder(Outbox outbox, WorkflowEngine engine) {
+    return new Builder(outbox, engine);
+  }
+
+  /** Starts the relay's thread. */
+  public synchronized void start() {
+    if (running) {
+      return;
+    }
+    running = true;
+    notifications = outbox.onAppend(wakeUp::release).orElse(null);
+    loop = new Thread(this::runLoop, "durable-outbox-relay-" + owner);
+    loop.setDaemon(true);
+    loop.start();
+  }
+
+  /** Wakes the relay now (e.g. after a host appended events through another path). */
+  public void wake() {
+    wakeUp.release();
+  }
+
+  private void runLoop() {
+    while (running) {
+      try {
+        if (relayOnce() == 0) {
+          wakeUp.tryAcquire(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
+          wakeUp.drainPermits();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException e) {
+        // The store is unreachable or similar: back off one poll interval and try again.
+        LOG.warn(
+            "outbox relay round failed; retrying in {}: {}", pollInterval, Operations.describe(e));
+        try {
+          Thread.sleep(pollInterval.toMillis());
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * Claims one batch and dispatches it; returns how many events were claimed. Public so that tests
+   * and hosts without the background thread can pump the relay themselves.
+   */
+  public int relayOnce() {
+    List<OutboxEvent> batch = outbox.claim(owner, batchSize, leaseTtl);
+    if (batch.isEmpty()) {
+      return 0;
+    }
+    Set<Long> outstanding = ConcurrentHashMap.newKeySet();
+    batch.forEach(e -> outstanding.add(e.id()));
+    long renewEvery = Math.max(1, leaseTtl.toMillis() / 3);
+    ScheduledFuture<?> renewal =
+        renewer.scheduleAtFixedRate(
+            () -> renew(outstanding), renewEvery, renewEvery, TimeUnit.MILLISECONDS);
+    try {
+      dispatch(batch, outstanding);
+    } finally {
+      renewal.cancel(false);
+    }
+    return batch.size();
+  }
+
+  private void renew(Set<Long> outstanding) {
+    try {
+      if (!outstanding.isEmpty()) {
+        outbox.renew(owner, List.copyOf(outstanding), leaseTtl);
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("renewing the outbox lease failed; the batch may be redelivered", e);
+    }
+  }
+
+  private void dispatch(List<OutboxEvent> batch, Set<Long> outstanding) {
+    Map<SiteId, List<OutboxEvent>> bySite = new LinkedHashMap<>();
+    batch.forEach(e -> bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e));
+    List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<Void>> sites = new ArrayList<>();
+    for (List<OutboxEvent> events : bySite.values()) {
+      sites.add(dispatchSite(events, 0, accepted, outstanding));
+    }
+    CompletableFuture.allOf(sites.toArray(CompletableFuture[]::new)).join();
+    if (!accepted.isEmpty()) {
+      delivered.increment(outbox.ack(owner, accepted));
+      outstanding.removeAll(accepted);
+    }
+  }
+
+  /** Submits {@code events[index]} once the previous one of the site was accepted. */
+  private CompletableFuture<Void> dispatchSite(
+      List<OutboxEvent> events, int index, List<Long> accepted, Set<Long> outstanding) {
+    if (index == events.size() || stopping) {
+      releaseRest(events, index, outstanding);
+      return CompletableFuture.completedFuture(null);
+    }
+    OutboxEvent event = events.get(index);
+    return submitAll(event)
+        .handle(
+            (ok, error) -> {
+              if (error == null) {
+                accepted.add(event.id());
+                lag.record(Duration.between(event.createdAt(), clock.instant()));
+                return true;
+              }
+              failEvent(event, error);
+              outstanding.remove(event.id());
+              releaseRest(events, index + 1, outstanding);
+              return false;
+            })
+        .thenCompose(
+            ok ->
+                ok
+                    ? dispatchSite(events, index + 1, accepted, outstanding)
+                    : CompletableFuture.completedFuture(null));
+  }
+
+  private CompletableFuture<Void> submitAll(OutboxEvent event) {
+    List<String> workflows = routes.getOrDefault(event.type(), List.of());
+    List<CompletableFuture<?>> submissions = new ArrayList<>();
+    Map<String, String> input = new HashMap<>(event.payload());
+    input.put(INPUT_EVENT_ID, Long.toString(event.id()));
+    input.put(INPUT_EVENT_TYPE, event.type());
+    input.put(INPUT_DELIVERY_ATTEMPT, Integer.toString(event.deliveryAttempt()));
+    for (String workflow : workflows) {
+      CompletableFuture<?> submitted;
+      try {
+        submitted =
+            engine
+                .submit(new Submission(workflow, input, "outbox:" + event.id()))
+                .toCompletableFuture()
+                .orTimeout(submitTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (RuntimeException e) {
+        submitted = CompletableFuture.failedFuture(e);
+      }
+      submissions.add(submitted);
+    }
+    return CompletableFuture.allOf(submissions.toArray(CompletableFuture[]::new));
+  }
+
+  private void failEvent(OutboxEvent event, Throwable error) {
+    Throwable cause =
+        error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+            ? error.getCause()
+            : error;
+    int retry = Math.max(1, event.deliveryAttempt());
+    Duration delay = retryPolicy.delayBefore(retry, random);
+    failed.increment();
+    LOG.warn(
+        "dispatching outbox event {} ({}) of site {} failed, next attempt in {}: {}",
+        event.id(),
+        event.type(),
+        event.site(),
+        delay,
+        Operations.describe(cause));
+    outbox.fail(owner, event.id(), Operations.describe(cause), clock.instant().plus(delay));
+  }
+
+  private void releaseRest(List<OutboxEvent> events, int from, Set<Long> outstanding) {
+    if (from >= events.size()) {
+      return;
+    }
+    List<Long> rest = events.subList(from, events.size()).stream().map(OutboxEvent::id).toList();
+    outbox.release(owner, rest);
+    outstanding.removeAll(rest);
+  }
+
+  /** The owner id this relay claims as. */
+  public String owner() {
+    return owner;
+  }
+
+  /** Stops claiming; a batch in flight finishes (or is released) within {@code deadline}. */
+  public void stop(Duration deadline) {
+    Thread thread;
+    synchronized (this) {
+      if (!running) {
+        return;
+      }
+      running = false;
+      stopping = true;
+      thread = loop;
+    }
+    wakeUp.release();
+    Optional.ofNullable(notifications).ifPresent(Subscription::close);
+    try {
+      thread.join(deadline.toMillis());
+      if (thread.isAlive()) {
+        thread.interrupt();
+        thread.join(deadline.toMillis());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    renewer.shutdownNow();
+  }
+
+  @Override
+  public void close() {
+    stop(DEFAULT_SUBMIT_TIMEOUT);
+  }
+
+  /** Configures a relay; every default is a named constant of {@link OutboxRelay}. */
+  public static final class Builder {
+    private final Outbox outbox;
+    private final WorkflowEngine engine;
+    private final Map<String, List<String>> routes = new HashMap<>();
+    private String owner = "relay-" + Long.toHexString(new java.util.SplittableRandom().nextLong());
+    private Clock clock = Clock.systemUTC();
+    private RetryPolicy retryPolicy = RetryPolicy.defaults();
+    private RandomGenerator random = new java.util.SplittableRandom();
+    private MeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    private int batchSize = DEFAULT_BATCH_SIZE;
+    private Duration leaseTtl = DEFAULT_LEASE_TTL;
+    private Duration pollInterval = DEFAULT_POLL_INTERVAL;
+    private Duration submitTimeout = DEFAULT_SUBMIT_TIMEOUT;
+
+    private Builder(Outbox outbox, WorkflowEngine engine) {
+      this.outbox = java.util.Objects.requireNonNull(outbox, "outbox");
+      this.engine = java.util.Objects.requireNonNull(engine, "engine");
+    }
+
+    /** Sends events of {@code eventType} to {@code workflow} (several workflows may listen). */
+    public Builder route(String eventType, String workflow) {
+      routes.computeIfAbsent(eventType, t -> new ArrayList<>()).add(workflow);
+      return this;
+    }
+
+    /** The claim owner; should contain a per-process instance id. */
+    public Builder owner(String owner) {
+      this.owner = dev.durabledeploy.spi.Inputs.requireText("owner", owner, 200);
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /** Backoff for events whose dispatch failed. */
+    public Builder retryPolicy(RetryPolicy retryPolicy) {
+      this.retryPolicy = retryPolicy;
+      return this;
+    }
+
+    public Builder random(RandomGenerator random) {
+      this.random = random;
+      return this;
+    }
+
+    public Builder meterRegistry(MeterRegistry meters) {
+      this.meters = meters;
+      return this;
+    }
+
+    public Builder batchSize(int batchSize) {
+      if (batchSize < 1 || batchSize > 10_000) {
+        throw new dev.durabledeploy.spi.ConfigurationException("batchSize", "must be 1 to 10000");
+      }
+      this.batchSize = batchSize;
+      return this;
+    }
+
+    public Builder leaseTtl(Duration leaseTtl) {
+      this.leaseTtl = positive("leaseTtl", leaseTtl);
+      return this;
+    }
+
+    public Builder pollInterval(Duration pollInterval) {
+      this.pollInterval = positive("pollInterval", pollInterval);
+      return this;
+    }
+
+    public Builder submitTimeout(Duration submitTimeout) {
+      this.submitTimeout = positive("submitTimeout", submitTimeout);
+      return this;
+    }
+
+    private static Duration positive(String property, Duration d) {
+      if (d == null || d.isNegative() || d.isZero()) {
+        throw new dev.durabledeploy.spi.ConfigurationException(property, "must be positive");
+      }
+      return d;
+    }
+
+    public OutboxRelay build() {
+      if (submitTimeout.compareTo(leaseTtl) >= 0) {
+        throw new dev.durabledeploy.spi.ConfigurationException(
+            "submitTimeout",
+            "must be shorter than leaseTtl " + leaseTtl + " so a batch finishes in its lease");
+      }
+      return new OutboxRelay(this);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package dev.durabledeploy.core.retry;
+
+import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.spi.retry.BatchFailureTracker;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.random.RandomGenerator;
+
+/**
+ * Applies the one {@link RetryPolicy} to calls on remote stores: transient failures are retried
+ * with full-jitter backoff, each retry announced as a {@code Retrying} event and counted in {@code
+ * durable.retries}; permanent failures and exhausted attempts are rethrown unchanged. Only wrap
+ * calls that are idempotent — every metadata command and blob operation of the SPI is (V9).
+ */
+public final class Retrier {
+
+  private final RetryPolicy policy;
+  private final RandomGenerator random;
+  private final Sleeper sleeper;
+  private final MeterRegistry meters;
+
+  public Retrier(
+      RetryPolicy policy, RandomGenerator random, Sleeper sleeper, MeterRegistry meters) {
+    this.policy = policy;
+    this.random = random;
+    this.sleeper = sleeper;
+    this.meters = meters;
+  }
+
+  public RetryPolicy policy() {
+    return policy;
+  }
+
+  /** Calls {@code body} until it succeeds, fails permanently or runs out of attempts. */
+  public <T> T call(Operation op, Supplier<T> body) {
+    int attempt = 1;
+    while (true) {
+      try {
+        return body.get();
+      } catch (RuntimeException failure) {
+        if (!policy.shouldRetry(attempt, failure)) {
+          throw failure;
+        }
+        Duration delay = policy.delayBefore(attempt, random);
+        attempt++;
+        Counter.builder("durable.retries")
+            .description("retried calls to remote stores")
+            .tag("operation", op.name())
+            .register(meters)
+            .increment();
+        op.retrying(attempt, delay, failure);
+        try {
+          sleeper.sleep(delay);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          failure.addSuppressed(e);
+          throw failure;
+        }
+      }
+    }
+  }
+
+  /** {@link #call} for a body without a result. */
+  public void run(Operation op, Runnable body) {
+    call(
+        op,
+        () -> {
+          body.run();
+          return null;
+        });
+  }
+
+  /**
+   * Processes {@code batches} in order, each with retries; a batch that still fails is skipped and
+   * counted, and after the policy's number of consecutive failed batches the job aborts with a
+   * {@link dev.durabledeploy.spi.BatchAbortedException} naming the batch.
+   *
+   * @return how many batches failed (and were skipped)
+   */
+  public <B> int forEachBatch(
+      Operation op,
+      List<B> batches,
+      java.util.function.Function<B, String> name,
+      Consumer<B> work) {
+    BatchFailureTracker tracker = policy.newBatchTracker();
+    int failed = 0;
+    int done = 0;
+    for (B batch : batches) {
+      try {
+        run(op, () -> work.accept(batch));
+        tracker.success();
+      } catch (RuntimeException e) {
+        failed++;
+        tracker.failure(name.apply(batch), e);
+      }
+      op.progress(++done, batches.size(), name.apply(batch));
+    }
+    return failed;
+  }
+}

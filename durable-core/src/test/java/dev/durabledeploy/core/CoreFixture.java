@@ -1,0 +1,89 @@
+package dev.durabledeploy.core;
+
+import dev.durabledeploy.core.deploy.DeployService;
+import dev.durabledeploy.core.deploy.Manifest;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import dev.durabledeploy.testkit.FaultInjectingBlobStore;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.RecordingEventBus;
+import dev.durabledeploy.testkit.memory.InMemoryBlobStore;
+import dev.durabledeploy.testkit.memory.InMemoryStore;
+import dev.durabledeploy.testkit.memory.InMemoryWorkflowEngine;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+
+/** A deploy plane on the in-memory reference adapters, a movable clock and no-wait retries. */
+public abstract class CoreFixture {
+
+  protected static final SiteId SITE = SiteId.of("site-a");
+  protected static final AliasName PROD = AliasName.PRODUCTION;
+  protected static final String SHA = "abcdef0123456789";
+
+  protected final MutableClock clock = new MutableClock();
+  protected InMemoryStore store;
+  protected InMemoryBlobStore rawBlobs;
+  protected FaultInjectingBlobStore blobs;
+  protected InMemoryWorkflowEngine engine;
+  protected DurableDeploy plane;
+  protected DeployService deploys;
+  protected final RecordingEventBus recorded = new RecordingEventBus();
+  protected final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+
+  protected DeployOptions options() {
+    return DeployOptions.defaults();
+  }
+
+  @BeforeEach
+  void buildPlane() {
+    store = new InMemoryStore(clock);
+    rawBlobs = new InMemoryBlobStore(clock);
+    blobs = new FaultInjectingBlobStore(rawBlobs);
+    engine = new InMemoryWorkflowEngine();
+    plane =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(engine)
+            .clock(clock)
+            .meterRegistry(meters)
+            .random(new SplittableRandom(1))
+            .sleeper(d -> {})
+            .retryPolicy(
+                RetryPolicy.defaults().withBackoff(Duration.ofMillis(1), Duration.ofMillis(5), 2.0))
+            .options(options())
+            .instanceId("test-host-1")
+            .build();
+    plane.events().subscribe(e -> true, recorded::publish);
+    deploys = plane.deploys();
+  }
+
+  @AfterEach
+  void closePlane() {
+    plane.close();
+  }
+
+  protected void upload(DeployId id, String path, String content) {
+    byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+    deploys.upload(SITE, id, UploadPath.of(path), new ByteArrayInputStream(bytes), bytes.length);
+  }
+
+  /** A deploy with index.html and one more file, finalized to {@code alias}. */
+  protected Deploy finalizedDeploy(AliasName alias, String version) {
+    Deploy d = deploys.init(SITE, null);
+    upload(d.id(), "index.html", "<h1>" + version + "</h1>");
+    upload(d.id(), "app.js", "console.log('" + version + "')");
+    deploys.finalizeDeploy(SITE, d.id(), alias, Manifest.of("index.html", "app.js"));
+    clock.advance(Duration.ofSeconds(1));
+    return deploys.deploy(SITE, d.id()).orElseThrow();
+  }
+}

@@ -1,0 +1,154 @@
+package dev.durabledeploy.testkit;
+
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPage;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.blob.BlobStore;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import java.util.random.RandomGenerator;
+
+/**
+ * A blob store decorator that fails on purpose, to prove sagas converge when re-run: fail the N-th
+ * call before or after it takes effect, fail a fraction of calls at random, add latency. Failures
+ * are {@link TransientStoreException} unless another exception is configured.
+ */
+public final class FaultInjectingBlobStore implements BlobStore {
+
+  /** Whether an injected fault hides a call's effect or only its answer. */
+  public enum When {
+    /** The call fails before reaching the store: nothing happened. */
+    BEFORE,
+    /** The call takes effect, then fails: the caller cannot tell it succeeded. */
+    AFTER
+  }
+
+  private final BlobStore delegate;
+  private final AtomicInteger calls = new AtomicInteger();
+  private volatile int failOnCall = -1;
+  private volatile When when = When.BEFORE;
+  private volatile double failureRate;
+  private volatile RandomGenerator random;
+  private volatile Duration latency = Duration.ZERO;
+  private volatile Supplier<RuntimeException> fault =
+      () -> new TransientStoreException("injected blob store fault");
+
+  public FaultInjectingBlobStore(BlobStore delegate) {
+    this.delegate = delegate;
+  }
+
+  /** Fails call number {@code n} (1-based, counted from now on), once. */
+  public FaultInjectingBlobStore failOnCall(int n, When when) {
+    calls.set(0);
+    this.failOnCall = n;
+    this.when = when;
+    return this;
+  }
+
+  /** Fails each call with probability {@code rate}, before it takes effect. */
+  public FaultInjectingBlobStore failRandomly(double rate, RandomGenerator random) {
+    this.failureRate = rate;
+    this.random = random;
+    return this;
+  }
+
+  /** Adds {@code latency} to every call. */
+  public FaultInjectingBlobStore latency(Duration latency) {
+    this.latency = latency;
+    return this;
+  }
+
+  /** What an injected fault throws (default: a transient store exception). */
+  public FaultInjectingBlobStore throwing(Supplier<RuntimeException> fault) {
+    this.fault = fault;
+    return this;
+  }
+
+  /** Stops injecting faults. */
+  public FaultInjectingBlobStore heal() {
+    failOnCall = -1;
+    failureRate = 0;
+    return this;
+  }
+
+  /** Calls since the last {@link #failOnCall}. */
+  public int calls() {
+    return calls.get();
+  }
+
+  private <T> T call(Supplier<T> body) {
+    pause();
+    int n = calls.incrementAndGet();
+    boolean injected = n == failOnCall;
+    if ((injected && when == When.BEFORE)
+        || (failureRate > 0 && random.nextDouble() < failureRate)) {
+      throw fault.get();
+    }
+    T result = body.get();
+    if (injected) {
+      throw fault.get();
+    }
+    return result;
+  }
+
+  private void pause() {
+    if (!latency.isZero()) {
+      try {
+        Thread.sleep(latency.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  @Override
+  public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return call(() -> delegate.put(key, data, size, metadata));
+  }
+
+  @Override
+  public Optional<BlobContent> get(BlobKey key) {
+    return call(() -> delegate.get(key));
+  }
+
+  @Override
+  public Optional<BlobInfo> stat(BlobKey key) {
+    return call(() -> delegate.stat(key));
+  }
+
+  @Override
+  public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
+    return call(() -> delegate.list(prefix, startAfter, limit));
+  }
+
+  @Override
+  public void delete(BlobKey key) {
+    call(
+        () -> {
+          delegate.delete(key);
+          return null;
+        });
+  }
+
+  @Override
+  public long deletePrefix(BlobPrefix prefix) {
+    return call(() -> delegate.deletePrefix(prefix));
+  }
+
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    return call(() -> delegate.movePrefix(from, to));
+  }
+
+  @Override
+  public void close() {
+    delegate.close();
+  }
+}
