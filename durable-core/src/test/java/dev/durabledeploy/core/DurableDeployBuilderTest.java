@@ -1,0 +1,123 @@
+package dev.durabledeploy.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.testkit.memory.InMemoryBlobStore;
+import dev.durabledeploy.testkit.memory.InMemoryStore;
+import dev.durabledeploy.testkit.memory.InMemoryWorkflowEngine;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@DisplayName("DurableDeploy.builder()")
+class DurableDeployBuilderTest {
+
+  @TempDir Path dir;
+
+  private static String property(Runnable build) {
+    try {
+      build.run();
+    } catch (ConfigurationException e) {
+      return e.property();
+    }
+    throw new AssertionError("expected a ConfigurationException");
+  }
+
+  @Test
+  @DisplayName("names the missing or conflicting property")
+  void validation() {
+    assertThat(property(() -> DurableDeploy.builder().build())).isEqualTo("store");
+    assertThat(property(() -> DurableDeploy.builder().store(new InMemoryStore()).build()))
+        .isEqualTo("engine");
+    assertThat(
+            property(
+                () ->
+                    DurableDeploy.builder()
+                        .store(new InMemoryStore())
+                        .engine(new InMemoryWorkflowEngine())
+                        .build()))
+        .isEqualTo("blobStore");
+    assertThat(
+            property(
+                () ->
+                    DurableDeploy.builder()
+                        .store(new InMemoryStore())
+                        .engine(new InMemoryWorkflowEngine())
+                        .blobStore(new InMemoryBlobStore())
+                        .blobRoot(dir)
+                        .build()))
+        .isEqualTo("blobRoot");
+    assertThat(
+            property(
+                () ->
+                    DurableDeploy.builder()
+                        .store(new InMemoryStore())
+                        .engine(new InMemoryWorkflowEngine())
+                        .blobRoot(dir)
+                        .instanceId("bad\nid")
+                        .build()))
+        .isEqualTo("instanceId");
+  }
+
+  @Test
+  @DisplayName("option values are validated with the property's name")
+  void options() {
+    DeployOptions d = DeployOptions.defaults();
+    assertThatThrownBy(
+            () ->
+                new DeployOptions(
+                    -1,
+                    d.grace(),
+                    d.retention(),
+                    d.releasedAliasTtl(),
+                    d.recoveryWindow(),
+                    d.lockTimeout(),
+                    d.blastCap(),
+                    d.maxFileSize(),
+                    d.maxFilesPerDeploy()))
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("keepLatest"));
+    assertThatThrownBy(
+            () ->
+                new DeployOptions(
+                    3,
+                    Duration.ofHours(-1),
+                    d.retention(),
+                    d.releasedAliasTtl(),
+                    d.recoveryWindow(),
+                    d.lockTimeout(),
+                    d.blastCap(),
+                    d.maxFileSize(),
+                    d.maxFilesPerDeploy()))
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("grace"));
+    assertThat(d.keepLatest()).isEqualTo(3);
+    assertThat(d.grace()).isEqualTo(Duration.ofHours(72));
+    assertThat(d.retention()).isEqualTo(Duration.ofDays(7));
+    assertThat(d.releasedAliasTtl()).isEqualTo(Duration.ofSeconds(15));
+    assertThat(d.lockTimeout()).isEqualTo(Duration.ofSeconds(30));
+  }
+
+  @Test
+  @DisplayName("start registers the library's workflows and starts the engine; close stops it")
+  void lifecycle() {
+    InMemoryWorkflowEngine engine = new InMemoryWorkflowEngine();
+    DurableDeploy plane =
+        DurableDeploy.builder()
+            .store(new InMemoryStore())
+            .engine(engine)
+            .blobRoot(dir.resolve("blobs"))
+            .build();
+    assertThat(plane.instanceId()).isNotBlank();
+    plane.start();
+    plane.start();
+    assertThat(engine.engineStatus()).isEqualTo(EngineStatus.RUNNING);
+    plane.close();
+    assertThat(engine.engineStatus()).isEqualTo(EngineStatus.STOPPED);
+  }
+}

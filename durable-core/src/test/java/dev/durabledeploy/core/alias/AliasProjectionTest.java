@@ -1,0 +1,128 @@
+package dev.durabledeploy.core.alias;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.durabledeploy.core.CoreFixture;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.engine.RunState;
+import dev.durabledeploy.spi.engine.Submission;
+import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.outbox.StandardEvents;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("alias projection")
+class AliasProjectionTest extends CoreFixture {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @BeforeEach
+  void start() {
+    plane.start();
+  }
+
+  private Optional<JsonNode> projected(AliasName alias) throws IOException {
+    Optional<BlobContent> content = rawBlobs.get(BlobLayout.alias(SITE, alias));
+    if (content.isEmpty()) {
+      return Optional.empty();
+    }
+    try (BlobContent c = content.get()) {
+      return Optional.of(JSON.readTree(c.readAllBytes()));
+    }
+  }
+
+  private void awaitProjected(AliasName alias, String deployId, long version) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              JsonNode node = projected(alias).orElseThrow();
+              assertThat(node.path("version").asLong()).isEqualTo(version);
+              assertThat(node.path("deployId").isNull() ? null : node.path("deployId").asText())
+                  .isEqualTo(deployId);
+            });
+  }
+
+  @Test
+  @DisplayName("follows finalize, promote and alias deletion through the outbox")
+  void follows() throws IOException {
+    Deploy v1 = finalizedDeploy(PROD, "v1");
+    awaitProjected(PROD, v1.id().value(), 1);
+    Deploy v2 = finalizedDeploy(AliasName.PREVIEW, "v2");
+    deploys.promote(SITE, v2.id(), PROD, AliasExpectation.version(1));
+    awaitProjected(PROD, v2.id().value(), 2);
+    store
+        .metadata()
+        .deleteAlias(
+            SITE, AliasName.PREVIEW, AliasExpectation.ANY, dev.durabledeploy.spi.Actor.SYSTEM);
+    awaitProjected(AliasName.PREVIEW, null, 2);
+    assertThat(rawBlobs.stat(BlobLayout.alias(SITE, PROD)).orElseThrow().metadata().contentType())
+        .isEqualTo("application/json");
+  }
+
+  @Test
+  @DisplayName("never overwrites a newer version: a late, older event changes nothing")
+  void versionGuard() throws IOException {
+    Deploy v1 = finalizedDeploy(PROD, "v1");
+    Deploy v2 = finalizedDeploy(PROD, "v2");
+    awaitProjected(PROD, v2.id().value(), 2);
+    var handle =
+        engine
+            .submit(
+                Submission.of(
+                    AliasProjection.WORKFLOW,
+                    Map.of(
+                        StandardEvents.KEY_SITE, SITE.value(),
+                        StandardEvents.KEY_ALIAS, PROD.value(),
+                        StandardEvents.KEY_DEPLOY_ID, v1.id().value(),
+                        StandardEvents.KEY_VERSION, "1")))
+            .toCompletableFuture()
+            .join();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+    assertThat(projected(PROD).orElseThrow().path("deployId").asText()).isEqualTo(v2.id().value());
+  }
+
+  @Test
+  @DisplayName("an event for a purged site is skipped instead of re-creating its bytes")
+  void purgedSiteSkipped() {
+    Deploy v1 = finalizedDeploy(PROD, "v1");
+    awaitProjected(PROD, v1.id().value(), 1);
+    deploys.purgeSite(SITE);
+    var handle =
+        engine
+            .submit(
+                Submission.of(
+                    AliasProjection.WORKFLOW,
+                    Map.of(
+                        StandardEvents.KEY_SITE, SITE.value(),
+                        StandardEvents.KEY_ALIAS, PROD.value(),
+                        StandardEvents.KEY_DEPLOY_ID, v1.id().value(),
+                        StandardEvents.KEY_VERSION, "5")))
+            .toCompletableFuture()
+            .join();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+    assertThat(rawBlobs.stat(BlobLayout.alias(SITE, PROD))).isEmpty();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                recorded.events(OperationEvent.Skipped.class).stream()
+                    .anyMatch(e -> e.operation().equals(AliasProjection.WORKFLOW)));
+  }
+}

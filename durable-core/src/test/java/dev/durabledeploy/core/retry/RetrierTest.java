@@ -1,0 +1,123 @@
+package dev.durabledeploy.core.retry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.spi.BatchAbortedException;
+import dev.durabledeploy.spi.RemoteCallException;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import dev.durabledeploy.testkit.RecordingEventBus;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Retrier")
+class RetrierTest {
+
+  private final RecordingEventBus bus = new RecordingEventBus();
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  private final List<Duration> slept = new ArrayList<>();
+  private final Retrier retrier =
+      new Retrier(
+          RetryPolicy.defaults().withMaxAttempts(4), new SplittableRandom(3), slept::add, meters);
+  private final Operations operations =
+      new Operations(bus, meters, Clock.systemUTC(), new SplittableRandom(1));
+
+  @Test
+  @DisplayName("retries transient failures with jittered backoff, announcing each retry")
+  void retriesTransient() {
+    AtomicInteger calls = new AtomicInteger();
+    String result =
+        operations.run(
+            "op",
+            null,
+            op ->
+                retrier.call(
+                    op,
+                    () -> {
+                      if (calls.incrementAndGet() < 3) {
+                        throw new RemoteCallException("s3", 503, "SlowDown", null);
+                      }
+                      return "ok";
+                    }));
+    assertThat(result).isEqualTo("ok");
+    assertThat(calls.get()).isEqualTo(3);
+    assertThat(slept).hasSize(2);
+    assertThat(slept.get(0)).isLessThanOrEqualTo(Duration.ofMillis(200));
+    assertThat(slept.get(1)).isLessThanOrEqualTo(Duration.ofMillis(400));
+    assertThat(bus.events(OperationEvent.Retrying.class))
+        .extracting(OperationEvent.Retrying::nextAttempt)
+        .containsExactly(2, 3);
+    assertThat(meters.get("durable.retries").tag("operation", "op").counter().count()).isEqualTo(2);
+  }
+
+  @Test
+  @DisplayName("a permanent failure is thrown at once; an exhausted one after maxAttempts")
+  void permanentAndExhausted() {
+    AtomicInteger calls = new AtomicInteger();
+    assertThatThrownBy(
+            () ->
+                operations.run(
+                    "op",
+                    null,
+                    op ->
+                        retrier.call(
+                            op,
+                            () -> {
+                              calls.incrementAndGet();
+                              throw new RemoteCallException("s3", 403, "AccessDenied", null);
+                            })))
+        .isInstanceOf(RemoteCallException.class);
+    assertThat(calls.get()).isEqualTo(1);
+    calls.set(0);
+    assertThatThrownBy(
+            () ->
+                operations.run(
+                    "op",
+                    null,
+                    op ->
+                        retrier.call(
+                            op,
+                            () -> {
+                              calls.incrementAndGet();
+                              throw new TransientStoreException("down");
+                            })))
+        .isInstanceOf(TransientStoreException.class);
+    assertThat(calls.get()).isEqualTo(4);
+  }
+
+  @Test
+  @DisplayName("batched work aborts after three consecutive failed batches, naming the batch")
+  void batchAbort() {
+    List<String> done = new ArrayList<>();
+    Retrier once = new Retrier(RetryPolicy.noRetry(), new SplittableRandom(), d -> {}, meters);
+    assertThatThrownBy(
+            () ->
+                operations.run(
+                    "gc",
+                    null,
+                    op ->
+                        once.forEachBatch(
+                            op,
+                            List.of("b1", "b2", "b3", "b4", "b5", "b6"),
+                            b -> b,
+                            b -> {
+                              if (!b.equals("b1") && !b.equals("b3")) {
+                                throw new IllegalStateException("fails " + b);
+                              }
+                              done.add(b);
+                            })))
+        .isInstanceOfSatisfying(
+            BatchAbortedException.class, e -> assertThat(e.batch()).isEqualTo("b6"));
+    assertThat(done).containsExactly("b1", "b3");
+  }
+}
