@@ -25,7 +25,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
@@ -39,9 +38,11 @@ import org.slf4j.LoggerFactory;
  * <p>Each round claims a batch under a lease, submits every event to each of its workflows (with
  * the event id as idempotency key) and acknowledges an event only after the engine accepted all of
  * its runs durably. A site's events are submitted one after another, each after the previous one
- * was accepted; different sites proceed side by side. When a submission fails, that event is failed
- * with a backoff from the {@link RetryPolicy} and the rest of its site's batch is released, so
- * nothing of that site overtakes it. The lease is renewed while a batch is in flight. The relay
+ * was accepted; different sites proceed side by side, and the background loop keeps claiming new
+ * batches (up to {@link #DEFAULT_MAX_IN_FLIGHT} events in flight) while slow sites finish, each
+ * site's events acknowledged as soon as its chain completes. When a submission fails, that event is
+ * failed with a backoff from the {@link RetryPolicy} and the rest of its site's batch is released,
+ * so nothing of that site overtakes it. The lease is renewed while a batch is in flight. The relay
  * wakes up on the store's append notification when it offers one and polls otherwise. Any number of
  * relays, in threads or processes, may share one outbox: claims keep them apart.
  */
@@ -50,7 +51,15 @@ public final class OutboxRelay implements AutoCloseable {
   public static final int DEFAULT_BATCH_SIZE = 100;
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(30);
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(1);
-  public static final Duration DEFAULT_SUBMIT_TIMEOUT = Duration.ofSeconds(10);
+
+  /**
+   * How long one submission may take to be accepted. An in-process engine accepts when the run has
+   * finished, so this bounds a run's duration as seen by the relay.
+   */
+  public static final Duration DEFAULT_SUBMIT_TIMEOUT = Duration.ofMinutes(5);
+
+  /** Claimed events being dispatched at once by the background loop. */
+  public static final int DEFAULT_MAX_IN_FLIGHT = 1_000;
 
   /** Input attributes the relay adds to every run, beside the event's payload. */
   public static final String INPUT_EVENT_ID = "outbox.id";
@@ -72,6 +81,9 @@ public final class OutboxRelay implements AutoCloseable {
   private final Duration pollInterval;
   private final Duration submitTimeout;
   private final Semaphore wakeUp = new Semaphore(0);
+  private final Semaphore inFlight;
+  private final Set<Long> outstanding = ConcurrentHashMap.newKeySet();
+  private final Set<CompletableFuture<Void>> chains = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService renewer;
   private final Counter delivered;
   private final Counter failed;
@@ -95,6 +107,7 @@ public final class OutboxRelay implements AutoCloseable {
     this.leaseTtl = b.leaseTtl;
     this.pollInterval = b.pollInterval;
     this.submitTimeout = b.submitTimeout;
+    this.inFlight = new Semaphore(b.maxInFlight);
     this.renewer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -128,6 +141,8 @@ public final class OutboxRelay implements AutoCloseable {
     }
     running = true;
     notifications = outbox.onAppend(wakeUp::release).orElse(null);
+    long renewEvery = Math.max(1, leaseTtl.toMillis() / 3);
+    renewer.scheduleAtFixedRate(this::renew, renewEvery, renewEvery, TimeUnit.MILLISECONDS);
     loop = new Thread(this::runLoop, "durable-outbox-relay-" + owner);
     loop.setDaemon(true);
     loop.start();
@@ -141,7 +156,10 @@ public final class OutboxRelay implements AutoCloseable {
   private void runLoop() {
     while (running) {
       try {
-        if (relayOnce() == 0) {
+        int room = Math.min(batchSize, inFlight.availablePermits());
+        int claimed = room == 0 ? 0 : claimAndDispatch(room).claimed();
+        if (claimed == 0) {
+          // Nothing due (or no room): sleep until an append, a finished chain or the poll interval.
           wakeUp.tryAcquire(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
           wakeUp.drainPermits();
         }
@@ -162,59 +180,90 @@ public final class OutboxRelay implements AutoCloseable {
     }
   }
 
+  /** A claimed batch and the completion of its dispatch. */
+  private record Round(int claimed, CompletableFuture<Void> done) {}
+
   /**
-   * Claims one batch and dispatches it; returns how many events were claimed. Public so that tests
-   * and hosts without the background thread can pump the relay themselves.
+   * Claims one batch, dispatches it and waits until every event was acknowledged, failed or
+   * released; returns how many events were claimed. For tests and hosts that pump the relay
+   * themselves instead of {@link #start()}ing it.
    */
   public int relayOnce() {
-    List<OutboxEvent> batch = outbox.claim(owner, batchSize, leaseTtl);
-    if (batch.isEmpty()) {
-      return 0;
-    }
-    Set<Long> outstanding = ConcurrentHashMap.newKeySet();
-    batch.forEach(e -> outstanding.add(e.id()));
-    long renewEvery = Math.max(1, leaseTtl.toMillis() / 3);
-    ScheduledFuture<?> renewal =
-        renewer.scheduleAtFixedRate(
-            () -> renew(outstanding), renewEvery, renewEvery, TimeUnit.MILLISECONDS);
-    try {
-      dispatch(batch, outstanding);
-    } finally {
-      renewal.cancel(false);
-    }
-    return batch.size();
+    Round round = claimAndDispatch(batchSize);
+    round.done().join();
+    return round.claimed();
   }
 
-  private void renew(Set<Long> outstanding) {
+  private Round claimAndDispatch(int max) {
+    inFlight.acquireUninterruptibly(max);
+    List<OutboxEvent> batch;
+    try {
+      batch = outbox.claim(owner, max, leaseTtl);
+    } catch (RuntimeException e) {
+      inFlight.release(max);
+      throw e;
+    }
+    inFlight.release(max - batch.size());
+    if (batch.isEmpty()) {
+      return new Round(0, CompletableFuture.completedFuture(null));
+    }
+    batch.forEach(e -> outstanding.add(e.id()));
+    Map<SiteId, List<OutboxEvent>> bySite = new LinkedHashMap<>();
+    batch.forEach(e -> bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e));
+    List<CompletableFuture<Void>> sites = new ArrayList<>();
+    for (List<OutboxEvent> events : bySite.values()) {
+      List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
+      CompletableFuture<Void> chain =
+          dispatchSite(events, 0, accepted)
+              .handle(
+                  (ok, error) -> {
+                    finishChain(events, accepted, error);
+                    return null;
+                  });
+      chains.add(chain);
+      chain.whenComplete((ok, error) -> chains.remove(chain));
+      sites.add(chain);
+    }
+    return new Round(
+        batch.size(), CompletableFuture.allOf(sites.toArray(CompletableFuture[]::new)));
+  }
+
+  /** Acknowledges what the chain got accepted and gives its permits back. */
+  private void finishChain(List<OutboxEvent> events, List<Long> accepted, Throwable error) {
+    try {
+      if (error != null) {
+        LOG.warn("outbox relay chain failed: {}", Operations.describe(error));
+      }
+      if (!accepted.isEmpty()) {
+        delivered.increment(outbox.ack(owner, accepted));
+      }
+    } catch (RuntimeException e) {
+      // Not acknowledged: the events come back after their lease and run again (idempotently).
+      LOG.warn("acknowledging outbox events failed: {}", Operations.describe(e));
+    } finally {
+      events.forEach(e -> outstanding.remove(e.id()));
+      inFlight.release(events.size());
+      wakeUp.release();
+    }
+  }
+
+  private void renew() {
     try {
       if (!outstanding.isEmpty()) {
         outbox.renew(owner, List.copyOf(outstanding), leaseTtl);
       }
     } catch (RuntimeException e) {
-      LOG.warn("renewing the outbox lease failed; the batch may be redelivered", e);
-    }
-  }
-
-  private void dispatch(List<OutboxEvent> batch, Set<Long> outstanding) {
-    Map<SiteId, List<OutboxEvent>> bySite = new LinkedHashMap<>();
-    batch.forEach(e -> bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e));
-    List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
-    List<CompletableFuture<Void>> sites = new ArrayList<>();
-    for (List<OutboxEvent> events : bySite.values()) {
-      sites.add(dispatchSite(events, 0, accepted, outstanding));
-    }
-    CompletableFuture.allOf(sites.toArray(CompletableFuture[]::new)).join();
-    if (!accepted.isEmpty()) {
-      delivered.increment(outbox.ack(owner, accepted));
-      outstanding.removeAll(accepted);
+      LOG.warn(
+          "renewing the outbox lease failed; the batch may be redelivered: {}",
+          Operations.describe(e));
     }
   }
 
   /** Submits {@code events[index]} once the previous one of the site was accepted. */
   private CompletableFuture<Void> dispatchSite(
-      List<OutboxEvent> events, int index, List<Long> accepted, Set<Long> outstanding) {
+      List<OutboxEvent> events, int index, List<Long> accepted) {
     if (index == events.size() || stopping) {
-      releaseRest(events, index, outstanding);
+      releaseRest(events, index);
       return CompletableFuture.completedFuture(null);
     }
     OutboxEvent event = events.get(index);
@@ -227,14 +276,13 @@ public final class OutboxRelay implements AutoCloseable {
                 return true;
               }
               failEvent(event, error);
-              outstanding.remove(event.id());
-              releaseRest(events, index + 1, outstanding);
+              releaseRest(events, index + 1);
               return false;
             })
         .thenCompose(
             ok ->
                 ok
-                    ? dispatchSite(events, index + 1, accepted, outstanding)
+                    ? dispatchSite(events, index + 1, accepted)
                     : CompletableFuture.completedFuture(null));
   }
 
@@ -279,13 +327,12 @@ public final class OutboxRelay implements AutoCloseable {
     outbox.fail(owner, event.id(), Operations.describe(cause), clock.instant().plus(delay));
   }
 
-  private void releaseRest(List<OutboxEvent> events, int from, Set<Long> outstanding) {
+  private void releaseRest(List<OutboxEvent> events, int from) {
     if (from >= events.size()) {
       return;
     }
     List<Long> rest = events.subList(from, events.size()).stream().map(OutboxEvent::id).toList();
     outbox.release(owner, rest);
-    outstanding.removeAll(rest);
   }
 
   /** The owner id this relay claims as. */
@@ -312,8 +359,15 @@ public final class OutboxRelay implements AutoCloseable {
         thread.interrupt();
         thread.join(deadline.toMillis());
       }
+      // Chains in flight submit nothing new once stopping; wait for the ones running.
+      CompletableFuture.allOf(chains.toArray(CompletableFuture[]::new))
+          .get(deadline.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      LOG.warn(
+          "outbox relay stopped with {} events unacknowledged; they will be redelivered",
+          outstanding.size());
     }
     renewer.shutdownNow();
   }
@@ -337,6 +391,7 @@ public final class OutboxRelay implements AutoCloseable {
     private Duration leaseTtl = DEFAULT_LEASE_TTL;
     private Duration pollInterval = DEFAULT_POLL_INTERVAL;
     private Duration submitTimeout = DEFAULT_SUBMIT_TIMEOUT;
+    private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
 
     private Builder(Outbox outbox, WorkflowEngine engine) {
       this.outbox = java.util.Objects.requireNonNull(outbox, "outbox");
@@ -384,6 +439,12 @@ public final class OutboxRelay implements AutoCloseable {
       return this;
     }
 
+    /** Most claimed events the background loop dispatches at once; at least the batch size. */
+    public Builder maxInFlight(int maxInFlight) {
+      this.maxInFlight = maxInFlight;
+      return this;
+    }
+
     public Builder leaseTtl(Duration leaseTtl) {
       this.leaseTtl = positive("leaseTtl", leaseTtl);
       return this;
@@ -407,10 +468,9 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     public OutboxRelay build() {
-      if (submitTimeout.compareTo(leaseTtl) >= 0) {
+      if (maxInFlight < batchSize) {
         throw new dev.durabledeploy.spi.ConfigurationException(
-            "submitTimeout",
-            "must be shorter than leaseTtl " + leaseTtl + " so a batch finishes in its lease");
+            "maxInFlight", "must be at least batchSize " + batchSize);
       }
       return new OutboxRelay(this);
     }

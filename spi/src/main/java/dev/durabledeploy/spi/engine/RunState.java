@@ -11,9 +11,14 @@ public enum RunState {
   /** Attempts exhausted or a permanent failure (DESIGN.md E5). */
   DEAD_LETTERED,
   /** A dead letter the host discarded. */
-  DISCARDED;
+  DISCARDED,
+  /**
+   * The engine stopped before the run finished; it was handed back unacknowledged, so its event is
+   * redelivered to a running engine.
+   */
+  ABANDONED;
 
   public boolean isTerminal() {
-    return this == SUCCEEDED || this == DEAD_LETTERED || this == DISCARDED;
+    return this != QUEUED && this != RUNNING && this != RETRYING;
   }
 }

@@ -376,6 +376,11 @@ public final class InMemoryWorkflowEngine implements WorkflowEngine {
       executor.shutdownNow();
       Thread.currentThread().interrupt();
     }
+    synchronized (this) {
+      runs.values().stream()
+          .filter(r -> !r.state.isTerminal())
+          .forEach(r -> r.set(RunState.ABANDONED));
+    }
     status = EngineStatus.STOPPED;
   }
 

@@ -289,4 +289,70 @@ public abstract class WorkflowEngineContract {
             () -> engine.submit(Submission.of("w", Map.of())).toCompletableFuture().join())
         .isInstanceOf(CompletionException.class);
   }
+
+  @Test
+  @DisplayName("a key with 10,000 queued runs does not starve a key with one")
+  void fairness() {
+    AtomicInteger heavyDone = new AtomicInteger();
+    engine.register(
+        workflow(
+            "fair",
+            ctx -> {
+              if (ctx.concurrencyKey().equals("heavy")) {
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+                heavyDone.incrementAndGet();
+              }
+            }));
+    engine.start();
+    for (int i = 0; i < 10_000; i++) {
+      engine.submit(Submission.of("fair", Map.of("key", "heavy")));
+    }
+    long start = System.nanoTime();
+    RunId light =
+        engine
+            .submit(Submission.of("fair", Map.of("key", "light")))
+            .toCompletableFuture()
+            .orTimeout(30, TimeUnit.SECONDS)
+            .join()
+            .id();
+    RunStatus status = awaitTerminal(light);
+    Duration waited = Duration.ofNanos(System.nanoTime() - start);
+    assertThat(status.state()).isEqualTo(RunState.SUCCEEDED);
+    assertThat(heavyDone.get()).isLessThan(5_000);
+    assertThat(waited).isLessThan(Duration.ofSeconds(5));
+  }
+
+  @Test
+  @DisplayName("stop hands back runs that did not finish: none of them is reported SUCCEEDED")
+  void stopHandsBack() throws Exception {
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+    AtomicInteger ran = new AtomicInteger();
+    engine.register(
+        workflow(
+            "slow",
+            ctx -> {
+              ran.incrementAndGet();
+              started.countDown();
+              never.await();
+            }));
+    engine.start();
+    List<java.util.concurrent.CompletableFuture<RunHandle>> stages = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      stages.add(engine.submit(Submission.of("slow", Map.of("key", "k"))).toCompletableFuture());
+    }
+    assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+    engine.stop(Duration.ofMillis(200));
+    assertThat(ran.get()).isEqualTo(1);
+    List<RunId> ids = new ArrayList<>();
+    for (var stage : stages) {
+      if (stage.isDone() && !stage.isCompletedExceptionally()) {
+        ids.add(stage.join().id());
+      }
+    }
+    for (RunId id : ids) {
+      engine.status(id).ifPresent(s -> assertThat(s.state()).isNotEqualTo(RunState.SUCCEEDED));
+    }
+    assertThat(engine.engineStatus()).isEqualTo(dev.durabledeploy.spi.engine.EngineStatus.STOPPED);
+  }
 }
