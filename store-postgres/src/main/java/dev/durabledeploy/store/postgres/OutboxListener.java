@@ -1,0 +1,103 @@
+package dev.durabledeploy.store.postgres;
+
+import dev.durabledeploy.spi.events.Subscription;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import javax.sql.DataSource;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code LISTEN} on the outbox channel over one dedicated connection, so relays wake up the moment
+ * an event commits. Started by the first subscriber. A lost connection is re-opened with a pause,
+ * and subscribers are woken once after each reconnect because notifications sent meanwhile are
+ * lost: the relay then claims whatever is waiting. Notifications are hints; polling stays.
+ */
+final class OutboxListener implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(OutboxListener.class);
+  private static final int POLL_MILLIS = 500;
+
+  private final DataSource dataSource;
+  private final String channel;
+  private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
+  private volatile boolean running;
+  private Thread thread;
+
+  OutboxListener(DataSource dataSource, String channel) {
+    this.dataSource = dataSource;
+    this.channel = channel;
+  }
+
+  String channel() {
+    return channel;
+  }
+
+  synchronized Subscription subscribe(Runnable wakeUp) {
+    subscribers.add(wakeUp);
+    if (thread == null) {
+      running = true;
+      thread = new Thread(this::listen, "durable-outbox-listen-" + channel);
+      thread.setDaemon(true);
+      thread.start();
+    }
+    return () -> subscribers.remove(wakeUp);
+  }
+
+  private void listen() {
+    while (running) {
+      try (Connection connection = dataSource.getConnection();
+          Statement statement = connection.createStatement()) {
+        statement.execute("LISTEN \"" + channel + "\"");
+        PGConnection pg = connection.unwrap(PGConnection.class);
+        wakeAll(); // whatever committed while we were not listening
+        while (running) {
+          PGNotification[] notifications = pg.getNotifications(POLL_MILLIS);
+          if (notifications != null && notifications.length > 0) {
+            wakeAll();
+          }
+        }
+      } catch (SQLException | RuntimeException e) {
+        if (running) {
+          LOG.warn(
+              "outbox LISTEN connection lost ({}); reconnecting, relays poll meanwhile",
+              e.getMessage());
+          try {
+            Thread.sleep(1000);
+          } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  private void wakeAll() {
+    for (Runnable subscriber : subscribers) {
+      try {
+        subscriber.run();
+      } catch (RuntimeException e) {
+        LOG.warn("an outbox append subscriber threw", e);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    running = false;
+    if (thread != null) {
+      thread.interrupt();
+      try {
+        thread.join(5000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

@@ -1,0 +1,387 @@
+package dev.durabledeploy.store.postgres;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxEvent;
+import dev.durabledeploy.spi.outbox.OutboxStats;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+
+/**
+ * The outbox on PostgreSQL. A claim runs in one transaction: lock a window of the oldest
+ * undelivered rows with {@code FOR UPDATE SKIP LOCKED}, decide in Java which of them may be handed
+ * out under the per-site ordering rule, and stamp those with the owner and lease expiry.
+ *
+ * <p>Skipped rows are invisible to a claimer, so after locking it reads every undelivered event of
+ * the sites it locked rows of, in id order, and hands out a site's events only while each next one
+ * is a row it locked and due, and only if none of the site's events is under a live claim. A row
+ * held by a concurrent claimer — the site's head or any event in between — thus stops the site's
+ * run, which keeps per-site order without serialising claimers.
+ */
+final class PgOutbox implements Outbox {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final TypeReference<LinkedHashMap<String, String>> PAYLOAD =
+      new TypeReference<>() {};
+  private static final int MAX_ERROR_LENGTH = 2000;
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final OutboxListener listener;
+
+  PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.listener = listener;
+  }
+
+  Instant now() {
+    return clock.instant().truncatedTo(ChronoUnit.MICROS);
+  }
+
+  /** Inserts events and notifies listeners, on the caller's handle and in its transaction. */
+  List<Long> insert(Handle h, Instant now, List<NewEvent> events) {
+    if (events.isEmpty()) {
+      return List.of();
+    }
+    PreparedBatch batch =
+        h.prepareBatch(
+            "INSERT INTO <schema>.outbox (site, type, payload, created_at, next_attempt_at)"
+                + " VALUES (:site, :type, :payload, :now, :now)");
+    for (NewEvent e : events) {
+      batch
+          .bind("site", e.site().value())
+          .bind("type", e.type())
+          .bind("payload", json(e.payload()))
+          .bind("now", Sql.ts(now))
+          .add();
+    }
+    List<Long> ids = batch.executePreparedBatch("id").mapTo(Long.class).list();
+    h.createQuery("SELECT pg_notify(:channel, '')")
+        .bind("channel", listener.channel())
+        .mapTo(String.class)
+        .one();
+    return ids;
+  }
+
+  private static String json(Map<String, String> payload) {
+    try {
+      return JSON.writeValueAsString(payload);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a string map always serialises", e);
+    }
+  }
+
+  private static Map<String, String> payload(String json) {
+    try {
+      return JSON.readValue(json, PAYLOAD);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(
+          "an outbox payload is not JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  @Override
+  public long append(NewEvent event) {
+    return Sql.call(
+        "outbox append", () -> jdbi.inTransaction(h -> insert(h, now(), List.of(event)).get(0)));
+  }
+
+  /** Appends on the host's own JDBC connection, inside its transaction. */
+  long append(java.sql.Connection connection, String schema, NewEvent event) {
+    Instant now = now();
+    try (java.sql.PreparedStatement insert =
+            connection.prepareStatement(
+                "INSERT INTO "
+                    + schema
+                    + ".outbox (site, type, payload, created_at, next_attempt_at)"
+                    + " VALUES (?, ?, ?, ?, ?) RETURNING id");
+        java.sql.PreparedStatement notify =
+            connection.prepareStatement("SELECT pg_notify(?, '')")) {
+      insert.setString(1, event.site().value());
+      insert.setString(2, event.type());
+      insert.setString(3, json(event.payload()));
+      insert.setObject(4, Sql.ts(now));
+      insert.setObject(5, Sql.ts(now));
+      long id;
+      try (java.sql.ResultSet rs = insert.executeQuery()) {
+        rs.next();
+        id = rs.getLong(1);
+      }
+      notify.setString(1, listener.channel());
+      notify.execute();
+      return id;
+    } catch (java.sql.SQLException e) {
+      throw Sql.translate("outbox append in the host's transaction", e);
+    }
+  }
+
+  /** Appends on the host's own handle, inside its transaction. */
+  long append(Handle h, NewEvent event) {
+    return insert(h, now(), List.of(event)).get(0);
+  }
+
+  private record Candidate(long id, SiteId site, Instant nextAttemptAt) {}
+
+  @Override
+  public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
+    Inputs.requireText("owner", owner, 200);
+    Inputs.requireRange("maxEvents", maxEvents, 1, 10_000);
+    requirePositive("leaseTtl", leaseTtl);
+    // Widen the window only when a full window held nothing claimable (a blocked site's backlog).
+    for (int window : new int[] {Math.max(100, maxEvents * 4), Math.max(5_000, maxEvents * 64)}) {
+      ClaimResult result =
+          Sql.call(
+              "outbox claim",
+              () -> jdbi.inTransaction(h -> claimIn(h, owner, maxEvents, leaseTtl, window)));
+      if (!result.events.isEmpty() || !result.windowWasFull) {
+        return result.events;
+      }
+    }
+    return List.of();
+  }
+
+  private record ClaimResult(List<OutboxEvent> events, boolean windowWasFull) {}
+
+  private ClaimResult claimIn(Handle h, String owner, int maxEvents, Duration ttl, int window) {
+    Instant now = now();
+    List<Candidate> locked =
+        h.createQuery(
+                "SELECT id, site, next_attempt_at FROM <schema>.outbox WHERE delivered_at IS NULL"
+                    + " ORDER BY id LIMIT :window FOR UPDATE SKIP LOCKED")
+            .bind("window", window)
+            .map(
+                (rs, ctx) ->
+                    new Candidate(
+                        rs.getLong("id"),
+                        SiteId.of(rs.getString("site")),
+                        Sql.instant(rs, "next_attempt_at")))
+            .list();
+    if (locked.isEmpty()) {
+      return new ClaimResult(List.of(), false);
+    }
+    List<String> sites = locked.stream().map(c -> c.site().value()).distinct().toList();
+    long maxLocked = locked.get(locked.size() - 1).id();
+    Set<String> blocked =
+        new HashSet<>(
+            h.createQuery(
+                    "SELECT DISTINCT site FROM <schema>.outbox WHERE delivered_at IS NULL"
+                        + " AND site = ANY(:sites) AND claimed_by IS NOT NULL AND claim_expires_at > :now")
+                .bindArray("sites", String.class, sites)
+                .bind("now", Sql.ts(now))
+                .mapTo(String.class)
+                .list());
+    // Every undelivered event of those sites up to our last locked row, in id order: a site's run
+    // may only continue while each next event is one we locked (no gap held by another claimer).
+    List<Candidate> pending =
+        h.createQuery(
+                "SELECT id, site, next_attempt_at FROM <schema>.outbox WHERE delivered_at IS NULL"
+                    + " AND site = ANY(:sites) AND id <= :max ORDER BY id")
+            .bindArray("sites", String.class, sites)
+            .bind("max", maxLocked)
+            .map(
+                (rs, ctx) ->
+                    new Candidate(
+                        rs.getLong("id"),
+                        SiteId.of(rs.getString("site")),
+                        Sql.instant(rs, "next_attempt_at")))
+            .list();
+    Set<Long> lockedIds = new HashSet<>();
+    locked.forEach(c -> lockedIds.add(c.id()));
+    List<Long> chosen = new ArrayList<>();
+    for (Candidate c : pending) {
+      if (chosen.size() == maxEvents) {
+        break;
+      }
+      String site = c.site().value();
+      if (blocked.contains(site)) {
+        continue;
+      }
+      if (!lockedIds.contains(c.id()) || c.nextAttemptAt().isAfter(now)) {
+        // Held by a concurrent claimer, or not due: it and everything after it in its site wait.
+        blocked.add(site);
+        continue;
+      }
+      chosen.add(c.id());
+    }
+    if (chosen.isEmpty()) {
+      return new ClaimResult(List.of(), locked.size() == window);
+    }
+    List<OutboxEvent> events =
+        h.createQuery(
+                "UPDATE <schema>.outbox SET claimed_by = :owner, claim_expires_at = :expires,"
+                    + " deliveries = deliveries + 1 WHERE id = ANY(:ids) RETURNING *")
+            .bind("owner", owner)
+            .bind("expires", Sql.ts(now.plus(ttl)))
+            .bindArray("ids", Long.class, chosen)
+            .map(
+                (rs, ctx) ->
+                    new OutboxEvent(
+                        rs.getLong("id"),
+                        SiteId.of(rs.getString("site")),
+                        rs.getString("type"),
+                        payload(rs.getString("payload")),
+                        Sql.instant(rs, "created_at"),
+                        rs.getInt("deliveries"),
+                        rs.getString("last_error")))
+            .list();
+    List<OutboxEvent> sorted = new ArrayList<>(events);
+    sorted.sort((a, b) -> Long.compare(a.id(), b.id()));
+    return new ClaimResult(sorted, locked.size() == window);
+  }
+
+  @Override
+  public int ack(String owner, Collection<Long> ids) {
+    Inputs.requireText("owner", owner, 200);
+    if (ids.isEmpty()) {
+      return 0;
+    }
+    return Sql.call(
+        "outbox ack",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createUpdate(
+                            "UPDATE <schema>.outbox SET delivered_at = :now, claimed_by = NULL,"
+                                + " claim_expires_at = NULL WHERE id = ANY(:ids) AND delivered_at IS NULL")
+                        .bind("now", Sql.ts(now()))
+                        .bindArray("ids", Long.class, List.copyOf(ids))
+                        .execute()));
+  }
+
+  @Override
+  public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
+    Inputs.requireText("owner", owner, 200);
+    String text = Sql.clean(error == null ? "" : error);
+    String truncated =
+        text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
+    return Sql.call(
+        "outbox fail",
+        () ->
+            jdbi.withHandle(
+                    h ->
+                        h.createUpdate(
+                                "UPDATE <schema>.outbox SET claimed_by = NULL, claim_expires_at = NULL,"
+                                    + " last_error = :error, next_attempt_at = :next"
+                                    + " WHERE id = :id AND claimed_by = :owner AND delivered_at IS NULL")
+                            .bind("error", truncated)
+                            .bind("next", Sql.ts(nextAttemptAt.truncatedTo(ChronoUnit.MICROS)))
+                            .bind("id", id)
+                            .bind("owner", owner)
+                            .execute())
+                == 1);
+  }
+
+  @Override
+  public int release(String owner, Collection<Long> ids) {
+    Inputs.requireText("owner", owner, 200);
+    if (ids.isEmpty()) {
+      return 0;
+    }
+    return Sql.call(
+        "outbox release",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createUpdate(
+                            "UPDATE <schema>.outbox SET claimed_by = NULL, claim_expires_at = NULL"
+                                + " WHERE id = ANY(:ids) AND claimed_by = :owner AND delivered_at IS NULL")
+                        .bindArray("ids", Long.class, List.copyOf(ids))
+                        .bind("owner", owner)
+                        .execute()));
+  }
+
+  @Override
+  public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
+    Inputs.requireText("owner", owner, 200);
+    requirePositive("leaseTtl", leaseTtl);
+    if (ids.isEmpty()) {
+      return 0;
+    }
+    Instant now = now();
+    return Sql.call(
+        "outbox renew",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createUpdate(
+                            "UPDATE <schema>.outbox SET claim_expires_at = :expires"
+                                + " WHERE id = ANY(:ids) AND claimed_by = :owner"
+                                + " AND claim_expires_at > :now AND delivered_at IS NULL")
+                        .bindArray("ids", Long.class, List.copyOf(ids))
+                        .bind("owner", owner)
+                        .bind("now", Sql.ts(now))
+                        .bind("expires", Sql.ts(now.plus(leaseTtl)))
+                        .execute()));
+  }
+
+  @Override
+  public int purgeDelivered(Instant cutoff, int limit) {
+    Inputs.requireRange("limit", limit, 1, 1_000_000);
+    return Sql.call(
+        "outbox purge",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createUpdate(
+                            "DELETE FROM <schema>.outbox WHERE id IN (SELECT id FROM <schema>.outbox"
+                                + " WHERE delivered_at IS NOT NULL AND delivered_at < :cutoff"
+                                + " ORDER BY delivered_at LIMIT :limit)")
+                        .bind("cutoff", Sql.ts(cutoff))
+                        .bind("limit", limit)
+                        .execute()));
+  }
+
+  @Override
+  public OutboxStats stats() {
+    Instant now = now();
+    return Sql.call(
+        "outbox stats",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createQuery(
+                            "SELECT count(*) AS undelivered,"
+                                + " count(*) FILTER (WHERE claimed_by IS NOT NULL AND claim_expires_at > :now) AS claimed,"
+                                + " min(created_at) AS oldest FROM <schema>.outbox WHERE delivered_at IS NULL")
+                        .bind("now", Sql.ts(now))
+                        .map(
+                            (rs, ctx) ->
+                                new OutboxStats(
+                                    rs.getLong("undelivered"),
+                                    rs.getLong("claimed"),
+                                    Sql.instant(rs, "oldest")))
+                        .one()));
+  }
+
+  @Override
+  public Optional<Subscription> onAppend(Runnable wakeUp) {
+    return Optional.of(listener.subscribe(wakeUp));
+  }
+
+  private static void requirePositive(String field, Duration d) {
+    if (d == null || d.isNegative() || d.isZero()) {
+      throw new InvalidInputException(field, "must be a positive duration");
+    }
+  }
+}
