@@ -4,8 +4,8 @@ import dev.durabledeploy.spi.ConfigurationException;
 import java.time.Duration;
 
 /**
- * The deploy plane's tunables, each with a documented default. Validated when built: a wrong value
- * fails with {@link ConfigurationException} naming the property.
+ * The deploy plane's tunables, each with a documented default. Built with {@link #builder()};
+ * validated when built: a wrong value fails with {@link ConfigurationException} naming it.
  *
  * @param keepLatest newest active deploys of a site GC never trashes (V2)
  * @param grace a deploy younger than this is never trashed (V3); an unmarked one gets only this
@@ -16,6 +16,11 @@ import java.time.Duration;
  * @param blastCap most deploys one GC or reconcile run may trash; 0 refuses every destructive step
  * @param maxFileSize largest accepted upload, in bytes
  * @param maxFilesPerDeploy most files one deploy may hold
+ * @param gcQuiet GC of a site starts once its changes were quiet this long
+ * @param gcMaxDelay ...or at the latest this long after the first change of a burst
+ * @param outboxRetention delivered outbox events older than this are purged
+ * @param batchSize tombstones purged, or events deleted, per batch of background work
+ * @param leaseTtl job leases expire this long after their last heartbeat (E4)
  */
 public record DeployOptions(
     int keepLatest,
@@ -26,7 +31,12 @@ public record DeployOptions(
     Duration lockTimeout,
     int blastCap,
     long maxFileSize,
-    int maxFilesPerDeploy) {
+    int maxFilesPerDeploy,
+    Duration gcQuiet,
+    Duration gcMaxDelay,
+    Duration outboxRetention,
+    int batchSize,
+    Duration leaseTtl) {
 
   public static final int DEFAULT_KEEP_LATEST = 3;
   public static final Duration DEFAULT_GRACE = Duration.ofHours(72);
@@ -37,6 +47,11 @@ public record DeployOptions(
   public static final int DEFAULT_BLAST_CAP = 100;
   public static final long DEFAULT_MAX_FILE_SIZE = 100L * 1024 * 1024;
   public static final int DEFAULT_MAX_FILES_PER_DEPLOY = 20_000;
+  public static final Duration DEFAULT_GC_QUIET = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_GC_MAX_DELAY = Duration.ofMinutes(1);
+  public static final Duration DEFAULT_OUTBOX_RETENTION = Duration.ofDays(7);
+  public static final int DEFAULT_BATCH_SIZE = 100;
+  public static final Duration DEFAULT_LEASE_TTL = Duration.ofMinutes(1);
 
   public DeployOptions {
     requireAtLeast("keepLatest", keepLatest, 0);
@@ -46,24 +61,45 @@ public record DeployOptions(
     requireNotNegative("recoveryWindow", recoveryWindow);
     requireNotNegative("lockTimeout", lockTimeout);
     requireAtLeast("blastCap", blastCap, 0);
-    if (maxFileSize < 1) {
-      throw new ConfigurationException("maxFileSize", "must be at least 1 byte");
-    }
+    requireAtLeast("maxFileSize", maxFileSize, 1);
     requireAtLeast("maxFilesPerDeploy", maxFilesPerDeploy, 1);
+    requirePositive("gcQuiet", gcQuiet);
+    requirePositive("gcMaxDelay", gcMaxDelay);
+    if (gcMaxDelay.compareTo(gcQuiet) < 0) {
+      throw new ConfigurationException("gcMaxDelay", "must be at least gcQuiet " + gcQuiet);
+    }
+    requireNotNegative("outboxRetention", outboxRetention);
+    requireAtLeast("batchSize", batchSize, 1);
+    requirePositive("leaseTtl", leaseTtl);
   }
 
   /** Every default. */
   public static DeployOptions defaults() {
-    return new DeployOptions(
-        DEFAULT_KEEP_LATEST,
-        DEFAULT_GRACE,
-        DEFAULT_RETENTION,
-        DEFAULT_RELEASED_ALIAS_TTL,
-        DEFAULT_RECOVERY_WINDOW,
-        DEFAULT_LOCK_TIMEOUT,
-        DEFAULT_BLAST_CAP,
-        DEFAULT_MAX_FILE_SIZE,
-        DEFAULT_MAX_FILES_PER_DEPLOY);
+    return builder().build();
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder starting from these values. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.keepLatest = keepLatest;
+    b.grace = grace;
+    b.retention = retention;
+    b.releasedAliasTtl = releasedAliasTtl;
+    b.recoveryWindow = recoveryWindow;
+    b.lockTimeout = lockTimeout;
+    b.blastCap = blastCap;
+    b.maxFileSize = maxFileSize;
+    b.maxFilesPerDeploy = maxFilesPerDeploy;
+    b.gcQuiet = gcQuiet;
+    b.gcMaxDelay = gcMaxDelay;
+    b.outboxRetention = outboxRetention;
+    b.batchSize = batchSize;
+    b.leaseTtl = leaseTtl;
+    return b;
   }
 
   private static void requireAtLeast(String property, long value, long min) {
@@ -78,6 +114,117 @@ public record DeployOptions(
     }
     if (value.isNegative()) {
       throw new ConfigurationException(property, "must not be negative, was " + value);
+    }
+  }
+
+  private static void requirePositive(String property, Duration value) {
+    requireNotNegative(property, value);
+    if (value.isZero()) {
+      throw new ConfigurationException(property, "must be positive");
+    }
+  }
+
+  /** Sets options one by one; unset ones keep their {@code DEFAULT_*}. */
+  public static final class Builder {
+    private int keepLatest = DEFAULT_KEEP_LATEST;
+    private Duration grace = DEFAULT_GRACE;
+    private Duration retention = DEFAULT_RETENTION;
+    private Duration releasedAliasTtl = DEFAULT_RELEASED_ALIAS_TTL;
+    private Duration recoveryWindow = DEFAULT_RECOVERY_WINDOW;
+    private Duration lockTimeout = DEFAULT_LOCK_TIMEOUT;
+    private int blastCap = DEFAULT_BLAST_CAP;
+    private long maxFileSize = DEFAULT_MAX_FILE_SIZE;
+    private int maxFilesPerDeploy = DEFAULT_MAX_FILES_PER_DEPLOY;
+    private Duration gcQuiet = DEFAULT_GC_QUIET;
+    private Duration gcMaxDelay = DEFAULT_GC_MAX_DELAY;
+    private Duration outboxRetention = DEFAULT_OUTBOX_RETENTION;
+    private int batchSize = DEFAULT_BATCH_SIZE;
+    private Duration leaseTtl = DEFAULT_LEASE_TTL;
+
+    private Builder() {}
+
+    public Builder keepLatest(int v) {
+      keepLatest = v;
+      return this;
+    }
+
+    public Builder grace(Duration v) {
+      grace = v;
+      return this;
+    }
+
+    public Builder retention(Duration v) {
+      retention = v;
+      return this;
+    }
+
+    public Builder releasedAliasTtl(Duration v) {
+      releasedAliasTtl = v;
+      return this;
+    }
+
+    public Builder recoveryWindow(Duration v) {
+      recoveryWindow = v;
+      return this;
+    }
+
+    public Builder lockTimeout(Duration v) {
+      lockTimeout = v;
+      return this;
+    }
+
+    public Builder blastCap(int v) {
+      blastCap = v;
+      return this;
+    }
+
+    public Builder maxFileSize(long v) {
+      maxFileSize = v;
+      return this;
+    }
+
+    public Builder maxFilesPerDeploy(int v) {
+      maxFilesPerDeploy = v;
+      return this;
+    }
+
+    public Builder gcDebounce(Duration quiet, Duration maxDelay) {
+      gcQuiet = quiet;
+      gcMaxDelay = maxDelay;
+      return this;
+    }
+
+    public Builder outboxRetention(Duration v) {
+      outboxRetention = v;
+      return this;
+    }
+
+    public Builder batchSize(int v) {
+      batchSize = v;
+      return this;
+    }
+
+    public Builder leaseTtl(Duration v) {
+      leaseTtl = v;
+      return this;
+    }
+
+    public DeployOptions build() {
+      return new DeployOptions(
+          keepLatest,
+          grace,
+          retention,
+          releasedAliasTtl,
+          recoveryWindow,
+          lockTimeout,
+          blastCap,
+          maxFileSize,
+          maxFilesPerDeploy,
+          gcQuiet,
+          gcMaxDelay,
+          outboxRetention,
+          batchSize,
+          leaseTtl);
     }
   }
 }

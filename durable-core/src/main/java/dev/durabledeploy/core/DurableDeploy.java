@@ -5,13 +5,21 @@ import dev.durabledeploy.core.blob.FileSystemBlobStore;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.events.AsyncEventBus;
 import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.gc.SiteGc;
+import dev.durabledeploy.core.jobs.JobRunner;
+import dev.durabledeploy.core.jobs.LeaseSweep;
+import dev.durabledeploy.core.outbox.OutboxPurge;
 import dev.durabledeploy.core.outbox.OutboxRelay;
+import dev.durabledeploy.core.purge.TombstonePurge;
+import dev.durabledeploy.core.reconcile.Backfill;
+import dev.durabledeploy.core.reconcile.Reconciler;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.core.retry.Sleeper;
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
@@ -51,6 +59,21 @@ public final class DurableDeploy implements AutoCloseable {
   /** How long {@link #close()} waits for in-flight work. */
   public static final Duration DEFAULT_SHUTDOWN_DEADLINE = Duration.ofSeconds(30);
 
+  /** When {@code tombstone-purge} runs: hourly. */
+  public static final String PURGE_CRON = "17 * * * *";
+
+  /** When {@code drift-detect} runs: daily, off the hour. */
+  public static final String DRIFT_DETECT_CRON = "43 3 * * *";
+
+  /** When {@code outbox-purge} runs: daily. */
+  public static final String OUTBOX_PURGE_CRON = "11 4 * * *";
+
+  /** When {@code lease-sweep} runs, besides once at start: every five minutes. */
+  public static final String LEASE_SWEEP_CRON = "*/5 * * * *";
+
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(DurableDeploy.class);
+
   private final Store store;
   private final BlobStore blobs;
   private final WorkflowEngine engine;
@@ -60,6 +83,13 @@ public final class DurableDeploy implements AutoCloseable {
   private final DeployOptions options;
   private final DeployService deploys;
   private final AliasProjection aliasProjection;
+  private final SiteGc gc;
+  private final Reconciler reconciler;
+  private final Backfill backfill;
+  private final TombstonePurge tombstonePurge;
+  private final OutboxPurge outboxPurge;
+  private final JobRunner jobs;
+  private final LeaseSweep leaseSweep;
   private final OutboxRelay relay;
   private final String instanceId;
   private boolean started;
@@ -75,6 +105,13 @@ public final class DurableDeploy implements AutoCloseable {
     this.retrier = new Retrier(b.retryPolicy, b.random, b.sleeper, b.meters);
     this.deploys = new DeployService(store, blobs, operations, retrier, options, b.random);
     this.aliasProjection = new AliasProjection(blobs, store.metadata(), operations, retrier);
+    this.gc = new SiteGc(store, blobs, operations, retrier, options);
+    this.backfill = new Backfill(store.metadata(), blobs, operations, retrier);
+    this.reconciler = new Reconciler(store, blobs, operations, retrier, options, b.meters);
+    this.tombstonePurge = new TombstonePurge(store, blobs, operations, retrier, options);
+    this.outboxPurge = new OutboxPurge(store.outbox(), operations, retrier, options);
+    this.jobs = new JobRunner(store.jobLeases(), instanceId, options.leaseTtl());
+    this.leaseSweep = new LeaseSweep(store.jobLeases(), instanceId, operations, retrier);
     OutboxRelay.Builder relay =
         OutboxRelay.builder(store.outbox(), engine)
             .owner("relay:" + instanceId)
@@ -82,7 +119,8 @@ public final class DurableDeploy implements AutoCloseable {
             .retryPolicy(b.retryPolicy)
             .random(b.random)
             .meterRegistry(b.meters)
-            .route(StandardEvents.ALIAS_CHANGED, AliasProjection.WORKFLOW);
+            .route(StandardEvents.ALIAS_CHANGED, AliasProjection.WORKFLOW)
+            .route(StandardEvents.SITE_CHANGED, SiteGc.WORKFLOW);
     b.routes.forEach(r -> relay.route(r[0], r[1]));
     this.relay = relay.build();
   }
@@ -91,12 +129,31 @@ public final class DurableDeploy implements AutoCloseable {
     return new Builder();
   }
 
-  /** Registers the library's workflows, starts the engine if needed, then the relay. */
+  /**
+   * Sweeps orphaned job leases, registers the library's workflows and their schedules, starts the
+   * engine if needed, then the relay.
+   */
   public synchronized DurableDeploy start() {
     if (started) {
       return this;
     }
+    try {
+      leaseSweep.run();
+    } catch (RuntimeException e) {
+      // Not fatal: the periodic sweep tries again.
+      LOG.warn("the start-up lease sweep failed: {}", Operations.describe(e));
+    }
     engine.register(aliasProjection.definition(retrier.policy()));
+    engine.register(gc.definition());
+    engine.register(tombstonePurge.definition());
+    engine.register(reconciler.definition());
+    engine.register(outboxPurge.definition());
+    engine.register(leaseSweep.definition());
+    engine.schedule(CronSchedule.utc(TombstonePurge.WORKFLOW, TombstonePurge.WORKFLOW, PURGE_CRON));
+    engine.schedule(CronSchedule.utc(Reconciler.WORKFLOW, Reconciler.WORKFLOW, DRIFT_DETECT_CRON));
+    engine.schedule(
+        CronSchedule.utc(OutboxPurge.WORKFLOW, OutboxPurge.WORKFLOW, OUTBOX_PURGE_CRON));
+    engine.schedule(CronSchedule.utc(LeaseSweep.WORKFLOW, LeaseSweep.WORKFLOW, LEASE_SWEEP_CRON));
     if (engine.engineStatus() == EngineStatus.NEW) {
       engine.start();
     }
@@ -108,6 +165,41 @@ public final class DurableDeploy implements AutoCloseable {
   /** The deploy lifecycle. */
   public DeployService deploys() {
     return deploys;
+  }
+
+  /** Retention GC: plan, dry-run or run it for a site (it also runs on every site change). */
+  public SiteGc gc() {
+    return gc;
+  }
+
+  /** Drift between bucket and index: report, or repair with {@code reconcile(site, true)}. */
+  public Reconciler reconciler() {
+    return reconciler;
+  }
+
+  /** Index rows from marked prefixes of an existing bucket. */
+  public Backfill backfill() {
+    return backfill;
+  }
+
+  /** The purge of expired tombstones (it also runs hourly). */
+  public TombstonePurge tombstonePurge() {
+    return tombstonePurge;
+  }
+
+  /** The purge of delivered outbox events (it also runs daily). */
+  public OutboxPurge outboxPurge() {
+    return outboxPurge;
+  }
+
+  /** Runs long jobs under leases, so none runs twice at once nor stays stuck. */
+  public JobRunner jobs() {
+    return jobs;
+  }
+
+  /** Resets orphaned job leases (it runs at start and every five minutes). */
+  public LeaseSweep leaseSweep() {
+    return leaseSweep;
   }
 
   /** The lifecycle event bus: subscribe to watch operations, clones and sidecars. */
@@ -146,6 +238,7 @@ public final class DurableDeploy implements AutoCloseable {
     if (started) {
       engine.stop(DEFAULT_SHUTDOWN_DEADLINE);
     }
+    jobs.close();
     bus.close();
   }
 

@@ -44,7 +44,7 @@ public abstract class CoreFixture {
   }
 
   @BeforeEach
-  void buildPlane() {
+  protected void buildPlane() {
     store = new InMemoryStore(clock);
     rawBlobs = new InMemoryBlobStore(clock);
     blobs = new FaultInjectingBlobStore(rawBlobs);

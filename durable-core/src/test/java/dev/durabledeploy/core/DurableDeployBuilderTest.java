@@ -68,34 +68,16 @@ class DurableDeployBuilderTest {
   @DisplayName("option values are validated with the property's name")
   void options() {
     DeployOptions d = DeployOptions.defaults();
-    assertThatThrownBy(
-            () ->
-                new DeployOptions(
-                    -1,
-                    d.grace(),
-                    d.retention(),
-                    d.releasedAliasTtl(),
-                    d.recoveryWindow(),
-                    d.lockTimeout(),
-                    d.blastCap(),
-                    d.maxFileSize(),
-                    d.maxFilesPerDeploy()))
+    assertThatThrownBy(() -> d.toBuilder().keepLatest(-1).build())
         .isInstanceOfSatisfying(
             ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("keepLatest"));
-    assertThatThrownBy(
-            () ->
-                new DeployOptions(
-                    3,
-                    Duration.ofHours(-1),
-                    d.retention(),
-                    d.releasedAliasTtl(),
-                    d.recoveryWindow(),
-                    d.lockTimeout(),
-                    d.blastCap(),
-                    d.maxFileSize(),
-                    d.maxFilesPerDeploy()))
+    assertThatThrownBy(() -> d.toBuilder().grace(Duration.ofHours(-1)).build())
         .isInstanceOfSatisfying(
             ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("grace"));
+    assertThatThrownBy(
+            () -> d.toBuilder().gcDebounce(Duration.ofSeconds(10), Duration.ofSeconds(1)).build())
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("gcMaxDelay"));
     assertThat(d.keepLatest()).isEqualTo(3);
     assertThat(d.grace()).isEqualTo(Duration.ofHours(72));
     assertThat(d.retention()).isEqualTo(Duration.ofDays(7));

@@ -37,6 +37,8 @@ public final class FaultInjectingBlobStore implements BlobStore {
   private volatile double failureRate;
   private volatile RandomGenerator random;
   private volatile Duration latency = Duration.ZERO;
+  private volatile int actOnCall = -1;
+  private volatile Runnable action = () -> {};
   private volatile Supplier<RuntimeException> fault =
       () -> new TransientStoreException("injected blob store fault");
 
@@ -49,6 +51,17 @@ public final class FaultInjectingBlobStore implements BlobStore {
     calls.set(0);
     this.failOnCall = n;
     this.when = when;
+    return this;
+  }
+
+  /**
+   * Runs {@code action} right before call number {@code n} (1-based, counted from now on), once,
+   * without failing anything: a concurrent writer acting at a precise point of a saga.
+   */
+  public FaultInjectingBlobStore onCall(int n, Runnable action) {
+    calls.set(0);
+    this.actOnCall = n;
+    this.action = action;
     return this;
   }
 
@@ -74,6 +87,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
   /** Stops injecting faults. */
   public FaultInjectingBlobStore heal() {
     failOnCall = -1;
+    actOnCall = -1;
     failureRate = 0;
     return this;
   }
@@ -86,6 +100,9 @@ public final class FaultInjectingBlobStore implements BlobStore {
   private <T> T call(Supplier<T> body) {
     pause();
     int n = calls.incrementAndGet();
+    if (n == actOnCall) {
+      action.run();
+    }
     boolean injected = n == failOnCall;
     if ((injected && when == When.BEFORE)
         || (failureRate > 0 && random.nextDouble() < failureRate)) {

@@ -14,7 +14,7 @@ public record Marker(String site, String deployId, String sha, Instant finalized
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  static Marker of(SiteId site, DeployId id, String sha, Instant finalizedAt, int files) {
+  public static Marker of(SiteId site, DeployId id, String sha, Instant finalizedAt, int files) {
     return new Marker(site.value(), id.value(), sha, finalizedAt, files);
   }
 

@@ -6,7 +6,6 @@ import dev.durabledeploy.spi.retry.RetryPolicy;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
-import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
@@ -76,21 +75,22 @@ public final class Retrier {
   }
 
   /**
-   * Processes {@code batches} in order, each with retries; a batch that still fails is skipped and
-   * counted, and after the policy's number of consecutive failed batches the job aborts with a
-   * {@link dev.durabledeploy.spi.BatchAbortedException} naming the batch.
+   * Processes batches in order as {@code batches} yields them, each with retries; a batch that
+   * still fails is skipped and counted, and after the policy's number of consecutive failed batches
+   * the job aborts with a {@link dev.durabledeploy.spi.BatchAbortedException} naming the batch.
    *
    * @return how many batches failed (and were skipped)
    */
   public <B> int forEachBatch(
       Operation op,
-      List<B> batches,
+      java.util.Iterator<B> batches,
       java.util.function.Function<B, String> name,
       Consumer<B> work) {
     BatchFailureTracker tracker = policy.newBatchTracker();
     int failed = 0;
     int done = 0;
-    for (B batch : batches) {
+    while (batches.hasNext()) {
+      B batch = batches.next();
       try {
         run(op, () -> work.accept(batch));
         tracker.success();
@@ -98,7 +98,7 @@ public final class Retrier {
         failed++;
         tracker.failure(name.apply(batch), e);
       }
-      op.progress(++done, batches.size(), name.apply(batch));
+      op.progress(++done, 0, name.apply(batch));
     }
     return failed;
   }

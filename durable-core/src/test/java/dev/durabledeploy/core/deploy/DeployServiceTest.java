@@ -51,17 +51,11 @@ class DeployServiceTest extends CoreFixture {
 
   @Override
   protected DeployOptions options() {
-    DeployOptions d = DeployOptions.defaults();
-    return new DeployOptions(
-        d.keepLatest(),
-        d.grace(),
-        d.retention(),
-        d.releasedAliasTtl(),
-        Duration.ofDays(7),
-        Duration.ofMillis(300),
-        d.blastCap(),
-        1024,
-        5);
+    return DeployOptions.builder()
+        .lockTimeout(Duration.ofMillis(300))
+        .maxFileSize(1024)
+        .maxFilesPerDeploy(5)
+        .build();
   }
 
   private List<String> keys(BlobPrefix prefix) {

@@ -108,7 +108,7 @@ class RetrierTest {
                     op ->
                         once.forEachBatch(
                             op,
-                            List.of("b1", "b2", "b3", "b4", "b5", "b6"),
+                            List.of("b1", "b2", "b3", "b4", "b5", "b6").iterator(),
                             b -> b,
                             b -> {
                               if (!b.equals("b1") && !b.equals("b3")) {

@@ -1,0 +1,15 @@
+package dev.durabledeploy.core.gc;
+
+/** Why the retention planner keeps a deploy; each maps to one invariant of DESIGN.md. */
+public enum KeepReason {
+  /** An alias targets it (V1). */
+  ALIASED,
+  /** It is among the newest {@code keepLatest} active deploys (V2). */
+  NEWEST,
+  /** It is younger than the grace period (V3). */
+  GRACE,
+  /** An alias moved away from it less than the released-alias TTL ago (V4). */
+  RELEASED_ALIAS_TTL,
+  /** It is marked (finalized) and younger than the retention (V5). */
+  RETENTION
+}

@@ -1,0 +1,83 @@
+package dev.durabledeploy.core.gc;
+
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.Deploy;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The retention rules as a pure function: same input, same clock, same plan (V8). No I/O, no clock
+ * of its own, no dependence on input order.
+ *
+ * <p>A live deploy is kept when any rule protects it — aliased (V1), newest {@code keepLatest}
+ * active (V2), younger than {@code grace} (V3), released from an alias less than {@code
+ * releasedAliasTtl} ago (V4), marked and younger than {@code retention} (V5) — and trashed
+ * otherwise. An unmarked deploy (an unfinished upload, or an active one whose marker is missing) is
+ * protected by grace only.
+ */
+public final class RetentionPlanner {
+
+  private final DeployOptions options;
+
+  public RetentionPlanner(DeployOptions options) {
+    this.options = options;
+  }
+
+  /**
+   * Plans one site.
+   *
+   * @param deploys the site's live deploys
+   * @param aliases the site's aliases
+   * @param marked the deploys whose prefix holds a marker, read from the blob store
+   */
+  public GcPlan plan(
+      SiteId site, List<Deploy> deploys, List<Alias> aliases, Set<DeployId> marked, Instant now) {
+    Set<DeployId> aliased = new HashSet<>();
+    aliases.forEach(a -> aliased.add(a.target()));
+    TreeMap<DeployId, Deploy> byId = new TreeMap<>();
+    deploys.forEach(d -> byId.put(d.id(), d));
+    Set<DeployId> newest = new HashSet<>();
+    for (Deploy d : byId.descendingMap().values()) {
+      if (newest.size() == options.keepLatest()) {
+        break;
+      }
+      if (d.isActive()) {
+        newest.add(d.id());
+      }
+    }
+    List<GcPlan.Keep> keeps = new ArrayList<>();
+    List<DeployId> trash = new ArrayList<>();
+    for (Deploy d : byId.values()) {
+      EnumSet<KeepReason> reasons = EnumSet.noneOf(KeepReason.class);
+      if (aliased.contains(d.id())) {
+        reasons.add(KeepReason.ALIASED);
+      }
+      if (newest.contains(d.id())) {
+        reasons.add(KeepReason.NEWEST);
+      }
+      if (now.isBefore(d.createdAt().plus(options.grace()))) {
+        reasons.add(KeepReason.GRACE);
+      }
+      if (d.releasedAt() != null && now.isBefore(d.releasedAt().plus(options.releasedAliasTtl()))) {
+        reasons.add(KeepReason.RELEASED_ALIAS_TTL);
+      }
+      if (marked.contains(d.id()) && now.isBefore(d.createdAt().plus(options.retention()))) {
+        reasons.add(KeepReason.RETENTION);
+      }
+      if (reasons.isEmpty()) {
+        trash.add(d.id());
+      } else {
+        keeps.add(new GcPlan.Keep(d.id(), reasons));
+      }
+    }
+    return new GcPlan(site, now, keeps, trash);
+  }
+}

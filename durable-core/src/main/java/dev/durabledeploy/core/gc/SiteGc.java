@@ -1,0 +1,117 @@
+package dev.durabledeploy.core.gc;
+
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.DeployAliasedException;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.engine.Debounce;
+import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.outbox.StandardEvents;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Executes retention for one site: under the site lock it re-reads the site, plans, and trashes the
+ * oldest {@code blastCap} planned deploys (V7) — each one tombstone row first, then its bytes moved
+ * to trash (V6). The tombstone command refuses an aliased deploy atomically, which is V1's re-check
+ * right before the move. A cap of 0 refuses every trash; a dry run writes nothing.
+ *
+ * <p>Workflow {@code gc-site} runs it on {@code site.changed}, keyed by site and debounced, so a
+ * burst of changes to a site costs one run.
+ */
+public final class SiteGc {
+
+  public static final String WORKFLOW = "gc-site";
+  private static final Actor GC = Actor.of("system:gc");
+
+  private final Store store;
+  private final BlobStore blobs;
+  private final Operations operations;
+  private final Retrier retrier;
+  private final DeployOptions options;
+  private final RetentionPlanner planner;
+
+  public SiteGc(
+      Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
+    this.store = store;
+    this.blobs = blobs;
+    this.operations = operations;
+    this.retrier = retrier;
+    this.options = options;
+    this.planner = new RetentionPlanner(options);
+  }
+
+  /** The workflow: GC of the event's site, debounced per site. */
+  public WorkflowDefinition definition() {
+    return WorkflowDefinition.named(WORKFLOW)
+        .keyedBy(StandardEvents.KEY_SITE)
+        .retryPolicy(retrier.policy())
+        .debounce(new Debounce(options.gcQuiet(), options.gcMaxDelay()))
+        .handler(ctx -> run(SiteId.of(ctx.input().get(StandardEvents.KEY_SITE)), false));
+  }
+
+  /** Plans the site as it is now, without writing anything. */
+  public GcPlan plan(SiteId site) {
+    return operations.run("gc-plan", site, op -> planLocked(op, site));
+  }
+
+  /** Runs retention on the site; with {@code dryRun} only reports what it would do. */
+  public GcReport run(SiteId site, boolean dryRun) {
+    return operations.run(
+        "gc",
+        site,
+        op -> {
+          // Lock: the site lock (E1), so nothing aliases a deploy between our read and our move.
+          try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+            GcPlan plan = planLocked(op, site);
+            if (dryRun) {
+              return new GcReport(plan, List.of(), List.of(), List.of(), true);
+            }
+            int cap = Math.min(options.blastCap(), plan.trash().size());
+            List<DeployId> now = plan.trash().subList(0, cap);
+            List<DeployId> deferred = plan.trash().subList(cap, plan.trash().size());
+            List<DeployId> trashed = new ArrayList<>();
+            List<DeployId> refused = new ArrayList<>();
+            int done = 0;
+            for (DeployId id : now) {
+              try {
+                retrier.call(
+                    op, () -> store.metadata().tombstone(site, id, options.recoveryWindow(), GC));
+                retrier.run(
+                    op,
+                    () ->
+                        blobs.movePrefix(BlobLayout.deploy(site, id), BlobLayout.trash(site, id)));
+                trashed.add(id);
+              } catch (DeployAliasedException aliasedMeanwhile) {
+                refused.add(id);
+              }
+              op.progress(++done, now.size(), "trashed " + id);
+            }
+            return new GcReport(plan, trashed, deferred, refused, false);
+          }
+        });
+  }
+
+  private GcPlan planLocked(Operation op, SiteId site) {
+    List<Deploy> deploys = retrier.call(op, () -> store.metadata().listDeploys(site));
+    var aliases = retrier.call(op, () -> store.metadata().listAliases(site));
+    Set<DeployId> marked = new HashSet<>();
+    for (Deploy d : deploys) {
+      if (retrier.call(op, () -> blobs.stat(BlobLayout.marker(site, d.id()))).isPresent()) {
+        marked.add(d.id());
+      }
+    }
+    return planner.plan(site, deploys, aliases, marked, operations.clock().instant());
+  }
+}

@@ -1,0 +1,139 @@
+package dev.durabledeploy.core.jobs;
+
+import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.JobKey;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.lease.JobLeases;
+import dev.durabledeploy.spi.lease.Lease;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs long jobs (clone, index, rebuild) so that none runs twice at once and none stays "in
+ * progress" forever (DESIGN.md E4): the job holds a lease, acquired or stolen when the previous
+ * holder stopped renewing it, renewed by a heartbeat every third of its TTL, and released when the
+ * job ends. A second caller while a live lease exists is told "already running" at once.
+ *
+ * <p>If the store cannot keep leases at all (for instance a database whose migrations predate
+ * them), jobs run unguarded and one warning says how to fix it, instead of every job crashing.
+ */
+public final class JobRunner implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
+
+  /** What {@link #runExclusive} did. */
+  public record Outcome<T>(boolean ran, T result, Lease runningElsewhere) {
+    static <T> Outcome<T> ran(T result) {
+      return new Outcome<>(true, result, null);
+    }
+
+    static <T> Outcome<T> alreadyRunning(Lease holder) {
+      return new Outcome<>(false, null, holder);
+    }
+  }
+
+  /** What a running job can ask about its lease. */
+  public interface JobContext {
+    JobKey key();
+
+    /** True once a heartbeat found the lease taken over: stop and let the new holder finish. */
+    boolean leaseLost();
+  }
+
+  private final JobLeases leases;
+  private final String instanceId;
+  private final Duration ttl;
+  private final ScheduledExecutorService heartbeats;
+  private final AtomicLong jobs = new AtomicLong();
+  private final AtomicBoolean warnedDegraded = new AtomicBoolean();
+
+  public JobRunner(JobLeases leases, String instanceId, Duration ttl) {
+    this.leases = leases;
+    this.instanceId = instanceId;
+    this.ttl = ttl;
+    this.heartbeats =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "durable-job-heartbeat");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Runs {@code work} under the job's lease, or reports who runs it already. */
+  public <T> Outcome<T> runExclusive(JobKey key, Function<JobContext, T> work) {
+    String owner = instanceId + "#" + jobs.incrementAndGet();
+    Optional<Lease> lease;
+    try {
+      lease = leases.tryAcquire(key, owner, ttl);
+    } catch (TransientStoreException e) {
+      throw e;
+    } catch (DurableDeployException e) {
+      if (warnedDegraded.compareAndSet(false, true)) {
+        LOG.warn(
+            "job leases are unavailable ({}); running jobs without stuck-job protection."
+                + " Apply the store's migrations to enable it.",
+            e.getMessage());
+      }
+      return Outcome.ran(work.apply(context(key, new AtomicBoolean())));
+    }
+    if (lease.isEmpty()) {
+      return Outcome.alreadyRunning(leases.find(key).orElse(null));
+    }
+    AtomicBoolean lost = new AtomicBoolean();
+    long every = Math.max(1, ttl.toMillis() / 3);
+    ScheduledFuture<?> heartbeat =
+        heartbeats.scheduleAtFixedRate(
+            () -> {
+              try {
+                if (leases.renew(key, owner, ttl).isEmpty()) {
+                  lost.set(true);
+                }
+              } catch (RuntimeException e) {
+                LOG.warn("heartbeat of job {} failed: {}", key, e.getMessage());
+              }
+            },
+            every,
+            every,
+            TimeUnit.MILLISECONDS);
+    try {
+      return Outcome.ran(work.apply(context(key, lost)));
+    } finally {
+      heartbeat.cancel(false);
+      try {
+        leases.release(key, owner);
+      } catch (RuntimeException e) {
+        // The lease expires on its own after its TTL.
+        LOG.warn("releasing job {} failed; it frees itself after {}: {}", key, ttl, e.getMessage());
+      }
+    }
+  }
+
+  private static JobContext context(JobKey key, AtomicBoolean lost) {
+    return new JobContext() {
+      @Override
+      public JobKey key() {
+        return key;
+      }
+
+      @Override
+      public boolean leaseLost() {
+        return lost.get();
+      }
+    };
+  }
+
+  @Override
+  public void close() {
+    heartbeats.shutdownNow();
+  }
+}

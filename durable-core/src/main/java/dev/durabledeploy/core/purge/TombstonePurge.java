@@ -1,0 +1,128 @@
+package dev.durabledeploy.core.purge;
+
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.metadata.Tombstone;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Workflow {@code tombstone-purge} (cron): hard-deletes tombstones whose recovery window closed —
+ * their trash bytes first, then the row (V6), so a crash in between leaves a tombstone the next run
+ * finishes. Works in batches; after three consecutive failed batches it aborts naming the batch.
+ */
+public final class TombstonePurge {
+
+  public static final String WORKFLOW = "tombstone-purge";
+  private static final Actor PURGE = Actor.of("system:purge");
+
+  /** What a purge run did. */
+  public record Report(int purged, int failedBatches) {}
+
+  private final Store store;
+  private final BlobStore blobs;
+  private final Operations operations;
+  private final Retrier retrier;
+  private final DeployOptions options;
+
+  public TombstonePurge(
+      Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
+    this.store = store;
+    this.blobs = blobs;
+    this.operations = operations;
+    this.retrier = retrier;
+    this.options = options;
+  }
+
+  public WorkflowDefinition definition() {
+    return WorkflowDefinition.named(WORKFLOW).retryPolicy(retrier.policy()).handler(ctx -> run());
+  }
+
+  /**
+   * Purges every expired tombstone, batch by batch. A batch that fails is skipped for this run (the
+   * next run retries it); three failed batches in a row abort the run.
+   */
+  public Report run() {
+    return operations.run(
+        WORKFLOW,
+        null,
+        op -> {
+          Set<Tombstone> failed = new HashSet<>();
+          int[] purged = {0};
+          Iterator<List<Tombstone>> batches =
+              new Iterator<>() {
+                private List<Tombstone> next;
+
+                @Override
+                public boolean hasNext() {
+                  if (next == null) {
+                    next =
+                        retrier
+                            .call(
+                                op,
+                                () ->
+                                    store
+                                        .metadata()
+                                        .listExpiredTombstones(
+                                            operations.clock().instant(),
+                                            options.batchSize() + failed.size()))
+                            .stream()
+                            .filter(t -> !failed.contains(t))
+                            .limit(options.batchSize())
+                            .toList();
+                  }
+                  return !next.isEmpty();
+                }
+
+                @Override
+                public List<Tombstone> next() {
+                  List<Tombstone> batch = next;
+                  next = null;
+                  // Assume failure until the batch is done, so a failed one is not fetched again.
+                  failed.addAll(batch);
+                  return batch;
+                }
+              };
+          int failedBatches =
+              retrier.forEachBatch(
+                  op,
+                  batches,
+                  TombstonePurge::name,
+                  batch -> {
+                    for (Tombstone t : batch) {
+                      purgeOne(t);
+                    }
+                    failed.removeAll(batch);
+                    purged[0] += batch.size();
+                  });
+          return new Report(purged[0], failedBatches);
+        });
+  }
+
+  private static String name(List<Tombstone> batch) {
+    Tombstone first = batch.get(0);
+    Tombstone last = batch.get(batch.size() - 1);
+    return "tombstones "
+        + first.site()
+        + "/"
+        + first.deployId()
+        + (batch.size() > 1 ? " .. " + last.site() + "/" + last.deployId() : "");
+  }
+
+  private void purgeOne(Tombstone t) {
+    // Lock: the site lock (E1), so a purge never interleaves with a restore of the same site.
+    try (SiteLock lock = store.siteLocks().acquire(t.site(), options.lockTimeout())) {
+      blobs.deletePrefix(BlobLayout.trash(t.site(), t.deployId()));
+      store.metadata().purgeTombstone(t.site(), t.deployId(), PURGE);
+    }
+  }
+}

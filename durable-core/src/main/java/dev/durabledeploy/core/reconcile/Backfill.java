@@ -1,0 +1,147 @@
+package dev.durabledeploy.core.reconcile;
+
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Marker;
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobPage;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Adopts an existing bucket: builds index rows from marked deploy prefixes. Never overwrites a row
+ * or tombstone, never writes an alias; unmarked prefixes (unfinished uploads) are left for the
+ * reconciler.
+ */
+public final class Backfill {
+
+  private static final Actor BACKFILL = Actor.of("system:backfill");
+
+  /** What a backfill did. */
+  public record Report(
+      int sites, int adopted, int alreadyIndexed, int unmarked, int unreadableMarkers) {}
+
+  private final MetadataStore metadata;
+  private final BlobStore blobs;
+  private final Operations operations;
+  private final Retrier retrier;
+
+  public Backfill(MetadataStore metadata, BlobStore blobs, Operations operations, Retrier retrier) {
+    this.metadata = metadata;
+    this.blobs = blobs;
+    this.operations = operations;
+    this.retrier = retrier;
+  }
+
+  /** Backfills one site. */
+  public Report site(SiteId site) {
+    return operations.run("backfill", site, op -> backfill(op, site));
+  }
+
+  /** Backfills every site found in the bucket. */
+  public Report all() {
+    return operations.run(
+        "backfill",
+        null,
+        op -> {
+          int sites = 0;
+          int adopted = 0;
+          int indexed = 0;
+          int unmarked = 0;
+          int unreadable = 0;
+          for (SiteId site : bucketSites(op)) {
+            Report r = backfill(op, site);
+            sites++;
+            adopted += r.adopted();
+            indexed += r.alreadyIndexed();
+            unmarked += r.unmarked();
+            unreadable += r.unreadableMarkers();
+          }
+          return new Report(sites, adopted, indexed, unmarked, unreadable);
+        });
+  }
+
+  private Report backfill(Operation op, SiteId site) {
+    BucketView bucket = retrier.call(op, () -> BucketView.read(blobs, site));
+    int adopted = 0;
+    int indexed = 0;
+    int unmarked = 0;
+    int unreadable = 0;
+    for (Map.Entry<DeployId, Boolean> prefix : bucket.deploys().entrySet()) {
+      DeployId id = prefix.getKey();
+      if (!prefix.getValue()) {
+        unmarked++;
+        continue;
+      }
+      Marker marker = readMarker(op, site, id);
+      if (marker == null) {
+        unreadable++;
+        continue;
+      }
+      boolean added =
+          retrier
+              .call(
+                  op, () -> metadata.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
+              .isPresent();
+      if (added) {
+        adopted++;
+      } else {
+        indexed++;
+      }
+    }
+    return new Report(1, adopted, indexed, unmarked, unreadable);
+  }
+
+  private Marker readMarker(Operation op, SiteId site, DeployId id) {
+    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
+    if (content.isEmpty()) {
+      return null;
+    }
+    try (BlobContent c = content.get()) {
+      Marker marker = Marker.parse(c.readAllBytes());
+      return marker.deployId().equals(id.value()) && marker.site().equals(site.value())
+          ? marker
+          : null;
+    } catch (IllegalArgumentException unreadable) {
+      return null;
+    }
+  }
+
+  /**
+   * The site prefixes of the bucket, found without listing every object: after each site's first
+   * key the listing jumps past the whole site ({@code <site>/} followed by the highest code point).
+   */
+  private List<SiteId> bucketSites(Operation op) {
+    List<SiteId> sites = new ArrayList<>();
+    BlobKey after = null;
+    while (true) {
+      BlobKey cursor = after;
+      BlobPage page = retrier.call(op, () -> blobs.list(BlobPrefix.ROOT, cursor, 1));
+      if (page.items().isEmpty()) {
+        return sites;
+      }
+      String key = page.items().get(0).key().value();
+      String first = key.substring(0, Math.max(0, key.indexOf('/')));
+      if (!first.isEmpty()) {
+        try {
+          sites.add(SiteId.of(first));
+        } catch (InvalidInputException notASite) {
+          // _trash/ and anything else that is not a site id.
+        }
+      }
+      after = BlobKey.of((first.isEmpty() ? key : first) + "/\uDBFF\uDFFF");
+    }
+  }
+}

@@ -1,0 +1,341 @@
+package dev.durabledeploy.core.reconcile;
+
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Marker;
+import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.Tombstone;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Finds every presence drift between a site's bucket and its index (DESIGN.md E6) and, when asked,
+ * repairs it. Report-only by default. With {@code apply} it works under the site lock on a fresh
+ * read, repairs what is safe (adopting marked prefixes, finishing half-done deletes and restores),
+ * and performs destructive repairs (deleting abandoned bytes, dropping rows whose bytes are gone)
+ * only for subjects older than the grace period and at most {@code blastCap} of them. It refuses to
+ * repair anything when the bucket lists nothing for a site the index says has deploys: a listing
+ * fault must never wipe a site. Aliases are never moved: drift on them is reported.
+ *
+ * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only and publishes the
+ * counts as the gauge {@code durable.drift}, tagged by {@code kind}.
+ */
+public final class Reconciler {
+
+  public static final String WORKFLOW = "drift-detect";
+  private static final Actor RECONCILER = Actor.of("system:reconcile");
+
+  private final Store store;
+  private final MetadataStore metadata;
+  private final BlobStore blobs;
+  private final Operations operations;
+  private final Retrier retrier;
+  private final DeployOptions options;
+  private final Map<DriftKind, AtomicInteger> lastCounts = new EnumMap<>(DriftKind.class);
+
+  public Reconciler(
+      Store store,
+      BlobStore blobs,
+      Operations operations,
+      Retrier retrier,
+      DeployOptions options,
+      MeterRegistry meters) {
+    this.store = store;
+    this.metadata = store.metadata();
+    this.blobs = blobs;
+    this.operations = operations;
+    this.retrier = retrier;
+    this.options = options;
+    for (DriftKind kind : DriftKind.values()) {
+      AtomicInteger count = new AtomicInteger();
+      lastCounts.put(kind, count);
+      Gauge.builder("durable.drift", count, AtomicInteger::get)
+          .description("drifts found by the last drift-detect run, by kind")
+          .tag("kind", kind.name().toLowerCase(java.util.Locale.ROOT))
+          .register(meters);
+    }
+  }
+
+  /** The cron workflow: a report-only pass over every site. */
+  public WorkflowDefinition definition() {
+    return WorkflowDefinition.named(WORKFLOW)
+        .retryPolicy(retrier.policy())
+        .handler(ctx -> detectAll());
+  }
+
+  /** Reconciles every site report-only and updates the {@code durable.drift} gauges. */
+  public List<DriftReport> detectAll() {
+    return operations.run(
+        WORKFLOW,
+        null,
+        op -> {
+          List<DriftReport> reports = new ArrayList<>();
+          Map<DriftKind, Integer> totals = new HashMap<>();
+          for (SiteId site : Sites.all(op, retrier, metadata, options.batchSize())) {
+            DriftReport report = reconcile(site, false);
+            reports.add(report);
+            report.counts().forEach((k, n) -> totals.merge(k, n, Integer::sum));
+          }
+          lastCounts.forEach((kind, count) -> count.set(totals.getOrDefault(kind, 0)));
+          return reports;
+        });
+  }
+
+  /** Finds the site's drift; with {@code apply}, repairs it as described on the class. */
+  public DriftReport reconcile(SiteId site, boolean apply) {
+    return operations.run(
+        apply ? "reconcile-apply" : "reconcile",
+        site,
+        op -> {
+          if (!apply) {
+            return scan(op, site).report(List.of(), List.of(), null);
+          }
+          // Lock: the site lock (E1); repairs act on a read taken under it.
+          try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+            Scan scan = scan(op, site);
+            return repair(op, site, scan);
+          }
+        });
+  }
+
+  private record Scan(
+      SiteId site,
+      Instant at,
+      BucketView bucket,
+      Map<DeployId, Deploy> rows,
+      Map<DeployId, Tombstone> tombstones,
+      List<Alias> aliases,
+      List<Drift> drifts) {
+
+    DriftReport report(List<Drift> repaired, List<Drift> deferred, String refusal) {
+      return new DriftReport(site, at, drifts, repaired, deferred, refusal);
+    }
+  }
+
+  private Scan scan(Operation op, SiteId site) {
+    Instant now = operations.clock().instant();
+    BucketView bucket = retrier.call(op, () -> BucketView.read(blobs, site));
+    Map<DeployId, Deploy> rows = new HashMap<>();
+    retrier.call(op, () -> metadata.listDeploys(site)).forEach(d -> rows.put(d.id(), d));
+    Map<DeployId, Tombstone> tombstones = new HashMap<>();
+    retrier
+        .call(op, () -> metadata.listTombstones(site))
+        .forEach(t -> tombstones.put(t.deployId(), t));
+    List<Alias> aliases = retrier.call(op, () -> metadata.listAliases(site));
+
+    List<Drift> drifts = new ArrayList<>();
+    bucket
+        .deploys()
+        .forEach(
+            (id, marked) -> {
+              if (tombstones.containsKey(id)) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.TOMBSTONE_WITH_LIVE_BYTES,
+                        id.value(),
+                        "deleted, but bytes remain under deploys/"));
+              } else if (!rows.containsKey(id)) {
+                drifts.add(
+                    marked
+                        ? new Drift(
+                            DriftKind.MARKED_PREFIX_UNKNOWN,
+                            id.value(),
+                            "finalized bytes without a row")
+                        : new Drift(
+                            DriftKind.BYTES_WITHOUT_ROW,
+                            id.value(),
+                            "unfinished upload without a row"));
+              }
+            });
+    rows.values().stream()
+        .sorted(java.util.Comparator.comparing(Deploy::id))
+        .forEach(
+            d -> {
+              if (bucket.trash().contains(d.id())) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.ROW_WITH_TRASH_BYTES,
+                        d.id().value(),
+                        "live row with bytes in trash"));
+              } else if (d.isActive() && !bucket.deploys().containsKey(d.id())) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.ROW_WITHOUT_BYTES, d.id().value(), "active row without bytes"));
+              }
+            });
+    tombstones.values().stream()
+        .sorted(java.util.Comparator.comparing(Tombstone::deployId))
+        .forEach(
+            t -> {
+              if (!bucket.trash().contains(t.deployId())
+                  && !bucket.deploys().containsKey(t.deployId())) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.TOMBSTONE_WITHOUT_TRASH,
+                        t.deployId().value(),
+                        "tombstone without bytes"));
+              }
+            });
+    bucket
+        .trash()
+        .forEach(
+            id -> {
+              if (!tombstones.containsKey(id) && !rows.containsKey(id)) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.TRASH_WITHOUT_TOMBSTONE,
+                        id.value(),
+                        "trash bytes without a tombstone"));
+              }
+            });
+    for (Alias alias : aliases) {
+      if (!rows.containsKey(alias.target())) {
+        drifts.add(
+            new Drift(
+                DriftKind.ALIAS_TO_MISSING_DEPLOY,
+                "alias:" + alias.name(),
+                "targets "
+                    + alias.target()
+                    + (tombstones.containsKey(alias.target()) ? " (deleted)" : " (missing)")));
+      }
+    }
+    bucket
+        .unrecognized()
+        .forEach(p -> drifts.add(new Drift(DriftKind.UNRECOGNIZED_PREFIX, p, "not a deploy id")));
+    return new Scan(site, now, bucket, rows, tombstones, aliases, drifts);
+  }
+
+  private DriftReport repair(Operation op, SiteId site, Scan scan) {
+    boolean indexHasDeploys =
+        scan.rows().values().stream().anyMatch(Deploy::isActive) || !scan.tombstones().isEmpty();
+    if (scan.bucket().isEmpty() && indexHasDeploys) {
+      return scan.report(
+          List.of(),
+          List.of(),
+          "the bucket lists nothing for this site but the index holds "
+              + scan.rows().size()
+              + " deploys and "
+              + scan.tombstones().size()
+              + " tombstones; refusing to repair (check the blob store's listing and credentials)");
+    }
+    List<Drift> repaired = new ArrayList<>();
+    List<Drift> deferred = new ArrayList<>();
+    int destructive = 0;
+    for (Drift drift : scan.drifts()) {
+      Optional<DeployId> id = parseId(drift.subject());
+      boolean pastGrace =
+          id.isPresent() && !scan.at().isBefore(id.get().createdAt().plus(options.grace()));
+      switch (drift.kind()) {
+        case MARKED_PREFIX_UNKNOWN -> {
+          adopt(op, site, id.get());
+          repaired.add(drift);
+        }
+        case TOMBSTONE_WITH_LIVE_BYTES -> {
+          retrier.run(
+              op,
+              () ->
+                  blobs.movePrefix(
+                      BlobLayout.deploy(site, id.get()), BlobLayout.trash(site, id.get())));
+          repaired.add(drift);
+        }
+        case ROW_WITH_TRASH_BYTES -> {
+          retrier.run(
+              op,
+              () ->
+                  blobs.movePrefix(
+                      BlobLayout.trash(site, id.get()), BlobLayout.deploy(site, id.get())));
+          repaired.add(drift);
+        }
+        case BYTES_WITHOUT_ROW,
+            ROW_WITHOUT_BYTES,
+            TOMBSTONE_WITHOUT_TRASH,
+            TRASH_WITHOUT_TOMBSTONE -> {
+          boolean aliased = scan.aliases().stream().anyMatch(a -> a.target().equals(id.get()));
+          if (!pastGrace || destructive >= options.blastCap() || aliased) {
+            deferred.add(drift);
+            continue;
+          }
+          destructive++;
+          destroy(op, site, drift.kind(), id.get());
+          repaired.add(drift);
+        }
+        case ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX -> {
+          // Reported for a human: moving an alias or deleting an unknown prefix is not ours to
+          // guess.
+        }
+      }
+    }
+    return scan.report(repaired, deferred, null);
+  }
+
+  private void destroy(Operation op, SiteId site, DriftKind kind, DeployId id) {
+    switch (kind) {
+      case BYTES_WITHOUT_ROW ->
+          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.deploy(site, id)));
+      case TRASH_WITHOUT_TOMBSTONE ->
+          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site, id)));
+      case TOMBSTONE_WITHOUT_TRASH ->
+          retrier.run(op, () -> metadata.purgeTombstone(site, id, RECONCILER));
+      case ROW_WITHOUT_BYTES -> {
+        // The bytes are gone: the row goes the normal way, tombstone then purge.
+        retrier.run(op, () -> metadata.tombstone(site, id, java.time.Duration.ZERO, RECONCILER));
+        retrier.run(op, () -> metadata.purgeTombstone(site, id, RECONCILER));
+      }
+      default -> throw new IllegalArgumentException(kind + " is not destructive");
+    }
+  }
+
+  private void adopt(Operation op, SiteId site, DeployId id) {
+    Marker marker = readMarker(op, site, id);
+    retrier.run(
+        op,
+        () ->
+            metadata.adopt(
+                site,
+                id,
+                marker == null ? null : marker.sha(),
+                marker == null ? operations.clock().instant() : marker.finalizedAt(),
+                RECONCILER));
+  }
+
+  private Marker readMarker(Operation op, SiteId site, DeployId id) {
+    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
+    if (content.isEmpty()) {
+      return null;
+    }
+    try (BlobContent c = content.get()) {
+      return Marker.parse(c.readAllBytes());
+    } catch (IllegalArgumentException unreadable) {
+      return null;
+    }
+  }
+
+  private static Optional<DeployId> parseId(String subject) {
+    try {
+      return Optional.of(DeployId.of(subject));
+    } catch (RuntimeException notAnId) {
+      return Optional.empty();
+    }
+  }
+}

@@ -1,0 +1,242 @@
+package dev.durabledeploy.core.reconcile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.durabledeploy.core.CoreFixture;
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Marker;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.metadata.Deploy;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Reconciler (E6)")
+class ReconcilerTest extends CoreFixture {
+
+  private int blastCap = 100;
+
+  @Override
+  protected DeployOptions options() {
+    return DeployOptions.builder().blastCap(blastCap).build();
+  }
+
+  private void put(String key, String content) {
+    byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+    rawBlobs.put(
+        BlobKey.of(key), new ByteArrayInputStream(bytes), bytes.length, BlobMetadata.binary());
+  }
+
+  private DeployId idAt(Instant at, int n) {
+    return DeployId.forSha(at, String.format("%07x", n));
+  }
+
+  private void marker(DeployId id) {
+    byte[] json = Marker.of(SITE, id, null, id.createdAt(), 1).toJson();
+    rawBlobs.put(
+        BlobLayout.marker(SITE, id),
+        new ByteArrayInputStream(json),
+        json.length,
+        BlobMetadata.binary());
+  }
+
+  private DriftReport report() {
+    return plane.reconciler().reconcile(SITE, false);
+  }
+
+  @Nested
+  @DisplayName("finds every kind of drift")
+  class Finds {
+
+    @Test
+    @DisplayName("a consistent site has none")
+    void clean() {
+      finalizedDeploy(PROD, "v1");
+      Deploy v2 = finalizedDeploy(PROD, "v2");
+      deploys.delete(SITE, deploys.deploys(SITE).get(0).id());
+      assertThat(report().drifts()).isEmpty();
+      assertThat(v2.isActive()).isTrue();
+    }
+
+    @Test
+    @DisplayName("bytes without a row, marked or not")
+    void bytesWithoutRow() {
+      DeployId unmarked = idAt(clock.instant(), 1);
+      DeployId marked = idAt(clock.instant(), 2);
+      put(BlobLayout.deploy(SITE, unmarked).resolve("index.html").value(), "x");
+      put(BlobLayout.deploy(SITE, marked).resolve("index.html").value(), "x");
+      marker(marked);
+      assertThat(report().drifts())
+          .containsExactlyInAnyOrder(
+              new Drift(
+                  DriftKind.BYTES_WITHOUT_ROW, unmarked.value(), "unfinished upload without a row"),
+              new Drift(
+                  DriftKind.MARKED_PREFIX_UNKNOWN,
+                  marked.value(),
+                  "finalized bytes without a row"));
+    }
+
+    @Test
+    @DisplayName("a row without bytes, a tombstone without trash and trash without a tombstone")
+    void missingBytes() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      Deploy v2 = finalizedDeploy(PROD, "v2");
+      deploys.delete(SITE, v1.id());
+      rawBlobs.deletePrefix(BlobLayout.deploy(SITE, v2.id()));
+      rawBlobs.deletePrefix(BlobLayout.trash(SITE, v1.id()));
+      DeployId orphan = idAt(clock.instant(), 9);
+      put(BlobLayout.trash(SITE, orphan).resolve("x").value(), "x");
+      assertThat(report().counts())
+          .containsEntry(DriftKind.ROW_WITHOUT_BYTES, 1)
+          .containsEntry(DriftKind.TOMBSTONE_WITHOUT_TRASH, 1)
+          .containsEntry(DriftKind.TRASH_WITHOUT_TOMBSTONE, 1);
+    }
+
+    @Test
+    @DisplayName("half-done deletes and restores, and an alias to a missing deploy")
+    void halfDone() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      Deploy v2 = finalizedDeploy(PROD, "v2");
+      store
+          .metadata()
+          .tombstone(SITE, v1.id(), Duration.ofDays(7), Actor.SYSTEM); // crash before move
+      rawBlobs.put(
+          BlobLayout.trash(SITE, v2.id()).resolve("stray.txt"),
+          new ByteArrayInputStream(new byte[1]),
+          1,
+          BlobMetadata.binary());
+      assertThat(report().counts())
+          .containsEntry(DriftKind.TOMBSTONE_WITH_LIVE_BYTES, 1)
+          .containsEntry(DriftKind.ROW_WITH_TRASH_BYTES, 1);
+    }
+
+    @Test
+    @DisplayName("a prefix in another form than the index's ids is reported, never invisible")
+    void namingMismatch() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      // The seed's defect: a listing whose names differ in form from the index's ids (here upper
+      // case and a nested path) made every comparison miss. Parsed ids make them visible.
+      put(
+          "site-a/deploys/" + v1.id().value().toUpperCase(java.util.Locale.ROOT) + "/index.html",
+          "x");
+      put("site-a/deploys/site-a/deploys/" + v1.id().value() + "/index.html", "x");
+      put("site-a/deploys/loose-file.txt", "x");
+      assertThat(report().drifts())
+          .filteredOn(d -> d.kind() == DriftKind.UNRECOGNIZED_PREFIX)
+          .extracting(Drift::subject)
+          .containsExactlyInAnyOrder(
+              "site-a/deploys/" + v1.id().value().toUpperCase(java.util.Locale.ROOT) + "/",
+              "site-a/deploys/site-a/",
+              "site-a/deploys/loose-file.txt");
+    }
+  }
+
+  @Nested
+  @DisplayName("repairs with apply")
+  class Repairs {
+
+    @Test
+    @DisplayName("adopts marked prefixes and finishes half-done deletes and restores")
+    void safeRepairs() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      Deploy v2 = finalizedDeploy(PROD, "v2");
+      store.metadata().tombstone(SITE, v1.id(), Duration.ofDays(7), Actor.SYSTEM);
+      DeployId marked = idAt(clock.instant(), 3);
+      put(BlobLayout.deploy(SITE, marked).resolve("index.html").value(), "x");
+      marker(marked);
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.repaired()).hasSize(2);
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, v1.id()))).isEmpty();
+      assertThat(rawBlobs.listAll(BlobLayout.trash(SITE, v1.id()))).isNotEmpty();
+      assertThat(store.metadata().findDeploy(SITE, marked)).isPresent();
+      assertThat(report().drifts()).isEmpty();
+      assertThat(v2.isActive()).isTrue();
+    }
+
+    @Test
+    @DisplayName("destroys abandoned bytes only past grace")
+    void grace() {
+      DeployId fresh = idAt(clock.instant(), 1);
+      put(BlobLayout.deploy(SITE, fresh).resolve("index.html").value(), "x");
+      DriftReport early = plane.reconciler().reconcile(SITE, true);
+      assertThat(early.deferred()).hasSize(1);
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, fresh))).isNotEmpty();
+      clock.advance(DeployOptions.DEFAULT_GRACE);
+      DriftReport late = plane.reconciler().reconcile(SITE, true);
+      assertThat(late.repaired()).hasSize(1);
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, fresh))).isEmpty();
+      assertThat(report().isClean()).isTrue();
+    }
+
+    @Test
+    @DisplayName("honours the blast cap for destructive repairs")
+    void blastCap() {
+      plane.close();
+      blastCap = 2;
+      buildPlane();
+      for (int i = 0; i < 5; i++) {
+        put(BlobLayout.deploy(SITE, idAt(clock.instant(), i)).resolve("a").value(), "x");
+      }
+      clock.advance(Duration.ofDays(4));
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.repaired()).hasSize(2);
+      assertThat(applied.deferred()).hasSize(3);
+    }
+
+    @Test
+    @DisplayName("refuses to repair when the bucket lists nothing but the index has deploys")
+    void emptyListing() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      finalizedDeploy(AliasName.PREVIEW, "v2");
+      rawBlobs.deletePrefix(BlobPrefix.ROOT);
+      clock.advance(Duration.ofDays(30));
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.refusal()).contains("lists nothing");
+      assertThat(applied.repaired()).isEmpty();
+      assertThat(store.metadata().findDeploy(SITE, v1.id())).isPresent();
+    }
+
+    @Test
+    @DisplayName("drops a row whose bytes are gone, unless an alias targets it")
+    void rowWithoutBytes() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      Deploy v2 = finalizedDeploy(AliasName.PREVIEW, "v2");
+      finalizedDeploy(AliasName.of("staging"), "v3"); // keeps the bucket non-empty
+      rawBlobs.deletePrefix(BlobLayout.deploy(SITE, v1.id()));
+      rawBlobs.deletePrefix(BlobLayout.deploy(SITE, v2.id()));
+      store
+          .metadata()
+          .moveAlias(
+              SITE,
+              PROD,
+              v2.id(),
+              dev.durabledeploy.spi.metadata.AliasExpectation.ANY,
+              Actor.SYSTEM);
+      clock.advance(Duration.ofDays(4));
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(store.metadata().findDeploy(SITE, v1.id())).isEmpty();
+      assertThat(store.metadata().findDeploy(SITE, v2.id())).isPresent();
+      assertThat(applied.deferred()).extracting(Drift::subject).contains(v2.id().value());
+    }
+  }
+
+  @Test
+  @DisplayName("drift-detect reports every site and publishes the counts as gauges")
+  void detectAll() {
+    finalizedDeploy(PROD, "v1");
+    put(BlobLayout.deploy(SITE, idAt(clock.instant(), 5)).resolve("a").value(), "x");
+    assertThat(plane.reconciler().detectAll()).hasSize(1);
+    assertThat(meters.get("durable.drift").tag("kind", "bytes_without_row").gauge().value())
+        .isEqualTo(1.0);
+  }
+}
