@@ -129,6 +129,9 @@ public final class ExecutorEngine implements WorkflowEngine {
   private volatile EngineStatus status = EngineStatus.NEW;
 
   private final Counter retries;
+  // Meter lookups are not free; one timer per (workflow, outcome), created on first use.
+  private final java.util.concurrent.ConcurrentHashMap<String, Timer> timers =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private ExecutorEngine(Builder b) {
     this.clock = b.clock;
@@ -178,6 +181,7 @@ public final class ExecutorEngine implements WorkflowEngine {
     final WorkflowDefinition definition;
     final String key;
     final boolean acceptOnEnqueue;
+    final String queueKey;
     final CompletableFuture<RunHandle> done = new CompletableFuture<>();
     final long firstSubmitNanos = System.nanoTime();
     final Instant submittedAt = clock.instant();
@@ -194,11 +198,8 @@ public final class ExecutorEngine implements WorkflowEngine {
       this.definition = definition;
       this.input = input;
       this.key = definition.keyOf(input);
+      this.queueKey = definition.name() + ":" + key;
       this.acceptOnEnqueue = acceptOnEnqueue;
-    }
-
-    String queueKey() {
-      return definition.name() + ":" + key;
     }
 
     RunHandle handle(boolean deduplicated) {
@@ -341,7 +342,7 @@ public final class ExecutorEngine implements WorkflowEngine {
 
   /** Queues a run behind its key (a retry goes back to the front). Lock held. */
   private void enqueue(Run run, boolean front) {
-    KeyQueue key = keys.computeIfAbsent(run.queueKey(), KeyQueue::new);
+    KeyQueue key = keys.computeIfAbsent(run.queueKey, KeyQueue::new);
     if (front) {
       key.runs.addFirst(run);
     } else {
@@ -366,6 +367,7 @@ public final class ExecutorEngine implements WorkflowEngine {
   private void work() {
     while (true) {
       Run run;
+      RunContext context;
       lock.lock();
       try {
         while (ready.isEmpty() && status == EngineStatus.RUNNING) {
@@ -382,14 +384,15 @@ public final class ExecutorEngine implements WorkflowEngine {
         run.attempts++;
         run.set(RunState.RUNNING);
         run.runner = Thread.currentThread();
+        context = context(run, run.input, run.attempts);
       } finally {
         lock.unlock();
       }
-      attempt(run);
+      attempt(run, context);
     }
   }
 
-  private void attempt(Run run) {
+  private void attempt(Run run, RunContext context) {
     long start = System.nanoTime();
     if (run.attempts == 1) {
       publish(
@@ -398,7 +401,7 @@ public final class ExecutorEngine implements WorkflowEngine {
     }
     Throwable failure = null;
     try {
-      run.definition.handler().run(context(run));
+      run.definition.handler().run(context);
     } catch (Exception | Error e) {
       failure = e;
     }
@@ -454,7 +457,7 @@ public final class ExecutorEngine implements WorkflowEngine {
                 if (run.state != RunState.RETRYING) {
                   return;
                 }
-                KeyQueue key = keys.get(run.queueKey());
+                KeyQueue key = keys.get(run.queueKey);
                 key.busy = false;
                 run.set(RunState.QUEUED);
                 enqueue(run, true);
@@ -508,7 +511,7 @@ public final class ExecutorEngine implements WorkflowEngine {
 
   /** Releases the run's key and moves the run to the retained finished runs. Lock held. */
   private void finish(Run run, String outcome, Duration took) {
-    KeyQueue key = keys.get(run.queueKey());
+    KeyQueue key = keys.get(run.queueKey);
     if (key != null) {
       key.busy = false;
       markReady(key);
@@ -520,24 +523,19 @@ public final class ExecutorEngine implements WorkflowEngine {
       oldest.next();
       oldest.remove();
     }
-    Timer.builder("durable.engine.run")
-        .description("workflow run attempts to their outcome")
-        .tag("workflow", run.definition.name())
-        .tag("outcome", outcome)
-        .register(meters)
+    timers
+        .computeIfAbsent(
+            run.definition.name() + "\u0000" + outcome,
+            k ->
+                Timer.builder("durable.engine.run")
+                    .description("workflow run attempts to their outcome")
+                    .tag("workflow", run.definition.name())
+                    .tag("outcome", outcome)
+                    .register(meters))
         .record(took);
   }
 
-  private RunContext context(Run run) {
-    Map<String, String> input;
-    int attempt;
-    lock.lock();
-    try {
-      input = run.input;
-      attempt = run.attempts;
-    } finally {
-      lock.unlock();
-    }
+  private RunContext context(Run run, Map<String, String> input, int attempt) {
     return new RunContext() {
       @Override
       public RunId runId() {

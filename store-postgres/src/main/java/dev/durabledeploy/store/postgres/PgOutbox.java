@@ -165,11 +165,17 @@ final class PgOutbox implements Outbox {
 
   private ClaimResult claimIn(Handle h, String owner, int maxEvents, Duration ttl, int window) {
     Instant now = now();
+    // Sites with a live claim or a not-yet-due event are skipped in the scan itself, so a large
+    // blocked backlog can never fill the window and starve the sites behind it.
     List<Candidate> locked =
         h.createQuery(
-                "SELECT id, site, next_attempt_at FROM <schema>.outbox WHERE delivered_at IS NULL"
+                "SELECT id, site, next_attempt_at FROM <schema>.outbox o WHERE delivered_at IS NULL"
+                    + " AND NOT EXISTS (SELECT 1 FROM <schema>.outbox b WHERE b.site = o.site"
+                    + "   AND b.delivered_at IS NULL AND (b.next_attempt_at > :now"
+                    + "   OR (b.claimed_by IS NOT NULL AND b.claim_expires_at > :now)))"
                     + " ORDER BY id LIMIT :window FOR UPDATE SKIP LOCKED")
             .bind("window", window)
+            .bind("now", Sql.ts(now))
             .map(
                 (rs, ctx) ->
                     new Candidate(

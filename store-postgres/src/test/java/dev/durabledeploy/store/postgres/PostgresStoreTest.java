@@ -328,4 +328,29 @@ class PostgresStoreTest {
               assertThat(e.getMessage()).doesNotContain("hunter2").doesNotContain("s3cret-pw");
             });
   }
+
+  @Test
+  @DisplayName("a blocked site's backlog larger than any scan window does not starve other sites")
+  void blockedBacklogDoesNotStarve() throws SQLException {
+    String schema = newSchema();
+    PostgresStore store = store(schema, true);
+    // 10,000 events of one site under a live claim, and 5,000 of another that failed and is not
+    // due for an hour: more than the widest claim window.
+    sql(
+        "INSERT INTO "
+            + schema
+            + ".outbox (site, type, payload, created_at, next_attempt_at,"
+            + " claimed_by, claim_expires_at) SELECT 'busy', 'e.x', '{}', now(), now(), 'holder',"
+            + " timestamptz '2030-01-01' FROM generate_series(1, 10000)");
+    sql(
+        "INSERT INTO "
+            + schema
+            + ".outbox (site, type, payload, created_at, next_attempt_at)"
+            + " SELECT 'failing', 'e.x', '{}', now(), timestamptz '2030-01-01' FROM generate_series(1, 5000)");
+    for (int i = 0; i < 10; i++) {
+      store.outbox().append(new NewEvent(SiteId.of("quiet"), "e.x", Map.of()));
+    }
+    List<OutboxEvent> claimed = store.outbox().claim("other", 5, Duration.ofMinutes(1));
+    assertThat(claimed).hasSize(5).allMatch(e -> e.site().value().equals("quiet"));
+  }
 }
