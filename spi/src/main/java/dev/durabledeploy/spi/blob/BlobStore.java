@@ -34,7 +34,8 @@ public interface BlobStore extends AutoCloseable {
   /**
    * Up to {@code limit} objects under {@code prefix} whose keys sort after {@code startAfter}
    * (null: from the start), in {@link BlobKey#UTF8_ORDER}. Paging is stable: walking pages with
-   * {@link BlobPage#next()} yields every object present for the whole walk exactly once.
+   * {@link BlobPage#next()} yields every object present for the whole walk exactly once. Items may
+   * lack metadata (see {@link BlobInfo#metadata()}).
    *
    * @param limit 1 to 1,000
    */

@@ -1,0 +1,636 @@
+package dev.durabledeploy.blob.s3;
+
+import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.RemoteCallException;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPage;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import java.util.random.RandomGenerator;
+import java.util.regex.Pattern;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * The blob store on any S3 API: AWS, Cloudflare R2, MinIO, Ceph RGW.
+ *
+ * <pre>{@code
+ * S3BlobStore blobs = S3BlobStore.builder()
+ *     .bucket("my-deploys").region("eu-west-1")     // AWS, default credential chain
+ *     .build();
+ * S3BlobStore minio = S3BlobStore.builder()
+ *     .bucket("deploys").endpoint(URI.create("http://minio:9000")).pathStyle(true)
+ *     .credentials(StaticCredentialsProvider.create(AwsBasicCredentials.create(key, secret)))
+ *     .build();
+ * }</pre>
+ *
+ * <p>Listings are {@code ListObjectsV2} pages, in S3's UTF-8 order; they do not carry content type
+ * or cache control (their {@link BlobInfo#metadata()} is null; {@link #stat} has it). Deleting a
+ * prefix uses {@code DeleteObjects} in batches of 1,000 and reports keys S3 refused. Moving a
+ * prefix copies server-side, then deletes, page by page, so a re-run after a crash finishes it
+ * (V9); objects over 5 GiB cannot be moved. An upload is read into memory up to the multipart
+ * threshold (16 MiB) and streamed in parts above it, never holding more than one part in memory.
+ * Throttling, 5xx and network failures are retried with the library's {@link RetryPolicy} (the
+ * SDK's own retries are off, so there is one policy); 403 and other 4xx fail at once. No message
+ * ever contains a credential.
+ */
+public final class S3BlobStore implements BlobStore {
+
+  public static final String DEFAULT_REGION = "us-east-1";
+  public static final long DEFAULT_MULTIPART_THRESHOLD = 16L * 1024 * 1024;
+  public static final long DEFAULT_PART_SIZE = 8L * 1024 * 1024;
+
+  /** S3 allows 1,000 keys per DeleteObjects request. */
+  public static final int DELETE_BATCH = 1000;
+
+  private static final Pattern BUCKET = Pattern.compile("(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]");
+
+  private final S3Client s3;
+  private final boolean ownsClient;
+  private final String bucket;
+  private final String keyPrefix;
+  private final RetryPolicy retryPolicy;
+  private final RandomGenerator random;
+  private final long multipartThreshold;
+  private final long partSize;
+  private final AtomicLong retries = new AtomicLong();
+
+  private S3BlobStore(Builder b, S3Client s3, boolean ownsClient) {
+    this.s3 = s3;
+    this.ownsClient = ownsClient;
+    this.bucket = b.bucket;
+    this.keyPrefix = b.keyPrefix.value();
+    this.retryPolicy = b.retryPolicy;
+    this.random = b.random;
+    this.multipartThreshold = b.multipartThreshold;
+    this.partSize = b.partSize;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Retried calls so far (each retry counted once). */
+  public long retryCount() {
+    return retries.get();
+  }
+
+  private String key(BlobKey key) {
+    return keyPrefix + key.value();
+  }
+
+  private String key(BlobPrefix prefix) {
+    return keyPrefix + prefix.value();
+  }
+
+  private BlobKey blobKey(String s3Key) {
+    return BlobKey.of(s3Key.substring(keyPrefix.length()));
+  }
+
+  // ---- objects -------------------------------------------------------------------------------
+
+  @Override
+  public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(metadata, "metadata");
+    Inputs.requireRange("size", size, 0, 5L * 1024 * 1024 * 1024 * 1024);
+    // A stream can be read once only, so uploads are not retried here; callers re-run them.
+    if (size <= multipartThreshold) {
+      byte[] body = readExactly(data, (int) size);
+      call(
+          "put " + key,
+          () ->
+              s3.putObject(
+                  r ->
+                      r.bucket(bucket)
+                          .key(key(key))
+                          .contentType(metadata.contentType())
+                          .cacheControl(metadata.cacheControl())
+                          .contentLength(size),
+                  RequestBody.fromBytes(body)),
+          false);
+    } else {
+      multipart(key, data, size, metadata);
+    }
+    return stat(key)
+        .orElseThrow(() -> new DurableDeployException("stored " + key + " but cannot see it"));
+  }
+
+  /**
+   * Reads exactly {@code size} bytes: a short or long stream is refused before anything is sent.
+   * Bodies up to the multipart threshold are held in memory; larger ones go in bounded parts.
+   */
+  private static byte[] readExactly(InputStream data, int size) {
+    try {
+      byte[] body = data.readNBytes(size);
+      if (body.length < size) {
+        throw new InvalidInputException(
+            "size", "the stream ended after " + body.length + " of " + size + " bytes");
+      }
+      if (data.read() != -1) {
+        throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
+      }
+      return body;
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the upload stream failed", e);
+    }
+  }
+
+  private void multipart(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    String uploadId =
+        call(
+                "start multipart upload of " + key,
+                () ->
+                    s3.createMultipartUpload(
+                        r ->
+                            r.bucket(bucket)
+                                .key(key(key))
+                                .contentType(metadata.contentType())
+                                .cacheControl(metadata.cacheControl())),
+                true)
+            .uploadId();
+    try {
+      List<CompletedPart> parts = new ArrayList<>();
+      byte[] buffer = new byte[(int) partSize];
+      long sent = 0;
+      int number = 1;
+      while (sent < size) {
+        int length = (int) Math.min(partSize, size - sent);
+        int filled = data.readNBytes(buffer, 0, length);
+        if (filled < length) {
+          throw new InvalidInputException(
+              "size", "the stream ended after " + (sent + filled) + " of " + size + " bytes");
+        }
+        int partNumber = number++;
+        byte[] part = java.util.Arrays.copyOf(buffer, length);
+        String etag =
+            call(
+                    "upload part " + partNumber + " of " + key,
+                    () ->
+                        s3.uploadPart(
+                            r ->
+                                r.bucket(bucket)
+                                    .key(key(key))
+                                    .uploadId(uploadId)
+                                    .partNumber(partNumber)
+                                    .contentLength((long) length),
+                            RequestBody.fromBytes(part)),
+                    true)
+                .eTag();
+        parts.add(CompletedPart.builder().partNumber(partNumber).eTag(etag).build());
+        sent += length;
+      }
+      if (data.read() != -1) {
+        throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
+      }
+      call(
+          "complete multipart upload of " + key,
+          () ->
+              s3.completeMultipartUpload(
+                  r ->
+                      r.bucket(bucket)
+                          .key(key(key))
+                          .uploadId(uploadId)
+                          .multipartUpload(
+                              CompletedMultipartUpload.builder().parts(parts).build())),
+          true);
+    } catch (IOException e) {
+      abort(key, uploadId);
+      throw new UncheckedIOException("reading the upload of " + key + " failed", e);
+    } catch (RuntimeException e) {
+      abort(key, uploadId);
+      throw e;
+    }
+  }
+
+  private void abort(BlobKey key, String uploadId) {
+    try {
+      s3.abortMultipartUpload(r -> r.bucket(bucket).key(key(key)).uploadId(uploadId));
+    } catch (RuntimeException e) {
+      // A lifecycle rule for incomplete multipart uploads cleans what this could not.
+    }
+  }
+
+  @Override
+  public Optional<BlobContent> get(BlobKey key) {
+    try {
+      ResponseInputStream<GetObjectResponse> stream =
+          call("get " + key, () -> s3.getObject(r -> r.bucket(bucket).key(key(key))), true);
+      GetObjectResponse r = stream.response();
+      BlobInfo info =
+          new BlobInfo(
+              key,
+              r.contentLength(),
+              metadata(r.contentType(), r.cacheControl()),
+              r.lastModified());
+      return Optional.of(new BlobContent(info, stream));
+    } catch (NotFound e) {
+      return Optional.empty();
+    }
+  }
+
+  @Override
+  public Optional<BlobInfo> stat(BlobKey key) {
+    try {
+      HeadObjectResponse r =
+          call("stat " + key, () -> s3.headObject(h -> h.bucket(bucket).key(key(key))), true);
+      return Optional.of(
+          new BlobInfo(
+              key,
+              r.contentLength(),
+              metadata(r.contentType(), r.cacheControl()),
+              r.lastModified()));
+    } catch (NotFound e) {
+      return Optional.empty();
+    }
+  }
+
+  private static BlobMetadata metadata(String contentType, String cacheControl) {
+    return new BlobMetadata(
+        contentType == null || contentType.isEmpty()
+            ? BlobMetadata.DEFAULT_CONTENT_TYPE
+            : contentType,
+        cacheControl == null || cacheControl.isEmpty() ? null : cacheControl);
+  }
+
+  @Override
+  public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
+    Inputs.requireRange("limit", limit, 1, 1000);
+    String from = startAfter == null ? null : key(startAfter);
+    ListObjectsV2Response page =
+        call(
+            "list " + prefix,
+            () ->
+                s3.listObjectsV2(
+                    r -> r.bucket(bucket).prefix(key(prefix)).startAfter(from).maxKeys(limit)),
+            true);
+    List<BlobInfo> items = new ArrayList<>();
+    for (S3Object o : page.contents()) {
+      items.add(new BlobInfo(blobKey(o.key()), o.size(), null, o.lastModified()));
+    }
+    boolean more = Boolean.TRUE.equals(page.isTruncated()) && !items.isEmpty();
+    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
+  }
+
+  @Override
+  public void delete(BlobKey key) {
+    call("delete " + key, () -> s3.deleteObject(r -> r.bucket(bucket).key(key(key))), true);
+  }
+
+  @Override
+  public long deletePrefix(BlobPrefix prefix) {
+    long deleted = 0;
+    while (true) {
+      BlobPage page = list(prefix, null, DELETE_BATCH);
+      if (page.items().isEmpty()) {
+        return deleted;
+      }
+      deleted += deleteBatch(page.items().stream().map(BlobInfo::key).toList());
+    }
+  }
+
+  /** One DeleteObjects request; refused keys fail the call with their codes. */
+  private int deleteBatch(List<BlobKey> keys) {
+    List<ObjectIdentifier> ids =
+        keys.stream().map(k -> ObjectIdentifier.builder().key(key(k)).build()).toList();
+    DeleteObjectsResponse response =
+        call(
+            "delete " + keys.size() + " objects",
+            () -> s3.deleteObjects(r -> r.bucket(bucket).delete(d -> d.objects(ids).quiet(true))),
+            true);
+    if (response.hasErrors() && !response.errors().isEmpty()) {
+      List<String> refused =
+          response.errors().stream()
+              .limit(10)
+              .map(e -> e.key().substring(keyPrefix.length()) + " (" + e.code() + ")")
+              .toList();
+      throw new DurableDeployException(
+          "S3 refused to delete "
+              + response.errors().size()
+              + " of "
+              + keys.size()
+              + " objects, e.g. "
+              + refused);
+    }
+    return keys.size();
+  }
+
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    if (from.overlaps(to)) {
+      throw new InvalidInputException(
+          "to", "'" + to + "' overlaps the source prefix '" + from + "'");
+    }
+    long moved = 0;
+    while (true) {
+      // Always the first page: every round deletes what it copied, so the source shrinks.
+      BlobPage page = list(from, null, DELETE_BATCH);
+      if (page.items().isEmpty()) {
+        return moved;
+      }
+      for (BlobInfo info : page.items()) {
+        BlobKey target = to.resolve(info.key().relativeTo(from));
+        try {
+          call(
+              "copy " + info.key(),
+              () ->
+                  s3.copyObject(
+                      r ->
+                          r.sourceBucket(bucket)
+                              .sourceKey(key(info.key()))
+                              .destinationBucket(bucket)
+                              .destinationKey(key(target))),
+              true);
+        } catch (NotFound goneMeanwhile) {
+          // A concurrent run of the same move copied and deleted it.
+        }
+      }
+      moved += deleteBatch(page.items().stream().map(BlobInfo::key).toList());
+    }
+  }
+
+  @Override
+  public void close() {
+    if (ownsClient) {
+      s3.close();
+    }
+  }
+
+  // ---- calls and failures --------------------------------------------------------------------
+
+  /** A 404 on an object: answered as "absent" by the caller. */
+  private static final class NotFound extends RuntimeException {
+    NotFound() {
+      super(null, null, false, false);
+    }
+  }
+
+  private <T> T call(String what, Supplier<T> request, boolean retry) {
+    int attempt = 1;
+    while (true) {
+      try {
+        return request.get();
+      } catch (NoSuchKeyException e) {
+        throw new NotFound();
+      } catch (S3Exception e) {
+        if (e.statusCode() == 404 && !"NoSuchBucket".equals(code(e))) {
+          throw new NotFound();
+        }
+        RemoteCallException mapped =
+            new RemoteCallException(
+                "s3", e.statusCode(), what + " in bucket '" + bucket + "': " + describe(e), e);
+        if (!retry || !retryPolicy.shouldRetry(attempt, mapped)) {
+          throw mapped;
+        }
+      } catch (SdkClientException e) {
+        if (!retry || attempt >= retryPolicy.maxAttempts()) {
+          throw new TransientStoreException(
+              what
+                  + " in bucket '"
+                  + bucket
+                  + "' failed: "
+                  + Inputs.redactCredentials(e.getMessage())
+                  + "; check the endpoint and network",
+              e);
+        }
+      }
+      Duration delay = retryPolicy.delayBefore(attempt, random);
+      attempt++;
+      retries.incrementAndGet();
+      try {
+        Thread.sleep(delay.toMillis());
+      } catch (InterruptedException interrupted) {
+        Thread.currentThread().interrupt();
+        throw new TransientStoreException(what + " was interrupted", interrupted);
+      }
+    }
+  }
+
+  private static String code(S3Exception e) {
+    return e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+  }
+
+  private static String describe(S3Exception e) {
+    String code = code(e);
+    String message = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorMessage();
+    return Inputs.redactCredentials(
+        (code == null ? "" : code + ": ") + (message == null ? "" : message));
+  }
+
+  /** Configures an {@link S3BlobStore}; {@link #build()} validates and checks the bucket. */
+  public static final class Builder {
+    private String bucket;
+    private BlobPrefix keyPrefix = BlobPrefix.ROOT;
+    private String region = DEFAULT_REGION;
+    private URI endpoint;
+    private boolean pathStyle;
+    private AwsCredentialsProvider credentials;
+    private RetryPolicy retryPolicy = RetryPolicy.defaults();
+    private RandomGenerator random = new SplittableRandom();
+    private long multipartThreshold = DEFAULT_MULTIPART_THRESHOLD;
+    private long partSize = DEFAULT_PART_SIZE;
+    private S3Client client;
+    private final List<ExecutionInterceptor> interceptors = new ArrayList<>();
+    private boolean verifyBucket = true;
+    private Boolean chunkedEncoding;
+
+    private Builder() {}
+
+    /** A DNS-valid bucket name (3 to 63 lowercase letters, digits, dots and hyphens). */
+    public Builder bucket(String bucket) {
+      this.bucket = bucket;
+      return this;
+    }
+
+    /** Keys are stored under this prefix, so several planes can share a bucket. */
+    public Builder keyPrefix(BlobPrefix keyPrefix) {
+      this.keyPrefix = keyPrefix;
+      return this;
+    }
+
+    public Builder region(String region) {
+      this.region = region;
+      return this;
+    }
+
+    /** For R2, MinIO, Ceph RGW or a test server. */
+    public Builder endpoint(URI endpoint) {
+      this.endpoint = endpoint;
+      return this;
+    }
+
+    /** Path-style addressing ({@code host/bucket/key}), which MinIO and S3Proxy need. */
+    public Builder pathStyle(boolean pathStyle) {
+      this.pathStyle = pathStyle;
+      return this;
+    }
+
+    /** Default: the SDK's default credential chain. */
+    public Builder credentials(AwsCredentialsProvider credentials) {
+      this.credentials = credentials;
+      return this;
+    }
+
+    public Builder retryPolicy(RetryPolicy retryPolicy) {
+      this.retryPolicy = retryPolicy;
+      return this;
+    }
+
+    /** The jitter source of retries. */
+    public Builder random(RandomGenerator random) {
+      this.random = random;
+      return this;
+    }
+
+    /** Uploads above this size go in parts of {@link #partSize}. */
+    public Builder multipart(long threshold, long partSize) {
+      this.multipartThreshold = threshold;
+      this.partSize = partSize;
+      return this;
+    }
+
+    /** Adds an SDK interceptor (metrics, request counting in tests). */
+    public Builder interceptor(ExecutionInterceptor interceptor) {
+      interceptors.add(interceptor);
+      return this;
+    }
+
+    /** Uses the host's client as is (no interceptor, retry or endpoint setting applies to it). */
+    public Builder client(S3Client client) {
+      this.client = client;
+      return this;
+    }
+
+    /**
+     * Whether uploads use the SDK's aws-chunked payload signing. Default: on for AWS, off when an
+     * {@link #endpoint} is set, because R2, S3Proxy and other S3-compatible servers refuse its
+     * signatures (SignatureDoesNotMatch).
+     */
+    public Builder chunkedEncoding(boolean chunkedEncoding) {
+      this.chunkedEncoding = chunkedEncoding;
+      return this;
+    }
+
+    /** Whether {@link #build()} checks that the bucket exists and is reachable (default true). */
+    public Builder verifyBucket(boolean verifyBucket) {
+      this.verifyBucket = verifyBucket;
+      return this;
+    }
+
+    public S3BlobStore build() {
+      if (bucket == null || !BUCKET.matcher(bucket).matches() || bucket.contains("..")) {
+        throw new ConfigurationException(
+            "bucket", "must be a DNS-valid bucket name: 3-63 characters of a-z, 0-9, '.', '-'");
+      }
+      if (keyPrefix == null) {
+        throw new ConfigurationException("keyPrefix", "is required (BlobPrefix.ROOT for none)");
+      }
+      if (partSize < 5L * 1024 * 1024 || multipartThreshold < partSize) {
+        throw new ConfigurationException(
+            "multipart", "parts must be at least 5 MiB and the threshold at least one part");
+      }
+      if (retryPolicy == null) {
+        throw new ConfigurationException("retryPolicy", "is required");
+      }
+      boolean owns = client == null;
+      S3Client s3 = owns ? newClient() : client;
+      S3BlobStore store = new S3BlobStore(this, s3, owns);
+      if (verifyBucket) {
+        try {
+          store.call("check", () -> s3.headBucket(r -> r.bucket(bucket)), true);
+        } catch (RemoteCallException e) {
+          store.close();
+          throw new ConfigurationException(
+              "bucket",
+              switch (e.statusCode()) {
+                case 404 -> "bucket '" + bucket + "' does not exist (check the name and region)";
+                case 403 ->
+                    "access to bucket '"
+                        + bucket
+                        + "' is denied (check the credentials and bucket policy)";
+                case 301, 400 ->
+                    "bucket '"
+                        + bucket
+                        + "' is in another region than '"
+                        + region
+                        + "' or needs path-style addressing";
+                default -> "bucket '" + bucket + "' answered " + e.statusCode();
+              },
+              null);
+        } catch (TransientStoreException | NotFound e) {
+          store.close();
+          throw new ConfigurationException(
+              "endpoint",
+              "cannot reach "
+                  + (endpoint == null
+                      ? "S3 in region " + region
+                      : Inputs.redactCredentials(endpoint.toString()))
+                  + " (check the endpoint, network and TLS settings)",
+              null);
+        }
+      }
+      return store;
+    }
+
+    private S3Client newClient() {
+      S3ClientBuilder b =
+          S3Client.builder()
+              .region(Region.of(region))
+              .forcePathStyle(pathStyle)
+              .serviceConfiguration(
+                  c ->
+                      c.chunkedEncodingEnabled(
+                          chunkedEncoding != null ? chunkedEncoding : endpoint == null))
+              .credentialsProvider(
+                  credentials == null ? DefaultCredentialsProvider.create() : credentials)
+              .overrideConfiguration(
+                  o -> {
+                    // One retry policy, the library's, applied in S3BlobStore.call.
+                    o.retryStrategy(r -> r.maxAttempts(1));
+                    interceptors.forEach(o::addExecutionInterceptor);
+                  });
+      if (endpoint != null) {
+        b.endpointOverride(endpoint);
+      }
+      return b.build();
+    }
+  }
+}

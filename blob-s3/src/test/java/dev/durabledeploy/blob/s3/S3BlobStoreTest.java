@@ -1,0 +1,285 @@
+package dev.durabledeploy.blob.s3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.RemoteCallException;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.fixtures.S3Extension;
+import dev.durabledeploy.testkit.tck.BlobStoreContract;
+import java.io.ByteArrayInputStream;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.http.SdkHttpResponse;
+
+@DisplayName("S3BlobStore on a real S3 API (S3Proxy)")
+class S3BlobStoreTest extends BlobStoreContract {
+
+  @RegisterExtension static final S3Extension S3 = new S3Extension();
+
+  private static final RetryPolicy FAST =
+      RetryPolicy.defaults().withBackoff(Duration.ofMillis(1), Duration.ofMillis(5), 2);
+
+  /** Counts requests per operation and can answer 503 to the first N of one operation. */
+  static final class Recorder implements ExecutionInterceptor {
+    final Map<String, AtomicInteger> requests = new ConcurrentHashMap<>();
+    volatile String failOperation;
+    volatile int failStatus = 503;
+    final AtomicInteger failuresLeft = new AtomicInteger();
+    volatile String throwOnOperation;
+    final AtomicInteger throwAfter = new AtomicInteger(Integer.MAX_VALUE);
+
+    @Override
+    public void beforeExecution(Context.BeforeExecution context, ExecutionAttributes attributes) {
+      String operation = attributes.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
+      requests.computeIfAbsent(operation, o -> new AtomicInteger()).incrementAndGet();
+      if (operation.equals(throwOnOperation) && throwAfter.decrementAndGet() < 0) {
+        throw new IllegalStateException("process killed during " + operation);
+      }
+    }
+
+    @Override
+    public SdkHttpResponse modifyHttpResponse(
+        Context.ModifyHttpResponse context, ExecutionAttributes attributes) {
+      String operation = attributes.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
+      if (operation.equals(failOperation) && failuresLeft.getAndDecrement() > 0) {
+        return context.httpResponse().toBuilder()
+            .statusCode(failStatus)
+            .statusText("Injected")
+            .build();
+      }
+      return context.httpResponse();
+    }
+
+    int count(String operation) {
+      return requests.getOrDefault(operation, new AtomicInteger()).get();
+    }
+  }
+
+  private final Recorder recorder = new Recorder();
+  private final List<S3BlobStore> extra = new ArrayList<>();
+
+  private S3BlobStore.Builder configured(String bucket) {
+    return S3BlobStore.builder()
+        .bucket(bucket)
+        .endpoint(S3.endpoint())
+        .region(S3.region())
+        .pathStyle(true)
+        .credentials(
+            StaticCredentialsProvider.create(
+                AwsBasicCredentials.create(S3.accessKey(), S3.secretKey())))
+        .retryPolicy(FAST)
+        .interceptor(recorder);
+  }
+
+  @Override
+  protected BlobStore createBlobStore(MutableClock clock) {
+    return configured(S3.newBucket()).build();
+  }
+
+  @AfterEach
+  void closeExtra() {
+    extra.forEach(S3BlobStore::close);
+  }
+
+  private S3BlobStore s3() {
+    return (S3BlobStore) blobs;
+  }
+
+  /**
+   * S3 lists by UTF-8 bytes; the in-process S3Proxy (jclouds transient) sorts Java strings, which
+   * differs only beyond the Basic Multilingual Plane. The contract asserts the server's own order.
+   */
+  @Override
+  protected Comparator<String> listingOrder() {
+    return System.getenv(S3Extension.ENDPOINT_VARIABLE) == null
+        ? Comparator.naturalOrder()
+        : super.listingOrder();
+  }
+
+  @Test
+  @DisplayName("lists more than 1,000 keys through ListObjectsV2 continuation, in order")
+  void pagination() {
+    for (int i = 0; i < 1_100; i++) {
+      put(String.format("p/k%05d", i), "x");
+    }
+    int before = recorder.count("ListObjectsV2");
+    List<String> keys = walk(BlobPrefix.of("p"), 1000);
+    assertThat(keys).hasSize(1_100).isSorted();
+    assertThat(recorder.count("ListObjectsV2") - before).isEqualTo(2);
+  }
+
+  @Test
+  @DisplayName("deleting a 2,500-key prefix issues 3 DeleteObjects requests")
+  void deleteBatches() {
+    for (int i = 0; i < 2_500; i++) {
+      put(String.format("big/k%05d", i), "");
+    }
+    int before = recorder.count("DeleteObjects");
+    assertThat(blobs.deletePrefix(BlobPrefix.of("big"))).isEqualTo(2_500);
+    assertThat(recorder.count("DeleteObjects") - before).isEqualTo(3);
+    assertThat(blobs.listAll(BlobPrefix.of("big"))).isEmpty();
+  }
+
+  @Test
+  @DisplayName("a move interrupted half way finishes exactly when re-run")
+  void interruptedMove() {
+    for (int i = 0; i < 40; i++) {
+      put("src/d/f" + i, "content-" + i);
+    }
+    recorder.throwOnOperation = "CopyObject";
+    recorder.throwAfter.set(17);
+    assertThatThrownBy(() -> blobs.movePrefix(BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d")))
+        .hasMessageContaining("killed");
+    recorder.throwOnOperation = null;
+    blobs.movePrefix(BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d"));
+    assertThat(blobs.listAll(BlobPrefix.of("src"))).isEmpty();
+    assertThat(walk(BlobPrefix.of("dst"), 100)).hasSize(40);
+    for (int i = 0; i < 40; i++) {
+      assertThat(read("dst/d/f" + i)).isEqualTo("content-" + i);
+    }
+  }
+
+  @Test
+  @DisplayName("503 SlowDown twice, then success: succeeds with 2 retries")
+  void retriesThrottling() {
+    put("a/x", "hello");
+    long before = s3().retryCount();
+    recorder.failOperation = "HeadObject";
+    recorder.failuresLeft.set(2);
+    assertThat(blobs.stat(BlobKey.of("a/x"))).isPresent();
+    assertThat(s3().retryCount() - before).isEqualTo(2);
+  }
+
+  @Test
+  @DisplayName("a 403 fails at once without retry")
+  void forbidden() {
+    put("a/x", "hello");
+    long before = s3().retryCount();
+    int heads = recorder.count("HeadObject");
+    recorder.failStatus = 403;
+    recorder.failOperation = "HeadObject";
+    recorder.failuresLeft.set(10);
+    assertThatThrownBy(() -> blobs.stat(BlobKey.of("a/x")))
+        .isInstanceOfSatisfying(
+            RemoteCallException.class,
+            e -> {
+              assertThat(e.statusCode()).isEqualTo(403);
+              assertThat(e.isTransient()).isFalse();
+            });
+    assertThat(recorder.count("HeadObject") - heads).isEqualTo(1);
+    assertThat(s3().retryCount()).isEqualTo(before);
+  }
+
+  @Test
+  @DisplayName(
+      "a wrong bucket, denied access or unreachable endpoint fail at build, naming the property")
+  void startUpChecks() {
+    assertThatThrownBy(() -> configured("no-such-bucket-here").build())
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("bucket"))
+        .hasMessageContaining("does not exist");
+    recorder.failStatus = 403;
+    recorder.failOperation = "HeadBucket";
+    recorder.failuresLeft.set(1);
+    assertThatThrownBy(
+            () ->
+                configured(S3.bucket())
+                    .credentials(
+                        StaticCredentialsProvider.create(
+                            AwsBasicCredentials.create("k", "super-secret-value")))
+                    .build())
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("bucket"))
+        .hasMessageContaining("denied")
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("super-secret-value"));
+    assertThatThrownBy(
+            () ->
+                configured(S3.bucket())
+                    .endpoint(URI.create("http://127.0.0.1:1"))
+                    .retryPolicy(RetryPolicy.noRetry())
+                    .build())
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("endpoint"));
+    assertThatThrownBy(() -> S3BlobStore.builder().bucket("Bad_Bucket").build())
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("bucket"));
+  }
+
+  @Test
+  @DisplayName("large uploads go in multipart parts and round-trip exactly")
+  void multipart() {
+    S3BlobStore parts =
+        configured(S3.bucket()).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    byte[] data = new byte[11 * 1024 * 1024];
+    new Random(7).nextBytes(data);
+    int before = recorder.count("UploadPart");
+    parts.put(
+        BlobKey.of("big/file.bin"),
+        new ByteArrayInputStream(data),
+        data.length,
+        BlobMetadata.binary());
+    assertThat(recorder.count("UploadPart") - before).isEqualTo(3);
+    try (BlobContent c = parts.get(BlobKey.of("big/file.bin")).orElseThrow()) {
+      assertThat(Arrays.equals(c.readAllBytes(), data)).isTrue();
+    }
+    assertThatThrownBy(
+            () ->
+                parts.put(
+                    BlobKey.of("big/short.bin"),
+                    new ByteArrayInputStream(new byte[6 * 1024 * 1024]),
+                    data.length,
+                    BlobMetadata.binary()))
+        .isInstanceOfSatisfying(
+            InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("size"));
+    assertThat(parts.stat(BlobKey.of("big/short.bin"))).isEmpty();
+  }
+
+  @Test
+  @DisplayName("a key prefix keeps several planes apart in one bucket")
+  void keyPrefix() {
+    S3BlobStore tenant = configured(S3.bucket()).keyPrefix(BlobPrefix.of("tenant-a")).build();
+    extra.add(tenant);
+    tenant.put(BlobKey.of("x/y"), new ByteArrayInputStream(new byte[2]), 2, BlobMetadata.binary());
+    assertThat(tenant.listAll(BlobPrefix.ROOT))
+        .extracting(i -> i.key().value())
+        .containsExactly("x/y");
+  }
+
+  @Test
+  @DisplayName("a traversal key is refused before any request is sent")
+  void traversal() {
+    int before = recorder.requests.values().stream().mapToInt(AtomicInteger::get).sum();
+    assertThatThrownBy(() -> blobs.stat(BlobKey.of("../../etc/passwd")))
+        .isInstanceOf(InvalidInputException.class);
+    assertThat(recorder.requests.values().stream().mapToInt(AtomicInteger::get).sum())
+        .isEqualTo(before);
+  }
+}
