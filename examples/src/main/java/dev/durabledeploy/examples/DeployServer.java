@@ -1,0 +1,371 @@
+package dev.durabledeploy.examples;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.durabledeploy.core.DurableDeploy;
+import dev.durabledeploy.core.deploy.Finalized;
+import dev.durabledeploy.core.deploy.Manifest;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.AliasDriftException;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployAliasedException;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.DeployNotFoundException;
+import dev.durabledeploy.spi.DeployStateException;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.RemoteCallException;
+import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.SiteBusyException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.TombstoneExpiredException;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.events.LifecycleEvent;
+import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.Tombstone;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A small HTTP host over the deploy plane, with the JDK's {@code HttpServer} and no framework:
+ *
+ * <pre>
+ * POST   /sites/{site}/deploys                       {"sha": "..."}         → 201 {"deployId"}
+ * PUT    /sites/{site}/deploys/{id}/files/{path...}  bytes                  → 201
+ * POST   /sites/{site}/deploys/{id}/finalize         {"alias", "files": []} → 200
+ * POST   /sites/{site}/aliases/{alias}               {"deployId"}, If-Match → 200 | 409 drift
+ * DELETE /sites/{site}/deploys/{id}                                         → 200 {"expiresAt"}
+ * POST   /sites/{site}/deploys/{id}/restore                                 → 200
+ * GET    /sites/{site}/deploys | aliases | trash
+ * GET    /events                                      server-sent lifecycle events
+ * </pre>
+ *
+ * Errors map to status codes: invalid input 400 (with the field), unknown 404, drift and conflicts
+ * 409 (drift with the current alias), expired 410, site busy 423, transient backend trouble 503
+ * with {@code Retry-After}. The actor of every mutation is the {@code X-Actor} header.
+ */
+public final class DeployServer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(DeployServer.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final DurableDeploy plane;
+  private final HttpServer server;
+  private final ExecutorService threads = Executors.newCachedThreadPool();
+
+  private DeployServer(DurableDeploy plane, HttpServer server) {
+    this.plane = plane;
+    this.server = server;
+  }
+
+  /** Serves {@code plane} on {@code port} (0: any free port) on the loopback interface. */
+  public static DeployServer start(DurableDeploy plane, int port) throws IOException {
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+    DeployServer app = new DeployServer(plane, server);
+    server.createContext("/", app::handle);
+    server.setExecutor(app.threads);
+    server.start();
+    return app;
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    threads.shutdownNow();
+  }
+
+  /** A request failed with a status of its own. */
+  private static final class HttpError extends RuntimeException {
+    final int status;
+
+    HttpError(int status, String message) {
+      super(message, null, false, false);
+      this.status = status;
+    }
+  }
+
+  private void handle(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      try {
+        route(exchange);
+      } catch (RuntimeException e) {
+        fail(exchange, e);
+      }
+    }
+  }
+
+  private void route(HttpExchange x) throws IOException {
+    String method = x.getRequestMethod();
+    List<String> p = segments(x.getRequestURI().getRawPath());
+    if (p.size() == 1 && p.get(0).equals("events") && method.equals("GET")) {
+      events(x);
+      return;
+    }
+    if (p.size() < 3 || !p.get(0).equals("sites")) {
+      throw new HttpError(404, "no such resource");
+    }
+    SiteId site = SiteId.of(p.get(1));
+    var deploys = plane.deploys().as(actor(x));
+    String collection = p.get(2);
+    if (collection.equals("deploys") && p.size() == 3) {
+      if (method.equals("POST")) {
+        JsonNode body = body(x);
+        String sha = body.hasNonNull("sha") ? body.get("sha").asText() : null;
+        Deploy d = deploys.init(site, sha);
+        send(
+            x,
+            201,
+            JSON.createObjectNode().put("deployId", d.id().value()).put("state", d.state().name()));
+      } else if (method.equals("GET")) {
+        List<ObjectNode> out = new ArrayList<>();
+        for (Deploy d : deploys.deploys(site)) {
+          out.add(
+              JSON.createObjectNode()
+                  .put("deployId", d.id().value())
+                  .put("state", d.state().name())
+                  .put("createdAt", d.createdAt().toString()));
+        }
+        send(x, 200, JSON.valueToTree(out));
+      } else {
+        throw new HttpError(405, "method not allowed");
+      }
+      return;
+    }
+    if (collection.equals("deploys") && p.size() >= 4) {
+      DeployId id = DeployId.of(p.get(3));
+      if (p.size() == 4 && method.equals("DELETE")) {
+        Tombstone t = deploys.delete(site, id);
+        send(
+            x,
+            200,
+            JSON.createObjectNode()
+                .put("deployId", id.value())
+                .put("expiresAt", t.expiresAt().toString()));
+      } else if (p.size() >= 6 && p.get(4).equals("files") && method.equals("PUT")) {
+        UploadPath path = UploadPath.of(String.join("/", p.subList(5, p.size())));
+        long size = contentLength(x);
+        String type = x.getRequestHeaders().getFirst("Content-Type");
+        try (InputStream in = x.getRequestBody()) {
+          if (type == null) {
+            deploys.upload(site, id, path, in, size);
+          } else {
+            deploys.upload(site, id, path, in, size, BlobMetadata.ofType(type));
+          }
+        }
+        send(x, 201, JSON.createObjectNode().put("path", path.value()).put("size", size));
+      } else if (p.size() == 5 && p.get(4).equals("finalize") && method.equals("POST")) {
+        JsonNode body = body(x);
+        AliasName alias = AliasName.of(body.path("alias").asText(AliasName.PRODUCTION.value()));
+        List<String> files = new ArrayList<>();
+        body.path("files").forEach(f -> files.add(f.asText()));
+        Finalized done =
+            deploys.finalizeDeploy(
+                site, id, alias, Manifest.of(files.toArray(String[]::new)), expectation(x));
+        send(x, 200, alias(done.alias()));
+      } else if (p.size() == 5 && p.get(4).equals("restore") && method.equals("POST")) {
+        Deploy d = deploys.restore(site, id);
+        send(
+            x,
+            200,
+            JSON.createObjectNode().put("deployId", d.id().value()).put("state", d.state().name()));
+      } else {
+        throw new HttpError(404, "no such resource");
+      }
+      return;
+    }
+    if (collection.equals("aliases")) {
+      if (p.size() == 3 && method.equals("GET")) {
+        List<ObjectNode> out = new ArrayList<>();
+        deploys.aliases(site).forEach(a -> out.add(alias(a)));
+        send(x, 200, JSON.valueToTree(out));
+      } else if (p.size() == 4 && method.equals("POST")) {
+        AliasName alias = AliasName.of(p.get(3));
+        DeployId target = DeployId.of(body(x).path("deployId").asText());
+        send(x, 200, alias(deploys.promote(site, target, alias, expectation(x))));
+      } else {
+        throw new HttpError(404, "no such resource");
+      }
+      return;
+    }
+    if (collection.equals("trash") && p.size() == 3 && method.equals("GET")) {
+      List<ObjectNode> out = new ArrayList<>();
+      for (Tombstone t : deploys.trash(site)) {
+        out.add(
+            JSON.createObjectNode()
+                .put("deployId", t.deployId().value())
+                .put("expiresAt", t.expiresAt().toString()));
+      }
+      send(x, 200, JSON.valueToTree(out));
+      return;
+    }
+    throw new HttpError(404, "no such resource");
+  }
+
+  /** Server-sent events of every operation, until the client goes away. */
+  private void events(HttpExchange x) throws IOException {
+    LinkedBlockingQueue<LifecycleEvent> queue = new LinkedBlockingQueue<>(10_000);
+    x.getResponseHeaders().set("Content-Type", "text/event-stream");
+    x.getResponseHeaders().set("Cache-Control", "no-cache");
+    x.sendResponseHeaders(200, 0);
+    try (Subscription sub = plane.events().subscribe(EventBus.topic("operation"), queue::offer);
+        OutputStream out = x.getResponseBody()) {
+      out.write(": connected\n\n".getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      while (true) {
+        LifecycleEvent e = queue.poll(15, TimeUnit.SECONDS);
+        String line =
+            e == null
+                ? ": keep-alive\n\n"
+                : "event: " + e.getClass().getSimpleName() + "\ndata: " + event(e) + "\n\n";
+        out.write(line.getBytes(StandardCharsets.UTF_8));
+        out.flush();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException clientGone) {
+      // The subscriber went away; its subscription is closed above.
+    }
+  }
+
+  private static String event(LifecycleEvent e) {
+    ObjectNode node =
+        JSON.createObjectNode()
+            .put("type", e.getClass().getSimpleName())
+            .put("subject", e.subject())
+            .put("at", e.at().toString());
+    if (e instanceof OperationEvent op) {
+      node.put("operation", op.operation());
+      node.put("site", op.site() == null ? null : op.site().value());
+    }
+    return node.toString();
+  }
+
+  private static ObjectNode alias(Alias a) {
+    return JSON.createObjectNode()
+        .put("alias", a.name().value())
+        .put("deployId", a.target().value())
+        .put("version", a.version());
+  }
+
+  private static AliasExpectation expectation(HttpExchange x) {
+    String ifMatch = x.getRequestHeaders().getFirst("If-Match");
+    if (ifMatch == null) {
+      return AliasExpectation.ANY;
+    }
+    try {
+      return AliasExpectation.version(Long.parseLong(ifMatch.replace("\"", "").trim()));
+    } catch (NumberFormatException e) {
+      throw new InvalidInputException("If-Match", "must be an alias version number");
+    }
+  }
+
+  private static Actor actor(HttpExchange x) {
+    String actor = x.getRequestHeaders().getFirst("X-Actor");
+    return actor == null ? Actor.of("http:anonymous") : Actor.of(actor);
+  }
+
+  private static long contentLength(HttpExchange x) {
+    String length = x.getRequestHeaders().getFirst("Content-Length");
+    if (length == null) {
+      throw new InvalidInputException("Content-Length", "is required for uploads");
+    }
+    try {
+      return Long.parseLong(length);
+    } catch (NumberFormatException e) {
+      throw new InvalidInputException("Content-Length", "is not a number");
+    }
+  }
+
+  private static JsonNode body(HttpExchange x) throws IOException {
+    byte[] bytes = x.getRequestBody().readNBytes(64 * 1024);
+    if (bytes.length == 0) {
+      return JSON.createObjectNode();
+    }
+    try {
+      return JSON.readTree(bytes);
+    } catch (IOException e) {
+      throw new InvalidInputException("body", "is not JSON");
+    }
+  }
+
+  /** Decoded path segments; "..", "." and empty segments reach the validators and fail there. */
+  private static List<String> segments(String rawPath) {
+    List<String> out = new ArrayList<>();
+    for (String s :
+        Arrays.asList(rawPath.split("/", -1)).subList(1, rawPath.split("/", -1).length)) {
+      out.add(URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8));
+    }
+    if (!out.isEmpty() && out.get(out.size() - 1).isEmpty() && out.size() > 1) {
+      out.remove(out.size() - 1);
+    }
+    return out;
+  }
+
+  private static void send(HttpExchange x, int status, JsonNode body) throws IOException {
+    byte[] bytes = JSON.writeValueAsBytes(body);
+    x.getResponseHeaders().set("Content-Type", "application/json");
+    x.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = x.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  private static void fail(HttpExchange x, RuntimeException e) throws IOException {
+    ObjectNode body = JSON.createObjectNode().put("error", e.getMessage());
+    int status;
+    if (e instanceof HttpError h) {
+      status = h.status;
+    } else if (e instanceof InvalidInputException i) {
+      status = 400;
+      body.put("field", i.field());
+    } else if (e instanceof DeployNotFoundException) {
+      status = 404;
+    } else if (e instanceof AliasDriftException d) {
+      status = 409;
+      d.current().ifPresent(a -> body.set("current", alias(a)));
+    } else if (e instanceof DeployAliasedException || e instanceof DeployStateException) {
+      status = 409;
+    } else if (e instanceof TombstoneExpiredException) {
+      status = 410;
+    } else if (e instanceof SiteBusyException) {
+      status = 423;
+      x.getResponseHeaders().set("Retry-After", "1");
+    } else if (e instanceof TransientStoreException
+        || e instanceof RepoCloneException
+        || (e instanceof RemoteCallException r && r.isTransient())) {
+      status = 503;
+      x.getResponseHeaders().set("Retry-After", "5");
+    } else {
+      status = 500;
+      LOG.error("request {} {} failed", x.getRequestMethod(), x.getRequestURI().getRawPath(), e);
+      body.put("error", "internal error; see the server log");
+    }
+    send(x, status, body);
+  }
+}

@@ -1,0 +1,258 @@
+package dev.durabledeploy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.DurableDeploy;
+import dev.durabledeploy.engine.executor.ExecutorEngine;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import dev.durabledeploy.testkit.FaultInjectingBlobStore;
+import dev.durabledeploy.testkit.memory.InMemoryBlobStore;
+import dev.durabledeploy.testkit.memory.InMemoryStore;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("the deploy service over real HTTP")
+class DeployServerTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final HttpClient http = HttpClient.newHttpClient();
+  private InMemoryStore store;
+  private FaultInjectingBlobStore blobs;
+  private DurableDeploy plane;
+  private DeployServer server;
+
+  @BeforeEach
+  void start() throws Exception {
+    store = new InMemoryStore();
+    blobs = new FaultInjectingBlobStore(new InMemoryBlobStore());
+    plane =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(ExecutorEngine.builder().build())
+            .retryPolicy(RetryPolicy.noRetry())
+            .options(DeployOptions.builder().lockTimeout(Duration.ofMillis(200)).build())
+            .build()
+            .start();
+    server = DeployServer.start(plane, 0);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+    plane.close();
+  }
+
+  private HttpResponse<String> send(String method, String path, String body, String... headers)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
+    if (headers.length > 0) {
+      b.headers(headers);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode json(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body());
+  }
+
+  /** Creates, uploads and finalizes a deploy to {@code alias}; returns its id. */
+  private String publish(String alias, String html) throws Exception {
+    String id = json(send("POST", "/sites/site-a/deploys", "{}")).get("deployId").asText();
+    assertThat(send("PUT", "/sites/site-a/deploys/" + id + "/files/index.html", html).statusCode())
+        .isEqualTo(201);
+    assertThat(
+            send("PUT", "/sites/site-a/deploys/" + id + "/files/css/a.css", "body{}").statusCode())
+        .isEqualTo(201);
+    HttpResponse<String> done =
+        send(
+            "POST",
+            "/sites/site-a/deploys/" + id + "/finalize",
+            "{\"alias\":\"" + alias + "\",\"files\":[\"index.html\",\"css/a.css\"]}");
+    assertThat(done.statusCode()).isEqualTo(200);
+    return id;
+  }
+
+  @Test
+  @DisplayName("happy path: create, upload, finalize, list, promote, delete, restore")
+  void happyPath() throws Exception {
+    String v1 = publish("production", "<h1>1</h1>");
+    String v2 = publish("preview", "<h1>2</h1>");
+    JsonNode aliases = json(send("GET", "/sites/site-a/aliases", null));
+    assertThat(aliases).hasSize(2);
+    HttpResponse<String> promoted =
+        send(
+            "POST",
+            "/sites/site-a/aliases/production",
+            "{\"deployId\":\"" + v2 + "\"}",
+            "If-Match",
+            "1",
+            "X-Actor",
+            "user:alice");
+    assertThat(promoted.statusCode()).isEqualTo(200);
+    assertThat(json(promoted).get("version").asLong()).isEqualTo(2);
+    assertThat(store.metadata().auditLog(SiteId.of("site-a"), 1).get(0).actor().value())
+        .isEqualTo("user:alice");
+    HttpResponse<String> deleted = send("DELETE", "/sites/site-a/deploys/" + v1, null);
+    assertThat(deleted.statusCode()).isEqualTo(200);
+    assertThat(json(send("GET", "/sites/site-a/trash", null))).hasSize(1);
+    assertThat(send("POST", "/sites/site-a/deploys/" + v1 + "/restore", null).statusCode())
+        .isEqualTo(200);
+    assertThat(json(send("GET", "/sites/site-a/deploys", null))).hasSize(2);
+  }
+
+  @Test
+  @DisplayName(
+      "errors map to 400 with the field, 404, 409 with the current alias, 410, 423 and 503")
+  void errorMapping() throws Exception {
+    HttpResponse<String> badSite = send("POST", "/sites/Bad_Site/deploys", "{}");
+    assertThat(badSite.statusCode()).isEqualTo(400);
+    assertThat(json(badSite).get("field").asText()).isEqualTo("site");
+
+    assertThat(
+            send(
+                    "POST",
+                    "/sites/site-a/deploys/20260101-000000-abcdef0/finalize",
+                    "{\"files\":[\"index.html\"]}")
+                .statusCode())
+        .isEqualTo(404);
+
+    String v1 = publish("production", "<h1>1</h1>");
+    String v2 = publish("preview", "<h1>2</h1>");
+    HttpResponse<String> drift =
+        send(
+            "POST",
+            "/sites/site-a/aliases/production",
+            "{\"deployId\":\"" + v2 + "\"}",
+            "If-Match",
+            "7");
+    assertThat(drift.statusCode()).isEqualTo(409);
+    assertThat(json(drift).get("current").get("deployId").asText()).isEqualTo(v1);
+
+    assertThat(send("DELETE", "/sites/site-a/deploys/" + v1, null).statusCode()).isEqualTo(409);
+
+    try (SiteLock held = store.siteLocks().acquire(SiteId.of("site-a"), Duration.ofSeconds(5))) {
+      HttpResponse<String> busy = send("DELETE", "/sites/site-a/deploys/" + v2, null);
+      assertThat(busy.statusCode()).isEqualTo(423);
+      assertThat(busy.headers().firstValue("Retry-After")).isPresent();
+    }
+
+    String pending = json(send("POST", "/sites/site-a/deploys", "{}")).get("deployId").asText();
+    blobs
+        .failOnCall(1, FaultInjectingBlobStore.When.BEFORE)
+        .throwing(() -> new TransientStoreException("bucket throttled"));
+    HttpResponse<String> unavailable =
+        send("PUT", "/sites/site-a/deploys/" + pending + "/files/index.html", "x");
+    assertThat(unavailable.statusCode()).isEqualTo(503);
+    assertThat(unavailable.headers().firstValue("Retry-After")).isPresent();
+  }
+
+  @Test
+  @DisplayName("path traversal in the URL path is refused with 400, nothing stored")
+  void traversal() throws Exception {
+    String id = json(send("POST", "/sites/site-a/deploys", "{}")).get("deployId").asText();
+    for (String path :
+        List.of(
+            "/sites/site-a/deploys/" + id + "/files/../../other-site/x",
+            "/sites/site-a/deploys/" + id + "/files/%2e%2e/%2e%2e/x",
+            "/sites/site-a/deploys/" + id + "/files/a%5Cb",
+            "/sites/%2e%2e/deploys")) {
+      HttpResponse<String> r = send(path.endsWith("deploys") ? "POST" : "PUT", path, "x");
+      assertThat(r.statusCode()).as(path).isEqualTo(400);
+    }
+    assertThat(blobs.listAll(dev.durabledeploy.spi.blob.BlobPrefix.ROOT)).isEmpty();
+  }
+
+  @Test
+  @DisplayName("20 concurrent promotes with the same If-Match: exactly one wins")
+  void concurrentPromotes() throws Exception {
+    publish("production", "<h1>1</h1>");
+    String v2 = publish("preview", "<h1>2</h1>");
+    List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      responses.add(
+          http.sendAsync(
+              HttpRequest.newBuilder(
+                      URI.create(
+                          "http://127.0.0.1:" + server.port() + "/sites/site-a/aliases/production"))
+                  .header("If-Match", "1")
+                  .POST(HttpRequest.BodyPublishers.ofString("{\"deployId\":\"" + v2 + "\"}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString()));
+    }
+    int ok = 0;
+    int conflict = 0;
+    for (var r : responses) {
+      int status = r.get(30, TimeUnit.SECONDS).statusCode();
+      if (status == 200) {
+        ok++;
+      } else if (status == 409 || status == 423) {
+        conflict++;
+      }
+    }
+    assertThat(ok).isEqualTo(1);
+    assertThat(conflict).isEqualTo(19);
+  }
+
+  @Test
+  @DisplayName("GET /events streams lifecycle events as server-sent events")
+  void events() throws Exception {
+    HttpResponse<InputStream> stream =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/events"))
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(stream.headers().firstValue("Content-Type")).contains("text/event-stream");
+    CountDownLatch sawFinalize = new CountDownLatch(1);
+    try (BufferedReader reader =
+        new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
+      assertThat(reader.readLine()).isEqualTo(": connected");
+      CompletableFuture.runAsync(
+          () -> {
+            try {
+              publish("production", "<h1>sse</h1>");
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+          });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      String line;
+      while (System.nanoTime() < deadline && (line = reader.readLine()) != null) {
+        if (line.startsWith("data:") && line.contains("\"operation\":\"finalize\"")) {
+          sawFinalize.countDown();
+          break;
+        }
+      }
+    }
+    assertThat(sawFinalize.getCount()).isZero();
+  }
+}

@@ -1,0 +1,211 @@
+package dev.durabledeploy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.durabledeploy.blob.s3.S3BlobStore;
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.DurableDeploy;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Manifest;
+import dev.durabledeploy.core.gc.GcReport;
+import dev.durabledeploy.core.reconcile.DriftReport;
+import dev.durabledeploy.engine.executor.ExecutorEngine;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.store.postgres.PostgresStore;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.fixtures.PostgresExtension;
+import dev.durabledeploy.testkit.fixtures.S3Extension;
+import dev.durabledeploy.testkit.memory.InMemoryStore;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+
+/**
+ * One scenario — full lifecycle, GC, reconcile and relay delivery — run on every adapter
+ * combination on real servers. The observable results must be identical.
+ */
+@DisplayName("swapping adapters changes nothing observable")
+class SwapAdaptersTest {
+
+  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+  @RegisterExtension static final S3Extension S3 = new S3Extension();
+  private static final SiteId SITE = SiteId.of("swap-site");
+  private static int schemas;
+
+  @TempDir Path dir;
+
+  record Adapters(
+      String name, Function<MutableClock, Store> store, Function<Path, BlobStore> blobs) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  static Stream<Arguments> combinations() {
+    return Stream.of(
+        Arguments.of(
+            new Adapters(
+                "memory + filesystem + executor",
+                InMemoryStore::new,
+                root -> new dev.durabledeploy.core.blob.FileSystemBlobStore(root))),
+        Arguments.of(
+            new Adapters(
+                "postgres + s3 + executor",
+                clock ->
+                    PostgresStore.builder()
+                        .jdbcUrl(PG.jdbcUrl())
+                        .username(PG.username())
+                        .password(PG.password())
+                        .schema("swap_" + (++schemas))
+                        .clock(clock)
+                        .migrateOnStart(true)
+                        .build(),
+                root ->
+                    S3BlobStore.builder()
+                        .bucket(S3.newBucket())
+                        .endpoint(S3.endpoint())
+                        .region(S3.region())
+                        .pathStyle(true)
+                        .credentials(
+                            StaticCredentialsProvider.create(
+                                AwsBasicCredentials.create(S3.accessKey(), S3.secretKey())))
+                        .build())));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("combinations")
+  void scenario(Adapters adapters) throws Exception {
+    Map<String, Object> observed = run(adapters);
+    assertThat(observed).isEqualTo(expected());
+    assertThat(observed)
+        .containsEntry("trashed by gc", List.of(0, 1, 2))
+        .containsEntry("live", List.of(3))
+        .containsEntry("aliases", List.of("production@6->3"))
+        .containsEntry("trash", 3)
+        .containsEntry("projection version", 6L);
+    assertThat((Map<?, ?>) observed.get("drift")).isEmpty();
+  }
+
+  private static Map<String, Object> expectedCache;
+
+  private synchronized Map<String, Object> expected() throws Exception {
+    if (expectedCache == null) {
+      expectedCache = run((Adapters) combinations().findFirst().orElseThrow().get()[0]);
+    }
+    return expectedCache;
+  }
+
+  private Map<String, Object> run(Adapters adapters) throws Exception {
+    MutableClock clock = new MutableClock();
+    Store store = adapters.store().apply(clock);
+    BlobStore blobs = adapters.blobs().apply(dir.resolve("blobs-" + System.nanoTime()));
+    Map<String, Object> observed = new LinkedHashMap<>();
+    try (DurableDeploy plane =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(ExecutorEngine.builder().clock(clock).build())
+            .clock(clock)
+            .options(DeployOptions.builder().keepLatest(1).build())
+            .build()
+            .start()) {
+      List<Deploy> deploys = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        Deploy d = plane.deploys().init(SITE, String.format("%07x", i + 1) + "abc");
+        for (String file : List.of("index.html", "app.js")) {
+          byte[] bytes = (file + " v" + i).getBytes(StandardCharsets.UTF_8);
+          plane
+              .deploys()
+              .upload(
+                  SITE, d.id(), UploadPath.of(file), new ByteArrayInputStream(bytes), bytes.length);
+        }
+        plane
+            .deploys()
+            .finalizeDeploy(
+                SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html", "app.js"));
+        deploys.add(d);
+        clock.advance(Duration.ofMinutes(1));
+      }
+      plane.deploys().rollback(SITE, AliasName.PRODUCTION);
+      plane
+          .deploys()
+          .promote(SITE, deploys.get(3).id(), AliasName.PRODUCTION, AliasExpectation.version(5));
+      plane.deploys().delete(SITE, deploys.get(0).id());
+      plane.deploys().restore(SITE, deploys.get(0).id());
+      clock.advance(Duration.ofDays(10));
+      GcReport gc = plane.gc().run(SITE, false);
+      DriftReport drift = plane.reconciler().reconcile(SITE, false);
+      await().atMost(Duration.ofSeconds(30)).until(() -> projectedVersion(blobs) == 6);
+
+      observed.put(
+          "trashed by gc",
+          gc.trashed().stream().map(id -> deploys.indexOf(find(deploys, id))).toList());
+      observed.put(
+          "live",
+          plane.deploys().deploys(SITE).stream()
+              .map(d -> deploys.indexOf(find(deploys, d.id())))
+              .toList());
+      observed.put(
+          "aliases",
+          plane.deploys().aliases(SITE).stream()
+              .map(
+                  a ->
+                      a.name()
+                          + "@"
+                          + a.version()
+                          + "->"
+                          + deploys.indexOf(find(deploys, a.target())))
+              .toList());
+      observed.put("trash", plane.deploys().trash(SITE).size());
+      observed.put("drift", drift.counts());
+      observed.put("projection version", projectedVersion(blobs));
+      await().atMost(Duration.ofSeconds(30)).until(() -> store.outbox().stats().undelivered() == 0);
+      observed.put("outbox drained", true);
+    } finally {
+      blobs.close();
+      store.close();
+    }
+    return observed;
+  }
+
+  private static Deploy find(List<Deploy> deploys, dev.durabledeploy.spi.DeployId id) {
+    return deploys.stream().filter(d -> d.id().equals(id)).findFirst().orElseThrow();
+  }
+
+  private static long projectedVersion(BlobStore blobs) {
+    return blobs
+        .get(BlobLayout.alias(SITE, AliasName.PRODUCTION))
+        .map(
+            c -> {
+              try (BlobContent content = c) {
+                String json = new String(content.readAllBytes(), StandardCharsets.UTF_8);
+                return Long.parseLong(json.replaceAll(".*\"version\":(\\d+).*", "$1"));
+              }
+            })
+        .orElse(0L);
+  }
+}
