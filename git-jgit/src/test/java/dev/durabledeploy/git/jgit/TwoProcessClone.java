@@ -1,0 +1,16 @@
+package dev.durabledeploy.git.jgit;
+
+import dev.durabledeploy.spi.git.RepoRef;
+import java.nio.file.Path;
+
+/** Child-process side of the two-JVM test: ensureClone once, print how many clones it ran. */
+public final class TwoProcessClone {
+
+  private TwoProcessClone() {}
+
+  public static void main(String[] args) {
+    JGitRepoSource source = JGitRepoSource.builder(Path.of(args[0])).build();
+    Path tree = source.ensureClone(RepoRef.of(args[1], args[2], "main"));
+    System.out.println("clones=" + source.cloneCount() + " tree=" + tree);
+  }
+}
