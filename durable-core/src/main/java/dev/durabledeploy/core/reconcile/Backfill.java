@@ -104,6 +104,18 @@ public final class Backfill {
     return new Report(1, adopted, indexed, unmarked, unreadable);
   }
 
+  /**
+   * Adopts one marked prefix from its marker; returns false when the marker is unreadable or a row
+   * or tombstone with this id exists.
+   */
+  boolean adopt(Operation op, SiteId site, DeployId id) {
+    Marker marker = readMarker(op, site, id);
+    return marker != null
+        && retrier
+            .call(op, () -> metadata.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
+            .isPresent();
+  }
+
   private Marker readMarker(Operation op, SiteId site, DeployId id) {
     Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
     if (content.isEmpty()) {

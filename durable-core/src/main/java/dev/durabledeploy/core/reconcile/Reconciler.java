@@ -2,7 +2,6 @@ package dev.durabledeploy.core.reconcile;
 
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
-import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.retry.Retrier;
@@ -10,7 +9,6 @@ import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.lock.SiteLock;
@@ -52,6 +50,7 @@ public final class Reconciler {
   private final Operations operations;
   private final Retrier retrier;
   private final DeployOptions options;
+  private final Backfill backfill;
   private final Map<DriftKind, AtomicInteger> lastCounts = new EnumMap<>(DriftKind.class);
 
   public Reconciler(
@@ -67,6 +66,7 @@ public final class Reconciler {
     this.operations = operations;
     this.retrier = retrier;
     this.options = options;
+    this.backfill = new Backfill(metadata, blobs, operations, retrier);
     for (DriftKind kind : DriftKind.values()) {
       AtomicInteger count = new AtomicInteger();
       lastCounts.put(kind, count);
@@ -248,8 +248,11 @@ public final class Reconciler {
           id.isPresent() && !scan.at().isBefore(id.get().createdAt().plus(options.grace()));
       switch (drift.kind()) {
         case MARKED_PREFIX_UNKNOWN -> {
-          adopt(op, site, id.get());
-          repaired.add(drift);
+          if (backfill.adopt(op, site, id.get())) {
+            repaired.add(drift);
+          } else {
+            deferred.add(drift); // unreadable marker: a human decides
+          }
         }
         case TOMBSTONE_WITH_LIVE_BYTES -> {
           retrier.run(
@@ -303,31 +306,6 @@ public final class Reconciler {
         retrier.run(op, () -> metadata.purgeTombstone(site, id, RECONCILER));
       }
       default -> throw new IllegalArgumentException(kind + " is not destructive");
-    }
-  }
-
-  private void adopt(Operation op, SiteId site, DeployId id) {
-    Marker marker = readMarker(op, site, id);
-    retrier.run(
-        op,
-        () ->
-            metadata.adopt(
-                site,
-                id,
-                marker == null ? null : marker.sha(),
-                marker == null ? operations.clock().instant() : marker.finalizedAt(),
-                RECONCILER));
-  }
-
-  private Marker readMarker(Operation op, SiteId site, DeployId id) {
-    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
-    if (content.isEmpty()) {
-      return null;
-    }
-    try (BlobContent c = content.get()) {
-      return Marker.parse(c.readAllBytes());
-    } catch (IllegalArgumentException unreadable) {
-      return null;
     }
   }
 

@@ -262,37 +262,13 @@ public final class InMemoryWorkflowEngine implements WorkflowEngine {
       input = run.input;
       attempt = run.attempts;
     }
-    return new RunContext() {
-      @Override
-      public RunId runId() {
-        return run.id;
-      }
-
-      @Override
-      public String workflow() {
-        return run.definition.name();
-      }
-
-      @Override
-      public Map<String, String> input() {
-        return input;
-      }
-
-      @Override
-      public String concurrencyKey() {
-        return run.key;
-      }
-
-      @Override
-      public int attempt() {
-        return attempt;
-      }
-
-      @Override
-      public boolean isCancelled() {
-        return status != EngineStatus.RUNNING;
-      }
-    };
+    return RunContext.of(
+        run.id,
+        run.definition.name(),
+        input,
+        run.key,
+        attempt,
+        () -> status != EngineStatus.RUNNING);
   }
 
   @Override
