@@ -1,0 +1,538 @@
+package dev.durabledeploy.core.sidecar;
+
+import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.events.SidecarEvent;
+import dev.durabledeploy.spi.events.SidecarEvent.Step;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Supervises an optional helper process (an out-of-process indexer, a build worker) so the rest of
+ * the host, and its UI, can watch it.
+ *
+ * <p>{@link #start()} runs the build steps synchronously — a failing step ends in {@link
+ * SidecarStatus#FAILED} with an {@code Error(BUILD)} event carrying the command and the tail of its
+ * output — then spawns the process with two environment variables: {@value #ENDPOINT_VARIABLE}
+ * ({@code 127.0.0.1:<port>}) and {@value #TOKEN_VARIABLE}, a one-time token. The sidecar connects
+ * to the endpoint and sends one line, {@code HELLO <token> <id> <capability,...>}; the supervisor
+ * answers {@code OK} (status {@link SidecarStatus#CONNECTED}) or {@code DENIED} (a wrong token is
+ * logged, never the token). It then sends a line at least every health timeout ({@code PING});
+ * silence, a dropped connection or the process's exit clears its capabilities. An unexpected exit
+ * is restarted after the retry policy's backoff; after {@code maxAttempts} failures in a row
+ * without a connection it is {@link SidecarStatus#FAILED}. {@link #stop()} terminates the whole
+ * process tree (polite first, forcibly after a grace period), as does a JVM shutdown hook.
+ *
+ * <p>With no command configured, or a directory that does not exist, the supervisor stays {@link
+ * SidecarStatus#IDLE} and runs nothing. Events go to the bus under topic {@code sidecar}; a late
+ * subscriber asks {@code events.latest("sidecar:<name>")}.
+ */
+public final class SidecarSupervisor implements AutoCloseable {
+
+  public static final String ENDPOINT_VARIABLE = "DURABLE_SIDECAR_ENDPOINT";
+  public static final String TOKEN_VARIABLE = "DURABLE_SIDECAR_TOKEN";
+  public static final Duration DEFAULT_HEALTH_TIMEOUT = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(5);
+  private static final int OUTPUT_TAIL_LINES = 20;
+  private static final Logger LOG = LoggerFactory.getLogger(SidecarSupervisor.class);
+
+  private final String name;
+  private final Path directory;
+  private final List<List<String>> buildSteps;
+  private final List<String> command;
+  private final EventBus events;
+  private final RetryPolicy restartPolicy;
+  private final Duration healthTimeout;
+  private final Duration stopGrace;
+  private final Clock clock;
+  private final SecureRandom tokens = new SecureRandom();
+  private final SplittableRandom jitter = new SplittableRandom();
+  private final Thread shutdownHook;
+
+  // Guarded by this.
+  private SidecarStatus status = SidecarStatus.IDLE;
+  private Process process;
+  private ServerSocket server;
+  private String token;
+  private String node;
+  private List<String> capabilities = List.of();
+  private int failuresInARow;
+  private boolean stopping;
+  private final AtomicReference<Socket> connection = new AtomicReference<>();
+
+  private SidecarSupervisor(Builder b) {
+    this.name = b.name;
+    this.directory = b.directory;
+    this.buildSteps = b.buildSteps;
+    this.command = b.command;
+    this.events = b.events;
+    this.restartPolicy = b.restartPolicy;
+    this.healthTimeout = b.healthTimeout;
+    this.stopGrace = b.stopGrace;
+    this.clock = b.clock;
+    this.shutdownHook = new Thread(this::stop, "durable-sidecar-shutdown-" + name);
+  }
+
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  public synchronized SidecarStatus status() {
+    return status;
+  }
+
+  /** The connected sidecar's id, or empty. */
+  public synchronized Optional<String> node() {
+    return Optional.ofNullable(node);
+  }
+
+  /** What the connected sidecar offers; empty unless connected. */
+  public synchronized List<String> capabilities() {
+    return capabilities;
+  }
+
+  /** The loopback endpoint sidecars connect back to, while started. */
+  public synchronized Optional<java.net.InetSocketAddress> callbackAddress() {
+    return server == null
+        ? Optional.empty()
+        : Optional.of(
+            new java.net.InetSocketAddress(
+                InetAddress.getLoopbackAddress(), server.getLocalPort()));
+  }
+
+  /** Builds and spawns the sidecar; returns its status (IDLE when none is configured). */
+  public SidecarStatus start() {
+    synchronized (this) {
+      if (command == null || directory == null || !Files.isDirectory(directory)) {
+        status = SidecarStatus.IDLE;
+        return status;
+      }
+      if (status != SidecarStatus.IDLE && status != SidecarStatus.FAILED) {
+        return status;
+      }
+      stopping = false;
+      failuresInARow = 0;
+      status = SidecarStatus.BUILDING;
+    }
+    publish(new SidecarEvent.Building(name, directory, clock.instant()));
+    for (List<String> step : buildSteps) {
+      String failure = runBuildStep(step);
+      if (failure != null) {
+        fail(Step.BUILD, failure);
+        return status();
+      }
+    }
+    try {
+      synchronized (this) {
+        server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+      }
+    } catch (IOException e) {
+      fail(Step.SPAWN, "cannot open the loopback callback endpoint: " + e.getMessage());
+      return status();
+    }
+    Thread acceptor = new Thread(this::acceptConnections, "durable-sidecar-accept-" + name);
+    acceptor.setDaemon(true);
+    acceptor.start();
+    Runtime.getRuntime().addShutdownHook(shutdownHook);
+    spawn();
+    return status();
+  }
+
+  /** Runs one build step; returns null on success, else the failure reason. */
+  private String runBuildStep(List<String> step) {
+    ArrayDeque<String> tail = new ArrayDeque<>();
+    try {
+      Process p =
+          new ProcessBuilder(step).directory(directory.toFile()).redirectErrorStream(true).start();
+      try (BufferedReader out =
+          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = out.readLine()) != null) {
+          if (tail.size() == OUTPUT_TAIL_LINES) {
+            tail.removeFirst();
+          }
+          tail.addLast(line);
+        }
+      }
+      int exit = p.waitFor();
+      if (exit != 0) {
+        return "build step "
+            + render(step)
+            + " exited with "
+            + exit
+            + "; last output:\n"
+            + String.join("\n", tail);
+      }
+      return null;
+    } catch (IOException e) {
+      return missingExecutable(step, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "build step " + render(step) + " was interrupted";
+    }
+  }
+
+  private static String missingExecutable(List<String> command, IOException e) {
+    String message = String.valueOf(e.getMessage());
+    if (message.contains("error=2") || message.contains("No such file")) {
+      return "'"
+          + command.get(0)
+          + "' was not found (needed by "
+          + render(command)
+          + "): install it"
+          + " or put it on the PATH of the host process, or configure another command for the sidecar";
+    }
+    return "cannot run " + render(command) + ": " + message;
+  }
+
+  private static String render(List<String> command) {
+    return Inputs.redactCredentials(String.join(" ", command));
+  }
+
+  private void spawn() {
+    Process started;
+    synchronized (this) {
+      if (stopping) {
+        return;
+      }
+      byte[] secret = new byte[16];
+      tokens.nextBytes(secret);
+      token = HexFormat.of().formatHex(secret);
+      ProcessBuilder pb = new ProcessBuilder(command).directory(directory.toFile()).inheritIO();
+      pb.environment().put(ENDPOINT_VARIABLE, "127.0.0.1:" + server.getLocalPort());
+      pb.environment().put(TOKEN_VARIABLE, token);
+      try {
+        process = pb.start();
+      } catch (IOException e) {
+        process = null;
+        status = SidecarStatus.FAILED;
+        publish(
+            new SidecarEvent.Error(
+                name, Step.SPAWN, missingExecutable(command, e), clock.instant()));
+        return;
+      }
+      status = SidecarStatus.STARTING;
+      started = process;
+    }
+    publish(new SidecarEvent.Starting(name, directory, clock.instant()));
+    started.onExit().thenAccept(this::exited);
+  }
+
+  private void exited(Process which) {
+    int exit = which.exitValue();
+    Duration delay;
+    synchronized (this) {
+      if (which != process) {
+        return;
+      }
+      process = null;
+      dropConnection();
+      if (stopping) {
+        status = SidecarStatus.IDLE;
+        publish(new SidecarEvent.Exited(name, exit, clock.instant()));
+        return;
+      }
+      failuresInARow++;
+      publish(new SidecarEvent.Exited(name, exit, clock.instant()));
+      if (failuresInARow >= restartPolicy.maxAttempts()) {
+        status = SidecarStatus.FAILED;
+        publish(
+            new SidecarEvent.Error(
+                name,
+                Step.RUN,
+                "exited "
+                    + failuresInARow
+                    + " times in a row without connecting (last exit code "
+                    + exit
+                    + ")",
+                clock.instant()));
+        return;
+      }
+      status = SidecarStatus.STARTING;
+      delay = restartPolicy.delayBefore(failuresInARow, jitter);
+    }
+    LOG.warn("sidecar {} exited with {}; restarting in {}", name, exit, delay);
+    Thread restart =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(delay.toMillis());
+                spawn();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "durable-sidecar-restart-" + name);
+    restart.setDaemon(true);
+    restart.start();
+  }
+
+  private void acceptConnections() {
+    while (true) {
+      ServerSocket listening;
+      synchronized (this) {
+        listening = server;
+      }
+      if (listening == null || listening.isClosed()) {
+        return;
+      }
+      try {
+        Socket socket = listening.accept();
+        Thread handler = new Thread(() -> handle(socket), "durable-sidecar-conn-" + name);
+        handler.setDaemon(true);
+        handler.start();
+      } catch (IOException closed) {
+        return;
+      }
+    }
+  }
+
+  /** One connection: the handshake, then heartbeats until silence or EOF. */
+  private void handle(Socket socket) {
+    String id = null;
+    try (socket) {
+      socket.setSoTimeout((int) healthTimeout.toMillis());
+      BufferedReader in =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      OutputStream out = socket.getOutputStream();
+      String hello = in.readLine();
+      String[] parts = hello == null ? new String[0] : hello.split(" ", 4);
+      synchronized (this) {
+        boolean valid =
+            parts.length >= 3
+                && parts[0].equals("HELLO")
+                && token != null
+                && parts[1].equals(token);
+        if (!valid) {
+          LOG.warn(
+              "sidecar {}: refused a connection from {} with a wrong or reused token",
+              name,
+              socket.getRemoteSocketAddress());
+          out.write("DENIED\n".getBytes(StandardCharsets.UTF_8));
+          return;
+        }
+        token = null; // one-time
+        id = parts[2];
+        node = id;
+        capabilities =
+            parts.length == 4 && !parts[3].isBlank()
+                ? List.copyOf(Arrays.asList(parts[3].split(",")))
+                : List.of();
+        status = SidecarStatus.CONNECTED;
+        failuresInARow = 0;
+        connection.set(socket);
+      }
+      out.write("OK\n".getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      publish(new SidecarEvent.Connected(name, id, clock.instant()));
+      while (in.readLine() != null) {
+        // Any line is a heartbeat.
+      }
+    } catch (SocketTimeoutException silent) {
+      LOG.warn("sidecar {} stopped answering for {}", name, healthTimeout);
+    } catch (IOException dropped) {
+      // The connection dropped; handled below.
+    } finally {
+      if (id != null) {
+        boolean wasCurrent;
+        synchronized (this) {
+          wasCurrent = connection.compareAndSet(socket, null);
+          if (wasCurrent) {
+            capabilities = List.of();
+            node = null;
+            if (status == SidecarStatus.CONNECTED) {
+              status = SidecarStatus.STARTING;
+            }
+          }
+        }
+        if (wasCurrent) {
+          publish(new SidecarEvent.Disconnected(name, id, clock.instant()));
+        }
+      }
+    }
+  }
+
+  private void dropConnection() {
+    Socket current = connection.get();
+    if (current != null) {
+      try {
+        current.close();
+      } catch (IOException ignored) {
+        // Closing a dead socket.
+      }
+    }
+  }
+
+  /** Stops the process tree: politely, then forcibly after the grace period. No orphan is left. */
+  public void stop() {
+    Process running;
+    ServerSocket listening;
+    synchronized (this) {
+      stopping = true;
+      running = process;
+      listening = server;
+      server = null;
+    }
+    if (running != null) {
+      List<ProcessHandle> tree = running.descendants().toList();
+      tree.forEach(ProcessHandle::destroy);
+      running.destroy();
+      try {
+        if (!running.waitFor(stopGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+          running.destroyForcibly().waitFor(stopGrace.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      for (ProcessHandle h : tree) {
+        h.destroyForcibly();
+      }
+    }
+    if (listening != null) {
+      try {
+        listening.close();
+      } catch (IOException ignored) {
+        // Already closed.
+      }
+    }
+    dropConnection();
+    synchronized (this) {
+      if (status != SidecarStatus.FAILED) {
+        status = SidecarStatus.IDLE;
+      }
+      capabilities = List.of();
+      node = null;
+    }
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException | IllegalArgumentException shuttingDownOrNotRegistered) {
+      // Running in the hook itself, or never started.
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private void fail(Step step, String reason) {
+    synchronized (this) {
+      status = SidecarStatus.FAILED;
+    }
+    LOG.warn("sidecar {} failed in {}: {}", name, step, reason);
+    publish(new SidecarEvent.Error(name, step, reason, clock.instant()));
+  }
+
+  private void publish(SidecarEvent event) {
+    if (events != null) {
+      events.publish(event);
+    }
+  }
+
+  /** Configures a {@link SidecarSupervisor}. */
+  public static final class Builder {
+    private final String name;
+    private Path directory;
+    private List<List<String>> buildSteps = List.of();
+    private List<String> command;
+    private EventBus events;
+    private RetryPolicy restartPolicy = RetryPolicy.defaults();
+    private Duration healthTimeout = DEFAULT_HEALTH_TIMEOUT;
+    private Duration stopGrace = DEFAULT_STOP_GRACE;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder(String name) {
+      this.name =
+          Inputs.requireMatch(
+              "sidecar",
+              name,
+              64,
+              java.util.regex.Pattern.compile("[a-z][a-z0-9-]*"),
+              "must match [a-z][a-z0-9-]*");
+    }
+
+    /** The sidecar's working directory; if it does not exist the sidecar stays IDLE. */
+    public Builder directory(Path directory) {
+      this.directory = directory;
+      return this;
+    }
+
+    /** Commands run in order before each start, e.g. {@code ["mvn", "-q", "package"]}. */
+    public Builder buildSteps(List<List<String>> steps) {
+      this.buildSteps = steps.stream().map(List::copyOf).toList();
+      return this;
+    }
+
+    /** The long-lived process. */
+    public Builder command(List<String> command) {
+      this.command = List.copyOf(command);
+      return this;
+    }
+
+    public Builder events(EventBus events) {
+      this.events = events;
+      return this;
+    }
+
+    /** Restart backoff; {@code maxAttempts} failures in a row without connecting end in FAILED. */
+    public Builder restartPolicy(RetryPolicy policy) {
+      this.restartPolicy = policy;
+      return this;
+    }
+
+    /** Silence longer than this is a disconnect. */
+    public Builder healthTimeout(Duration timeout) {
+      this.healthTimeout = timeout;
+      return this;
+    }
+
+    /** How long stop waits after the polite signal before killing. */
+    public Builder stopGrace(Duration grace) {
+      this.stopGrace = grace;
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    public SidecarSupervisor build() {
+      if (command != null && command.isEmpty()) {
+        throw new ConfigurationException("command", "must not be empty");
+      }
+      if (buildSteps.stream().anyMatch(List::isEmpty)) {
+        throw new ConfigurationException("buildSteps", "a build step must not be empty");
+      }
+      if (healthTimeout == null || healthTimeout.toMillis() < 100) {
+        throw new ConfigurationException("healthTimeout", "must be at least 100 ms");
+      }
+      return new SidecarSupervisor(this);
+    }
+  }
+}

@@ -1,0 +1,243 @@
+package dev.durabledeploy.core.sidecar;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.durabledeploy.core.events.AsyncEventBus;
+import dev.durabledeploy.spi.events.SidecarEvent;
+import dev.durabledeploy.spi.retry.RetryPolicy;
+import dev.durabledeploy.testkit.RecordingEventBus;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@DisplayName("SidecarSupervisor with real OS processes")
+class SidecarSupervisorTest {
+
+  private static final String JAVA = ProcessHandle.current().info().command().orElse("java");
+  private static final String CP = System.getProperty("java.class.path");
+  private static final RetryPolicy FAST_RESTARTS =
+      RetryPolicy.defaults()
+          .withMaxAttempts(3)
+          .withBackoff(Duration.ofMillis(10), Duration.ofMillis(50), 2);
+
+  @TempDir Path dir;
+  private final RecordingEventBus events = new RecordingEventBus();
+  private final List<SidecarSupervisor> started = new ArrayList<>();
+
+  @AfterEach
+  void stopAll() {
+    started.forEach(SidecarSupervisor::stop);
+  }
+
+  private static List<String> sidecar(String... args) {
+    List<String> command = new ArrayList<>(List.of(JAVA, "-cp", CP, TestSidecar.class.getName()));
+    command.addAll(List.of(args));
+    return command;
+  }
+
+  private SidecarSupervisor.Builder supervisor() {
+    return SidecarSupervisor.builder("indexer")
+        .directory(dir)
+        .events(events)
+        .restartPolicy(FAST_RESTARTS)
+        .healthTimeout(Duration.ofSeconds(5))
+        .stopGrace(Duration.ofSeconds(2));
+  }
+
+  private SidecarSupervisor start(SidecarSupervisor s) {
+    started.add(s);
+    s.start();
+    return s;
+  }
+
+  private List<String> kinds() {
+    return events.events(SidecarEvent.class).stream()
+        .map(e -> e.getClass().getSimpleName())
+        .toList();
+  }
+
+  @Test
+  @DisplayName("without a command or with a missing directory it stays IDLE and runs nothing")
+  void idle() {
+    assertThat(SidecarSupervisor.builder("indexer").build().start()).isEqualTo(SidecarStatus.IDLE);
+    assertThat(
+            supervisor()
+                .directory(dir.resolve("missing"))
+                .command(sidecar("serve", "n", "x"))
+                .build()
+                .start())
+        .isEqualTo(SidecarStatus.IDLE);
+    assertThat(events.events()).isEmpty();
+  }
+
+  @Test
+  @DisplayName(
+      "builds, spawns and connects back with its capabilities: Building, Starting, Connected")
+  void connects() {
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .buildSteps(List.of(List.of(JAVA, "-version")))
+                .command(sidecar("serve", "node-1", "search,index"))
+                .build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+    assertThat(s.capabilities()).containsExactly("search", "index");
+    assertThat(s.node()).contains("node-1");
+    assertThat(kinds()).containsExactly("Building", "Starting", "Connected");
+    assertThat(events.latest("sidecar:indexer")).get().isInstanceOf(SidecarEvent.Connected.class);
+  }
+
+  @Test
+  @DisplayName("a failing build step ends FAILED with the command and the tail of its output")
+  void buildFails() {
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .buildSteps(List.of(List.of(JAVA, "-cp", dir.toString(), "NoSuchMainClass")))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(s.status()).isEqualTo(SidecarStatus.FAILED);
+    assertThat(kinds()).containsExactly("Building", "Error");
+    SidecarEvent.Error error = events.events(SidecarEvent.Error.class).get(0);
+    assertThat(error.step()).isEqualTo(SidecarEvent.Step.BUILD);
+    assertThat(error.reason())
+        .contains("NoSuchMainClass")
+        .contains("exited with 1")
+        .contains("Could not find or load main class");
+  }
+
+  @Test
+  @DisplayName("a missing executable is named with how to fix it, not a raw IOException")
+  void missingExecutable() {
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .buildSteps(List.of(List.of("definitely-not-installed-xyz", "package")))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(s.status()).isEqualTo(SidecarStatus.FAILED);
+    assertThat(events.events(SidecarEvent.Error.class).get(0).reason())
+        .contains("'definitely-not-installed-xyz' was not found")
+        .contains("install it");
+  }
+
+  @Test
+  @DisplayName("a connection with a wrong token is refused and logged without the token")
+  void wrongToken() throws Exception {
+    SidecarSupervisor s = start(supervisor().command(sidecar("serve", "node-1", "search")).build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+    InetSocketAddress endpoint = s.callbackAddress().orElseThrow();
+    PrintStream original = System.err;
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(log, true, StandardCharsets.UTF_8));
+    String answer;
+    try (Socket socket = new Socket(endpoint.getAddress(), endpoint.getPort())) {
+      socket
+          .getOutputStream()
+          .write("HELLO guessed-token-123 mallory evil\n".getBytes(StandardCharsets.UTF_8));
+      answer =
+          new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8))
+              .readLine();
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(answer).isEqualTo("DENIED");
+    assertThat(s.node()).contains("node-1");
+    assertThat(s.capabilities()).containsExactly("search");
+    assertThat(log.toString(StandardCharsets.UTF_8))
+        .contains("refused")
+        .doesNotContain("guessed-token-123");
+  }
+
+  @Test
+  @DisplayName(
+      "a killed sidecar is seen Disconnected and Exited, loses its capabilities, restarts and reconnects")
+  void restartsAfterKill() {
+    SidecarSupervisor s = start(supervisor().command(sidecar("serve", "node-1", "search")).build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+    ProcessHandle child =
+        ProcessHandle.current().children().filter(ProcessHandle::isAlive).findFirst().orElseThrow();
+    child.destroyForcibly();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> events.events(SidecarEvent.Exited.class).size() == 1);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> events.events(SidecarEvent.Connected.class).size() == 2);
+    assertThat(kinds()).containsSubsequence("Connected", "Disconnected", "Starting", "Connected");
+    assertThat(kinds()).contains("Exited");
+    assertThat(s.status()).isEqualTo(SidecarStatus.CONNECTED);
+    assertThat(s.capabilities()).containsExactly("search");
+  }
+
+  @Test
+  @DisplayName("a sidecar that crashes on every start is FAILED after three attempts")
+  void crashLoop() {
+    SidecarSupervisor s = start(supervisor().command(sidecar("crash")).build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.FAILED);
+    assertThat(events.events(SidecarEvent.Exited.class))
+        .hasSize(3)
+        .allMatch(e -> e.exitCode() == 3);
+    assertThat(kinds()).endsWith("Exited", "Error");
+    assertThat(events.events(SidecarEvent.Error.class).get(0).step())
+        .isEqualTo(SidecarEvent.Step.RUN);
+  }
+
+  @Test
+  @DisplayName("stop leaves no child process behind, grandchildren included")
+  void stopKillsTree() {
+    SidecarSupervisor s = start(supervisor().command(sidecar("spawner", "node-1", "x")).build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).count() >= 2);
+    s.stop();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> ProcessHandle.current().descendants().noneMatch(ProcessHandle::isAlive));
+    assertThat(s.status()).isEqualTo(SidecarStatus.IDLE);
+    assertThat(s.capabilities()).isEmpty();
+  }
+
+  @Test
+  @DisplayName("a blocked subscriber does not delay the supervisor")
+  void slowSubscriber() {
+    AsyncEventBus bus = new AsyncEventBus(new SimpleMeterRegistry());
+    CountDownLatch never = new CountDownLatch(1);
+    bus.subscribe(
+        e -> true,
+        e -> {
+          try {
+            never.await();
+          } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    try {
+      SidecarSupervisor s =
+          start(supervisor().events(bus).command(sidecar("serve", "node-1", "x")).build());
+      await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+      assertThat(bus.latest("sidecar:indexer")).get().isInstanceOf(SidecarEvent.Connected.class);
+    } finally {
+      never.countDown();
+      bus.close();
+    }
+  }
+}
