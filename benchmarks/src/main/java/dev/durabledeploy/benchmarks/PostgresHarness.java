@@ -30,7 +30,10 @@ final class PostgresHarness {
       double finalizeP99,
       double insertP50,
       double insertP99,
-      double claimAckPerSecond) {}
+      double claimAckPerSecond,
+      List<RelayHarness.Result> relay,
+      CasHarness.Result cas,
+      CasHarness.Result casInMemory) {}
 
   private PostgresHarness() {}
 
@@ -92,8 +95,25 @@ final class PostgresHarness {
         long start = System.nanoTime();
         int delivered = drain(store);
         double seconds = (System.nanoTime() - start) / 1e9;
+        List<RelayHarness.Result> relay = new java.util.ArrayList<>();
+        for (int producers : new int[] {1, 4, 16}) {
+          for (boolean notifications : new boolean[] {true, false}) {
+            relay.add(RelayHarness.run(store, producers, notifications, 8_000 / producers));
+          }
+        }
+        CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
+        CasHarness.Result casMemory =
+            CasHarness.run(
+                new dev.durabledeploy.testkit.memory.InMemoryStore(), "cas-bench", 32, 1_000);
         return new Result(
-            f.micros(50), f.micros(99), b.micros(50), b.micros(99), delivered / seconds);
+            f.micros(50),
+            f.micros(99),
+            b.micros(50),
+            b.micros(99),
+            delivered / seconds,
+            relay,
+            cas,
+            casMemory);
       }
     }
   }

@@ -129,6 +129,48 @@ public final class Suite {
             Double.NaN,
             "-",
             true));
+    for (RelayHarness.Result r : pg.relay()) {
+      String mode = r.notifications() ? "LISTEN/NOTIFY" : "polling only (100 ms)";
+      String label = "relay, " + r.producers() + " producer(s), " + mode;
+      rows.add(
+          new Row(
+              label + ": delivered/s",
+              r.deliveredPerSecond(),
+              "events/s",
+              "committed/s",
+              r.committedPerSecond(),
+              ">= 0.9x",
+              r.deliveredPerSecond() / r.committedPerSecond() >= 0.9));
+      rows.add(new Row(label + ": lag p50", r.lagP50Millis(), "ms", "-", Double.NaN, "-", true));
+      rows.add(
+          new Row(
+              label + ": lag p99",
+              r.lagP99Millis(),
+              "ms",
+              "-",
+              Double.NaN,
+              r.notifications() ? "< 50 ms" : "-",
+              !r.notifications() || r.lagP99Millis() < 50));
+    }
+    for (var cas :
+        List.of(
+            Map.entry("32 threads x 100, PostgreSQL", pg.cas()),
+            Map.entry("32 threads x 1,000, in-memory", pg.casInMemory()))) {
+      CasHarness.Result c = cas.getValue();
+      rows.add(
+          new Row(
+              "alias CAS promotes on one alias, "
+                  + cas.getKey()
+                  + " ("
+                  + c.retries()
+                  + " drift retries)",
+              c.promotesPerSecond(),
+              "promotes/s",
+              "-",
+              Double.NaN,
+              "0 lost updates",
+              c.lostUpdates() == 0));
+    }
 
     write(out, rows);
   }

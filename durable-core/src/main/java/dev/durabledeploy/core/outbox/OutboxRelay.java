@@ -84,6 +84,9 @@ public final class OutboxRelay implements AutoCloseable {
   private final Semaphore inFlight;
   private final Set<Long> outstanding = ConcurrentHashMap.newKeySet();
   private final Set<CompletableFuture<Void>> chains = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.ConcurrentLinkedQueue<PendingAck> acks =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final java.util.concurrent.ExecutorService acker;
   private final ScheduledExecutorService renewer;
   private final Counter delivered;
   private final Counter failed;
@@ -108,6 +111,13 @@ public final class OutboxRelay implements AutoCloseable {
     this.pollInterval = b.pollInterval;
     this.submitTimeout = b.submitTimeout;
     this.inFlight = new Semaphore(b.maxInFlight);
+    this.acker =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "durable-outbox-ack-" + b.owner);
+              t.setDaemon(true);
+              return t;
+            });
     this.renewer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -215,11 +225,8 @@ public final class OutboxRelay implements AutoCloseable {
       List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
       CompletableFuture<Void> chain =
           dispatchSite(events, 0, accepted)
-              .handle(
-                  (ok, error) -> {
-                    finishChain(events, accepted, error);
-                    return null;
-                  });
+              .handle((ok, error) -> error)
+              .thenCompose(error -> finishChain(events, accepted, error));
       chains.add(chain);
       chain.whenComplete((ok, error) -> chains.remove(chain));
       sites.add(chain);
@@ -228,21 +235,54 @@ public final class OutboxRelay implements AutoCloseable {
         batch.size(), CompletableFuture.allOf(sites.toArray(CompletableFuture[]::new)));
   }
 
-  /** Acknowledges what the chain got accepted and gives its permits back. */
-  private void finishChain(List<OutboxEvent> events, List<Long> accepted, Throwable error) {
+  /** A finished site chain waiting for its acknowledgement. */
+  private record PendingAck(
+      List<OutboxEvent> events, List<Long> accepted, CompletableFuture<Void> done) {}
+
+  /**
+   * Queues the chain's accepted events for acknowledgement; completes when they are acknowledged
+   * and the chain's permits are back. One acker thread acknowledges everything queued in a single
+   * statement per round, so a batch spanning many sites costs one round trip, not one per site.
+   */
+  private CompletableFuture<Void> finishChain(
+      List<OutboxEvent> events, List<Long> accepted, Throwable error) {
+    if (error != null) {
+      LOG.warn("outbox relay chain failed: {}", Operations.describe(error));
+    }
+    PendingAck pending = new PendingAck(events, List.copyOf(accepted), new CompletableFuture<>());
+    acks.add(pending);
     try {
-      if (error != null) {
-        LOG.warn("outbox relay chain failed: {}", Operations.describe(error));
-      }
-      if (!accepted.isEmpty()) {
-        delivered.increment(outbox.ack(owner, accepted));
+      acker.execute(this::flushAcks);
+    } catch (java.util.concurrent.RejectedExecutionException stopped) {
+      flushAcks();
+    }
+    return pending.done();
+  }
+
+  private void flushAcks() {
+    List<PendingAck> round = new ArrayList<>();
+    PendingAck next;
+    while ((next = acks.poll()) != null) {
+      round.add(next);
+    }
+    if (round.isEmpty()) {
+      return;
+    }
+    List<Long> ids = new ArrayList<>();
+    round.forEach(p -> ids.addAll(p.accepted()));
+    try {
+      if (!ids.isEmpty()) {
+        delivered.increment(outbox.ack(owner, ids));
       }
     } catch (RuntimeException e) {
       // Not acknowledged: the events come back after their lease and run again (idempotently).
-      LOG.warn("acknowledging outbox events failed: {}", Operations.describe(e));
+      LOG.warn("acknowledging {} outbox events failed: {}", ids.size(), Operations.describe(e));
     } finally {
-      events.forEach(e -> outstanding.remove(e.id()));
-      inFlight.release(events.size());
+      for (PendingAck p : round) {
+        p.events().forEach(ev -> outstanding.remove(ev.id()));
+        inFlight.release(p.events().size());
+        p.done().complete(null);
+      }
       wakeUp.release();
     }
   }
@@ -370,6 +410,7 @@ public final class OutboxRelay implements AutoCloseable {
           outstanding.size());
     }
     renewer.shutdownNow();
+    acker.shutdown();
   }
 
   @Override

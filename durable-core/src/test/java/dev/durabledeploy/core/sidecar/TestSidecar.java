@@ -9,7 +9,8 @@ import java.nio.charset.StandardCharsets;
 /**
  * The sidecar the tests launch with the current JVM. Modes: {@code serve <id> <caps>} connects back
  * and heartbeats; {@code spawner <id> <caps>} first starts a grandchild process, to test that stop
- * kills the tree; {@code crash} exits at once with code 3.
+ * kills the tree; {@code crash} exits at once with code 3. Its sleeps are the simulated process's
+ * own pacing (idling, heartbeat interval), not synchronisation of any test.
  */
 public final class TestSidecar {
 
