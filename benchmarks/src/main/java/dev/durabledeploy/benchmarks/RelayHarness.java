@@ -47,7 +47,7 @@ final class RelayHarness {
     AtomicInteger handled = new AtomicInteger();
     ConcurrentLinkedQueue<Long> lags = new ConcurrentLinkedQueue<>();
     int total = producers * eventsPerProducer;
-    CountDownLatch allHandled = new CountDownLatch(total);
+    CountDownLatch allHandled = new CountDownLatch(total + 500);
     ExecutorEngine engine = ExecutorEngine.builder().build();
     engine.register(
         WorkflowDefinition.named("noop")
@@ -67,6 +67,21 @@ final class RelayHarness {
             .pollInterval(Duration.ofMillis(100))
             .build();
     relay.start();
+    // Warm-up: the relay's LISTEN connection, the JIT and the pools get going before measuring.
+    int warmup = 500;
+    for (int i = 0; i < warmup; i++) {
+      outbox.append(
+          new NewEvent(
+              SiteId.of("site-" + i % 50),
+              "bench.event",
+              Map.of("site", "site-" + i % 50, "t", Long.toString(System.nanoTime()))));
+    }
+    long warmDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (handled.get() < warmup && System.nanoTime() < warmDeadline) {
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+    }
+    handled.set(0);
+    lags.clear();
     ExecutorService pool = Executors.newFixedThreadPool(producers);
     long start = System.nanoTime();
     CountDownLatch produced = new CountDownLatch(producers);
