@@ -58,6 +58,13 @@ public final class OutboxRelay implements AutoCloseable {
    */
   public static final Duration DEFAULT_SUBMIT_TIMEOUT = Duration.ofMinutes(5);
 
+  /**
+   * After a claim that did not fill a batch, how long the relay lets events gather before claiming
+   * again. Without it a steady trickle, each event waking the relay, is claimed one event at a time
+   * and the per-claim cost builds a queue.
+   */
+  public static final Duration DEFAULT_COALESCE = Duration.ofMillis(5);
+
   /** Claimed events being dispatched at once by the background loop. */
   public static final int DEFAULT_MAX_IN_FLIGHT = 1_000;
 
@@ -168,6 +175,10 @@ public final class OutboxRelay implements AutoCloseable {
       try {
         int room = Math.min(batchSize, inFlight.availablePermits());
         int claimed = room == 0 ? 0 : claimAndDispatch(room).claimed();
+        if (claimed > 0 && claimed < batchSize / 2) {
+          // A partial batch: let the next events gather instead of claiming them one by one.
+          Thread.sleep(DEFAULT_COALESCE.toMillis());
+        }
         if (claimed == 0) {
           // Nothing due (or no room): sleep until an append, a finished chain or the poll interval.
           wakeUp.tryAcquire(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
