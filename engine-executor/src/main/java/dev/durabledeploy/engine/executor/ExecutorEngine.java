@@ -258,10 +258,7 @@ public final class ExecutorEngine implements WorkflowEngine {
                     + "'; registered: "
                     + definitions.keySet()));
       }
-      String idempotencyKey =
-          submission.idempotencyKey() == null
-              ? null
-              : definition.name() + "\u0000" + submission.idempotencyKey();
+      String idempotencyKey = submission.scopedIdempotencyKey();
       if (idempotencyKey != null) {
         Run earlier = idempotent.get(idempotencyKey);
         if (earlier != null

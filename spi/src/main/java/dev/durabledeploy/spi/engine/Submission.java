@@ -24,4 +24,12 @@ public record Submission(String workflow, Map<String, String> input, String idem
   public static Submission of(String workflow, Map<String, String> input) {
     return new Submission(workflow, input, null);
   }
+
+  /**
+   * The key an engine deduplicates on: the idempotency key scoped to its workflow, since keys are
+   * unique per workflow only; {@code null} when the submission has no idempotency key.
+   */
+  public String scopedIdempotencyKey() {
+    return idempotencyKey == null ? null : workflow + "\u0000" + idempotencyKey;
+  }
 }

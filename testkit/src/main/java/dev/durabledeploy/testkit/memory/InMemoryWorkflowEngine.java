@@ -136,10 +136,7 @@ public final class InMemoryWorkflowEngine implements WorkflowEngine {
                   + "'; registered: "
                   + definitions.keySet()));
     }
-    String idempotencyKey =
-        submission.idempotencyKey() == null
-            ? null
-            : definition.name() + "\u0000" + submission.idempotencyKey();
+    String idempotencyKey = submission.scopedIdempotencyKey();
     if (idempotencyKey != null && idempotent.containsKey(idempotencyKey)) {
       return CompletableFuture.completedFuture(handle(idempotent.get(idempotencyKey), true));
     }

@@ -255,6 +255,30 @@ public abstract class WorkflowEngineContract {
   }
 
   @Test
+  @DisplayName("an idempotency key is scoped to its workflow: another workflow's run still starts")
+  void idempotencyKeyPerWorkflow() {
+    AtomicInteger calls = new AtomicInteger();
+    engine.register(workflow("first", ctx -> calls.incrementAndGet()));
+    engine.register(workflow("second", ctx -> calls.incrementAndGet()));
+    engine.start();
+    RunHandle first =
+        engine
+            .submit(new Submission("first", Map.of("key", "a"), "event-42"))
+            .toCompletableFuture()
+            .join();
+    RunHandle second =
+        engine
+            .submit(new Submission("second", Map.of("key", "a"), "event-42"))
+            .toCompletableFuture()
+            .join();
+    awaitTerminal(first.id());
+    awaitTerminal(second.id());
+    assertThat(second.id()).isNotEqualTo(first.id());
+    assertThat(second.deduplicated()).isFalse();
+    assertThat(calls.get()).isEqualTo(2);
+  }
+
+  @Test
   @DisplayName("a debounced burst of 100 submissions becomes one run with the latest input")
   void debounce() {
     List<String> ran = Collections.synchronizedList(new ArrayList<>());
