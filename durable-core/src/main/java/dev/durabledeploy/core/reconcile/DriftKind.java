@@ -8,7 +8,7 @@ public enum DriftKind {
   MARKED_PREFIX_UNKNOWN,
   /** An active row whose bytes are gone. */
   ROW_WITHOUT_BYTES,
-  /** A tombstone whose trash bytes are gone. */
+  /** A tombstone of a finalized deploy whose trash bytes are gone. */
   TOMBSTONE_WITHOUT_TRASH,
   /** Trash bytes without a tombstone. */
   TRASH_WITHOUT_TOMBSTONE,

@@ -188,7 +188,10 @@ public final class Reconciler {
         .sorted(java.util.Comparator.comparing(Tombstone::deployId))
         .forEach(
             t -> {
-              if (!bucket.trash().contains(t.deployId())
+              // Like ROW_WITHOUT_BYTES, only a finalized deploy is owed bytes: a pending one
+              // deleted before its first upload never had any.
+              if (t.deploy().isActive()
+                  && !bucket.trash().contains(t.deployId())
                   && !bucket.deploys().containsKey(t.deployId())) {
                 drifts.add(
                     new Drift(

@@ -87,6 +87,16 @@ class ReconcilerTest extends CoreFixture {
     }
 
     @Test
+    @DisplayName("an upload abandoned before its first byte, then deleted, is not drift")
+    void deletedEmptyPendingDeploy() {
+      // Found by the reliability harness: init, the upload fails, GC (or a user) deletes the
+      // pending deploy. There were never bytes, so its tombstone has no trash, and that is fine.
+      Deploy abandoned = deploys.init(SITE, null);
+      deploys.delete(SITE, abandoned.id());
+      assertThat(report().drifts()).isEmpty();
+    }
+
+    @Test
     @DisplayName("a row without bytes, a tombstone without trash and trash without a tombstone")
     void missingBytes() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
