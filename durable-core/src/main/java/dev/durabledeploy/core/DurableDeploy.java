@@ -104,7 +104,8 @@ public final class DurableDeploy implements AutoCloseable {
     this.operations = new Operations(bus, b.meters, b.clock, b.random);
     this.retrier = new Retrier(b.retryPolicy, b.random, b.sleeper, b.meters);
     this.deploys = new DeployService(store, blobs, operations, retrier, options, b.random);
-    this.aliasProjection = new AliasProjection(blobs, store.metadata(), operations, retrier);
+    this.aliasProjection =
+        new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     this.gc = new SiteGc(store, blobs, operations, retrier, options);
     this.backfill = new Backfill(store.metadata(), blobs, operations, retrier);
     this.reconciler = new Reconciler(store, blobs, operations, retrier, options, b.meters);

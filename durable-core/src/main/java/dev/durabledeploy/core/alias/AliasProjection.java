@@ -9,6 +9,7 @@ import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
@@ -16,21 +17,29 @@ import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.RunContext;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowHandler;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
  * Workflow {@code alias-project}: keeps {@code <site>/aliases/<alias>.json} ({@code {"deployId":
  * ..., "version": ...}}) in the blob store in step with the alias rows, from {@code alias.changed}
- * events, for a serve plane that reads the bucket. Version-guarded: an object is never replaced by
- * an older version, so redelivered or reordered events are harmless. A deleted alias is written as
- * {@code "deployId": null} rather than removed, so the guard survives it. Events of a purged site
- * are skipped instead of re-creating its bytes.
+ * events, for a serve plane that reads the bucket.
+ *
+ * <p>The event only says "this alias changed": each run writes the alias row as it is now, read
+ * under the site lock (E1), so redelivered, reordered or stale events are harmless and two hosts
+ * cannot interleave a read and a write. A deleted alias is written as {@code "deployId": null}
+ * (with the event's version) rather than removed. Events of a purged site write nothing, and a
+ * stale event that outlived a purge cannot pin a re-created site's projection to a version from
+ * before the purge (alias versions start again at 1 after one). An unchanged projection is not
+ * rewritten (V9).
  */
 public final class AliasProjection implements WorkflowHandler {
 
@@ -39,16 +48,18 @@ public final class AliasProjection implements WorkflowHandler {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final BlobStore blobs;
-  private final MetadataStore metadata;
+  private final Store store;
   private final Operations operations;
   private final Retrier retrier;
+  private final Duration lockTimeout;
 
   public AliasProjection(
-      BlobStore blobs, MetadataStore metadata, Operations operations, Retrier retrier) {
+      BlobStore blobs, Store store, Operations operations, Retrier retrier, Duration lockTimeout) {
     this.blobs = blobs;
-    this.metadata = metadata;
+    this.store = store;
     this.operations = operations;
     this.retrier = retrier;
+    this.lockTimeout = lockTimeout;
   }
 
   /** The workflow, keyed by site so one site's projections apply in order. */
@@ -63,33 +74,48 @@ public final class AliasProjection implements WorkflowHandler {
   public void run(RunContext context) {
     SiteId site = SiteId.of(context.input().get(StandardEvents.KEY_SITE));
     AliasName alias = AliasName.of(context.input().get(StandardEvents.KEY_ALIAS));
-    long version = Long.parseLong(context.input().get(StandardEvents.KEY_VERSION));
-    String target = context.input().getOrDefault(StandardEvents.KEY_DEPLOY_ID, "");
-    DeployId deployId = target.isEmpty() ? null : DeployId.of(target);
+    long eventVersion = Long.parseLong(context.input().get(StandardEvents.KEY_VERSION));
     operations.run(
         WORKFLOW,
         site,
         op -> {
-          if (!retrier.call(op, () -> siteExists(site))) {
-            return op.skip("site " + site + " no longer exists");
+          try (SiteLock lock = store.siteLocks().acquire(site, lockTimeout)) {
+            Optional<Alias> row = retrier.call(op, () -> store.metadata().findAlias(site, alias));
+            if (row.isPresent()) {
+              return retrier.call(
+                  op, () -> project(site, alias, row.get().target(), row.get().version()));
+            }
+            if (!retrier.call(op, () -> siteExists(site))) {
+              return op.skip("site " + site + " no longer exists");
+            }
+            return retrier.call(op, () -> project(site, alias, null, eventVersion));
           }
-          return retrier.call(op, () -> project(site, alias, deployId, version));
         });
   }
 
   /** A purged site has no rows at all; one with a deleted alias still has deploys. */
   private boolean siteExists(SiteId site) {
+    MetadataStore metadata = store.metadata();
     return !metadata.listAliases(site).isEmpty()
         || !metadata.listDeploys(site).isEmpty()
         || !metadata.listTombstones(site).isEmpty();
   }
 
-  /** Writes the projection unless a newer version is already there; returns whether it wrote. */
+  /**
+   * Writes the projection unless it already says the same (for a deleted alias: that there is no
+   * target); returns whether it wrote.
+   */
   boolean project(SiteId site, AliasName alias, DeployId deployId, long version) {
     BlobKey key = BlobLayout.alias(site, alias);
-    Optional<Long> existing = projectedVersion(key);
-    if (existing.isPresent() && existing.get() >= version) {
-      return false;
+    Optional<JsonNode> existing = projected(key);
+    if (existing.isPresent()) {
+      JsonNode old = existing.get();
+      String oldTarget = old.path("deployId").isNull() ? null : old.path("deployId").asText();
+      boolean sameTarget =
+          deployId == null ? oldTarget == null : deployId.value().equals(oldTarget);
+      if (sameTarget && (deployId == null || old.path("version").asLong() == version)) {
+        return false;
+      }
     }
     ObjectNode node = JSON.createObjectNode();
     node.put("deployId", deployId == null ? null : deployId.value());
@@ -103,14 +129,13 @@ public final class AliasProjection implements WorkflowHandler {
     return true;
   }
 
-  private Optional<Long> projectedVersion(BlobKey key) {
+  private Optional<JsonNode> projected(BlobKey key) {
     Optional<BlobContent> content = blobs.get(key);
     if (content.isEmpty()) {
       return Optional.empty();
     }
     try (BlobContent c = content.get()) {
-      JsonNode node = JSON.readTree(c.readAllBytes());
-      return Optional.of(node.path("version").asLong(0));
+      return Optional.of(JSON.readTree(c.readAllBytes()));
     } catch (IOException e) {
       throw new UncheckedIOException("reading the alias projection " + key + " failed", e);
     }

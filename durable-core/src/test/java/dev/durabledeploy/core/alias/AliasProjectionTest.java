@@ -125,4 +125,34 @@ class AliasProjectionTest extends CoreFixture {
                 recorded.events(OperationEvent.Skipped.class).stream()
                     .anyMatch(e -> e.operation().equals(AliasProjection.WORKFLOW)));
   }
+
+  @Test
+  @DisplayName("a stale event after the site was purged and re-created projects the new rows")
+  void staleEventAfterPurgeAndRecreate() {
+    // Found by the reliability harness: alias versions restart at 1 after a purge, so a late event
+    // of the old site (version 6) used to win the version guard and pin the projection to a deploy
+    // that no longer exists.
+    Deploy old = finalizedDeploy(PROD, "v1");
+    awaitProjected(PROD, old.id().value(), 1);
+    deploys.purgeSite(SITE);
+    Deploy fresh = finalizedDeploy(PROD, "v2");
+    awaitProjected(PROD, fresh.id().value(), 1);
+    var handle =
+        engine
+            .submit(
+                Submission.of(
+                    AliasProjection.WORKFLOW,
+                    Map.of(
+                        StandardEvents.KEY_SITE, SITE.value(),
+                        StandardEvents.KEY_ALIAS, PROD.value(),
+                        StandardEvents.KEY_DEPLOY_ID, old.id().value(),
+                        StandardEvents.KEY_VERSION, "6")))
+            .toCompletableFuture()
+            .join();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+    Deploy newer = finalizedDeploy(PROD, "v3");
+    awaitProjected(PROD, newer.id().value(), 2);
+  }
 }
