@@ -37,6 +37,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
   private volatile double failureRate;
   private volatile RandomGenerator random;
   private volatile Duration latency = Duration.ZERO;
+  private volatile boolean faultsAfterToo;
   private volatile int actOnCall = -1;
   private volatile Runnable action = () -> {};
   private volatile Supplier<RuntimeException> fault =
@@ -69,6 +70,17 @@ public final class FaultInjectingBlobStore implements BlobStore {
   public FaultInjectingBlobStore failRandomly(double rate, RandomGenerator random) {
     this.failureRate = rate;
     this.random = random;
+    this.faultsAfterToo = false;
+    return this;
+  }
+
+  /**
+   * Fails each call with probability {@code rate}; half of those faults come after the call took
+   * effect, as when the store did the work and the response was lost.
+   */
+  public FaultInjectingBlobStore failRandomlyEitherSide(double rate, RandomGenerator random) {
+    failRandomly(rate, random);
+    this.faultsAfterToo = true;
     return this;
   }
 
@@ -104,15 +116,27 @@ public final class FaultInjectingBlobStore implements BlobStore {
       action.run();
     }
     boolean injected = n == failOnCall;
-    if ((injected && when == When.BEFORE)
-        || (failureRate > 0 && random.nextDouble() < failureRate)) {
+    boolean randomFault;
+    boolean randomFaultAfter;
+    synchronized (this) { // the generator is not thread-safe; sagas and workers call concurrently
+      randomFault = failureRate > 0 && random.nextDouble() < failureRate;
+      randomFaultAfter = randomFault && faultsAfterToo && random.nextBoolean();
+    }
+    if ((injected && when == When.BEFORE) || (randomFault && !randomFaultAfter)) {
       throw fault.get();
     }
     T result = body.get();
-    if (injected) {
+    if (injected || randomFaultAfter) {
+      closeIfContent(result);
       throw fault.get();
     }
     return result;
+  }
+
+  private static void closeIfContent(Object result) {
+    if (result instanceof Optional<?> o && o.orElse(null) instanceof BlobContent content) {
+      content.close();
+    }
   }
 
   private void pause() {
