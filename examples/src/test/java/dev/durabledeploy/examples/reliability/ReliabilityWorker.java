@@ -1,0 +1,29 @@
+package dev.durabledeploy.examples.reliability;
+
+import dev.durabledeploy.core.blob.FileSystemBlobStore;
+import java.nio.file.Path;
+
+/**
+ * The worker JVM the kill test starts and SIGKILLs: runs the seeded {@link Workload} until it is
+ * killed, printing {@code READY} once the plane is up and {@code OP <name>} after every operation.
+ * Arguments: JDBC URL, user, blob root, seed, site count; the password comes in the environment
+ * variable {@code HARNESS_PG_PASSWORD} so it never shows in a process listing.
+ */
+public final class ReliabilityWorker {
+
+  private ReliabilityWorker() {}
+
+  public static void main(String[] args) throws Exception {
+    String password = System.getenv().getOrDefault("HARNESS_PG_PASSWORD", "");
+    Plane plane = new Plane(args[0], args[1], password, new FileSystemBlobStore(Path.of(args[2])));
+    Deliveries.createTable(plane.consumerDb());
+    plane.deploy.start();
+    Workload workload =
+        new Workload(plane.deploy, Long.parseLong(args[3]), Integer.parseInt(args[4]));
+    System.out.println("READY");
+    while (true) {
+      String op = workload.step();
+      System.out.println("OP " + op);
+    }
+  }
+}
