@@ -17,4 +17,9 @@ final class Percentiles {
     int rank = (int) Math.ceil(p / 100.0 * sorted.length);
     return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))] / 1000.0;
   }
+
+  /** The median of a few timings (nanoseconds), in milliseconds. */
+  static double medianMillis(long[] nanos) {
+    return new Percentiles(nanos).micros(50) / 1000;
+  }
 }

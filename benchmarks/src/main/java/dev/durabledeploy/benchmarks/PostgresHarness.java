@@ -21,7 +21,8 @@ import java.util.Map;
  * The PostgreSQL figures, each beside its baseline on the same server in the same run: the finalize
  * metadata command (activate: deploy ACTIVE + alias CAS + release + audit + two outbox events in
  * one transaction) against a bare single-row INSERT transaction, interleaved so both see the same
- * machine; and outbox claim+ack throughput at batch 100.
+ * machine; outbox claim+ack throughput at batch 100; the relay under {@link OutboxLoad} beside the
+ * gruelbox peer; retention planning read from the store.
  */
 final class PostgresHarness {
 
@@ -31,9 +32,15 @@ final class PostgresHarness {
       double insertP50,
       double insertP99,
       double claimAckPerSecond,
-      List<RelayHarness.Result> relay,
+      List<OutboxLoad.Result> relay,
+      double drainPerSecond,
+      double peerDrainPerSecond,
+      PgPlanHarness.Result planning,
       CasHarness.Result cas,
       CasHarness.Result casInMemory) {}
+
+  static final int[] RELAY_PRODUCERS = {1, 4, 16};
+  static final int DRAIN_EVENTS = 10_000;
 
   private PostgresHarness() {}
 
@@ -95,12 +102,16 @@ final class PostgresHarness {
         long start = System.nanoTime();
         int delivered = drain(store);
         double seconds = (System.nanoTime() - start) / 1e9;
-        List<RelayHarness.Result> relay = new java.util.ArrayList<>();
-        for (int producers : new int[] {1, 4, 16}) {
+        List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
+        for (int producers : RELAY_PRODUCERS) {
           for (boolean notifications : new boolean[] {true, false}) {
             relay.add(RelayHarness.run(store, producers, notifications, 8_000 / producers));
           }
+          relay.add(GruelboxHarness.run(url, "postgres", "postgres", producers, 8_000 / producers));
         }
+        double drain = RelayHarness.drain(store, DRAIN_EVENTS);
+        double peerDrain = GruelboxHarness.drain(url, "postgres", "postgres", DRAIN_EVENTS);
+        PgPlanHarness.Result planning = PgPlanHarness.run(store.metadata(), 100, 100);
         CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
         CasHarness.Result casMemory =
             CasHarness.run(
@@ -112,6 +123,9 @@ final class PostgresHarness {
             b.micros(99),
             delivered / seconds,
             relay,
+            drain,
+            peerDrain,
+            planning,
             cas,
             casMemory);
       }

@@ -16,109 +16,81 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The outbox relay end to end on PostgreSQL: producers commit events, the relay hands them to a
- * no-op workflow on the executor engine; measured are committed/s, delivered/s and the lag from
- * commit to handler, with LISTEN/NOTIFY wake-ups and with polling only (same relay, the store's
- * notifications hidden).
+ * The outbox relay end to end on PostgreSQL under {@link OutboxLoad}: the relay hands events to a
+ * no-op workflow on the executor engine, with LISTEN/NOTIFY wake-ups and with polling only (same
+ * relay, the store's notifications hidden).
  */
 final class RelayHarness {
 
-  record Result(
-      int producers,
-      boolean notifications,
-      double committedPerSecond,
-      double deliveredPerSecond,
-      double lagP50Millis,
-      double lagP99Millis) {}
-
   private RelayHarness() {}
 
-  static Result run(
+  static OutboxLoad.Result run(
       PostgresStore store, int producers, boolean notifications, int eventsPerProducer)
       throws Exception {
-    AtomicInteger handled = new AtomicInteger();
-    ConcurrentLinkedQueue<Long> lags = new ConcurrentLinkedQueue<>();
-    int total = producers * eventsPerProducer;
-    CountDownLatch allHandled = new CountDownLatch(total + 500);
-    ExecutorEngine engine = ExecutorEngine.builder().build();
-    engine.register(
-        WorkflowDefinition.named("noop")
-            .keyedBy("site")
-            .handler(
-                ctx -> {
-                  lags.add(System.nanoTime() - Long.parseLong(ctx.input().get("t")));
-                  handled.incrementAndGet();
-                  allHandled.countDown();
-                }));
-    engine.start();
+    OutboxLoad load = new OutboxLoad();
     Outbox outbox = notifications ? store.outbox() : new PollingOnly(store.outbox());
-    OutboxRelay relay =
-        OutboxRelay.builder(outbox, engine)
-            .owner("bench-relay")
-            .route("bench.event", "noop")
-            .pollInterval(Duration.ofMillis(100))
-            .build();
-    relay.start();
-    // Warm-up: the relay's LISTEN connection, the JIT and the pools get going before measuring.
-    int warmup = 500;
-    for (int i = 0; i < warmup; i++) {
-      outbox.append(
-          new NewEvent(
-              SiteId.of("site-" + i % 50),
-              "bench.event",
-              Map.of("site", "site-" + i % 50, "t", Long.toString(System.nanoTime()))));
+    try (Consumer consumer = new Consumer(outbox, load)) {
+      consumer.relay.start();
+      return load.run(
+          notifications ? "durable-deploy, LISTEN/NOTIFY" : "durable-deploy, polling only (100 ms)",
+          producer(outbox),
+          producers,
+          eventsPerProducer);
     }
-    long warmDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (handled.get() < warmup && System.nanoTime() < warmDeadline) {
-      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+  }
+
+  /** Backlog drain: {@code events} committed with the relay stopped, then it starts. */
+  static double drain(PostgresStore store, int events) throws Exception {
+    OutboxLoad load = new OutboxLoad();
+    try (Consumer consumer = new Consumer(store.outbox(), load)) {
+      return load.drain(
+          "durable-deploy backlog",
+          producer(store.outbox()),
+          Duration.ZERO,
+          consumer.relay::start,
+          events);
     }
-    handled.set(0);
-    lags.clear();
-    ExecutorService pool = Executors.newFixedThreadPool(producers);
-    long start = System.nanoTime();
-    CountDownLatch produced = new CountDownLatch(producers);
-    for (int p = 0; p < producers; p++) {
-      int producer = p;
-      pool.execute(
-          () -> {
-            for (int i = 0; i < eventsPerProducer; i++) {
-              outbox.append(
-                  new NewEvent(
-                      SiteId.of("site-" + (producer * 7 + i) % 50),
-                      "bench.event",
-                      Map.of(
-                          "site",
-                          "site-" + (producer * 7 + i) % 50,
-                          "t",
-                          Long.toString(System.nanoTime()))));
-            }
-            produced.countDown();
-          });
+  }
+
+  private static OutboxLoad.Producer producer(Outbox outbox) {
+    return (site, seq, t) ->
+        outbox.append(
+            new NewEvent(
+                SiteId.of(site),
+                "bench.event",
+                Map.of("site", site, "seq", Long.toString(seq), "t", Long.toString(t))));
+  }
+
+  /** The relay and a no-op workflow on the executor engine, reporting to {@code load}. */
+  private static final class Consumer implements AutoCloseable {
+    final ExecutorEngine engine = ExecutorEngine.builder().build();
+    final OutboxRelay relay;
+
+    Consumer(Outbox outbox, OutboxLoad load) {
+      engine.register(
+          WorkflowDefinition.named("noop")
+              .keyedBy("site")
+              .handler(
+                  ctx ->
+                      load.delivered(
+                          Long.parseLong(ctx.input().get("seq")),
+                          Long.parseLong(ctx.input().get("t")))));
+      engine.start();
+      relay =
+          OutboxRelay.builder(outbox, engine)
+              .owner("bench-relay")
+              .route("bench.event", "noop")
+              .pollInterval(Duration.ofMillis(100))
+              .build();
     }
-    produced.await();
-    double commitSeconds = (System.nanoTime() - start) / 1e9;
-    allHandled.await(300, TimeUnit.SECONDS);
-    double deliverSeconds = (System.nanoTime() - start) / 1e9;
-    pool.shutdown();
-    relay.stop(Duration.ofSeconds(10));
-    engine.stop(Duration.ofSeconds(10));
-    long[] samples = lags.stream().mapToLong(Long::longValue).toArray();
-    Percentiles lag = new Percentiles(samples);
-    return new Result(
-        producers,
-        notifications,
-        total / commitSeconds,
-        handled.get() / deliverSeconds,
-        lag.micros(50) / 1000,
-        lag.micros(99) / 1000);
+
+    @Override
+    public void close() {
+      relay.stop(Duration.ofSeconds(10));
+      engine.stop(Duration.ofSeconds(10));
+    }
   }
 
   /** The store's outbox with its notifications hidden, so the relay can only poll. */
