@@ -55,6 +55,25 @@ class AliasProjectionTest extends CoreFixture {
             });
   }
 
+  /** Runs the projection for a late {@code alias.changed} of PROD naming {@code target}. */
+  private void runLateEvent(Deploy target, long version) {
+    var handle =
+        engine
+            .submit(
+                Submission.of(
+                    AliasProjection.WORKFLOW,
+                    Map.of(
+                        StandardEvents.KEY_SITE, SITE.value(),
+                        StandardEvents.KEY_ALIAS, PROD.value(),
+                        StandardEvents.KEY_DEPLOY_ID, target.id().value(),
+                        StandardEvents.KEY_VERSION, Long.toString(version))))
+            .toCompletableFuture()
+            .join();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+  }
+
   @Test
   @DisplayName("follows finalize, promote and alias deletion through the outbox")
   void follows() throws IOException {
@@ -78,21 +97,7 @@ class AliasProjectionTest extends CoreFixture {
     Deploy v1 = finalizedDeploy(PROD, "v1");
     Deploy v2 = finalizedDeploy(PROD, "v2");
     awaitProjected(PROD, v2.id().value(), 2);
-    var handle =
-        engine
-            .submit(
-                Submission.of(
-                    AliasProjection.WORKFLOW,
-                    Map.of(
-                        StandardEvents.KEY_SITE, SITE.value(),
-                        StandardEvents.KEY_ALIAS, PROD.value(),
-                        StandardEvents.KEY_DEPLOY_ID, v1.id().value(),
-                        StandardEvents.KEY_VERSION, "1")))
-            .toCompletableFuture()
-            .join();
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+    runLateEvent(v1, 1);
     assertThat(projected(PROD).orElseThrow().path("deployId").asText()).isEqualTo(v2.id().value());
   }
 
@@ -102,21 +107,7 @@ class AliasProjectionTest extends CoreFixture {
     Deploy v1 = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, v1.id().value(), 1);
     deploys.purgeSite(SITE);
-    var handle =
-        engine
-            .submit(
-                Submission.of(
-                    AliasProjection.WORKFLOW,
-                    Map.of(
-                        StandardEvents.KEY_SITE, SITE.value(),
-                        StandardEvents.KEY_ALIAS, PROD.value(),
-                        StandardEvents.KEY_DEPLOY_ID, v1.id().value(),
-                        StandardEvents.KEY_VERSION, "5")))
-            .toCompletableFuture()
-            .join();
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+    runLateEvent(v1, 5);
     assertThat(rawBlobs.stat(BlobLayout.alias(SITE, PROD))).isEmpty();
     await()
         .atMost(Duration.ofSeconds(10))
@@ -137,21 +128,7 @@ class AliasProjectionTest extends CoreFixture {
     deploys.purgeSite(SITE);
     Deploy fresh = finalizedDeploy(PROD, "v2");
     awaitProjected(PROD, fresh.id().value(), 1);
-    var handle =
-        engine
-            .submit(
-                Submission.of(
-                    AliasProjection.WORKFLOW,
-                    Map.of(
-                        StandardEvents.KEY_SITE, SITE.value(),
-                        StandardEvents.KEY_ALIAS, PROD.value(),
-                        StandardEvents.KEY_DEPLOY_ID, old.id().value(),
-                        StandardEvents.KEY_VERSION, "6")))
-            .toCompletableFuture()
-            .join();
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> engine.status(handle.id()).orElseThrow().state() == RunState.SUCCEEDED);
+    runLateEvent(old, 6);
     Deploy newer = finalizedDeploy(PROD, "v3");
     awaitProjected(PROD, newer.id().value(), 2);
   }

@@ -7,7 +7,6 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.PostgresServer;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -81,28 +80,17 @@ class DatabaseRestartTest {
     }
 
     List<SiteId> sites = IntStream.range(0, SITES).mapToObj(Workload::site).toList();
-    try (Plane recovered =
-        new Plane(
-            PG.jdbcUrl(),
-            PG.username(),
-            PG.password(),
-            new FileSystemBlobStore(blobRoot),
-            Clock.offset(Clock.systemUTC(), Duration.ofDays(1)))) {
-      recovered.deploy.start();
-      Invariants.Report report =
-          new Invariants(recovered.deploy, PG.dataSource(), "durable_deploy").check(sites);
-      System.out.println(
-          "DatabaseRestartTest seed "
-              + seed
-              + ": "
-              + workload.done.get()
-              + " operations done, "
-              + workload.refused.get()
-              + " refused (outage included); "
-              + report);
-      assertThat(report.violations()).as("violations, seed " + seed).isEmpty();
-      assertThat(report.eventsDelivered()).isEqualTo(report.eventsCommitted());
-    }
+    Invariants.recoverAndCheck(
+        PG,
+        blobRoot,
+        sites,
+        "DatabaseRestartTest seed "
+            + seed
+            + ": "
+            + workload.done.get()
+            + " operations done, "
+            + workload.refused.get()
+            + " refused (outage included)");
   }
 
   private static void awaitDone(Workload workload, long done, AtomicReference<Throwable> escaped) {

@@ -1,8 +1,5 @@
 package dev.durabledeploy.examples.reliability;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
-import dev.durabledeploy.core.blob.FileSystemBlobStore;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import java.io.IOException;
@@ -60,24 +57,11 @@ class KillRestartTest {
     }
 
     List<SiteId> sites = IntStream.range(0, SITES).mapToObj(Workload::site).toList();
-    try (Plane recovered =
-        new Plane(PG.jdbcUrl(), PG.username(), PG.password(), new FileSystemBlobStore(blobRoot))) {
-      recovered.deploy.start();
-      Invariants.Report report =
-          new Invariants(recovered.deploy, PG.dataSource(), "durable_deploy").check(sites);
-      System.out.println(
-          "KillRestartTest seed "
-              + seed
-              + ": "
-              + operations
-              + " operations, "
-              + kills
-              + " kills; "
-              + report);
-      assertThat(report.violations()).as("violations, seed " + seed).isEmpty();
-      assertThat(report.eventsCommitted()).as("events committed, seed " + seed).isPositive();
-      assertThat(report.eventsDelivered()).isEqualTo(report.eventsCommitted());
-    }
+    Invariants.recoverAndCheck(
+        PG,
+        blobRoot,
+        sites,
+        "KillRestartTest seed " + seed + ": " + operations + " operations, " + kills + " kills");
   }
 
   private Process startWorker(Path blobRoot, long seed, Path log) throws IOException {
