@@ -329,7 +329,9 @@ public final class JGitRepoSource implements RepoSource {
 
   /** Maps a JGit failure to a reason and an actionable, redacted message. */
   private RepoCloneException classify(RepoRef repo, Exception e, boolean timedOut) {
-    String all = chain(e).toLowerCase(Locale.ROOT);
+    // The repository's own URL and path are in JGit's messages; a "401" in a directory name must
+    // not read as an HTTP status.
+    String all = withoutLocation(chain(e), repo).toLowerCase(Locale.ROOT);
     Reason reason;
     String advice;
     if (timedOut || all.contains("timed out") || all.contains("timeout")) {
@@ -343,8 +345,7 @@ public final class JGitRepoSource implements RepoSource {
       advice = "the clone was cancelled";
     } else if (all.contains("not authorized")
         || all.contains("authentication")
-        || all.contains("401")
-        || all.contains("403")) {
+        || HTTP_AUTH_STATUS.matcher(all).find()) {
       reason = Reason.AUTH_REQUIRED;
       advice =
           "the remote asked for credentials or refused them; check the token for " + host(repo);
@@ -376,6 +377,23 @@ public final class JGitRepoSource implements RepoSource {
     // The cause is dropped on purpose: JGit's messages and stack may carry the raw URL.
     LOG.warn("clone of {} failed ({}): {}", repo, reason, redact(repo, message));
     return new RepoCloneException(repo.id(), reason, redact(repo, message), null);
+  }
+
+  private static final java.util.regex.Pattern HTTP_AUTH_STATUS =
+      java.util.regex.Pattern.compile("\\b40[13]\\b");
+
+  private static String withoutLocation(String text, RepoRef repo) {
+    String url = repo.url().value();
+    String stripped = text.replace(url, "<url>");
+    try {
+      String path = java.net.URI.create(url).getPath();
+      if (path != null && path.length() > 1) {
+        stripped = stripped.replace(path, "<path>");
+      }
+    } catch (IllegalArgumentException notAUri) {
+      // scp-like git URLs (git@host:org/repo): the URL itself was replaced above
+    }
+    return stripped;
   }
 
   private static String chain(Throwable e) {

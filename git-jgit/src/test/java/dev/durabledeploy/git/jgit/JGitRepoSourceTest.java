@@ -58,6 +58,17 @@ class JGitRepoSourceTest extends RepoSourceContract {
   }
 
   @Test
+  @DisplayName("a missing repository whose path holds 401 or 403 is not an auth failure")
+  void statusCodeLookalikeInPath() {
+    // Found by CI: JUnit's temp directory name held "401", and the path is in JGit's message.
+    RepoRef repo = repos.missing("x401y-403");
+    assertThatThrownBy(() -> source.ensureClone(repo))
+        .isInstanceOfSatisfying(
+            RepoCloneException.class,
+            e -> assertThat(e.reason()).isEqualTo(RepoCloneException.Reason.REPO_NOT_FOUND));
+  }
+
+  @Test
   @DisplayName("a warm hit does no git call; the tree is a shallow clone of the branch")
   void warmHit() throws Exception {
     RepoRef repo = repos.commit("warm", Map.of("a.txt", "1"));
