@@ -1,0 +1,151 @@
+package dev.durabledeploy.store.valkey;
+
+import dev.durabledeploy.spi.SiteBusyException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.lock.SiteLocks;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SetArgs;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Site locks as {@code SET <ns>:{<site>}:lock <token> NX PX <ttl>}: a random token per holder,
+ * released and extended by compare-token Lua, so nobody ever releases a lock another holder took
+ * after it expired. While held, a watchdog extends the lock every third of its time to live; a
+ * holder that dies stops extending and its lock expires after at most that time. A lock whose
+ * extension finds another token (or none) is lost: {@link SiteLock#isHeld()} turns false.
+ *
+ * <p>Contended callers poll every 10 to 50 ms until their timeout, then get {@link
+ * SiteBusyException}.
+ */
+final class ValkeySiteLocks implements SiteLocks {
+
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(ValkeySiteLocks.class);
+  private static final SecureRandom TOKENS = new SecureRandom();
+
+  private final Valkey valkey;
+  private final Keys keys;
+  private final Duration ttl;
+  private final ScheduledExecutorService watchdog;
+  private final Set<Held> held = ConcurrentHashMap.newKeySet();
+
+  ValkeySiteLocks(Valkey valkey, Keys keys, Duration ttl, ScheduledExecutorService watchdog) {
+    this.valkey = valkey;
+    this.keys = keys;
+    this.ttl = ttl;
+    this.watchdog = watchdog;
+    long period = Math.max(1, ttl.toMillis() / 3);
+    watchdog.scheduleWithFixedDelay(this::extendAll, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public SiteLock acquire(SiteId site, Duration timeout) {
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(timeout, "timeout");
+    String key = keys.lock(site);
+    String token = HexFormat.of().formatHex(TOKENS.generateSeed(16));
+    long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+    long pauseMillis = 10;
+    while (true) {
+      String ok =
+          valkey.call(
+              "acquiring the lock of site " + site,
+              () -> valkey.commands().set(key, token, SetArgs.Builder.nx().px(ttl.toMillis())));
+      if ("OK".equals(ok)) {
+        Held lock = new Held(site, key, token);
+        held.add(lock);
+        return lock;
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        throw new SiteBusyException(site, timeout);
+      }
+      LockSupport.parkNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(pauseMillis)));
+      if (Thread.interrupted()) {
+        Thread.currentThread().interrupt();
+        throw new SiteBusyException(site, timeout);
+      }
+      pauseMillis = Math.min(50, pauseMillis * 2);
+    }
+  }
+
+  private void extendAll() {
+    for (Held lock : held) {
+      try {
+        Long extended =
+            valkey.script(
+                "lock-extend",
+                ScriptOutputType.INTEGER,
+                List.of(lock.key),
+                List.of(lock.token, Long.toString(ttl.toMillis())));
+        if (extended == null || extended == 0) {
+          lock.lost();
+        }
+      } catch (TransientStoreException | IllegalStateException e) {
+        // Not extended this time; the next round tries again before the lock can expire, unless
+        // the outage outlasts it, in which case the next extension reports the lock lost.
+      }
+    }
+  }
+
+  void stop() {
+    watchdog.shutdownNow();
+  }
+
+  private final class Held implements SiteLock {
+    private final SiteId site;
+    private final String key;
+    private final String token;
+    private final AtomicBoolean holding = new AtomicBoolean(true);
+
+    Held(SiteId site, String key, String token) {
+      this.site = site;
+      this.key = key;
+      this.token = token;
+    }
+
+    void lost() {
+      holding.set(false);
+      held.remove(this);
+    }
+
+    @Override
+    public SiteId site() {
+      return site;
+    }
+
+    @Override
+    public boolean isHeld() {
+      return holding.get();
+    }
+
+    @Override
+    public void close() {
+      if (holding.compareAndSet(true, false)) {
+        held.remove(this);
+        try {
+          valkey.script("lock-release", ScriptOutputType.INTEGER, List.of(key), List.of(token));
+        } catch (TransientStoreException e) {
+          // Not extended any more, the lock expires within its time to live.
+          LOG.warn(
+              "releasing the lock of site {} failed, it expires within {}: {}",
+              site,
+              ttl,
+              e.getMessage());
+        }
+      }
+    }
+  }
+}
