@@ -13,6 +13,7 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:{leases}:job:&lt;job key&gt;   lease (hash: owner, started, expires, attempt; epoch ms)
  * &lt;ns&gt;:{leases}:by-expiry       lease keys scored by expiry (zset)
  * &lt;ns&gt;:{leases}:by-key          lease keys, lexical (zset, score 0)
+ * &lt;ns&gt;:site-changed             change bus (pub/sub channel; message: the site id)
  * </pre>
  */
 record Keys(String namespace) {
@@ -27,6 +28,10 @@ record Keys(String namespace) {
 
   String leasesByExpiry() {
     return namespace + ":{leases}:by-expiry";
+  }
+
+  String changes() {
+    return namespace + ":site-changed";
   }
 
   String leasesByKey() {

@@ -5,6 +5,7 @@ import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lock.SiteLocks;
+import dev.durabledeploy.spi.metadata.MetadataStore;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
@@ -18,10 +19,11 @@ import java.util.Objects;
 import java.util.concurrent.Executors;
 
 /**
- * The deploy plane's coordination on Valkey, or Redis ≥ 6.2: {@link #siteLocks()} and {@link
- * #jobLeases()}, sharing one Lettuce connection (thread-safe, pipelined, reconnected by Lettuce).
- * The metadata store, outbox, cache and change bus on Valkey are not built yet (issue #10); until
- * they are this is not a full {@link dev.durabledeploy.spi.Store}.
+ * The deploy plane's coordination on Valkey, or Redis ≥ 6.2: {@link #siteLocks()}, {@link
+ * #jobLeases()} and a {@link #cached cache} of site metadata with a change bus, sharing one Lettuce
+ * connection (thread-safe, pipelined, reconnected by Lettuce) plus one pub/sub connection for the
+ * bus. The metadata store and outbox on Valkey are not built yet (issue #10); until they are this
+ * is not a full {@link dev.durabledeploy.spi.Store}.
  *
  * <p>Connection from a URI: {@code redis://[:password@]host[:port][/db]}, or {@code rediss://} for
  * TLS. The password never appears in a log line or an exception; {@link #redactedUri()} is safe to
@@ -35,6 +37,7 @@ public final class ValkeyStore implements AutoCloseable {
   public static final String DEFAULT_NAMESPACE = "durable-deploy";
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(5);
   public static final Duration DEFAULT_LOCK_TTL = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(30);
 
   private static final java.util.regex.Pattern NAMESPACE =
       java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
@@ -42,8 +45,13 @@ public final class ValkeyStore implements AutoCloseable {
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> connection;
   private final String redactedUri;
+  private final RedisURI uri;
+  private final Valkey valkey;
+  private final Keys keys;
+  private final Clock clock;
   private final ValkeySiteLocks siteLocks;
   private final ValkeyJobLeases jobLeases;
+  private ChangeBus bus;
 
   private ValkeyStore(Builder b, RedisURI uri) {
     this.redactedUri = redact(uri);
@@ -60,8 +68,10 @@ public final class ValkeyStore implements AutoCloseable {
       client.shutdown();
       throw connectFailure(e);
     }
-    Valkey valkey = new Valkey(connection.sync(), uri);
-    Keys keys = new Keys(b.namespace);
+    this.uri = uri;
+    this.clock = b.clock;
+    this.valkey = new Valkey(connection.sync(), uri);
+    this.keys = new Keys(b.namespace);
     this.siteLocks =
         new ValkeySiteLocks(
             valkey,
@@ -88,14 +98,39 @@ public final class ValkeyStore implements AutoCloseable {
     return jobLeases;
   }
 
+  /**
+   * {@code source} behind a read-through cache of each site's aliases and live deploys, kept in
+   * step across hosts by this server's change bus; see {@link CachingMetadataStore}. Use it as the
+   * host's metadata store (every write must go through it to be announced). {@code ttl} bounds how
+   * stale an entry can be should a change message be lost.
+   */
+  public synchronized CachingMetadataStore cached(MetadataStore source, Duration ttl) {
+    Objects.requireNonNull(source, "source");
+    if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+      throw new ConfigurationException("ttl", "must be a positive duration");
+    }
+    if (bus == null) {
+      bus = new ChangeBus(client, uri, valkey, keys.changes());
+    }
+    return new CachingMetadataStore(source, clock, ttl, bus);
+  }
+
+  /** {@link #cached(MetadataStore, Duration)} with entries kept at most 30 s. */
+  public CachingMetadataStore cached(MetadataStore source) {
+    return cached(source, DEFAULT_CACHE_TTL);
+  }
+
   /** The URI with its password replaced by {@code ***}: safe for logs. */
   public String redactedUri() {
     return redactedUri;
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     siteLocks.stop();
+    if (bus != null) {
+      bus.close();
+    }
     connection.close();
     client.shutdown();
   }

@@ -1,0 +1,235 @@
+package dev.durabledeploy.store.valkey;
+
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.AuditEntry;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.Tombstone;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+
+/**
+ * A read-through cache of each site's aliases and live deploys in front of any {@link
+ * MetadataStore}, kept honest by the change bus (see {@link ValkeyStore#cached}):
+ *
+ * <ul>
+ *   <li>Single flight: concurrent misses for one site share one load.
+ *   <li>Every mutation through this store drops the site here at once and publishes {@code
+ *       site.changed} on the bus, so every other host drops it too.
+ *   <li>A load that raced with an invalidation is handed to its callers but not kept.
+ *   <li>While the bus is disconnected nothing is cached (reads go to the store), and the whole
+ *       cache is dropped on reconnect: messages missed meanwhile cannot leave stale entries.
+ *   <li>Entries also expire after a time to live, which bounds staleness should a message be lost
+ *       while the bus looked connected.
+ * </ul>
+ *
+ * Losing the cache makes it cold, never wrong: commands (CAS, tombstone, ...) always run against
+ * the store, never against cached values.
+ */
+public final class CachingMetadataStore implements MetadataStore {
+
+  private record SiteView(List<Alias> aliases, List<Deploy> deploys, Instant loadedAt) {}
+
+  private final MetadataStore store;
+  private final Clock clock;
+  private final Duration ttl;
+  private final ChangeBus bus;
+  private final Map<SiteId, CompletableFuture<SiteView>> views = new ConcurrentHashMap<>();
+  private final Map<SiteId, AtomicLong> generations = new ConcurrentHashMap<>();
+  private final LongAdder loads = new LongAdder();
+
+  CachingMetadataStore(MetadataStore store, Clock clock, Duration ttl, ChangeBus bus) {
+    this.store = store;
+    this.clock = clock;
+    this.ttl = ttl;
+    this.bus = bus;
+    bus.onChange(this::invalidate);
+    bus.onReset(this::invalidateAll);
+  }
+
+  /** How many times a site view was loaded from the store (for tests and metrics). */
+  public long loads() {
+    return loads.sum();
+  }
+
+  /** Drops the site's cached view (another host changed it). */
+  void invalidate(SiteId site) {
+    generation(site).incrementAndGet();
+    views.remove(site);
+  }
+
+  /** Drops everything (the bus reconnected; messages may have been missed). */
+  void invalidateAll() {
+    generations.values().forEach(AtomicLong::incrementAndGet);
+    views.clear();
+  }
+
+  private AtomicLong generation(SiteId site) {
+    return generations.computeIfAbsent(site, s -> new AtomicLong());
+  }
+
+  private SiteView view(SiteId site) {
+    if (!bus.isConnected()) {
+      return load(site);
+    }
+    while (true) {
+      long generation = generation(site).get();
+      CompletableFuture<SiteView> mine = new CompletableFuture<>();
+      CompletableFuture<SiteView> current = views.putIfAbsent(site, mine);
+      if (current == null) {
+        try {
+          SiteView loaded = load(site);
+          mine.complete(loaded);
+          if (generation(site).get() != generation || !bus.isConnected()) {
+            views.remove(site, mine); // changed while loading: serve it, do not keep it
+          }
+          return loaded;
+        } catch (RuntimeException e) {
+          views.remove(site, mine);
+          mine.completeExceptionally(e);
+          throw e;
+        }
+      }
+      try {
+        SiteView cached = current.join();
+        if (!cached.loadedAt().plus(ttl).isBefore(clock.instant())) {
+          return cached;
+        }
+        views.remove(site, current); // expired: the next round loads
+      } catch (CompletionException e) {
+        // The shared load failed: fail like it, the next caller loads again.
+        throw e.getCause() instanceof RuntimeException r ? r : e;
+      }
+    }
+  }
+
+  private SiteView load(SiteId site) {
+    loads.increment();
+    return new SiteView(store.listAliases(site), store.listDeploys(site), clock.instant());
+  }
+
+  private <T> T mutate(SiteId site, Supplier<T> command) {
+    try {
+      return command.get();
+    } finally {
+      // Also after a failure: an ambiguous one (a timeout after commit) may have changed it.
+      invalidate(site);
+      bus.publish(site);
+    }
+  }
+
+  // ---- cached reads ----------------------------------------------------------------------------
+
+  @Override
+  public List<Deploy> listDeploys(SiteId site) {
+    return view(site).deploys();
+  }
+
+  @Override
+  public List<Alias> listAliases(SiteId site) {
+    return view(site).aliases();
+  }
+
+  @Override
+  public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    return view(site).aliases().stream().filter(a -> a.name().equals(alias)).findFirst();
+  }
+
+  // ---- commands: through to the store, then invalidate everywhere ----------------------------
+
+  @Override
+  public Deploy createPending(SiteId site, DeployId id, String sha, Actor actor) {
+    return mutate(site, () -> store.createPending(site, id, sha, actor));
+  }
+
+  @Override
+  public Alias activate(
+      SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
+    return mutate(site, () -> store.activate(site, id, alias, expect, actor));
+  }
+
+  @Override
+  public Optional<Deploy> adopt(
+      SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
+    return mutate(site, () -> store.adopt(site, id, sha, finalizedAt, actor));
+  }
+
+  @Override
+  public Alias moveAlias(
+      SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
+    return mutate(site, () -> store.moveAlias(site, alias, target, expect, actor));
+  }
+
+  @Override
+  public boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor) {
+    return mutate(site, () -> store.deleteAlias(site, alias, expect, actor));
+  }
+
+  @Override
+  public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
+    return mutate(site, () -> store.tombstone(site, id, recoveryWindow, actor));
+  }
+
+  @Override
+  public Deploy restore(SiteId site, DeployId id, Actor actor) {
+    return mutate(site, () -> store.restore(site, id, actor));
+  }
+
+  @Override
+  public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
+    return mutate(site, () -> store.purgeTombstone(site, id, actor));
+  }
+
+  @Override
+  public SiteDeletion deleteSite(SiteId site, Actor actor) {
+    return mutate(site, () -> store.deleteSite(site, actor));
+  }
+
+  // ---- other reads: not cached -----------------------------------------------------------------
+
+  @Override
+  public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    return store.findDeploy(site, id);
+  }
+
+  @Override
+  public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    return store.findTombstone(site, id);
+  }
+
+  @Override
+  public List<Tombstone> listTombstones(SiteId site) {
+    return store.listTombstones(site);
+  }
+
+  @Override
+  public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    return store.listExpiredTombstones(cutoff, limit);
+  }
+
+  @Override
+  public List<SiteId> listSites(SiteId after, int limit) {
+    return store.listSites(after, limit);
+  }
+
+  @Override
+  public List<AuditEntry> auditLog(SiteId site, int limit) {
+    return store.auditLog(site, limit);
+  }
+}
