@@ -20,9 +20,11 @@ import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.store.postgres.PostgresStore;
+import dev.durabledeploy.store.valkey.ValkeyStore;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.S3Extension;
+import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.memory.InMemoryStore;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
@@ -52,6 +54,7 @@ class SwapAdaptersTest {
 
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
   @RegisterExtension static final S3Extension S3 = new S3Extension();
+  @RegisterExtension static final ValkeyExtension VALKEY = new ValkeyExtension();
   private static final SiteId SITE = SiteId.of("swap-site");
   private static int schemas;
 
@@ -75,15 +78,7 @@ class SwapAdaptersTest {
         Arguments.of(
             new Adapters(
                 "postgres + s3 + executor",
-                clock ->
-                    PostgresStore.builder()
-                        .jdbcUrl(PG.jdbcUrl())
-                        .username(PG.username())
-                        .password(PG.password())
-                        .schema("swap_" + (++schemas))
-                        .clock(clock)
-                        .migrateOnStart(true)
-                        .build(),
+                SwapAdaptersTest::postgres,
                 root ->
                     S3BlobStore.builder()
                         .bucket(S3.newBucket())
@@ -93,7 +88,44 @@ class SwapAdaptersTest {
                         .credentials(
                             StaticCredentialsProvider.create(
                                 AwsBasicCredentials.create(S3.accessKey(), S3.secretKey())))
-                        .build())));
+                        .build())),
+        Arguments.of(
+            new Adapters(
+                "postgres (metadata, outbox) + valkey (locks, leases, cache) + filesystem + executor",
+                SwapAdaptersTest::postgresWithValkey,
+                root -> new dev.durabledeploy.core.blob.FileSystemBlobStore(root))));
+  }
+
+  /**
+   * The wiring for hosts that run both: durable state and its outbox in PostgreSQL, coordination
+   * and a cross-host metadata cache in Valkey.
+   */
+  private static Store postgresWithValkey(MutableClock clock) {
+    PostgresStore pg = postgres(clock);
+    ValkeyStore valkey =
+        ValkeyStore.builder()
+            .uri(VALKEY.uri().toString())
+            .namespace(ValkeyExtension.newNamespace())
+            .clock(clock)
+            .build();
+    return Store.of(
+        valkey.cached(pg.metadata()),
+        pg.outbox(),
+        valkey.siteLocks(),
+        valkey.jobLeases(),
+        valkey,
+        pg);
+  }
+
+  private static PostgresStore postgres(MutableClock clock) {
+    return PostgresStore.builder()
+        .jdbcUrl(PG.jdbcUrl())
+        .username(PG.username())
+        .password(PG.password())
+        .schema("swap_" + (++schemas))
+        .clock(clock)
+        .migrateOnStart(true)
+        .build();
   }
 
   @ParameterizedTest(name = "{0}")

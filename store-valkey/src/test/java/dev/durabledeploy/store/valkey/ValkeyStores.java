@@ -1,10 +1,6 @@
 package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.lease.JobLeases;
-import dev.durabledeploy.spi.lock.SiteLocks;
-import dev.durabledeploy.spi.metadata.MetadataStore;
-import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.memory.InMemoryStore;
 import java.time.Clock;
@@ -31,31 +27,7 @@ final class ValkeyStores {
   static Store locksAndLeases(Clock clock) {
     ValkeyStore valkey = fresh(clock);
     InMemoryStore memory = new InMemoryStore(clock);
-    return new Store() {
-      @Override
-      public MetadataStore metadata() {
-        return memory.metadata();
-      }
-
-      @Override
-      public Outbox outbox() {
-        return memory.outbox();
-      }
-
-      @Override
-      public SiteLocks siteLocks() {
-        return valkey.siteLocks();
-      }
-
-      @Override
-      public JobLeases jobLeases() {
-        return valkey.jobLeases();
-      }
-
-      @Override
-      public void close() {
-        valkey.close();
-      }
-    };
+    return Store.of(
+        memory.metadata(), memory.outbox(), valkey.siteLocks(), valkey.jobLeases(), valkey);
   }
 }
