@@ -144,7 +144,7 @@ public final class DurableDeploy implements AutoCloseable {
       // Not fatal: the periodic sweep tries again.
       LOG.warn("the start-up lease sweep failed: {}", Operations.describe(e));
     }
-    engine.register(aliasProjection.definition(retrier.policy()));
+    engine.register(aliasProjection.definition(retrier.workflowPolicy()));
     engine.register(gc.definition());
     engine.register(tombstonePurge.definition());
     engine.register(reconciler.definition());

@@ -56,7 +56,7 @@ public final class SiteGc {
   public WorkflowDefinition definition() {
     return WorkflowDefinition.named(WORKFLOW)
         .keyedBy(StandardEvents.KEY_SITE)
-        .retryPolicy(retrier.policy())
+        .retryPolicy(retrier.workflowPolicy())
         .debounce(new Debounce(options.gcQuiet(), options.gcMaxDelay()))
         .handler(ctx -> run(SiteId.of(ctx.input().get(StandardEvents.KEY_SITE)), false));
   }

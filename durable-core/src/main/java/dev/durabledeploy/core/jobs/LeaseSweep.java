@@ -40,7 +40,9 @@ public final class LeaseSweep {
   }
 
   public WorkflowDefinition definition() {
-    return WorkflowDefinition.named(WORKFLOW).retryPolicy(retrier.policy()).handler(ctx -> run());
+    return WorkflowDefinition.named(WORKFLOW)
+        .retryPolicy(retrier.workflowPolicy())
+        .handler(ctx -> run());
   }
 
   public Report run() {

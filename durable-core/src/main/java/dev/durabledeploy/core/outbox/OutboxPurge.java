@@ -25,7 +25,9 @@ public final class OutboxPurge {
   }
 
   public WorkflowDefinition definition() {
-    return WorkflowDefinition.named(WORKFLOW).retryPolicy(retrier.policy()).handler(ctx -> run());
+    return WorkflowDefinition.named(WORKFLOW)
+        .retryPolicy(retrier.workflowPolicy())
+        .handler(ctx -> run());
   }
 
   /** Deletes delivered events older than {@code outboxRetention}; returns how many. */

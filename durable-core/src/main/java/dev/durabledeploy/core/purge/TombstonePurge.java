@@ -44,7 +44,9 @@ public final class TombstonePurge {
   }
 
   public WorkflowDefinition definition() {
-    return WorkflowDefinition.named(WORKFLOW).retryPolicy(retrier.policy()).handler(ctx -> run());
+    return WorkflowDefinition.named(WORKFLOW)
+        .retryPolicy(retrier.workflowPolicy())
+        .handler(ctx -> run());
   }
 
   /**

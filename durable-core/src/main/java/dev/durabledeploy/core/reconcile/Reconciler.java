@@ -80,7 +80,7 @@ public final class Reconciler {
   /** The cron workflow: a report-only pass over every site. */
   public WorkflowDefinition definition() {
     return WorkflowDefinition.named(WORKFLOW)
-        .retryPolicy(retrier.policy())
+        .retryPolicy(retrier.workflowPolicy())
         .handler(ctx -> detectAll());
   }
 

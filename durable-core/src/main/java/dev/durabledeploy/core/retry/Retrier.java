@@ -35,6 +35,20 @@ public final class Retrier {
     return policy;
   }
 
+  /** Fewest engine attempts of a background workflow (see {@link #workflowPolicy()}). */
+  public static final int MIN_WORKFLOW_ATTEMPTS = 12;
+
+  /**
+   * Engine-level retries of the library's background workflows (GC, projection, purges, sweeps):
+   * this retrier's policy with at least {@value #MIN_WORKFLOW_ATTEMPTS} attempts. An interactive
+   * call should give up after the few seconds {@link #policy()} allows; a background run should
+   * instead outlast a database or bucket outage of a minute or so (about 70 s of backoff with the
+   * default delays) rather than be dead-lettered and wait for the next change of its site.
+   */
+  public RetryPolicy workflowPolicy() {
+    return policy.withMaxAttempts(Math.max(policy.maxAttempts(), MIN_WORKFLOW_ATTEMPTS));
+  }
+
   /** Calls {@code body} until it succeeds, fails permanently or runs out of attempts. */
   public <T> T call(Operation op, Supplier<T> body) {
     int attempt = 1;

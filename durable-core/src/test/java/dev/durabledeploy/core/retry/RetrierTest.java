@@ -120,4 +120,20 @@ class RetrierTest {
             BatchAbortedException.class, e -> assertThat(e.batch()).isEqualTo("b6"));
     assertThat(done).containsExactly("b1", "b3");
   }
+
+  @Test
+  void backgroundWorkflowsOutlastAnOutageThatInteractiveCallsGiveUpOn() {
+    // Found by the reliability harness: a PostgreSQL restart of a few seconds dead-lettered gc-site
+    // runs, which then waited in memory for the next change of their site.
+    RetryPolicy interactive = retrier.policy();
+    RetryPolicy background = retrier.workflowPolicy();
+    assertThat(background.maxAttempts())
+        .isGreaterThanOrEqualTo(Retrier.MIN_WORKFLOW_ATTEMPTS)
+        .isGreaterThan(interactive.maxAttempts());
+    assertThat(background.withMaxAttempts(interactive.maxAttempts())).isEqualTo(interactive);
+    Retrier patient =
+        new Retrier(
+            RetryPolicy.defaults().withMaxAttempts(40), new SplittableRandom(), d -> {}, meters);
+    assertThat(patient.workflowPolicy().maxAttempts()).isEqualTo(40);
+  }
 }
