@@ -75,8 +75,10 @@ class DatabaseRestartTest {
       load.join(Duration.ofSeconds(60).toMillis());
       assertThat(load.isAlive()).isFalse();
       assertThat(escaped.get()).as("exception escaping the library, seed " + seed).isNull();
-      // The relay of the host that lived through the outage resumes and drains by itself.
+      // The relay of the host that lived through the outage resumes and drains by itself, and no
+      // run gave up during the outage.
       Invariants.awaitDrained(plane.deploy);
+      assertThat(Invariants.deadLetters(plane.deploy)).as("seed " + seed).isEmpty();
     }
 
     List<SiteId> sites = IntStream.range(0, SITES).mapToObj(Workload::site).toList();

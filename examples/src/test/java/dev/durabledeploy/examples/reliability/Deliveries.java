@@ -2,12 +2,15 @@ package dev.durabledeploy.examples.reliability;
 
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.outbox.OutboxRelay;
+import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.outbox.StandardEvents;
+import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.List;
 import javax.sql.DataSource;
 
@@ -45,9 +48,18 @@ final class Deliveries {
     return builder;
   }
 
-  /** The consumer workflow; register it on the engine before the plane starts. */
+  /**
+   * The consumer workflow; register it on the engine before the plane starts. Like any consumer
+   * that must not drop events, it reports a database failure as transient and retries long enough
+   * to outlast an outage (about 90 s); an exhausted run would be dead-lettered, and the relay
+   * acknowledges the event once the engine has the run.
+   */
   static WorkflowDefinition definition(DataSource db) {
     return WorkflowDefinition.named(WORKFLOW)
+        .retryPolicy(
+            RetryPolicy.defaults()
+                .withMaxAttempts(50)
+                .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2), 2.0))
         .handler(ctx -> record(db, Long.parseLong(ctx.input().get(OutboxRelay.INPUT_EVENT_ID))));
   }
 
@@ -61,7 +73,7 @@ final class Deliveries {
       ps.setLong(1, eventId);
       ps.executeUpdate();
     } catch (SQLException e) {
-      throw new IllegalStateException("recording delivery of event " + eventId + " failed", e);
+      throw new TransientStoreException("recording delivery of event " + eventId + " failed", e);
     }
   }
 }

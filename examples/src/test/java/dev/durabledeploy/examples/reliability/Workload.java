@@ -21,9 +21,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The seeded operation mix the reliability harness runs on a handful of sites: deploy (init,
- * upload, finalize), promote, rollback, delete, restore, GC, purge, reconcile(apply). Same seed,
- * same sequence of choices. Refusals the library is designed to give (drift, busy, aliased, wrong
- * state, outage) are counted, not failures: the harness is about what state they leave behind.
+ * upload, finalize), promote, rollback, delete, restore, GC, reconcile(apply), the purge of expired
+ * tombstones and the purge of a whole site. Same seed, same sequence of choices. Refusals the
+ * library is designed to give (drift, busy, aliased, wrong state, outage) are counted, not
+ * failures: the harness is about what state they leave behind.
  */
 final class Workload {
 
@@ -64,8 +65,10 @@ final class Workload {
       name = "restore";
     } else if (dice < 90) {
       name = "gc";
-    } else if (dice < 98) {
+    } else if (dice < 95) {
       name = "reconcile";
+    } else if (dice < 98) {
+      name = "purge-expired";
     } else {
       name = "purge-site";
     }
@@ -111,6 +114,7 @@ final class Workload {
       }
       case "gc" -> plane.gc().run(site, false);
       case "reconcile" -> plane.reconciler().reconcile(site, true);
+      case "purge-expired" -> plane.tombstonePurge().run();
       case "purge-site" -> deploys.purgeSite(site);
       default -> throw new IllegalStateException(name);
     }
