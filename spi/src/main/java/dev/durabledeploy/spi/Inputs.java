@@ -1,6 +1,7 @@
 package dev.durabledeploy.spi;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.regex.Pattern;
 
 /**
@@ -89,6 +90,14 @@ public final class Inputs {
     if (value < min || value > max) {
       throw new InvalidInputException(
           field, "is " + value + ", must be between " + min + " and " + max);
+    }
+    return value;
+  }
+
+  /** Rejects a missing, zero or negative duration (a lease time to live, a timeout). */
+  public static Duration requirePositive(String field, Duration value) {
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new InvalidInputException(field, "must be a positive duration");
     }
     return value;
   }

@@ -1,7 +1,6 @@
 package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
@@ -151,8 +150,6 @@ final class PgJobLeases implements JobLeases {
 
   private static void check(String owner, Duration ttl) {
     Inputs.requireText("owner", owner, 200);
-    if (ttl == null || ttl.isNegative() || ttl.isZero()) {
-      throw new InvalidInputException("ttl", "must be a positive duration");
-    }
+    Inputs.requirePositive("ttl", ttl);
   }
 }

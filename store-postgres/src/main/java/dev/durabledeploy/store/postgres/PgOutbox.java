@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
@@ -147,7 +146,7 @@ final class PgOutbox implements Outbox {
   public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
     Inputs.requireText("owner", owner, 200);
     Inputs.requireRange("maxEvents", maxEvents, 1, 10_000);
-    requirePositive("leaseTtl", leaseTtl);
+    Inputs.requirePositive("leaseTtl", leaseTtl);
     // Widen the window only when a full window held nothing claimable (a blocked site's backlog).
     for (int window : new int[] {Math.max(100, maxEvents * 4), Math.max(5_000, maxEvents * 64)}) {
       ClaimResult result =
@@ -320,7 +319,7 @@ final class PgOutbox implements Outbox {
   @Override
   public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
     Inputs.requireText("owner", owner, 200);
-    requirePositive("leaseTtl", leaseTtl);
+    Inputs.requirePositive("leaseTtl", leaseTtl);
     if (ids.isEmpty()) {
       return 0;
     }
@@ -383,11 +382,5 @@ final class PgOutbox implements Outbox {
   @Override
   public Optional<Subscription> onAppend(Runnable wakeUp) {
     return Optional.of(listener.subscribe(wakeUp));
-  }
-
-  private static void requirePositive(String field, Duration d) {
-    if (d == null || d.isNegative() || d.isZero()) {
-      throw new InvalidInputException(field, "must be a positive duration");
-    }
   }
 }

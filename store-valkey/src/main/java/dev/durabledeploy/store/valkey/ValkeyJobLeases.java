@@ -1,7 +1,6 @@
 package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
@@ -141,8 +140,6 @@ final class ValkeyJobLeases implements JobLeases {
 
   private static void check(String owner, Duration ttl) {
     Inputs.requireText("owner", owner, 200);
-    if (ttl == null || ttl.isNegative() || ttl.isZero()) {
-      throw new InvalidInputException("ttl", "must be a positive duration");
-    }
+    Inputs.requirePositive("ttl", ttl);
   }
 }

@@ -92,6 +92,6 @@ final class InMemoryJobLeases implements JobLeases {
   private static void check(JobKey key, String owner, Duration ttl) {
     Objects.requireNonNull(key, "key");
     Inputs.requireText("owner", owner, 200);
-    InMemoryOutbox.requirePositive("ttl", ttl);
+    Inputs.requirePositive("ttl", ttl);
   }
 }

@@ -1,7 +1,6 @@
 package dev.durabledeploy.testkit.memory;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
@@ -99,7 +98,7 @@ final class InMemoryOutbox implements Outbox {
   public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
     requireOwner(owner);
     Inputs.requireRange("maxEvents", maxEvents, 1, 10_000);
-    requirePositive("leaseTtl", leaseTtl);
+    Inputs.requirePositive("leaseTtl", leaseTtl);
     synchronized (atom) {
       Instant now = clock.instant();
       Set<SiteId> blocked = new HashSet<>();
@@ -186,7 +185,7 @@ final class InMemoryOutbox implements Outbox {
   @Override
   public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
     requireOwner(owner);
-    requirePositive("leaseTtl", leaseTtl);
+    Inputs.requirePositive("leaseTtl", leaseTtl);
     synchronized (atom) {
       Instant now = clock.instant();
       int count = 0;
@@ -250,11 +249,5 @@ final class InMemoryOutbox implements Outbox {
 
   static void requireOwner(String owner) {
     Inputs.requireText("owner", owner, 200);
-  }
-
-  static void requirePositive(String field, Duration duration) {
-    if (duration == null || duration.isNegative() || duration.isZero()) {
-      throw new InvalidInputException(field, "must be a positive duration");
-    }
   }
 }
