@@ -232,8 +232,7 @@ public final class ExecutorEngine implements WorkflowEngine {
     lock.lock();
     try {
       if (definitions.putIfAbsent(definition.name(), definition) != null) {
-        throw new ConfigurationException(
-            "workflow", "a workflow named '" + definition.name() + "' is already registered");
+        throw WorkflowEngine.alreadyRegistered(definition);
       }
     } finally {
       lock.unlock();
@@ -244,20 +243,12 @@ public final class ExecutorEngine implements WorkflowEngine {
   public CompletionStage<RunHandle> submit(Submission submission) {
     lock.lock();
     try {
-      if (status != EngineStatus.RUNNING) {
-        return CompletableFuture.failedFuture(
-            new DurableDeployException("the workflow engine is " + status + ", not RUNNING"));
+      Optional<DurableDeployException> refused =
+          WorkflowEngine.refusal(status, definitions, submission);
+      if (refused.isPresent()) {
+        return CompletableFuture.failedFuture(refused.get());
       }
       WorkflowDefinition definition = definitions.get(submission.workflow());
-      if (definition == null) {
-        return CompletableFuture.failedFuture(
-            new InvalidInputException(
-                "workflow",
-                "unknown workflow '"
-                    + submission.workflow()
-                    + "'; registered: "
-                    + definitions.keySet()));
-      }
       String idempotencyKey = submission.scopedIdempotencyKey();
       if (idempotencyKey != null) {
         Run earlier = idempotent.get(idempotencyKey);

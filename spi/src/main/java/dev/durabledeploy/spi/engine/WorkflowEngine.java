@@ -1,7 +1,11 @@
 package dev.durabledeploy.spi.engine;
 
+import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.InvalidInputException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
@@ -63,4 +67,33 @@ public interface WorkflowEngine extends AutoCloseable {
   /** {@link #stop} with the engine's default deadline. */
   @Override
   void close();
+
+  /**
+   * How every engine refuses a submission it cannot take: the engine is not {@code RUNNING}, or no
+   * workflow of that name is registered (the message lists those that are). Empty when {@code
+   * submission} may go ahead. Engines return it as a failed stage from {@link #submit}.
+   */
+  static Optional<DurableDeployException> refusal(
+      EngineStatus status, Map<String, WorkflowDefinition> registered, Submission submission) {
+    if (status != EngineStatus.RUNNING) {
+      return Optional.of(
+          new DurableDeployException("the workflow engine is " + status + ", not RUNNING"));
+    }
+    if (!registered.containsKey(submission.workflow())) {
+      return Optional.of(
+          new InvalidInputException(
+              "workflow",
+              "unknown workflow '"
+                  + submission.workflow()
+                  + "'; registered: "
+                  + registered.keySet()));
+    }
+    return Optional.empty();
+  }
+
+  /** How every engine refuses a second workflow of the same name in {@link #register}. */
+  static ConfigurationException alreadyRegistered(WorkflowDefinition definition) {
+    return new ConfigurationException(
+        "workflow", "a workflow named '" + definition.name() + "' is already registered");
+  }
 }

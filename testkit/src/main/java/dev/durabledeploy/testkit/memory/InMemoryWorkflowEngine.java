@@ -1,6 +1,5 @@
 package dev.durabledeploy.testkit.memory;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.CronSchedule;
@@ -115,27 +114,18 @@ public final class InMemoryWorkflowEngine implements WorkflowEngine {
   @Override
   public void register(WorkflowDefinition definition) {
     if (definitions.putIfAbsent(definition.name(), definition) != null) {
-      throw new ConfigurationException(
-          "workflow", "a workflow named '" + definition.name() + "' is already registered");
+      throw WorkflowEngine.alreadyRegistered(definition);
     }
   }
 
   @Override
   public synchronized CompletionStage<RunHandle> submit(Submission submission) {
-    if (status != EngineStatus.RUNNING) {
-      return CompletableFuture.failedFuture(
-          new DurableDeployException("the workflow engine is " + status + ", not RUNNING"));
+    Optional<DurableDeployException> refused =
+        WorkflowEngine.refusal(status, definitions, submission);
+    if (refused.isPresent()) {
+      return CompletableFuture.failedFuture(refused.get());
     }
     WorkflowDefinition definition = definitions.get(submission.workflow());
-    if (definition == null) {
-      return CompletableFuture.failedFuture(
-          new InvalidInputException(
-              "workflow",
-              "unknown workflow '"
-                  + submission.workflow()
-                  + "'; registered: "
-                  + definitions.keySet()));
-    }
     String idempotencyKey = submission.scopedIdempotencyKey();
     if (idempotencyKey != null && idempotent.containsKey(idempotencyKey)) {
       return CompletableFuture.completedFuture(handle(idempotent.get(idempotencyKey), true));
