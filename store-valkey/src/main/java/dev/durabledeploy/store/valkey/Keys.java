@@ -5,8 +5,8 @@ import dev.durabledeploy.spi.SiteId;
 
 /**
  * The key layout, all under the store's namespace. Keys of one site share the hash tag {@code
- * {<site>}} and all lease keys share {@code {leases}}, so every Lua script touches a single slot
- * and the layout works on a cluster.
+ * {<site>}} and all lease keys share {@code {leases}}, so the lock and lease scripts each touch a
+ * single slot.
  *
  * <pre>
  * &lt;ns&gt;:{&lt;site&gt;}:lock           site lock (string: holder token, PX expiry)
@@ -14,7 +14,32 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:{leases}:by-expiry       lease keys scored by expiry (zset)
  * &lt;ns&gt;:{leases}:by-key          lease keys, lexical (zset, score 0)
  * &lt;ns&gt;:site-changed             change bus (pub/sub channel; message: the site id)
+ *
+ * &lt;ns&gt;:{&lt;site&gt;}:rev            revision, +1 on every metadata command that writes (string)
+ * &lt;ns&gt;:{&lt;site&gt;}:deploys        live deploys (hash: deploy id -&gt; record)
+ * &lt;ns&gt;:{&lt;site&gt;}:aliases        aliases, deleted ones with an empty target (hash: name -&gt; record)
+ * &lt;ns&gt;:{&lt;site&gt;}:tombstones     tombstones (hash: deploy id -&gt; record)
+ * &lt;ns&gt;:{&lt;site&gt;}:audit          audit log, newest first (list of "id:record")
+ * &lt;ns&gt;:{&lt;site&gt;}:audit-seq      last audit id of the site (string)
+ * &lt;ns&gt;:{&lt;site&gt;}:queue          undelivered outbox event ids, oldest first (list)
+ * &lt;ns&gt;:{&lt;site&gt;}:claims         claimed event ids by lease expiry (zset)
+ * &lt;ns&gt;:{meta}:sites              sites with any deploy, alias or tombstone (zset, score 0)
+ * &lt;ns&gt;:{meta}:tombstone-expiry   "site deployId" by expiry, epoch us (zset)
+ * &lt;ns&gt;:{outbox}:seq              last event id (string)
+ * &lt;ns&gt;:{outbox}:ev:&lt;id&gt;          event (hash: site, type, created, attempts, next, owner, lease,
+ *                                 error, delivered, p.&lt;payload key&gt;; times epoch us)
+ * &lt;ns&gt;:{outbox}:ready            claimable sites by their oldest event id (zset)
+ * &lt;ns&gt;:{outbox}:leased           sites under a claim by its expiry (zset)
+ * &lt;ns&gt;:{outbox}:delayed          sites whose failed oldest event is not due, by due time (zset)
+ * &lt;ns&gt;:{outbox}:undelivered      undelivered ids (zset, score: id)
+ * &lt;ns&gt;:{outbox}:claimed          claimed ids by lease expiry (zset)
+ * &lt;ns&gt;:{outbox}:delivered        delivered ids by delivery time (zset)
+ * &lt;ns&gt;:{outbox}:wake             append wake-ups for XREAD BLOCK (stream, capped)
  * </pre>
+ *
+ * <p>The metadata commands and the outbox share their scripts' atoms, so those scripts touch a
+ * site's keys and the {@code {meta}}/{@code {outbox}} indexes together: the metadata store and
+ * outbox need one primary (standalone or Sentinel), not a cluster.
  */
 record Keys(String namespace) {
 
@@ -36,5 +61,17 @@ record Keys(String namespace) {
 
   String leasesByKey() {
     return namespace + ":{leases}:by-key";
+  }
+
+  String site(SiteId site, String suffix) {
+    return namespace + ":{" + site.value() + "}:" + suffix;
+  }
+
+  String meta(String suffix) {
+    return namespace + ":{meta}:" + suffix;
+  }
+
+  String outbox(String suffix) {
+    return namespace + ":{outbox}:" + suffix;
   }
 }

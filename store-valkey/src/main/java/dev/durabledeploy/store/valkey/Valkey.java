@@ -100,7 +100,21 @@ final class Valkey {
         });
   }
 
+  /**
+   * The source of a script; a first line {@code -- include <lib>} prepends {@code <lib>.lua}, so
+   * scripts can share Lua functions (EVALSHA has no includes).
+   */
   private static String load(String name) {
+    String source = read(name);
+    String include = "-- include ";
+    if (source.startsWith(include)) {
+      String lib = source.substring(include.length(), source.indexOf('\n')).trim();
+      return read(lib) + "\n" + source;
+    }
+    return source;
+  }
+
+  private static String read(String name) {
     String resource = "/valkey/" + name + ".lua";
     try (InputStream in = Valkey.class.getResourceAsStream(resource)) {
       if (in == null) {

@@ -2,10 +2,12 @@ package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.outbox.Outbox;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
@@ -19,11 +21,12 @@ import java.util.Objects;
 import java.util.concurrent.Executors;
 
 /**
- * The deploy plane's coordination on Valkey, or Redis ≥ 6.2: {@link #siteLocks()}, {@link
- * #jobLeases()} and a {@link #cached cache} of site metadata with a change bus, sharing one Lettuce
- * connection (thread-safe, pipelined, reconnected by Lettuce) plus one pub/sub connection for the
- * bus. The metadata store and outbox on Valkey are not built yet (issue #10); until they are this
- * is not a full {@link dev.durabledeploy.spi.Store}.
+ * The deploy plane on Valkey, or Redis ≥ 6.2: a whole {@link Store} — {@link #metadata()}, {@link
+ * #outbox()} (their commands share Lua atoms, so the outbox is transactional), {@link
+ * #siteLocks()}, {@link #jobLeases()} — and a {@link #cached cache} of site metadata with a change
+ * bus that can front any metadata store. All share one Lettuce connection (thread-safe, pipelined,
+ * reconnected by Lettuce); the change bus and the outbox's wake-ups each open one more when first
+ * used. The metadata store and outbox need one primary (standalone or Sentinel), not a cluster.
  *
  * <p>Connection from a URI: {@code redis://[:password@]host[:port][/db]}, or {@code rediss://} for
  * TLS. The password never appears in a log line or an exception; {@link #redactedUri()} is safe to
@@ -32,7 +35,7 @@ import java.util.concurrent.Executors;
  * calls succeed again once it is back. Key layout: see {@code Keys} in the source; every key starts
  * with the namespace (default {@value #DEFAULT_NAMESPACE}), so several planes can share a server.
  */
-public final class ValkeyStore implements AutoCloseable {
+public final class ValkeyStore implements Store {
 
   public static final String DEFAULT_NAMESPACE = "durable-deploy";
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(5);
@@ -51,6 +54,9 @@ public final class ValkeyStore implements AutoCloseable {
   private final Clock clock;
   private final ValkeySiteLocks siteLocks;
   private final ValkeyJobLeases jobLeases;
+  private final ValkeyMetadataStore metadata;
+  private final AppendWatcher appendWatcher;
+  private final ValkeyOutbox outbox;
   private ChangeBus bus;
 
   private ValkeyStore(Builder b, RedisURI uri) {
@@ -84,16 +90,33 @@ public final class ValkeyStore implements AutoCloseable {
                   return t;
                 }));
     this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock);
+    this.metadata = new ValkeyMetadataStore(valkey, keys, b.clock);
+    this.appendWatcher = new AppendWatcher(client, uri, valkey, keys.outbox("wake"));
+    this.outbox = new ValkeyOutbox(valkey, keys, b.clock, appendWatcher);
   }
 
   public static Builder builder() {
     return new Builder();
   }
 
+  /** Deploys, aliases, tombstones and the audit log; every command is one conditional script. */
+  @Override
+  public MetadataStore metadata() {
+    return metadata;
+  }
+
+  /** The outbox the metadata commands append to, in their own atom. */
+  @Override
+  public Outbox outbox() {
+    return outbox;
+  }
+
+  @Override
   public SiteLocks siteLocks() {
     return siteLocks;
   }
 
+  @Override
   public JobLeases jobLeases() {
     return jobLeases;
   }
@@ -128,6 +151,7 @@ public final class ValkeyStore implements AutoCloseable {
   @Override
   public synchronized void close() {
     siteLocks.stop();
+    appendWatcher.close();
     if (bus != null) {
       bus.close();
     }

@@ -8,6 +8,6 @@ class ValkeyJobLeasesTest extends JobLeasesContract {
 
   @Override
   protected Store createStore(MutableClock clock) {
-    return ValkeyStores.locksAndLeases(clock);
+    return ValkeyStores.fresh(clock);
   }
 }

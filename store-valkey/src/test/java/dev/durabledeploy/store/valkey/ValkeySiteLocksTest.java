@@ -8,6 +8,6 @@ class ValkeySiteLocksTest extends SiteLocksContract {
 
   @Override
   protected Store createStore(MutableClock clock) {
-    return ValkeyStores.locksAndLeases(clock);
+    return ValkeyStores.fresh(clock);
   }
 }

@@ -1,0 +1,59 @@
+-- include outbox-lib
+-- Commits one metadata command: if the site's revision is still the one the command read, applies
+-- its writes, its audit entry and its outbox events in this one atom and bumps the revision;
+-- otherwise changes nothing (the adapter re-reads and re-decides).
+-- ARGV[1] namespace; ARGV[2] site; ARGV[3] expected revision; ARGV[4] now; ARGV[5..] operations:
+--   HSET <suffix> <field> <value> | HDEL <suffix> <field> | DEL <suffix> | AUDIT <text>
+--   SITE+ | SITE- | EXP+ <member> <score> | EXP- <member> | EVENT <type> <n> <k1> <v1> ...
+-- Returns -1 on a revision conflict, else the number of events appended.
+local site, now = ARGV[2], ARGV[4]
+local M = NS .. ':{meta}:'
+if (redis.call('GET', site_key(site, 'rev')) or '0') ~= ARGV[3] then return -1 end
+-- Check the whole list before the first write: a script that fails half-way keeps its writes.
+local arity = {HSET = 3, HDEL = 2, DEL = 1, AUDIT = 1, ['SITE+'] = 0, ['SITE-'] = 0,
+               ['EXP+'] = 2, ['EXP-'] = 1}
+local i = 5
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'EVENT' then
+    i = i + 3 + 2 * tonumber(ARGV[i + 2])
+  elseif arity[op] then
+    i = i + 1 + arity[op]
+  else
+    return redis.error_reply('unknown operation ' .. tostring(op))
+  end
+end
+if i ~= #ARGV + 1 then return redis.error_reply('truncated operation list') end
+local events = 0
+i = 5
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'HSET' then
+    redis.call('HSET', site_key(site, ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]); i = i + 4
+  elseif op == 'HDEL' then
+    redis.call('HDEL', site_key(site, ARGV[i + 1]), ARGV[i + 2]); i = i + 3
+  elseif op == 'DEL' then
+    redis.call('DEL', site_key(site, ARGV[i + 1])); i = i + 2
+  elseif op == 'AUDIT' then
+    local id = redis.call('INCR', site_key(site, 'audit-seq'))
+    redis.call('LPUSH', site_key(site, 'audit'), id .. ':' .. ARGV[i + 1]); i = i + 2
+  elseif op == 'SITE+' then
+    redis.call('ZADD', M .. 'sites', 0, site); i = i + 1
+  elseif op == 'SITE-' then
+    redis.call('ZREM', M .. 'sites', site); i = i + 1
+  elseif op == 'EXP+' then
+    redis.call('ZADD', M .. 'tombstone-expiry', ARGV[i + 2], ARGV[i + 1]); i = i + 3
+  elseif op == 'EXP-' then
+    redis.call('ZREM', M .. 'tombstone-expiry', ARGV[i + 1]); i = i + 2
+  elseif op == 'EVENT' then
+    local n = tonumber(ARGV[i + 2])
+    local payload = {}
+    for j = 1, 2 * n do payload[j] = ARGV[i + 2 + j] end
+    append_event(site, ARGV[i + 1], now, payload)
+    events = events + 1
+    i = i + 3 + 2 * n
+  end
+end
+redis.call('INCR', site_key(site, 'rev'))
+if events > 0 then wake() end
+return events
