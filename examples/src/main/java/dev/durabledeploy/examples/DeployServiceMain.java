@@ -4,6 +4,7 @@ import dev.durabledeploy.blob.s3.S3BlobStore;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.store.postgres.PostgresStore;
+import dev.durabledeploy.store.valkey.ValkeyStore;
 import dev.durabledeploy.testkit.memory.InMemoryStore;
 import java.net.URI;
 import java.nio.file.Path;
@@ -17,7 +18,8 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  *
  * <pre>
  * PORT                                   8080
- * DURABLE_DEPLOY_PG_URL (+ _USER, _PASSWORD)        PostgreSQL, else the in-memory store
+ * DURABLE_DEPLOY_PG_URL (+ _USER, _PASSWORD)        PostgreSQL, else
+ * DURABLE_DEPLOY_VALKEY_URL (redis://[:password@]host:port, or rediss://)  Valkey, else in memory
  * DURABLE_DEPLOY_S3_ENDPOINT, _BUCKET (+ _ACCESS_KEY, _SECRET_KEY, _REGION)  S3, else ./data/blobs
  * </pre>
  */
@@ -37,6 +39,8 @@ public final class DeployServiceMain {
               .password(env.getOrDefault("DURABLE_DEPLOY_PG_PASSWORD", ""))
               .migrateOnStart(true)
               .build());
+    } else if (env.containsKey("DURABLE_DEPLOY_VALKEY_URL")) {
+      builder.store(ValkeyStore.builder().uri(env.get("DURABLE_DEPLOY_VALKEY_URL")).build());
     } else {
       builder.store(new InMemoryStore());
     }

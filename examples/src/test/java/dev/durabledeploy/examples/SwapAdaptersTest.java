@@ -93,6 +93,16 @@ class SwapAdaptersTest {
             new Adapters(
                 "postgres (metadata, outbox) + valkey (locks, leases, cache) + filesystem + executor",
                 SwapAdaptersTest::postgresWithValkey,
+                root -> new dev.durabledeploy.core.blob.FileSystemBlobStore(root))),
+        Arguments.of(
+            new Adapters(
+                "valkey (everything) + filesystem + executor",
+                clock ->
+                    ValkeyStore.builder()
+                        .uri(VALKEY.uri().toString())
+                        .namespace(ValkeyExtension.newNamespace())
+                        .clock(clock)
+                        .build(),
                 root -> new dev.durabledeploy.core.blob.FileSystemBlobStore(root))));
   }
 

@@ -4,12 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.outbox.OutboxEvent;
+import dev.durabledeploy.spi.outbox.StandardEvents;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.fixtures.ValkeyServer;
@@ -29,6 +33,7 @@ class ValkeyStoreTest {
 
   private static final SiteId SITE = SiteId.of("site-a");
   private static final JobKey JOB = JobKey.of("clone:web");
+  private static final DeployId DEPLOY = DeployId.of("20260115-100000-abc1234");
 
   private static ValkeyStore store(String namespace) {
     return ValkeyStore.builder()
@@ -45,9 +50,17 @@ class ValkeyStoreTest {
         RedisClient admin = RedisClient.create(VALKEY.uri().toString());
         StatefulRedisConnection<String, String> c = admin.connect()) {
       assertThat(store.jobLeases().tryAcquire(JOB, "a", Duration.ofMinutes(1))).isPresent();
+      store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
       c.sync().scriptFlush();
       assertThat(store.jobLeases().renew(JOB, "a", Duration.ofMinutes(2))).isPresent();
       assertThat(store.jobLeases().release(JOB, "a")).isTrue();
+      store.metadata().tombstone(SITE, DEPLOY, Duration.ofDays(1), Actor.SYSTEM);
+      assertThat(store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
+          .extracting(OutboxEvent::type)
+          .containsExactly(
+              StandardEvents.SITE_CHANGED,
+              StandardEvents.DEPLOY_DELETED,
+              StandardEvents.SITE_CHANGED);
     }
   }
 
@@ -92,6 +105,12 @@ class ValkeyStoreTest {
         assertThatThrownBy(() -> store.siteLocks().acquire(SITE, Duration.ofSeconds(1)))
             .isInstanceOf(TransientStoreException.class)
             .hasMessageNotContaining(server.password());
+        assertThatThrownBy(() -> store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM))
+            .isInstanceOf(TransientStoreException.class)
+            .hasMessageNotContaining(server.password());
+        assertThatThrownBy(() -> store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
+            .isInstanceOf(TransientStoreException.class)
+            .hasMessageNotContaining(server.password());
         assertThat(Duration.ofNanos(System.nanoTime() - start))
             .as("rejected, not queued until the command timeout")
             .isLessThan(Duration.ofSeconds(4));
@@ -106,6 +125,10 @@ class ValkeyStoreTest {
       try (SiteLock lock = store.siteLocks().acquire(SITE, Duration.ofSeconds(5))) {
         assertThat(lock.isHeld()).isTrue();
       }
+      store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+      assertThat(store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.SITE_CHANGED);
     }
   }
 
