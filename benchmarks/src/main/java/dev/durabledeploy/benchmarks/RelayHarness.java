@@ -3,6 +3,7 @@ package dev.durabledeploy.benchmarks;
 import dev.durabledeploy.core.outbox.OutboxRelay;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
@@ -29,12 +30,19 @@ final class RelayHarness {
   static OutboxLoad.Result run(
       PostgresStore store, int producers, boolean notifications, int eventsPerProducer)
       throws Exception {
+    return run(store, "durable-deploy, LISTEN/NOTIFY", producers, notifications, eventsPerProducer);
+  }
+
+  /** The same on any store; {@code wakeLabel} names the store's wake-up mechanism. */
+  static OutboxLoad.Result run(
+      Store store, String wakeLabel, int producers, boolean notifications, int eventsPerProducer)
+      throws Exception {
     OutboxLoad load = new OutboxLoad();
     Outbox outbox = notifications ? store.outbox() : new PollingOnly(store.outbox());
     try (Consumer consumer = new Consumer(outbox, load)) {
       consumer.relay.start();
       return load.run(
-          notifications ? "durable-deploy, LISTEN/NOTIFY" : "durable-deploy, polling only (100 ms)",
+          notifications ? wakeLabel : wakeLabel.replaceFirst(",.*", ", polling only (100 ms)"),
           producer(outbox),
           producers,
           eventsPerProducer);
@@ -42,7 +50,7 @@ final class RelayHarness {
   }
 
   /** Backlog drain: {@code events} committed with the relay stopped, then it starts. */
-  static double drain(PostgresStore store, int events) throws Exception {
+  static double drain(Store store, int events) throws Exception {
     OutboxLoad load = new OutboxLoad();
     try (Consumer consumer = new Consumer(store.outbox(), load)) {
       return load.drain(

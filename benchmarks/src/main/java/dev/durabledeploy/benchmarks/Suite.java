@@ -212,6 +212,93 @@ public final class Suite {
               c.lostUpdates() == 0));
     }
 
+    ValkeyHarness.Result vk = ValkeyHarness.run(2000);
+    String on = " on Valkey (" + vk.server() + ")";
+    rows.add(
+        new Row(
+            "finalize metadata command p50" + on,
+            vk.finalizeP50(),
+            "us",
+            "bare SET round trip p50",
+            vk.setP50(),
+            "-",
+            true));
+    rows.add(
+        new Row(
+            "finalize metadata command p99" + on,
+            vk.finalizeP99(),
+            "us",
+            "bare SET round trip p99",
+            vk.setP99(),
+            "-",
+            true));
+    rows.add(
+        new Row(
+            "finalize metadata command p50" + on,
+            vk.finalizeP50(),
+            "us",
+            "same command on PostgreSQL p50",
+            pg.finalizeP50(),
+            "-",
+            true));
+    rows.add(
+        new Row(
+            "outbox claim+ack, batch 100, 100 sites" + on,
+            vk.claimAckPerSecond(),
+            "events/s",
+            "same on PostgreSQL",
+            pg.claimAckPerSecond(),
+            "-",
+            true));
+    for (OutboxLoad.Result r : vk.relay()) {
+      OutboxLoad.Result pgRelay = relayResult(pg, r.producers(), "LISTEN/NOTIFY");
+      String label = "relay, " + r.producers() + " producer(s), " + r.outbox();
+      rows.add(
+          new Row(
+              label + ": delivered/s",
+              r.deliveredPerSecond(),
+              "events/s",
+              "committed/s",
+              r.committedPerSecond(),
+              ">= 0.9x",
+              r.deliveredPerSecond() / r.committedPerSecond() >= 0.9));
+      rows.add(
+          new Row(
+              label + ": lag p99",
+              r.lagP99Millis(),
+              "ms",
+              "PostgreSQL LISTEN/NOTIFY lag p99",
+              pgRelay.lagP99Millis(),
+              "< 50 ms",
+              r.lagP99Millis() < 50));
+    }
+    rows.add(
+        new Row(
+            String.format(
+                Locale.ROOT,
+                "outbox backlog drain, %,d events%s",
+                PostgresHarness.DRAIN_EVENTS,
+                on),
+            vk.drainPerSecond(),
+            "events/s",
+            "same on PostgreSQL",
+            pg.drainPerSecond(),
+            "-",
+            true));
+    rows.add(
+        new Row(
+            "alias CAS promotes on one alias, 32 threads x 100"
+                + on
+                + " ("
+                + vk.cas().retries()
+                + " drift retries)",
+            vk.cas().promotesPerSecond(),
+            "promotes/s",
+            "same on PostgreSQL",
+            pg.cas().promotesPerSecond(),
+            "0 lost updates",
+            vk.cas().lostUpdates() == 0));
+
     ColdHerdHarness.Result herd = ColdHerdHarness.run(100, 5);
     rows.add(
         new Row(

@@ -10,6 +10,7 @@ import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
@@ -42,7 +43,7 @@ final class AppendWatcher implements AutoCloseable {
   }
 
   synchronized Subscription subscribe(Runnable wakeUp) {
-    java.util.Objects.requireNonNull(wakeUp, "wakeUp");
+    Objects.requireNonNull(wakeUp, "wakeUp");
     if (closed) {
       throw new IllegalStateException("the Valkey store is closed");
     }

@@ -13,7 +13,12 @@ final class Micros {
   private Micros() {}
 
   static Instant now(Clock clock) {
-    return clock.instant().truncatedTo(ChronoUnit.MICROS);
+    return truncate(clock.instant());
+  }
+
+  /** {@code at} as the store will give it back. */
+  static Instant truncate(Instant at) {
+    return at.truncatedTo(ChronoUnit.MICROS);
   }
 
   static String of(Instant at) {

@@ -39,6 +39,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The metadata store on Valkey. Each command reads a consistent snapshot of its site (one script),
@@ -68,7 +69,11 @@ final class ValkeyMetadataStore implements MetadataStore {
     this.clock = clock;
   }
 
-  /** One command's view of its site and the writes it decides on. */
+  /**
+   * One command's view of its site and the writes it decides on. It holds every alias, the deploys
+   * they target and the rows the command asked for (or the whole site), plus how many deploys and
+   * tombstones the site has.
+   */
   private final class Tx {
     final SiteId site;
     final String revision;
@@ -77,6 +82,8 @@ final class ValkeyMetadataStore implements MetadataStore {
     final TreeMap<AliasName, AliasRow> aliases = new TreeMap<>();
     final TreeMap<DeployId, Tombstone> tombstones = new TreeMap<>();
     final List<String> ops = new ArrayList<>();
+    long deployCount;
+    long tombstoneCount;
 
     Tx(SiteId site, List<Object> snapshot) {
       this.site = site;
@@ -87,15 +94,21 @@ final class ValkeyMetadataStore implements MetadataStore {
       pairs(snapshot.get(3))
           .forEach(
               (k, v) -> tombstones.put(DeployId.of(k), Records.tombstone(site, DeployId.of(k), v)));
+      this.deployCount = (Long) snapshot.get(4);
+      this.tombstoneCount = (Long) snapshot.get(5);
     }
 
     void putDeploy(Deploy d) {
-      deploys.put(d.id(), d);
+      if (deploys.put(d.id(), d) == null) {
+        deployCount++;
+      }
       ops.addAll(List.of("HSET", "deploys", d.id().value(), Records.deploy(d)));
     }
 
     void removeDeploy(DeployId id) {
-      deploys.remove(id);
+      if (deploys.remove(id) != null) {
+        deployCount--;
+      }
       ops.addAll(List.of("HDEL", "deploys", id.value()));
     }
 
@@ -105,13 +118,17 @@ final class ValkeyMetadataStore implements MetadataStore {
     }
 
     void putTombstone(Tombstone t) {
-      tombstones.put(t.deployId(), t);
+      if (tombstones.put(t.deployId(), t) == null) {
+        tombstoneCount++;
+      }
       ops.addAll(List.of("HSET", "tombstones", t.deployId().value(), Records.tombstone(t)));
       ops.addAll(List.of("EXP+", expiryMember(site, t.deployId()), Micros.of(t.expiresAt())));
     }
 
     void removeTombstone(DeployId id) {
-      tombstones.remove(id);
+      if (tombstones.remove(id) != null) {
+        tombstoneCount--;
+      }
       ops.addAll(List.of("HDEL", "tombstones", id.value()));
       ops.addAll(List.of("EXP-", expiryMember(site, id)));
     }
@@ -134,8 +151,8 @@ final class ValkeyMetadataStore implements MetadataStore {
     }
 
     boolean hasContent() {
-      return !deploys.isEmpty()
-          || !tombstones.isEmpty()
+      return deployCount > 0
+          || tombstoneCount > 0
           || aliases.values().stream().anyMatch(a -> a.target() != null);
     }
   }
@@ -155,7 +172,28 @@ final class ValkeyMetadataStore implements MetadataStore {
     return out;
   }
 
-  private Tx read(SiteId site) {
+  /** What a command reads: these deploys and tombstones (and every alias), or the whole site. */
+  private record Reads(List<DeployId> deploys, List<DeployId> tombstones, boolean wholeSite) {
+    static final Reads WHOLE_SITE = new Reads(List.of(), List.of(), true);
+
+    static Reads of(List<DeployId> deploys, List<DeployId> tombstones) {
+      return new Reads(deploys, tombstones, false);
+    }
+
+    List<String> args() {
+      if (wholeSite) {
+        return List.of("all");
+      }
+      List<String> args = new ArrayList<>();
+      args.add("some");
+      args.add(Integer.toString(deploys.size()));
+      deploys.forEach(id -> args.add(id.value()));
+      tombstones.forEach(id -> args.add(id.value()));
+      return args;
+    }
+  }
+
+  private Tx read(SiteId site, Reads reads) {
     List<Object> snapshot =
         valkey.script(
             "site-read",
@@ -165,13 +203,13 @@ final class ValkeyMetadataStore implements MetadataStore {
                 keys.site(site, "deploys"),
                 keys.site(site, "aliases"),
                 keys.site(site, "tombstones")),
-            List.of());
+            reads.args());
     return new Tx(site, snapshot);
   }
 
-  private <T> T command(SiteId site, Function<Tx, T> body) {
+  private <T> T command(SiteId site, Reads reads, Function<Tx, T> body) {
     for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      Tx tx = read(site);
+      Tx tx = read(site, reads);
       T result = body.apply(tx);
       if (tx.ops.isEmpty()) {
         return result;
@@ -257,6 +295,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     }
     return command(
         site,
+        Reads.of(List.of(id), List.of(id)),
         tx -> {
           Tombstone tombstone = tx.tombstones.get(id);
           if (tombstone != null) {
@@ -286,6 +325,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     Objects.requireNonNull(expect, "expect");
     return command(
         site,
+        Reads.of(List.of(id), List.of()),
         tx -> {
           Deploy deploy = tx.deploys.get(id);
           if (deploy == null) {
@@ -323,6 +363,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     }
     return command(
         site,
+        Reads.of(List.of(id), List.of(id)),
         tx -> {
           if (tx.deploys.containsKey(id) || tx.tombstones.containsKey(id)) {
             return Optional.empty();
@@ -334,7 +375,7 @@ final class ValkeyMetadataStore implements MetadataStore {
                   sha,
                   DeployState.ACTIVE,
                   id.createdAt(),
-                  finalizedAt.truncatedTo(java.time.temporal.ChronoUnit.MICROS),
+                  Micros.truncate(finalizedAt),
                   null);
           tx.putDeploy(adopted);
           tx.audit(actor, ACTION_ADOPT, id.value(), null, "active");
@@ -351,6 +392,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     Objects.requireNonNull(expect, "expect");
     return command(
         site,
+        Reads.of(List.of(target), List.of()),
         tx -> {
           Deploy deploy = tx.deploys.get(target);
           if (deploy == null) {
@@ -386,6 +428,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     Objects.requireNonNull(actor, "actor");
     return command(
         site,
+        Reads.of(List.of(), List.of()),
         tx -> {
           AliasRow row = tx.aliases.get(alias);
           if (row == null || row.target() == null) {
@@ -407,6 +450,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     }
     return command(
         site,
+        Reads.of(List.of(id), List.of(id)),
         tx -> {
           Tombstone existing = tx.tombstones.get(id);
           if (existing != null) {
@@ -428,10 +472,7 @@ final class ValkeyMetadataStore implements MetadataStore {
           }
           tx.removeDeploy(id);
           Tombstone tombstone =
-              new Tombstone(
-                  deploy,
-                  tx.now,
-                  tx.now.plus(recoveryWindow).truncatedTo(java.time.temporal.ChronoUnit.MICROS));
+              new Tombstone(deploy, tx.now, Micros.truncate(tx.now.plus(recoveryWindow)));
           tx.putTombstone(tombstone);
           tx.audit(
               actor,
@@ -450,6 +491,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     requireArgs(site, id, actor);
     return command(
         site,
+        Reads.of(List.of(id), List.of(id)),
         tx -> {
           Tombstone tombstone = tx.tombstones.get(id);
           if (tombstone == null) {
@@ -477,6 +519,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     requireArgs(site, id, actor);
     return command(
         site,
+        Reads.of(List.of(), List.of(id)),
         tx -> {
           if (!tx.tombstones.containsKey(id)) {
             return false;
@@ -495,6 +538,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     Objects.requireNonNull(actor, "actor");
     return command(
         site,
+        Reads.WHOLE_SITE,
         tx -> {
           if (!tx.hasContent()) {
             return new SiteDeletion(0, 0, 0);
@@ -507,6 +551,7 @@ final class ValkeyMetadataStore implements MetadataStore {
             tx.removeTombstone(id);
           }
           tx.deploys.clear();
+          tx.deployCount = 0;
           tx.aliases.clear();
           tx.ops.addAll(List.of("DEL", "deploys", "DEL", "aliases", "DEL", "tombstones"));
           tx.audit(actor, ACTION_DELETE_SITE, site.value(), deletion.toString(), null);
@@ -517,7 +562,7 @@ final class ValkeyMetadataStore implements MetadataStore {
 
   // ---- queries -----------------------------------------------------------------------------
 
-  private <T> T query(String what, SiteId site, java.util.function.Supplier<T> body) {
+  private <T> T query(String what, SiteId site, Supplier<T> body) {
     Objects.requireNonNull(site, "site");
     return valkey.call(what + " of site " + site, body);
   }

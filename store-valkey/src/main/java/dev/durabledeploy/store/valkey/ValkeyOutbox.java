@@ -16,6 +16,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -127,14 +128,8 @@ final class ValkeyOutbox implements Outbox {
     String text = error == null ? "" : error;
     String truncated =
         text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
-    java.util.Objects.requireNonNull(nextAttemptAt, "nextAttemptAt");
-    return settle(
-            "fail",
-            owner,
-            List.of(id),
-            Micros.of(nextAttemptAt.truncatedTo(java.time.temporal.ChronoUnit.MICROS)),
-            truncated)
-        == 1;
+    Objects.requireNonNull(nextAttemptAt, "nextAttemptAt");
+    return settle("fail", owner, List.of(id), Micros.of(nextAttemptAt), truncated) == 1;
   }
 
   @Override
@@ -167,7 +162,7 @@ final class ValkeyOutbox implements Outbox {
 
   @Override
   public int purgeDelivered(Instant cutoff, int limit) {
-    java.util.Objects.requireNonNull(cutoff, "cutoff");
+    Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 1_000_000);
     int purged = 0;
     while (purged < limit) {

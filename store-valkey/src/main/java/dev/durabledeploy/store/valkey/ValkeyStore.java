@@ -27,6 +27,8 @@ import java.util.concurrent.Executors;
  * bus that can front any metadata store. All share one Lettuce connection (thread-safe, pipelined,
  * reconnected by Lettuce); the change bus and the outbox's wake-ups each open one more when first
  * used. The metadata store and outbox need one primary (standalone or Sentinel), not a cluster.
+ * Durability is the server's: with the metadata store on Valkey, run it with {@code appendonly yes}
+ * ({@code appendfsync always} to lose nothing acknowledged on a crash).
  *
  * <p>Connection from a URI: {@code redis://[:password@]host[:port][/db]}, or {@code rediss://} for
  * TLS. The password never appears in a log line or an exception; {@link #redactedUri()} is safe to
