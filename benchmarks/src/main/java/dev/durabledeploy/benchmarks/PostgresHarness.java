@@ -1,21 +1,11 @@
 package dev.durabledeploy.benchmarks;
 
-import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.metadata.AliasExpectation;
-import dev.durabledeploy.spi.outbox.NewEvent;
-import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The PostgreSQL figures, each beside its baseline on the same server in the same run: the finalize
@@ -59,49 +49,25 @@ final class PostgresHarness {
           s.execute(
               "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, site text, payload text, at timestamptz)");
         }
-        SiteId site = SiteId.of("bench");
-        Instant base = Instant.parse("2026-01-01T00:00:00Z");
-        DeployId[] ids = new DeployId[samples + 200];
-        for (int i = 0; i < ids.length; i++) {
-          ids[i] = DeployId.forSha(base.plusSeconds(i), String.format("%07x", i));
-          store.metadata().createPending(site, ids[i], null, Actor.SYSTEM);
-        }
-        long[] finalize = new long[samples];
-        long[] insert = new long[samples];
+        StoreFigures.Latency finalize;
         try (PreparedStatement ps =
             baseline.prepareStatement(
                 "INSERT INTO bench_insert (site, payload, at) VALUES (?, ?, now())")) {
-          for (int i = 0; i < ids.length; i++) {
-            long t0 = System.nanoTime();
-            store
-                .metadata()
-                .activate(site, ids[i], AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
-            long t1 = System.nanoTime();
-            ps.setString(1, "bench");
-            ps.setString(2, "{\"deployId\":\"" + ids[i] + "\"}");
-            ps.executeUpdate();
-            long t2 = System.nanoTime();
-            if (i >= 200) { // the first 200 warm up the JIT and both connections
-              finalize[i - 200] = t1 - t0;
-              insert[i - 200] = t2 - t1;
-            }
-          }
+          finalize =
+              StoreFigures.finalizeLatency(
+                  store,
+                  samples,
+                  (id, i) -> {
+                    try {
+                      ps.setString(1, "bench");
+                      ps.setString(2, "{\"deployId\":\"" + id + "\"}");
+                      ps.executeUpdate();
+                    } catch (java.sql.SQLException e) {
+                      throw new IllegalStateException("the baseline INSERT failed", e);
+                    }
+                  });
         }
-        Percentiles f = new Percentiles(finalize);
-        Percentiles b = new Percentiles(insert);
-
-        int events = 20_000;
-        drain(store); // the activations' own events, so the measurement starts from an empty outbox
-        for (int i = 0; i < events; i++) {
-          store
-              .outbox()
-              .append(
-                  new NewEvent(
-                      SiteId.of("s" + (i % 100)), "bench.event", Map.of("n", Integer.toString(i))));
-        }
-        long start = System.nanoTime();
-        int delivered = drain(store);
-        double seconds = (System.nanoTime() - start) / 1e9;
+        double claimAck = StoreFigures.claimAckPerSecond(store);
         List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
         for (int producers : RELAY_PRODUCERS) {
           for (boolean notifications : new boolean[] {true, false}) {
@@ -117,11 +83,11 @@ final class PostgresHarness {
             CasHarness.run(
                 new dev.durabledeploy.testkit.memory.InMemoryStore(), "cas-bench", 32, 1_000);
         return new Result(
-            f.micros(50),
-            f.micros(99),
-            b.micros(50),
-            b.micros(99),
-            delivered / seconds,
+            finalize.p50(),
+            finalize.p99(),
+            finalize.baselineP50(),
+            finalize.baselineP99(),
+            claimAck,
             relay,
             drain,
             peerDrain,
@@ -129,17 +95,6 @@ final class PostgresHarness {
             cas,
             casMemory);
       }
-    }
-  }
-
-  private static int drain(PostgresStore store) {
-    int delivered = 0;
-    while (true) {
-      List<OutboxEvent> batch = store.outbox().claim("bench", 100, Duration.ofMinutes(1));
-      if (batch.isEmpty()) {
-        return delivered;
-      }
-      delivered += store.outbox().ack("bench", batch.stream().map(OutboxEvent::id).toList());
     }
   }
 }

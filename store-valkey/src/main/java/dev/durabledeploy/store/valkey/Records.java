@@ -6,6 +6,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
+import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore.AliasRow;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -17,9 +18,6 @@ import java.util.List;
  * (actors), so its fields are length-prefixed ({@code <length>:<text>}, {@code ~} for null).
  */
 final class Records {
-
-  /** An alias row; a deleted alias keeps its row with a null target so versions keep counting. */
-  record AliasRow(DeployId target, long version, Instant updatedAt) {}
 
   private Records() {}
 

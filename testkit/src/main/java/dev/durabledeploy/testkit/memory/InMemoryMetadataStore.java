@@ -1,28 +1,17 @@
 package dev.durabledeploy.testkit.memory;
 
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DeployNotFoundException;
-import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TombstoneExpiredException;
 import dev.durabledeploy.spi.metadata.Alias;
-import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.DeployState;
-import dev.durabledeploy.spi.metadata.MetadataStore;
-import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
-import dev.durabledeploy.spi.outbox.StandardEvents;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -35,12 +24,10 @@ import java.util.function.Function;
 
 /**
  * The reference metadata store: every command runs under one monitor shared with the outbox, which
- * makes it one atom exactly as a SQL transaction or a Lua script would.
+ * makes it one atom exactly as a SQL transaction or a Lua script would. The decisions are {@link
+ * SiteRowsMetadataStore}'s, shared with the Valkey store.
  */
-final class InMemoryMetadataStore implements MetadataStore {
-
-  /** An alias row; a deleted alias keeps its row with a null target so versions keep counting. */
-  private record AliasRow(DeployId target, long version, Instant updatedAt) {}
+final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
   private static final class SiteState {
     final TreeMap<DeployId, Deploy> deploys = new TreeMap<>();
@@ -66,28 +53,106 @@ final class InMemoryMetadataStore implements MetadataStore {
     this.outbox = outbox;
   }
 
-  /** The work of one command under the atom; returns its result and the events it appended. */
-  private final class Tx {
+  /** One command's view of its site under the atom, and the events it appended. */
+  private final class Tx implements SiteRows {
+    final SiteId site;
+    final SiteState state;
     final Instant now = clock.instant();
     final List<NewEvent> events = new ArrayList<>();
 
-    void audit(
-        Actor actor, String action, SiteId site, String target, String before, String after) {
+    Tx(SiteId site) {
+      this.site = site;
+      this.state = sites.computeIfAbsent(site, s -> new SiteState());
+    }
+
+    @Override
+    public Instant now() {
+      return now;
+    }
+
+    @Override
+    public Instant stored(Instant at) {
+      return at;
+    }
+
+    @Override
+    public Deploy deploy(DeployId id) {
+      return state.deploys.get(id);
+    }
+
+    @Override
+    public Tombstone tombstone(DeployId id) {
+      return state.tombstones.get(id);
+    }
+
+    @Override
+    public Map<AliasName, AliasRow> aliases() {
+      return java.util.Collections.unmodifiableMap(state.aliases);
+    }
+
+    @Override
+    public int deployCount() {
+      return state.deploys.size();
+    }
+
+    @Override
+    public int tombstoneCount() {
+      return state.tombstones.size();
+    }
+
+    @Override
+    public void putDeploy(Deploy deploy) {
+      state.deploys.put(deploy.id(), deploy);
+    }
+
+    @Override
+    public void removeDeploy(DeployId id) {
+      state.deploys.remove(id);
+    }
+
+    @Override
+    public void putAlias(AliasName name, AliasRow row) {
+      state.aliases.put(name, row);
+    }
+
+    @Override
+    public void putTombstone(Tombstone tombstone) {
+      state.tombstones.put(tombstone.deployId(), tombstone);
+    }
+
+    @Override
+    public void removeTombstone(DeployId id) {
+      state.tombstones.remove(id);
+    }
+
+    @Override
+    public void removeAll() {
+      sites.remove(site);
+      state.deploys.clear();
+      state.aliases.clear();
+      state.tombstones.clear();
+    }
+
+    @Override
+    public void audit(Actor actor, String action, String target, String before, String after) {
       audit.add(new AuditEntry(audit.size() + 1L, now, actor, action, site, target, before, after));
     }
 
-    void emit(NewEvent event) {
+    @Override
+    public void emit(NewEvent event) {
       events.add(event);
     }
   }
 
-  private <T> T command(Function<Tx, T> body) {
+  @Override
+  protected <T> T command(SiteId site, Rows rows, Function<SiteRows, T> decision) {
     boolean appended;
     T result;
     synchronized (atom) {
-      Tx tx = new Tx();
-      result = body.apply(tx);
-      // Reached only when the body did not throw: all or nothing.
+      Tx tx = new Tx(site);
+      // The maps change as the decision runs: a decision that throws must not have written yet.
+      // Every decision checks before its first write, so a throw leaves the state as it was.
+      result = decision.apply(tx);
       for (NewEvent event : tx.events) {
         outbox.appendLocked(event, tx.now);
       }
@@ -97,314 +162,6 @@ final class InMemoryMetadataStore implements MetadataStore {
       outbox.notifyAppended();
     }
     return result;
-  }
-
-  private SiteState site(SiteId site) {
-    return sites.computeIfAbsent(site, s -> new SiteState());
-  }
-
-  private static Alias alias(SiteId site, AliasName name, AliasRow row) {
-    return new Alias(site, name, row.target(), row.version(), row.updatedAt());
-  }
-
-  private static Alias liveAlias(SiteId site, AliasName name, AliasRow row) {
-    return row == null || row.target() == null ? null : alias(site, name, row);
-  }
-
-  /**
-   * Moves {@code name} to {@code target} (null: delete) and releases the previous target. A deleted
-   * alias is version 0 to expectations but continues its version when re-created.
-   */
-  private AliasRow moveLocked(
-      Tx tx, SiteId siteId, AliasName name, DeployId target, AliasExpectation expect) {
-    SiteState s = site(siteId);
-    AliasRow row = s.aliases.get(name);
-    DeployId previous = row == null ? null : row.target();
-    checkExpectation(siteId, name, row, expect);
-    long version = (row == null ? 0 : row.version()) + 1;
-    AliasRow next = new AliasRow(target, version, tx.now);
-    s.aliases.put(name, next);
-    if (previous != null && !previous.equals(target)) {
-      Deploy released = s.deploys.get(previous);
-      if (released != null) {
-        s.deploys.put(previous, withReleasedAt(released, tx.now));
-      }
-    }
-    tx.emit(StandardEvents.aliasChanged(siteId, name, target, version, previous));
-    return next;
-  }
-
-  private static void checkExpectation(
-      SiteId site, AliasName name, AliasRow row, AliasExpectation expect) {
-    DeployId current = row == null ? null : row.target();
-    long visibleVersion = current == null ? 0 : row.version();
-    if (!expect.matches(visibleVersion, current)) {
-      throw new AliasDriftException(site, name, liveAlias(site, name, row), expect);
-    }
-  }
-
-  private static Deploy withReleasedAt(Deploy d, Instant at) {
-    return new Deploy(d.site(), d.id(), d.sha(), d.state(), d.createdAt(), d.finalizedAt(), at);
-  }
-
-  private static String describe(DeployId id) {
-    return id == null ? null : id.value();
-  }
-
-  @Override
-  public Deploy createPending(SiteId site, DeployId id, String sha, Actor actor) {
-    requireArgs(site, id, actor);
-    if (sha != null) {
-      DeployId.requireSha(sha);
-    }
-    return command(
-        tx -> {
-          SiteState s = site(site);
-          if (s.tombstones.containsKey(id)) {
-            throw new DeployStateException(
-                site, id, s.tombstones.get(id).deploy().state(), "it was deleted");
-          }
-          Deploy existing = s.deploys.get(id);
-          if (existing != null) {
-            if (Objects.equals(existing.sha(), sha)) {
-              return existing;
-            }
-            throw new DeployStateException(
-                site, id, existing.state(), "it already exists with another sha");
-          }
-          Deploy created = new Deploy(site, id, sha, DeployState.PENDING, tx.now, null, null);
-          s.deploys.put(id, created);
-          tx.audit(actor, ACTION_CREATE, site, id.value(), null, "pending");
-          tx.emit(StandardEvents.siteChanged(site, ACTION_CREATE));
-          return created;
-        });
-  }
-
-  @Override
-  public Alias activate(
-      SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
-    requireArgs(site, id, actor);
-    Objects.requireNonNull(alias, "alias");
-    Objects.requireNonNull(expect, "expect");
-    return command(
-        tx -> {
-          SiteState s = site(site);
-          Deploy deploy = s.deploys.get(id);
-          if (deploy == null) {
-            throw new DeployNotFoundException(site, id);
-          }
-          AliasRow row = s.aliases.get(alias);
-          if (deploy.isActive()) {
-            if (row != null && id.equals(row.target())) {
-              return alias(site, alias, row);
-            }
-            throw new DeployStateException(
-                site,
-                id,
-                DeployState.ACTIVE,
-                "it is already finalized; move alias '" + alias + "' to it instead");
-          }
-          DeployId previous = row == null ? null : row.target();
-          AliasRow moved = moveLocked(tx, site, alias, id, expect);
-          s.deploys.put(
-              id,
-              new Deploy(
-                  site, id, deploy.sha(), DeployState.ACTIVE, deploy.createdAt(), tx.now, null));
-          tx.audit(actor, ACTION_ACTIVATE, site, id.value(), describe(previous), alias.value());
-          tx.emit(StandardEvents.siteChanged(site, ACTION_ACTIVATE));
-          return alias(site, alias, moved);
-        });
-  }
-
-  @Override
-  public Optional<Deploy> adopt(
-      SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
-    requireArgs(site, id, actor);
-    Objects.requireNonNull(finalizedAt, "finalizedAt");
-    if (sha != null) {
-      DeployId.requireSha(sha);
-    }
-    return command(
-        tx -> {
-          SiteState s = site(site);
-          if (s.deploys.containsKey(id) || s.tombstones.containsKey(id)) {
-            return Optional.empty();
-          }
-          Deploy adopted =
-              new Deploy(site, id, sha, DeployState.ACTIVE, id.createdAt(), finalizedAt, null);
-          s.deploys.put(id, adopted);
-          tx.audit(actor, ACTION_ADOPT, site, id.value(), null, "active");
-          tx.emit(StandardEvents.siteChanged(site, ACTION_ADOPT));
-          return Optional.of(adopted);
-        });
-  }
-
-  @Override
-  public Alias moveAlias(
-      SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
-    requireArgs(site, target, actor);
-    Objects.requireNonNull(alias, "alias");
-    Objects.requireNonNull(expect, "expect");
-    return command(
-        tx -> {
-          SiteState s = site(site);
-          Deploy deploy = s.deploys.get(target);
-          if (deploy == null) {
-            throw new DeployNotFoundException(site, target);
-          }
-          if (!deploy.isActive()) {
-            throw new DeployStateException(
-                site, target, deploy.state(), "only finalized deploys can be aliased");
-          }
-          AliasRow row = s.aliases.get(alias);
-          checkExpectation(site, alias, row, expect);
-          if (row != null && target.equals(row.target())) {
-            return alias(site, alias, row);
-          }
-          DeployId previous = row == null ? null : row.target();
-          AliasRow moved = moveLocked(tx, site, alias, target, expect);
-          tx.audit(
-              actor,
-              ACTION_ALIAS_MOVE,
-              site,
-              "alias:" + alias.value(),
-              describe(previous),
-              target.value());
-          tx.emit(StandardEvents.siteChanged(site, ACTION_ALIAS_MOVE));
-          return alias(site, alias, moved);
-        });
-  }
-
-  @Override
-  public boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor) {
-    Objects.requireNonNull(site, "site");
-    Objects.requireNonNull(alias, "alias");
-    Objects.requireNonNull(expect, "expect");
-    Objects.requireNonNull(actor, "actor");
-    return command(
-        tx -> {
-          AliasRow row = site(site).aliases.get(alias);
-          if (row == null || row.target() == null) {
-            return false;
-          }
-          DeployId previous = row.target();
-          moveLocked(tx, site, alias, null, expect);
-          tx.audit(
-              actor, ACTION_ALIAS_DELETE, site, "alias:" + alias.value(), previous.value(), null);
-          tx.emit(StandardEvents.siteChanged(site, ACTION_ALIAS_DELETE));
-          return true;
-        });
-  }
-
-  @Override
-  public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
-    requireArgs(site, id, actor);
-    if (recoveryWindow == null || recoveryWindow.isNegative()) {
-      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
-    }
-    return command(
-        tx -> {
-          SiteState s = site(site);
-          Tombstone existing = s.tombstones.get(id);
-          if (existing != null) {
-            return existing;
-          }
-          Deploy deploy = s.deploys.get(id);
-          if (deploy == null) {
-            throw new DeployNotFoundException(site, id);
-          }
-          List<AliasName> aliased = new ArrayList<>();
-          s.aliases.forEach(
-              (name, row) -> {
-                if (id.equals(row.target())) {
-                  aliased.add(name);
-                }
-              });
-          if (!aliased.isEmpty()) {
-            throw new DeployAliasedException(site, id, aliased);
-          }
-          s.deploys.remove(id);
-          Tombstone tombstone = new Tombstone(deploy, tx.now, tx.now.plus(recoveryWindow));
-          s.tombstones.put(id, tombstone);
-          tx.audit(
-              actor,
-              ACTION_TOMBSTONE,
-              site,
-              id.value(),
-              deploy.state().name().toLowerCase(java.util.Locale.ROOT),
-              "tombstone until " + tombstone.expiresAt());
-          tx.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_DELETED, site, id));
-          tx.emit(StandardEvents.siteChanged(site, ACTION_TOMBSTONE));
-          return tombstone;
-        });
-  }
-
-  @Override
-  public Deploy restore(SiteId site, DeployId id, Actor actor) {
-    requireArgs(site, id, actor);
-    return command(
-        tx -> {
-          SiteState s = site(site);
-          Tombstone tombstone = s.tombstones.get(id);
-          if (tombstone == null) {
-            Deploy live = s.deploys.get(id);
-            if (live == null) {
-              throw new DeployNotFoundException(site, id);
-            }
-            return live;
-          }
-          if (tombstone.isExpired(tx.now)) {
-            throw new TombstoneExpiredException(site, id, tombstone.expiresAt());
-          }
-          s.tombstones.remove(id);
-          s.deploys.put(id, tombstone.deploy());
-          tx.audit(
-              actor,
-              ACTION_RESTORE,
-              site,
-              id.value(),
-              "tombstone",
-              tombstone.deploy().state().name().toLowerCase(java.util.Locale.ROOT));
-          tx.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_RESTORED, site, id));
-          tx.emit(StandardEvents.siteChanged(site, ACTION_RESTORE));
-          return tombstone.deploy();
-        });
-  }
-
-  @Override
-  public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
-    requireArgs(site, id, actor);
-    return command(
-        tx -> {
-          Tombstone removed = site(site).tombstones.remove(id);
-          if (removed == null) {
-            return false;
-          }
-          tx.audit(actor, ACTION_PURGE, site, id.value(), "tombstone", null);
-          tx.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_PURGED, site, id));
-          tx.emit(StandardEvents.siteChanged(site, ACTION_PURGE));
-          return true;
-        });
-  }
-
-  @Override
-  public SiteDeletion deleteSite(SiteId site, Actor actor) {
-    Objects.requireNonNull(site, "site");
-    Objects.requireNonNull(actor, "actor");
-    return command(
-        tx -> {
-          SiteState s = sites.remove(site);
-          if (s == null || !s.hasContent()) {
-            return new SiteDeletion(0, 0, 0);
-          }
-          int liveAliases =
-              (int) s.aliases.values().stream().filter(a -> a.target() != null).count();
-          SiteDeletion deletion =
-              new SiteDeletion(s.deploys.size(), liveAliases, s.tombstones.size());
-          tx.audit(actor, ACTION_DELETE_SITE, site, site.value(), deletion.toString(), null);
-          tx.emit(StandardEvents.siteDeleted(site));
-          return deletion;
-        });
   }
 
   // ---- queries -----------------------------------------------------------------------------
@@ -502,9 +259,7 @@ final class InMemoryMetadataStore implements MetadataStore {
     }
   }
 
-  private static void requireArgs(SiteId site, DeployId id, Actor actor) {
-    Objects.requireNonNull(site, "site");
-    Objects.requireNonNull(id, "deployId");
-    Objects.requireNonNull(actor, "actor");
+  private static Alias liveAlias(SiteId site, AliasName name, AliasRow row) {
+    return row == null ? null : row.toAlias(site, name);
   }
 }
