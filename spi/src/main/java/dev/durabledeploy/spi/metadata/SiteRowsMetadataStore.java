@@ -97,6 +97,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
    */
   protected record Rows(List<DeployId> deploys, List<DeployId> tombstones, boolean wholeSite) {
 
+    /** Every deploy, alias and tombstone of the site (deleteSite). */
     public static final Rows WHOLE_SITE = new Rows(List.of(), List.of(), true);
 
     public Rows {
