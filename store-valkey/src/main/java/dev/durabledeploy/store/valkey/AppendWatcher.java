@@ -9,6 +9,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -59,10 +60,16 @@ final class AppendWatcher implements AutoCloseable {
   }
 
   private String newest() {
+    return valkey.call("reading the outbox wake stream", () -> newest(valkey.commands()));
+  }
+
+  private String newest(StatefulRedisConnection<String, String> connection) {
+    return newest(connection.sync());
+  }
+
+  private String newest(RedisCommands<String, String> commands) {
     List<StreamMessage<String, String>> newest =
-        valkey.call(
-            "reading the outbox wake stream",
-            () -> valkey.commands().xrevrange(stream, Range.create("-", "+"), Limit.from(1)));
+        commands.xrevrange(stream, Range.create("-", "+"), Limit.from(1));
     return newest.isEmpty() ? "0-0" : newest.get(0).getId();
   }
 
@@ -74,6 +81,9 @@ final class AppendWatcher implements AutoCloseable {
         if (connection == null) {
           connection = client.connect(uri);
           connection.setTimeout(java.time.Duration.ofMillis(BLOCK_MILLIS * 5));
+        }
+        if (last == null) {
+          last = newest(connection);
         }
         List<StreamMessage<String, String>> read =
             connection
@@ -95,6 +105,8 @@ final class AppendWatcher implements AutoCloseable {
         if (closed) {
           break;
         }
+        // A restarted server numbers its stream afresh: after trouble, start from its newest.
+        last = null;
         LOG.debug("outbox wake-up read failed, retrying in 1 s: {}", Valkey.clean(e.getMessage()));
         pause();
       }

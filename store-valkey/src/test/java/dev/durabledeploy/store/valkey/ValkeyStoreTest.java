@@ -11,6 +11,7 @@ import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.StandardEvents;
@@ -22,6 +23,7 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -93,7 +95,9 @@ class ValkeyStoreTest {
   @DisplayName("while the server is down calls fail at once as transient; they recover after")
   void serverRestart() {
     ValkeyServer server = ValkeyExtension.server();
-    try (ValkeyStore store = store(ValkeyExtension.newNamespace())) {
+    AtomicInteger wakeUps = new AtomicInteger();
+    try (ValkeyStore store = store(ValkeyExtension.newNamespace());
+        Subscription woken = store.outbox().onAppend(wakeUps::incrementAndGet).orElseThrow()) {
       assertThat(store.jobLeases().tryAcquire(JOB, "a", Duration.ofMinutes(1))).isPresent();
       server.stop();
       try {
@@ -125,10 +129,13 @@ class ValkeyStoreTest {
       try (SiteLock lock = store.siteLocks().acquire(SITE, Duration.ofSeconds(5))) {
         assertThat(lock.isHeld()).isTrue();
       }
+      int before = wakeUps.get();
       store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
       assertThat(store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
           .extracting(OutboxEvent::type)
           .containsExactly(StandardEvents.SITE_CHANGED);
+      // The relay's wake-ups come back by themselves too.
+      await().atMost(Duration.ofSeconds(10)).until(() -> wakeUps.get() > before);
     }
   }
 
