@@ -114,8 +114,11 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
    * Runs {@code decision} against {@code site}'s rows in one atom: its writes, audit entries and
    * events all take effect if it returns, none if it throws. A store may run it more than once
    * (optimistic retry); it has no effects outside {@link SiteRows}.
+   *
+   * @param action the command's audit action (e.g. {@value #ACTION_ACTIVATE}), for messages
    */
-  protected abstract <T> T command(SiteId site, Rows rows, Function<SiteRows, T> decision);
+  protected abstract <T> T command(
+      String action, SiteId site, Rows rows, Function<SiteRows, T> decision);
 
   /** Whether the site has a deploy, a live alias or a tombstone (listed by listSites). */
   protected static boolean hasContent(SiteRows s) {
@@ -179,6 +182,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
       DeployId.requireSha(sha);
     }
     return command(
+        ACTION_CREATE,
         site,
         Rows.of(List.of(id), List.of(id)),
         s -> {
@@ -209,6 +213,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
     return command(
+        ACTION_ACTIVATE,
         site,
         Rows.of(List.of(id), List.of()),
         s -> {
@@ -247,6 +252,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
       DeployId.requireSha(sha);
     }
     return command(
+        ACTION_ADOPT,
         site,
         Rows.of(List.of(id), List.of(id)),
         s -> {
@@ -270,6 +276,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
     return command(
+        ACTION_ALIAS_MOVE,
         site,
         Rows.of(List.of(target), List.of()),
         s -> {
@@ -306,6 +313,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     Objects.requireNonNull(expect, "expect");
     Objects.requireNonNull(actor, "actor");
     return command(
+        ACTION_ALIAS_DELETE,
         site,
         Rows.of(List.of(), List.of()),
         s -> {
@@ -328,6 +336,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
       throw new InvalidInputException("recoveryWindow", "must be zero or positive");
     }
     return command(
+        ACTION_TOMBSTONE,
         site,
         Rows.of(List.of(id), List.of(id)),
         s -> {
@@ -370,6 +379,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
   public Deploy restore(SiteId site, DeployId id, Actor actor) {
     requireArgs(site, id, actor);
     return command(
+        ACTION_RESTORE,
         site,
         Rows.of(List.of(id), List.of(id)),
         s -> {
@@ -398,6 +408,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
   public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
     requireArgs(site, id, actor);
     return command(
+        ACTION_PURGE,
         site,
         Rows.of(List.of(), List.of(id)),
         s -> {
@@ -417,10 +428,16 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(actor, "actor");
     return command(
+        ACTION_DELETE_SITE,
         site,
         Rows.WHOLE_SITE,
         s -> {
           if (!hasContent(s)) {
+            if (!s.aliases().isEmpty()) {
+              // Only deleted aliases are left: their rows go too, so versions start again at 1
+              // as after any site deletion. Nothing is audited or announced: nothing was live.
+              s.removeAll();
+            }
             return new SiteDeletion(0, 0, 0);
           }
           int liveAliases =

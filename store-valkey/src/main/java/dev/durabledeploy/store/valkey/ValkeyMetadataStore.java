@@ -228,7 +228,7 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
   }
 
   @Override
-  protected <T> T command(SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
     for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       Tx tx = read(site, rows);
       T result = decision.apply(tx);
@@ -251,7 +251,8 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
           ThreadLocalRandom.current().nextLong(1, 50_000L * Math.min(attempt, 20)));
     }
     throw new TransientStoreException(
-        "a metadata command on site "
+        action
+            + " on site "
             + site
             + " lost the race with other commands on the same site "
             + MAX_ATTEMPTS

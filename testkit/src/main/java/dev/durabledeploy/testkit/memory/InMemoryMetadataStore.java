@@ -145,7 +145,7 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
   }
 
   @Override
-  protected <T> T command(SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
     boolean appended;
     T result;
     synchronized (atom) {
