@@ -1,5 +1,6 @@
 package dev.durabledeploy.core;
 
+import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.spi.AliasName;
@@ -75,6 +76,21 @@ public abstract class CoreFixture {
   protected void upload(DeployId id, String path, String content) {
     byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
     deploys.upload(SITE, id, UploadPath.of(path), new ByteArrayInputStream(bytes), bytes.length);
+  }
+
+  /**
+   * A {@code purgeSite(SITE)} whose process dies once the bytes are gone and before the rows go:
+   * its third blob call (intent, live bytes, trash bytes) takes effect, then the saga stops.
+   */
+  protected void crashedPurge() {
+    blobs
+        .failOnCall(3, FaultInjectingBlobStore.When.AFTER)
+        .throwing(() -> new IllegalStateException("crash"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSite(SITE))
+        .hasMessageContaining("crash");
+    blobs.heal();
+    org.assertj.core.api.Assertions.assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).isEmpty();
+    org.assertj.core.api.Assertions.assertThat(deploys.deploys(SITE)).isNotEmpty();
   }
 
   /** A deploy with index.html and one more file, finalized to {@code alias}. */

@@ -8,13 +8,14 @@ import dev.durabledeploy.spi.blob.BlobPrefix;
 
 /**
  * Where everything lives in the blob store. A site id is a slug that never starts with an
- * underscore, so {@code _trash/} can never collide with a site.
+ * underscore, so {@code _trash/} and {@code _purging/} can never collide with a site.
  *
  * <pre>
  * &lt;site&gt;/deploys/&lt;deployId&gt;/...             the deploy's files
  * &lt;site&gt;/deploys/&lt;deployId&gt;/.durable-deploy.json  the marker: written by finalize
  * &lt;site&gt;/aliases/&lt;alias&gt;.json               the alias projection for a serve plane
  * _trash/&lt;site&gt;/&lt;deployId&gt;/...             soft-deleted bytes until the purge
+ * _purging/&lt;site&gt;.json                     a site purge in progress: written first, deleted last
  * </pre>
  */
 public final class BlobLayout {
@@ -23,6 +24,8 @@ public final class BlobLayout {
   public static final String MARKER_NAME = ".durable-deploy.json";
 
   public static final String TRASH = "_trash";
+
+  public static final String PURGING = "_purging";
 
   private BlobLayout() {}
 
@@ -48,6 +51,15 @@ public final class BlobLayout {
 
   public static BlobPrefix trash(SiteId site, DeployId id) {
     return BlobPrefix.of(TRASH, site.value(), id.value());
+  }
+
+  /** Where {@code purgeSite} records that it started, so a crash half way is finished later. */
+  public static BlobKey purgeIntent(SiteId site) {
+    return purgeIntents().resolve(site.value() + ".json");
+  }
+
+  public static BlobPrefix purgeIntents() {
+    return BlobPrefix.of(PURGING);
   }
 
   public static BlobPrefix aliases(SiteId site) {

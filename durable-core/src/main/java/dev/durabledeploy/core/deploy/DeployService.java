@@ -3,6 +3,7 @@ package dev.durabledeploy.core.deploy;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasDriftException;
@@ -64,6 +65,7 @@ public final class DeployService {
   private final RandomGenerator random;
   private final Actor actor;
   private final UploadCounter uploads;
+  private final SitePurge sitePurge;
 
   public DeployService(
       Store store,
@@ -101,6 +103,7 @@ public final class DeployService {
     this.random = random;
     this.actor = actor;
     this.uploads = uploads;
+    this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
   }
 
   /** The same service, recording {@code actor} in the audit log for every mutation. */
@@ -126,6 +129,9 @@ public final class DeployService {
         "init",
         site,
         op -> {
+          // A purge of this site that crashed half way is finished first, or it would later remove
+          // the deploy started here.
+          sitePurge.finishPending(op, site, actor);
           java.time.Instant now = operations.clock().instant();
           DeployId id = sha == null ? DeployId.random(now, random) : DeployId.forSha(now, sha);
           // Under the site lock, so two inits of one sha in the same second get distinct ids.
@@ -421,17 +427,12 @@ public final class DeployService {
 
   /**
    * Removes a site for good: all its bytes (deploys, aliases, trash) first, then all its rows (V6).
-   * Idempotent; a crash half way is finished by calling it again.
+   * Idempotent. The purge records its intent first, so a crash half way is finished by calling it
+   * again, by the next {@code init} on the site, by {@code reconcile} or by the {@code
+   * tombstone-purge} cron (see {@link SitePurge}).
    */
   public SiteDeletion purgeSite(SiteId site) {
-    return mutate(
-        "purge-site",
-        site,
-        op -> {
-          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
-          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site)));
-          return retrier.call(op, () -> metadata.deleteSite(site, actor));
-        });
+    return mutate("purge-site", site, op -> sitePurge.purge(op, site, actor));
   }
 
   // ---- listings ------------------------------------------------------------------------------

@@ -19,20 +19,29 @@ import java.util.Set;
  * Workflow {@code tombstone-purge} (cron): hard-deletes tombstones whose recovery window closed —
  * their trash bytes first, then the row (V6), so a crash in between leaves a tombstone the next run
  * finishes. Works in batches; after three consecutive failed batches it aborts naming the batch.
+ * Each run then finishes every site purge that a crash interrupted ({@link SitePurge}).
  */
 public final class TombstonePurge {
 
   public static final String WORKFLOW = "tombstone-purge";
   private static final Actor PURGE = Actor.of("system:purge");
 
-  /** What a purge run did. */
-  public record Report(int purged, int failedBatches) {}
+  /**
+   * What a purge run did.
+   *
+   * @param purged tombstones hard-deleted
+   * @param failedBatches batches (of tombstones, or one interrupted site purge) that failed and
+   *     were skipped for this run
+   * @param sitesFinished interrupted site purges this run finished
+   */
+  public record Report(int purged, int failedBatches, int sitesFinished) {}
 
   private final Store store;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
   private final DeployOptions options;
+  private final SitePurge sitePurge;
 
   public TombstonePurge(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
@@ -41,6 +50,7 @@ public final class TombstonePurge {
     this.operations = operations;
     this.retrier = retrier;
     this.options = options;
+    this.sitePurge = new SitePurge(store.metadata(), blobs, retrier, operations.clock());
   }
 
   public WorkflowDefinition definition() {
@@ -106,7 +116,21 @@ public final class TombstonePurge {
                     failed.removeAll(batch);
                     purged[0] += batch.size();
                   });
-          return new Report(purged[0], failedBatches);
+          int[] sitesFinished = {0};
+          int failedSites =
+              retrier.forEachBatch(
+                  op,
+                  sitePurge.pendingSites(op).iterator(),
+                  site -> "unfinished purge of site " + site,
+                  site -> {
+                    // Lock: the site lock (E1), like purgeSite itself.
+                    try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+                      if (sitePurge.finishPending(op, site, PURGE)) {
+                        sitesFinished[0]++;
+                      }
+                    }
+                  });
+          return new Report(purged[0], failedSites + failedBatches, sitesFinished[0]);
         });
   }
 

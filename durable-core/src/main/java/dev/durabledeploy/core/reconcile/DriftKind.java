@@ -2,6 +2,11 @@ package dev.durabledeploy.core.reconcile;
 
 /** Every way the blob store and the index can disagree about a site (DESIGN.md E6). */
 public enum DriftKind {
+  /**
+   * A {@code purgeSite} that started and did not finish (its intent is still recorded): repaired by
+   * finishing the purge, which also settles every other drift of the site.
+   */
+  PURGE_UNFINISHED,
   /** Bytes under {@code deploys/<id>/} without a marker, row or tombstone: an abandoned upload. */
   BYTES_WITHOUT_ROW,
   /** A marked (finalized) prefix the index does not know: adopt it. */

@@ -4,6 +4,7 @@ import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
@@ -30,11 +31,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Finds every presence drift between a site's bucket and its index (DESIGN.md E6) and, when asked,
  * repairs it. Report-only by default. With {@code apply} it works under the site lock on a fresh
- * read, repairs what is safe (adopting marked prefixes, finishing half-done deletes and restores),
- * and performs destructive repairs (deleting abandoned bytes, dropping rows whose bytes are gone)
- * only for subjects older than the grace period and at most {@code blastCap} of them. It refuses to
- * repair anything when the bucket lists nothing for a site the index says has deploys: a listing
- * fault must never wipe a site. Aliases are never moved: drift on them is reported.
+ * read, repairs what is safe (adopting marked prefixes, finishing half-done deletes, restores and
+ * site purges), and performs destructive repairs (deleting abandoned bytes, dropping rows whose
+ * bytes are gone) only for subjects older than the grace period and at most {@code blastCap} of
+ * them. It refuses to repair anything when the bucket lists nothing for a site the index says has
+ * deploys: a listing fault must never wipe a site. Aliases are never moved: drift on them is
+ * reported.
  *
  * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only and publishes the
  * counts as the gauge {@code durable.drift}, tagged by {@code kind}.
@@ -51,6 +53,7 @@ public final class Reconciler {
   private final Retrier retrier;
   private final DeployOptions options;
   private final Backfill backfill;
+  private final SitePurge sitePurge;
   private final Map<DriftKind, AtomicInteger> lastCounts = new EnumMap<>(DriftKind.class);
 
   public Reconciler(
@@ -67,6 +70,7 @@ public final class Reconciler {
     this.retrier = retrier;
     this.options = options;
     this.backfill = new Backfill(metadata, blobs, operations, retrier);
+    this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
     for (DriftKind kind : DriftKind.values()) {
       AtomicInteger count = new AtomicInteger();
       lastCounts.put(kind, count);
@@ -145,6 +149,11 @@ public final class Reconciler {
     List<Alias> aliases = retrier.call(op, () -> metadata.listAliases(site));
 
     List<Drift> drifts = new ArrayList<>();
+    if (sitePurge.pending(op, site)) {
+      drifts.add(
+          new Drift(
+              DriftKind.PURGE_UNFINISHED, site.value(), "purgeSite started and did not finish"));
+    }
     bucket
         .deploys()
         .forEach(
@@ -230,6 +239,12 @@ public final class Reconciler {
   }
 
   private DriftReport repair(Operation op, SiteId site, Scan scan) {
+    if (scan.drifts().stream().anyMatch(d -> d.kind() == DriftKind.PURGE_UNFINISHED)) {
+      // Someone asked for the whole site to go: finishing that settles every other drift, and an
+      // empty listing is the expected state of a half-purged site, not a listing fault.
+      sitePurge.purge(op, site, RECONCILER);
+      return scan.report(scan.drifts(), List.of(), null);
+    }
     boolean indexHasDeploys =
         scan.rows().values().stream().anyMatch(Deploy::isActive) || !scan.tombstones().isEmpty();
     if (scan.bucket().isEmpty() && indexHasDeploys) {
@@ -286,7 +301,7 @@ public final class Reconciler {
           destroy(op, site, drift.kind(), id.get());
           repaired.add(drift);
         }
-        case ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX -> {
+        case PURGE_UNFINISHED, ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX -> {
           // Reported for a human: moving an alias or deleting an unknown prefix is not ours to
           // guess.
         }

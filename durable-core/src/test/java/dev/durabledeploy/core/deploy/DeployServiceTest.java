@@ -448,6 +448,25 @@ class DeployServiceTest extends CoreFixture {
       assertThat(deploys.deploys(SITE)).isEmpty();
       assertThat(deploys.trash(SITE)).isEmpty();
       assertThat(deploys.purgeSite(SITE).removedAnything()).isFalse();
+      assertThat(keys(BlobLayout.purgeIntents())).isEmpty();
+    }
+
+    @Test
+    @DisplayName(
+        "a purge that crashed after the bytes is finished by the next init, whose deploy stays")
+    void crashedPurgeFinishedByInit() {
+      finalizedDeploy(PROD, "v1");
+      crashedPurge();
+      Deploy fresh = finalizedDeploy(PROD, "v2");
+      assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(fresh.id());
+      assertThat(deploys.aliases(SITE))
+          .singleElement()
+          .satisfies(a -> assertThat(a.version()).isEqualTo(1));
+      assertThat(keys(BlobLayout.purgeIntents())).isEmpty();
+      // Nothing left for a later pass to finish: the new deploy survives the cron and a repair.
+      assertThat(plane.tombstonePurge().run().sitesFinished()).isZero();
+      assertThat(plane.reconciler().reconcile(SITE, true).isClean()).isTrue();
+      assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(fresh.id());
     }
   }
 

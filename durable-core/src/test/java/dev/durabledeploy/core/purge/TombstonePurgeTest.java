@@ -64,6 +64,20 @@ class TombstonePurgeTest extends CoreFixture {
   }
 
   @Test
+  @DisplayName("a run finishes a site purge that crashed after the bytes, rows and intent")
+  void finishesCrashedSitePurge() {
+    deleted(1);
+    crashedPurge();
+    TombstonePurge.Report report = plane.tombstonePurge().run();
+    assertThat(report.sitesFinished()).isEqualTo(1);
+    assertThat(store.metadata().listDeploys(SITE)).isEmpty();
+    assertThat(store.metadata().listTombstones(SITE)).isEmpty();
+    assertThat(store.metadata().listAliases(SITE)).isEmpty();
+    assertThat(rawBlobs.listAll(BlobLayout.purgeIntents())).isEmpty();
+    assertThat(plane.tombstonePurge().run().sitesFinished()).isZero();
+  }
+
+  @Test
   @DisplayName("aborts after three consecutive failed batches, naming the batch")
   void aborts() {
     deleted(6); // three batches of two

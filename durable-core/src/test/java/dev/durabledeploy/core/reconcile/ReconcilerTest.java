@@ -217,6 +217,21 @@ class ReconcilerTest extends CoreFixture {
     }
 
     @Test
+    @DisplayName("finishes a site purge that crashed after the bytes, though the listing is empty")
+    void finishesCrashedPurge() {
+      finalizedDeploy(PROD, "v1");
+      crashedPurge();
+      DriftReport found = plane.reconciler().reconcile(SITE, false);
+      assertThat(found.counts()).containsEntry(DriftKind.PURGE_UNFINISHED, 1);
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.refusal()).isNull();
+      assertThat(applied.repaired()).isEqualTo(found.drifts());
+      assertThat(store.metadata().listDeploys(SITE)).isEmpty();
+      assertThat(store.metadata().listAliases(SITE)).isEmpty();
+      assertThat(plane.reconciler().reconcile(SITE, true).isClean()).isTrue();
+    }
+
+    @Test
     @DisplayName("drops a row whose bytes are gone, unless an alias targets it")
     void rowWithoutBytes() {
       Deploy v1 = finalizedDeploy(PROD, "v1");

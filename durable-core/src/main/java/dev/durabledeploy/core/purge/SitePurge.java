@@ -1,0 +1,97 @@
+package dev.durabledeploy.core.purge;
+
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Removes a whole site for good: its bytes first, then its rows (V6). Because nobody is bound to
+ * call {@code purgeSite} again after a crash, the purge records its intent before the first byte
+ * goes ({@link BlobLayout#purgeIntent}) and deletes it after the rows. A crash in between leaves
+ * the intent, and whoever finds it next finishes the purge: a {@code reconcile} of the site, the
+ * {@code tombstone-purge} cron, or an {@code init} on the site (so a new deploy is never created
+ * into a half-purged site, where the unfinished purge would later remove it). Without the intent a
+ * site whose bytes are gone but whose rows remain looks like a listing fault, which the reconciler
+ * refuses to repair (E6).
+ *
+ * <p>Every method but {@link #pendingSites} expects its caller to hold the site's lock.
+ */
+public final class SitePurge {
+
+  private final MetadataStore metadata;
+  private final BlobStore blobs;
+  private final Retrier retrier;
+  private final Clock clock;
+
+  public SitePurge(MetadataStore metadata, BlobStore blobs, Retrier retrier, Clock clock) {
+    this.metadata = metadata;
+    this.blobs = blobs;
+    this.retrier = retrier;
+    this.clock = clock;
+  }
+
+  /** Intent, bytes (live and trash), rows, then the intent removed. Idempotent (V9). */
+  public SiteDeletion purge(Operation op, SiteId site, Actor actor) {
+    byte[] intent =
+        ("{\"site\":\"" + site + "\",\"requestedAt\":\"" + clock.instant() + "\"}")
+            .getBytes(StandardCharsets.UTF_8);
+    retrier.run(
+        op,
+        () ->
+            blobs.put(
+                BlobLayout.purgeIntent(site),
+                new ByteArrayInputStream(intent),
+                intent.length,
+                BlobMetadata.ofType("application/json")));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site)));
+    SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
+    retrier.run(op, () -> blobs.delete(BlobLayout.purgeIntent(site)));
+    return deleted;
+  }
+
+  /** Whether a purge of the site started and has not finished. */
+  public boolean pending(Operation op, SiteId site) {
+    return retrier.call(op, () -> blobs.stat(BlobLayout.purgeIntent(site))).isPresent();
+  }
+
+  /** Finishes the site's unfinished purge, if it has one; returns whether it had. */
+  public boolean finishPending(Operation op, SiteId site, Actor actor) {
+    if (!pending(op, site)) {
+      return false;
+    }
+    purge(op, site, actor);
+    return true;
+  }
+
+  /** The sites whose purge started and has not finished, in key order. */
+  public List<SiteId> pendingSites(Operation op) {
+    String prefix = BlobLayout.purgeIntents().value();
+    List<SiteId> sites = new ArrayList<>();
+    for (BlobInfo info : retrier.call(op, () -> blobs.listAll(BlobLayout.purgeIntents()))) {
+      String name = info.key().value().substring(prefix.length());
+      if (!name.endsWith(".json")) {
+        continue;
+      }
+      try {
+        sites.add(SiteId.of(name.substring(0, name.length() - ".json".length())));
+      } catch (InvalidInputException notOurs) {
+        // Something else wrote under _purging/; not an intent this library can act on.
+      }
+    }
+    return sites;
+  }
+}
