@@ -28,7 +28,7 @@ public class DeadLetterWorkflowImpl implements DeadLetterWorkflow {
 
   @Override
   public void run(List<Letter> carried) {
-    Workflow.await(() -> KeyWorkflowImpl.historyIsLong());
+    Workflow.await(() -> KeyWorkflowImpl.historyIsLong(KeyWorkflowImpl.HISTORY_LIMIT));
     Workflow.await(Workflow::isEveryHandlerFinished);
     Workflow.continueAsNew(new ArrayList<>(letters.values()));
   }

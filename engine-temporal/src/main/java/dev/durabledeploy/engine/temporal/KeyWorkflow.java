@@ -38,12 +38,14 @@ public interface KeyWorkflow {
    *
    * @param idleMillis how long the key waits with nothing queued before it completes
    * @param retainedOutcomes finished outcomes kept for status and idempotency
+   * @param historyLimit history events after which the key continues as new
    */
   record KeyState(
       String workflow,
       String key,
       long idleMillis,
       int retainedOutcomes,
+      int historyLimit,
       List<Run> queue,
       List<Outcome> outcomes) {}
 

@@ -40,9 +40,9 @@ public class KeyWorkflowImpl implements KeyWorkflow {
     state.outcomes().forEach(o -> outcomes.put(o.runId(), o));
   }
 
-  static boolean historyIsLong() {
+  static boolean historyIsLong(int limit) {
     return Workflow.getInfo().isContinueAsNewSuggested()
-        || Workflow.getInfo().getHistoryLength() > HISTORY_LIMIT;
+        || Workflow.getInfo().getHistoryLength() > limit;
   }
 
   @Override
@@ -69,7 +69,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
       }
       queue.poll();
       execute(head);
-      if (historyIsLong()) {
+      if (historyIsLong(config.historyLimit())) {
         Workflow.await(Workflow::isEveryHandlerFinished);
         Workflow.continueAsNew(
             new KeyState(
@@ -77,6 +77,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
                 config.key(),
                 config.idleMillis(),
                 config.retainedOutcomes(),
+                config.historyLimit(),
                 new ArrayList<>(queue),
                 new ArrayList<>(outcomes.values())));
       }

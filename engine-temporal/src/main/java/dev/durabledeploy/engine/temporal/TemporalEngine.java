@@ -34,6 +34,7 @@ import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.worker.Worker;
 import io.temporal.worker.WorkerFactory;
+import io.temporal.worker.WorkerFactoryOptions;
 import io.temporal.worker.WorkerOptions;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -122,12 +123,15 @@ public final class TemporalEngine implements WorkflowEngine {
   private final Duration heartbeatTimeout;
   private final Duration keyIdleTimeout;
   private final int retainedRuns;
+  private final int historyLimit;
   private final WorkerFactory factory;
   private final Map<String, WorkflowDefinition> definitions = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Void>> lanes = new ConcurrentHashMap<>();
   private final ExecutorService submitters;
   private final Executor submitLane;
   private final ScheduledExecutorService heartbeats;
+  private final ExecutorService queries;
+  private final Duration queryTimeout;
   private volatile EngineStatus status = EngineStatus.NEW;
 
   private TemporalEngine(Builder b, WorkflowClient client, WorkflowServiceStubs ownedStubs) {
@@ -140,6 +144,7 @@ public final class TemporalEngine implements WorkflowEngine {
     this.heartbeatTimeout = b.heartbeatTimeout;
     this.keyIdleTimeout = b.keyIdleTimeout;
     this.retainedRuns = b.retainedRuns;
+    this.historyLimit = b.historyLimit;
     this.submitters = Executors.newFixedThreadPool(b.submitThreads, daemon("temporal-submit"));
     // A lane's next submission may be handed over after stop shut the pool: it then runs (and is
     // refused) on the completing thread instead of being lost.
@@ -152,7 +157,9 @@ public final class TemporalEngine implements WorkflowEngine {
           }
         };
     this.heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("temporal-heartbeat"));
-    this.factory = WorkerFactory.newInstance(client);
+    this.queries = Executors.newCachedThreadPool(daemon("temporal-query"));
+    this.queryTimeout = b.queryTimeout;
+    this.factory = WorkerFactory.newInstance(client, b.factoryOptions);
     Worker worker = factory.newWorker(taskQueue, b.workerOptions);
     worker.registerWorkflowImplementationTypes(
         KeyWorkflowImpl.class, DeadLetterWorkflowImpl.class, CronWorkflowImpl.class);
@@ -236,7 +243,13 @@ public final class TemporalEngine implements WorkflowEngine {
                 .build());
     KeyWorkflow.KeyState fresh =
         new KeyWorkflow.KeyState(
-            workflow, key, keyIdleTimeout.toMillis(), retainedRuns, List.of(), List.of());
+            workflow,
+            key,
+            keyIdleTimeout.toMillis(),
+            retainedRuns,
+            historyLimit,
+            List.of(),
+            List.of());
     String updateId = run.id + "#" + UUID.randomUUID();
     RuntimeException last = null;
     for (int attempt = 1; attempt <= 3; attempt++) {
@@ -268,6 +281,37 @@ public final class TemporalEngine implements WorkflowEngine {
             + taskQueue
             + "'",
         last);
+  }
+
+  /**
+   * A query or update of a running workflow, answered by whichever worker holds it. Without a bound
+   * such a call waits as long as no worker answers (a worker that died still holding the workflow,
+   * a task queue nobody polls), so it gives up after the query timeout.
+   */
+  private <T> T bounded(String what, Supplier<T> call) {
+    java.util.concurrent.Future<T> answer = queries.submit(call::get);
+    try {
+      return answer.get(queryTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      answer.cancel(true);
+      throw new TransientStoreException(
+          "no Temporal worker answered "
+              + what
+              + " within "
+              + queryTimeout
+              + "; check that a worker polls task queue '"
+              + taskQueue
+              + "' (a worker that just died is replaced after its sticky timeout)");
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw new TransientStoreException(what + " failed: " + describe(e.getCause()), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      answer.cancel(true);
+      throw new TransientStoreException("interrupted while waiting for " + what, e);
+    }
   }
 
   /** Runs {@code body} after every earlier submission of the same lane, on the submit pool. */
@@ -351,9 +395,12 @@ public final class TemporalEngine implements WorkflowEngine {
     KeyWorkflow.Outcome outcome;
     try {
       outcome =
-          client
-              .newWorkflowStub(KeyWorkflow.class, keyWorkflowId(parts[0], parts[1]))
-              .outcome(id.value());
+          bounded(
+              "the status of run " + id,
+              () ->
+                  client
+                      .newWorkflowStub(KeyWorkflow.class, keyWorkflowId(parts[0], parts[1]))
+                      .outcome(id.value()));
     } catch (WorkflowNotFoundException gone) {
       return Optional.empty();
     }
@@ -374,7 +421,9 @@ public final class TemporalEngine implements WorkflowEngine {
   @Override
   public List<DeadLetter> deadLetters(int limit) {
     try {
-      return registry().list(limit).stream().map(TemporalEngine::toDeadLetter).toList();
+      return bounded("the dead-letter listing", () -> registry().list(limit)).stream()
+          .map(TemporalEngine::toDeadLetter)
+          .toList();
     } catch (WorkflowNotFoundException none) {
       return List.of();
     }
@@ -392,7 +441,7 @@ public final class TemporalEngine implements WorkflowEngine {
     return submit(Submission.of(letter.get().workflow(), letter.get().input()))
         .thenApply(
             handle -> {
-              registry().remove(id.value());
+              bounded("removing dead letter " + id, () -> registry().remove(id.value()));
               return handle;
             });
   }
@@ -402,7 +451,7 @@ public final class TemporalEngine implements WorkflowEngine {
     Objects.requireNonNull(id, "id");
     DeadLetterWorkflow.Letter removed;
     try {
-      removed = registry().remove(id.value());
+      removed = bounded("removing dead letter " + id, () -> registry().remove(id.value()));
     } catch (WorkflowNotFoundException none) {
       return false;
     }
@@ -411,9 +460,12 @@ public final class TemporalEngine implements WorkflowEngine {
     }
     String[] parts = id.value().split(":", 3);
     try {
-      client
-          .newWorkflowStub(KeyWorkflow.class, keyWorkflowId(parts[0], parts[1]))
-          .discard(id.value());
+      bounded(
+          "marking run " + id + " discarded",
+          () ->
+              client
+                  .newWorkflowStub(KeyWorkflow.class, keyWorkflowId(parts[0], parts[1]))
+                  .discard(id.value()));
     } catch (RuntimeException keyGone) {
       // The key workflow completed since; its outcome is forgotten, the letter is gone: done.
       LOG.debug("run {} discarded; its key workflow no longer runs: {}", id, describe(keyGone));
@@ -438,6 +490,7 @@ public final class TemporalEngine implements WorkflowEngine {
     boolean wasRunning = status == EngineStatus.RUNNING;
     status = EngineStatus.STOPPING;
     if (wasRunning) {
+      factory.suspendPolling();
       factory.shutdown();
       factory.awaitTermination(deadline.toMillis(), TimeUnit.MILLISECONDS);
       if (!factory.isTerminated()) {
@@ -449,6 +502,7 @@ public final class TemporalEngine implements WorkflowEngine {
     }
     submitters.shutdown();
     heartbeats.shutdownNow();
+    queries.shutdown();
     status = EngineStatus.STOPPED;
   }
 
@@ -634,12 +688,15 @@ public final class TemporalEngine implements WorkflowEngine {
     private String taskQueue = DEFAULT_TASK_QUEUE;
     private String prefix = DEFAULT_PREFIX;
     private WorkerOptions workerOptions = WorkerOptions.getDefaultInstance();
+    private WorkerFactoryOptions factoryOptions = WorkerFactoryOptions.getDefaultInstance();
     private Duration connectTimeout = Duration.ofSeconds(10);
     private Duration runTimeout = Duration.ofHours(1);
     private Duration heartbeatTimeout = Duration.ofSeconds(30);
     private Duration keyIdleTimeout = Duration.ofMinutes(10);
     private int retainedRuns = 1_000;
     private int submitThreads = 16;
+    private int historyLimit = KeyWorkflowImpl.HISTORY_LIMIT;
+    private Duration queryTimeout = Duration.ofSeconds(10);
 
     private Builder() {}
 
@@ -682,6 +739,12 @@ public final class TemporalEngine implements WorkflowEngine {
       return this;
     }
 
+    /** The worker factory's options: workflow cache size (stickiness), interceptors. */
+    public Builder factoryOptions(WorkerFactoryOptions options) {
+      this.factoryOptions = Objects.requireNonNull(options, "factoryOptions");
+      return this;
+    }
+
     /** How long {@link #build} waits to reach {@link #target} (default 10 s). */
     public Builder connectTimeout(Duration timeout) {
       this.connectTimeout = requirePositive("connectTimeout", timeout);
@@ -709,6 +772,12 @@ public final class TemporalEngine implements WorkflowEngine {
       return this;
     }
 
+    /** How long a status query or dead-letter call waits for a worker to answer (default 10 s). */
+    public Builder queryTimeout(Duration timeout) {
+      this.queryTimeout = requirePositive("queryTimeout", timeout);
+      return this;
+    }
+
     /** Finished runs per key kept for status and idempotency (default 1,000). */
     public Builder retainedRuns(int runs) {
       if (runs < 1) {
@@ -724,6 +793,12 @@ public final class TemporalEngine implements WorkflowEngine {
         throw new ConfigurationException("submitThreads", "must be at least 1, was " + threads);
       }
       this.submitThreads = threads;
+      return this;
+    }
+
+    /** History events after which a key workflow continues as new (tests shorten it). */
+    Builder historyLimit(int events) {
+      this.historyLimit = events;
       return this;
     }
 
