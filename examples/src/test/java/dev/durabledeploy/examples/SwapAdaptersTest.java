@@ -7,14 +7,12 @@ import dev.durabledeploy.blob.s3.S3BlobStore;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.deploy.BlobLayout;
-import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.gc.GcReport;
 import dev.durabledeploy.core.reconcile.DriftReport;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
@@ -26,11 +24,9 @@ import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.S3Extension;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.memory.InMemoryStore;
-import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -175,23 +171,14 @@ class SwapAdaptersTest {
             .options(DeployOptions.builder().keepLatest(1).build())
             .build()
             .start()) {
-      List<Deploy> deploys = new ArrayList<>();
-      for (int i = 0; i < 4; i++) {
-        Deploy d = plane.deploys().init(SITE, String.format("%07x", i + 1) + "abc");
-        for (String file : List.of("index.html", "app.js")) {
-          byte[] bytes = (file + " v" + i).getBytes(StandardCharsets.UTF_8);
-          plane
-              .deploys()
-              .upload(
-                  SITE, d.id(), UploadPath.of(file), new ByteArrayInputStream(bytes), bytes.length);
-        }
-        plane
-            .deploys()
-            .finalizeDeploy(
-                SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html", "app.js"));
-        deploys.add(d);
-        clock.advance(Duration.ofMinutes(1));
-      }
+      List<Deploy> deploys =
+          Releases.toProduction(
+              plane,
+              SITE,
+              clock,
+              java.util.stream.IntStream.range(0, 4)
+                  .mapToObj(i -> String.format("%07x", i + 1) + "abc")
+                  .toList());
       plane.deploys().rollback(SITE, AliasName.PRODUCTION);
       plane
           .deploys()

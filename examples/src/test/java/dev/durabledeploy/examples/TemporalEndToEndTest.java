@@ -6,11 +6,9 @@ import static org.awaitility.Awaitility.await;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.deploy.BlobLayout;
-import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.engine.temporal.TemporalEngine;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.Deploy;
@@ -22,10 +20,8 @@ import io.temporal.api.common.v1.WorkflowExecution;
 import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
 import io.temporal.testing.TestEnvironmentOptions;
 import io.temporal.testing.TestWorkflowEnvironment;
-import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -77,23 +73,8 @@ class TemporalEndToEndTest {
                     .build())
             .build()
             .start()) {
-      List<Deploy> deploys = new ArrayList<>();
-      for (int i = 0; i < 3; i++) {
-        Deploy d = plane.deploys().init(SITE, null);
-        for (String file : List.of("index.html", "app.js")) {
-          byte[] bytes = (file + " v" + i).getBytes(StandardCharsets.UTF_8);
-          plane
-              .deploys()
-              .upload(
-                  SITE, d.id(), UploadPath.of(file), new ByteArrayInputStream(bytes), bytes.length);
-        }
-        plane
-            .deploys()
-            .finalizeDeploy(
-                SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html", "app.js"));
-        deploys.add(d);
-        clock.advance(Duration.ofMinutes(1));
-      }
+      List<Deploy> deploys =
+          Releases.toProduction(plane, SITE, clock, java.util.Arrays.asList(null, null, null));
       // Ten days on, past grace and retention: the next site change lets GC trash deploy 0 (deploy
       // 1 is aliased again by the rollback, deploy 2 was released from the alias just now).
       clock.advance(Duration.ofDays(10));

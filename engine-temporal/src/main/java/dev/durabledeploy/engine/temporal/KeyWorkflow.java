@@ -90,6 +90,7 @@ public interface KeyWorkflow {
    */
   record Outcome(
       String runId,
+      String key,
       String state,
       int attempts,
       String lastError,
@@ -97,7 +98,7 @@ public interface KeyWorkflow {
       String mergedInto) {
 
     Outcome with(String newState, int newAttempts, String error, long at) {
-      return new Outcome(runId, newState, newAttempts, error, at, mergedInto);
+      return new Outcome(runId, key, newState, newAttempts, error, at, mergedInto);
     }
   }
 }

@@ -149,7 +149,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
     long now = Workflow.currentTimeMillis();
     Outcome next =
         previous == null
-            ? new Outcome(runId, state, attempts, error, now, null)
+            ? new Outcome(runId, config.key(), state, attempts, error, now, null)
             : previous.with(state, attempts, error, now);
     outcomes.put(runId, next); // re-inserted: the map stays in order of last change
     forgetOldest();
@@ -180,7 +180,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
         // never past the deadline its first submission set.
         tail.input = run.input;
         tail.notBefore = Math.min(now + run.quietMillis, tail.deadline);
-        outcomes.put(run.id, new Outcome(run.id, "QUEUED", 0, null, now, tail.id));
+        outcomes.put(run.id, new Outcome(run.id, run.key, "QUEUED", 0, null, now, tail.id));
         forgetOldest();
         return new Accepted(tail.id, true);
       }
@@ -191,7 +191,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
       run.deadline = now;
     }
     queue.add(run);
-    outcomes.put(run.id, new Outcome(run.id, "QUEUED", 0, null, now, null));
+    outcomes.put(run.id, new Outcome(run.id, run.key, "QUEUED", 0, null, now, null));
     forgetOldest();
     return new Accepted(run.id, false);
   }

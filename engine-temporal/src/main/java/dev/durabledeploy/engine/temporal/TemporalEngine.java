@@ -411,7 +411,7 @@ public final class TemporalEngine implements WorkflowEngine {
         new RunStatus(
             id,
             parts[0],
-            keyOfToken(parts[1]),
+            outcome.key(),
             RunState.valueOf(outcome.state()),
             outcome.attempts(),
             outcome.lastError(),
@@ -625,10 +625,6 @@ public final class TemporalEngine implements WorkflowEngine {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK has SHA-256", e);
     }
-  }
-
-  private static String keyOfToken(String token) {
-    return token.startsWith("k.") ? token.substring(2) : token;
   }
 
   private String keyWorkflowId(String workflow, String token) {
