@@ -3,6 +3,7 @@ package dev.durabledeploy.examples;
 import dev.durabledeploy.blob.s3.S3BlobStore;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
+import dev.durabledeploy.engine.temporal.TemporalEngine;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import dev.durabledeploy.store.valkey.ValkeyStore;
 import dev.durabledeploy.testkit.memory.InMemoryStore;
@@ -21,6 +22,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * DURABLE_DEPLOY_PG_URL (+ _USER, _PASSWORD)        PostgreSQL, else
  * DURABLE_DEPLOY_VALKEY_URL (redis://[:password@]host:port, or rediss://)  Valkey, else in memory
  * DURABLE_DEPLOY_S3_ENDPOINT, _BUCKET (+ _ACCESS_KEY, _SECRET_KEY, _REGION)  S3, else ./data/blobs
+ * DURABLE_DEPLOY_TEMPORAL_TARGET (host:port, + _NAMESPACE, _TASK_QUEUE)  Temporal, else in process
  * </pre>
  */
 public final class DeployServiceMain {
@@ -29,8 +31,19 @@ public final class DeployServiceMain {
 
   public static void main(String[] args) throws Exception {
     Map<String, String> env = System.getenv();
-    DurableDeploy.Builder builder =
-        DurableDeploy.builder().engine(ExecutorEngine.builder().build());
+    DurableDeploy.Builder builder = DurableDeploy.builder();
+    if (env.containsKey("DURABLE_DEPLOY_TEMPORAL_TARGET")) {
+      builder.engine(
+          TemporalEngine.builder()
+              .target(env.get("DURABLE_DEPLOY_TEMPORAL_TARGET"))
+              .namespace(env.getOrDefault("DURABLE_DEPLOY_TEMPORAL_NAMESPACE", "default"))
+              .taskQueue(
+                  env.getOrDefault(
+                      "DURABLE_DEPLOY_TEMPORAL_TASK_QUEUE", TemporalEngine.DEFAULT_TASK_QUEUE))
+              .build());
+    } else {
+      builder.engine(ExecutorEngine.builder().build());
+    }
     if (env.containsKey("DURABLE_DEPLOY_PG_URL")) {
       builder.store(
           PostgresStore.builder()

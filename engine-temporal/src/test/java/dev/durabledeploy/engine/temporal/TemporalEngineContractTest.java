@@ -16,25 +16,37 @@ import org.junit.jupiter.api.BeforeAll;
  */
 class TemporalEngineContractTest extends WorkflowEngineContract {
 
+  private static final String EXTERNAL = System.getenv("DURABLE_DEPLOY_TEMPORAL_TARGET");
   private static TestWorkflowEnvironment env;
 
   @BeforeAll
   static void startServer() {
-    env =
-        TestWorkflowEnvironment.newInstance(
-            TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
+    if (EXTERNAL == null) {
+      env =
+          TestWorkflowEnvironment.newInstance(
+              TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
+    }
   }
 
   @AfterAll
   static void stopServer() {
-    env.close();
+    if (env != null) {
+      env.close();
+    }
   }
 
   @Override
   protected WorkflowEngine createEngine() {
     String unique = UUID.randomUUID().toString().substring(0, 8);
-    return TemporalEngine.builder()
-        .client(env.getWorkflowClient())
+    TemporalEngine.Builder builder = TemporalEngine.builder();
+    if (EXTERNAL == null) {
+      builder.client(env.getWorkflowClient());
+    } else {
+      builder
+          .target(EXTERNAL)
+          .namespace(System.getenv().getOrDefault("DURABLE_DEPLOY_TEMPORAL_NAMESPACE", "default"));
+    }
+    return builder
         .taskQueue("tck-" + unique)
         .workflowIdPrefix("tck-" + unique)
         .heartbeatTimeout(Duration.ofSeconds(5))
