@@ -19,8 +19,16 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
+import io.temporal.api.common.v1.Payloads;
+import io.temporal.api.common.v1.WorkflowExecution;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
+import io.temporal.api.history.v1.History;
+import io.temporal.api.history.v1.WorkflowExecutionStartedEventAttributes;
 import io.temporal.api.workflowservice.v1.DescribeNamespaceRequest;
+import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
+import io.temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest;
+import io.temporal.api.workflowservice.v1.WorkflowServiceGrpc;
 import io.temporal.client.UpdateOptions;
 import io.temporal.client.WithStartWorkflowOperation;
 import io.temporal.client.WorkflowClient;
@@ -46,6 +54,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -348,11 +357,15 @@ public final class TemporalEngine implements WorkflowEngine {
           "cron", "'" + schedule.expression() + "' is not a five-field Unix cron expression");
     }
     String workflowId = cronWorkflowId(schedule.id());
-    unschedule(schedule.id());
     String zone = schedule.zone().normalized().getId();
     String cron =
         (zone.equals("Z") || zone.equals("UTC") ? "" : "CRON_TZ=" + zone + " ")
             + schedule.expression().trim();
+    Map<String, String> input = new TreeMap<>(schedule.input()); // the same payload every time
+    if (alreadyScheduled(workflowId, cron, schedule.workflow(), input)) {
+      return; // every host schedules at start: the first one's cron workflow keeps running
+    }
+    unschedule(schedule.id());
     CronWorkflow stub =
         client.newWorkflowStub(
             CronWorkflow.class,
@@ -362,7 +375,7 @@ public final class TemporalEngine implements WorkflowEngine {
                 .setCronSchedule(cron)
                 .build());
     try {
-      WorkflowClient.start(stub::fire, schedule.workflow(), schedule.input());
+      WorkflowClient.start(stub::fire, schedule.workflow(), input);
     } catch (WorkflowExecutionAlreadyStarted anotherHost) {
       LOG.debug("schedule {} was started by another host at the same time", schedule.id());
     } catch (RuntimeException e) {
@@ -372,6 +385,54 @@ public final class TemporalEngine implements WorkflowEngine {
       }
       throw new TransientStoreException(
           "could not start schedule " + schedule.id() + " on Temporal: " + describe(e), e);
+    }
+  }
+
+  /** Whether the cron workflow runs with this expression and input already. */
+  private boolean alreadyScheduled(
+      String workflowId, String cron, String workflow, Map<String, String> input) {
+    WorkflowExecution execution = WorkflowExecution.newBuilder().setWorkflowId(workflowId).build();
+    String namespace = client.getOptions().getNamespace();
+    try {
+      WorkflowServiceGrpc.WorkflowServiceBlockingStub service =
+          client.getWorkflowServiceStubs().blockingStub();
+      WorkflowExecutionStatus current =
+          service
+              .describeWorkflowExecution(
+                  DescribeWorkflowExecutionRequest.newBuilder()
+                      .setNamespace(namespace)
+                      .setExecution(execution)
+                      .build())
+              .getWorkflowExecutionInfo()
+              .getStatus();
+      if (current != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+        return false;
+      }
+      History history =
+          service
+              .getWorkflowExecutionHistory(
+                  GetWorkflowExecutionHistoryRequest.newBuilder()
+                      .setNamespace(namespace)
+                      .setExecution(execution)
+                      .setMaximumPageSize(1)
+                      .build())
+              .getHistory();
+      if (history.getEventsCount() == 0) {
+        return false;
+      }
+      WorkflowExecutionStartedEventAttributes started =
+          history.getEvents(0).getWorkflowExecutionStartedEventAttributes();
+      Optional<Payloads> wanted =
+          client.getOptions().getDataConverter().toPayloads(workflow, input);
+      return started.getCronSchedule().equals(cron)
+          && wanted.isPresent()
+          && wanted.get().equals(started.getInput());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        return false;
+      }
+      throw new TransientStoreException(
+          "could not read schedule " + workflowId + " from Temporal: " + describe(e), e);
     }
   }
 

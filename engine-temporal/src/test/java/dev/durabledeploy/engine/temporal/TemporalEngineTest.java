@@ -104,19 +104,24 @@ class TemporalEngineTest {
   }
 
   private WorkflowExecutionStatus keyWorkflowStatus(String workflow, String key) {
+    return describe("p-" + unique + "/" + workflow + "/" + TemporalEngine.keyToken(key))
+        .getStatus();
+  }
+
+  private String cronRunId(String scheduleId) {
+    return describe("p-" + unique + "/cron/" + scheduleId).getExecution().getRunId();
+  }
+
+  private io.temporal.api.workflow.v1.WorkflowExecutionInfo describe(String workflowId) {
     return env.getWorkflowClient()
         .getWorkflowServiceStubs()
         .blockingStub()
         .describeWorkflowExecution(
             DescribeWorkflowExecutionRequest.newBuilder()
                 .setNamespace(env.getNamespace())
-                .setExecution(
-                    WorkflowExecution.newBuilder()
-                        .setWorkflowId(
-                            "p-" + unique + "/" + workflow + "/" + TemporalEngine.keyToken(key)))
+                .setExecution(WorkflowExecution.newBuilder().setWorkflowId(workflowId))
                 .build())
-        .getWorkflowExecutionInfo()
-        .getStatus();
+        .getWorkflowExecutionInfo();
   }
 
   @Test
@@ -227,6 +232,11 @@ class TemporalEngineTest {
             InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("cron"));
     engine.schedule(CronSchedule.utc("ticker", "tick", "0 0 1 1 *"));
     engine.schedule(CronSchedule.utc("ticker", "tick", "* * * * *")); // replaces the yearly one
+    String runId = cronRunId("ticker");
+    engine.schedule(CronSchedule.utc("ticker", "tick", "* * * * *")); // as every host does at start
+    assertThat(cronRunId("ticker"))
+        .as("the same schedule again leaves it running")
+        .isEqualTo(runId);
     env.sleep(Duration.ofMinutes(3));
     await().atMost(Duration.ofSeconds(30)).until(() -> ticks.get() >= 2);
     assertThat(engine.unschedule("ticker")).isTrue();
