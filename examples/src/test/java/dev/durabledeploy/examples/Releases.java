@@ -1,10 +1,13 @@
 package dev.durabledeploy.examples;
 
 import dev.durabledeploy.core.DurableDeploy;
+import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.testkit.MutableClock;
 import java.io.ByteArrayInputStream;
@@ -13,7 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The release history the end-to-end scenarios start from. */
+/** The release history the end-to-end scenarios start from, and what it projects. */
 final class Releases {
 
   private Releases() {}
@@ -41,5 +44,22 @@ final class Releases {
       clock.advance(Duration.ofMinutes(1));
     }
     return deploys;
+  }
+
+  /**
+   * The field {@code field} ({@code deployId}, {@code version}) of the site's production alias
+   * projection as JSON text without quotes, or {@code ""} before the first projection.
+   */
+  static String projected(BlobStore blobs, SiteId site, String field) {
+    return blobs
+        .get(BlobLayout.alias(site, AliasName.PRODUCTION))
+        .map(
+            c -> {
+              try (BlobContent content = c) {
+                String json = new String(content.readAllBytes(), StandardCharsets.UTF_8);
+                return json.replaceAll(".*\"" + field + "\":\"?([^\",}]*)\"?.*", "$1");
+              }
+            })
+        .orElse("");
   }
 }

@@ -6,14 +6,12 @@ import static org.awaitility.Awaitility.await;
 import dev.durabledeploy.blob.s3.S3BlobStore;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
-import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.gc.GcReport;
 import dev.durabledeploy.core.reconcile.DriftReport;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
@@ -24,7 +22,6 @@ import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.S3Extension;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.memory.InMemoryStore;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -226,15 +223,7 @@ class SwapAdaptersTest {
   }
 
   private static long projectedVersion(BlobStore blobs) {
-    return blobs
-        .get(BlobLayout.alias(SITE, AliasName.PRODUCTION))
-        .map(
-            c -> {
-              try (BlobContent content = c) {
-                String json = new String(content.readAllBytes(), StandardCharsets.UTF_8);
-                return Long.parseLong(json.replaceAll(".*\"version\":(\\d+).*", "$1"));
-              }
-            })
-        .orElse(0L);
+    String version = Releases.projected(blobs, SITE, "version");
+    return version.isEmpty() ? 0 : Long.parseLong(version);
   }
 }

@@ -5,12 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
-import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.engine.temporal.TemporalEngine;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.blob.BlobContent;
-import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.testkit.MutableClock;
@@ -20,7 +17,6 @@ import io.temporal.api.common.v1.WorkflowExecution;
 import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
 import io.temporal.testing.TestEnvironmentOptions;
 import io.temporal.testing.TestWorkflowEnvironment;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -84,7 +80,8 @@ class TemporalEndToEndTest {
           .atMost(Duration.ofSeconds(60))
           .untilAsserted(
               () -> {
-                assertThat(projectedTarget(blobs)).isEqualTo(deploys.get(1).id().value());
+                assertThat(Releases.projected(blobs, SITE, "deployId"))
+                    .isEqualTo(deploys.get(1).id().value());
                 assertThat(plane.deploys().trash(SITE))
                     .extracting(Tombstone::deployId)
                     .containsExactly(deploys.get(0).id());
@@ -100,20 +97,6 @@ class TemporalEndToEndTest {
       blobs.close();
       store.close();
     }
-  }
-
-  /** The deploy id the production alias projection holds, or empty before the first one. */
-  private static String projectedTarget(BlobStore blobs) {
-    return blobs
-        .get(BlobLayout.alias(SITE, AliasName.PRODUCTION))
-        .map(
-            c -> {
-              try (BlobContent content = c) {
-                String json = new String(content.readAllBytes(), StandardCharsets.UTF_8);
-                return json.replaceAll(".*\"deployId\":\"([^\"]+)\".*", "$1");
-              }
-            })
-        .orElse("");
   }
 
   private boolean keyWorkflowExists(String workflowId) {
