@@ -1,5 +1,7 @@
 package dev.durabledeploy.core.purge;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.retry.Retrier;
@@ -12,10 +14,10 @@ import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Removes a whole site for good: its bytes first, then its rows (V6). Because nobody is bound to
@@ -31,6 +33,8 @@ import java.util.List;
  */
 public final class SitePurge {
 
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private final MetadataStore metadata;
   private final BlobStore blobs;
   private final Retrier retrier;
@@ -45,9 +49,14 @@ public final class SitePurge {
 
   /** Intent, bytes (live and trash), rows, then the intent removed. Idempotent (V9). */
   public SiteDeletion purge(Operation op, SiteId site, Actor actor) {
-    byte[] intent =
-        ("{\"site\":\"" + site + "\",\"requestedAt\":\"" + clock.instant() + "\"}")
-            .getBytes(StandardCharsets.UTF_8);
+    byte[] intent;
+    try {
+      intent =
+          JSON.writeValueAsBytes(
+              Map.of("site", site.value(), "requestedAt", clock.instant().toString()));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a purge intent always serialises", e);
+    }
     retrier.run(
         op,
         () ->
