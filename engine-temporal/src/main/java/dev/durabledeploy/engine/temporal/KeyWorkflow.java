@@ -1,5 +1,6 @@
 package dev.durabledeploy.engine.temporal;
 
+import dev.durabledeploy.spi.engine.RunState;
 import io.temporal.workflow.QueryMethod;
 import io.temporal.workflow.UpdateMethod;
 import io.temporal.workflow.WorkflowInterface;
@@ -85,19 +86,18 @@ public interface KeyWorkflow {
   /**
    * A run's state as the key workflow knows it.
    *
-   * @param state a {@code RunState} name
    * @param mergedInto the debounced run this submission was merged into, or {@code null}
    */
   record Outcome(
       String runId,
       String key,
-      String state,
+      RunState state,
       int attempts,
       String lastError,
       long updatedAtMillis,
       String mergedInto) {
 
-    Outcome with(String newState, int newAttempts, String error, long at) {
+    Outcome with(RunState newState, int newAttempts, String error, long at) {
       return new Outcome(runId, key, newState, newAttempts, error, at, mergedInto);
     }
   }

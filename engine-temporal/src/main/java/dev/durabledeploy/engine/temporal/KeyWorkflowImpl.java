@@ -1,5 +1,6 @@
 package dev.durabledeploy.engine.temporal;
 
+import dev.durabledeploy.spi.engine.RunState;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Set;
 
 /**
  * Internal: see {@link KeyWorkflow}. Runs the queue head once it is due (a debounced run waits for
@@ -26,8 +26,6 @@ public class KeyWorkflowImpl implements KeyWorkflow {
    * Events after which a key or registry workflow continues as new (Temporal's hard limit: 50k).
    */
   static final int HISTORY_LIMIT = 4_000;
-
-  private static final Set<String> FINISHED = Set.of("SUCCEEDED", "DEAD_LETTERED", "DISCARDED");
 
   private final KeyState config;
   private final Deque<Run> queue = new ArrayDeque<>();
@@ -85,11 +83,11 @@ public class KeyWorkflowImpl implements KeyWorkflow {
   }
 
   private void execute(Run run) {
-    record(run.id, "RUNNING", 1, null);
+    record(run.id, RunState.RUNNING, 1, null);
     RunActivities activities = Workflow.newActivityStub(RunActivities.class, options(run));
     try {
       int attempts = activities.execute(run.id, run.workflow, run.key, run.input);
-      record(run.id, "SUCCEEDED", attempts, null);
+      record(run.id, RunState.SUCCEEDED, attempts, null);
     } catch (ActivityFailure failure) {
       int attempts = run.retry.maxAttempts();
       String error;
@@ -124,7 +122,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
                   attempts,
                   error,
                   Workflow.currentTimeMillis()));
-      record(run.id, "DEAD_LETTERED", attempts, error);
+      record(run.id, RunState.DEAD_LETTERED, attempts, error);
     }
   }
 
@@ -144,7 +142,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
         .build();
   }
 
-  private void record(String runId, String state, int attempts, String error) {
+  private void record(String runId, RunState state, int attempts, String error) {
     Outcome previous = outcomes.remove(runId);
     long now = Workflow.currentTimeMillis();
     Outcome next =
@@ -160,7 +158,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
     Iterator<Outcome> oldest = outcomes.values().iterator();
     while (outcomes.size() > config.retainedOutcomes() && oldest.hasNext()) {
       Outcome o = oldest.next();
-      if (o.mergedInto() != null || FINISHED.contains(o.state())) {
+      if (o.mergedInto() != null || o.state().isTerminal()) {
         oldest.remove();
       }
     }
@@ -180,7 +178,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
         // never past the deadline its first submission set.
         tail.input = run.input;
         tail.notBefore = Math.min(now + run.quietMillis, tail.deadline);
-        outcomes.put(run.id, new Outcome(run.id, run.key, "QUEUED", 0, null, now, tail.id));
+        outcomes.put(run.id, new Outcome(run.id, run.key, RunState.QUEUED, 0, null, now, tail.id));
         forgetOldest();
         return new Accepted(tail.id, true);
       }
@@ -191,7 +189,7 @@ public class KeyWorkflowImpl implements KeyWorkflow {
       run.deadline = now;
     }
     queue.add(run);
-    outcomes.put(run.id, new Outcome(run.id, run.key, "QUEUED", 0, null, now, null));
+    outcomes.put(run.id, new Outcome(run.id, run.key, RunState.QUEUED, 0, null, now, null));
     forgetOldest();
     return new Accepted(run.id, false);
   }
@@ -199,10 +197,10 @@ public class KeyWorkflowImpl implements KeyWorkflow {
   @Override
   public boolean discard(String runId) {
     Outcome o = outcomes.get(runId);
-    if (o == null || !o.state().equals("DEAD_LETTERED")) {
+    if (o == null || o.state() != RunState.DEAD_LETTERED) {
       return false;
     }
-    record(runId, "DISCARDED", o.attempts(), o.lastError());
+    record(runId, RunState.DISCARDED, o.attempts(), o.lastError());
     return true;
   }
 

@@ -10,7 +10,6 @@ import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunContext;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.RunId;
-import dev.durabledeploy.spi.engine.RunState;
 import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
@@ -473,7 +472,7 @@ public final class TemporalEngine implements WorkflowEngine {
             id,
             parts[0],
             outcome.key(),
-            RunState.valueOf(outcome.state()),
+            outcome.state(),
             outcome.attempts(),
             outcome.lastError(),
             Instant.ofEpochMilli(outcome.updatedAtMillis())));
