@@ -198,7 +198,7 @@ public final class TemporalEngine implements WorkflowEngine {
     }
     WorkflowDefinition definition = definitions.get(submission.workflow());
     String key = definition.keyOf(submission.input());
-    String token = keyToken(key);
+    RunAddress address = new RunAddress(definition.name(), keyToken(key));
     String uuid =
         submission.idempotencyKey() == null
             ? UUID.randomUUID().toString()
@@ -206,7 +206,7 @@ public final class TemporalEngine implements WorkflowEngine {
                     submission.scopedIdempotencyKey().getBytes(StandardCharsets.UTF_8))
                 .toString();
     KeyWorkflow.Run run = new KeyWorkflow.Run();
-    run.id = definition.name() + ":" + token + ":" + uuid;
+    run.id = address.runId(uuid);
     run.workflow = definition.name();
     run.key = key;
     run.input = submission.input();
@@ -222,7 +222,7 @@ public final class TemporalEngine implements WorkflowEngine {
     }
     run.startToCloseMillis = runTimeout.toMillis();
     run.heartbeatMillis = heartbeatTimeout.toMillis();
-    String workflowId = keyWorkflowId(definition.name(), token);
+    String workflowId = keyWorkflowId(address.workflow(), address.token());
     return inLane(
         workflowId,
         () -> {
@@ -448,19 +448,14 @@ public final class TemporalEngine implements WorkflowEngine {
   @Override
   public Optional<RunStatus> status(RunId id) {
     Objects.requireNonNull(id, "id");
-    String[] parts = id.value().split(":", 3);
-    if (parts.length != 3 || status != EngineStatus.RUNNING) {
+    Optional<RunAddress> address = RunAddress.of(id);
+    if (address.isEmpty() || status != EngineStatus.RUNNING) {
       return Optional.empty();
     }
     KeyWorkflow.Outcome outcome;
     try {
       outcome =
-          bounded(
-              "the status of run " + id,
-              () ->
-                  client
-                      .newWorkflowStub(KeyWorkflow.class, keyWorkflowId(parts[0], parts[1]))
-                      .outcome(id.value()));
+          bounded("the status of run " + id, () -> keyWorkflow(address.get()).outcome(id.value()));
     } catch (WorkflowNotFoundException gone) {
       return Optional.empty();
     }
@@ -470,7 +465,7 @@ public final class TemporalEngine implements WorkflowEngine {
     return Optional.of(
         new RunStatus(
             id,
-            parts[0],
+            address.get().workflow(),
             outcome.key(),
             outcome.state(),
             outcome.attempts(),
@@ -518,14 +513,10 @@ public final class TemporalEngine implements WorkflowEngine {
     if (removed == null) {
       return false;
     }
-    String[] parts = id.value().split(":", 3);
     try {
       bounded(
           "marking run " + id + " discarded",
-          () ->
-              client
-                  .newWorkflowStub(KeyWorkflow.class, keyWorkflowId(parts[0], parts[1]))
-                  .discard(id.value()));
+          () -> keyWorkflow(RunAddress.of(id).orElseThrow()).discard(id.value()));
     } catch (RuntimeException keyGone) {
       // The key workflow completed since; its outcome is forgotten, the letter is gone: done.
       LOG.debug("run {} discarded; its key workflow no longer runs: {}", id, describe(keyGone));
@@ -685,6 +676,26 @@ public final class TemporalEngine implements WorkflowEngine {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK has SHA-256", e);
     }
+  }
+
+  /**
+   * Where a run lives: a run id is {@code <workflow>:<key token>:<uuid>}, so any host finds its key
+   * workflow without a lookup.
+   */
+  private record RunAddress(String workflow, String token) {
+    String runId(String uuid) {
+      return workflow + ":" + token + ":" + uuid;
+    }
+
+    static Optional<RunAddress> of(RunId id) {
+      String[] parts = id.value().split(":", 3);
+      return parts.length == 3 ? Optional.of(new RunAddress(parts[0], parts[1])) : Optional.empty();
+    }
+  }
+
+  private KeyWorkflow keyWorkflow(RunAddress address) {
+    return client.newWorkflowStub(
+        KeyWorkflow.class, keyWorkflowId(address.workflow(), address.token()));
   }
 
   private String keyWorkflowId(String workflow, String token) {
