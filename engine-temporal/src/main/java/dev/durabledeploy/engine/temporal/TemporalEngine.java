@@ -2,6 +2,7 @@ package dev.durabledeploy.engine.temporal;
 
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.CronSchedule;
@@ -725,15 +726,21 @@ public final class TemporalEngine implements WorkflowEngine {
         Instant.ofEpochMilli(l.deadAtMillis()));
   }
 
+  /**
+   * An error as text for messages, dead letters and run status (which Temporal keeps in workflow
+   * history), scrubbed of anything that looks like a secret, as the core does for its events.
+   */
   static String describe(Throwable e) {
     if (e == null) {
       return "unknown error";
     }
     if (e instanceof StatusRuntimeException grpc) {
-      return "gRPC " + grpc.getStatus().getCode() + " " + grpc.getStatus().getDescription();
+      return Inputs.redactCredentials(
+          "gRPC " + grpc.getStatus().getCode() + " " + grpc.getStatus().getDescription());
     }
     String message = e.getMessage();
-    return e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+    return Inputs.redactCredentials(
+        e.getClass().getSimpleName() + (message == null ? "" : ": " + message));
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String name) {
