@@ -167,6 +167,15 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     }
   }
 
+  /** The deploy the command names, which must exist. */
+  private static Deploy existing(SiteRows s, SiteId site, DeployId id) {
+    Deploy deploy = s.deploy(id);
+    if (deploy == null) {
+      throw new DeployNotFoundException(site, id);
+    }
+    return deploy;
+  }
+
   private static String describe(DeployId id) {
     return id == null ? null : id.value();
   }
@@ -217,10 +226,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         site,
         Rows.of(List.of(id), List.of()),
         s -> {
-          Deploy deploy = s.deploy(id);
-          if (deploy == null) {
-            throw new DeployNotFoundException(site, id);
-          }
+          Deploy deploy = existing(s, site, id);
           AliasRow row = s.aliases().get(alias);
           if (deploy.isActive()) {
             if (row != null && id.equals(row.target())) {
@@ -280,10 +286,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         site,
         Rows.of(List.of(target), List.of()),
         s -> {
-          Deploy deploy = s.deploy(target);
-          if (deploy == null) {
-            throw new DeployNotFoundException(site, target);
-          }
+          Deploy deploy = existing(s, site, target);
           if (!deploy.isActive()) {
             throw new DeployStateException(
                 site, target, deploy.state(), "only finalized deploys can be aliased");
@@ -344,10 +347,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
           if (existing != null) {
             return existing;
           }
-          Deploy deploy = s.deploy(id);
-          if (deploy == null) {
-            throw new DeployNotFoundException(site, id);
-          }
+          Deploy deploy = existing(s, site, id);
           List<AliasName> aliased = new ArrayList<>();
           s.aliases()
               .forEach(
@@ -385,10 +385,7 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         s -> {
           Tombstone tombstone = s.tombstone(id);
           if (tombstone == null) {
-            Deploy live = s.deploy(id);
-            if (live == null) {
-              throw new DeployNotFoundException(site, id);
-            }
+            Deploy live = existing(s, site, id);
             return live;
           }
           if (tombstone.isExpired(s.now())) {
