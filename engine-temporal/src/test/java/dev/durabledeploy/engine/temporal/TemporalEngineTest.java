@@ -244,27 +244,6 @@ class TemporalEngineTest {
   }
 
   @Test
-  @DisplayName("a handler's error reaches status and the dead letter (and Temporal) redacted")
-  void redactsErrors() {
-    env(false);
-    TemporalEngine engine =
-        started(
-            engine(),
-            keyed(
-                "leaky",
-                ctx -> {
-                  throw new IllegalStateException("cannot reach postgres://bob:hunter2@db:5432/x");
-                }));
-    RunStatus dead =
-        awaitState(
-            engine, submit(engine, "leaky", Map.of("key", "k")).id(), RunState.DEAD_LETTERED);
-    assertThat(dead.lastError()).contains("postgres://***@db").doesNotContain("hunter2");
-    assertThat(engine.deadLetters(10))
-        .singleElement()
-        .satisfies(d -> assertThat(d.lastError()).doesNotContain("hunter2"));
-  }
-
-  @Test
   @DisplayName("an unreachable Temporal fails the build with what to check, naming the target")
   void unreachable() {
     assertThatThrownBy(

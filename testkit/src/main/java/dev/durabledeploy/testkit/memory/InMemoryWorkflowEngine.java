@@ -1,6 +1,7 @@
 package dev.durabledeploy.testkit.memory;
 
 import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.DeadLetter;
@@ -206,7 +207,9 @@ public final class InMemoryWorkflowEngine implements WorkflowEngine {
       }
     } catch (Exception | Error failure) {
       synchronized (this) {
-        run.lastError = failure.getClass().getSimpleName() + ": " + failure.getMessage();
+        run.lastError =
+            Inputs.redactCredentials(
+                failure.getClass().getSimpleName() + ": " + failure.getMessage());
         if (status == EngineStatus.RUNNING
             && run.definition.retryPolicy().shouldRetry(run.attempts, failure)) {
           run.set(RunState.RETRYING);

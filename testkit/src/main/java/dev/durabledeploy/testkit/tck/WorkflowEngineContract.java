@@ -209,6 +209,24 @@ public abstract class WorkflowEngineContract {
   }
 
   @Test
+  @DisplayName("a handler's error reaches status and the dead letter with credentials masked (I2)")
+  void redactsErrors() {
+    engine.register(
+        workflow(
+            "leaky",
+            ctx -> {
+              throw new IllegalStateException("cannot reach postgres://bob:hunter2@db:5432/x");
+            }));
+    engine.start();
+    RunStatus dead = awaitTerminal(submit("leaky", Map.of("key", "a")).id());
+    assertThat(dead.state()).isEqualTo(RunState.DEAD_LETTERED);
+    assertThat(dead.lastError()).contains("postgres://***@db").doesNotContain("hunter2");
+    assertThat(engine.deadLetters(10))
+        .singleElement()
+        .satisfies(d -> assertThat(d.lastError()).doesNotContain("hunter2"));
+  }
+
+  @Test
   @DisplayName("dead letters can be retried as a new run or discarded")
   void retryAndDiscard() {
     AtomicInteger calls = new AtomicInteger();
