@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
@@ -17,6 +18,7 @@ import dev.durabledeploy.spi.outbox.OutboxStats;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.fixtures.ValkeyServer;
+import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -25,11 +27,13 @@ import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.StatusOutput;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,6 +42,7 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -250,7 +255,7 @@ class ValkeyServerSafetyTest {
 
     @Test
     @DisplayName("RDB snapshots only: a warning that a crash loses writes since the last one")
-    void snapshotsOnly(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    void snapshotsOnly(@TempDir Path dir) {
       try (Dedicated valkey = new Dedicated("dir " + dir, "save 3600 1");
           ValkeyStore store = builder(valkey.uri()).build()) {
         assertThat(store.startupWarnings())
@@ -261,7 +266,7 @@ class ValkeyServerSafetyTest {
 
     @Test
     @DisplayName("appendonly yes with appendfsync always or everysec: no warning")
-    void appendOnly(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    void appendOnly(@TempDir Path dir) {
       try (Dedicated valkey = new Dedicated("dir " + dir, "appendonly yes", "appendfsync always")) {
         try (ValkeyStore store = builder(valkey.uri()).build()) {
           assertThat(store.startupWarnings()).isEmpty();
@@ -644,8 +649,7 @@ class ValkeyServerSafetyTest {
           var cached = store.cached(store.metadata());
           cached.createPending(SITE, DEPLOY, null, Actor.SYSTEM);
           assertThat(cached.findDeploy(SITE, DEPLOY)).isPresent();
-          java.util.concurrent.atomic.AtomicInteger woken =
-              new java.util.concurrent.atomic.AtomicInteger();
+          AtomicInteger woken = new AtomicInteger();
           try (var subscription = store.outbox().onAppend(woken::incrementAndGet).orElseThrow()) {
             store.outbox().append(new NewEvent(OTHER, "e.one", Map.of()));
             await().atMost(Duration.ofSeconds(10)).until(() -> woken.get() > 0);
@@ -655,10 +659,7 @@ class ValkeyServerSafetyTest {
             assertThat(lock.isHeld()).isTrue();
           }
           assertThat(
-                  store
-                      .jobLeases()
-                      .tryAcquire(
-                          dev.durabledeploy.spi.JobKey.of("clone:web"), "a", Duration.ofMinutes(1)))
+                  store.jobLeases().tryAcquire(JobKey.of("clone:web"), "a", Duration.ofMinutes(1)))
               .isPresent();
           assertThat(store.metadata().auditLog(SITE, 10)).hasSize(1);
         }
@@ -677,7 +678,7 @@ class ValkeyServerSafetyTest {
         store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
         valkey.admin().configSet("requirepass", rotated);
         try {
-          valkey.admin().clientKill(io.lettuce.core.KillArgs.Builder.typeNormal().skipme());
+          valkey.admin().clientKill(KillArgs.Builder.typeNormal().skipme());
           await()
               .atMost(Duration.ofSeconds(20))
               .untilAsserted(
