@@ -23,6 +23,23 @@ local function drop_expired_claims(site, now)
   return #expired
 end
 
+-- Events found missing by this script run: flat id, site, id, site, ... (the claim returns them).
+local lost = {}
+
+-- Takes an event whose hash is gone (evicted under a policy other than noeviction, or deleted by
+-- hand) out of its site's queue and the indexes, so neither the site's later events nor other
+-- sites wait on it, and counts it in 'lost' (read by ValkeyStore.lostOutboxEvents).
+local function drop_lost(site, id)
+  if redis.call('LREM', site_key(site, 'queue'), 0, id) > 0 then
+    redis.call('INCR', O .. 'lost')
+    lost[#lost + 1] = id
+    lost[#lost + 1] = site
+  end
+  redis.call('ZREM', site_key(site, 'claims'), id)
+  redis.call('ZREM', O .. 'claimed', id)
+  redis.call('ZREM', O .. 'undelivered', id)
+end
+
 -- Puts the site in the one set its state calls for (or none when nothing waits).
 local function reposition(site, now)
   redis.call('ZREM', O .. 'ready', site)
@@ -37,7 +54,8 @@ local function reposition(site, now)
     return
   end
   local next_at = redis.call('HGET', ev_key(head), 'next')
-  if tonumber(next_at) > tonumber(now) then
+  -- A head whose hash is gone is due now: the claim that reaches it drops and reports it.
+  if next_at and tonumber(next_at) > tonumber(now) then
     redis.call('ZADD', O .. 'delayed', next_at, site)
   else
     redis.call('ZADD', O .. 'ready', head, site)

@@ -3,14 +3,30 @@
 -- its writes, its audit entry and its outbox events in this one atom and bumps the revision;
 -- otherwise changes nothing (the adapter re-reads and re-decides).
 -- ARGV[1] namespace; ARGV[2] site; ARGV[3] expected revision; ARGV[4] now; ARGV[5..] operations:
---   HSET <suffix> <field> <value> | HDEL <suffix> <field> | DEL <suffix> | AUDIT <text>
---   SITE+ | SITE- | EXP+ <member> <score> | EXP- <member> | EVENT <type> <n> <k1> <v1> ...
+--   HSET <suffix> <field> <value> | HDEL <suffix> <field> | DEL <suffix>
+--   AUDIT <max entries kept> <text> | SITE+ | SITE- | EXP+ <member> <score> | EXP- <member>
+--   EVENT <type> <n> <k1> <v1> ...
 -- Returns -1 on a revision conflict, else the number of events appended.
 local site, now = ARGV[2], ARGV[4]
 local M = NS .. ':{meta}:'
-if (redis.call('GET', site_key(site, 'rev')) or '0') ~= ARGV[3] then return -1 end
+local current = redis.call('GET', site_key(site, 'rev'))
+if (current or '0') ~= ARGV[3] then return -1 end
+
+-- The next value of a per-site counter drawn from a namespace-wide one, so that a value is never
+-- handed out twice even after the site's own key was deleted; a site's key written by an older
+-- version of this script (a per-site INCR) only ever pushes the namespace counter up.
+local function next_from(global, own)
+  local n = redis.call('INCR', M .. global)
+  local mine = tonumber(own or '0')
+  if mine >= n then
+    n = mine + 1
+    redis.call('SET', M .. global, string.format('%d', n))
+  end
+  return string.format('%d', n)
+end
+
 -- Check the whole list before the first write: a script that fails half-way keeps its writes.
-local arity = {HSET = 3, HDEL = 2, DEL = 1, AUDIT = 1, ['SITE+'] = 0, ['SITE-'] = 0,
+local arity = {HSET = 3, HDEL = 2, DEL = 1, AUDIT = 2, ['SITE+'] = 0, ['SITE-'] = 0,
                ['EXP+'] = 2, ['EXP-'] = 1}
 local i = 5
 while i <= #ARGV do
@@ -35,8 +51,13 @@ while i <= #ARGV do
   elseif op == 'DEL' then
     redis.call('DEL', site_key(site, ARGV[i + 1])); i = i + 2
   elseif op == 'AUDIT' then
-    local id = redis.call('INCR', site_key(site, 'audit-seq'))
-    redis.call('LPUSH', site_key(site, 'audit'), id .. ':' .. ARGV[i + 1]); i = i + 2
+    -- Ids come from the namespace ({meta}:audit-seq), as in the other stores; the site's own
+    -- counter of older versions is read once, then dropped. The list keeps the newest entries.
+    local legacy = site_key(site, 'audit-seq')
+    local id = next_from('audit-seq', redis.call('GET', legacy))
+    redis.call('DEL', legacy)
+    redis.call('LPUSH', site_key(site, 'audit'), id .. ':' .. ARGV[i + 2])
+    redis.call('LTRIM', site_key(site, 'audit'), 0, tonumber(ARGV[i + 1]) - 1); i = i + 3
   elseif op == 'SITE+' then
     redis.call('ZADD', M .. 'sites', 0, site); i = i + 1
   elseif op == 'SITE-' then
@@ -54,6 +75,16 @@ while i <= #ARGV do
     i = i + 3 + 2 * n
   end
 end
-redis.call('INCR', site_key(site, 'rev'))
+-- The revision goes with the site's last row: a missing revision ('0') then always means "no
+-- rows at all", and a command that read the site before it emptied can still only commit on the
+-- same empty state. Revisions never repeat (next_from), so one that read an older incarnation of
+-- the site never commits on a newer one.
+local revision = next_from('rev', current)
+if redis.call('EXISTS', site_key(site, 'deploys'), site_key(site, 'aliases'),
+              site_key(site, 'tombstones')) == 0 then
+  redis.call('DEL', site_key(site, 'rev'))
+else
+  redis.call('SET', site_key(site, 'rev'), revision)
+end
 if events > 0 then wake() end
 return events

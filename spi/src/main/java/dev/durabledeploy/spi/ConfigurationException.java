@@ -1,8 +1,10 @@
 package dev.durabledeploy.spi;
 
 /**
- * A builder was given a setting it cannot work with. Thrown at {@code build()} or start, never
- * later, and names the property so the operator knows what to change.
+ * A builder was given a setting it cannot work with. Thrown at {@code build()} or start, and names
+ * the property so the operator knows what to change; later only for what a backend checks when a
+ * call reaches it (a permission missing from an ACL, credentials it refuses for a command), which
+ * retrying does not fix.
  */
 public class ConfigurationException extends DurableDeployException {
 

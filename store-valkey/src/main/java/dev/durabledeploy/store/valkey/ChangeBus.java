@@ -1,5 +1,6 @@
 package dev.durabledeploy.store.valkey;
 
+import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
@@ -91,7 +92,7 @@ final class ChangeBus implements AutoCloseable {
     try {
       valkey.call(
           "publishing site.changed", () -> valkey.commands().publish(channel, site.value()));
-    } catch (TransientStoreException | RedisException e) {
+    } catch (TransientStoreException | ConfigurationException | RedisException e) {
       LOG.warn(
           "site.changed for {} not published; other hosts' caches follow within their time to"
               + " live: {}",

@@ -15,16 +15,21 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:{leases}:by-key          lease keys, lexical (zset, score 0)
  * &lt;ns&gt;:site-changed             change bus (pub/sub channel; message: the site id)
  *
- * &lt;ns&gt;:{&lt;site&gt;}:rev            revision, +1 on every metadata command that writes (string)
+ * &lt;ns&gt;:{&lt;site&gt;}:rev            revision, renewed from {meta}:rev by every metadata command that
+ *                                 writes; deleted with the site's last row (string)
  * &lt;ns&gt;:{&lt;site&gt;}:deploys        live deploys (hash: deploy id -&gt; record)
  * &lt;ns&gt;:{&lt;site&gt;}:aliases        aliases, deleted ones with an empty target (hash: name -&gt; record)
  * &lt;ns&gt;:{&lt;site&gt;}:tombstones     tombstones (hash: deploy id -&gt; record)
- * &lt;ns&gt;:{&lt;site&gt;}:audit          audit log, newest first (list of "id:record")
- * &lt;ns&gt;:{&lt;site&gt;}:audit-seq      last audit id of the site (string)
+ * &lt;ns&gt;:{&lt;site&gt;}:audit          audit log, newest first, trimmed to auditLogLength (list of
+ *                                 "id:record"); kept when the site is deleted
+ * &lt;ns&gt;:{&lt;site&gt;}:audit-seq      last audit id of the site, written by older versions only: read
+ *                                 once into {meta}:audit-seq, then deleted (string)
  * &lt;ns&gt;:{&lt;site&gt;}:queue          undelivered outbox event ids, oldest first (list)
  * &lt;ns&gt;:{&lt;site&gt;}:claims         claimed event ids by lease expiry (zset)
  * &lt;ns&gt;:{meta}:sites              sites with any deploy, alias or tombstone (zset, score 0)
  * &lt;ns&gt;:{meta}:tombstone-expiry   "site deployId" by expiry, epoch us (zset)
+ * &lt;ns&gt;:{meta}:rev                last revision handed to any site: none is reused (string)
+ * &lt;ns&gt;:{meta}:audit-seq          last audit id of any site (string)
  * &lt;ns&gt;:{outbox}:seq              last event id (string)
  * &lt;ns&gt;:{outbox}:ev:&lt;id&gt;          event (hash: site, type, created, attempts, next, owner, lease,
  *                                 error, delivered, p.&lt;payload key&gt;; times epoch us)
@@ -35,6 +40,7 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:{outbox}:claimed          claimed ids by lease expiry (zset)
  * &lt;ns&gt;:{outbox}:delivered        delivered ids by delivery time (zset)
  * &lt;ns&gt;:{outbox}:wake             append wake-ups for XREAD BLOCK (stream, capped)
+ * &lt;ns&gt;:{outbox}:lost             events a claim found missing and skipped (string, a count)
  * </pre>
  *
  * <p>The metadata commands and the outbox share their scripts' atoms, so those scripts touch a

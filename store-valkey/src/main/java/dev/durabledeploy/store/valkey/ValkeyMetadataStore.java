@@ -41,7 +41,10 @@ import java.util.function.Function;
  * find nothing to do write nothing (V9).
  *
  * <p>A site's rows are hashes under its hash tag; {@code {meta}} indexes list sites with content
- * and tombstones by expiry for the sweeps. Key layout: {@code Keys}.
+ * and tombstones by expiry for the sweeps. Key layout: {@code Keys}. Nothing of a deleted site
+ * stays but its audit log, which every commit trims to its newest {@code auditLogLength} entries:
+ * the revision goes with the site's last row, and revisions and audit ids come from namespace-wide
+ * counters, so neither repeats when a site is deleted and created again.
  */
 final class ValkeyMetadataStore extends SiteRowsMetadataStore {
 
@@ -51,11 +54,13 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
   private final Valkey valkey;
   private final Keys keys;
   private final Clock clock;
+  private final String auditLogLength;
 
-  ValkeyMetadataStore(Valkey valkey, Keys keys, Clock clock) {
+  ValkeyMetadataStore(Valkey valkey, Keys keys, Clock clock, int auditLogLength) {
     this.valkey = valkey;
     this.keys = keys;
     this.clock = clock;
+    this.auditLogLength = Integer.toString(auditLogLength);
   }
 
   /** One command's rows as read, and the operations of the commit script it decides on. */
@@ -171,7 +176,9 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
 
     @Override
     public void audit(Actor actor, String action, String target, String before, String after) {
-      ops.addAll(List.of("AUDIT", Records.audit(now, actor, action, target, before, after)));
+      ops.addAll(
+          List.of(
+              "AUDIT", auditLogLength, Records.audit(now, actor, action, target, before, after)));
     }
 
     @Override

@@ -34,6 +34,7 @@ import java.util.Optional;
  */
 final class ValkeyOutbox implements Outbox {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ValkeyOutbox.class);
   private static final int MAX_ERROR_LENGTH = 2000;
   private static final int PURGE_BATCH = 1_000;
 
@@ -84,8 +85,18 @@ final class ValkeyOutbox implements Outbox {
                 Integer.toString(maxEvents),
                 Micros.of(now),
                 Micros.of(now.plus(leaseTtl))));
+    int lost = ((Long) reply.get(0)).intValue();
+    for (int k = 0; k < lost; k++) {
+      // Never thrown: one missing event must not stop the outbox for every site.
+      LOG.warn(
+          "outbox event {} of site {} is missing from Valkey/Redis (evicted, or deleted by hand):"
+              + " skipped, its consumers will not see it; check that maxmemory-policy is"
+              + " noeviction (ValkeyStore.lostOutboxEvents() counts these)",
+          reply.get(1 + 2 * k),
+          reply.get(2 + 2 * k));
+    }
     List<OutboxEvent> events = new ArrayList<>();
-    int i = 0;
+    int i = 1 + 2 * lost;
     while (i < reply.size()) {
       long id = Long.parseLong((String) reply.get(i));
       int n = ((Long) reply.get(i + 1)).intValue();
@@ -191,6 +202,15 @@ final class ValkeyOutbox implements Outbox {
             List.of(keys.namespace(), Micros.of(Micros.now(clock))));
     return new OutboxStats(
         (Long) reply.get(0), (Long) reply.get(1), Micros.parse((String) reply.get(2)));
+  }
+
+  /** How many events claims found missing and skipped in this namespace, ever. */
+  long lost() {
+    String n =
+        valkey.call(
+            "reading the outbox's lost-event count",
+            () -> valkey.commands().get(keys.outbox("lost")));
+    return n == null ? 0 : Long.parseLong(n);
   }
 
   @Override

@@ -15,10 +15,16 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.event.connection.ConnectionActivatedEvent;
+import io.lettuce.core.event.connection.ReconnectFailedEvent;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import reactor.core.Disposable;
 
 /**
  * The deploy plane on Valkey, or Redis ≥ 6.2: a whole {@link Store} — {@link #metadata()}, {@link
@@ -36,6 +42,18 @@ import java.util.concurrent.Executors;
  * TransientStoreException} (Lettuce keeps reconnecting; commands are rejected rather than queued);
  * calls succeed again once it is back. Key layout: see {@code Keys} in the source; every key starts
  * with the namespace (default {@value #DEFAULT_NAMESPACE}), so several planes can share a server.
+ *
+ * <p>The server, checked at start with {@code CONFIG GET}: {@code maxmemory-policy} must be {@code
+ * noeviction}, since any other policy lets a full server drop site locks or rows and outbox events
+ * ({@link Builder#allowEvictionPolicy} accepts the risk); a server that hides its settings is
+ * refused unless the host vouches for them ({@link Builder#allowUnverifiedServerSettings}); missing
+ * or weak persistence is a warning ({@link #startupWarnings()}). At run time, an out-of-memory
+ * refusal is a {@link TransientStoreException} naming {@code maxmemory}; a command refused for its
+ * credentials (NOAUTH, WRONGPASS) or its ACL (NOPERM) is a {@link ConfigurationException} of {@code
+ * uri} naming the fix (a reconnection refused on credentials, e.g. after a password rotation, stays
+ * transient and says so); the store's user needs {@code ~<ns>:* &<ns>:* +@read +@write +@scripting
+ * +@pubsub +@connection -@dangerous +config|get}. An outbox event missing from the server (evicted,
+ * or deleted by hand) is skipped, logged and counted ({@link #lostOutboxEvents()}), never a stop.
  */
 public final class ValkeyStore implements Store {
 
@@ -43,6 +61,14 @@ public final class ValkeyStore implements Store {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(5);
   public static final Duration DEFAULT_LOCK_TTL = Duration.ofSeconds(30);
   public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(30);
+
+  /**
+   * How many audit entries each site keeps, newest first: about 200 KB of a server's memory per
+   * site at most, a few months of a site deploying several times a day.
+   */
+  public static final int DEFAULT_AUDIT_LOG_LENGTH = 1_000;
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ValkeyStore.class);
 
   private static final java.util.regex.Pattern NAMESPACE =
       java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
@@ -59,6 +85,8 @@ public final class ValkeyStore implements Store {
   private final ValkeyMetadataStore metadata;
   private final AppendWatcher appendWatcher;
   private final ValkeyOutbox outbox;
+  private final Disposable reconnects;
+  private final List<String> startupWarnings;
   private ChangeBus bus;
 
   private ValkeyStore(Builder b, RedisURI uri) {
@@ -78,21 +106,35 @@ public final class ValkeyStore implements Store {
     }
     this.uri = uri;
     this.clock = b.clock;
-    this.valkey = new Valkey(connection.sync(), uri);
+    this.valkey = new Valkey(connection.sync(), uri, b.namespace);
+    this.reconnects =
+        client
+            .getResources()
+            .eventBus()
+            .get()
+            .subscribe(
+                event -> {
+                  if (event instanceof ReconnectFailedEvent failed) {
+                    valkey.reconnectFailed(failed.getCause());
+                  } else if (event instanceof ConnectionActivatedEvent) {
+                    valkey.reconnected();
+                  }
+                });
+    try {
+      this.startupWarnings =
+          List.copyOf(
+              ServerSettings.check(valkey, b.allowEvictionPolicy, b.allowUnverifiedSettings));
+    } catch (RuntimeException refused) {
+      reconnects.dispose();
+      connection.close();
+      client.shutdown();
+      throw refused;
+    }
+    startupWarnings.forEach(w -> LOG.warn("Valkey/Redis server settings: {}", w));
     this.keys = new Keys(b.namespace);
-    this.siteLocks =
-        new ValkeySiteLocks(
-            valkey,
-            keys,
-            b.lockTtl,
-            Executors.newSingleThreadScheduledExecutor(
-                r -> {
-                  Thread t = new Thread(r, "valkey-lock-watchdog");
-                  t.setDaemon(true);
-                  return t;
-                }));
+    this.siteLocks = new ValkeySiteLocks(valkey, keys, b.lockTtl, new Watchdog());
     this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock);
-    this.metadata = new ValkeyMetadataStore(valkey, keys, b.clock);
+    this.metadata = new ValkeyMetadataStore(valkey, keys, b.clock, b.auditLogLength);
     this.appendWatcher = new AppendWatcher(client, uri, valkey, keys.outbox("wake"));
     this.outbox = new ValkeyOutbox(valkey, keys, b.clock, appendWatcher);
   }
@@ -145,6 +187,26 @@ public final class ValkeyStore implements Store {
     return cached(source, DEFAULT_CACHE_TTL);
   }
 
+  /**
+   * The risks found in the server's settings at start, one sentence each, also logged at WARN:
+   * persistence missing or weak, or an eviction policy or unread settings that the builder was told
+   * to accept. Empty on a server set up as the class comment says.
+   */
+  public List<String> startupWarnings() {
+    return startupWarnings;
+  }
+
+  /**
+   * How many outbox events of this namespace a claim found missing (evicted, or deleted by hand)
+   * and skipped, ever, on any host: each is also logged at WARN with its id and site. Above zero,
+   * consumers missed those events; check {@code maxmemory-policy}.
+   *
+   * @throws TransientStoreException when the server cannot be reached
+   */
+  public long lostOutboxEvents() {
+    return outbox.lost();
+  }
+
   /** The URI with its password replaced by {@code ***}: safe for logs. */
   public String redactedUri() {
     return redactedUri;
@@ -157,6 +219,7 @@ public final class ValkeyStore implements Store {
     if (bus != null) {
       bus.close();
     }
+    reconnects.dispose();
     connection.close();
     client.shutdown();
   }
@@ -193,12 +256,51 @@ public final class ValkeyStore implements Store {
         + uri.getDatabase();
   }
 
+  /**
+   * The lock watchdog's thread. A periodic task that throws is never run again, which would stop
+   * extending every lock of this store for good; so a round that fails (e.g. an ACL that refused
+   * the extension for a while) is logged and the next round runs as scheduled.
+   */
+  private static final class Watchdog extends ScheduledThreadPoolExecutor {
+
+    Watchdog() {
+      super(
+          1,
+          r -> {
+            Thread t = new Thread(r, "valkey-lock-watchdog");
+            t.setDaemon(true);
+            return t;
+          });
+    }
+
+    @Override
+    public ScheduledFuture<?> scheduleWithFixedDelay(
+        Runnable command, long initialDelay, long delay, TimeUnit unit) {
+      return super.scheduleWithFixedDelay(
+          () -> {
+            try {
+              command.run();
+            } catch (RuntimeException e) {
+              LOG.warn(
+                  "extending the site locks failed; trying again in the next round: {}",
+                  e.getMessage());
+            }
+          },
+          initialDelay,
+          delay,
+          unit);
+    }
+  }
+
   public static final class Builder {
     private String uri;
     private String namespace = DEFAULT_NAMESPACE;
     private Clock clock = Clock.systemUTC();
     private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
     private Duration lockTtl = DEFAULT_LOCK_TTL;
+    private int auditLogLength = DEFAULT_AUDIT_LOG_LENGTH;
+    private boolean allowEvictionPolicy;
+    private boolean allowUnverifiedSettings;
 
     private Builder() {}
 
@@ -236,9 +338,44 @@ public final class ValkeyStore implements Store {
     }
 
     /**
-     * Connects and returns the store.
+     * How many audit entries each site keeps (default {@value #DEFAULT_AUDIT_LOG_LENGTH}): every
+     * command that audits trims its site's log to the newest this many. A deleted site keeps its
+     * log, trimmed like any other. Hosts that need the whole history ship it elsewhere.
+     */
+    public Builder auditLogLength(int auditLogLength) {
+      this.auditLogLength = auditLogLength;
+      return this;
+    }
+
+    /**
+     * Start even when the server's {@code maxmemory-policy} evicts keys ({@code volatile-*} or
+     * {@code allkeys-*}; refused by default). The risk, logged at WARN on every start and listed in
+     * {@link ValkeyStore#startupWarnings()}: once {@code maxmemory} is reached, {@code volatile-*}
+     * evicts the site locks first (two hosts then write one site) and {@code allkeys-*} evicts any
+     * row or outbox event (a lost event is skipped and counted by {@link
+     * ValkeyStore#lostOutboxEvents()}). Only for a server that never reaches {@code maxmemory}.
+     */
+    public Builder allowEvictionPolicy(boolean allow) {
+      this.allowEvictionPolicy = allow;
+      return this;
+    }
+
+    /**
+     * Start even when the server does not answer {@code CONFIG GET} (refused by default), as
+     * managed services that rename or forbid {@code CONFIG} do, or an ACL without {@code
+     * +config|get}: the host vouches that the server runs {@code maxmemory-policy noeviction} (and
+     * {@code appendonly yes} where it keeps the metadata or the outbox). Logged at WARN on start.
+     */
+    public Builder allowUnverifiedServerSettings(boolean allow) {
+      this.allowUnverifiedSettings = allow;
+      return this;
+    }
+
+    /**
+     * Connects, checks the server's settings (see the class comment) and returns the store.
      *
-     * @throws ConfigurationException for a bad URI or credentials, naming the property
+     * @throws ConfigurationException for a bad URI or credentials, or a server setting that puts
+     *     the store's guarantees at risk, naming the property
      * @throws TransientStoreException when the server cannot be reached
      */
     public ValkeyStore build() {
@@ -267,6 +404,10 @@ public final class ValkeyStore implements Store {
       requirePositive("lockTtl", lockTtl);
       if (lockTtl.toMillis() < 300) {
         throw new ConfigurationException("lockTtl", "must be at least 300 ms");
+      }
+      if (auditLogLength < 1 || auditLogLength > 1_000_000) {
+        throw new ConfigurationException(
+            "auditLogLength", "must be between 1 and 1000000, was " + auditLogLength);
       }
       return new ValkeyStore(this, parsed);
     }
