@@ -23,6 +23,9 @@ final class ColdHerdHarness {
 
   record Result(int callers, int clones, double herdMillis, double singleMillis) {}
 
+  /** The fixture serves file:// remotes, which a host must allow explicitly. */
+  private static final java.util.Set<String> FILE = java.util.Set.of("file");
+
   private ColdHerdHarness() {}
 
   static Result run(int callers, int rounds) throws Exception {
@@ -38,12 +41,14 @@ final class ColdHerdHarness {
     ExecutorService pool = Executors.newFixedThreadPool(callers);
     try {
       for (int r = 0; r < rounds; r++) {
-        JGitRepoSource alone = JGitRepoSource.builder(dir.resolve("single-" + r)).build();
+        JGitRepoSource alone =
+            JGitRepoSource.builder(dir.resolve("single-" + r)).allowedSchemes(FILE).build();
         long t0 = System.nanoTime();
         alone.ensureClone(repo);
         single[r] = System.nanoTime() - t0;
 
-        JGitRepoSource shared = JGitRepoSource.builder(dir.resolve("herd-" + r)).build();
+        JGitRepoSource shared =
+            JGitRepoSource.builder(dir.resolve("herd-" + r)).allowedSchemes(FILE).build();
         CountDownLatch ready = new CountDownLatch(callers);
         CountDownLatch go = new CountDownLatch(1);
         List<Future<Path>> trees = new ArrayList<>();

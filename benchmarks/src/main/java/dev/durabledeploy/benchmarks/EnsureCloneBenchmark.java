@@ -36,7 +36,11 @@ public class EnsureCloneBenchmark {
     repo =
         new GitRepos(dir.resolve("remotes"))
             .commit("bench/web", Map.of("index.html", "<h1>hi</h1>"));
-    source = JGitRepoSource.builder(dir.resolve("trees")).build();
+    // The fixture serves file:// remotes, which a host must allow explicitly.
+    source =
+        JGitRepoSource.builder(dir.resolve("trees"))
+            .allowedSchemes(java.util.Set.of("file"))
+            .build();
     source.ensureClone(repo);
   }
 

@@ -101,9 +101,11 @@ public final class DurableDeploy implements AutoCloseable {
     this.options = b.options;
     this.instanceId = b.instanceId;
     this.bus = new AsyncEventBus(b.meters);
-    this.operations = new Operations(bus, b.meters, b.clock, b.random);
-    this.retrier = new Retrier(b.retryPolicy, b.random, b.sleeper, b.meters);
-    this.deploys = new DeployService(store, blobs, operations, retrier, options, b.random);
+    // Every service draws from it on its own threads: one thread-safe source for all.
+    RandomGenerator random = SharedRandom.serialised(b.random);
+    this.operations = new Operations(bus, b.meters, b.clock, random);
+    this.retrier = new Retrier(b.retryPolicy, random, b.sleeper, b.meters);
+    this.deploys = new DeployService(store, blobs, operations, retrier, options, random);
     this.aliasProjection =
         new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     this.gc = new SiteGc(store, blobs, operations, retrier, options);
@@ -118,7 +120,7 @@ public final class DurableDeploy implements AutoCloseable {
             .owner("relay:" + instanceId)
             .clock(b.clock)
             .retryPolicy(b.retryPolicy)
-            .random(b.random)
+            .random(random)
             .meterRegistry(b.meters)
             .route(StandardEvents.ALIAS_CHANGED, AliasProjection.WORKFLOW)
             .route(StandardEvents.SITE_CHANGED, SiteGc.WORKFLOW);
@@ -250,7 +252,7 @@ public final class DurableDeploy implements AutoCloseable {
     private Path blobRoot;
     private WorkflowEngine engine;
     private Clock clock = Clock.systemUTC();
-    private RandomGenerator random = new SplittableRandom();
+    private RandomGenerator random = SharedRandom.THREAD_LOCAL;
     private MeterRegistry meters = new SimpleMeterRegistry();
     private Sleeper sleeper = Sleeper.SYSTEM;
     private RetryPolicy retryPolicy = RetryPolicy.defaults();
@@ -290,7 +292,11 @@ public final class DurableDeploy implements AutoCloseable {
       return this;
     }
 
-    /** The randomness of ids and jitter; inject a seeded one for deterministic tests. */
+    /**
+     * The randomness of ids and jitter; inject a seeded one for deterministic tests. It is drawn
+     * from on many threads, so the library calls it under a lock, one draw at a time; the default
+     * draws from each thread's {@link java.util.concurrent.ThreadLocalRandom}.
+     */
     public Builder random(RandomGenerator random) {
       this.random = random;
       return this;

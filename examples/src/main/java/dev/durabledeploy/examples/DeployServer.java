@@ -15,6 +15,7 @@ import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.DeployNotFoundException;
 import dev.durabledeploy.spi.DeployStateException;
+import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.RemoteCallException;
 import dev.durabledeploy.spi.RepoCloneException;
@@ -361,6 +362,18 @@ public final class DeployServer implements AutoCloseable {
         || (e instanceof RemoteCallException r && r.isTransient())) {
       status = 503;
       x.getResponseHeaders().set("Retry-After", "5");
+      // Which host, port, bucket or repository failed is for the operator, not the client.
+      LOG.warn(
+          "request {} {} answered 503: {}",
+          x.getRequestMethod(),
+          x.getRequestURI().getRawPath(),
+          Inputs.redactCredentials(e.getMessage()));
+      body.put(
+          "error",
+          (e instanceof RepoCloneException ? "the repository" : "the deploy backend")
+              + " is temporarily unavailable; retry this "
+              + x.getRequestMethod()
+              + " request after 5 seconds");
     } else {
       status = 500;
       LOG.error("request {} {} failed", x.getRequestMethod(), x.getRequestURI().getRawPath(), e);

@@ -255,4 +255,26 @@ class DeployServerTest {
     }
     assertThat(sawFinalize.getCount()).isZero();
   }
+
+  @Test
+  @DisplayName("a 503 says what to retry, never which host, port or bucket failed")
+  void unavailableBodyNamesNoBackend() throws Exception {
+    String pending = json(send("POST", "/sites/site-a/deploys", "{}")).get("deployId").asText();
+    blobs
+        .failOnCall(1, FaultInjectingBlobStore.When.BEFORE)
+        .throwing(
+            () ->
+                new TransientStoreException(
+                    "PUT https://minio.internal.example:9000/deploys-prod/site-a failed:"
+                        + " secret_key=s3cr3t-k3y timed out"));
+    HttpResponse<String> unavailable =
+        send("PUT", "/sites/site-a/deploys/" + pending + "/files/index.html", "x");
+    assertThat(unavailable.statusCode()).isEqualTo(503);
+    assertThat(unavailable.body())
+        .contains("retry this PUT request")
+        .doesNotContain("minio.internal.example")
+        .doesNotContain("9000")
+        .doesNotContain("deploys-prod")
+        .doesNotContain("s3cr3t-k3y");
+  }
 }

@@ -2,6 +2,7 @@ package dev.durabledeploy.spi;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -126,26 +127,156 @@ public final class Inputs {
     return out.append('\'').toString();
   }
 
-  private static final Pattern URL_USER_INFO =
-      Pattern.compile("(?i)([a-z][a-z0-9+.-]*://)[^/@\\s]+@");
-  private static final Pattern SECRET_PARAMETER =
+  private static final String MASK = "***";
+
+  /** Private key blocks (PEM): the whole body goes. */
+  private static final Pattern PRIVATE_KEY =
       Pattern.compile(
-          "(?i)((?:password|passwd|pwd|secret|token|access_token|api[_-]?key|signature"
-              + "|x-amz-signature|x-amz-credential|x-amz-security-token|sig)\\s*[=:]\\s*)[^&\\s,;\"']+");
+          "(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)[\\s\\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----)");
+
+  /**
+   * User info of a URL, up to the last {@code @} of the authority, so a password with a raw
+   * {@code @} ({@code https://u:p@ss@host}) is masked whole.
+   */
+  private static final Pattern URL_USER_INFO =
+      Pattern.compile("(?i)\\b([a-z][a-z0-9+.-]*://)([^/?#\\s\"'<>]*)@");
+
+  /** {@code user:secret@host} without a scheme (log lines of drivers and CLIs). */
+  private static final Pattern BARE_USER_INFO =
+      Pattern.compile(
+          "(?<![A-Za-z0-9+.-]|://)([A-Za-z0-9._%-]+:)(?!\\*\\*\\*@)[^\\s@/:]+(@[A-Za-z0-9][A-Za-z0-9.-]*)");
+
+  private static final String AUTH_SCHEMES =
+      "bearer|basic|token|digest|negotiate|aws4-hmac-sha256|bot";
+
+  /** Authorization headers: the scheme stays readable, its credentials go. */
+  private static final Pattern AUTHORIZATION =
+      Pattern.compile(
+          "(?i)\\b((?:proxy-)?authorization[\"']?\\s*[:=]\\s*[\"']?)"
+              + "(?!(?:"
+              + AUTH_SCHEMES
+              + "\\s+)?\\*\\*\\*)"
+              + "(?:("
+              + AUTH_SCHEMES
+              + ")\\s+)?"
+              + "[^\\r\\n\"']+");
+
+  /** Cookie headers: every value goes. */
+  private static final Pattern COOKIE =
+      Pattern.compile("(?i)\\b((?:set-)?cookie\\s*:\\s*)[^\\r\\n]+");
+
+  /**
+   * {@code name=value}, {@code name: value}, {@code "name": "value"}, {@code name="value"} and
+   * {@code --name value}; whether {@code name} is secret is decided by {@link #isSecretName}.
+   */
+  private static final Pattern NAMED_VALUE =
+      Pattern.compile(
+          "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]*)([\"']?\\s*(?:[=:]|(?<=--[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
+              + "(\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|[^\\s&;\"'<>}\\])]+)");
+
+  /** A bare bearer token in prose. */
+  private static final Pattern BEARER =
+      Pattern.compile("(?i)\\b(bearer\\s+)(?!\\*\\*\\*)[A-Za-z0-9._~+/=-]{8,}");
+
+  /** Tokens whose shape gives them away wherever they appear. */
+  private static final Pattern TOKEN_SHAPES =
+      Pattern.compile(
+          "\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+              + "|xox[abprs]-[A-Za-z0-9-]{10,}"
+              + "|eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+)");
+
+  private static final Pattern NAME_WORDS = Pattern.compile("[_.\\-]+|(?<=[a-z0-9])(?=[A-Z])");
 
   /**
    * Masks what looks like a credential in free text before it reaches a log line, an event or an
-   * exception message (DESIGN.md I2): user info in URLs ({@code scheme://user:pass@}) and the
-   * values of parameters named like secrets ({@code password=}, {@code token=}, signed-URL
-   * signatures...). A safety net for messages of third-party exceptions; values the library knows
-   * to be secret are never put into text in the first place.
+   * exception message (DESIGN.md I2): user info in URLs ({@code scheme://user:pass@}, up to the
+   * last {@code @}), {@code Authorization} and {@code Cookie} headers, bearer tokens, private key
+   * blocks, tokens of well-known shapes (GitHub, GitLab, Slack, JWT), and the values of every
+   * parameter, JSON field, environment variable or option named like a secret ({@code password},
+   * {@code DURABLE_DEPLOY_S3_SECRET_KEY}, {@code aws_secret_access_key}, {@code accessToken},
+   * {@code --token}...), quoted or not. A safety net for messages of third-party exceptions and
+   * process output; values the library knows to be secret are never put into text in the first
+   * place. Scrubbing twice gives the same text.
    */
   public static String redactCredentials(String text) {
     if (text == null) {
       return null;
     }
-    String masked = URL_USER_INFO.matcher(text).replaceAll("$1***@");
-    return SECRET_PARAMETER.matcher(masked).replaceAll("$1***");
+    String out = PRIVATE_KEY.matcher(text).replaceAll("$1" + MASK + "$2");
+    // The conventional "git" user of ssh URLs is no secret; any other user info may be a token.
+    out =
+        URL_USER_INFO
+            .matcher(out)
+            .replaceAll(
+                m ->
+                    Matcher.quoteReplacement(
+                        m.group(2).equals("git") ? m.group() : m.group(1) + MASK + "@"));
+    out = BARE_USER_INFO.matcher(out).replaceAll("$1" + MASK + "$2");
+    out =
+        AUTHORIZATION
+            .matcher(out)
+            .replaceAll(
+                m ->
+                    Matcher.quoteReplacement(
+                        m.group(1) + (m.group(2) == null ? "" : m.group(2) + " ") + MASK));
+    out = COOKIE.matcher(out).replaceAll("$1" + MASK);
+    out = maskNamedValues(out);
+    out = BEARER.matcher(out).replaceAll("$1" + MASK);
+    return TOKEN_SHAPES.matcher(out).replaceAll(MASK);
+  }
+
+  private static String maskNamedValues(String text) {
+    Matcher m = NAMED_VALUE.matcher(text);
+    StringBuilder out = new StringBuilder(text.length());
+    int copied = 0;
+    int from = 0;
+    while (from < text.length() && m.find(from)) {
+      if (isSecretName(m.group(1))) {
+        String value = m.group(3);
+        char first = value.charAt(0);
+        out.append(text, copied, m.start(3))
+            .append(first == '"' || first == '\'' ? first + MASK + first : MASK);
+        copied = m.end();
+        from = m.end();
+      } else {
+        // The value of a harmless name may itself hold a secret one (note:password=...).
+        from = m.start(3);
+      }
+    }
+    return out.append(text, copied, text.length()).toString();
+  }
+
+  /**
+   * Whether a parameter, field or variable name names a secret: one of its words (split at {@code _
+   * . -} and camel case) ends in password, passwd, pwd, secret, token, credential(s), signature or
+   * cookie, or is sig, pass, auth, session, apikey or privatekey, or two words make api key /
+   * private key / secret key.
+   */
+  static boolean isSecretName(String name) {
+    String[] words = NAME_WORDS.split(name.replaceFirst("^-+", ""));
+    String previous = "";
+    for (String raw : words) {
+      String w = raw.toLowerCase(java.util.Locale.ROOT);
+      if (w.endsWith("password")
+          || w.endsWith("passwd")
+          || w.endsWith("pwd")
+          || w.endsWith("secret")
+          || w.endsWith("token")
+          || w.endsWith("credential")
+          || w.endsWith("credentials")
+          || w.endsWith("signature")
+          || w.equals("sig")
+          || w.equals("pass")
+          || w.equals("auth")
+          || w.equals("session")
+          || w.equals("apikey")
+          || w.equals("privatekey")
+          || (w.equals("key") && (previous.equals("api") || previous.equals("private")))) {
+        return true;
+      }
+      previous = w;
+    }
+    return false;
   }
 
   private static void rejectControlCharacters(String field, String value) {

@@ -107,4 +107,55 @@ class RepoRefTest {
         .contains("ok=1");
     assertThat(Inputs.redactCredentials(null)).isNull();
   }
+
+  @Test
+  @DisplayName("the transport URL keeps ssh user names and drops every secret")
+  void withoutSecrets() {
+    assertThat(RepoUrl.of("ssh://git@host.example/o/r.git").withoutSecrets().value())
+        .isEqualTo("ssh://git@host.example/o/r.git");
+    assertThat(RepoUrl.of("ssh://deploy:pw-1@host.example:2222/o/r").withoutSecrets().value())
+        .isEqualTo("ssh://deploy@host.example:2222/o/r");
+    assertThat(RepoUrl.of("deploy@host.example:o/r.git").withoutSecrets().value())
+        .isEqualTo("deploy@host.example:o/r.git");
+    assertThat(RepoUrl.of("https://x-token:tok-2@host.example/o/r").withoutSecrets().value())
+        .isEqualTo("https://host.example/o/r");
+    assertThat(RepoUrl.of("https://tok-3@host.example/o/r?x=1").withoutSecrets().value())
+        .isEqualTo("https://host.example/o/r");
+  }
+
+  @Test
+  @DisplayName("a password with a raw '@' is refused with the fix, not echoed")
+  void rawAtInPassword() {
+    assertThatThrownBy(() -> RepoUrl.of("https://u:p@ss@host.example/r.git"))
+        .isInstanceOfSatisfying(
+            InvalidInputException.class,
+            e -> assertThat(e.getMessage()).contains("%40").doesNotContain("ss@"));
+  }
+
+  @Test
+  @DisplayName("the cache key changes with id, URL or branch, and not with credentials")
+  void cacheKey() {
+    RepoRef x = RepoRef.of("acme/web", "https://a:tok-1@git.example.com/x/web.git", "main");
+    RepoRef sameWithOtherToken =
+        RepoRef.of("acme/web", "https://a:tok-2@git.example.com/x/web.git", "main");
+    assertThat(x.cacheKey()).isEqualTo(sameWithOtherToken.cacheKey());
+    assertThat(x.cacheKey()).startsWith("acme~web@").doesNotContain("/").doesNotContain("tok");
+    java.util.Set<String> keys =
+        java.util.Set.of(
+            x.cacheKey(),
+            RepoRef.of("acme/web", "https://git.example.com/y/web.git", "main").cacheKey(),
+            RepoRef.of("acme/web", "https://git.example.com/x/web.git", "dev").cacheKey(),
+            RepoRef.of("Acme/Web", "https://git.example.com/x/web.git", "main").cacheKey(),
+            RepoRef.of("acme", "https://git.example.com/x/web.git", "main").cacheKey());
+    assertThat(keys).hasSize(5);
+    // No key is a prefix of another, even ignoring case: directories named after them never nest.
+    for (String a : keys) {
+      for (String b : keys) {
+        if (!a.equals(b)) {
+          assertThat(b.toLowerCase(java.util.Locale.ROOT))
+              .doesNotStartWith(a.toLowerCase(java.util.Locale.ROOT));
+        }
+      }
+    }
+  }
 }

@@ -437,7 +437,9 @@ public final class OutboxRelay implements AutoCloseable {
     private String owner = "relay-" + Long.toHexString(new java.util.SplittableRandom().nextLong());
     private Clock clock = Clock.systemUTC();
     private RetryPolicy retryPolicy = RetryPolicy.defaults();
-    private RandomGenerator random = new java.util.SplittableRandom();
+    // Drawn from on the dispatch threads: each thread's own generator, never one shared instance.
+    private RandomGenerator random =
+        () -> java.util.concurrent.ThreadLocalRandom.current().nextLong();
     private MeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     private int batchSize = DEFAULT_BATCH_SIZE;
     private Duration leaseTtl = DEFAULT_LEASE_TTL;

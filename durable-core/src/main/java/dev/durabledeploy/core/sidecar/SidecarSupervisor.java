@@ -22,9 +22,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -47,6 +51,15 @@ import org.slf4j.LoggerFactory;
  * without a connection it is {@link SidecarStatus#FAILED}. {@link #stop()} terminates the whole
  * process tree (polite first, forcibly after a grace period), as does a JVM shutdown hook.
  *
+ * <p>Children get an allow-listed environment, never the host's whole one (which holds its database
+ * password, S3 keys, {@code AWS_*}): {@link #DEFAULT_ENVIRONMENT}, the variables the host names
+ * with {@link Builder#inheritEnvironment}, and the values it sets with {@link Builder#environment}.
+ * A build step that runs longer than {@link Builder#buildStepTimeout} is stopped with every process
+ * it started; the output tail of a failed step is redacted before it is logged or published. A
+ * connected sidecar that misses its health deadline (silence longer than the health timeout) or
+ * drops its connection while alive cannot connect again (its token was one-time), so it is stopped
+ * and restarted with a fresh token, like one that exited.
+ *
  * <p>With no command configured, or a directory that does not exist, the supervisor stays {@link
  * SidecarStatus#IDLE} and runs nothing. Events go to the bus under topic {@code sidecar}; a late
  * subscriber asks {@code events.latest("sidecar:<name>")}.
@@ -57,6 +70,30 @@ public final class SidecarSupervisor implements AutoCloseable {
   public static final String TOKEN_VARIABLE = "DURABLE_SIDECAR_TOKEN";
   public static final Duration DEFAULT_HEALTH_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(5);
+
+  /** The longest one build step may run before it is stopped and the start fails. */
+  public static final Duration DEFAULT_BUILD_STEP_TIMEOUT = Duration.ofMinutes(30);
+
+  /**
+   * The host variables every child gets (when the host has them): what tools need to find
+   * themselves, a home, a locale, a time zone and a temp directory, on Unix and Windows.
+   */
+  public static final Set<String> DEFAULT_ENVIRONMENT =
+      Set.of(
+          "PATH",
+          "HOME",
+          "USER",
+          "LANG",
+          "LC_ALL",
+          "LC_CTYPE",
+          "TZ",
+          "TMPDIR",
+          "TEMP",
+          "TMP",
+          "SYSTEMROOT",
+          "COMSPEC",
+          "PATHEXT");
+
   private static final int OUTPUT_TAIL_LINES = 20;
   private static final Logger LOG = LoggerFactory.getLogger(SidecarSupervisor.class);
 
@@ -68,6 +105,9 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final RetryPolicy restartPolicy;
   private final Duration healthTimeout;
   private final Duration stopGrace;
+  private final Duration buildStepTimeout;
+  private final Set<String> inherited;
+  private final Map<String, String> environment;
   private final Clock clock;
   private final SecureRandom tokens = new SecureRandom();
   private final SplittableRandom jitter = new SplittableRandom();
@@ -76,6 +116,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   // Guarded by this.
   private SidecarStatus status = SidecarStatus.IDLE;
   private Process process;
+  private Process buildStep;
   private ServerSocket server;
   private String token;
   private String node;
@@ -93,6 +134,11 @@ public final class SidecarSupervisor implements AutoCloseable {
     this.restartPolicy = b.restartPolicy;
     this.healthTimeout = b.healthTimeout;
     this.stopGrace = b.stopGrace;
+    this.buildStepTimeout = b.buildStepTimeout;
+    Set<String> names = new HashSet<>(DEFAULT_ENVIRONMENT);
+    names.addAll(b.inherited);
+    this.inherited = Set.copyOf(names);
+    this.environment = Map.copyOf(b.environment);
     this.clock = b.clock;
     this.shutdownHook = new Thread(this::stop, "durable-sidecar-shutdown-" + name);
   }
@@ -141,6 +187,12 @@ public final class SidecarSupervisor implements AutoCloseable {
     publish(new SidecarEvent.Building(name, directory, clock.instant()));
     for (List<String> step : buildSteps) {
       String failure = runBuildStep(step);
+      synchronized (this) {
+        if (stopping) {
+          status = SidecarStatus.IDLE;
+          return status;
+        }
+      }
       if (failure != null) {
         fail(Step.BUILD, failure);
         return status();
@@ -162,38 +214,120 @@ public final class SidecarSupervisor implements AutoCloseable {
     return status();
   }
 
-  /** Runs one build step; returns null on success, else the failure reason. */
+  /** The environment of every child: the allow-listed host variables plus the host's values. */
+  private void restrictEnvironment(ProcessBuilder pb) {
+    pb.environment().keySet().retainAll(inherited);
+    pb.environment().putAll(environment);
+  }
+
+  /**
+   * Runs one build step; returns null on success, else the failure reason. Its output is drained by
+   * a reader thread (so a chatty step cannot block on a full pipe) into a redacted tail.
+   */
   private String runBuildStep(List<String> step) {
     ArrayDeque<String> tail = new ArrayDeque<>();
+    Process p;
     try {
-      Process p =
-          new ProcessBuilder(step).directory(directory.toFile()).redirectErrorStream(true).start();
-      try (BufferedReader out =
-          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = out.readLine()) != null) {
-          if (tail.size() == OUTPUT_TAIL_LINES) {
-            tail.removeFirst();
-          }
-          tail.addLast(line);
+      ProcessBuilder pb =
+          new ProcessBuilder(step).directory(directory.toFile()).redirectErrorStream(true);
+      restrictEnvironment(pb);
+      synchronized (this) {
+        if (stopping) {
+          return "stopped before build step " + render(step);
         }
+        p = pb.start();
+        buildStep = p;
       }
-      int exit = p.waitFor();
+    } catch (IOException e) {
+      return missingExecutable(step, e);
+    }
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader out =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = out.readLine()) != null) {
+                  synchronized (tail) {
+                    if (tail.size() == OUTPUT_TAIL_LINES) {
+                      tail.removeFirst();
+                    }
+                    tail.addLast(Inputs.redactCredentials(line));
+                  }
+                }
+              } catch (IOException closed) {
+                // The step was stopped; what was read is the tail.
+              }
+            },
+            "durable-sidecar-build-output-" + name);
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      if (!p.waitFor(buildStepTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        stopTree(p);
+        reader.join(stopGrace.toMillis());
+        return "build step "
+            + render(step)
+            + " did not finish within "
+            + buildStepTimeout
+            + "; it was stopped with the processes it started (raise buildStepTimeout if it needs"
+            + " longer); last output:\n"
+            + tailText(tail);
+      }
+      reader.join(stopGrace.toMillis());
+      int exit = p.exitValue();
       if (exit != 0) {
         return "build step "
             + render(step)
             + " exited with "
             + exit
             + "; last output:\n"
-            + String.join("\n", tail);
+            + tailText(tail);
       }
       return null;
-    } catch (IOException e) {
-      return missingExecutable(step, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      stopTree(p);
       return "build step " + render(step) + " was interrupted";
+    } finally {
+      synchronized (this) {
+        if (buildStep == p) {
+          buildStep = null;
+        }
+      }
     }
+  }
+
+  private static String tailText(ArrayDeque<String> tail) {
+    synchronized (tail) {
+      return String.join("\n", tail);
+    }
+  }
+
+  /**
+   * Stops a process and every process it started: the descendants are listed before the polite
+   * signal (a child that dies first would orphan them), signalled with it, and whatever still runs
+   * after the grace period (listed again: some may have been started meanwhile) is killed.
+   */
+  private void stopTree(ProcessHandle root) {
+    Set<ProcessHandle> tree = new HashSet<>(root.descendants().toList());
+    tree.forEach(ProcessHandle::destroy);
+    root.destroy();
+    try {
+      root.onExit().get(stopGrace.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+      // Still running after the grace period: killed below.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    tree.addAll(root.descendants().toList());
+    root.destroyForcibly();
+    tree.forEach(ProcessHandle::destroyForcibly);
+  }
+
+  private void stopTree(Process process) {
+    stopTree(process.toHandle());
   }
 
   private static String missingExecutable(List<String> command, IOException e) {
@@ -223,6 +357,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       tokens.nextBytes(secret);
       token = HexFormat.of().formatHex(secret);
       ProcessBuilder pb = new ProcessBuilder(command).directory(directory.toFile()).inheritIO();
+      restrictEnvironment(pb);
       pb.environment().put(ENDPOINT_VARIABLE, "127.0.0.1:" + server.getLocalPort());
       pb.environment().put(TOKEN_VARIABLE, token);
       try {
@@ -314,6 +449,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   /** One connection: the handshake, then heartbeats until silence or EOF. */
   private void handle(Socket socket) {
     String id = null;
+    Process mine = null;
     try (socket) {
       socket.setSoTimeout((int) healthTimeout.toMillis());
       BufferedReader in =
@@ -337,6 +473,7 @@ public final class SidecarSupervisor implements AutoCloseable {
           return;
         }
         token = null; // one-time
+        mine = process;
         id = parts[2];
         node = id;
         capabilities =
@@ -372,9 +509,28 @@ public final class SidecarSupervisor implements AutoCloseable {
         }
         if (wasCurrent) {
           publish(new SidecarEvent.Disconnected(name, id, clock.instant()));
+          restartIfStillRunning(mine);
         }
       }
     }
+  }
+
+  /**
+   * A sidecar that went silent or dropped its connection but still runs can never connect again:
+   * its token was one-time. It is stopped, and {@link #exited} restarts it with a fresh token.
+   */
+  private void restartIfStillRunning(Process which) {
+    synchronized (this) {
+      if (which == null || which != process || stopping || !which.isAlive()) {
+        return;
+      }
+    }
+    LOG.warn(
+        "sidecar {} is running but no longer connected (silent for {} or disconnected); restarting"
+            + " it with a fresh token",
+        name,
+        healthTimeout);
+    stopTree(which);
   }
 
   private void dropConnection() {
@@ -391,27 +547,20 @@ public final class SidecarSupervisor implements AutoCloseable {
   /** Stops the process tree: politely, then forcibly after the grace period. No orphan is left. */
   public void stop() {
     Process running;
+    Process building;
     ServerSocket listening;
     synchronized (this) {
       stopping = true;
       running = process;
+      building = buildStep;
       listening = server;
       server = null;
     }
+    if (building != null) {
+      stopTree(building);
+    }
     if (running != null) {
-      List<ProcessHandle> tree = running.descendants().toList();
-      tree.forEach(ProcessHandle::destroy);
-      running.destroy();
-      try {
-        if (!running.waitFor(stopGrace.toMillis(), TimeUnit.MILLISECONDS)) {
-          running.destroyForcibly().waitFor(stopGrace.toMillis(), TimeUnit.MILLISECONDS);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      for (ProcessHandle h : tree) {
-        h.destroyForcibly();
-      }
+      stopTree(running);
     }
     if (listening != null) {
       try {
@@ -464,6 +613,9 @@ public final class SidecarSupervisor implements AutoCloseable {
     private RetryPolicy restartPolicy = RetryPolicy.defaults();
     private Duration healthTimeout = DEFAULT_HEALTH_TIMEOUT;
     private Duration stopGrace = DEFAULT_STOP_GRACE;
+    private Duration buildStepTimeout = DEFAULT_BUILD_STEP_TIMEOUT;
+    private Set<String> inherited = Set.of();
+    private Map<String, String> environment = Map.of();
     private Clock clock = Clock.systemUTC();
 
     private Builder(String name) {
@@ -522,12 +674,42 @@ public final class SidecarSupervisor implements AutoCloseable {
       return this;
     }
 
+    /** The longest one build step may run; default {@link #DEFAULT_BUILD_STEP_TIMEOUT}. */
+    public Builder buildStepTimeout(Duration timeout) {
+      this.buildStepTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Host environment variables passed to the build steps and the sidecar besides {@link
+     * #DEFAULT_ENVIRONMENT} (e.g. {@code JAVA_HOME}, {@code MAVEN_OPTS}). Every other host variable
+     * is withheld.
+     */
+    public Builder inheritEnvironment(Collection<String> names) {
+      this.inherited = Set.copyOf(names);
+      return this;
+    }
+
+    /** Variables set for the build steps and the sidecar, whatever the host has. */
+    public Builder environment(Map<String, String> values) {
+      this.environment = Map.copyOf(values);
+      return this;
+    }
+
     public SidecarSupervisor build() {
       if (command != null && command.isEmpty()) {
         throw new ConfigurationException("command", "must not be empty");
       }
       if (buildSteps.stream().anyMatch(List::isEmpty)) {
         throw new ConfigurationException("buildSteps", "a build step must not be empty");
+      }
+      if (buildStepTimeout == null || buildStepTimeout.toMillis() < 100) {
+        throw new ConfigurationException("buildStepTimeout", "must be at least 100 ms");
+      }
+      if (environment.containsKey(ENDPOINT_VARIABLE) || environment.containsKey(TOKEN_VARIABLE)) {
+        throw new ConfigurationException(
+            "environment",
+            ENDPOINT_VARIABLE + " and " + TOKEN_VARIABLE + " are set by the supervisor");
       }
       if (healthTimeout == null || healthTimeout.toMillis() < 100) {
         throw new ConfigurationException("healthTimeout", "must be at least 100 ms");

@@ -15,6 +15,7 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -239,5 +240,140 @@ class SidecarSupervisorTest {
       never.countDown();
       bus.close();
     }
+  }
+
+  @Test
+  @DisplayName("build steps and the sidecar see an allow-listed environment, never host secrets")
+  void allowListedEnvironment() throws Exception {
+    assertThat(System.getenv("DURABLE_DEPLOY_TEST_HOST_SECRET")).isNotNull();
+    Path stepEnv = dir.resolve("step-env.txt");
+    Path sidecarEnv = dir.resolve("sidecar-env.txt");
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .buildSteps(List.of(sidecar("env", stepEnv.toString())))
+                .command(sidecar("env", sidecarEnv.toString(), "node-1", "x"))
+                .build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+    for (Path env : List.of(stepEnv, sidecarEnv)) {
+      assertThat(Files.readAllLines(env))
+          .contains("PATH")
+          .doesNotContain("DURABLE_DEPLOY_TEST_HOST_SECRET");
+    }
+    assertThat(Files.readAllLines(sidecarEnv))
+        .contains(SidecarSupervisor.ENDPOINT_VARIABLE, SidecarSupervisor.TOKEN_VARIABLE);
+  }
+
+  @Test
+  @DisplayName(
+      "the output tail of a failed build step is redacted before it is logged or published")
+  void redactedTail() {
+    PrintStream original = System.err;
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(log, true, StandardCharsets.UTF_8));
+    SidecarSupervisor s;
+    try {
+      s =
+          start(
+              supervisor().buildSteps(List.of(sidecar("leak"))).command(sidecar("crash")).build());
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(s.status()).isEqualTo(SidecarStatus.FAILED);
+    String reason = events.events(SidecarEvent.Error.class).get(0).reason();
+    for (String text : List.of(reason, log.toString(StandardCharsets.UTF_8))) {
+      assertThat(text)
+          .doesNotContain("hunter2-in-output")
+          .doesNotContain("tok3n-in-0utput-123")
+          .doesNotContain("s3-key-in-output");
+    }
+    assertThat(reason).contains("password=***").contains("exited with 1");
+  }
+
+  @Test
+  @DisplayName("a sidecar that misses its health deadline is restarted with a fresh token")
+  void healthDeadlineRestarts() {
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .healthTimeout(Duration.ofMillis(500))
+                .command(sidecar("mute-once", dir.resolve("muted").toString(), "node-1", "x"))
+                .build());
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> events.events(SidecarEvent.Connected.class).size() == 2);
+    assertThat(kinds())
+        .containsSubsequence("Connected", "Disconnected", "Exited", "Starting", "Connected");
+    assertThat(s.status()).isEqualTo(SidecarStatus.CONNECTED);
+  }
+
+  private static List<ProcessHandle> pids(Path pidFile) throws Exception {
+    return java.util.Arrays.stream(Files.readString(pidFile).trim().split(" "))
+        .map(p -> ProcessHandle.of(Long.parseLong(p)))
+        .flatMap(java.util.Optional::stream)
+        .toList();
+  }
+
+  @Test
+  @DisplayName("stop during a build step stops the step and the processes it started")
+  void stopDuringBuild() throws Exception {
+    Path pidFile = dir.resolve("step.pids");
+    SidecarSupervisor s =
+        supervisor()
+            .buildSteps(List.of(sidecar("tree", pidFile.toString())))
+            .command(sidecar("serve", "n", "x"))
+            .build();
+    started.add(s);
+    java.util.concurrent.CompletableFuture<SidecarStatus> starting =
+        java.util.concurrent.CompletableFuture.supplyAsync(s::start);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> Files.exists(pidFile) && Files.readString(pidFile).contains(" "));
+    List<ProcessHandle> tree = pids(pidFile);
+    assertThat(tree).hasSize(2).allMatch(ProcessHandle::isAlive);
+    s.stop();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> tree.stream().noneMatch(ProcessHandle::isAlive));
+    assertThat(starting.get(30, java.util.concurrent.TimeUnit.SECONDS))
+        .isNotEqualTo(SidecarStatus.CONNECTED);
+    assertThat(ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)).isEmpty();
+  }
+
+  @Test
+  @DisplayName("a build step that outlives its timeout is stopped with its children and named")
+  void buildStepTimeout() throws Exception {
+    Path pidFile = dir.resolve("slow.pids");
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .buildStepTimeout(Duration.ofSeconds(3))
+                .buildSteps(List.of(sidecar("tree", pidFile.toString())))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(s.status()).isEqualTo(SidecarStatus.FAILED);
+    assertThat(events.events(SidecarEvent.Error.class).get(0).reason())
+        .contains("did not finish within PT3S");
+    List<ProcessHandle> tree = pids(pidFile);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> tree.stream().noneMatch(ProcessHandle::isAlive));
+  }
+
+  @Test
+  @DisplayName("variables the host names, and values it sets, reach the children")
+  void namedEnvironment() throws Exception {
+    Path env = dir.resolve("named-env.txt");
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .inheritEnvironment(java.util.Set.of("DURABLE_DEPLOY_TEST_HOST_SECRET"))
+                .environment(java.util.Map.of("INDEXER_MODE", "fast"))
+                .buildSteps(List.of(sidecar("env", env.toString())))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
+    assertThat(Files.readAllLines(env))
+        .contains("DURABLE_DEPLOY_TEST_HOST_SECRET", "INDEXER_MODE", "PATH");
   }
 }

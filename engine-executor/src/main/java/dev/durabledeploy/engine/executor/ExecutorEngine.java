@@ -42,7 +42,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executors;
@@ -819,7 +818,9 @@ public final class ExecutorEngine implements WorkflowEngine {
   /** Configures an {@link ExecutorEngine}; every default is a named constant. */
   public static final class Builder {
     private Clock clock = Clock.systemUTC();
-    private RandomGenerator random = new SplittableRandom();
+    // Drawn from on the worker threads: each thread's own generator, never one shared instance.
+    private RandomGenerator random =
+        () -> java.util.concurrent.ThreadLocalRandom.current().nextLong();
     private EventBus events;
     private MeterRegistry meters = new SimpleMeterRegistry();
     private int workers;

@@ -2,6 +2,7 @@ package dev.durabledeploy.git.jgit;
 
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.RepoCloneException;
 import dev.durabledeploy.spi.RepoCloneException.Reason;
 import dev.durabledeploy.spi.events.CloneEvent;
@@ -27,6 +28,7 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -39,7 +41,9 @@ import org.eclipse.jgit.api.Git;
 import org.eclipse.jgit.api.errors.GitAPIException;
 import org.eclipse.jgit.lib.ProgressMonitor;
 import org.eclipse.jgit.lib.Ref;
+import org.eclipse.jgit.transport.CredentialItem;
 import org.eclipse.jgit.transport.CredentialsProvider;
+import org.eclipse.jgit.transport.URIish;
 import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,19 +60,43 @@ import org.slf4j.LoggerFactory;
  * makes the others find the finished tree instead of cloning again. Different repositories clone in
  * parallel. Leftover temp directories of crashed clones are swept at start.
  *
- * <p>Credentials come from the provider, or from the URL's user info, and are handed to the
- * transport only: the URL stored in {@code .git/config} has none, and every message, log line and
- * event shows the URL redacted. Failures are {@link RepoCloneException}s whose reason a host maps
- * to "repository temporarily unavailable".
+ * <p><b>Identity.</b> A tree belongs to what determines its content: the repo id, the URL without
+ * secrets and the branch ({@link RepoRef#cacheKey()}). Asking for the same id with another URL or
+ * branch clones that remote into a tree of its own; it never gets the other's tree, so a host where
+ * tenants name repositories cannot hand one tenant's files to another by id. The old tree stays
+ * until {@link #evict} of its reference. Credentials are not part of the identity (a rotated token
+ * keeps the tree) and a warm hit does not re-authenticate: a host that lets tenants pick ids should
+ * prefix them with the tenant.
  *
- * <p>Layout under the root: {@code <repoId>/} the trees; {@code .durable/complete/<repoId>} the
- * markers; {@code .durable/locks/} the file locks; {@code .durable/tmp/} clones in progress. Repo
- * ids never start with a dot, so nothing collides.
+ * <p><b>URL policy.</b> Only the schemes the host allows are cloned: {@code https} and {@code ssh}
+ * (with scp-like {@code user@host:path}) by default. {@code http} and {@code git://} are off
+ * (cleartext: anyone on the path can change the content or read a token) and {@code file} is off
+ * (it reads the host's own disk); {@link Builder#allowedSchemes} turns them on, e.g. {@code file}
+ * in tests. A {@code file} URL into the clone root is always refused. Every address a connection
+ * goes to passes the {@link AddressFilter} ({@link AddressFilter#NOT_LINK_LOCAL} by default). A
+ * refused URL is an {@link dev.durabledeploy.spi.InvalidInputException} on field {@code url}.
+ *
+ * <p><b>Credentials</b> come from the provider, or from the URL's user info (percent-decoded as RFC
+ * 3986 says: {@code %2B} is {@code +}, and {@code +} stays {@code +}), and are handed to the
+ * transport only: the URL stored in {@code .git/config} has none, and every message, log line and
+ * event shows the URL redacted. ssh URLs keep their user name ({@code ssh://git@host/o/r}, {@code
+ * deploy@host:r}); keys, {@code known_hosts} and {@code config} are read from {@link
+ * Builder#sshDirectory} ({@code ~/.ssh} by default), and an unknown host key is refused. Failures
+ * are {@link RepoCloneException}s whose reason a host maps to "repository temporarily unavailable".
+ *
+ * <p><b>Layout</b> under the root: {@code <cacheKey>/} the trees, one flat directory per identity
+ * ({@code acme~web@<hash>}), so no two ids nest; {@code .durable/complete/<cacheKey>.complete} the
+ * markers; {@code .durable/locks/<cacheKey>.lock} the file locks; {@code .durable/tmp/} clones in
+ * progress. Trees of the layout before 0.2 ({@code <repoId>/}) are no longer read; delete them.
+ * Deleting a tree never follows a symbolic link out of it.
  */
 public final class JGitRepoSource implements RepoSource {
 
   public static final int DEFAULT_DEPTH = 1;
   public static final Duration DEFAULT_CLONE_TIMEOUT = Duration.ofMinutes(10);
+
+  /** The schemes cloned unless the host says otherwise; scp-like URLs count as {@code ssh}. */
+  public static final Set<String> DEFAULT_SCHEMES = Set.of("https", "ssh");
 
   private static final Logger LOG = LoggerFactory.getLogger(JGitRepoSource.class);
 
@@ -81,9 +109,11 @@ public final class JGitRepoSource implements RepoSource {
   private final Function<RepoRef, Optional<PasswordAuthentication>> credentials;
   private final EventBus events;
   private final Clock clock;
-  private final ConcurrentHashMap<RepoId, CompletableFuture<Path>> inFlight =
+  private final UrlPolicy policy;
+  // Keyed by RepoRef.cacheKey(): one entry per tree.
+  private final ConcurrentHashMap<String, CompletableFuture<Path>> inFlight =
       new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<RepoId, ReentrantReadWriteLock> readers =
+  private final ConcurrentHashMap<String, ReentrantReadWriteLock> readers =
       new ConcurrentHashMap<>();
   private final AtomicInteger clones = new AtomicInteger();
   volatile ProgressHook progressHook = (repo, task) -> {};
@@ -110,6 +140,7 @@ public final class JGitRepoSource implements RepoSource {
     this.credentials = b.credentials;
     this.events = b.events;
     this.clock = b.clock;
+    this.policy = new UrlPolicy(b.schemes, b.addressFilter, root, b.sshDirectory);
     sweep(b.sweepOlderThan);
   }
 
@@ -122,36 +153,36 @@ public final class JGitRepoSource implements RepoSource {
     return clones.get();
   }
 
-  private Path tree(RepoId id) {
-    Path tree = root.resolve(id.value()).normalize();
-    if (!tree.startsWith(root) || tree.equals(root)) {
-      throw new IllegalStateException("repo id " + id + " resolves outside the root");
-    }
-    return tree;
-  }
+  /** Where one identity's tree, marker and lock live: flat names, so ids never nest. */
+  private record Slot(String key, Path tree, Path marker, Path lock) {}
 
-  private Path marker(RepoId id) {
-    return markers.resolve(id.value() + ".complete");
+  private Slot slot(RepoRef repo) {
+    String key = repo.cacheKey();
+    return new Slot(
+        key, root.resolve(key), markers.resolve(key + ".complete"), locks.resolve(key + ".lock"));
   }
 
   // ---- the chokepoint ------------------------------------------------------------------------
 
   @Override
   public Path ensureClone(RepoRef repo) {
-    Path tree = tree(repo.id());
-    if (Files.exists(marker(repo.id()))) {
-      return tree;
+    policy.check(repo);
+    Slot slot = slot(repo);
+    if (Files.exists(slot.marker())) {
+      return slot.tree();
     }
-    return shared(repo, false);
+    return shared(repo, slot, false);
   }
 
   @Override
   public Path refresh(RepoRef repo) {
+    policy.check(repo);
+    Slot slot = slot(repo);
     ReentrantReadWriteLock rw =
-        readers.computeIfAbsent(repo.id(), k -> new ReentrantReadWriteLock());
+        readers.computeIfAbsent(slot.key(), k -> new ReentrantReadWriteLock());
     rw.writeLock().lock();
     try {
-      return shared(repo, true);
+      return shared(repo, slot, true);
     } finally {
       rw.writeLock().unlock();
     }
@@ -162,8 +193,9 @@ public final class JGitRepoSource implements RepoSource {
    * this instance can replace or remove it.
    */
   public <T> T withTree(RepoRef repo, Function<Path, T> reader) {
+    policy.check(repo);
     ReentrantReadWriteLock rw =
-        readers.computeIfAbsent(repo.id(), k -> new ReentrantReadWriteLock());
+        readers.computeIfAbsent(repo.cacheKey(), k -> new ReentrantReadWriteLock());
     rw.readLock().lock();
     try {
       return reader.apply(ensureClone(repo));
@@ -173,22 +205,22 @@ public final class JGitRepoSource implements RepoSource {
   }
 
   /** One materialisation per repository at a time in this process; callers share its outcome. */
-  private Path shared(RepoRef repo, boolean refresh) {
+  private Path shared(RepoRef repo, Slot slot, boolean refresh) {
     CompletableFuture<Path> mine = new CompletableFuture<>();
-    CompletableFuture<Path> running = inFlight.putIfAbsent(repo.id(), mine);
+    CompletableFuture<Path> running = inFlight.putIfAbsent(slot.key(), mine);
     if (running != null && !refresh) {
       return join(running);
     }
     if (running != null) {
       join(running); // a refresh waits for the clone in flight, then does its own
-      return shared(repo, true);
+      return shared(repo, slot, true);
     }
     try {
-      mine.complete(materialise(repo, refresh));
+      mine.complete(materialise(repo, slot, refresh));
     } catch (RuntimeException e) {
       mine.completeExceptionally(e);
     } finally {
-      inFlight.remove(repo.id(), mine);
+      inFlight.remove(slot.key(), mine);
     }
     return join(mine);
   }
@@ -205,19 +237,18 @@ public final class JGitRepoSource implements RepoSource {
   }
 
   /** Clones under the cross-process file lock; another process may have done it meanwhile. */
-  private Path materialise(RepoRef repo, boolean refresh) {
-    Path tree = tree(repo.id());
-    Path marker = marker(repo.id());
-    Path lockFile = locks.resolve(repo.id().value().replace('/', '~') + ".lock");
-    // Lock: the repository's file lock, so processes sharing this volume clone it once between
-    // them.
+  private Path materialise(RepoRef repo, Slot slot, boolean refresh) {
+    Path tree = slot.tree();
+    Path marker = slot.marker();
+    // Lock: the tree's file lock (one per cache key), so processes sharing this volume clone it
+    // once between them and never replace a tree another is writing.
     try (FileChannel channel =
-            FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileChannel.open(slot.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock held = channel.lock()) {
       if (!refresh && Files.exists(marker)) {
         return tree;
       }
-      Path fresh = cloneToTemp(repo);
+      Path fresh = cloneToTemp(repo, slot);
       Files.createDirectories(marker.getParent());
       Files.deleteIfExists(marker);
       Path previous = null;
@@ -243,18 +274,21 @@ public final class JGitRepoSource implements RepoSource {
     }
   }
 
-  private Path cloneToTemp(RepoRef repo) {
+  private Path cloneToTemp(RepoRef repo, Slot slot) {
     Instant started = clock.instant();
     publish(new CloneEvent.CloneStarted(repo.id(), repo.url().redacted(), repo.branch(), started));
-    Path temp = tmp.resolve(repo.id().value().replace('/', '~') + "-" + UUID.randomUUID());
-    String url = repo.url().withoutCredentials().value();
+    Path temp = tmp.resolve(slot.key() + "-" + UUID.randomUUID());
+    // The transport gets no secret in the URL (ssh user names stay: they say whom to log in as).
+    String url = repo.url().withoutSecrets().value();
     CredentialsProvider auth = credentialsFor(repo);
     long deadline = System.nanoTime() + cloneTimeout.toNanos();
     try {
+      policy.precheck(repo);
       Collection<Ref> heads =
           Git.lsRemoteRepository()
               .setRemote(url)
               .setHeads(true)
+              .setTransportConfigCallback(policy::configure)
               .setCredentialsProvider(auth)
               .setTimeout((int) Math.max(1, cloneTimeout.toSeconds()))
               .call();
@@ -279,6 +313,7 @@ public final class JGitRepoSource implements RepoSource {
               .setBranchesToClone(java.util.List.of("refs/heads/" + repo.branch()))
               .setCloneAllBranches(false)
               .setDepth(depth)
+              .setTransportConfigCallback(policy::configure)
               .setCredentialsProvider(auth)
               .setTimeout((int) Math.max(1, cloneTimeout.toSeconds()))
               .setProgressMonitor(new Progress(repo.id(), deadline))
@@ -287,17 +322,21 @@ public final class JGitRepoSource implements RepoSource {
       }
       publish(
           new CloneEvent.CloneSucceeded(
-              repo.id(),
-              tree(repo.id()),
-              Duration.between(started, clock.instant()),
-              clock.instant()));
+              repo.id(), slot.tree(), Duration.between(started, clock.instant()), clock.instant()));
       return temp;
     } catch (RepoCloneException e) {
       deleteQuietly(temp);
       publish(new CloneEvent.CloneFailed(repo.id(), e.reason(), e.getMessage(), clock.instant()));
       throw e;
-    } catch (GitAPIException | RuntimeException e) {
+    } catch (GitAPIException | RuntimeException | IOException e) {
       deleteQuietly(temp);
+      UrlPolicy.TransportRefused refused = refusal(e);
+      if (refused != null) {
+        String reason = refused.getMessage() + "; check the URL or the host's AddressFilter";
+        LOG.warn("clone of {} refused: {}", repo, reason);
+        publish(new CloneEvent.CloneFailed(repo.id(), Reason.TRANSPORT, reason, clock.instant()));
+        throw new InvalidInputException("url", reason);
+      }
       RepoCloneException failure = classify(repo, e, System.nanoTime() > deadline);
       publish(
           new CloneEvent.CloneFailed(
@@ -306,25 +345,92 @@ public final class JGitRepoSource implements RepoSource {
     }
   }
 
+  private static UrlPolicy.TransportRefused refusal(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof UrlPolicy.TransportRefused refused) {
+        return refused;
+      }
+    }
+    return null;
+  }
+
   private CredentialsProvider credentialsFor(RepoRef repo) {
     Optional<PasswordAuthentication> given = credentials.apply(repo);
     if (given.isPresent()) {
       return new UsernamePasswordCredentialsProvider(
           given.get().getUserName(), given.get().getPassword());
     }
-    return repo.url()
-        .userInfo()
-        .map(
-            info -> {
-              int colon = info.indexOf(':');
-              String user = colon < 0 ? info : info.substring(0, colon);
-              String secret = colon < 0 ? "" : info.substring(colon + 1);
-              return (CredentialsProvider)
-                  new UsernamePasswordCredentialsProvider(
-                      java.net.URLDecoder.decode(user, java.nio.charset.StandardCharsets.UTF_8),
-                      java.net.URLDecoder.decode(secret, java.nio.charset.StandardCharsets.UTF_8));
-            })
-        .orElse(null);
+    Optional<String> info = repo.url().userInfo();
+    if (info.isEmpty()) {
+      return null;
+    }
+    int colon = info.get().indexOf(':');
+    if (colon < 0 && repo.url().scheme().equals("ssh")) {
+      return null; // an ssh user name alone is in the URL the transport gets; keys do the rest
+    }
+    String user = colon < 0 ? info.get() : info.get().substring(0, colon);
+    String secret = colon < 0 ? "" : info.get().substring(colon + 1);
+    if (repo.url().scheme().equals("ssh")) {
+      return new SshPassword(percentDecode(user), percentDecode(secret));
+    }
+    return new UsernamePasswordCredentialsProvider(percentDecode(user), percentDecode(secret));
+  }
+
+  /**
+   * The password of an ssh URL. JGit's ssh client asks only an interactive provider for it, so this
+   * one says it is; it answers the user name and password prompts and nothing else, so an unknown
+   * host key (a yes/no question) is still refused.
+   */
+  private static final class SshPassword extends UsernamePasswordCredentialsProvider {
+    SshPassword(String user, String password) {
+      super(user, password);
+    }
+
+    @Override
+    public boolean isInteractive() {
+      return true;
+    }
+
+    @Override
+    public boolean supports(CredentialItem... items) {
+      for (CredentialItem item : items) {
+        if (!(item instanceof CredentialItem.InformationalMessage) && !super.supports(item)) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    @Override
+    public boolean get(URIish uri, CredentialItem... items) {
+      CredentialItem[] asked =
+          java.util.Arrays.stream(items)
+              .filter(i -> !(i instanceof CredentialItem.InformationalMessage))
+              .toArray(CredentialItem[]::new);
+      return supports(asked) && super.get(uri, asked);
+    }
+  }
+
+  /**
+   * RFC 3986 percent-decoding of user info: {@code %XX} are UTF-8 bytes, everything else is itself
+   * ({@code +} is a plus, not a space as in form encoding).
+   */
+  static String percentDecode(String raw) {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(raw.length());
+    for (int i = 0; i < raw.length(); i++) {
+      char c = raw.charAt(i);
+      if (c == '%'
+          && i + 2 < raw.length()
+          && Character.digit(raw.charAt(i + 1), 16) >= 0
+          && Character.digit(raw.charAt(i + 2), 16) >= 0) {
+        bytes.write(Integer.parseInt(raw, i + 1, i + 3, 16));
+        i += 2;
+      } else {
+        byte[] utf8 = String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        bytes.write(utf8, 0, utf8.length);
+      }
+    }
+    return bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /** Maps a JGit failure to a reason and an actionable, redacted message. */
@@ -488,15 +594,16 @@ public final class JGitRepoSource implements RepoSource {
 
   @Override
   public boolean evict(RepoRef repo) {
+    Slot slot = slot(repo);
     ReentrantReadWriteLock rw =
-        readers.computeIfAbsent(repo.id(), k -> new ReentrantReadWriteLock());
+        readers.computeIfAbsent(slot.key(), k -> new ReentrantReadWriteLock());
     rw.writeLock().lock();
-    Path lockFile = locks.resolve(repo.id().value().replace('/', '~') + ".lock");
+    // Lock: the tree's file lock, as in materialise: no process clones into it meanwhile.
     try (FileChannel channel =
-            FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileChannel.open(slot.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock held = channel.lock()) {
-      boolean hadMarker = Files.deleteIfExists(marker(repo.id()));
-      Path tree = tree(repo.id());
+      boolean hadMarker = Files.deleteIfExists(slot.marker());
+      Path tree = slot.tree();
       if (!Files.exists(tree)) {
         return hadMarker;
       }
@@ -509,6 +616,12 @@ public final class JGitRepoSource implements RepoSource {
     } finally {
       rw.writeLock().unlock();
     }
+  }
+
+  /** Releases the ssh client; the trees stay. */
+  @Override
+  public void close() {
+    policy.close();
   }
 
   /** Removes temp directories of crashed clones: older than {@code age}, so live clones stay. */
@@ -542,7 +655,11 @@ public final class JGitRepoSource implements RepoSource {
     try (Stream<Path> walk = Files.walk(dir)) {
       for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
         try {
-          p.toFile().setWritable(true);
+          // A hostile repository may hold a link to a file outside the root: File.setWritable
+          // would follow it and change that file, so links are deleted as they are.
+          if (!Files.isSymbolicLink(p)) {
+            p.toFile().setWritable(true);
+          }
           Files.delete(p);
         } catch (NoSuchFileException gone) {
           // Deleted by someone else.
@@ -560,6 +677,9 @@ public final class JGitRepoSource implements RepoSource {
     private EventBus events;
     private Clock clock = Clock.systemUTC();
     private Duration sweepOlderThan;
+    private Set<String> schemes = DEFAULT_SCHEMES;
+    private AddressFilter addressFilter = AddressFilter.NOT_LINK_LOCAL;
+    private Path sshDirectory;
 
     private Builder(Path root) {
       this.root = root;
@@ -600,6 +720,51 @@ public final class JGitRepoSource implements RepoSource {
 
     public Builder clock(Clock clock) {
       this.clock = clock;
+      return this;
+    }
+
+    /**
+     * The URL schemes that may be cloned, from {@code https}, {@code ssh} (scp-like URLs count as
+     * ssh), {@code http}, {@code git} and {@code file}; default {@link #DEFAULT_SCHEMES}. {@code
+     * file} reads this host's disk and belongs in tests; {@code http} and {@code git} are
+     * cleartext.
+     */
+    public Builder allowedSchemes(Set<String> schemes) {
+      if (schemes == null || schemes.isEmpty()) {
+        throw new ConfigurationException("allowedSchemes", "must name at least one scheme");
+      }
+      Set<String> lower = new java.util.TreeSet<>();
+      for (String scheme : schemes) {
+        String s = scheme == null ? "" : scheme.toLowerCase(Locale.ROOT);
+        if (!UrlPolicy.KNOWN_SCHEMES.contains(s)) {
+          throw new ConfigurationException(
+              "allowedSchemes", "'" + scheme + "' is not one of https, ssh, http, git, file");
+        }
+        lower.add(s);
+      }
+      this.schemes = Set.copyOf(lower);
+      return this;
+    }
+
+    /**
+     * Which addresses a clone may connect to; default {@link AddressFilter#NOT_LINK_LOCAL}. Hosts
+     * that clone URLs their tenants choose pass {@link AddressFilter#publicOnly()} or their own.
+     */
+    public Builder addressFilter(AddressFilter filter) {
+      if (filter == null) {
+        throw new ConfigurationException("addressFilter", "is required");
+      }
+      this.addressFilter = filter;
+      return this;
+    }
+
+    /**
+     * The directory with the ssh keys ({@code id_ed25519}, {@code id_ecdsa}, {@code id_rsa}),
+     * {@code known_hosts} and {@code config} for ssh URLs; default {@code ~/.ssh} of the process's
+     * user. Host keys not in {@code known_hosts} are refused.
+     */
+    public Builder sshDirectory(Path directory) {
+      this.sshDirectory = directory;
       return this;
     }
 

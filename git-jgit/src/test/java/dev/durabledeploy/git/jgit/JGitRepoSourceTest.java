@@ -16,6 +16,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -43,7 +44,12 @@ class JGitRepoSourceTest extends RepoSourceContract {
   @Override
   protected RepoSource createSource(Path root) {
     repos = new GitRepos(workDir.resolve("remotes"));
-    jgit = JGitRepoSource.builder(root).events(events).cloneTimeout(Duration.ofSeconds(60)).build();
+    jgit =
+        JGitRepoSource.builder(root)
+            .events(events)
+            .cloneTimeout(Duration.ofSeconds(60))
+            .allowedSchemes(Set.of("https", "ssh", "file"))
+            .build();
     return jgit;
   }
 
@@ -55,6 +61,11 @@ class JGitRepoSourceTest extends RepoSourceContract {
   @Override
   protected RepoRef missingRemote(String id) {
     return repos.missing(id);
+  }
+
+  @Override
+  protected RepoRef publishRemote(String id, String branch, Map<String, String> files) {
+    return repos.commit(id, branch, files);
   }
 
   @Test
@@ -239,5 +250,26 @@ class JGitRepoSourceTest extends RepoSourceContract {
     assertThat(events.events(CloneEvent.CloneStarted.class)).hasSize(1);
     assertThat(events.events(CloneEvent.CloneProgress.class)).isNotEmpty();
     assertThat(events.latest("repo:watched")).get().isInstanceOf(CloneEvent.CloneSucceeded.class);
+  }
+
+  @Test
+  @DisplayName("a repository's symlink to a file outside the root never gets that file changed")
+  void symlinkOutOfTheRoot() throws Exception {
+    Path outside = Files.writeString(workDir.resolve("outside.txt"), "not yours");
+    Files.setPosixFilePermissions(outside, PosixFilePermissions.fromString("r--r-----"));
+    RepoRef repo = repos.commit("hostile", Map.of("index.html", "x"));
+    Path remote = Path.of(java.net.URI.create(repo.url().value()));
+    try (Git git = Git.open(remote.toFile())) {
+      Files.createSymbolicLink(remote.resolve("escape"), outside);
+      git.add().addFilepattern("escape").call();
+      git.commit().setMessage("link").setAuthor("t", "t@example.com").call();
+    }
+    Path tree = jgit.ensureClone(repo);
+    assertThat(Files.isSymbolicLink(tree.resolve("escape"))).isTrue();
+    jgit.refresh(repo);
+    assertThat(jgit.evict(repo)).isTrue();
+    assertThat(Files.getPosixFilePermissions(outside))
+        .isEqualTo(PosixFilePermissions.fromString("r--r-----"));
+    assertThat(Files.readString(outside)).isEqualTo("not yours");
   }
 }

@@ -49,7 +49,12 @@ public record RepoUrl(String value) {
             "url", "scheme must be one of https, http, ssh, git, file; got '" + scheme + "'");
       }
       if (!scheme.equals("file") && (uri.getHost() == null || uri.getHost().isEmpty())) {
-        throw new InvalidInputException("url", "has no host");
+        String authority = uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
+        throw new InvalidInputException(
+            "url",
+            authority.indexOf('@') != authority.lastIndexOf('@')
+                ? "has no host: its user info holds a raw '@'; write it as %40"
+                : "has no host");
       }
       if (uri.getRawPath() == null || uri.getRawPath().isEmpty() || uri.getRawPath().equals("/")) {
         throw new InvalidInputException("url", "has no repository path");
@@ -73,6 +78,33 @@ public record RepoUrl(String value) {
   /** The URL without user info and query: what may be stored in {@code .git/config}. */
   public RepoUrl withoutCredentials() {
     return new RepoUrl(render(false));
+  }
+
+  /**
+   * The URL to hand the transport and to identify the repository by: without passwords, tokens,
+   * query or fragment, but with the user name of {@code ssh://user@host/...} and {@code
+   * user@host:path} URLs, which says whom to log in as and is no secret. Every other scheme loses
+   * its whole user info (for {@code https} a lone user is usually a token).
+   */
+  public RepoUrl withoutSecrets() {
+    if (!value.contains("://")) {
+      return this;
+    }
+    URI uri = parse(value);
+    String info = uri.getRawUserInfo();
+    if (info == null || !uri.getScheme().equalsIgnoreCase("ssh")) {
+      return withoutCredentials();
+    }
+    String user = info.contains(":") ? info.substring(0, info.indexOf(':')) : info;
+    String plain = render(false);
+    int hostStart = plain.indexOf("://") + 3;
+    return new RepoUrl(plain.substring(0, hostStart) + user + "@" + plain.substring(hostStart));
+  }
+
+  /** The scheme in lower case; {@code ssh} for scp-like {@code user@host:path}. */
+  public String scheme() {
+    int end = value.indexOf("://");
+    return end < 0 ? "ssh" : value.substring(0, end).toLowerCase(Locale.ROOT);
   }
 
   /**

@@ -58,7 +58,119 @@ public final class PostgresStore implements Store {
   /** Where the migrations live on the classpath. */
   public static final String MIGRATIONS = "classpath:db/migration/durable_deploy";
 
-  private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+  /**
+   * The longest schema name: its outbox channel, {@code <schema>_outbox}, must fit PostgreSQL's
+   * 63-byte identifiers ({@code pg_notify} refuses a longer channel, {@code LISTEN} truncates it).
+   */
+  public static final int MAX_SCHEMA_LENGTH = 63 - "_outbox".length();
+
+  private static final Pattern IDENTIFIER =
+      Pattern.compile("[a-z_][a-z0-9_]{0," + (MAX_SCHEMA_LENGTH - 1) + "}");
+
+  /** PostgreSQL's reserved key words: not usable unquoted as a schema name. */
+  private static final java.util.Set<String> RESERVED =
+      java.util.Set.of(
+          "all",
+          "analyse",
+          "analyze",
+          "and",
+          "any",
+          "array",
+          "as",
+          "asc",
+          "asymmetric",
+          "authorization",
+          "binary",
+          "both",
+          "case",
+          "cast",
+          "check",
+          "collate",
+          "collation",
+          "column",
+          "concurrently",
+          "constraint",
+          "create",
+          "cross",
+          "current_catalog",
+          "current_date",
+          "current_role",
+          "current_schema",
+          "current_time",
+          "current_timestamp",
+          "current_user",
+          "default",
+          "deferrable",
+          "desc",
+          "distinct",
+          "do",
+          "else",
+          "end",
+          "except",
+          "false",
+          "fetch",
+          "for",
+          "foreign",
+          "freeze",
+          "from",
+          "full",
+          "grant",
+          "group",
+          "having",
+          "ilike",
+          "in",
+          "initially",
+          "inner",
+          "intersect",
+          "into",
+          "is",
+          "isnull",
+          "join",
+          "lateral",
+          "leading",
+          "left",
+          "like",
+          "limit",
+          "localtime",
+          "localtimestamp",
+          "natural",
+          "not",
+          "notnull",
+          "null",
+          "offset",
+          "on",
+          "only",
+          "or",
+          "order",
+          "outer",
+          "overlaps",
+          "placing",
+          "primary",
+          "references",
+          "returning",
+          "right",
+          "select",
+          "session_user",
+          "similar",
+          "some",
+          "symmetric",
+          "system_user",
+          "table",
+          "tablesample",
+          "then",
+          "to",
+          "trailing",
+          "true",
+          "union",
+          "unique",
+          "user",
+          "using",
+          "variadic",
+          "verbose",
+          "when",
+          "where",
+          "window",
+          "with");
 
   private final String schema;
   private final DataSource dataSource;
@@ -276,9 +388,22 @@ public final class PostgresStore implements Store {
     }
 
     public PostgresStore build() {
+      // The name goes into SQL as it is (JDBI's <schema>, Flyway's ${schema}), so only a plain
+      // identifier that needs no quoting is accepted.
       if (schema == null || !IDENTIFIER.matcher(schema).matches()) {
         throw new ConfigurationException(
-            "schema", "must be a lowercase SQL identifier ([a-z_][a-z0-9_]*)");
+            "schema",
+            "must be a lowercase SQL identifier ([a-z_][a-z0-9_]*) of at most "
+                + MAX_SCHEMA_LENGTH
+                + " characters, so that its outbox channel <schema>_outbox fits 63 bytes");
+      }
+      if (RESERVED.contains(schema)) {
+        throw new ConfigurationException(
+            "schema", "'" + schema + "' is a reserved word in PostgreSQL; choose another name");
+      }
+      if (schema.startsWith("pg_")) {
+        throw new ConfigurationException(
+            "schema", "names starting with pg_ are reserved for PostgreSQL's system schemas");
       }
       if (clock == null) {
         throw new ConfigurationException("clock", "is required");

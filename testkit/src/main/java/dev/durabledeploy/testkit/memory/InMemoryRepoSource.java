@@ -20,13 +20,18 @@ import java.util.stream.Stream;
 /**
  * The reference repo source: "remotes" are file maps published with {@link #publish}; a clone
  * writes them into a temp directory beside the tree and renames it into place, with a completion
- * marker beside the tree, exactly the protocol a real adapter follows. Branches are ignored.
+ * marker beside the tree, exactly the protocol a real adapter follows. Trees are named by {@link
+ * RepoRef#cacheKey()} (id, URL without secrets, branch), flat under the root, so another URL or
+ * branch of one id gets its own tree and nested ids never overlap. A remote published for a {@link
+ * RepoRef} is found by its URL and branch; one published for a {@link RepoId} by the id, whatever
+ * the URL and branch.
  */
 public final class InMemoryRepoSource implements RepoSource {
 
   private final Path root;
   private final Map<RepoId, Map<String, String>> remotes = new ConcurrentHashMap<>();
-  private final Map<RepoId, Object> locks = new ConcurrentHashMap<>();
+  private final Map<String, Map<String, String>> remotesByLocation = new ConcurrentHashMap<>();
+  private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private final AtomicInteger clones = new AtomicInteger();
 
   public InMemoryRepoSource(Path root) {
@@ -38,30 +43,47 @@ public final class InMemoryRepoSource implements RepoSource {
     remotes.put(id, Map.copyOf(files));
   }
 
+  /** Sets the content of the remote at {@code ref}'s URL and branch, for any id asking for it. */
+  public void publish(RepoRef ref, Map<String, String> files) {
+    remotesByLocation.put(location(ref), Map.copyOf(files));
+  }
+
+  private static String location(RepoRef ref) {
+    return ref.url().withoutSecrets().value() + "\n" + ref.branch();
+  }
+
   /** How many clones ran, for assertions about warm hits and thundering herds. */
   public int cloneCount() {
     return clones.get();
   }
 
-  private Path tree(RepoId id) {
-    return root.resolve(id.value());
+  private Path tree(RepoRef repo) {
+    return root.resolve(repo.cacheKey());
   }
 
-  private Path marker(RepoId id) {
-    return root.resolve(id.value() + ".complete");
+  private Path marker(RepoRef repo) {
+    return root.resolve(repo.cacheKey() + ".complete");
+  }
+
+  private Object lock(RepoRef repo) {
+    return locks.computeIfAbsent(repo.cacheKey(), k -> new Object());
   }
 
   @Override
   public Path ensureClone(RepoRef repo) {
-    Path tree = tree(repo.id());
-    if (Files.exists(marker(repo.id()))) {
+    Path tree = tree(repo);
+    if (Files.exists(marker(repo))) {
       return tree;
     }
-    synchronized (locks.computeIfAbsent(repo.id(), k -> new Object())) {
-      if (Files.exists(marker(repo.id()))) {
+    // Lock: one per tree, so concurrent callers for it clone once.
+    synchronized (lock(repo)) {
+      if (Files.exists(marker(repo))) {
         return tree;
       }
-      Map<String, String> files = remotes.get(repo.id());
+      Map<String, String> files = remotesByLocation.get(location(repo));
+      if (files == null) {
+        files = remotes.get(repo.id());
+      }
       if (files == null) {
         throw new RepoCloneException(
             repo.id(),
@@ -79,7 +101,7 @@ public final class InMemoryRepoSource implements RepoSource {
         }
         deleteTree(tree);
         Files.move(temp, tree, StandardCopyOption.ATOMIC_MOVE);
-        Files.createFile(marker(repo.id()));
+        Files.createFile(marker(repo));
         clones.incrementAndGet();
         return tree;
       } catch (IOException e) {
@@ -91,7 +113,7 @@ public final class InMemoryRepoSource implements RepoSource {
 
   @Override
   public Path refresh(RepoRef repo) {
-    synchronized (locks.computeIfAbsent(repo.id(), k -> new Object())) {
+    synchronized (lock(repo)) {
       evict(repo);
       return ensureClone(repo);
     }
@@ -99,10 +121,10 @@ public final class InMemoryRepoSource implements RepoSource {
 
   @Override
   public boolean evict(RepoRef repo) {
-    synchronized (locks.computeIfAbsent(repo.id(), k -> new Object())) {
+    synchronized (lock(repo)) {
       try {
-        boolean existed = Files.deleteIfExists(marker(repo.id()));
-        return deleteTree(tree(repo.id())) || existed;
+        boolean existed = Files.deleteIfExists(marker(repo));
+        return deleteTree(tree(repo)) || existed;
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.git.RepoId;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.spi.git.RepoSource;
 import java.nio.file.Files;
@@ -19,13 +20,16 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The contract of {@link RepoSource}: trees appear complete, once, and come back after eviction.
+ * The contract of {@link RepoSource}: trees appear complete, once, and come back after eviction; a
+ * tree belongs to its id, URL and branch together (another URL or branch for the same id never gets
+ * it), and no two ids' trees overlap.
  */
 public abstract class RepoSourceContract {
 
@@ -40,6 +44,17 @@ public abstract class RepoSourceContract {
 
   /** A reference to a repository that does not exist. */
   protected abstract RepoRef missingRemote(String id);
+
+  /**
+   * Creates (or replaces the content of) branch {@code branch} of remote {@code id}; the branch
+   * case of the identity contract runs only for fixtures that override this (the default skips it
+   * with an aborted assumption).
+   */
+  protected RepoRef publishRemote(String id, String branch, Map<String, String> files) {
+    Assumptions.abort(
+        "the fixture does not publish branches: override publishRemote(id, branch, files)");
+    throw new IllegalStateException("unreachable");
+  }
 
   @BeforeEach
   void createTheSource() throws Exception {
@@ -111,6 +126,50 @@ public abstract class RepoSourceContract {
     publishRemote("moving", Map.of("f.txt", "v2"));
     Path tree = source.refresh(repo);
     assertThat(Files.readString(tree.resolve("f.txt"))).isEqualTo("v2");
+  }
+
+  @Test
+  @DisplayName("one id asked with two URLs gets each remote's own tree, never the other's")
+  void identityIsTheUrlToo() throws Exception {
+    RepoRef x = publishRemote("tenant-x/web", Map.of("owner.txt", "x"));
+    RepoRef y = publishRemote("tenant-y/web", Map.of("owner.txt", "y"));
+    RepoRef asX = new RepoRef(RepoId.of("acme/web"), x.url(), x.branch());
+    RepoRef asY = new RepoRef(RepoId.of("acme/web"), y.url(), y.branch());
+    Path treeX = source.ensureClone(asX);
+    Path treeY = source.ensureClone(asY);
+    assertThat(Files.readString(treeX.resolve("owner.txt"))).isEqualTo("x");
+    assertThat(Files.readString(treeY.resolve("owner.txt"))).isEqualTo("y");
+    assertThat(Files.readString(source.ensureClone(asX).resolve("owner.txt"))).isEqualTo("x");
+    assertThat(source.evict(asY)).isTrue();
+    assertThat(Files.readString(source.ensureClone(asX).resolve("owner.txt"))).isEqualTo("x");
+  }
+
+  @Test
+  @DisplayName("one id and URL asked with two branches gets each branch's own tree")
+  void identityIsTheBranchToo() throws Exception {
+    RepoRef main = publishRemote("branchy", "main", Map.of("b.txt", "main"));
+    RepoRef dev = publishRemote("branchy", "dev", Map.of("b.txt", "dev"));
+    assertThat(dev.url()).isEqualTo(main.url());
+    assertThat(Files.readString(source.ensureClone(main).resolve("b.txt"))).isEqualTo("main");
+    assertThat(Files.readString(source.ensureClone(dev).resolve("b.txt"))).isEqualTo("dev");
+    assertThat(Files.readString(source.ensureClone(main).resolve("b.txt"))).isEqualTo("main");
+  }
+
+  @Test
+  @DisplayName("nested ids acme and acme/web never share, nest or destroy each other's trees")
+  void nestedIds() throws Exception {
+    RepoRef outer = publishRemote("acme", Map.of("outer.txt", "outer"));
+    RepoRef inner = publishRemote("acme/web", Map.of("inner.txt", "inner"));
+    Path innerTree = source.ensureClone(inner);
+    Path outerTree = source.ensureClone(outer);
+    assertThat(innerTree.normalize().startsWith(outerTree.normalize())).isFalse();
+    assertThat(outerTree.normalize().startsWith(innerTree.normalize())).isFalse();
+    assertThat(source.evict(outer)).isTrue();
+    assertThat(Files.readString(innerTree.resolve("inner.txt"))).isEqualTo("inner");
+    assertThat(source.ensureClone(inner)).isEqualTo(innerTree);
+    assertThat(Files.readString(source.ensureClone(inner).resolve("inner.txt"))).isEqualTo("inner");
+    assertThat(source.evict(inner)).isTrue();
+    assertThat(Files.readString(source.ensureClone(outer).resolve("outer.txt"))).isEqualTo("outer");
   }
 
   @Test

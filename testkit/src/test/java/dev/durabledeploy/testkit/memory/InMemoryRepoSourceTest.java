@@ -23,13 +23,27 @@ class InMemoryRepoSourceTest extends RepoSourceContract {
 
   @Override
   protected RepoRef publishRemote(String id, Map<String, String> files) {
-    memory.publish(RepoId.of(id), files);
-    return missingRemote(id);
+    return publishRemote(id, "main", files);
+  }
+
+  @Override
+  protected RepoRef publishRemote(String id, String branch, Map<String, String> files) {
+    RepoRef ref = RepoRef.of(id, "https://git.example.com/" + id + ".git", branch);
+    memory.publish(ref, files);
+    return ref;
   }
 
   @Override
   protected RepoRef missingRemote(String id) {
-    return RepoRef.of(id, "https://git.example.com/" + id + ".git", "main");
+    return RepoRef.of(id, "https://git.example.com/missing/" + id + ".git", "main");
+  }
+
+  @Test
+  @DisplayName("a remote published for an id is found whatever the URL")
+  void publishedById() throws Exception {
+    memory.publish(RepoId.of("by-id"), Map.of("a", "b"));
+    Path tree = source.ensureClone(missingRemote("by-id"));
+    assertThat(java.nio.file.Files.readString(tree.resolve("a"))).isEqualTo("b");
   }
 
   @Test
