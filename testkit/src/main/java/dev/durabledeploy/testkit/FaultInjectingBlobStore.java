@@ -40,6 +40,8 @@ public final class FaultInjectingBlobStore implements BlobStore {
   private volatile boolean faultsAfterToo;
   private volatile int actOnCall = -1;
   private volatile Runnable action = () -> {};
+  private volatile int afterCall = -1;
+  private volatile Runnable afterAction = () -> {};
   private volatile Supplier<RuntimeException> fault =
       () -> new TransientStoreException("injected blob store fault");
 
@@ -63,6 +65,18 @@ public final class FaultInjectingBlobStore implements BlobStore {
     calls.set(0);
     this.actOnCall = n;
     this.action = action;
+    return this;
+  }
+
+  /**
+   * Runs {@code action} right after call number {@code n} (1-based, counted from now on) took
+   * effect and before it returns, once: a concurrent writer acting between a saga's write and its
+   * next step. An exception of the action fails the call as if the process died there.
+   */
+  public FaultInjectingBlobStore afterCall(int n, Runnable action) {
+    calls.set(0);
+    this.afterCall = n;
+    this.afterAction = action;
     return this;
   }
 
@@ -100,6 +114,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
   public FaultInjectingBlobStore heal() {
     failOnCall = -1;
     actOnCall = -1;
+    afterCall = -1;
     failureRate = 0;
     return this;
   }
@@ -126,6 +141,14 @@ public final class FaultInjectingBlobStore implements BlobStore {
       throw fault.get();
     }
     T result = body.get();
+    if (n == afterCall) {
+      try {
+        afterAction.run();
+      } catch (RuntimeException e) {
+        closeIfContent(result);
+        throw e;
+      }
+    }
     if (injected || randomFaultAfter) {
       closeIfContent(result);
       throw fault.get();
@@ -152,6 +175,16 @@ public final class FaultInjectingBlobStore implements BlobStore {
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
     return call(() -> delegate.put(key, data, size, metadata));
+  }
+
+  @Override
+  public BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return call(() -> delegate.create(key, data, size, metadata));
+  }
+
+  @Override
+  public boolean supportsCreate() {
+    return delegate.supportsCreate();
   }
 
   @Override
