@@ -32,6 +32,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
 
   private final BlobStore delegate;
   private final AtomicInteger calls = new AtomicInteger();
+  private final AtomicInteger completed = new AtomicInteger();
   private volatile int failOnCall = -1;
   private volatile When when = When.BEFORE;
   private volatile double failureRate;
@@ -69,12 +70,14 @@ public final class FaultInjectingBlobStore implements BlobStore {
   }
 
   /**
-   * Runs {@code action} right after call number {@code n} (1-based, counted from now on) took
-   * effect and before it returns, once: a concurrent writer acting between a saga's write and its
-   * next step. An exception of the action fails the call as if the process died there.
+   * Runs {@code action} once, right after the {@code n}-th call to finish from now on (1-based)
+   * took effect and before it returns: a concurrent writer acting between a saga's write and its
+   * next step. Calls are counted as they finish, so a call already blocked inside the store (a
+   * write reading a gated stream) counts when it completes. An exception of the action fails the
+   * call as if the process died there.
    */
   public FaultInjectingBlobStore afterCall(int n, Runnable action) {
-    calls.set(0);
+    completed.set(0);
     this.afterCall = n;
     this.afterAction = action;
     return this;
@@ -141,7 +144,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
       throw fault.get();
     }
     T result = body.get();
-    if (n == afterCall) {
+    if (completed.incrementAndGet() == afterCall) {
       try {
         afterAction.run();
       } catch (RuntimeException e) {
