@@ -67,24 +67,29 @@ import java.util.random.RandomGenerator;
  *       again.
  *   <li>Finalize seals the deploy first ({@code PENDING -> FINALIZING}, one metadata command), and
  *       only then lists and verifies it. After its write an upload reads the deploy's state afresh:
- *       still PENDING means the write happened before the seal, so finalize's listing includes it.
- *       Anything else (FINALIZING, ACTIVE, deleted, purged) and the upload settles under the site
- *       lock, so after finalize, delete or purge has finished: its file stays only if the deploy is
- *       pending again or the marker lists it (finalize verified it); otherwise it deletes the
- *       object it created — nobody else's bytes — and fails with {@link DeployStateException} or
- *       {@link DeployNotFoundException}. Until then the file is visible under the prefix, outside
- *       what finalize verified; an upload that dies before settling leaves it to the reconciler
- *       ({@code BYTES_WITHOUT_ROW}, {@code TOMBSTONE_WITH_LIVE_BYTES}, {@code
- *       FILE_ADDED_AFTER_FINALIZE}).
+ *       still PENDING means no finalize has sealed it since the write (or one did and failed,
+ *       unsealing it), so a finalize that seals it later lists the file. Anything else (FINALIZING,
+ *       ACTIVE, deleted, purged) and the upload settles under the site lock, so after finalize,
+ *       delete or purge has finished: its file stays only if the deploy is pending again or the
+ *       marker lists it (finalize verified it); otherwise it deletes the object it created — nobody
+ *       else's bytes — and fails with {@link DeployStateException} or {@link
+ *       DeployNotFoundException}. Until then the file is visible under the prefix, outside what
+ *       finalize verified; an upload that dies before settling leaves it to the reconciler ({@code
+ *       BYTES_WITHOUT_ROW}, {@code TOMBSTONE_WITH_LIVE_BYTES}, {@code FILE_ADDED_AFTER_FINALIZE}).
  *   <li>Re-uploading a path that exists (which replaces it) is rare and must not race finalize's
  *       verification, so it runs under the site lock with the state re-checked there. The body is
- *       read to the end first ({@link UploadSpool}: memory, or a temporary file above 1 MiB), so a
- *       slow client never holds the lock. Whether a path exists comes from the files-per-deploy
- *       counter, seeded from one listing per deploy per host and updated by this host's uploads; a
- *       path another host created meanwhile is found by the create-only write, which refuses.
+ *       read to the end first (in memory, or in a temporary file above 1 MiB), so a slow client
+ *       never holds the lock. Whether a path exists comes from the files-per-deploy counter, seeded
+ *       from one listing per deploy per host and updated by this host's uploads; a path another
+ *       host created meanwhile is found by the create-only write, which refuses.
  * </ol>
  *
- * A blob store without create-only writes, or a metadata store without the FINALIZING state (a
+ * <p>One interleaving is not detected, because it leaves no finalized deploy changed: a path this
+ * host did not know existed, uploaded while the deploy is deleted and restored, where the restore
+ * puts the deploy's own older copy of the path back over the upload's; the upload reports success
+ * and the pending deploy holds the older copy.
+ *
+ * <p>A blob store without create-only writes, or a metadata store without the FINALIZING state (a
  * third-party one written against an older SPI), gets the third way for every upload: correct, but
  * one upload per site at a time. Instances are immutable and thread-safe; {@link #as} gives a view
  * that records another actor.

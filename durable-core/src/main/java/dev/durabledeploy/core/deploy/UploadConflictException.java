@@ -6,9 +6,10 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
 
 /**
- * An upload of a path this host did not know existed lost to another writer of the same path (a
- * concurrent upload, possibly on another host): the path now holds that writer's bytes and this
- * upload stored nothing. Send the file again: the path is known now, and the upload replaces it.
+ * Another writer stored the path while this upload was writing it — a concurrent upload of the same
+ * path (possibly on another host, which this host could not know of), or a restore of the deploy
+ * that put its own copy back — so the path does not hold this upload's bytes. Send the file again:
+ * the path is known now, and the upload replaces it.
  */
 public class UploadConflictException extends DurableDeployException {
 

@@ -313,6 +313,57 @@ abstract class UploadRaces {
     assertThat(live(d.id())).containsExactly("f0.js", "f1.js", "f2.js", "f3.js", "index.html");
   }
 
+  /** A second host on the same stores: its own files-per-deploy counter, seeded on first use. */
+  DeployService otherHost() {
+    DurableDeploy other =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(new InMemoryWorkflowEngine())
+            .clock(clock)
+            .random(new SplittableRandom(8))
+            .sleeper(d -> {})
+            .options(DeployOptions.builder().lockTimeout(Duration.ofSeconds(20)).build())
+            .instanceId("race-host-2")
+            .build();
+    others.add(other);
+    return other.deploys();
+  }
+
+  final List<DurableDeploy> others = new java.util.ArrayList<>();
+
+  @AfterEach
+  void closeOthers() {
+    others.forEach(DurableDeploy::close);
+  }
+
+  @Test
+  @DisplayName(
+      "a path another host created meanwhile is refused with UploadConflictException; sent again,"
+          + " it replaces the file")
+  void pathCreatedByAnotherHost() {
+    Deploy d = pendingWithIndex();
+    DeployService b = otherHost();
+    byte[] seed = bytes("b");
+    b.upload(SITE, d.id(), UploadPath.of("b.js"), new ByteArrayInputStream(seed), 1);
+    upload(d.id(), "shared.js", "from host A");
+    byte[] mine = bytes("from host B");
+    assertThatThrownBy(
+            () ->
+                b.upload(
+                    SITE,
+                    d.id(),
+                    UploadPath.of("shared.js"),
+                    new ByteArrayInputStream(mine),
+                    mine.length))
+        .isInstanceOfSatisfying(
+            UploadConflictException.class,
+            e -> assertThat(e.path()).isEqualTo(UploadPath.of("shared.js")));
+    assertThat(served(d.id(), "shared.js")).isEqualTo("from host A");
+    b.upload(SITE, d.id(), UploadPath.of("shared.js"), new ByteArrayInputStream(mine), mine.length);
+    assertThat(served(d.id(), "shared.js")).isEqualTo("from host B");
+  }
+
   // ---- delete ----------------------------------------------------------------------------------
 
   @Test
