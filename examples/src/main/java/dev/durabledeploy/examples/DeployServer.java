@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
+import dev.durabledeploy.core.deploy.UploadConflictException;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
@@ -350,7 +351,9 @@ public final class DeployServer implements AutoCloseable {
     } else if (e instanceof AliasDriftException d) {
       status = 409;
       d.current().ifPresent(a -> body.set("current", alias(a)));
-    } else if (e instanceof DeployAliasedException || e instanceof DeployStateException) {
+    } else if (e instanceof DeployAliasedException
+        || e instanceof DeployStateException
+        || e instanceof UploadConflictException) {
       status = 409;
     } else if (e instanceof TombstoneExpiredException) {
       status = 410;

@@ -1,22 +1,28 @@
 package dev.durabledeploy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.blob.s3.S3BlobStore;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
+import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.gc.GcReport;
 import dev.durabledeploy.core.reconcile.DriftReport;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import dev.durabledeploy.store.valkey.ValkeyStore;
+import dev.durabledeploy.testkit.GatedInputStream;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.S3Extension;
@@ -216,6 +222,91 @@ class SwapAdaptersTest {
       store.close();
     }
     return observed;
+  }
+
+  /**
+   * The immutability reproduction on real servers: a re-upload of index.html and an upload of a new
+   * file, each blocked inside its write while finalize runs. Both must fail with
+   * DeployStateException and leave the verified deploy as finalize saw it; finalize with a manifest
+   * of sizes and SHA-256s verifies against what each store recorded at upload.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("combinations")
+  @DisplayName("an upload that overlaps finalize fails and leaves the verified bytes as they were")
+  void uploadsRacingFinalize(Adapters adapters) throws Exception {
+    MutableClock clock = new MutableClock();
+    Store store = adapters.store().apply(clock);
+    BlobStore blobs = adapters.blobs().apply(dir.resolve("race-" + System.nanoTime()));
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newCachedThreadPool();
+    try (DurableDeploy plane =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(ExecutorEngine.builder().clock(clock).build())
+            .clock(clock)
+            .build()
+            .start()) {
+      var deploys = plane.deploys();
+      Deploy d = deploys.init(SITE, null);
+      upload(deploys, d, "index.html", "v1");
+      upload(deploys, d, "app.js", "let v = 1");
+
+      GatedInputStream replacement = new GatedInputStream(bytes("v2"));
+      var replace =
+          pool.submit(
+              () -> deploys.upload(SITE, d.id(), UploadPath.of("index.html"), replacement, 2));
+      replacement.awaitReading(Duration.ofSeconds(30));
+      GatedInputStream late = new GatedInputStream(bytes("late"));
+      var create =
+          pool.submit(() -> deploys.upload(SITE, d.id(), UploadPath.of("late.js"), late, 4));
+      late.awaitReading(Duration.ofSeconds(30));
+
+      Manifest manifest =
+          Manifest.ofEntries(
+              Manifest.Entry.of("index.html", 2, sha256("v1")),
+              Manifest.Entry.of("app.js", 9, sha256("let v = 1")));
+      var finalized =
+          pool.submit(() -> deploys.finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, manifest))
+              .get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(finalized.deploy().isActive()).isTrue();
+      replacement.open();
+      late.open();
+
+      for (var upload : List.of(replace, create)) {
+        assertThatThrownBy(() -> upload.get(60, java.util.concurrent.TimeUnit.SECONDS))
+            .hasCauseInstanceOf(DeployStateException.class);
+      }
+      assertThat(read(blobs, d, "index.html")).isEqualTo("v1");
+      assertThat(blobs.stat(BlobLayout.deploy(SITE, d.id()).resolve("late.js"))).isEmpty();
+      assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+    } finally {
+      pool.shutdownNow();
+      blobs.close();
+      store.close();
+    }
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  private static String sha256(String s) throws Exception {
+    return java.util.HexFormat.of()
+        .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes(s)));
+  }
+
+  private static void upload(
+      dev.durabledeploy.core.deploy.DeployService deploys, Deploy d, String path, String text) {
+    byte[] b = bytes(text);
+    deploys.upload(
+        SITE, d.id(), UploadPath.of(path), new java.io.ByteArrayInputStream(b), b.length);
+  }
+
+  private static String read(BlobStore blobs, Deploy d, String path) {
+    try (var c = blobs.get(BlobLayout.deploy(SITE, d.id()).resolve(path)).orElseThrow()) {
+      return new String(c.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
   }
 
   private static Deploy find(List<Deploy> deploys, dev.durabledeploy.spi.DeployId id) {

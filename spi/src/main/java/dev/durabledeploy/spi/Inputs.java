@@ -16,6 +16,13 @@ public final class Inputs {
 
   private Inputs() {}
 
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+
+  /** A SHA-256 digest as 64 lowercase hex digits. */
+  public static String requireSha256(String field, String value) {
+    return requireMatch(field, value, 64, SHA256, "is not a SHA-256: 64 lowercase hex digits");
+  }
+
   /** Rejects null, empty and over-long values and any control character. */
   public static String requireText(String field, String value, int maxLength) {
     if (value == null) {

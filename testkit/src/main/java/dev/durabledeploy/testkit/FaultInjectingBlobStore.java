@@ -32,6 +32,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
 
   private final BlobStore delegate;
   private final AtomicInteger calls = new AtomicInteger();
+  private final AtomicInteger completed = new AtomicInteger();
   private volatile int failOnCall = -1;
   private volatile When when = When.BEFORE;
   private volatile double failureRate;
@@ -40,6 +41,8 @@ public final class FaultInjectingBlobStore implements BlobStore {
   private volatile boolean faultsAfterToo;
   private volatile int actOnCall = -1;
   private volatile Runnable action = () -> {};
+  private volatile int afterCall = -1;
+  private volatile Runnable afterAction = () -> {};
   private volatile Supplier<RuntimeException> fault =
       () -> new TransientStoreException("injected blob store fault");
 
@@ -63,6 +66,20 @@ public final class FaultInjectingBlobStore implements BlobStore {
     calls.set(0);
     this.actOnCall = n;
     this.action = action;
+    return this;
+  }
+
+  /**
+   * Runs {@code action} once, right after the {@code n}-th call to finish from now on (1-based)
+   * took effect and before it returns: a concurrent writer acting between a saga's write and its
+   * next step. Calls are counted as they finish, so a call already blocked inside the store (a
+   * write reading a gated stream) counts when it completes. An exception of the action fails the
+   * call as if the process died there.
+   */
+  public FaultInjectingBlobStore afterCall(int n, Runnable action) {
+    completed.set(0);
+    this.afterCall = n;
+    this.afterAction = action;
     return this;
   }
 
@@ -100,6 +117,7 @@ public final class FaultInjectingBlobStore implements BlobStore {
   public FaultInjectingBlobStore heal() {
     failOnCall = -1;
     actOnCall = -1;
+    afterCall = -1;
     failureRate = 0;
     return this;
   }
@@ -126,6 +144,14 @@ public final class FaultInjectingBlobStore implements BlobStore {
       throw fault.get();
     }
     T result = body.get();
+    if (completed.incrementAndGet() == afterCall) {
+      try {
+        afterAction.run();
+      } catch (RuntimeException e) {
+        closeIfContent(result);
+        throw e;
+      }
+    }
     if (injected || randomFaultAfter) {
       closeIfContent(result);
       throw fault.get();
@@ -152,6 +178,16 @@ public final class FaultInjectingBlobStore implements BlobStore {
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
     return call(() -> delegate.put(key, data, size, metadata));
+  }
+
+  @Override
+  public BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return call(() -> delegate.create(key, data, size, metadata));
+  }
+
+  @Override
+  public boolean supportsCreate() {
+    return delegate.supportsCreate();
   }
 
   @Override

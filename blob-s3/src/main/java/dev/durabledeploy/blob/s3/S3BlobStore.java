@@ -7,6 +7,7 @@ import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.RemoteCallException;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
@@ -18,9 +19,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.SplittableRandom;
@@ -67,9 +72,12 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * prefix copies server-side, then deletes, page by page, so a re-run after a crash finishes it
  * (V9); objects over 5 GiB cannot be moved. An upload is read into memory up to the multipart
  * threshold (16 MiB) and streamed in parts above it, never holding more than one part in memory.
- * Throttling, 5xx and network failures are retried with the library's {@link RetryPolicy} (the
- * SDK's own retries are off, so there is one policy); 403 and other 4xx fail at once. No message
- * ever contains a credential.
+ * Objects up to the threshold carry the SHA-256 of their bytes as user metadata {@code
+ * x-amz-meta-sha256}, which a server-side copy keeps; {@link #create} is a conditional write
+ * ({@code If-None-Match: *}, which needs a server with conditional writes). ETags are reported
+ * without their quotes; S3 gives a copied multipart object a new one. Throttling, 5xx and network
+ * failures are retried with the library's {@link RetryPolicy} (the SDK's own retries are off, so
+ * there is one policy); 403 and other 4xx fail at once. No message ever contains a credential.
  */
 public final class S3BlobStore implements BlobStore {
 
@@ -81,6 +89,11 @@ public final class S3BlobStore implements BlobStore {
   public static final int DELETE_BATCH = 1000;
 
   private static final Pattern BUCKET = Pattern.compile("(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]");
+
+  /** The user metadata ({@code x-amz-meta-sha256}) holding the SHA-256 of an object's bytes. */
+  public static final String SHA256_METADATA = "sha256";
+
+  private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
 
   private final S3Client s3;
   private final boolean ownsClient;
@@ -128,27 +141,66 @@ public final class S3BlobStore implements BlobStore {
 
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return write(key, data, size, metadata, false);
+  }
+
+  /**
+   * Create-only: {@code PutObject} (or, above the multipart threshold, {@code
+   * CompleteMultipartUpload}) with {@code If-None-Match: *}, which S3 resolves atomically: one of
+   * racing creators gets 200, every other 412 and {@link BlobExistsException}. A server that
+   * answers 501 (it has no conditional writes) fails the call with what to check; the library never
+   * falls back to an unconditional write. A retried create that meets 412 checks whether the object
+   * there is its own earlier attempt (same size and SHA-256, or the same multipart ETag), so a lost
+   * response does not turn a success into a refusal.
+   */
+  @Override
+  public BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return write(key, data, size, metadata, true);
+  }
+
+  @Override
+  public boolean supportsCreate() {
+    return true;
+  }
+
+  private BlobInfo write(
+      BlobKey key, InputStream data, long size, BlobMetadata metadata, boolean createOnly) {
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(metadata, "metadata");
     Inputs.requireRange("size", size, 0, 5L * 1024 * 1024 * 1024 * 1024);
-    // A stream can be read once only, so uploads are not retried here; callers re-run them.
-    if (size <= multipartThreshold) {
-      byte[] body = readExactly(data, (int) size);
+    if (size > multipartThreshold) {
+      return multipart(key, data, size, metadata, createOnly);
+    }
+    byte[] body = readExactly(data, (int) size);
+    String sha256 = HexFormat.of().formatHex(digest("SHA-256").digest(body));
+    // The body is in memory, so a put can be retried; a create's retry is told apart from a
+    // concurrent creator by the SHA-256 recorded with the object.
+    try {
       call(
-          "put " + key,
+          (createOnly ? "create " : "put ") + key,
           () ->
               s3.putObject(
-                  r ->
-                      r.bucket(bucket)
-                          .key(key(key))
-                          .contentType(metadata.contentType())
-                          .cacheControl(metadata.cacheControl())
-                          .contentLength(size),
+                  r -> {
+                    r.bucket(bucket)
+                        .key(key(key))
+                        .contentType(metadata.contentType())
+                        .cacheControl(metadata.cacheControl())
+                        .metadata(Map.of(SHA256_METADATA, sha256))
+                        .contentLength(size);
+                    if (createOnly) {
+                      r.ifNoneMatch("*");
+                    }
+                  },
                   RequestBody.fromBytes(body)),
-          false);
-    } else {
-      multipart(key, data, size, metadata);
+          createOnly,
+          createOnly);
+    } catch (PreconditionFailed e) {
+      Optional<BlobInfo> there = e.retried ? stat(key) : Optional.empty();
+      if (there.isPresent() && there.get().size() == size && sha256.equals(there.get().sha256())) {
+        return there.get();
+      }
+      throw new BlobExistsException(key);
     }
     return stat(key)
         .orElseThrow(() -> new DurableDeployException("stored " + key + " but cannot see it"));
@@ -174,7 +226,13 @@ public final class S3BlobStore implements BlobStore {
     }
   }
 
-  private void multipart(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+  /**
+   * Parts of {@link #partSize}, one in memory at a time. The SHA-256 is computed as the parts go,
+   * but S3 takes user metadata only when the upload starts, so it is returned and not recorded: a
+   * later {@link #stat} of a multipart object reports it unknown.
+   */
+  private BlobInfo multipart(
+      BlobKey key, InputStream data, long size, BlobMetadata metadata, boolean createOnly) {
     String uploadId =
         call(
                 "start multipart upload of " + key,
@@ -187,6 +245,8 @@ public final class S3BlobStore implements BlobStore {
                                 .cacheControl(metadata.cacheControl())),
                 true)
             .uploadId();
+    MessageDigest sha = digest("SHA-256");
+    MessageDigest partDigests = digest("MD5");
     try {
       List<CompletedPart> parts = new ArrayList<>();
       byte[] buffer = new byte[(int) partSize];
@@ -201,6 +261,8 @@ public final class S3BlobStore implements BlobStore {
         }
         int partNumber = number++;
         byte[] part = java.util.Arrays.copyOf(buffer, length);
+        sha.update(part);
+        partDigests.update(digest("MD5").digest(part));
         String etag =
             call(
                     "upload part " + partNumber + " of " + key,
@@ -221,23 +283,57 @@ public final class S3BlobStore implements BlobStore {
       if (data.read() != -1) {
         throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
       }
-      call(
-          "complete multipart upload of " + key,
-          () ->
-              s3.completeMultipartUpload(
-                  r ->
+      // S3's ETag of a multipart object: the MD5 of the parts' MD5s, then "-<parts>".
+      String expectedETag = HexFormat.of().formatHex(partDigests.digest()) + "-" + parts.size();
+      try {
+        call(
+            (createOnly ? "complete multipart create of " : "complete multipart upload of ") + key,
+            () ->
+                s3.completeMultipartUpload(
+                    r -> {
                       r.bucket(bucket)
                           .key(key(key))
                           .uploadId(uploadId)
-                          .multipartUpload(
-                              CompletedMultipartUpload.builder().parts(parts).build())),
-          true);
+                          .multipartUpload(CompletedMultipartUpload.builder().parts(parts).build());
+                      if (createOnly) {
+                        r.ifNoneMatch("*");
+                      }
+                    }),
+            true,
+            createOnly);
+      } catch (PreconditionFailed e) {
+        abort(key, uploadId);
+        Optional<BlobInfo> there = e.retried ? stat(key) : Optional.empty();
+        if (there.isEmpty() || !expectedETag.equals(there.get().etag())) {
+          throw new BlobExistsException(key);
+        }
+      }
     } catch (IOException e) {
       abort(key, uploadId);
       throw new UncheckedIOException("reading the upload of " + key + " failed", e);
     } catch (RuntimeException e) {
-      abort(key, uploadId);
+      if (!(e instanceof BlobExistsException)) {
+        abort(key, uploadId);
+      }
       throw e;
+    }
+    BlobInfo stored =
+        stat(key)
+            .orElseThrow(() -> new DurableDeployException("stored " + key + " but cannot see it"));
+    return new BlobInfo(
+        key,
+        stored.size(),
+        stored.metadata(),
+        stored.lastModified(),
+        stored.etag(),
+        HexFormat.of().formatHex(sha.digest()));
+  }
+
+  private static MessageDigest digest(String algorithm) {
+    try {
+      return MessageDigest.getInstance(algorithm);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has " + algorithm, e);
     }
   }
 
@@ -260,7 +356,9 @@ public final class S3BlobStore implements BlobStore {
               key,
               r.contentLength(),
               metadata(r.contentType(), r.cacheControl()),
-              r.lastModified());
+              r.lastModified(),
+              etag(r.eTag()),
+              sha256(r.metadata()));
       return Optional.of(new BlobContent(info, stream));
     } catch (NotFound e) {
       return Optional.empty();
@@ -277,10 +375,28 @@ public final class S3BlobStore implements BlobStore {
               key,
               r.contentLength(),
               metadata(r.contentType(), r.cacheControl()),
-              r.lastModified()));
+              r.lastModified(),
+              etag(r.eTag()),
+              sha256(r.metadata())));
     } catch (NotFound e) {
       return Optional.empty();
     }
+  }
+
+  /** ETags come quoted; the quotes are not part of the tag. */
+  private static String etag(String quoted) {
+    if (quoted == null || quoted.isEmpty()) {
+      return null;
+    }
+    return quoted.length() >= 2 && quoted.startsWith("\"") && quoted.endsWith("\"")
+        ? quoted.substring(1, quoted.length() - 1)
+        : quoted;
+  }
+
+  /** The SHA-256 this store recorded, if the object has a well-formed one. */
+  private static String sha256(Map<String, String> userMetadata) {
+    String value = userMetadata == null ? null : userMetadata.get(SHA256_METADATA);
+    return value != null && SHA256_HEX.matcher(value).matches() ? value : null;
   }
 
   private static BlobMetadata metadata(String contentType, String cacheControl) {
@@ -304,7 +420,8 @@ public final class S3BlobStore implements BlobStore {
             true);
     List<BlobInfo> items = new ArrayList<>();
     for (S3Object o : page.contents()) {
-      items.add(new BlobInfo(blobKey(o.key()), o.size(), null, o.lastModified()));
+      items.add(
+          new BlobInfo(blobKey(o.key()), o.size(), null, o.lastModified(), etag(o.eTag()), null));
     }
     boolean more = Boolean.TRUE.equals(page.isTruncated()) && !items.isEmpty();
     return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
@@ -403,7 +520,26 @@ public final class S3BlobStore implements BlobStore {
     }
   }
 
+  /** A 412 answer to a conditional write; {@code retried}: an earlier attempt may have landed. */
+  private static final class PreconditionFailed extends RuntimeException {
+    final boolean retried;
+
+    PreconditionFailed(boolean retried) {
+      super(null, null, false, false);
+      this.retried = retried;
+    }
+  }
+
   private <T> T call(String what, Supplier<T> request, boolean retry) {
+    return call(what, request, retry, false);
+  }
+
+  /**
+   * Runs a request with the library's retry policy. With {@code conditional} (a write with {@code
+   * If-None-Match}): 412 is {@link PreconditionFailed}, 501 a clear refusal, and 409 (S3's
+   * ConditionalRequestConflict: another conditional write of the key is in flight) is retried.
+   */
+  private <T> T call(String what, Supplier<T> request, boolean retry, boolean conditional) {
     int attempt = 1;
     while (true) {
       try {
@@ -414,10 +550,29 @@ public final class S3BlobStore implements BlobStore {
         if (e.statusCode() == 404 && !"NoSuchBucket".equals(code(e))) {
           throw new NotFound();
         }
+        if (conditional && e.statusCode() == 412) {
+          throw new PreconditionFailed(attempt > 1);
+        }
+        if (conditional && e.statusCode() == 501) {
+          throw new DurableDeployException(
+              what
+                  + " in bucket '"
+                  + bucket
+                  + "': the S3 server answered 501 Not Implemented to a conditional write"
+                  + " (If-None-Match: *). Uploads need create-only writes: check that the server"
+                  + " supports conditional writes (AWS S3 does; so do recent MinIO, Cloudflare R2"
+                  + " and Ceph RGW releases) and that no proxy in front of it drops the header",
+              e);
+        }
         RemoteCallException mapped =
             new RemoteCallException(
                 "s3", e.statusCode(), what + " in bucket '" + bucket + "': " + describe(e), e);
-        if (!retry || !retryPolicy.shouldRetry(attempt, mapped)) {
+        boolean conflict = conditional && e.statusCode() == 409;
+        boolean again =
+            conflict
+                ? attempt < retryPolicy.maxAttempts()
+                : retryPolicy.shouldRetry(attempt, mapped);
+        if (!retry || !again) {
           throw mapped;
         }
       } catch (SdkClientException e) {

@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.RemoteCallException;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobExistsException;
+import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPrefix;
@@ -281,5 +284,59 @@ class S3BlobStoreTest extends BlobStoreContract {
         .isInstanceOf(InvalidInputException.class);
     assertThat(recorder.requests.values().stream().mapToInt(AtomicInteger::get).sum())
         .isEqualTo(before);
+  }
+
+  @Test
+  @DisplayName(
+      "a server that answers 501 to a conditional write fails the create naming what to check")
+  void conditionalWritesNotImplemented() {
+    recorder.failStatus = 501;
+    recorder.failOperation = "PutObject";
+    recorder.failuresLeft.set(1);
+    assertThatThrownBy(() -> create("a/x", "v1"))
+        .isInstanceOf(DurableDeployException.class)
+        .isNotInstanceOf(BlobExistsException.class)
+        .hasMessageContaining("If-None-Match")
+        .hasMessageContaining("conditional writes")
+        .hasMessageContaining("a/x");
+    assertThat(recorder.count("PutObject")).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("a create whose response was lost is its own success when retried, not a refusal")
+  void createResponseLost() {
+    recorder.failStatus = 503;
+    recorder.failOperation = "PutObject";
+    recorder.failuresLeft.set(1);
+    BlobInfo created = create("a/x", "mine");
+    assertThat(created.sha256()).isEqualTo(sha256("mine"));
+    assertThat(recorder.count("PutObject")).isEqualTo(2);
+    assertThat(read("a/x")).isEqualTo("mine");
+    assertThatThrownBy(() -> create("a/x", "mine")).isInstanceOf(BlobExistsException.class);
+  }
+
+  @Test
+  @DisplayName("a create above the multipart threshold is conditional too")
+  void multipartCreate() {
+    S3BlobStore parts =
+        configured(S3.bucket()).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    byte[] first = new byte[6 * 1024 * 1024];
+    new Random(1).nextBytes(first);
+    byte[] second = new byte[6 * 1024 * 1024];
+    new Random(2).nextBytes(second);
+    BlobKey key = BlobKey.of("big/create.bin");
+    BlobInfo created =
+        parts.create(key, new ByteArrayInputStream(first), first.length, BlobMetadata.binary());
+    assertThat(created.sha256()).isNotNull();
+    assertThatThrownBy(
+            () ->
+                parts.create(
+                    key, new ByteArrayInputStream(second), second.length, BlobMetadata.binary()))
+        .isInstanceOf(BlobExistsException.class);
+    try (BlobContent c = parts.get(key).orElseThrow()) {
+      assertThat(Arrays.equals(c.readAllBytes(), first)).isTrue();
+    }
+    assertThat(parts.stat(key).orElseThrow().etag()).isEqualTo(created.etag()).endsWith("-2");
   }
 }

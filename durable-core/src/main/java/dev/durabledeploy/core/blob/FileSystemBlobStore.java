@@ -4,6 +4,7 @@ import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
@@ -11,12 +12,16 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
@@ -24,9 +29,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -35,8 +45,9 @@ import java.util.stream.Stream;
 /**
  * The embedded default blob store: one file per object under {@code <root>/objects/}, written to
  * {@code <root>/tmp/} and renamed into place with {@code ATOMIC_MOVE}, so a reader sees the old
- * object, the new one or none. Content type and cache control live in a small header inside the
- * same file, so bytes and metadata change in the same rename.
+ * object, the new one or none; a create-only write links it into place instead (see {@link
+ * #create}). Content type, cache control and the SHA-256 of the bytes live in a small header inside
+ * the same file, so bytes and metadata change in the same rename.
  *
  * <p>Limits of a filesystem: a key cannot be both an object and the prefix of another object
  * ({@code a/b} and {@code a/b/c}); such a put is refused with {@link InvalidInputException}.
@@ -45,6 +56,9 @@ import java.util.stream.Stream;
 public final class FileSystemBlobStore implements BlobStore {
 
   private static final int MAGIC = 0x44444231; // "DDB1"
+  private static final int MAGIC_V2 = 0x44444232; // "DDB2"
+  private static final int DIGEST_BYTES = 32;
+  private static final long DIGEST_OFFSET = 4;
 
   private final Path objects;
   private final Path tmp;
@@ -81,33 +95,112 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return write(key, data, size, metadata, false);
+  }
+
+  /**
+   * Create-only: the object is published with a hard link ({@code link(2)}), which fails atomically
+   * when the target exists, where a rename would silently replace it. Two creators of one key, in
+   * any number of processes sharing the root, cannot both succeed.
+   */
+  @Override
+  public BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    return write(key, data, size, metadata, true);
+  }
+
+  @Override
+  public boolean supportsCreate() {
+    return true;
+  }
+
+  private BlobInfo write(
+      BlobKey key, InputStream data, long size, BlobMetadata metadata, boolean createOnly) {
     Inputs.requireRange("size", size, 0, Long.MAX_VALUE);
     Path target = resolve(key.value());
     Path temp = tmp.resolve(UUID.randomUUID() + ".part");
     try {
       checkInsideRoot(target);
-      try (OutputStream out = Files.newOutputStream(temp)) {
-        writeHeader(out, metadata);
-        long copied = copyExactly(data, out, size);
-        if (copied < size) {
+      String sha256 = writeTemp(temp, data, size, metadata);
+      // A concurrent delete or move of a sibling prunes directories it emptied, possibly the one
+      // just created for this object: create it again and retry, a bounded number of times.
+      for (int attempt = 1; ; attempt++) {
+        createParents(key, target);
+        if (Files.isDirectory(target)) {
           throw new InvalidInputException(
-              "size", "the stream ended after " + copied + " of " + size + " bytes");
+              "key", "'" + key + "' is already a prefix of other objects");
         }
-        if (data.read() != -1) {
-          throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
+        try {
+          if (createOnly) {
+            link(key, target, temp);
+          } else {
+            moveAtomically(temp, target);
+          }
+          break;
+        } catch (NoSuchFileException parentPruned) {
+          if (attempt == PUBLISH_ATTEMPTS) {
+            throw parentPruned;
+          }
         }
       }
-      createParents(key, target);
-      if (Files.isDirectory(target)) {
-        throw new InvalidInputException(
-            "key", "'" + key + "' is already a prefix of other objects");
-      }
-      moveAtomically(temp, target);
-      return new BlobInfo(key, size, metadata, Files.getLastModifiedTime(target).toInstant());
+      return new BlobInfo(
+          key, size, metadata, Files.getLastModifiedTime(target).toInstant(), sha256, sha256);
     } catch (IOException e) {
       throw new UncheckedIOException("storing " + key + " failed", e);
     } finally {
       deleteQuietly(temp);
+    }
+  }
+
+  private static final int PUBLISH_ATTEMPTS = 5;
+
+  private static void link(BlobKey key, Path target, Path temp) throws IOException {
+    try {
+      Files.createLink(target, temp);
+    } catch (FileAlreadyExistsException exists) {
+      if (Files.isDirectory(target)) {
+        throw new InvalidInputException(
+            "key", "'" + key + "' is already a prefix of other objects");
+      }
+      throw new BlobExistsException(key);
+    } catch (UnsupportedOperationException noLinks) {
+      throw new IOException(
+          "the blob root's filesystem has no hard links, which create-only writes need"
+              + " (use a local POSIX filesystem for the blob root)",
+          noLinks);
+    }
+  }
+
+  /**
+   * Writes header and bytes to {@code temp}, refusing a stream of the wrong length, and returns the
+   * bytes' SHA-256, which it also writes into the header's reserved slot.
+   */
+  private static String writeTemp(Path temp, InputStream data, long size, BlobMetadata metadata)
+      throws IOException {
+    MessageDigest sha = sha256();
+    try (FileChannel channel =
+        FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 64 * 1024);
+      writeHeader(out, metadata);
+      long copied = copyExactly(data, new DigestOutputStream(out, sha), size);
+      if (copied < size) {
+        throw new InvalidInputException(
+            "size", "the stream ended after " + copied + " of " + size + " bytes");
+      }
+      if (data.read() != -1) {
+        throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
+      }
+      out.flush();
+      byte[] digest = sha.digest();
+      channel.write(ByteBuffer.wrap(digest), DIGEST_OFFSET);
+      return HexFormat.of().formatHex(digest);
+    }
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
     }
   }
 
@@ -143,29 +236,48 @@ public final class FileSystemBlobStore implements BlobStore {
     return copied;
   }
 
+  /**
+   * Header v2 ({@code DDB2}): magic, the SHA-256 of the bytes (32 bytes, filled in once they are
+   * written), content type, cache control. Objects written by earlier versions carry v1 ({@code
+   * DDB1}, no digest) and read back with an unknown SHA-256 and no etag.
+   */
   private static void writeHeader(OutputStream out, BlobMetadata metadata) throws IOException {
     DataOutputStream header = new DataOutputStream(out);
-    header.writeInt(MAGIC);
+    header.writeInt(MAGIC_V2);
+    header.write(new byte[DIGEST_BYTES]);
     header.writeUTF(metadata.contentType());
     header.writeUTF(metadata.cacheControl() == null ? "" : metadata.cacheControl());
     header.flush();
   }
 
-  private record Header(BlobMetadata metadata, long headerBytes) {}
+  private record Header(BlobMetadata metadata, long headerBytes, String sha256) {}
 
   private static Header readHeader(DataInputStream in, Path path) throws IOException {
-    if (in.readInt() != MAGIC) {
+    int magic = in.readInt();
+    String sha256 = null;
+    long bytes = 4;
+    if (magic == MAGIC_V2) {
+      byte[] digest = new byte[DIGEST_BYTES];
+      in.readFully(digest);
+      sha256 = HexFormat.of().formatHex(digest);
+      bytes += DIGEST_BYTES;
+    } else if (magic != MAGIC) {
       throw new IOException(path + " is not an object written by FileSystemBlobStore");
     }
     String contentType = in.readUTF();
     String cacheControl = in.readUTF();
-    long bytes = 4L + 2 + utf8Length(contentType) + 2 + utf8Length(cacheControl);
+    bytes += 2 + utf8Length(contentType) + 2 + utf8Length(cacheControl);
     return new Header(
-        new BlobMetadata(contentType, cacheControl.isEmpty() ? null : cacheControl), bytes);
+        new BlobMetadata(contentType, cacheControl.isEmpty() ? null : cacheControl), bytes, sha256);
   }
 
   private static int utf8Length(String s) {
     return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+  }
+
+  /** The etag is the SHA-256 of the bytes: it changes with them and survives a rename. */
+  private static BlobInfo info(BlobKey key, long size, Header header, Instant modified) {
+    return new BlobInfo(key, size, header.metadata(), modified, header.sha256(), header.sha256());
   }
 
   private Optional<BlobInfo> info(BlobKey key, Path path) throws IOException {
@@ -174,7 +286,7 @@ public final class FileSystemBlobStore implements BlobStore {
       Header header = readHeader(in, path);
       long size = Files.size(path) - header.headerBytes();
       Instant modified = Files.getLastModifiedTime(path).toInstant();
-      return Optional.of(new BlobInfo(key, size, header.metadata(), modified));
+      return Optional.of(info(key, size, header, modified));
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }
@@ -191,8 +303,7 @@ public final class FileSystemBlobStore implements BlobStore {
       try {
         Header header = readHeader(in, path);
         long size = Files.size(path) - header.headerBytes();
-        BlobInfo info =
-            new BlobInfo(key, size, header.metadata(), Files.getLastModifiedTime(path).toInstant());
+        BlobInfo info = info(key, size, header, Files.getLastModifiedTime(path).toInstant());
         return Optional.of(new BlobContent(info, in));
       } catch (IOException | RuntimeException e) {
         in.close();

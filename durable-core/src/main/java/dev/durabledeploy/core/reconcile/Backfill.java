@@ -7,15 +7,10 @@ import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobContent;
-import dev.durabledeploy.spi.blob.BlobKey;
-import dev.durabledeploy.spi.blob.BlobPage;
-import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.MetadataStore;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -131,29 +126,7 @@ public final class Backfill {
     }
   }
 
-  /**
-   * The site prefixes of the bucket, found without listing every object: after each site's first
-   * key the listing jumps past the whole site ({@code <site>/} followed by the highest code point).
-   */
   private List<SiteId> bucketSites(Operation op) {
-    List<SiteId> sites = new ArrayList<>();
-    BlobKey after = null;
-    while (true) {
-      BlobKey cursor = after;
-      BlobPage page = retrier.call(op, () -> blobs.list(BlobPrefix.ROOT, cursor, 1));
-      if (page.items().isEmpty()) {
-        return sites;
-      }
-      String key = page.items().get(0).key().value();
-      String first = key.substring(0, Math.max(0, key.indexOf('/')));
-      if (!first.isEmpty()) {
-        try {
-          sites.add(SiteId.of(first));
-        } catch (InvalidInputException notASite) {
-          // _trash/ and anything else that is not a site id.
-        }
-      }
-      after = BlobKey.of((first.isEmpty() ? key : first) + "/\uDBFF\uDFFF");
-    }
+    return Sites.inBucket(op, retrier, blobs);
   }
 }

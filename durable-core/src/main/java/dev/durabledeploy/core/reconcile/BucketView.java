@@ -7,21 +7,29 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * A site as its bucket shows it: which deploy prefixes hold bytes (and a marker), which trash
- * prefixes exist, and which prefixes are not deploy ids at all. Prefix names are parsed into {@link
- * DeployId}s before any comparison with the index, so a form mismatch (a trailing slash, a path
- * prefix, another case) shows up as drift instead of hiding it.
+ * A site as its bucket shows it: which deploy prefixes hold bytes (and a marker), the files of
+ * each, which trash prefixes exist, and which prefixes are not deploy ids at all. Prefix names are
+ * parsed into {@link DeployId}s before any comparison with the index, so a form mismatch (a
+ * trailing slash, a path prefix, another case) shows up as drift instead of hiding it.
+ *
+ * @param files each deploy's objects by path relative to the deploy, the marker excluded
  */
 record BucketView(
-    TreeMap<DeployId, Boolean> deploys, Set<DeployId> trash, Set<String> unrecognized) {
+    TreeMap<DeployId, Boolean> deploys,
+    Map<DeployId, Map<String, BlobInfo>> files,
+    Set<DeployId> trash,
+    Set<String> unrecognized) {
 
   static BucketView read(BlobStore blobs, SiteId site) {
     TreeMap<DeployId, Boolean> deploys = new TreeMap<>();
+    Map<DeployId, Map<String, BlobInfo>> files = new HashMap<>();
     Set<DeployId> trash = new TreeSet<>();
     Set<String> unrecognized = new TreeSet<>();
     BlobPrefix deployRoot = BlobLayout.deploys(site);
@@ -34,8 +42,12 @@ record BucketView(
             deployRoot.value() + (slash < 0 ? relative : relative.substring(0, slash + 1)));
         continue;
       }
-      boolean marker = relative.substring(slash + 1).equals(BlobLayout.MARKER_NAME);
+      String path = relative.substring(slash + 1);
+      boolean marker = path.equals(BlobLayout.MARKER_NAME);
       deploys.merge(id, marker, Boolean::logicalOr);
+      if (!marker) {
+        files.computeIfAbsent(id, k -> new TreeMap<>()).put(path, info);
+      }
     }
     BlobPrefix trashRoot = BlobLayout.trash(site);
     for (BlobInfo info : blobs.listAll(trashRoot)) {
@@ -49,7 +61,7 @@ record BucketView(
         trash.add(id);
       }
     }
-    return new BucketView(deploys, trash, unrecognized);
+    return new BucketView(deploys, files, trash, unrecognized);
   }
 
   private static DeployId parse(String segment) {

@@ -21,6 +21,28 @@ public enum DriftKind {
   TOMBSTONE_WITH_LIVE_BYTES,
   /** A live row with bytes in trash: a crashed restore. */
   ROW_WITH_TRASH_BYTES,
+  /**
+   * A deploy left FINALIZING by a finalize that crashed, before or after writing its marker (no
+   * finalize runs while the reconciler holds the site lock). Repaired by unsealing it back to
+   * PENDING; the client's next finalize verifies it again, as would resuming it.
+   */
+  FINALIZE_UNFINISHED,
+  /**
+   * A file of a finalized deploy whose bytes are no longer those finalize verified: its size, or
+   * its etag and SHA-256, differ from the marker's record, or it is gone (subject {@code
+   * <deployId>/<path>}). Reported, never repaired: the verified bytes are kept nowhere else, so the
+   * fix is a new deploy. Where the store re-tags an unchanged object on a copy and neither side
+   * knows the SHA-256 (S3 objects above the multipart threshold restored from trash) this is
+   * reported too, saying so.
+   */
+  CONTENT_CHANGED,
+  /**
+   * A file under a finalized deploy's prefix that its marker does not list: written after finalize
+   * verified the deploy, by an upload that died before withdrawing it (subject {@code
+   * <deployId>/<path>}). Deleted on apply once the deploy was finalized longer than the grace
+   * period ago, within the blast cap.
+   */
+  FILE_ADDED_AFTER_FINALIZE,
   /** An alias whose target is not a live deploy. Reported, never repaired automatically. */
   ALIAS_TO_MISSING_DEPLOY,
   /** A prefix whose name is not a deploy id. Reported, never touched. */

@@ -2,6 +2,7 @@ package dev.durabledeploy.core.reconcile;
 
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.purge.SitePurge;
@@ -10,11 +11,15 @@ import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import io.micrometer.core.instrument.Gauge;
@@ -29,16 +34,18 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Finds every presence drift between a site's bucket and its index (DESIGN.md E6) and, when asked,
- * repairs it. Report-only by default. With {@code apply} it works under the site lock on a fresh
- * read, repairs what is safe (adopting marked prefixes, finishing half-done deletes, restores and
- * site purges), and performs destructive repairs (deleting abandoned bytes, dropping rows whose
- * bytes are gone) only for subjects older than the grace period and at most {@code blastCap} of
- * them. It refuses to repair anything when the bucket lists nothing for a site the index says has
- * deploys: a listing fault must never wipe a site. Aliases are never moved: drift on them is
- * reported.
+ * Finds every presence drift between a site's bucket and its index (DESIGN.md E6), every finalized
+ * deploy whose bytes no longer match what its finalize verified (its marker records each file's
+ * size, etag and SHA-256), and deploys a crashed finalize left sealed, and when asked, repairs what
+ * is safe. Report-only by default. With {@code apply} it works under the site lock on a fresh read,
+ * repairs what is safe (adopting marked prefixes, finishing half-done deletes, restores and site
+ * purges), and performs destructive repairs (deleting abandoned bytes, dropping rows whose bytes
+ * are gone) only for subjects older than the grace period and at most {@code blastCap} of them. It
+ * refuses to repair anything when the bucket lists nothing for a site the index says has deploys: a
+ * listing fault must never wipe a site. Aliases are never moved: drift on them is reported.
  *
- * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only and publishes the
+ * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only, including sites that
+ * only the bucket still knows (a purged site where a late upload left bytes), and publishes the
  * counts as the gauge {@code durable.drift}, tagged by {@code kind}.
  */
 public final class Reconciler {
@@ -96,7 +103,7 @@ public final class Reconciler {
         op -> {
           List<DriftReport> reports = new ArrayList<>();
           Map<DriftKind, Integer> totals = new HashMap<>();
-          for (SiteId site : Sites.all(op, retrier, metadata, options.batchSize())) {
+          for (SiteId site : Sites.known(op, retrier, metadata, blobs, options.batchSize())) {
             DriftReport report = reconcile(site, false);
             reports.add(report);
             report.counts().forEach((k, n) -> totals.merge(k, n, Integer::sum));
@@ -191,6 +198,17 @@ public final class Reconciler {
                 drifts.add(
                     new Drift(
                         DriftKind.ROW_WITHOUT_BYTES, d.id().value(), "active row without bytes"));
+              } else if (d.isActive() && Boolean.TRUE.equals(bucket.deploys().get(d.id()))) {
+                checkContent(op, site, d.id(), bucket, drifts);
+              }
+              if (d.state() == DeployState.FINALIZING) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.FINALIZE_UNFINISHED,
+                        d.id().value(),
+                        bucket.deploys().getOrDefault(d.id(), false)
+                            ? "a finalize crashed after writing its marker"
+                            : "a finalize crashed before writing its marker"));
               }
             });
     tombstones.values().stream()
@@ -238,6 +256,107 @@ public final class Reconciler {
     return new Scan(site, now, bucket, rows, tombstones, aliases, drifts);
   }
 
+  /**
+   * Compares a finalized deploy's files with what its marker says finalize verified. The listing
+   * gives sizes and etags; only a file whose etag changed costs a read (a stat for its recorded
+   * SHA-256, or its bytes where the store recorded none).
+   */
+  private void checkContent(
+      Operation op, SiteId site, DeployId id, BucketView bucket, List<Drift> drifts) {
+    Marker marker = readMarker(op, site, id);
+    if (marker == null || marker.verified().isEmpty()) {
+      return; // unreadable (reported by backfill) or written before markers recorded files
+    }
+    Map<String, BlobInfo> listed = bucket.files().getOrDefault(id, Map.of());
+    marker
+        .verified()
+        .forEach(
+            (path, verified) -> {
+              BlobInfo now = listed.get(path);
+              String subject = id.value() + "/" + path;
+              if (now == null) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.CONTENT_CHANGED, subject, "verified by finalize, now gone"));
+              } else if (now.size() != verified.size()) {
+                drifts.add(
+                    new Drift(
+                        DriftKind.CONTENT_CHANGED,
+                        subject,
+                        "size " + verified.size() + " verified, " + now.size() + " stored"));
+              } else if (!java.util.Objects.equals(now.etag(), verified.etag())) {
+                String change = contentChange(op, now, verified);
+                if (change != null) {
+                  drifts.add(new Drift(DriftKind.CONTENT_CHANGED, subject, change));
+                }
+              }
+            });
+    listed.forEach(
+        (path, info) -> {
+          if (!marker.verified().containsKey(path)) {
+            drifts.add(
+                new Drift(
+                    DriftKind.FILE_ADDED_AFTER_FINALIZE,
+                    id.value() + "/" + path,
+                    "not among the files finalize verified"));
+          }
+        });
+  }
+
+  /**
+   * Why an object whose etag changed has other bytes, or null when its SHA-256 shows it has not.
+   */
+  private String contentChange(Operation op, BlobInfo now, Marker.VerifiedFile verified) {
+    if (verified.sha256() == null) {
+      return "etag "
+          + verified.etag()
+          + " verified, "
+          + now.etag()
+          + " stored, and no SHA-256 to compare (a server-side copy of an object stored in parts"
+          + " also re-tags it)";
+    }
+    String stored = now.sha256();
+    if (stored == null) {
+      stored = retrier.call(op, () -> blobs.stat(now.key())).map(BlobInfo::sha256).orElse(null);
+    }
+    if (stored == null) {
+      stored = retrier.call(op, () -> hash(now.key()));
+    }
+    return verified.sha256().equals(stored)
+        ? null
+        : "SHA-256 " + verified.sha256() + " verified, " + stored + " stored";
+  }
+
+  private String hash(dev.durabledeploy.spi.blob.BlobKey key) {
+    Optional<BlobContent> content = blobs.get(key);
+    if (content.isEmpty()) {
+      return "(gone)";
+    }
+    try (BlobContent c = content.get();
+        java.security.DigestInputStream in =
+            new java.security.DigestInputStream(
+                c.stream(), java.security.MessageDigest.getInstance("SHA-256"))) {
+      in.transferTo(java.io.OutputStream.nullOutputStream());
+      return java.util.HexFormat.of().formatHex(in.getMessageDigest().digest());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("reading " + key + " to check its SHA-256 failed", e);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+  }
+
+  private Marker readMarker(Operation op, SiteId site, DeployId id) {
+    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
+    if (content.isEmpty()) {
+      return null;
+    }
+    try (BlobContent c = content.get()) {
+      return Marker.parse(c.readAllBytes());
+    } catch (IllegalArgumentException unreadable) {
+      return null;
+    }
+  }
+
   private DriftReport repair(Operation op, SiteId site, Scan scan) {
     if (scan.drifts().stream().anyMatch(d -> d.kind() == DriftKind.PURGE_UNFINISHED)) {
       // Someone asked for the whole site to go: finishing that settles every other drift, and an
@@ -261,6 +380,24 @@ public final class Reconciler {
     List<Drift> deferred = new ArrayList<>();
     int destructive = 0;
     for (Drift drift : scan.drifts()) {
+      if (drift.kind() == DriftKind.FILE_ADDED_AFTER_FINALIZE) {
+        int slash = drift.subject().indexOf('/');
+        DeployId owner = DeployId.of(drift.subject().substring(0, slash));
+        Deploy row = scan.rows().get(owner);
+        boolean settled =
+            row != null
+                && row.finalizedAt() != null
+                && !scan.at().isBefore(row.finalizedAt().plus(options.grace()));
+        if (!settled || destructive >= options.blastCap()) {
+          deferred.add(drift);
+          continue;
+        }
+        destructive++;
+        BlobKey file = BlobLayout.deploy(site, owner).resolve(drift.subject().substring(slash + 1));
+        retrier.run(op, () -> blobs.delete(file));
+        repaired.add(drift);
+        continue;
+      }
       Optional<DeployId> id = parseId(drift.subject());
       boolean pastGrace =
           id.isPresent() && !scan.at().isBefore(id.get().createdAt().plus(options.grace()));
@@ -301,9 +438,16 @@ public final class Reconciler {
           destroy(op, site, drift.kind(), id.get());
           repaired.add(drift);
         }
-        case PURGE_UNFINISHED, ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX -> {
-          // Reported for a human: moving an alias or deleting an unknown prefix is not ours to
-          // guess.
+        case FINALIZE_UNFINISHED -> {
+          // Under the site lock no finalize is running: this one crashed. Unsealing touches no
+          // byte; the next finalize verifies the deploy again.
+          retrier.call(op, () -> metadata.abortFinalize(site, id.get(), RECONCILER));
+          repaired.add(drift);
+        }
+        case FILE_ADDED_AFTER_FINALIZE -> throw new IllegalStateException("handled above");
+        case PURGE_UNFINISHED, ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX, CONTENT_CHANGED -> {
+          // Reported for a human: moving an alias, deleting an unknown prefix or choosing between
+          // changed bytes and a redeploy is not ours to guess.
         }
       }
     }

@@ -48,7 +48,8 @@ class AliasProjectionTest extends CoreFixture {
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(
             () -> {
-              JsonNode node = projected(alias).orElseThrow();
+              // An AssertionError, so Awaitility polls again instead of failing at once.
+              JsonNode node = projected(alias).orElseThrow(() -> new AssertionError("not yet"));
               assertThat(node.path("version").asLong()).isEqualTo(version);
               assertThat(node.path("deployId").isNull() ? null : node.path("deployId").asText())
                   .isEqualTo(deployId);

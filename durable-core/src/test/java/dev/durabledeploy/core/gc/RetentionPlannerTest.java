@@ -214,4 +214,20 @@ class RetentionPlannerTest {
           .isEqualTo(!protectedByRule);
     }
   }
+
+  @Test
+  @DisplayName(
+      "a deploy a crashed finalize left FINALIZING is kept like a pending one: grace, or retention"
+          + " once marked")
+  void finalizingIsLikePending() {
+    Deploy unmarked = deploy(5, DeployState.FINALIZING, null, 1);
+    Deploy marked = deploy(5, DeployState.FINALIZING, null, 2);
+    Deploy young = deploy(1, DeployState.FINALIZING, null, 3);
+    GcPlan plan =
+        planner.plan(SITE, List.of(unmarked, marked, young), List.of(), Set.of(marked.id()), NOW);
+    assertThat(plan.trash()).containsExactly(unmarked.id());
+    assertThat(plan.keeps())
+        .extracting(GcPlan.Keep::deployId)
+        .containsExactlyInAnyOrder(marked.id(), young.id());
+  }
 }

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 @DisplayName("Reconciler (E6)")
 class ReconcilerTest extends CoreFixture {
 
+  private static final AliasName PREVIEW_ALIAS = AliasName.PREVIEW;
   private int blastCap = 100;
 
   @Override
@@ -148,6 +149,80 @@ class ReconcilerTest extends CoreFixture {
               "site-a/deploys/" + v1.id().value().toUpperCase(java.util.Locale.ROOT) + "/",
               "site-a/deploys/site-a/",
               "site-a/deploys/loose-file.txt");
+    }
+  }
+
+  @Nested
+  @DisplayName("finds finalized deploys whose bytes changed, and finalizes that did not finish")
+  class Content {
+
+    @Test
+    @DisplayName("a finalized deploy whose bytes are as verified, also after delete and restore")
+    void unchanged() {
+      Deploy v1 = finalizedDeploy(PREVIEW_ALIAS, "v1");
+      finalizedDeploy(PREVIEW_ALIAS, "v2");
+      deploys.delete(SITE, v1.id());
+      deploys.restore(SITE, v1.id());
+      assertThat(report().drifts()).isEmpty();
+    }
+
+    @Test
+    @DisplayName(
+        "other bytes, another size or a missing file are CONTENT_CHANGED, reported and never"
+            + " repaired")
+    void changed() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      BlobPrefix prefix = BlobLayout.deploy(SITE, v1.id());
+      put(prefix.resolve("app.js").value(), "console.log('v1')".replace('1', '2'));
+      assertThat(report().drifts())
+          .singleElement()
+          .satisfies(
+              d -> {
+                assertThat(d.kind()).isEqualTo(DriftKind.CONTENT_CHANGED);
+                assertThat(d.subject()).isEqualTo(v1.id().value() + "/app.js");
+                assertThat(d.detail()).contains("SHA-256");
+              });
+      put(prefix.resolve("index.html").value(), "<h1>longer</h1>");
+      rawBlobs.delete(prefix.resolve("app.js"));
+      assertThat(report().drifts())
+          .extracting(Drift::kind, Drift::detail)
+          .containsExactlyInAnyOrder(
+              org.assertj.core.groups.Tuple.tuple(
+                  DriftKind.CONTENT_CHANGED, "verified by finalize, now gone"),
+              org.assertj.core.groups.Tuple.tuple(
+                  DriftKind.CONTENT_CHANGED, "size 11 verified, 15 stored"));
+      clock.advance(Duration.ofDays(30));
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.repaired()).isEmpty();
+      assertThat(rawBlobs.listAll(prefix)).hasSize(2);
+    }
+
+    @Test
+    @DisplayName("a finalize that crashed is FINALIZE_UNFINISHED; apply unseals it to PENDING")
+    void unfinishedFinalize() {
+      Deploy d = deploys.init(SITE, null);
+      upload(d.id(), "index.html", "x");
+      blobs
+          .failOnCall(2, dev.durabledeploy.testkit.FaultInjectingBlobStore.When.AFTER)
+          .throwing(() -> new IllegalStateException("crash after the marker"));
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () ->
+                  deploys.finalizeDeploy(
+                      SITE, d.id(), PROD, dev.durabledeploy.core.deploy.Manifest.of("index.html")))
+          .hasMessageContaining("crash");
+      blobs.heal();
+      assertThat(report().drifts())
+          .containsExactly(
+              new Drift(
+                  DriftKind.FINALIZE_UNFINISHED,
+                  d.id().value(),
+                  "a finalize crashed after writing its marker"));
+      assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+      assertThat(store.metadata().findDeploy(SITE, d.id()).orElseThrow().isPending()).isTrue();
+      assertThat(report().drifts()).isEmpty();
+      deploys.finalizeDeploy(
+          SITE, d.id(), PROD, dev.durabledeploy.core.deploy.Manifest.of("index.html"));
+      assertThat(report().drifts()).isEmpty();
     }
   }
 

@@ -21,9 +21,39 @@ public interface BlobStore extends AutoCloseable {
    * object there. Atomic: a reader sees the old object, the new one or nothing, never a part. If
    * the stream holds fewer or more than {@code size} bytes nothing is stored and {@link
    * dev.durabledeploy.spi.InvalidInputException} (field {@code size}) is thrown. The stream is not
-   * closed.
+   * closed. The SHA-256 is computed and recorded as for {@link #create}.
    */
   BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata);
+
+  /**
+   * Stores exactly {@code size} bytes read from {@code data} under {@code key} only if no object is
+   * there: a create-only write. Atomic against every other writer of the key, in every process:
+   * when several creators race for one key exactly one succeeds, the object holds its bytes, and
+   * every other gets {@link BlobExistsException} without having changed anything. A {@link #put}
+   * may still replace the object afterwards. Size rules as for {@link #put}; the stream may have
+   * been read when the create is refused. The stream is not closed.
+   *
+   * <p>The store computes the SHA-256 of the bytes as it stores them and returns it in {@link
+   * BlobInfo#sha256()}, and records it with the object where it can, so a later {@link #stat}
+   * reports it.
+   *
+   * <p>Stores that cannot honour this answer {@code false} from {@link #supportsCreate()} and throw
+   * {@link UnsupportedOperationException} here before reading {@code data}; the default does
+   * exactly that, so a store written against an older version of this interface keeps compiling and
+   * the library falls back to writing under the site lock for it.
+   *
+   * @throws BlobExistsException when an object exists under {@code key}
+   */
+  default BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    throw new UnsupportedOperationException(
+        getClass().getName()
+            + " does not implement create-only writes (BlobStore.create/supportsCreate)");
+  }
+
+  /** Whether {@link #create} is implemented. The default is {@code false}. */
+  default boolean supportsCreate() {
+    return false;
+  }
 
   /** Opens the object, or empty when there is none. The caller closes the content. */
   Optional<BlobContent> get(BlobKey key);

@@ -9,7 +9,7 @@ import java.util.Objects;
  * One row of the deploy index.
  *
  * @param sha the commit the deploy was built from, or {@code null}
- * @param finalizedAt when it became {@link DeployState#ACTIVE}, or {@code null} while pending
+ * @param finalizedAt when it became {@link DeployState#ACTIVE}, or {@code null} before
  * @param releasedAt the last time an alias moved away from it, or {@code null} if never (DESIGN.md
  *     V4 keeps it for the released-alias TTL after that)
  */
@@ -37,5 +37,10 @@ public record Deploy(
 
   public boolean isActive() {
     return state == DeployState.ACTIVE;
+  }
+
+  /** Whether uploads may still go into it ({@link DeployState#PENDING}). */
+  public boolean isPending() {
+    return state == DeployState.PENDING;
   }
 }

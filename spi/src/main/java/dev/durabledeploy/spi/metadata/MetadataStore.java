@@ -33,6 +33,12 @@ public interface MetadataStore {
   /** Audit action of {@link #activate}. */
   String ACTION_ACTIVATE = "deploy.activate";
 
+  /** Audit action of {@link #beginFinalize}. */
+  String ACTION_BEGIN_FINALIZE = "deploy.finalize-begin";
+
+  /** Audit action of {@link #abortFinalize}. */
+  String ACTION_ABORT_FINALIZE = "deploy.finalize-abort";
+
   /** Audit action of {@link #adopt}. */
   String ACTION_ADOPT = "deploy.adopt";
 
@@ -66,15 +72,57 @@ public interface MetadataStore {
   Deploy createPending(SiteId site, DeployId id, String sha, Actor actor);
 
   /**
-   * Finalizes a deploy in one atom: the deploy becomes {@link DeployState#ACTIVE}, {@code alias}
-   * moves to it by compare-and-set against {@code expect}, and the deploy the alias targeted before
-   * gets {@code releasedAt = now}. Events: alias.changed, site.changed.
+   * Seals a deploy for finalize: {@link DeployState#PENDING} becomes {@link
+   * DeployState#FINALIZING}, after which uploads into it are refused (an upload that was already
+   * writing re-reads the state after its write and withdraws it). The caller verifies the deploy's
+   * bytes after this commits, so nothing it verified can change under it. Idempotent: a deploy
+   * already FINALIZING is returned unchanged (a finalize resuming one that crashed). Events:
+   * site.changed.
+   *
+   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
+   * @throws UnsupportedOperationException from stores that do not keep the FINALIZING state (see
+   *     {@link #supportsFinalizing()}); the default
+   */
+  default Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
+    throw new UnsupportedOperationException(
+        getClass().getName() + " does not keep the FINALIZING state (MetadataStore.beginFinalize)");
+  }
+
+  /**
+   * Unseals a deploy whose finalize failed its verification: {@link DeployState#FINALIZING} becomes
+   * {@link DeployState#PENDING} again, so the client can upload what was missing. Idempotent: a
+   * PENDING deploy is returned unchanged. Events: site.changed.
+   *
+   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
+   * @throws UnsupportedOperationException as {@link #beginFinalize}
+   */
+  default Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
+    throw new UnsupportedOperationException(
+        getClass().getName() + " does not keep the FINALIZING state (MetadataStore.abortFinalize)");
+  }
+
+  /**
+   * Whether {@link #beginFinalize} and {@link #abortFinalize} are implemented. The default is
+   * {@code false}, so a store written against an older version of this interface keeps compiling;
+   * the library then serialises every upload with finalize under the site lock instead.
+   */
+  default boolean supportsFinalizing() {
+    return false;
+  }
+
+  /**
+   * Finalizes a deploy in one atom: the deploy (PENDING or FINALIZING) becomes {@link
+   * DeployState#ACTIVE}, {@code alias} moves to it by compare-and-set against {@code expect}, and
+   * the deploy the alias targeted before gets {@code releasedAt = now}. Events: alias.changed,
+   * site.changed.
    *
    * <p>If the deploy is already ACTIVE and the alias already targets it, nothing changes and the
    * alias is returned (a re-run finalize, V9), whatever {@code expect} says. If it is ACTIVE and
    * the alias targets something else, {@link dev.durabledeploy.spi.DeployStateException}. If {@code
    * expect} does not match, {@link dev.durabledeploy.spi.AliasDriftException} with the current
-   * alias and the deploy stays PENDING.
+   * alias and the deploy keeps its state (PENDING or FINALIZING).
    */
   Alias activate(SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor);
 

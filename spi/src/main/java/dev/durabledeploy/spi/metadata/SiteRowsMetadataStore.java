@@ -250,6 +250,57 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
   }
 
   @Override
+  public boolean supportsFinalizing() {
+    return true;
+  }
+
+  @Override
+  public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
+    return reseal(site, id, actor, DeployState.PENDING, DeployState.FINALIZING);
+  }
+
+  @Override
+  public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
+    return reseal(site, id, actor, DeployState.FINALIZING, DeployState.PENDING);
+  }
+
+  /** Moves a deploy {@code from -> to} (PENDING and FINALIZING only); {@code to} is a no-op. */
+  private Deploy reseal(SiteId site, DeployId id, Actor actor, DeployState from, DeployState to) {
+    requireArgs(site, id, actor);
+    String action = to == DeployState.FINALIZING ? ACTION_BEGIN_FINALIZE : ACTION_ABORT_FINALIZE;
+    return command(
+        action,
+        site,
+        Rows.of(List.of(id), List.of()),
+        s -> {
+          Deploy deploy = existing(s, site, id);
+          if (deploy.state() == to) {
+            return deploy;
+          }
+          if (deploy.state() != from) {
+            throw new DeployStateException(
+                site,
+                id,
+                deploy.state(),
+                "it is already finalized; only a pending deploy is sealed or unsealed");
+          }
+          Deploy moved =
+              new Deploy(
+                  site,
+                  id,
+                  deploy.sha(),
+                  to,
+                  deploy.createdAt(),
+                  deploy.finalizedAt(),
+                  deploy.releasedAt());
+          s.putDeploy(moved);
+          s.audit(actor, action, id.value(), lower(from), lower(to));
+          s.emit(StandardEvents.siteChanged(site, action));
+          return moved;
+        });
+  }
+
+  @Override
   public Optional<Deploy> adopt(
       SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
     requireArgs(site, id, actor);

@@ -165,6 +165,21 @@ public final class CachingMetadataStore implements MetadataStore {
   }
 
   @Override
+  public boolean supportsFinalizing() {
+    return store.supportsFinalizing();
+  }
+
+  @Override
+  public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
+    return mutate(site, () -> store.beginFinalize(site, id, actor));
+  }
+
+  @Override
+  public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
+    return mutate(site, () -> store.abortFinalize(site, id, actor));
+  }
+
+  @Override
   public Optional<Deploy> adopt(
       SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
     return mutate(site, () -> store.adopt(site, id, sha, finalizedAt, actor));

@@ -3,6 +3,7 @@ package dev.durabledeploy.testkit.memory;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
@@ -13,8 +14,11 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -22,7 +26,11 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
-/** The reference blob store: objects in a sorted concurrent map, in S3's (UTF-8 byte) order. */
+/**
+ * The reference blob store: objects in a sorted concurrent map, in S3's (UTF-8 byte) order. Every
+ * object carries the SHA-256 of its bytes and an etag (their MD5, as S3 tags single-part objects),
+ * in listings too; a create-only write is one {@code putIfAbsent} on the map.
+ */
 public final class InMemoryBlobStore implements BlobStore {
 
   private record StoredObject(byte[] bytes, BlobInfo info) {}
@@ -41,14 +49,43 @@ public final class InMemoryBlobStore implements BlobStore {
 
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    StoredObject o = read(key, data, size, metadata);
+    objects.put(key.value(), o);
+    return o.info();
+  }
+
+  @Override
+  public BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
+    StoredObject o = read(key, data, size, metadata);
+    if (objects.putIfAbsent(key.value(), o) != null) {
+      throw new BlobExistsException(key);
+    }
+    return o.info();
+  }
+
+  @Override
+  public boolean supportsCreate() {
+    return true;
+  }
+
+  private StoredObject read(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(metadata, "metadata");
     Inputs.requireRange("size", size, 0, Integer.MAX_VALUE - 8);
     byte[] bytes = readExactly(data, (int) size);
-    BlobInfo info = new BlobInfo(key, size, metadata, clock.instant());
-    objects.put(key.value(), new StoredObject(bytes, info));
-    return info;
+    BlobInfo info =
+        new BlobInfo(
+            key, size, metadata, clock.instant(), hex("MD5", bytes), hex("SHA-256", bytes));
+    return new StoredObject(bytes, info);
+  }
+
+  private static String hex(String algorithm, byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance(algorithm).digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has " + algorithm, e);
+    }
   }
 
   /** Reads exactly {@code size} bytes or refuses, so a short or long stream stores nothing. */
@@ -135,7 +172,14 @@ public final class InMemoryBlobStore implements BlobStore {
         continue;
       }
       BlobKey target = to.resolve(info.key().relativeTo(from));
-      BlobInfo moved = new BlobInfo(target, o.info().size(), o.info().metadata(), clock.instant());
+      BlobInfo moved =
+          new BlobInfo(
+              target,
+              o.info().size(),
+              o.info().metadata(),
+              clock.instant(),
+              o.info().etag(),
+              o.info().sha256());
       objects.put(target.value(), new StoredObject(o.bytes(), moved));
       objects.remove(info.key().value());
       count++;

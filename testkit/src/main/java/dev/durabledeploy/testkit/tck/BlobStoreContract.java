@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
@@ -26,7 +27,8 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract of {@link BlobStore}: atomic puts of exact sizes, metadata kept, stable paged
+ * The contract of {@link BlobStore}: atomic puts of exact sizes, metadata kept, create-only writes
+ * that exactly one of racing creators wins, the SHA-256 and etag of each object, stable paged
  * listings in UTF-8 byte order, and idempotent prefix delete and move (V9).
  */
 public abstract class BlobStoreContract {
@@ -161,6 +163,129 @@ public abstract class BlobStoreContract {
         assertThat(read(key)).isEqualTo(key);
       }
       assertThat(walk(BlobPrefix.of("a"), 2)).hasSize(keys.size());
+    }
+  }
+
+  /** The SHA-256 of {@code content} as 64 lowercase hex digits. */
+  protected static String sha256(String content) {
+    try {
+      return java.util.HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("SHA-256")
+                  .digest(content.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  protected BlobInfo create(String key, String content) {
+    byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+    return blobs.create(BlobKey.of(key), new ByteArrayInputStream(bytes), bytes.length, HTML);
+  }
+
+  @Nested
+  @DisplayName("create-only writes")
+  class CreateOnly {
+
+    @Test
+    @DisplayName("a create stores the object when the key is free and reports its SHA-256")
+    void creates() {
+      assertThat(blobs.supportsCreate()).isTrue();
+      BlobInfo created = create("site-a/deploys/d1/index.html", "<h1>v1</h1>");
+      assertThat(created.size()).isEqualTo(11);
+      assertThat(created.sha256()).isEqualTo(sha256("<h1>v1</h1>"));
+      assertThat(read("site-a/deploys/d1/index.html")).isEqualTo("<h1>v1</h1>");
+      BlobInfo stat = blobs.stat(BlobKey.of("site-a/deploys/d1/index.html")).orElseThrow();
+      assertThat(stat.sha256()).isEqualTo(sha256("<h1>v1</h1>"));
+      assertThat(normalised(stat.metadata())).isEqualTo(normalised(HTML));
+    }
+
+    @Test
+    @DisplayName("a create refuses a key that holds an object and leaves that object as it was")
+    void refusesExisting() {
+      put("a/x", "one");
+      BlobInfo before = blobs.stat(BlobKey.of("a/x")).orElseThrow();
+      assertThatThrownBy(() -> create("a/x", "two!"))
+          .isInstanceOfSatisfying(
+              BlobExistsException.class, e -> assertThat(e.key()).isEqualTo(BlobKey.of("a/x")));
+      assertThat(read("a/x")).isEqualTo("one");
+      assertThat(blobs.stat(BlobKey.of("a/x")).orElseThrow().etag()).isEqualTo(before.etag());
+      create("a/y", "first");
+      assertThatThrownBy(() -> create("a/y", "second")).isInstanceOf(BlobExistsException.class);
+      assertThat(read("a/y")).isEqualTo("first");
+    }
+
+    @Test
+    @DisplayName(
+        "of 8 threads creating one key at once exactly one wins; the object holds its bytes")
+    void race() throws Exception {
+      int creators = 8;
+      java.util.concurrent.ExecutorService pool =
+          java.util.concurrent.Executors.newFixedThreadPool(creators);
+      java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+      try {
+        List<java.util.concurrent.Future<String>> attempts = new ArrayList<>();
+        for (int i = 0; i < creators; i++) {
+          String content = ("creator " + i + " ").repeat(4096);
+          attempts.add(
+              pool.submit(
+                  () -> {
+                    start.await();
+                    try {
+                      create("race/key", content);
+                      return content;
+                    } catch (BlobExistsException lost) {
+                      return null;
+                    }
+                  }));
+        }
+        start.countDown();
+        List<String> winners = new ArrayList<>();
+        for (java.util.concurrent.Future<String> attempt : attempts) {
+          String won = attempt.get(60, java.util.concurrent.TimeUnit.SECONDS);
+          if (won != null) {
+            winners.add(won);
+          }
+        }
+        assertThat(winners).hasSize(1);
+        assertThat(read("race/key")).isEqualTo(winners.get(0));
+        assertThat(blobs.stat(BlobKey.of("race/key")).orElseThrow().sha256())
+            .isEqualTo(sha256(winners.get(0)));
+        assertThat(walk(BlobPrefix.of("race"), 10)).containsExactly("race/key");
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+
+    @Test
+    @DisplayName("a create of the wrong size stores nothing and leaves the key free")
+    void exactSize() {
+      BlobKey key = BlobKey.of("a/x");
+      assertThatThrownBy(() -> blobs.create(key, new ByteArrayInputStream(new byte[3]), 5, HTML))
+          .isInstanceOfSatisfying(
+              InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("size"));
+      assertThatThrownBy(() -> blobs.create(key, new ByteArrayInputStream(new byte[8]), 5, HTML))
+          .isInstanceOf(InvalidInputException.class);
+      assertThat(blobs.stat(key)).isEmpty();
+      create("a/x", "fine");
+      assertThat(read("a/x")).isEqualTo("fine");
+    }
+
+    @Test
+    @DisplayName("the etag changes with the content, agrees between list and stat, survives a move")
+    void etags() {
+      BlobInfo first = put("e/d/x", "one");
+      BlobInfo second = put("e/d/x", "two");
+      assertThat(first.etag()).isNotNull();
+      assertThat(second.etag()).isNotNull().isNotEqualTo(first.etag());
+      BlobInfo stat = blobs.stat(BlobKey.of("e/d/x")).orElseThrow();
+      assertThat(stat.etag()).isEqualTo(second.etag());
+      assertThat(stat.sha256()).isEqualTo(sha256("two"));
+      assertThat(blobs.listAll(BlobPrefix.of("e")).get(0).etag()).isEqualTo(stat.etag());
+      blobs.movePrefix(BlobPrefix.of("e", "d"), BlobPrefix.of("moved", "d"));
+      BlobInfo moved = blobs.stat(BlobKey.of("moved/d/x")).orElseThrow();
+      assertThat(moved.etag()).isEqualTo(stat.etag());
+      assertThat(moved.sha256()).isEqualTo(sha256("two"));
     }
   }
 

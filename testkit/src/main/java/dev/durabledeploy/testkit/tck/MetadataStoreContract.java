@@ -220,6 +220,134 @@ public abstract class MetadataStoreContract extends StoreFixture {
   }
 
   @Nested
+  @DisplayName("sealing a deploy for finalize (FINALIZING)")
+  class Finalizing {
+
+    @Test
+    @DisplayName("beginFinalize seals a pending deploy, audits it and announces site.changed")
+    void seals() {
+      assertThat(metadata.supportsFinalizing()).isTrue();
+      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
+      drainEvents();
+      Deploy sealed = metadata.beginFinalize(SITE, deployId(1), ACTOR);
+      assertThat(sealed.state()).isEqualTo(DeployState.FINALIZING);
+      assertThat(sealed.finalizedAt()).isNull();
+      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(sealed);
+      assertThat(metadata.listDeploys(SITE)).containsExactly(sealed);
+      List<OutboxEvent> events = drainEvents();
+      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
+      assertThat(events.get(0).payload())
+          .isEqualTo(
+              StandardEvents.siteChanged(SITE, MetadataStore.ACTION_BEGIN_FINALIZE).payload());
+      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
+      assertThat(entry.action()).isEqualTo(MetadataStore.ACTION_BEGIN_FINALIZE);
+      assertThat(entry.before()).isEqualTo("pending");
+      assertThat(entry.after()).isEqualTo("finalizing");
+      assertThat(entry.actor()).isEqualTo(ACTOR);
+    }
+
+    @Test
+    @DisplayName("sealing a sealed deploy changes nothing: no event, no audit entry (V9)")
+    void sealIsIdempotent() {
+      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
+      Deploy sealed = metadata.beginFinalize(SITE, deployId(1), ACTOR);
+      drainEvents();
+      int audits = metadata.auditLog(SITE, 100).size();
+      clock.advance(Duration.ofSeconds(5));
+      assertThat(metadata.beginFinalize(SITE, deployId(1), ACTOR)).isEqualTo(sealed);
+      assertThat(drainEvents()).isEmpty();
+      assertThat(metadata.auditLog(SITE, 100)).hasSize(audits);
+    }
+
+    @Test
+    @DisplayName("activate finalizes a sealed deploy and moves the alias in one atom")
+    void activatesSealed() {
+      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
+      metadata.beginFinalize(SITE, deployId(1), ACTOR);
+      drainEvents();
+      Alias alias = metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ABSENT, ACTOR);
+      assertThat(alias.target()).isEqualTo(deployId(1));
+      Deploy d = metadata.findDeploy(SITE, deployId(1)).orElseThrow();
+      assertThat(d.state()).isEqualTo(DeployState.ACTIVE);
+      assertThat(d.finalizedAt()).isEqualTo(clock.instant());
+      assertThat(drainEventTypes())
+          .containsExactly(StandardEvents.ALIAS_CHANGED, StandardEvents.SITE_CHANGED);
+    }
+
+    @Test
+    @DisplayName("a CAS mismatch leaves the deploy sealed; abortFinalize unseals it, once")
+    void driftThenUnseal() {
+      finalized(1, PROD);
+      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
+      metadata.beginFinalize(SITE, deployId(2), ACTOR);
+      drainEvents();
+      assertThatThrownBy(
+              () -> metadata.activate(SITE, deployId(2), PROD, AliasExpectation.version(9), ACTOR))
+          .isInstanceOf(AliasDriftException.class);
+      assertThat(metadata.findDeploy(SITE, deployId(2)).orElseThrow().state())
+          .isEqualTo(DeployState.FINALIZING);
+      assertThat(drainEvents()).isEmpty();
+
+      Deploy unsealed = metadata.abortFinalize(SITE, deployId(2), ACTOR);
+      assertThat(unsealed.state()).isEqualTo(DeployState.PENDING);
+      assertThat(metadata.findDeploy(SITE, deployId(2))).contains(unsealed);
+      List<OutboxEvent> events = drainEvents();
+      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
+      assertThat(events.get(0).payload())
+          .isEqualTo(
+              StandardEvents.siteChanged(SITE, MetadataStore.ACTION_ABORT_FINALIZE).payload());
+      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
+      assertThat(entry.action()).isEqualTo(MetadataStore.ACTION_ABORT_FINALIZE);
+      assertThat(entry.before()).isEqualTo("finalizing");
+      assertThat(entry.after()).isEqualTo("pending");
+
+      int audits = metadata.auditLog(SITE, 100).size();
+      assertThat(metadata.abortFinalize(SITE, deployId(2), ACTOR)).isEqualTo(unsealed);
+      assertThat(drainEvents()).isEmpty();
+      assertThat(metadata.auditLog(SITE, 100)).hasSize(audits);
+    }
+
+    @Test
+    @DisplayName("an active deploy is neither sealed nor unsealed; a missing one is not found")
+    void refusals() {
+      finalized(1, PROD);
+      assertThatThrownBy(() -> metadata.beginFinalize(SITE, deployId(1), ACTOR))
+          .isInstanceOfSatisfying(
+              DeployStateException.class, e -> assertThat(e.state()).isEqualTo(DeployState.ACTIVE));
+      assertThatThrownBy(() -> metadata.abortFinalize(SITE, deployId(1), ACTOR))
+          .isInstanceOfSatisfying(
+              DeployStateException.class, e -> assertThat(e.state()).isEqualTo(DeployState.ACTIVE));
+      assertThatThrownBy(() -> metadata.beginFinalize(SITE, deployId(9), ACTOR))
+          .isInstanceOf(DeployNotFoundException.class);
+      metadata.createPending(SITE, deployId(3), sha(3), ACTOR);
+      metadata.tombstone(SITE, deployId(3), WINDOW, ACTOR);
+      assertThatThrownBy(() -> metadata.beginFinalize(SITE, deployId(3), ACTOR))
+          .isInstanceOf(DeployNotFoundException.class);
+      assertThatThrownBy(() -> metadata.abortFinalize(SITE, deployId(3), ACTOR))
+          .isInstanceOf(DeployNotFoundException.class);
+    }
+
+    @Test
+    @DisplayName("a sealed deploy cannot be aliased; deleted and restored, it comes back sealed")
+    void sealedDeployElsewhere() {
+      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
+      metadata.beginFinalize(SITE, deployId(1), ACTOR);
+      assertThatThrownBy(
+              () -> metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ANY, ACTOR))
+          .isInstanceOfSatisfying(
+              DeployStateException.class,
+              e -> assertThat(e.state()).isEqualTo(DeployState.FINALIZING));
+      Tombstone tombstone = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
+      assertThat(tombstone.deploy().state()).isEqualTo(DeployState.FINALIZING);
+      assertThat(metadata.findTombstone(SITE, deployId(1))).contains(tombstone);
+      assertThat(metadata.restore(SITE, deployId(1), ACTOR).state())
+          .isEqualTo(DeployState.FINALIZING);
+      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().state())
+          .isEqualTo(DeployState.FINALIZING);
+    }
+  }
+
+  @Nested
   @DisplayName("moving an alias (promote, rollback)")
   class MoveAlias {
 
