@@ -12,9 +12,9 @@ import java.util.regex.Pattern;
 /**
  * Which repository, from where, at which branch. {@link #toString()} shows the URL redacted.
  *
- * @param branch a branch name following git's ref-name rules (no {@code ..}, {@code @{}, space,
- *     {@code ~^:?*[\}, control character, leading {@code -} or {@code /}, trailing {@code /}, {@code
- *     .} or {@code .lock})
+ * @param branch a branch name following git's ref-name rules (no {@code ..}, <code>@&#123;</code>,
+ *     space, {@code ~^:?*[\}, control character, leading {@code -} or {@code /}, trailing {@code
+ *     /}, {@code .} or {@code .lock})
  */
 public record RepoRef(RepoId id, RepoUrl url, String branch) {
 
