@@ -21,9 +21,11 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -40,7 +42,9 @@ import java.util.stream.Stream;
  *
  * <p>Limits of a filesystem: a key cannot be both an object and the prefix of another object
  * ({@code a/b} and {@code a/b/c}); such a put is refused with {@link InvalidInputException}.
- * Objects are resolved inside the root only; a symbolic link leading out of it is refused.
+ * Objects are resolved inside the root only, and no operation follows a symbolic link below it (the
+ * store never creates one): a key whose path passes through one is refused, listings skip links,
+ * and deleting a prefix unlinks the links under it without entering them.
  */
 public final class FileSystemBlobStore implements BlobStore {
 
@@ -68,24 +72,63 @@ public final class FileSystemBlobStore implements BlobStore {
     return path;
   }
 
-  /** Refuses a path whose existing ancestors lead out of the root through a symbolic link. */
-  private void checkInsideRoot(Path path) throws IOException {
-    Path existing = path;
-    while (existing != null && !Files.exists(existing)) {
-      existing = existing.getParent();
+  /**
+   * The first symbolic link on the way from the root to {@code path} (the path itself included), or
+   * null when there is none. The store never creates a link, so one was planted by someone else,
+   * and following it could read, change or delete files outside the root: no operation ever goes
+   * through one. Checked component by component without following links; a component that does not
+   * exist ends the walk, since nothing below it exists either.
+   */
+  private Path firstLink(Path path) {
+    Path current = objects;
+    for (Path name : objects.relativize(path)) {
+      current = current.resolve(name);
+      if (Files.isSymbolicLink(current)) {
+        return current;
+      }
+      if (!Files.exists(current, LinkOption.NOFOLLOW_LINKS)) {
+        return null;
+      }
     }
-    if (existing == null || !existing.toRealPath().startsWith(objects)) {
-      throw new InvalidInputException("key", "resolves outside the store root (symbolic link)");
+    return null;
+  }
+
+  /** {@link #resolve} for an operation on one key: refused when the path passes through a link. */
+  private Path resolveKey(BlobKey key) {
+    Path path = resolve(key.value());
+    refuseLink(key.value(), path);
+    return path;
+  }
+
+  private void refuseLink(String key, Path path) {
+    Path link = firstLink(path);
+    if (link != null) {
+      throw new InvalidInputException(
+          "key",
+          Inputs.render(key)
+              + " resolves outside the store root through the symbolic link "
+              + Inputs.render(objects.relativize(link).toString())
+              + "; the store never follows links (remove the link from "
+              + objects
+              + ")");
     }
+  }
+
+  /**
+   * The directory of a prefix to list, delete or move from, or null when it passes through a link:
+   * from the store's view nothing is stored there, since it never follows one.
+   */
+  private Path prefixDirectory(BlobPrefix prefix) {
+    Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
+    return firstLink(dir) == null ? dir : null;
   }
 
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
     Inputs.requireRange("size", size, 0, Long.MAX_VALUE);
-    Path target = resolve(key.value());
+    Path target = resolveKey(key);
     Path temp = tmp.resolve(UUID.randomUUID() + ".part");
     try {
-      checkInsideRoot(target);
       try (OutputStream out = Files.newOutputStream(temp)) {
         writeHeader(out, metadata);
         long copied = copyExactly(data, out, size);
@@ -98,7 +141,10 @@ public final class FileSystemBlobStore implements BlobStore {
         }
       }
       createParents(key, target);
-      if (Files.isDirectory(target)) {
+      // A link planted while the bytes were written: the rename would still replace only the
+      // link itself, but the parents it was created under must be ours.
+      refuseLink(key.value(), target);
+      if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
         throw new InvalidInputException(
             "key", "'" + key + "' is already a prefix of other objects");
       }
@@ -159,18 +205,30 @@ public final class FileSystemBlobStore implements BlobStore {
     }
     String contentType = in.readUTF();
     String cacheControl = in.readUTF();
-    long bytes = 4L + 2 + utf8Length(contentType) + 2 + utf8Length(cacheControl);
+    long bytes = 4L + 2 + writtenLength(contentType) + 2 + writtenLength(cacheControl);
     return new Header(
         new BlobMetadata(contentType, cacheControl.isEmpty() ? null : cacheControl), bytes);
   }
 
-  private static int utf8Length(String s) {
-    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+  /**
+   * The bytes {@link DataOutputStream#writeUTF} wrote for {@code s}: "modified UTF-8", which
+   * encodes U+0000 in two bytes and a character beyond the Basic Multilingual Plane as its two
+   * surrogates of three bytes each (six, where UTF-8 takes four). The header is measured in the
+   * encoding it is written in, or every size would be off for such metadata.
+   */
+  private static int writtenLength(String s) {
+    int bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      bytes += c >= 0x0001 && c <= 0x007f ? 1 : c <= 0x07ff ? 2 : 3;
+    }
+    return bytes;
   }
 
   private Optional<BlobInfo> info(BlobKey key, Path path) throws IOException {
     try (DataInputStream in =
-        new DataInputStream(new BufferedInputStream(Files.newInputStream(path), 1024))) {
+        new DataInputStream(
+            new BufferedInputStream(Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS), 1024))) {
       Header header = readHeader(in, path);
       long size = Files.size(path) - header.headerBytes();
       Instant modified = Files.getLastModifiedTime(path).toInstant();
@@ -182,12 +240,14 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public Optional<BlobContent> get(BlobKey key) {
-    Path path = resolve(key.value());
-    if (!Files.isRegularFile(path)) {
+    Path path = resolveKey(key);
+    if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
       return Optional.empty();
     }
     try {
-      DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(path)));
+      DataInputStream in =
+          new DataInputStream(
+              new BufferedInputStream(Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)));
       try {
         Header header = readHeader(in, path);
         long size = Files.size(path) - header.headerBytes();
@@ -207,8 +267,8 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public Optional<BlobInfo> stat(BlobKey key) {
-    Path path = resolve(key.value());
-    if (!Files.isRegularFile(path)) {
+    Path path = resolveKey(key);
+    if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
       return Optional.empty();
     }
     try {
@@ -223,9 +283,10 @@ public final class FileSystemBlobStore implements BlobStore {
     Inputs.requireRange("limit", limit, 1, 1000);
     List<BlobInfo> items = new ArrayList<>(limit);
     try {
-      Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
+      Path dir = prefixDirectory(prefix);
       boolean more =
-          Files.isDirectory(dir)
+          dir != null
+              && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
               && walk(
                   dir,
                   prefix.value(),
@@ -241,7 +302,8 @@ public final class FileSystemBlobStore implements BlobStore {
   /**
    * Depth-first walk in global key order: siblings sorted by name, a directory compared as {@code
    * name/}, which is exactly how its keys compare in UTF-8 order. Subtrees entirely at or before
-   * {@code after} are skipped. Returns true when more objects follow the collected ones.
+   * {@code after} are skipped. Returns true when more objects follow the collected ones. Only
+   * regular files and directories are walked: a symbolic link is neither listed nor followed.
    */
   private boolean walk(Path dir, String dirKey, String after, int limit, List<BlobInfo> out)
       throws IOException {
@@ -249,7 +311,16 @@ public final class FileSystemBlobStore implements BlobStore {
     try (Stream<Path> list = Files.list(dir)) {
       for (Path child : (Iterable<Path>) list::iterator) {
         String name = child.getFileName().toString();
-        children.add(new String[] {dirKey + name + (Files.isDirectory(child) ? "/" : ""), name});
+        BasicFileAttributes attributes;
+        try {
+          attributes =
+              Files.readAttributes(child, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException goneMeanwhile) {
+          continue;
+        }
+        if (attributes.isDirectory() || attributes.isRegularFile()) {
+          children.add(new String[] {dirKey + name + (attributes.isDirectory() ? "/" : ""), name});
+        }
       }
     } catch (NoSuchFileException e) {
       return false;
@@ -278,9 +349,9 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public void delete(BlobKey key) {
-    Path path = resolve(key.value());
+    Path path = resolveKey(key);
     try {
-      if (Files.isRegularFile(path)) {
+      if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
         Files.deleteIfExists(path);
         pruneEmptyParents(path.getParent());
       }
@@ -291,14 +362,16 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public long deletePrefix(BlobPrefix prefix) {
-    Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
-    if (!Files.isDirectory(dir)) {
+    Path dir = prefixDirectory(prefix);
+    if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
+    // Files.walk does not follow links: a link under the prefix is unlinked, never entered, so
+    // the prefix is emptied and nothing outside the root is touched.
     try (Stream<Path> tree = Files.walk(dir)) {
       long count = 0;
       for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
-        if (Files.isRegularFile(p)) {
+        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
           count++;
         }
         if (!p.equals(objects)) {
@@ -320,19 +393,23 @@ public final class FileSystemBlobStore implements BlobStore {
       throw new InvalidInputException(
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
     }
-    Path source = from.value().isEmpty() ? objects : resolve(from.value());
-    if (!Files.isDirectory(source)) {
+    Path source = prefixDirectory(from);
+    if (source == null || !Files.isDirectory(source, LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
+    refuseLink(to.value(), to.value().isEmpty() ? objects : resolve(to.value()));
     long count = 0;
+    // Files.walk does not follow links, and only regular files are moved: a link under the
+    // source stays where it is, never entered.
     try (Stream<Path> tree = Files.walk(source)) {
-      for (Path file : tree.filter(Files::isRegularFile).toList()) {
+      for (Path file :
+          tree.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
         String relative =
             source.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
         BlobKey targetKey = to.resolve(relative);
-        Path target = resolve(targetKey.value());
-        checkInsideRoot(target);
+        Path target = resolveKey(targetKey);
         createParents(targetKey, target);
+        refuseLink(targetKey.value(), target);
         try {
           moveAtomically(file, target);
           count++;
@@ -348,12 +425,12 @@ public final class FileSystemBlobStore implements BlobStore {
   }
 
   private void deleteEmptyDirectories(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
     try (Stream<Path> tree = Files.walk(dir)) {
       for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
-        if (Files.isDirectory(p) && !p.equals(objects)) {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !p.equals(objects)) {
           try {
             Files.deleteIfExists(p);
           } catch (DirectoryNotEmptyException stillUsed) {
