@@ -20,9 +20,11 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -64,12 +66,13 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * <p>Listings are {@code ListObjectsV2} pages, in S3's UTF-8 order; they do not carry content type
  * or cache control (their {@link BlobInfo#metadata()} is null; {@link #stat} has it). Deleting a
  * prefix uses {@code DeleteObjects} in batches of 1,000 and reports keys S3 refused. Moving a
- * prefix copies server-side, then deletes, page by page, so a re-run after a crash finishes it
- * (V9); objects over 5 GiB cannot be moved. An upload is read into memory up to the multipart
- * threshold (16 MiB) and streamed in parts above it, never holding more than one part in memory.
- * Throttling, 5xx and network failures are retried with the library's {@link RetryPolicy} (the
- * SDK's own retries are off, so there is one policy); 403 and other 4xx fail at once. No message
- * ever contains a credential.
+ * prefix copies server-side, confirms each destination (a HEAD: size and ETag), then deletes the
+ * confirmed sources, page by page, so a re-run after a crash finishes it (V9) and no source is
+ * deleted before its copy is seen; objects over 5 GiB cannot be moved. An upload is read into
+ * memory up to the multipart threshold (16 MiB) and streamed in parts above it, never holding more
+ * than one part in memory. Throttling, 5xx and network failures are retried with the library's
+ * {@link RetryPolicy} (the SDK's own retries are off, so there is one policy); 403 and other 4xx
+ * fail at once. No message ever contains a credential.
  */
 public final class S3BlobStore implements BlobStore {
 
@@ -319,72 +322,192 @@ public final class S3BlobStore implements BlobStore {
   public long deletePrefix(BlobPrefix prefix) {
     long deleted = 0;
     while (true) {
-      BlobPage page = list(prefix, null, DELETE_BATCH);
-      if (page.items().isEmpty()) {
+      List<S3Object> page = listRaw(key(prefix), null, DELETE_BATCH).contents();
+      if (page.isEmpty()) {
         return deleted;
       }
-      deleted += deleteBatch(page.items().stream().map(BlobInfo::key).toList());
+      deleted += deleteBatch(page.stream().map(S3Object::key).toList());
     }
   }
 
-  /** One DeleteObjects request; refused keys fail the call with their codes. */
-  private int deleteBatch(List<BlobKey> keys) {
+  /** One ListObjectsV2 request on raw S3 keys, whatever they hold. */
+  private ListObjectsV2Response listRaw(String s3Prefix, String startAfter, int limit) {
+    return call(
+        "list " + Inputs.render(s3Prefix.substring(keyPrefix.length())),
+        () ->
+            s3.listObjectsV2(
+                r -> r.bucket(bucket).prefix(s3Prefix).startAfter(startAfter).maxKeys(limit)),
+        true);
+  }
+
+  /** One DeleteObjects request on raw S3 keys; refused keys fail the call with their codes. */
+  private int deleteBatch(List<String> s3Keys) {
+    if (s3Keys.isEmpty()) {
+      return 0;
+    }
     List<ObjectIdentifier> ids =
-        keys.stream().map(k -> ObjectIdentifier.builder().key(key(k)).build()).toList();
+        s3Keys.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
     DeleteObjectsResponse response =
         call(
-            "delete " + keys.size() + " objects",
+            "delete " + s3Keys.size() + " objects",
             () -> s3.deleteObjects(r -> r.bucket(bucket).delete(d -> d.objects(ids).quiet(true))),
             true);
     if (response.hasErrors() && !response.errors().isEmpty()) {
       List<String> refused =
           response.errors().stream()
               .limit(10)
-              .map(e -> e.key().substring(keyPrefix.length()) + " (" + e.code() + ")")
+              .map(e -> render(e.key()) + " (" + e.code() + ")")
               .toList();
       throw new DurableDeployException(
           "S3 refused to delete "
               + response.errors().size()
               + " of "
-              + keys.size()
+              + s3Keys.size()
               + " objects, e.g. "
               + refused);
     }
-    return keys.size();
+    return s3Keys.size();
   }
 
+  /** A raw S3 key for a message: without the store's key prefix, quoted, control bytes escaped. */
+  private String render(String s3Key) {
+    return Inputs.render(s3Key.startsWith(keyPrefix) ? s3Key.substring(keyPrefix.length()) : s3Key);
+  }
+
+  /**
+   * Copies every object, then deletes only the sources whose destination is confirmed: present, of
+   * the source's size, with the ETag the copy reported. The copy is conditional on the ETag the
+   * listing showed ({@code x-amz-copy-source-if-match}), so what is confirmed is a copy of the very
+   * object that is deleted. A source is never deleted because a copy answered 404: that answer
+   * means "gone" only when a HEAD of the source agrees (a concurrent run of the same move finished
+   * it); when the source is still there the 404 was wrong, and the source is kept. Every object
+   * that could not be confirmed stays at its source, and the move then fails with a transient error
+   * naming them, after the confirmed ones were deleted, so a re-run (the core's retry) carries on
+   * from there.
+   */
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
     if (from.overlaps(to)) {
       throw new InvalidInputException(
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
     }
+    String source = key(from);
+    String target = key(to);
     long moved = 0;
+    Set<String> gone = Set.of();
     while (true) {
-      // Always the first page: every round deletes what it copied, so the source shrinks.
-      BlobPage page = list(from, null, DELETE_BATCH);
-      if (page.items().isEmpty()) {
+      // Always the first page: every round deletes what it confirmed, so the source shrinks.
+      List<S3Object> page = listRaw(source, null, DELETE_BATCH).contents();
+      if (page.isEmpty()) {
         return moved;
       }
-      for (BlobInfo info : page.items()) {
-        BlobKey target = to.resolve(info.key().relativeTo(from));
-        try {
-          call(
-              "copy " + info.key(),
-              () ->
-                  s3.copyObject(
-                      r ->
-                          r.sourceBucket(bucket)
-                              .sourceKey(key(info.key()))
-                              .destinationBucket(bucket)
-                              .destinationKey(key(target))),
-              true);
-        } catch (NotFound goneMeanwhile) {
-          // A concurrent run of the same move copied and deleted it.
+      List<String> confirmed = new ArrayList<>();
+      List<String> kept = new ArrayList<>();
+      Set<String> goneNow = new HashSet<>();
+      for (S3Object o : page) {
+        if (gone.contains(o.key())) {
+          kept.add(render(o.key()) + " (listed again after its copy and a HEAD answered 404)");
+          continue;
+        }
+        String destination = target + o.key().substring(source.length());
+        String unconfirmed = copyConfirmed(o, destination);
+        if (unconfirmed == null) {
+          confirmed.add(o.key());
+        } else if (unconfirmed.equals(SOURCE_GONE)) {
+          goneNow.add(o.key());
+        } else {
+          kept.add(render(o.key()) + " (" + unconfirmed + ")");
         }
       }
-      moved += deleteBatch(page.items().stream().map(BlobInfo::key).toList());
+      moved += deleteBatch(confirmed);
+      if (!kept.isEmpty()) {
+        throw new TransientStoreException(
+            "moving "
+                + from
+                + " to "
+                + to
+                + " in bucket '"
+                + bucket
+                + "': "
+                + kept.size()
+                + " objects are not confirmed at the destination and were kept at the source, e.g. "
+                + kept.stream().limit(5).toList()
+                + "; run the move again");
+      }
+      gone = goneNow;
     }
+  }
+
+  private static final String SOURCE_GONE = "the source is gone";
+
+  /**
+   * Copies one object and confirms its destination; returns null when confirmed, {@link
+   * #SOURCE_GONE} when the source no longer exists, or why the copy is not confirmed.
+   */
+  private String copyConfirmed(S3Object o, String destination) {
+    String copied;
+    try {
+      copied =
+          call(
+                  "copy " + render(o.key()),
+                  () ->
+                      s3.copyObject(
+                          r ->
+                              r.sourceBucket(bucket)
+                                  .sourceKey(o.key())
+                                  .copySourceIfMatch(o.eTag())
+                                  .destinationBucket(bucket)
+                                  .destinationKey(destination)),
+                  true)
+              .copyObjectResult()
+              .eTag();
+    } catch (NotFound notFound) {
+      return head(o.key()).isPresent()
+          ? "the copy answered 404 although the source exists"
+          : SOURCE_GONE;
+    } catch (RemoteCallException e) {
+      if (e.statusCode() == 412) {
+        return "the source changed after it was listed";
+      }
+      throw e;
+    }
+    Optional<HeadObjectResponse> written = head(destination);
+    if (written.isEmpty()) {
+      return "the destination is missing after the copy";
+    }
+    if (written.get().contentLength() != o.size()) {
+      return "the destination holds "
+          + written.get().contentLength()
+          + " bytes, the source "
+          + o.size();
+    }
+    if (!sameETag(written.get().eTag(), copied) && !sameETag(written.get().eTag(), o.eTag())) {
+      return "the destination's ETag differs from the copy's";
+    }
+    return null;
+  }
+
+  private Optional<HeadObjectResponse> head(String s3Key) {
+    try {
+      return Optional.of(
+          call(
+              "stat " + render(s3Key),
+              () -> s3.headObject(h -> h.bucket(bucket).key(s3Key)),
+              true));
+    } catch (NotFound e) {
+      return Optional.empty();
+    }
+  }
+
+  /** ETags compare without the quotes some servers put around them and some do not. */
+  private static boolean sameETag(String a, String b) {
+    return a != null && b != null && unquoted(a).equals(unquoted(b));
+  }
+
+  private static String unquoted(String eTag) {
+    return eTag.length() >= 2 && eTag.startsWith("\"") && eTag.endsWith("\"")
+        ? eTag.substring(1, eTag.length() - 1)
+        : eTag;
   }
 
   @Override

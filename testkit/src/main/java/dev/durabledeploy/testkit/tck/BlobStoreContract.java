@@ -2,8 +2,11 @@ package dev.durabledeploy.testkit.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
@@ -48,6 +51,34 @@ public abstract class BlobStoreContract {
 
   /** An empty blob store; closed after each test. Shared backends must isolate tests. */
   protected abstract BlobStore createBlobStore(MutableClock clock);
+
+  /**
+   * Server-side copies that go wrong, for a store that moves a prefix by copying each object and
+   * then deleting the source (S3): {@link #store()} reaches the objects of {@link #blobs} through
+   * an endpoint whose next copies can be made to fail without copying.
+   */
+  public interface FaultyCopies extends AutoCloseable {
+
+    /** A store on the same objects as {@link #blobs} whose copies go through the faults. */
+    BlobStore store();
+
+    /** The next {@code n} copies answer "not found" (404) and copy nothing. */
+    void copiesAnswerNotFound(int n);
+
+    /** The next {@code n} copies answer success and copy nothing. */
+    void copiesAnswerSuccessWithoutCopying(int n);
+
+    @Override
+    void close();
+  }
+
+  /**
+   * How to break this store's copies (see {@link FaultyCopies}), called once per test that needs
+   * it; null (the default) for a store that moves by rename and so has no copy to lose.
+   */
+  protected FaultyCopies faultyCopies() {
+    return null;
+  }
 
   @BeforeEach
   void openBlobs() {
@@ -310,6 +341,51 @@ public abstract class BlobStoreContract {
       assertThatThrownBy(() -> blobs.movePrefix(BlobPrefix.of("a"), BlobPrefix.of("a", "b")))
           .isInstanceOfSatisfying(
               InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("to"));
+    }
+
+    @Test
+    @DisplayName("a move of a prefix whose copies are refused or lost never deletes a byte")
+    void moveConfirmsEveryCopy() {
+      try (FaultyCopies faulty = faultyCopies()) {
+        assumeTrue(faulty != null, "this store moves by rename: there is no copy to lose");
+        moveUnderFaults(faulty, () -> faulty.copiesAnswerNotFound(1));
+        moveUnderFaults(faulty, () -> faulty.copiesAnswerSuccessWithoutCopying(2));
+      }
+    }
+
+    /**
+     * Moves five objects while {@code breakCopies} is in force: the move may fail (then as a
+     * transient failure the caller retries) or finish, but every object is whole at its source or
+     * its destination; a re-run without faults then finishes the move exactly.
+     */
+    private void moveUnderFaults(FaultyCopies faulty, Runnable breakCopies) {
+      BlobPrefix from = BlobPrefix.of("confirm", "src");
+      BlobPrefix to = BlobPrefix.of("confirm", "dst");
+      blobs.deletePrefix(BlobPrefix.of("confirm"));
+      Map<String, String> files = new TreeMap<>();
+      for (int i = 0; i < 5; i++) {
+        files.put("f" + i, "content-" + i);
+        put("confirm/src/f" + i, "content-" + i);
+      }
+      breakCopies.run();
+      Throwable failure = catchThrowable(() -> faulty.store().movePrefix(from, to));
+      if (failure != null) {
+        assertThat(failure).isInstanceOf(TransientStoreException.class);
+      }
+      files.forEach(
+          (name, content) -> {
+            String source = from.resolve(name).value();
+            String target = to.resolve(name).value();
+            boolean atSource = blobs.stat(BlobKey.of(source)).isPresent();
+            assertThat(atSource ? read(source) : read(target)).as(name).isEqualTo(content);
+          });
+      faulty.store().movePrefix(from, to);
+      assertThat(walk(from, 10)).isEmpty();
+      Map<String, String> moved = new TreeMap<>();
+      for (String key : walk(to, 10)) {
+        moved.put(key.substring(to.value().length()), read(key));
+      }
+      assertThat(moved).isEqualTo(files);
     }
 
     @Test
