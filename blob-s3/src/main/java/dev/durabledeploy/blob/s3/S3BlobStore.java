@@ -13,6 +13,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,6 +43,7 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
+import software.amazon.awssdk.services.s3.model.EncodingType;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
@@ -121,10 +123,6 @@ public final class S3BlobStore implements BlobStore {
 
   private String key(BlobPrefix prefix) {
     return keyPrefix + prefix.value();
-  }
-
-  private BlobKey blobKey(String s3Key) {
-    return BlobKey.of(s3Key.substring(keyPrefix.length()));
   }
 
   // ---- objects -------------------------------------------------------------------------------
@@ -294,23 +292,41 @@ public final class S3BlobStore implements BlobStore {
         cacheControl == null || cacheControl.isEmpty() ? null : cacheControl);
   }
 
+  /**
+   * A page of valid keys; keys that are not {@link BlobKey}s become {@link ForeignBlob}s. A raw
+   * page that ends in foreign keys ends the page at its last valid key (the foreign ones come first
+   * on the next page, so each is reported once); a raw page with no valid key at all is followed by
+   * the next raw page, so every page either holds an item or is the last.
+   */
   @Override
   public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
     Inputs.requireRange("limit", limit, 1, 1000);
-    String from = startAfter == null ? null : key(startAfter);
-    ListObjectsV2Response page =
-        call(
-            "list " + prefix,
-            () ->
-                s3.listObjectsV2(
-                    r -> r.bucket(bucket).prefix(key(prefix)).startAfter(from).maxKeys(limit)),
-            true);
     List<BlobInfo> items = new ArrayList<>();
-    for (S3Object o : page.contents()) {
-      items.add(new BlobInfo(blobKey(o.key()), o.size(), null, o.lastModified()));
+    List<ForeignBlob> foreign = new ArrayList<>();
+    String cursor = startAfter == null ? null : key(startAfter);
+    while (true) {
+      ListObjectsV2Response page = listRaw(key(prefix), cursor, limit);
+      boolean truncated = Boolean.TRUE.equals(page.isTruncated()) && !page.contents().isEmpty();
+      int foreignBeforeLastItem = foreign.size();
+      for (S3Object o : page.contents()) {
+        String relative = o.key().substring(keyPrefix.length());
+        Optional<BlobKey> key = BlobKey.parse(relative);
+        if (key.isPresent()) {
+          items.add(new BlobInfo(key.get(), o.size(), null, o.lastModified()));
+          foreignBeforeLastItem = foreign.size();
+        } else {
+          foreign.add(new ForeignBlob(relative, o.size(), o.lastModified()));
+        }
+      }
+      if (!truncated) {
+        return new BlobPage(items, null, foreign);
+      }
+      if (!items.isEmpty()) {
+        return new BlobPage(
+            items, items.get(items.size() - 1).key(), foreign.subList(0, foreignBeforeLastItem));
+      }
+      cursor = page.contents().get(page.contents().size() - 1).key();
     }
-    boolean more = Boolean.TRUE.equals(page.isTruncated()) && !items.isEmpty();
-    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
   }
 
   @Override
@@ -336,14 +352,34 @@ public final class S3BlobStore implements BlobStore {
         "list " + Inputs.render(s3Prefix.substring(keyPrefix.length())),
         () ->
             s3.listObjectsV2(
-                r -> r.bucket(bucket).prefix(s3Prefix).startAfter(startAfter).maxKeys(limit)),
+                r ->
+                    r.bucket(bucket)
+                        .prefix(s3Prefix)
+                        .startAfter(startAfter)
+                        .maxKeys(limit)
+                        // Keys URL-encoded in the XML answer (the SDK decodes them): XML 1.0
+                        // cannot carry a control character, so without it one such key makes
+                        // the whole page unreadable.
+                        .encodingType(EncodingType.URL)),
         true);
   }
 
   /** One DeleteObjects request on raw S3 keys; refused keys fail the call with their codes. */
-  private int deleteBatch(List<String> s3Keys) {
+  private int deleteBatch(List<String> keys) {
+    // A control character cannot travel in the XML of DeleteObjects (XML 1.0 has no way to
+    // write it): such keys, foreign and rare, are deleted one by one, their key in the URL.
+    List<String> s3Keys = new ArrayList<>();
+    int single = 0;
+    for (String k : keys) {
+      if (k.chars().anyMatch(Character::isISOControl)) {
+        call("delete " + render(k), () -> s3.deleteObject(r -> r.bucket(bucket).key(k)), true);
+        single++;
+      } else {
+        s3Keys.add(k);
+      }
+    }
     if (s3Keys.isEmpty()) {
-      return 0;
+      return single;
     }
     List<ObjectIdentifier> ids =
         s3Keys.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
@@ -366,7 +402,7 @@ public final class S3BlobStore implements BlobStore {
               + " objects, e.g. "
               + refused);
     }
-    return s3Keys.size();
+    return single + s3Keys.size();
   }
 
   /** A raw S3 key for a message: without the store's key prefix, quoted, control bytes escaped. */

@@ -38,7 +38,10 @@ import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.SdkHttpResponse;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 
 @DisplayName("S3BlobStore on a real S3 API (S3Proxy)")
 class S3BlobStoreTest extends BlobStoreContract {
@@ -113,6 +116,27 @@ class S3BlobStoreTest extends BlobStoreContract {
     bucket = S3.newBucket();
     return configured(bucket).build();
   }
+
+  /** Another writer of the bucket: the SDK's own client, which takes any key S3 does. */
+  @Override
+  protected boolean plantForeign(String rawKey, String content) {
+    if (rawClient == null) {
+      rawClient =
+          S3Client.builder()
+              .endpointOverride(S3.endpoint())
+              .region(Region.of(S3.region()))
+              .forcePathStyle(true)
+              .serviceConfiguration(c -> c.chunkedEncodingEnabled(false))
+              .credentialsProvider(
+                  StaticCredentialsProvider.create(
+                      AwsBasicCredentials.create(S3.accessKey(), S3.secretKey())))
+              .build();
+    }
+    rawClient.putObject(r -> r.bucket(bucket).key(rawKey), RequestBody.fromString(content));
+    return true;
+  }
+
+  private S3Client rawClient;
 
   /** This test's bucket through a {@link FaultyS3Endpoint}. */
   @Override
@@ -207,6 +231,9 @@ class S3BlobStoreTest extends BlobStoreContract {
   @AfterEach
   void closeExtra() {
     extra.forEach(S3BlobStore::close);
+    if (rawClient != null) {
+      rawClient.close();
+    }
   }
 
   private S3BlobStore s3() {

@@ -10,6 +10,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -140,7 +141,7 @@ public final class FileSystemBlobStore implements BlobStore {
           throw new InvalidInputException("size", "the stream holds more than " + size + " bytes");
         }
       }
-      createParents(key, target);
+      createParents(key.value(), target);
       // A link planted while the bytes were written: the rename would still replace only the
       // link itself, but the parents it was created under must be ours.
       refuseLink(key.value(), target);
@@ -157,12 +158,14 @@ public final class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  private void createParents(BlobKey key, Path target) throws IOException {
+  private void createParents(String key, Path target) throws IOException {
     try {
       Files.createDirectories(target.getParent());
     } catch (FileAlreadyExistsException e) {
       throw new InvalidInputException(
-          "key", "'" + key + "' lies under an existing object; a file cannot also be a prefix");
+          "key",
+          ForeignBlob.render(key)
+              + " lies under an existing object; a file cannot also be a prefix");
     }
   }
 
@@ -282,6 +285,7 @@ public final class FileSystemBlobStore implements BlobStore {
   public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
     Inputs.requireRange("limit", limit, 1, 1000);
     List<BlobInfo> items = new ArrayList<>(limit);
+    List<ForeignBlob> foreign = new ArrayList<>();
     try {
       Path dir = prefixDirectory(prefix);
       boolean more =
@@ -292,8 +296,9 @@ public final class FileSystemBlobStore implements BlobStore {
                   prefix.value(),
                   startAfter == null ? null : startAfter.value(),
                   limit,
-                  items);
-      return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
+                  items,
+                  foreign);
+      return new BlobPage(items, more ? items.get(items.size() - 1).key() : null, foreign);
     } catch (IOException e) {
       throw new UncheckedIOException("listing " + prefix + " failed", e);
     }
@@ -303,9 +308,16 @@ public final class FileSystemBlobStore implements BlobStore {
    * Depth-first walk in global key order: siblings sorted by name, a directory compared as {@code
    * name/}, which is exactly how its keys compare in UTF-8 order. Subtrees entirely at or before
    * {@code after} are skipped. Returns true when more objects follow the collected ones. Only
-   * regular files and directories are walked: a symbolic link is neither listed nor followed.
+   * regular files and directories are walked: a symbolic link is neither listed nor followed. A
+   * file whose key is not a valid {@link BlobKey} goes to {@code foreign}.
    */
-  private boolean walk(Path dir, String dirKey, String after, int limit, List<BlobInfo> out)
+  private boolean walk(
+      Path dir,
+      String dirKey,
+      String after,
+      int limit,
+      List<BlobInfo> out,
+      List<ForeignBlob> foreign)
       throws IOException {
     List<String[]> children = new ArrayList<>();
     try (Stream<Path> list = Files.list(dir)) {
@@ -334,14 +346,29 @@ public final class FileSystemBlobStore implements BlobStore {
         if (after != null && !inside && BlobKey.UTF8_ORDER.compare(key, after) < 0) {
           continue;
         }
-        if (walk(path, key, inside ? after : null, limit, out)) {
+        if (walk(path, key, inside ? after : null, limit, out, foreign)) {
           return true;
         }
       } else if (after == null || BlobKey.UTF8_ORDER.compare(key, after) > 0) {
         if (out.size() == limit) {
           return true;
         }
-        info(BlobKey.of(key), path).ifPresent(out::add);
+        Optional<BlobKey> valid = BlobKey.parse(key);
+        if (valid.isPresent()) {
+          info(valid.get(), path).ifPresent(out::add);
+        } else {
+          // A name the store would refuse (a control character, a backslash, an over-long
+          // path): put there by hand or by another program. Reported, never an error.
+          try {
+            foreign.add(
+                new ForeignBlob(
+                    key,
+                    Files.size(path),
+                    Files.getLastModifiedTime(path, LinkOption.NOFOLLOW_LINKS).toInstant()));
+          } catch (NoSuchFileException goneMeanwhile) {
+            // Deleted since the directory was read.
+          }
+        }
       }
     }
     return false;
@@ -404,12 +431,15 @@ public final class FileSystemBlobStore implements BlobStore {
     try (Stream<Path> tree = Files.walk(source)) {
       for (Path file :
           tree.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
+        // Path to path, not through a BlobKey: a foreign file (a name the store would refuse as
+        // a key) moves with its prefix under the same raw name.
         String relative =
             source.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
-        BlobKey targetKey = to.resolve(relative);
-        Path target = resolveKey(targetKey);
+        String targetKey = to.value() + relative;
+        Path target = resolve(targetKey);
+        refuseLink(targetKey, target);
         createParents(targetKey, target);
-        refuseLink(targetKey.value(), target);
+        refuseLink(targetKey, target);
         try {
           moveAtomically(file, target);
           count++;

@@ -235,6 +235,18 @@ public final class Reconciler {
     bucket
         .unrecognized()
         .forEach(p -> drifts.add(new Drift(DriftKind.UNRECOGNIZED_PREFIX, p, "not a deploy id")));
+    bucket
+        .foreign()
+        .forEach(
+            f ->
+                drifts.add(
+                    new Drift(
+                        DriftKind.FOREIGN_KEY,
+                        f.toString(),
+                        "an object the library did not write ("
+                            + f.size()
+                            + " bytes); its key "
+                            + f.reason())));
     return new Scan(site, now, bucket, rows, tombstones, aliases, drifts);
   }
 
@@ -301,7 +313,7 @@ public final class Reconciler {
           destroy(op, site, drift.kind(), id.get());
           repaired.add(drift);
         }
-        case PURGE_UNFINISHED, ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX -> {
+        case PURGE_UNFINISHED, ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX, FOREIGN_KEY -> {
           // Reported for a human: moving an alias or deleting an unknown prefix is not ours to
           // guess.
         }

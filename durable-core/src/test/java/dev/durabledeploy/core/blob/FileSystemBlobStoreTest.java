@@ -38,6 +38,29 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
     return new FileSystemBlobStore(root.resolve("store"));
   }
 
+  /**
+   * A file renamed on disk to a name the store would refuse (a control character, a backslash), as
+   * a hand copy or another program leaves it. A filesystem cannot hold a folder object or an empty
+   * segment.
+   */
+  @Override
+  protected boolean plantForeign(String rawKey, String content) {
+    if (rawKey.endsWith("/") || rawKey.contains("//")) {
+      return false;
+    }
+    try {
+      put("planting/x", content);
+      Path objects = root.resolve("store").resolve("objects");
+      Path target = objects.resolve(rawKey);
+      Files.createDirectories(target.getParent());
+      Files.move(objects.resolve("planting").resolve("x"), target);
+      Files.delete(objects.resolve("planting"));
+      return true;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   @Test
   @DisplayName("no key of the traversal corpus can even be constructed, so none reaches the disk")
   void traversalCorpus() {

@@ -9,11 +9,13 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -22,10 +24,19 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
-/** The reference blob store: objects in a sorted concurrent map, in S3's (UTF-8 byte) order. */
+/**
+ * The reference blob store: objects in a sorted concurrent map, in S3's (UTF-8 byte) order. Like a
+ * bucket it can also hold objects under keys the library would never write ({@link #putForeign}),
+ * which listings report as {@link ForeignBlob}s and prefix deletes and moves treat as objects.
+ */
 public final class InMemoryBlobStore implements BlobStore {
 
-  private record StoredObject(byte[] bytes, BlobInfo info) {}
+  private record StoredObject(byte[] bytes, BlobMetadata metadata, Instant lastModified) {
+
+    BlobInfo info(BlobKey key) {
+      return new BlobInfo(key, bytes.length, metadata, lastModified);
+    }
+  }
 
   private final Clock clock;
   private final ConcurrentSkipListMap<String, StoredObject> objects =
@@ -46,9 +57,22 @@ public final class InMemoryBlobStore implements BlobStore {
     Objects.requireNonNull(metadata, "metadata");
     Inputs.requireRange("size", size, 0, Integer.MAX_VALUE - 8);
     byte[] bytes = readExactly(data, (int) size);
-    BlobInfo info = new BlobInfo(key, size, metadata, clock.instant());
-    objects.put(key.value(), new StoredObject(bytes, info));
-    return info;
+    StoredObject stored = new StoredObject(bytes, metadata, clock.instant());
+    objects.put(key.value(), stored);
+    return stored.info(key);
+  }
+
+  /**
+   * Stores {@code bytes} under a raw key that need not be a valid {@link BlobKey}: a console's
+   * folder object {@code a/b/}, {@code a//b}, a control character. This is what another writer of a
+   * real bucket can do, for tests of how the library copes with what it did not write.
+   */
+  public void putForeign(String rawKey, byte[] bytes) {
+    Objects.requireNonNull(rawKey, "rawKey");
+    if (rawKey.isEmpty()) {
+      throw new IllegalArgumentException("an object key is never empty");
+    }
+    objects.put(rawKey, new StoredObject(bytes.clone(), BlobMetadata.binary(), clock.instant()));
   }
 
   /** Reads exactly {@code size} bytes or refuses, so a short or long stream stores nothing. */
@@ -73,12 +97,12 @@ public final class InMemoryBlobStore implements BlobStore {
     StoredObject o = objects.get(key.value());
     return o == null
         ? Optional.empty()
-        : Optional.of(new BlobContent(o.info(), new ByteArrayInputStream(o.bytes())));
+        : Optional.of(new BlobContent(o.info(key), new ByteArrayInputStream(o.bytes())));
   }
 
   @Override
   public Optional<BlobInfo> stat(BlobKey key) {
-    return Optional.ofNullable(objects.get(key.value())).map(StoredObject::info);
+    return Optional.ofNullable(objects.get(key.value())).map(o -> o.info(key));
   }
 
   @Override
@@ -90,18 +114,37 @@ public final class InMemoryBlobStore implements BlobStore {
             ? objects.tailMap(startAfter.value(), false)
             : objects.tailMap(prefix.value(), true);
     List<BlobInfo> items = new ArrayList<>();
+    List<ForeignBlob> foreign = new ArrayList<>();
     boolean more = false;
     for (Map.Entry<String, StoredObject> e : tail.entrySet()) {
       if (!e.getKey().startsWith(prefix.value())) {
         break;
       }
       if (items.size() == limit) {
-        more = true;
+        more = true; // what follows, foreign or not, belongs to the next page
         break;
       }
-      items.add(e.getValue().info());
+      StoredObject o = e.getValue();
+      Optional<BlobKey> key = BlobKey.parse(e.getKey());
+      if (key.isPresent()) {
+        items.add(o.info(key.get()));
+      } else {
+        foreign.add(new ForeignBlob(e.getKey(), o.bytes().length, o.lastModified()));
+      }
     }
-    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
+    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null, foreign);
+  }
+
+  /** Every raw key under the prefix, foreign ones included, in order. */
+  private List<String> rawKeys(BlobPrefix prefix) {
+    List<String> keys = new ArrayList<>();
+    for (String key : objects.tailMap(prefix.value(), true).keySet()) {
+      if (!key.startsWith(prefix.value())) {
+        break;
+      }
+      keys.add(key);
+    }
+    return keys;
   }
 
   @Override
@@ -112,8 +155,8 @@ public final class InMemoryBlobStore implements BlobStore {
   @Override
   public long deletePrefix(BlobPrefix prefix) {
     long count = 0;
-    for (BlobInfo info : listAll(prefix)) {
-      if (objects.remove(info.key().value()) != null) {
+    for (String key : rawKeys(prefix)) {
+      if (objects.remove(key) != null) {
         count++;
       }
     }
@@ -129,15 +172,14 @@ public final class InMemoryBlobStore implements BlobStore {
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
     }
     long count = 0;
-    for (BlobInfo info : listAll(from)) {
-      StoredObject o = objects.get(info.key().value());
+    for (String key : rawKeys(from)) {
+      StoredObject o = objects.get(key);
       if (o == null) {
         continue;
       }
-      BlobKey target = to.resolve(info.key().relativeTo(from));
-      BlobInfo moved = new BlobInfo(target, o.info().size(), o.info().metadata(), clock.instant());
-      objects.put(target.value(), new StoredObject(o.bytes(), moved));
-      objects.remove(info.key().value());
+      String target = to.value() + key.substring(from.value().length());
+      objects.put(target, new StoredObject(o.bytes(), o.metadata(), clock.instant()));
+      objects.remove(key);
       count++;
     }
     return count;
