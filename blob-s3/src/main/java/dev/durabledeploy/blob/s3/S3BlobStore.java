@@ -337,11 +337,25 @@ public final class S3BlobStore implements BlobStore {
   @Override
   public long deletePrefix(BlobPrefix prefix) {
     long deleted = 0;
+    String previousFirst = null;
     while (true) {
       List<S3Object> page = listRaw(key(prefix), null, DELETE_BATCH).contents();
       if (page.isEmpty()) {
         return deleted;
       }
+      // Always the first page, so a key the server lists but does not delete would loop forever.
+      String first = page.get(0).key();
+      if (first.equals(previousFirst)) {
+        throw new TransientStoreException(
+            "deleting "
+                + prefix
+                + " in bucket '"
+                + bucket
+                + "': "
+                + render(first)
+                + " is still listed after it was deleted; run the purge again");
+      }
+      previousFirst = first;
       deleted += deleteBatch(page.stream().map(S3Object::key).toList());
     }
   }
