@@ -421,19 +421,20 @@ public final class S3BlobStore implements BlobStore {
 
   /** A raw S3 key for a message: without the store's key prefix, quoted, control bytes escaped. */
   private String render(String s3Key) {
-    return Inputs.render(s3Key.startsWith(keyPrefix) ? s3Key.substring(keyPrefix.length()) : s3Key);
+    return ForeignBlob.render(
+        s3Key.startsWith(keyPrefix) ? s3Key.substring(keyPrefix.length()) : s3Key);
   }
 
   /**
    * Copies every object, then deletes only the sources whose destination is confirmed: present, of
-   * the source's size, with the ETag the copy reported. The copy is conditional on the ETag the
-   * listing showed ({@code x-amz-copy-source-if-match}), so what is confirmed is a copy of the very
-   * object that is deleted. A source is never deleted because a copy answered 404: that answer
-   * means "gone" only when a HEAD of the source agrees (a concurrent run of the same move finished
-   * it); when the source is still there the 404 was wrong, and the source is kept. Every object
-   * that could not be confirmed stays at its source, and the move then fails with a transient error
-   * naming them, after the confirmed ones were deleted, so a re-run (the core's retry) carries on
-   * from there.
+   * the source's size, with the ETag the copy reported (or the source's). The copy is conditional
+   * on the ETag the listing showed ({@code x-amz-copy-source-if-match}), so what is confirmed is a
+   * copy of the very object that is deleted. A source is never deleted because a copy answered 404:
+   * that answer means "gone" only when a HEAD of the source agrees (a concurrent run of the same
+   * move finished it); when the source is still there the 404 was wrong, and the source is kept.
+   * Every object that could not be confirmed stays at its source, and the move then fails with a
+   * transient error naming them, after the confirmed ones were deleted, so a re-run (the core's
+   * retry) carries on from there.
    */
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
@@ -531,7 +532,12 @@ public final class S3BlobStore implements BlobStore {
           + " bytes, the source "
           + o.size();
     }
-    if (!sameETag(written.get().eTag(), copied) && !sameETag(written.get().eTag(), o.eTag())) {
+    // The copy's ETag is what was written; the listed one is the source's, which a copy keeps
+    // unless the bucket's encryption gives every object its own (SSE-KMS). A server that reports
+    // no ETag at all leaves the size as the only check.
+    String eTag = written.get().eTag();
+    boolean eTagKnown = copied != null || o.eTag() != null;
+    if (eTagKnown && !sameETag(eTag, copied) && !sameETag(eTag, o.eTag())) {
       return "the destination's ETag differs from the copy's";
     }
     return null;

@@ -107,9 +107,10 @@ public final class FileSystemBlobStore implements BlobStore {
       throw new InvalidInputException(
           "key",
           Inputs.render(key)
-              + " resolves outside the store root through the symbolic link "
+              + " passes through the symbolic link "
               + Inputs.render(objects.relativize(link).toString())
-              + "; the store never follows links (remove the link from "
+              + ", which the store never follows: a link can lead outside the store root"
+              + " (remove it from "
               + objects
               + ")");
     }

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,10 +30,11 @@ import java.util.concurrent.ConcurrentSkipListMap;
  */
 public final class InMemoryBlobStore implements BlobStore {
 
-  private record StoredObject(byte[] bytes, BlobMetadata metadata, Instant lastModified) {
+  /** An object: {@code info} for a valid key, {@code foreign} (and no info) for any other. */
+  private record StoredObject(byte[] bytes, BlobInfo info, ForeignBlob foreign) {
 
-    BlobInfo info(BlobKey key) {
-      return new BlobInfo(key, bytes.length, metadata, lastModified);
+    StoredObject(byte[] bytes, BlobInfo info) {
+      this(bytes, info, null);
     }
   }
 
@@ -57,9 +57,9 @@ public final class InMemoryBlobStore implements BlobStore {
     Objects.requireNonNull(metadata, "metadata");
     Inputs.requireRange("size", size, 0, Integer.MAX_VALUE - 8);
     byte[] bytes = readExactly(data, (int) size);
-    StoredObject stored = new StoredObject(bytes, metadata, clock.instant());
-    objects.put(key.value(), stored);
-    return stored.info(key);
+    BlobInfo info = new BlobInfo(key, size, metadata, clock.instant());
+    objects.put(key.value(), new StoredObject(bytes, info));
+    return info;
   }
 
   /**
@@ -72,7 +72,15 @@ public final class InMemoryBlobStore implements BlobStore {
     if (rawKey.isEmpty()) {
       throw new IllegalArgumentException("an object key is never empty");
     }
-    objects.put(rawKey, new StoredObject(bytes.clone(), BlobMetadata.binary(), clock.instant()));
+    objects.put(rawKey, foreign(rawKey, bytes.clone()));
+  }
+
+  private StoredObject foreign(String rawKey, byte[] bytes) {
+    Optional<BlobKey> valid = BlobKey.parse(rawKey);
+    return valid.isPresent()
+        ? new StoredObject(
+            bytes, new BlobInfo(valid.get(), bytes.length, BlobMetadata.binary(), clock.instant()))
+        : new StoredObject(bytes, null, new ForeignBlob(rawKey, bytes.length, clock.instant()));
   }
 
   /** Reads exactly {@code size} bytes or refuses, so a short or long stream stores nothing. */
@@ -97,12 +105,12 @@ public final class InMemoryBlobStore implements BlobStore {
     StoredObject o = objects.get(key.value());
     return o == null
         ? Optional.empty()
-        : Optional.of(new BlobContent(o.info(key), new ByteArrayInputStream(o.bytes())));
+        : Optional.of(new BlobContent(o.info(), new ByteArrayInputStream(o.bytes())));
   }
 
   @Override
   public Optional<BlobInfo> stat(BlobKey key) {
-    return Optional.ofNullable(objects.get(key.value())).map(o -> o.info(key));
+    return Optional.ofNullable(objects.get(key.value())).map(StoredObject::info);
   }
 
   @Override
@@ -124,12 +132,10 @@ public final class InMemoryBlobStore implements BlobStore {
         more = true; // what follows, foreign or not, belongs to the next page
         break;
       }
-      StoredObject o = e.getValue();
-      Optional<BlobKey> key = BlobKey.parse(e.getKey());
-      if (key.isPresent()) {
-        items.add(o.info(key.get()));
+      if (e.getValue().info() != null) {
+        items.add(e.getValue().info());
       } else {
-        foreign.add(new ForeignBlob(e.getKey(), o.bytes().length, o.lastModified()));
+        foreign.add(e.getValue().foreign());
       }
     }
     return new BlobPage(items, more ? items.get(items.size() - 1).key() : null, foreign);
@@ -178,7 +184,16 @@ public final class InMemoryBlobStore implements BlobStore {
         continue;
       }
       String target = to.value() + key.substring(from.value().length());
-      objects.put(target, new StoredObject(o.bytes(), o.metadata(), clock.instant()));
+      if (o.info() != null) {
+        BlobKey moved = BlobKey.of(target);
+        objects.put(
+            target,
+            new StoredObject(
+                o.bytes(),
+                new BlobInfo(moved, o.info().size(), o.info().metadata(), clock.instant())));
+      } else {
+        objects.put(target, foreign(target, o.bytes()));
+      }
       objects.remove(key);
       count++;
     }
