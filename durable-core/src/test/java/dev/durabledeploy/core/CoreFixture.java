@@ -7,6 +7,7 @@ import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import dev.durabledeploy.testkit.FaultInjectingBlobStore;
@@ -44,11 +45,16 @@ public abstract class CoreFixture {
     return DeployOptions.defaults();
   }
 
+  /** The blob store under the fault injector; {@link #rawBlobs} unless a test needs another. */
+  protected BlobStore blobBackend() {
+    return rawBlobs;
+  }
+
   @BeforeEach
   protected void buildPlane() {
     store = new InMemoryStore(clock);
     rawBlobs = new InMemoryBlobStore(clock);
-    blobs = new FaultInjectingBlobStore(rawBlobs);
+    blobs = new FaultInjectingBlobStore(blobBackend());
     engine = new InMemoryWorkflowEngine();
     plane =
         DurableDeploy.builder()

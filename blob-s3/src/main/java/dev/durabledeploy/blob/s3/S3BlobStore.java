@@ -14,6 +14,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,11 +24,13 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -45,6 +48,7 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
+import software.amazon.awssdk.services.s3.model.EncodingType;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
@@ -69,15 +73,17 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * <p>Listings are {@code ListObjectsV2} pages, in S3's UTF-8 order; they do not carry content type
  * or cache control (their {@link BlobInfo#metadata()} is null; {@link #stat} has it). Deleting a
  * prefix uses {@code DeleteObjects} in batches of 1,000 and reports keys S3 refused. Moving a
- * prefix copies server-side, then deletes, page by page, so a re-run after a crash finishes it
- * (V9); objects over 5 GiB cannot be moved. An upload is read into memory up to the multipart
- * threshold (16 MiB) and streamed in parts above it, never holding more than one part in memory.
- * Objects up to the threshold carry the SHA-256 of their bytes as user metadata {@code
- * x-amz-meta-sha256}, which a server-side copy keeps; {@link #create} is a conditional write
- * ({@code If-None-Match: *}, which needs a server with conditional writes). ETags are reported
- * without their quotes; S3 gives a copied multipart object a new one. Throttling, 5xx and network
- * failures are retried with the library's {@link RetryPolicy} (the SDK's own retries are off, so
- * there is one policy); 403 and other 4xx fail at once. No message ever contains a credential.
+ * prefix copies server-side, confirms each destination (a HEAD: size and ETag), then deletes the
+ * confirmed sources, page by page, so a re-run after a crash finishes it (V9) and no source is
+ * deleted before its copy is seen; objects over 5 GiB cannot be moved. An upload is read into
+ * memory up to the multipart threshold (16 MiB) and streamed in parts above it, never holding more
+ * than one part in memory. Objects up to the threshold carry the SHA-256 of their bytes as user
+ * metadata {@code x-amz-meta-sha256}, which a server-side copy keeps; {@link #create} is a
+ * conditional write ({@code If-None-Match: *}, which needs a server with conditional writes). ETags
+ * are reported without their quotes; S3 gives a copied multipart object a new one. Throttling, 5xx
+ * and network failures are retried with the library's {@link RetryPolicy} (the SDK's own retries
+ * are off, so there is one policy); 403 and other 4xx fail at once. No message ever contains a
+ * credential.
  */
 public final class S3BlobStore implements BlobStore {
 
@@ -131,10 +137,6 @@ public final class S3BlobStore implements BlobStore {
 
   private String key(BlobPrefix prefix) {
     return keyPrefix + prefix.value();
-  }
-
-  private BlobKey blobKey(String s3Key) {
-    return BlobKey.of(s3Key.substring(keyPrefix.length()));
   }
 
   // ---- objects -------------------------------------------------------------------------------
@@ -407,24 +409,42 @@ public final class S3BlobStore implements BlobStore {
         cacheControl == null || cacheControl.isEmpty() ? null : cacheControl);
   }
 
+  /**
+   * A page of valid keys; keys that are not {@link BlobKey}s become {@link ForeignBlob}s. A raw
+   * page that ends in foreign keys ends the page at its last valid key (the foreign ones come first
+   * on the next page, so each is reported once); a raw page with no valid key at all is followed by
+   * the next raw page, so every page either holds an item or is the last.
+   */
   @Override
   public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
     Inputs.requireRange("limit", limit, 1, 1000);
-    String from = startAfter == null ? null : key(startAfter);
-    ListObjectsV2Response page =
-        call(
-            "list " + prefix,
-            () ->
-                s3.listObjectsV2(
-                    r -> r.bucket(bucket).prefix(key(prefix)).startAfter(from).maxKeys(limit)),
-            true);
     List<BlobInfo> items = new ArrayList<>();
-    for (S3Object o : page.contents()) {
-      items.add(
-          new BlobInfo(blobKey(o.key()), o.size(), null, o.lastModified(), etag(o.eTag()), null));
+    List<ForeignBlob> foreign = new ArrayList<>();
+    String cursor = startAfter == null ? null : key(startAfter);
+    while (true) {
+      ListObjectsV2Response page = listRaw(key(prefix), cursor, limit);
+      boolean truncated = Boolean.TRUE.equals(page.isTruncated()) && !page.contents().isEmpty();
+      int foreignBeforeLastItem = foreign.size();
+      for (S3Object o : page.contents()) {
+        String relative = o.key().substring(keyPrefix.length());
+        Optional<BlobKey> key = BlobKey.parse(relative);
+        if (key.isPresent()) {
+          items.add(
+              new BlobInfo(key.get(), o.size(), null, o.lastModified(), etag(o.eTag()), null));
+          foreignBeforeLastItem = foreign.size();
+        } else {
+          foreign.add(new ForeignBlob(relative, o.size(), o.lastModified()));
+        }
+      }
+      if (!truncated) {
+        return new BlobPage(items, null, foreign);
+      }
+      if (!items.isEmpty()) {
+        return new BlobPage(
+            items, items.get(items.size() - 1).key(), foreign.subList(0, foreignBeforeLastItem));
+      }
+      cursor = page.contents().get(page.contents().size() - 1).key();
     }
-    boolean more = Boolean.TRUE.equals(page.isTruncated()) && !items.isEmpty();
-    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
   }
 
   @Override
@@ -435,73 +455,233 @@ public final class S3BlobStore implements BlobStore {
   @Override
   public long deletePrefix(BlobPrefix prefix) {
     long deleted = 0;
+    String previousFirst = null;
     while (true) {
-      BlobPage page = list(prefix, null, DELETE_BATCH);
-      if (page.items().isEmpty()) {
+      List<S3Object> page = listRaw(key(prefix), null, DELETE_BATCH).contents();
+      if (page.isEmpty()) {
         return deleted;
       }
-      deleted += deleteBatch(page.items().stream().map(BlobInfo::key).toList());
+      // Always the first page, so a key the server lists but does not delete would loop forever.
+      String first = page.get(0).key();
+      if (first.equals(previousFirst)) {
+        throw new TransientStoreException(
+            "deleting "
+                + prefix
+                + " in bucket '"
+                + bucket
+                + "': "
+                + render(first)
+                + " is still listed after it was deleted; run the purge again");
+      }
+      previousFirst = first;
+      deleted += deleteBatch(page.stream().map(S3Object::key).toList());
     }
   }
 
-  /** One DeleteObjects request; refused keys fail the call with their codes. */
-  private int deleteBatch(List<BlobKey> keys) {
+  /** One ListObjectsV2 request on raw S3 keys, whatever they hold. */
+  private ListObjectsV2Response listRaw(String s3Prefix, String startAfter, int limit) {
+    return call(
+        "list " + Inputs.render(s3Prefix.substring(keyPrefix.length())),
+        () ->
+            s3.listObjectsV2(
+                r ->
+                    r.bucket(bucket)
+                        .prefix(s3Prefix)
+                        .startAfter(startAfter)
+                        .maxKeys(limit)
+                        // Keys URL-encoded in the XML answer (the SDK decodes them): XML 1.0
+                        // cannot carry a control character, so without it one such key makes
+                        // the whole page unreadable.
+                        .encodingType(EncodingType.URL)),
+        true);
+  }
+
+  /** One DeleteObjects request on raw S3 keys; refused keys fail the call with their codes. */
+  private int deleteBatch(List<String> keys) {
+    // A control character cannot travel in the XML of DeleteObjects (XML 1.0 has no way to
+    // write it): such keys, foreign and rare, are deleted one by one, their key in the URL.
+    List<String> s3Keys = new ArrayList<>();
+    int single = 0;
+    for (String k : keys) {
+      if (k.chars().anyMatch(Character::isISOControl)) {
+        call("delete " + render(k), () -> s3.deleteObject(r -> r.bucket(bucket).key(k)), true);
+        single++;
+      } else {
+        s3Keys.add(k);
+      }
+    }
+    if (s3Keys.isEmpty()) {
+      return single;
+    }
     List<ObjectIdentifier> ids =
-        keys.stream().map(k -> ObjectIdentifier.builder().key(key(k)).build()).toList();
+        s3Keys.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
     DeleteObjectsResponse response =
         call(
-            "delete " + keys.size() + " objects",
+            "delete " + s3Keys.size() + " objects",
             () -> s3.deleteObjects(r -> r.bucket(bucket).delete(d -> d.objects(ids).quiet(true))),
             true);
     if (response.hasErrors() && !response.errors().isEmpty()) {
       List<String> refused =
           response.errors().stream()
               .limit(10)
-              .map(e -> e.key().substring(keyPrefix.length()) + " (" + e.code() + ")")
+              .map(e -> render(e.key()) + " (" + e.code() + ")")
               .toList();
       throw new DurableDeployException(
           "S3 refused to delete "
               + response.errors().size()
               + " of "
-              + keys.size()
+              + s3Keys.size()
               + " objects, e.g. "
               + refused);
     }
-    return keys.size();
+    return single + s3Keys.size();
   }
 
+  /** A raw S3 key for a message: without the store's key prefix, quoted, control bytes escaped. */
+  private String render(String s3Key) {
+    return ForeignBlob.render(
+        s3Key.startsWith(keyPrefix) ? s3Key.substring(keyPrefix.length()) : s3Key);
+  }
+
+  /**
+   * Copies every object, then deletes only the sources whose destination is confirmed: present, of
+   * the source's size, with the ETag the copy reported (or the source's). The copy is conditional
+   * on the ETag the listing showed ({@code x-amz-copy-source-if-match}), so what is confirmed is a
+   * copy of the very object that is deleted. A source is never deleted because a copy answered 404:
+   * that answer means "gone" only when a HEAD of the source agrees (a concurrent run of the same
+   * move finished it); when the source is still there the 404 was wrong, and the source is kept.
+   * Every object that could not be confirmed stays at its source, and the move then fails with a
+   * transient error naming them, after the confirmed ones were deleted, so a re-run (the core's
+   * retry) carries on from there.
+   */
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
     if (from.overlaps(to)) {
       throw new InvalidInputException(
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
     }
+    String source = key(from);
+    String target = key(to);
     long moved = 0;
+    Set<String> gone = Set.of();
     while (true) {
-      // Always the first page: every round deletes what it copied, so the source shrinks.
-      BlobPage page = list(from, null, DELETE_BATCH);
-      if (page.items().isEmpty()) {
+      // Always the first page: every round deletes what it confirmed, so the source shrinks.
+      List<S3Object> page = listRaw(source, null, DELETE_BATCH).contents();
+      if (page.isEmpty()) {
         return moved;
       }
-      for (BlobInfo info : page.items()) {
-        BlobKey target = to.resolve(info.key().relativeTo(from));
-        try {
-          call(
-              "copy " + info.key(),
-              () ->
-                  s3.copyObject(
-                      r ->
-                          r.sourceBucket(bucket)
-                              .sourceKey(key(info.key()))
-                              .destinationBucket(bucket)
-                              .destinationKey(key(target))),
-              true);
-        } catch (NotFound goneMeanwhile) {
-          // A concurrent run of the same move copied and deleted it.
+      List<String> confirmed = new ArrayList<>();
+      List<String> kept = new ArrayList<>();
+      Set<String> goneNow = new HashSet<>();
+      for (S3Object o : page) {
+        if (gone.contains(o.key())) {
+          kept.add(render(o.key()) + " (listed again after its copy and a HEAD answered 404)");
+          continue;
+        }
+        String destination = target + o.key().substring(source.length());
+        String unconfirmed = copyConfirmed(o, destination);
+        if (unconfirmed == null) {
+          confirmed.add(o.key());
+        } else if (unconfirmed.equals(SOURCE_GONE)) {
+          goneNow.add(o.key());
+        } else {
+          kept.add(render(o.key()) + " (" + unconfirmed + ")");
         }
       }
-      moved += deleteBatch(page.items().stream().map(BlobInfo::key).toList());
+      moved += deleteBatch(confirmed);
+      if (!kept.isEmpty()) {
+        throw new TransientStoreException(
+            "moving "
+                + from
+                + " to "
+                + to
+                + " in bucket '"
+                + bucket
+                + "': "
+                + kept.size()
+                + " objects are not confirmed at the destination and were kept at the source, e.g. "
+                + kept.stream().limit(5).toList()
+                + "; run the move again");
+      }
+      gone = goneNow;
     }
+  }
+
+  private static final String SOURCE_GONE = "the source is gone";
+
+  /**
+   * Copies one object and confirms its destination; returns null when confirmed, {@link
+   * #SOURCE_GONE} when the source no longer exists, or why the copy is not confirmed.
+   */
+  private String copyConfirmed(S3Object o, String destination) {
+    String copied;
+    try {
+      copied =
+          call(
+                  "copy " + render(o.key()),
+                  () ->
+                      s3.copyObject(
+                          r ->
+                              r.sourceBucket(bucket)
+                                  .sourceKey(o.key())
+                                  .copySourceIfMatch(o.eTag())
+                                  .destinationBucket(bucket)
+                                  .destinationKey(destination)),
+                  true)
+              .copyObjectResult()
+              .eTag();
+    } catch (NotFound notFound) {
+      return head(o.key()).isPresent()
+          ? "the copy answered 404 although the source exists"
+          : SOURCE_GONE;
+    } catch (RemoteCallException e) {
+      if (e.statusCode() == 412) {
+        return "the source changed after it was listed";
+      }
+      throw e;
+    }
+    Optional<HeadObjectResponse> written = head(destination);
+    if (written.isEmpty()) {
+      return "the destination is missing after the copy";
+    }
+    if (written.get().contentLength() != o.size()) {
+      return "the destination holds "
+          + written.get().contentLength()
+          + " bytes, the source "
+          + o.size();
+    }
+    // The copy's ETag is what was written; the listed one is the source's, which a copy keeps
+    // unless the bucket's encryption gives every object its own (SSE-KMS). A server that reports
+    // no ETag at all leaves the size as the only check.
+    String eTag = written.get().eTag();
+    boolean eTagKnown = copied != null || o.eTag() != null;
+    if (eTagKnown && !sameETag(eTag, copied) && !sameETag(eTag, o.eTag())) {
+      return "the destination's ETag differs from the copy's";
+    }
+    return null;
+  }
+
+  private Optional<HeadObjectResponse> head(String s3Key) {
+    try {
+      return Optional.of(
+          call(
+              "stat " + render(s3Key),
+              () -> s3.headObject(h -> h.bucket(bucket).key(s3Key)),
+              true));
+    } catch (NotFound e) {
+      return Optional.empty();
+    }
+  }
+
+  /** ETags compare without the quotes some servers put around them and some do not. */
+  private static boolean sameETag(String a, String b) {
+    return a != null && b != null && unquoted(a).equals(unquoted(b));
+  }
+
+  private static String unquoted(String eTag) {
+    return eTag.length() >= 2 && eTag.startsWith("\"") && eTag.endsWith("\"")
+        ? eTag.substring(1, eTag.length() - 1)
+        : eTag;
   }
 
   @Override

@@ -2,11 +2,13 @@ package dev.durabledeploy.blob.s3;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.RemoteCallException;
+import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -29,6 +31,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -39,7 +42,10 @@ import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.SdkHttpResponse;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 
 @DisplayName("S3BlobStore on a real S3 API (S3Proxy)")
 class S3BlobStoreTest extends BlobStoreContract {
@@ -57,11 +63,17 @@ class S3BlobStoreTest extends BlobStoreContract {
     final AtomicInteger failuresLeft = new AtomicInteger();
     volatile String throwOnOperation;
     final AtomicInteger throwAfter = new AtomicInteger(Integer.MAX_VALUE);
+    final AtomicReference<Runnable> beforeCopy = new AtomicReference<>();
 
     @Override
     public void beforeExecution(Context.BeforeExecution context, ExecutionAttributes attributes) {
       String operation = attributes.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
       requests.computeIfAbsent(operation, o -> new AtomicInteger()).incrementAndGet();
+      Runnable concurrentWriter =
+          operation.equals("CopyObject") ? beforeCopy.getAndSet(null) : null;
+      if (concurrentWriter != null) {
+        concurrentWriter.run();
+      }
       if (operation.equals(throwOnOperation) && throwAfter.decrementAndGet() < 0) {
         throw new IllegalStateException("process killed during " + operation);
       }
@@ -101,14 +113,146 @@ class S3BlobStoreTest extends BlobStoreContract {
         .interceptor(recorder);
   }
 
+  private String bucket;
+
   @Override
   protected BlobStore createBlobStore(MutableClock clock) {
-    return configured(S3.newBucket()).build();
+    bucket = S3.newBucket();
+    return configured(bucket).build();
+  }
+
+  /** Another writer of the bucket: the SDK's own client, which takes any key S3 does. */
+  @Override
+  protected boolean plantForeign(String rawKey, String content) {
+    if (rawClient == null) {
+      rawClient =
+          S3Client.builder()
+              .endpointOverride(S3.endpoint())
+              .region(Region.of(S3.region()))
+              .forcePathStyle(true)
+              .serviceConfiguration(c -> c.chunkedEncodingEnabled(false))
+              .credentialsProvider(
+                  StaticCredentialsProvider.create(
+                      AwsBasicCredentials.create(S3.accessKey(), S3.secretKey())))
+              .build();
+    }
+    if (proxiable() && (rawKey.endsWith("/") || rawKey.contains("//"))) {
+      // S3Proxy's in-memory store keeps objects as files, so it cannot hold a folder object or an
+      // empty segment (it refuses the first and merges the second into a valid key). AWS S3 holds
+      // both: run with DURABLE_DEPLOY_S3_ENDPOINT to cover them.
+      return false;
+    }
+    rawClient.putObject(r -> r.bucket(bucket).key(rawKey), RequestBody.fromString(content));
+    return true;
+  }
+
+  private S3Client rawClient;
+
+  /**
+   * Whether the server accepts requests through {@link FaultyS3Endpoint}, which changes the Host
+   * header: the in-process S3Proxy does (it checks no signatures), an external S3 does not.
+   */
+  private static boolean proxiable() {
+    return System.getenv(S3Extension.ENDPOINT_VARIABLE) == null;
+  }
+
+  /** This test's bucket through a {@link FaultyS3Endpoint} (in-process S3Proxy only). */
+  @Override
+  protected FaultyCopies faultyCopies() {
+    if (!proxiable()) {
+      return null;
+    }
+    FaultyS3Endpoint endpoint = new FaultyS3Endpoint(S3.endpoint());
+    S3BlobStore store = configured(bucket).endpoint(endpoint.endpoint()).build();
+    return new FaultyCopies() {
+      @Override
+      public BlobStore store() {
+        return store;
+      }
+
+      @Override
+      public void copiesAnswerNotFound(int n) {
+        endpoint.copiesAnswerNotFound(n);
+      }
+
+      @Override
+      public void copiesAnswerSuccessWithoutCopying(int n) {
+        endpoint.copiesAnswerSuccessWithoutCopying(n);
+      }
+
+      @Override
+      public void close() {
+        store.close();
+        endpoint.close();
+      }
+    };
+  }
+
+  @Test
+  @DisplayName(
+      "a CopyObject answered 404 while the source exists keeps the source and fails transiently")
+  void copyAnsweredNotFound() {
+    assumeTrue(proxiable(), "the faulty endpoint changes the Host header a signing server checks");
+    try (FaultyS3Endpoint endpoint = new FaultyS3Endpoint(S3.endpoint());
+        S3BlobStore viaProxy = configured(bucket).endpoint(endpoint.endpoint()).build()) {
+      put("src/d/a.html", "aaa");
+      put("src/d/b.html", "bbb");
+      endpoint.copiesAnswerNotFound(1);
+      assertThatThrownBy(
+              () -> viaProxy.movePrefix(BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d")))
+          .isInstanceOf(TransientStoreException.class)
+          .hasMessageContaining("src/d/a.html")
+          .hasMessageContaining("kept");
+      assertThat(read("src/d/a.html")).isEqualTo("aaa");
+      assertThat(blobs.stat(BlobKey.of("dst/d/a.html"))).isEmpty();
+      assertThat(read("dst/d/b.html")).isEqualTo("bbb");
+      assertThat(endpoint.deleted).containsExactly("src/d/b.html");
+
+      assertThat(viaProxy.movePrefix(BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d")))
+          .isEqualTo(1);
+      assertThat(read("dst/d/a.html")).isEqualTo("aaa");
+      assertThat(blobs.listAll(BlobPrefix.of("src"))).isEmpty();
+      assertThat(endpoint.copies).hasSize(3);
+    }
+  }
+
+  @Test
+  @DisplayName("a source overwritten after it was listed is copied only as the version listed")
+  void sourceChangedBeforeCopy() {
+    put("chg/d/a.html", "old");
+    recorder.beforeCopy.set(() -> put("chg/d/a.html", "new"));
+    assertThatThrownBy(() -> blobs.movePrefix(BlobPrefix.of("chg", "d"), BlobPrefix.of("cd", "d")))
+        .isInstanceOf(TransientStoreException.class)
+        .hasMessageContaining("changed after it was listed");
+    assertThat(read("chg/d/a.html")).isEqualTo("new");
+    assertThat(blobs.movePrefix(BlobPrefix.of("chg", "d"), BlobPrefix.of("cd", "d"))).isEqualTo(1);
+    assertThat(read("cd/d/a.html")).isEqualTo("new");
+  }
+
+  @Test
+  @DisplayName("a source that is really gone when its copy answers 404 is skipped, not an error")
+  void copyOfVanishedSource() {
+    put("gone/d/a.html", "aaa");
+    put("gone/d/b.html", "bbb");
+    // A concurrent run of the same move finished a.html between our listing and our copy.
+    recorder.beforeCopy.set(
+        () -> {
+          put("moved/d/a.html", "aaa");
+          blobs.delete(BlobKey.of("gone/d/a.html"));
+        });
+    assertThat(blobs.movePrefix(BlobPrefix.of("gone", "d"), BlobPrefix.of("moved", "d")))
+        .isEqualTo(1);
+    assertThat(read("moved/d/a.html")).isEqualTo("aaa");
+    assertThat(read("moved/d/b.html")).isEqualTo("bbb");
+    assertThat(blobs.listAll(BlobPrefix.of("gone"))).isEmpty();
   }
 
   @AfterEach
   void closeExtra() {
     extra.forEach(S3BlobStore::close);
+    if (rawClient != null) {
+      rawClient.close();
+    }
   }
 
   private S3BlobStore s3() {

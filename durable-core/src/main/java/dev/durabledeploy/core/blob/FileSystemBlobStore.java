@@ -11,6 +11,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -26,10 +27,12 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -51,7 +54,9 @@ import java.util.stream.Stream;
  *
  * <p>Limits of a filesystem: a key cannot be both an object and the prefix of another object
  * ({@code a/b} and {@code a/b/c}); such a put is refused with {@link InvalidInputException}.
- * Objects are resolved inside the root only; a symbolic link leading out of it is refused.
+ * Objects are resolved inside the root only, and no operation follows a symbolic link below it (the
+ * store never creates one): a key whose path passes through one is refused, listings skip links,
+ * and deleting a prefix unlinks the links under it without entering them.
  */
 public final class FileSystemBlobStore implements BlobStore {
 
@@ -82,15 +87,56 @@ public final class FileSystemBlobStore implements BlobStore {
     return path;
   }
 
-  /** Refuses a path whose existing ancestors lead out of the root through a symbolic link. */
-  private void checkInsideRoot(Path path) throws IOException {
-    Path existing = path;
-    while (existing != null && !Files.exists(existing)) {
-      existing = existing.getParent();
+  /**
+   * The first symbolic link on the way from the root to {@code path} (the path itself included), or
+   * null when there is none. The store never creates a link, so one was planted by someone else,
+   * and following it could read, change or delete files outside the root: no operation ever goes
+   * through one. Checked component by component without following links; a component that does not
+   * exist ends the walk, since nothing below it exists either.
+   */
+  private Path firstLink(Path path) {
+    Path current = objects;
+    for (Path name : objects.relativize(path)) {
+      current = current.resolve(name);
+      if (Files.isSymbolicLink(current)) {
+        return current;
+      }
+      if (!Files.exists(current, LinkOption.NOFOLLOW_LINKS)) {
+        return null;
+      }
     }
-    if (existing == null || !existing.toRealPath().startsWith(objects)) {
-      throw new InvalidInputException("key", "resolves outside the store root (symbolic link)");
+    return null;
+  }
+
+  /** {@link #resolve} for an operation on one key: refused when the path passes through a link. */
+  private Path resolveKey(BlobKey key) {
+    Path path = resolve(key.value());
+    refuseLink(key.value(), path);
+    return path;
+  }
+
+  private void refuseLink(String key, Path path) {
+    Path link = firstLink(path);
+    if (link != null) {
+      throw new InvalidInputException(
+          "key",
+          Inputs.render(key)
+              + " passes through the symbolic link "
+              + Inputs.render(objects.relativize(link).toString())
+              + ", which the store never follows: a link can lead outside the store root"
+              + " (remove it from "
+              + objects
+              + ")");
     }
+  }
+
+  /**
+   * The directory of a prefix to list, delete or move from, or null when it passes through a link:
+   * from the store's view nothing is stored there, since it never follows one.
+   */
+  private Path prefixDirectory(BlobPrefix prefix) {
+    Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
+    return firstLink(dir) == null ? dir : null;
   }
 
   @Override
@@ -116,16 +162,18 @@ public final class FileSystemBlobStore implements BlobStore {
   private BlobInfo write(
       BlobKey key, InputStream data, long size, BlobMetadata metadata, boolean createOnly) {
     Inputs.requireRange("size", size, 0, Long.MAX_VALUE);
-    Path target = resolve(key.value());
+    Path target = resolveKey(key);
     Path temp = tmp.resolve(UUID.randomUUID() + ".part");
     try {
-      checkInsideRoot(target);
       String sha256 = writeTemp(temp, data, size, metadata);
       // A concurrent delete or move of a sibling prunes directories it emptied, possibly the one
       // just created for this object: create it again and retry, a bounded number of times.
       for (int attempt = 1; ; attempt++) {
-        createParents(key, target);
-        if (Files.isDirectory(target)) {
+        createParents(key.value(), target);
+        // A link planted while the bytes were written: publishing would replace only the link
+        // itself, but the parents it is published under must be ours.
+        refuseLink(key.value(), target);
+        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
           throw new InvalidInputException(
               "key", "'" + key + "' is already a prefix of other objects");
         }
@@ -157,7 +205,7 @@ public final class FileSystemBlobStore implements BlobStore {
     try {
       Files.createLink(target, temp);
     } catch (FileAlreadyExistsException exists) {
-      if (Files.isDirectory(target)) {
+      if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
         throw new InvalidInputException(
             "key", "'" + key + "' is already a prefix of other objects");
       }
@@ -204,12 +252,14 @@ public final class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  private void createParents(BlobKey key, Path target) throws IOException {
+  private void createParents(String key, Path target) throws IOException {
     try {
       Files.createDirectories(target.getParent());
     } catch (FileAlreadyExistsException e) {
       throw new InvalidInputException(
-          "key", "'" + key + "' lies under an existing object; a file cannot also be a prefix");
+          "key",
+          ForeignBlob.render(key)
+              + " lies under an existing object; a file cannot also be a prefix");
     }
   }
 
@@ -266,13 +316,24 @@ public final class FileSystemBlobStore implements BlobStore {
     }
     String contentType = in.readUTF();
     String cacheControl = in.readUTF();
-    bytes += 2 + utf8Length(contentType) + 2 + utf8Length(cacheControl);
+    bytes += 2 + writtenLength(contentType) + 2 + writtenLength(cacheControl);
     return new Header(
         new BlobMetadata(contentType, cacheControl.isEmpty() ? null : cacheControl), bytes, sha256);
   }
 
-  private static int utf8Length(String s) {
-    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+  /**
+   * The bytes {@link DataOutputStream#writeUTF} wrote for {@code s}: "modified UTF-8", which
+   * encodes U+0000 in two bytes and a character beyond the Basic Multilingual Plane as its two
+   * surrogates of three bytes each (six, where UTF-8 takes four). The header is measured in the
+   * encoding it is written in, or every size would be off for such metadata.
+   */
+  private static int writtenLength(String s) {
+    int bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      bytes += c >= 0x0001 && c <= 0x007f ? 1 : c <= 0x07ff ? 2 : 3;
+    }
+    return bytes;
   }
 
   /** The etag is the SHA-256 of the bytes: it changes with them and survives a rename. */
@@ -282,7 +343,8 @@ public final class FileSystemBlobStore implements BlobStore {
 
   private Optional<BlobInfo> info(BlobKey key, Path path) throws IOException {
     try (DataInputStream in =
-        new DataInputStream(new BufferedInputStream(Files.newInputStream(path), 1024))) {
+        new DataInputStream(
+            new BufferedInputStream(Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS), 1024))) {
       Header header = readHeader(in, path);
       long size = Files.size(path) - header.headerBytes();
       Instant modified = Files.getLastModifiedTime(path).toInstant();
@@ -294,12 +356,14 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public Optional<BlobContent> get(BlobKey key) {
-    Path path = resolve(key.value());
-    if (!Files.isRegularFile(path)) {
+    Path path = resolveKey(key);
+    if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
       return Optional.empty();
     }
     try {
-      DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(path)));
+      DataInputStream in =
+          new DataInputStream(
+              new BufferedInputStream(Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)));
       try {
         Header header = readHeader(in, path);
         long size = Files.size(path) - header.headerBytes();
@@ -318,8 +382,8 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public Optional<BlobInfo> stat(BlobKey key) {
-    Path path = resolve(key.value());
-    if (!Files.isRegularFile(path)) {
+    Path path = resolveKey(key);
+    if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
       return Optional.empty();
     }
     try {
@@ -333,17 +397,20 @@ public final class FileSystemBlobStore implements BlobStore {
   public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
     Inputs.requireRange("limit", limit, 1, 1000);
     List<BlobInfo> items = new ArrayList<>(limit);
+    List<ForeignBlob> foreign = new ArrayList<>();
     try {
-      Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
+      Path dir = prefixDirectory(prefix);
       boolean more =
-          Files.isDirectory(dir)
+          dir != null
+              && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
               && walk(
                   dir,
                   prefix.value(),
                   startAfter == null ? null : startAfter.value(),
                   limit,
-                  items);
-      return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
+                  items,
+                  foreign);
+      return new BlobPage(items, more ? items.get(items.size() - 1).key() : null, foreign);
     } catch (IOException e) {
       throw new UncheckedIOException("listing " + prefix + " failed", e);
     }
@@ -352,15 +419,32 @@ public final class FileSystemBlobStore implements BlobStore {
   /**
    * Depth-first walk in global key order: siblings sorted by name, a directory compared as {@code
    * name/}, which is exactly how its keys compare in UTF-8 order. Subtrees entirely at or before
-   * {@code after} are skipped. Returns true when more objects follow the collected ones.
+   * {@code after} are skipped. Returns true when more objects follow the collected ones. Only
+   * regular files and directories are walked: a symbolic link is neither listed nor followed. A
+   * file whose key is not a valid {@link BlobKey} goes to {@code foreign}.
    */
-  private boolean walk(Path dir, String dirKey, String after, int limit, List<BlobInfo> out)
+  private boolean walk(
+      Path dir,
+      String dirKey,
+      String after,
+      int limit,
+      List<BlobInfo> out,
+      List<ForeignBlob> foreign)
       throws IOException {
     List<String[]> children = new ArrayList<>();
     try (Stream<Path> list = Files.list(dir)) {
       for (Path child : (Iterable<Path>) list::iterator) {
         String name = child.getFileName().toString();
-        children.add(new String[] {dirKey + name + (Files.isDirectory(child) ? "/" : ""), name});
+        BasicFileAttributes attributes;
+        try {
+          attributes =
+              Files.readAttributes(child, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException goneMeanwhile) {
+          continue;
+        }
+        if (attributes.isDirectory() || attributes.isRegularFile()) {
+          children.add(new String[] {dirKey + name + (attributes.isDirectory() ? "/" : ""), name});
+        }
       }
     } catch (NoSuchFileException e) {
       return false;
@@ -374,14 +458,29 @@ public final class FileSystemBlobStore implements BlobStore {
         if (after != null && !inside && BlobKey.UTF8_ORDER.compare(key, after) < 0) {
           continue;
         }
-        if (walk(path, key, inside ? after : null, limit, out)) {
+        if (walk(path, key, inside ? after : null, limit, out, foreign)) {
           return true;
         }
       } else if (after == null || BlobKey.UTF8_ORDER.compare(key, after) > 0) {
         if (out.size() == limit) {
           return true;
         }
-        info(BlobKey.of(key), path).ifPresent(out::add);
+        Optional<BlobKey> valid = BlobKey.parse(key);
+        if (valid.isPresent()) {
+          info(valid.get(), path).ifPresent(out::add);
+        } else {
+          // A name the store would refuse (a control character, a backslash, an over-long
+          // path): put there by hand or by another program. Reported, never an error.
+          try {
+            foreign.add(
+                new ForeignBlob(
+                    key,
+                    Files.size(path),
+                    Files.getLastModifiedTime(path, LinkOption.NOFOLLOW_LINKS).toInstant()));
+          } catch (NoSuchFileException goneMeanwhile) {
+            // Deleted since the directory was read.
+          }
+        }
       }
     }
     return false;
@@ -389,9 +488,9 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public void delete(BlobKey key) {
-    Path path = resolve(key.value());
+    Path path = resolveKey(key);
     try {
-      if (Files.isRegularFile(path)) {
+      if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
         Files.deleteIfExists(path);
         pruneEmptyParents(path.getParent());
       }
@@ -402,14 +501,16 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public long deletePrefix(BlobPrefix prefix) {
-    Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
-    if (!Files.isDirectory(dir)) {
+    Path dir = prefixDirectory(prefix);
+    if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
+    // Files.walk does not follow links: a link under the prefix is unlinked, never entered, so
+    // the prefix is emptied and nothing outside the root is touched.
     try (Stream<Path> tree = Files.walk(dir)) {
       long count = 0;
       for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
-        if (Files.isRegularFile(p)) {
+        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
           count++;
         }
         if (!p.equals(objects)) {
@@ -431,19 +532,26 @@ public final class FileSystemBlobStore implements BlobStore {
       throw new InvalidInputException(
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
     }
-    Path source = from.value().isEmpty() ? objects : resolve(from.value());
-    if (!Files.isDirectory(source)) {
+    Path source = prefixDirectory(from);
+    if (source == null || !Files.isDirectory(source, LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
+    refuseLink(to.value(), to.value().isEmpty() ? objects : resolve(to.value()));
     long count = 0;
+    // Files.walk does not follow links, and only regular files are moved: a link under the
+    // source stays where it is, never entered.
     try (Stream<Path> tree = Files.walk(source)) {
-      for (Path file : tree.filter(Files::isRegularFile).toList()) {
+      for (Path file :
+          tree.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
+        // Path to path, not through a BlobKey: a foreign file (a name the store would refuse as
+        // a key) moves with its prefix under the same raw name.
         String relative =
             source.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
-        BlobKey targetKey = to.resolve(relative);
-        Path target = resolve(targetKey.value());
-        checkInsideRoot(target);
+        String targetKey = to.value() + relative;
+        Path target = resolve(targetKey);
+        refuseLink(targetKey, target);
         createParents(targetKey, target);
+        refuseLink(targetKey, target);
         try {
           moveAtomically(file, target);
           count++;
@@ -459,12 +567,12 @@ public final class FileSystemBlobStore implements BlobStore {
   }
 
   private void deleteEmptyDirectories(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
     try (Stream<Path> tree = Files.walk(dir)) {
       for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
-        if (Files.isDirectory(p) && !p.equals(objects)) {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !p.equals(objects)) {
           try {
             Files.deleteIfExists(p);
           } catch (DirectoryNotEmptyException stillUsed) {

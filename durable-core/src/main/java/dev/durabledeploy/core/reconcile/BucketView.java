@@ -5,9 +5,14 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -17,7 +22,9 @@ import java.util.TreeSet;
  * A site as its bucket shows it: which deploy prefixes hold bytes (and a marker), the files of
  * each, which trash prefixes exist, and which prefixes are not deploy ids at all. Prefix names are
  * parsed into {@link DeployId}s before any comparison with the index, so a form mismatch (a
- * trailing slash, a path prefix, another case) shows up as drift instead of hiding it.
+ * trailing slash, a path prefix, another case) shows up as drift instead of hiding it. Objects
+ * under keys that are not blob keys at all ({@link ForeignBlob}) are kept apart: they count as
+ * nobody's bytes.
  *
  * @param files each deploy's objects by path relative to the deploy, the marker excluded
  */
@@ -25,15 +32,17 @@ record BucketView(
     TreeMap<DeployId, Boolean> deploys,
     Map<DeployId, Map<String, BlobInfo>> files,
     Set<DeployId> trash,
-    Set<String> unrecognized) {
+    Set<String> unrecognized,
+    List<ForeignBlob> foreign) {
 
   static BucketView read(BlobStore blobs, SiteId site) {
     TreeMap<DeployId, Boolean> deploys = new TreeMap<>();
     Map<DeployId, Map<String, BlobInfo>> files = new HashMap<>();
     Set<DeployId> trash = new TreeSet<>();
     Set<String> unrecognized = new TreeSet<>();
+    List<ForeignBlob> foreign = new ArrayList<>();
     BlobPrefix deployRoot = BlobLayout.deploys(site);
-    for (BlobInfo info : blobs.listAll(deployRoot)) {
+    for (BlobInfo info : listAll(blobs, deployRoot, foreign)) {
       String relative = info.key().relativeTo(deployRoot);
       int slash = relative.indexOf('/');
       DeployId id = slash < 0 ? null : parse(relative.substring(0, slash));
@@ -50,7 +59,7 @@ record BucketView(
       }
     }
     BlobPrefix trashRoot = BlobLayout.trash(site);
-    for (BlobInfo info : blobs.listAll(trashRoot)) {
+    for (BlobInfo info : listAll(blobs, trashRoot, foreign)) {
       String relative = info.key().relativeTo(trashRoot);
       int slash = relative.indexOf('/');
       DeployId id = slash < 0 ? null : parse(relative.substring(0, slash));
@@ -61,7 +70,21 @@ record BucketView(
         trash.add(id);
       }
     }
-    return new BucketView(deploys, files, trash, unrecognized);
+    return new BucketView(deploys, files, trash, unrecognized, List.copyOf(foreign));
+  }
+
+  /** Every item under the prefix; its foreign objects go to {@code foreign}. */
+  private static List<BlobInfo> listAll(
+      BlobStore blobs, BlobPrefix prefix, List<ForeignBlob> foreign) {
+    List<BlobInfo> all = new ArrayList<>();
+    BlobKey after = null;
+    do {
+      BlobPage page = blobs.list(prefix, after, 1000);
+      all.addAll(page.items());
+      foreign.addAll(page.foreign());
+      after = page.next();
+    } while (after != null);
+    return all;
   }
 
   private static DeployId parse(String segment) {
@@ -72,6 +95,11 @@ record BucketView(
     }
   }
 
+  /**
+   * Whether the bucket shows nothing the library wrote. Foreign objects do not count: a site whose
+   * listing holds only them has lost its bytes as far as the index is concerned, and the refusal to
+   * repair an empty-looking site must hold for it too.
+   */
   boolean isEmpty() {
     return deploys.isEmpty() && trash.isEmpty() && unrecognized.isEmpty();
   }

@@ -46,5 +46,12 @@ public enum DriftKind {
   /** An alias whose target is not a live deploy. Reported, never repaired automatically. */
   ALIAS_TO_MISSING_DEPLOY,
   /** A prefix whose name is not a deploy id. Reported, never touched. */
-  UNRECOGNIZED_PREFIX
+  UNRECOGNIZED_PREFIX,
+  /**
+   * An object under a key that is not a valid blob key (a console "folder" object, an empty
+   * segment, a control character), written by something other than the library. Reported with its
+   * key rendered safely; never repaired on its own, but it moves and goes with the prefix it lies
+   * in (a deploy trashed, restored or purged, a site purged).
+   */
+  FOREIGN_KEY
 }

@@ -253,6 +253,18 @@ public final class Reconciler {
     bucket
         .unrecognized()
         .forEach(p -> drifts.add(new Drift(DriftKind.UNRECOGNIZED_PREFIX, p, "not a deploy id")));
+    bucket
+        .foreign()
+        .forEach(
+            f ->
+                drifts.add(
+                    new Drift(
+                        DriftKind.FOREIGN_KEY,
+                        f.toString(),
+                        "an object the library did not write ("
+                            + f.size()
+                            + " bytes); its key "
+                            + f.reason())));
     return new Scan(site, now, bucket, rows, tombstones, aliases, drifts);
   }
 
@@ -445,9 +457,13 @@ public final class Reconciler {
           repaired.add(drift);
         }
         case FILE_ADDED_AFTER_FINALIZE -> throw new IllegalStateException("handled above");
-        case PURGE_UNFINISHED, ALIAS_TO_MISSING_DEPLOY, UNRECOGNIZED_PREFIX, CONTENT_CHANGED -> {
-          // Reported for a human: moving an alias, deleting an unknown prefix or choosing between
-          // changed bytes and a redeploy is not ours to guess.
+        case PURGE_UNFINISHED,
+            ALIAS_TO_MISSING_DEPLOY,
+            UNRECOGNIZED_PREFIX,
+            CONTENT_CHANGED,
+            FOREIGN_KEY -> {
+          // Reported for a human: moving an alias, deleting an unknown prefix or a key the library
+          // did not write, or choosing between changed bytes and a redeploy is not ours to guess.
         }
       }
     }

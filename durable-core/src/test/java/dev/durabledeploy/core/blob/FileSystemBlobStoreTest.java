@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPrefix;
@@ -13,11 +15,17 @@ import dev.durabledeploy.testkit.tck.BlobStoreContract;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +36,29 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
   @Override
   protected BlobStore createBlobStore(MutableClock clock) {
     return new FileSystemBlobStore(root.resolve("store"));
+  }
+
+  /**
+   * A file renamed on disk to a name the store would refuse (a control character, a backslash), as
+   * a hand copy or another program leaves it. A filesystem cannot hold a folder object or an empty
+   * segment.
+   */
+  @Override
+  protected boolean plantForeign(String rawKey, String content) {
+    if (rawKey.endsWith("/") || rawKey.contains("//")) {
+      return false;
+    }
+    try {
+      put("planting/x", content);
+      Path objects = root.resolve("store").resolve("objects");
+      Path target = objects.resolve(rawKey);
+      Files.createDirectories(target.getParent());
+      Files.move(objects.resolve("planting").resolve("x"), target);
+      Files.delete(objects.resolve("planting"));
+      return true;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   @Test
@@ -52,6 +83,166 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
         .hasMessageContaining("outside");
     try (Stream<Path> files = Files.list(outside)) {
       assertThat(files).isEmpty();
+    }
+  }
+
+  /**
+   * A symbolic link planted inside the root that points outside: a directory {@code objects/evil}
+   * leading to {@code outside/}, a file {@code objects/site/link.html} leading to a file outside,
+   * and a site directory {@code objects/linked-site} leading to a tree outside. The outside files
+   * are valid objects of another store, so a store that follows the link would read them as its
+   * own.
+   */
+  @Nested
+  @DisplayName("a symbolic link out of the root is never followed")
+  class SymbolicLinks {
+
+    private Path outside;
+    private Path objects;
+    private Map<Path, String> outsideBefore;
+
+    @BeforeEach
+    void plantLinks() throws IOException {
+      objects = root.resolve("store").resolve("objects");
+      FileSystemBlobStore other = new FileSystemBlobStore(root.resolve("other"));
+      byte[] secret = "secret".getBytes(StandardCharsets.UTF_8);
+      for (String key :
+          List.of("x", "site/index.html", "site/deploys/d1/index.html", "site/deploys/d1/a.js")) {
+        other.put(BlobKey.of(key), new ByteArrayInputStream(secret), secret.length, HTML);
+      }
+      outside = root.resolve("other").resolve("objects");
+      put("site/keep.html", "mine");
+      Files.createSymbolicLink(objects.resolve("evil"), outside);
+      Files.createSymbolicLink(objects.resolve("site").resolve("link.html"), outside.resolve("x"));
+      Files.createSymbolicLink(objects.resolve("linked-site"), outside.resolve("site"));
+      outsideBefore = snapshot(outside);
+    }
+
+    private Map<Path, String> snapshot(Path dir) throws IOException {
+      Map<Path, String> files = new TreeMap<>();
+      try (Stream<Path> tree = Files.walk(dir)) {
+        for (Path p : tree.filter(Files::isRegularFile).toList()) {
+          files.put(dir.relativize(p), Files.readString(p, StandardCharsets.ISO_8859_1));
+        }
+      }
+      return files;
+    }
+
+    private void assertOutsideUntouched() throws IOException {
+      assertThat(snapshot(outside)).isEqualTo(outsideBefore);
+    }
+
+    @Test
+    @DisplayName("get and stat through a link are refused and read nothing outside")
+    void getAndStat() throws IOException {
+      for (String key : List.of("evil/x", "site/link.html", "linked-site/index.html")) {
+        assertThatThrownBy(() -> blobs.get(BlobKey.of(key)))
+            .as(key)
+            .isInstanceOf(InvalidInputException.class)
+            .hasMessageContaining("symbolic link");
+        assertThatThrownBy(() -> blobs.stat(BlobKey.of(key)))
+            .as(key)
+            .isInstanceOf(InvalidInputException.class)
+            .hasMessageContaining("symbolic link");
+      }
+      assertThat(read("site/keep.html")).isEqualTo("mine");
+      assertOutsideUntouched();
+    }
+
+    @Test
+    @DisplayName("a listing never descends into or lists a link")
+    void list() throws IOException {
+      assertThat(walk(BlobPrefix.ROOT, 2)).containsExactly("site/keep.html");
+      assertThat(walk(BlobPrefix.of("evil"), 10)).isEmpty();
+      assertThat(walk(BlobPrefix.of("linked-site"), 10)).isEmpty();
+      assertThat(walk(BlobPrefix.of("linked-site", "deploys"), 10)).isEmpty();
+      assertOutsideUntouched();
+    }
+
+    @Test
+    @DisplayName("delete through a link is refused and deletes nothing outside")
+    void delete() throws IOException {
+      for (String key : List.of("evil/x", "linked-site/index.html")) {
+        assertThatThrownBy(() -> blobs.delete(BlobKey.of(key)))
+            .as(key)
+            .isInstanceOf(InvalidInputException.class)
+            .hasMessageContaining("symbolic link");
+      }
+      assertOutsideUntouched();
+    }
+
+    @Test
+    @DisplayName("delete prefix unlinks a link under the prefix and deletes nothing outside")
+    void deletePrefix() throws IOException {
+      assertThat(blobs.deletePrefix(BlobPrefix.of("linked-site", "deploys"))).isZero();
+      assertThat(blobs.deletePrefix(BlobPrefix.of("linked-site", "deploys", "d1"))).isZero();
+      assertOutsideUntouched();
+      assertThat(blobs.deletePrefix(BlobPrefix.of("site"))).isEqualTo(1);
+      assertThat(objects.resolve("site")).doesNotExist();
+      assertThat(blobs.deletePrefix(BlobPrefix.of("evil"))).isZero();
+      assertThat(blobs.deletePrefix(BlobPrefix.of("linked-site"))).isZero();
+      assertThat(blobs.deletePrefix(BlobPrefix.ROOT)).isZero();
+      assertThat(Files.exists(objects.resolve("evil"), LinkOption.NOFOLLOW_LINKS)).isFalse();
+      assertOutsideUntouched();
+    }
+
+    @Test
+    @DisplayName("move prefix neither reads through a link nor writes through one")
+    void movePrefix() throws IOException {
+      assertThat(
+              blobs.movePrefix(
+                  BlobPrefix.of("linked-site", "deploys", "d1"), BlobPrefix.of("_trash", "d1")))
+          .isZero();
+      assertThat(blobs.movePrefix(BlobPrefix.of("evil"), BlobPrefix.of("moved"))).isZero();
+      assertThat(walk(BlobPrefix.ROOT, 10)).containsExactly("site/keep.html");
+      assertOutsideUntouched();
+      put("mine/d1/index.html", "mine");
+      assertThatThrownBy(
+              () -> blobs.movePrefix(BlobPrefix.of("mine", "d1"), BlobPrefix.of("evil", "d1")))
+          .isInstanceOf(InvalidInputException.class)
+          .hasMessageContaining("symbolic link");
+      assertThat(read("mine/d1/index.html")).isEqualTo("mine");
+      assertOutsideUntouched();
+    }
+
+    @Test
+    @DisplayName("put through a link is refused and writes nothing outside")
+    void putThroughLink() throws IOException {
+      for (String key : List.of("evil/new", "linked-site/deploys/d2/x", "site/link.html")) {
+        assertThatThrownBy(() -> put(key, "overwrite"))
+            .as(key)
+            .isInstanceOf(InvalidInputException.class)
+            .hasMessageContaining("symbolic link");
+      }
+      assertOutsideUntouched();
+    }
+  }
+
+  @Test
+  @DisplayName("content type and cache control beyond ASCII keep the object's size exact")
+  void nonAsciiMetadata() {
+    List<BlobMetadata> corpus =
+        List.of(
+            new BlobMetadata("text/plain; name=\"caf\u00e9\"", "max-age=60, \u00fcber"),
+            new BlobMetadata("text/plain; note=\"\ud83d\ude00\"", "private, x=\ud83d\ude80"),
+            new BlobMetadata("text/html; charset=utf-8; t=\u65e5\u672c\ud83d\ude00", null));
+    int n = 0;
+    for (BlobMetadata metadata : corpus) {
+      BlobKey key = BlobKey.of("meta/k" + n++);
+      byte[] bytes = "hello".getBytes(StandardCharsets.UTF_8);
+      assertThat(blobs.put(key, new ByteArrayInputStream(bytes), bytes.length, metadata).size())
+          .isEqualTo(5);
+      BlobInfo stat = blobs.stat(key).orElseThrow();
+      assertThat(stat.size()).as(metadata.toString()).isEqualTo(5);
+      assertThat(stat.metadata()).isEqualTo(metadata);
+      try (BlobContent content = blobs.get(key).orElseThrow()) {
+        assertThat(content.info().size()).isEqualTo(5);
+        assertThat(content.readAllBytes()).isEqualTo(bytes);
+      }
+      assertThat(blobs.listAll(BlobPrefix.of("meta")))
+          .filteredOn(i -> i.key().equals(key))
+          .singleElement()
+          .satisfies(i -> assertThat(i.size()).isEqualTo(5));
     }
   }
 

@@ -1,9 +1,11 @@
 package dev.durabledeploy.spi.blob;
 
 import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Optional;
 
 /**
  * The key of one object in a blob store: a relative slash-separated path of at most 1,024 UTF-8
@@ -29,6 +31,18 @@ public record BlobKey(String value) implements Comparable<BlobKey> {
 
   public static BlobKey of(String value) {
     return new BlobKey(value);
+  }
+
+  /**
+   * The key, or empty when {@code value} is not a valid key: for a store that classifies the raw
+   * keys of a listing (a key written by something else becomes a {@link ForeignBlob}).
+   */
+  public static Optional<BlobKey> parse(String value) {
+    try {
+      return Optional.of(new BlobKey(value));
+    } catch (InvalidInputException notAKey) {
+      return Optional.empty();
+    }
   }
 
   /** Whether this key lies under {@code prefix}. */

@@ -65,7 +65,11 @@ public interface BlobStore extends AutoCloseable {
    * Up to {@code limit} objects under {@code prefix} whose keys sort after {@code startAfter}
    * (null: from the start), in {@link BlobKey#UTF8_ORDER}. Paging is stable: walking pages with
    * {@link BlobPage#next()} yields every object present for the whole walk exactly once. Items may
-   * lack metadata (see {@link BlobInfo#metadata()}).
+   * lack metadata (see {@link BlobInfo#metadata()}). An object whose key is not a valid {@link
+   * BlobKey} (written by something else: a console folder object {@code a/b/}, {@code a//b}, a
+   * control character) is never an item and never an error: it is reported in {@link
+   * BlobPage#foreign()}, which may make a page hold fewer than {@code limit} items although more
+   * follow.
    *
    * @param limit 1 to 1,000
    */
@@ -75,8 +79,8 @@ public interface BlobStore extends AutoCloseable {
   void delete(BlobKey key);
 
   /**
-   * Removes every object under {@code prefix} and returns how many were removed. Idempotent: a gone
-   * prefix is a no-op returning 0.
+   * Removes every object under {@code prefix}, foreign ones ({@link ForeignBlob}) included, and
+   * returns how many were removed. Idempotent: a gone prefix is a no-op returning 0.
    */
   long deletePrefix(BlobPrefix prefix);
 
@@ -84,12 +88,16 @@ public interface BlobStore extends AutoCloseable {
    * Moves every object under {@code from} to the same relative key under {@code to} (copy, then
    * delete the source) and returns how many objects were moved. Idempotent (V9): re-run after a
    * crash at any point it finishes the move; a gone source is a no-op returning 0. Objects already
-   * at the destination are overwritten by the source's. The prefixes must not overlap ({@link
-   * dev.durabledeploy.spi.InvalidInputException}, field {@code to}).
+   * at the destination are overwritten by the source's. Foreign objects ({@link ForeignBlob}) move
+   * too, to the same raw relative key, so a prefix moves whole. The prefixes must not overlap
+   * ({@link dev.durabledeploy.spi.InvalidInputException}, field {@code to}).
    */
   long movePrefix(BlobPrefix from, BlobPrefix to);
 
-  /** Every object under {@code prefix}, paging through {@link #list} in pages of 1,000. */
+  /**
+   * Every object under {@code prefix}, paging through {@link #list} in pages of 1,000; foreign
+   * objects are left out (walk {@link #list} to see them).
+   */
   default List<BlobInfo> listAll(BlobPrefix prefix) {
     List<BlobInfo> all = new ArrayList<>();
     BlobKey after = null;

@@ -10,6 +10,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,11 +30,19 @@ import java.util.concurrent.ConcurrentSkipListMap;
 /**
  * The reference blob store: objects in a sorted concurrent map, in S3's (UTF-8 byte) order. Every
  * object carries the SHA-256 of its bytes and an etag (their MD5, as S3 tags single-part objects),
- * in listings too; a create-only write is one {@code putIfAbsent} on the map.
+ * in listings too; a create-only write is one {@code putIfAbsent} on the map. Like a bucket it can
+ * also hold objects under keys the library would never write ({@link #putForeign}), which listings
+ * report as {@link ForeignBlob}s and prefix deletes and moves treat as objects.
  */
 public final class InMemoryBlobStore implements BlobStore {
 
-  private record StoredObject(byte[] bytes, BlobInfo info) {}
+  /** An object: {@code info} for a valid key, {@code foreign} (and no info) for any other. */
+  private record StoredObject(byte[] bytes, BlobInfo info, ForeignBlob foreign) {
+
+    StoredObject(byte[] bytes, BlobInfo info) {
+      this(bytes, info, null);
+    }
+  }
 
   private final Clock clock;
   private final ConcurrentSkipListMap<String, StoredObject> objects =
@@ -88,6 +97,34 @@ public final class InMemoryBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Stores {@code bytes} under a raw key that need not be a valid {@link BlobKey}: a console's
+   * folder object {@code a/b/}, {@code a//b}, a control character. This is what another writer of a
+   * real bucket can do, for tests of how the library copes with what it did not write.
+   */
+  public void putForeign(String rawKey, byte[] bytes) {
+    Objects.requireNonNull(rawKey, "rawKey");
+    if (rawKey.isEmpty()) {
+      throw new IllegalArgumentException("an object key is never empty");
+    }
+    objects.put(rawKey, foreign(rawKey, bytes.clone()));
+  }
+
+  private StoredObject foreign(String rawKey, byte[] bytes) {
+    Optional<BlobKey> valid = BlobKey.parse(rawKey);
+    return valid.isPresent()
+        ? new StoredObject(
+            bytes,
+            new BlobInfo(
+                valid.get(),
+                bytes.length,
+                BlobMetadata.binary(),
+                clock.instant(),
+                hex("MD5", bytes),
+                hex("SHA-256", bytes)))
+        : new StoredObject(bytes, null, new ForeignBlob(rawKey, bytes.length, clock.instant()));
+  }
+
   /** Reads exactly {@code size} bytes or refuses, so a short or long stream stores nothing. */
   static byte[] readExactly(InputStream data, int size) {
     try {
@@ -127,18 +164,35 @@ public final class InMemoryBlobStore implements BlobStore {
             ? objects.tailMap(startAfter.value(), false)
             : objects.tailMap(prefix.value(), true);
     List<BlobInfo> items = new ArrayList<>();
+    List<ForeignBlob> foreign = new ArrayList<>();
     boolean more = false;
     for (Map.Entry<String, StoredObject> e : tail.entrySet()) {
       if (!e.getKey().startsWith(prefix.value())) {
         break;
       }
       if (items.size() == limit) {
-        more = true;
+        more = true; // what follows, foreign or not, belongs to the next page
         break;
       }
-      items.add(e.getValue().info());
+      if (e.getValue().info() != null) {
+        items.add(e.getValue().info());
+      } else {
+        foreign.add(e.getValue().foreign());
+      }
     }
-    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null);
+    return new BlobPage(items, more ? items.get(items.size() - 1).key() : null, foreign);
+  }
+
+  /** Every raw key under the prefix, foreign ones included, in order. */
+  private List<String> rawKeys(BlobPrefix prefix) {
+    List<String> keys = new ArrayList<>();
+    for (String key : objects.tailMap(prefix.value(), true).keySet()) {
+      if (!key.startsWith(prefix.value())) {
+        break;
+      }
+      keys.add(key);
+    }
+    return keys;
   }
 
   @Override
@@ -149,8 +203,8 @@ public final class InMemoryBlobStore implements BlobStore {
   @Override
   public long deletePrefix(BlobPrefix prefix) {
     long count = 0;
-    for (BlobInfo info : listAll(prefix)) {
-      if (objects.remove(info.key().value()) != null) {
+    for (String key : rawKeys(prefix)) {
+      if (objects.remove(key) != null) {
         count++;
       }
     }
@@ -166,22 +220,29 @@ public final class InMemoryBlobStore implements BlobStore {
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
     }
     long count = 0;
-    for (BlobInfo info : listAll(from)) {
-      StoredObject o = objects.get(info.key().value());
+    for (String key : rawKeys(from)) {
+      StoredObject o = objects.get(key);
       if (o == null) {
         continue;
       }
-      BlobKey target = to.resolve(info.key().relativeTo(from));
-      BlobInfo moved =
-          new BlobInfo(
-              target,
-              o.info().size(),
-              o.info().metadata(),
-              clock.instant(),
-              o.info().etag(),
-              o.info().sha256());
-      objects.put(target.value(), new StoredObject(o.bytes(), moved));
-      objects.remove(info.key().value());
+      String target = to.value() + key.substring(from.value().length());
+      if (o.info() != null) {
+        BlobKey moved = BlobKey.of(target);
+        objects.put(
+            target,
+            new StoredObject(
+                o.bytes(),
+                new BlobInfo(
+                    moved,
+                    o.info().size(),
+                    o.info().metadata(),
+                    clock.instant(),
+                    o.info().etag(),
+                    o.info().sha256())));
+      } else {
+        objects.put(target, foreign(target, o.bytes()));
+      }
+      objects.remove(key);
       count++;
     }
     return count;

@@ -2,8 +2,11 @@ package dev.durabledeploy.testkit.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -12,6 +15,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.blob.ForeignBlob;
 import dev.durabledeploy.testkit.MutableClock;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
@@ -50,6 +54,56 @@ public abstract class BlobStoreContract {
 
   /** An empty blob store; closed after each test. Shared backends must isolate tests. */
   protected abstract BlobStore createBlobStore(MutableClock clock);
+
+  /**
+   * Server-side copies that go wrong, for a store that moves a prefix by copying each object and
+   * then deleting the source (S3): {@link #store()} reaches the objects of {@link #blobs} through
+   * an endpoint whose next copies can be made to fail without copying.
+   */
+  public interface FaultyCopies extends AutoCloseable {
+
+    /** A store on the same objects as {@link #blobs} whose copies go through the faults. */
+    BlobStore store();
+
+    /** The next {@code n} copies answer "not found" (404) and copy nothing. */
+    void copiesAnswerNotFound(int n);
+
+    /** The next {@code n} copies answer success and copy nothing. */
+    void copiesAnswerSuccessWithoutCopying(int n);
+
+    @Override
+    void close();
+  }
+
+  /**
+   * How to break this store's copies (see {@link FaultyCopies}), called once per test that needs
+   * it; null (the default) for a store that moves by rename and so has no copy to lose.
+   */
+  protected FaultyCopies faultyCopies() {
+    return null;
+  }
+
+  /**
+   * Keys of every foreign kind, all under {@code f/deploys/d1/}: a console's folder object, an
+   * empty segment, control characters, a backslash. The library never writes such keys; other
+   * writers of a bucket do.
+   */
+  protected static final List<String> FOREIGN_KEYS =
+      List.of(
+          "f/deploys/d1/",
+          "f/deploys/d1//x.html",
+          "f/deploys/d1/a\u0001b.html",
+          "f/deploys/d1/new\nline.html",
+          "f/deploys/d1/back\\slash.html");
+
+  /**
+   * Writes an object under {@code rawKey} the way another writer of the backend would (the store
+   * itself refuses such keys), or returns false when the backend cannot hold that key at all (a
+   * filesystem has no folder objects and no empty segments). The default holds none.
+   */
+  protected boolean plantForeign(String rawKey, String content) {
+    return false;
+  }
 
   @BeforeEach
   void openBlobs() {
@@ -368,6 +422,98 @@ public abstract class BlobStoreContract {
     }
   }
 
+  /**
+   * Every foreign key this store can hold, planted beside valid objects under {@code f/deploys/}.
+   */
+  private List<String> plantForeignKeys() {
+    put("f/deploys/d0/a.html", "a");
+    put("f/deploys/d1/index.html", "index");
+    put("f/deploys/d1/z.html", "z");
+    put("f/deploys/d2/b.html", "b");
+    List<String> planted = new ArrayList<>();
+    for (String raw : FOREIGN_KEYS) {
+      if (plantForeign(raw, "foreign")) {
+        planted.add(raw);
+      }
+    }
+    assumeTrue(!planted.isEmpty(), "this store's backend can hold none of the foreign keys");
+    return planted;
+  }
+
+  /** The raw keys of every foreign object under the prefix, walking pages of {@code pageSize}. */
+  protected List<String> walkForeign(BlobPrefix prefix, int pageSize) {
+    List<String> keys = new ArrayList<>();
+    BlobKey after = null;
+    do {
+      BlobPage page = blobs.list(prefix, after, pageSize);
+      page.foreign().forEach(f -> keys.add(f.rawKey()));
+      after = page.next();
+    } while (after != null);
+    return keys;
+  }
+
+  @Nested
+  @DisplayName("foreign keys")
+  class ForeignKeys {
+
+    @Test
+    @DisplayName("a listing reports foreign keys aside, once each, and still pages every valid key")
+    void listed() {
+      List<String> planted = plantForeignKeys();
+      for (int pageSize : new int[] {1, 2, 3, 1000}) {
+        assertThat(walk(BlobPrefix.of("f"), pageSize))
+            .as("page size %d", pageSize)
+            .containsExactly(
+                "f/deploys/d0/a.html",
+                "f/deploys/d1/index.html",
+                "f/deploys/d1/z.html",
+                "f/deploys/d2/b.html");
+        assertThat(walkForeign(BlobPrefix.of("f"), pageSize))
+            .as("page size %d", pageSize)
+            .containsExactlyInAnyOrderElementsOf(planted);
+      }
+      assertThat(blobs.listAll(BlobPrefix.of("f", "deploys", "d1"))).hasSize(2);
+      BlobKey after = null;
+      do {
+        BlobPage page = blobs.list(BlobPrefix.of("f"), after, 2);
+        for (ForeignBlob foreign : page.foreign()) {
+          assertThat(foreign.toString()).doesNotContain("\n", "\u0001").startsWith("'");
+          assertThat(foreign.reason()).isNotEmpty();
+          assertThat(foreign.isUnder(BlobPrefix.of("f", "deploys", "d1"))).isTrue();
+        }
+        after = page.next();
+      } while (after != null);
+    }
+
+    @Test
+    @DisplayName("deleting a prefix removes its foreign objects too, and nothing beside it")
+    void deleted() {
+      List<String> planted = plantForeignKeys();
+      assertThat(blobs.deletePrefix(BlobPrefix.of("f", "deploys", "d1")))
+          .isEqualTo(2 + planted.size());
+      assertThat(walk(BlobPrefix.of("f"), 10))
+          .containsExactly("f/deploys/d0/a.html", "f/deploys/d2/b.html");
+      assertThat(walkForeign(BlobPrefix.of("f"), 10)).isEmpty();
+      assertThat(blobs.deletePrefix(BlobPrefix.of("f", "deploys", "d1"))).isZero();
+    }
+
+    @Test
+    @DisplayName("moving a prefix moves its foreign objects to the same raw relative keys")
+    void moved() {
+      List<String> planted = plantForeignKeys();
+      BlobPrefix from = BlobPrefix.of("f", "deploys", "d1");
+      BlobPrefix to = BlobPrefix.of("t", "d1");
+      assertThat(blobs.movePrefix(from, to)).isEqualTo(2 + planted.size());
+      assertThat(walk(from, 10)).isEmpty();
+      assertThat(walkForeign(from, 10)).isEmpty();
+      assertThat(walk(to, 10)).containsExactly("t/d1/index.html", "t/d1/z.html");
+      assertThat(walkForeign(to, 10))
+          .containsExactlyInAnyOrderElementsOf(
+              planted.stream().map(k -> "t/d1/" + k.substring(from.value().length())).toList());
+      assertThat(blobs.movePrefix(from, to)).isZero();
+    }
+  }
+
   @Nested
   @DisplayName("prefix operations")
   class Prefixes {
@@ -435,6 +581,51 @@ public abstract class BlobStoreContract {
       assertThatThrownBy(() -> blobs.movePrefix(BlobPrefix.of("a"), BlobPrefix.of("a", "b")))
           .isInstanceOfSatisfying(
               InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("to"));
+    }
+
+    @Test
+    @DisplayName("a move of a prefix whose copies are refused or lost never deletes a byte")
+    void moveConfirmsEveryCopy() {
+      try (FaultyCopies faulty = faultyCopies()) {
+        assumeTrue(faulty != null, "this store moves by rename: there is no copy to lose");
+        moveUnderFaults(faulty, () -> faulty.copiesAnswerNotFound(1));
+        moveUnderFaults(faulty, () -> faulty.copiesAnswerSuccessWithoutCopying(2));
+      }
+    }
+
+    /**
+     * Moves five objects while {@code breakCopies} is in force: the move may fail (then as a
+     * transient failure the caller retries) or finish, but every object is whole at its source or
+     * its destination; a re-run without faults then finishes the move exactly.
+     */
+    private void moveUnderFaults(FaultyCopies faulty, Runnable breakCopies) {
+      BlobPrefix from = BlobPrefix.of("confirm", "src");
+      BlobPrefix to = BlobPrefix.of("confirm", "dst");
+      blobs.deletePrefix(BlobPrefix.of("confirm"));
+      Map<String, String> files = new TreeMap<>();
+      for (int i = 0; i < 5; i++) {
+        files.put("f" + i, "content-" + i);
+        put("confirm/src/f" + i, "content-" + i);
+      }
+      breakCopies.run();
+      Throwable failure = catchThrowable(() -> faulty.store().movePrefix(from, to));
+      if (failure != null) {
+        assertThat(failure).isInstanceOf(TransientStoreException.class);
+      }
+      files.forEach(
+          (name, content) -> {
+            String source = from.resolve(name).value();
+            String target = to.resolve(name).value();
+            boolean atSource = blobs.stat(BlobKey.of(source)).isPresent();
+            assertThat(atSource ? read(source) : read(target)).as(name).isEqualTo(content);
+          });
+      faulty.store().movePrefix(from, to);
+      assertThat(walk(from, 10)).isEmpty();
+      Map<String, String> moved = new TreeMap<>();
+      for (String key : walk(to, 10)) {
+        moved.put(key.substring(to.value().length()), read(key));
+      }
+      assertThat(moved).isEqualTo(files);
     }
 
     @Test

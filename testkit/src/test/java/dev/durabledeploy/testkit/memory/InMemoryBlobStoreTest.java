@@ -9,4 +9,11 @@ class InMemoryBlobStoreTest extends BlobStoreContract {
   protected BlobStore createBlobStore(MutableClock clock) {
     return new InMemoryBlobStore(clock);
   }
+
+  @Override
+  protected boolean plantForeign(String rawKey, String content) {
+    ((InMemoryBlobStore) blobs)
+        .putForeign(rawKey, content.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return true;
+  }
 }
