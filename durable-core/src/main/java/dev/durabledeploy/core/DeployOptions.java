@@ -8,7 +8,8 @@ import java.time.Duration;
  * validated when built: a wrong value fails with {@link ConfigurationException} naming it.
  *
  * @param keepLatest newest active deploys of a site GC never trashes (V2)
- * @param grace a deploy younger than this is never trashed (V3); an unmarked one gets only this
+ * @param grace a deploy younger than this is never trashed (V3); an unmarked one gets only this; a
+ *     restored deploy is kept this long after its restore
  * @param retention how long a marked deploy is kept at least (V5)
  * @param releasedAliasTtl a deploy released from an alias less than this ago is kept (V4)
  * @param recoveryWindow how long a deleted deploy can be restored before the purge
