@@ -8,6 +8,7 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.gc.SiteGc;
 import dev.durabledeploy.core.jobs.JobRunner;
 import dev.durabledeploy.core.jobs.LeaseSweep;
+import dev.durabledeploy.core.outbox.OutboxDeadLetters;
 import dev.durabledeploy.core.outbox.OutboxPurge;
 import dev.durabledeploy.core.outbox.OutboxRelay;
 import dev.durabledeploy.core.purge.TombstonePurge;
@@ -91,6 +92,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final JobRunner jobs;
   private final LeaseSweep leaseSweep;
   private final OutboxRelay relay;
+  private final OutboxDeadLetters outboxDeadLetters;
   private final String instanceId;
   private boolean started;
 
@@ -120,10 +122,13 @@ public final class DurableDeploy implements AutoCloseable {
             .retryPolicy(b.retryPolicy)
             .random(b.random)
             .meterRegistry(b.meters)
+            .events(bus)
+            .maxFailures(retrier.workflowPolicy().maxAttempts())
             .route(StandardEvents.ALIAS_CHANGED, AliasProjection.WORKFLOW)
             .route(StandardEvents.SITE_CHANGED, SiteGc.WORKFLOW);
     b.routes.forEach(r -> relay.route(r[0], r[1]));
     this.relay = relay.build();
+    this.outboxDeadLetters = new OutboxDeadLetters(store.outbox(), this.relay, operations, retrier);
   }
 
   public static Builder builder() {
@@ -131,8 +136,11 @@ public final class DurableDeploy implements AutoCloseable {
   }
 
   /**
-   * Sweeps orphaned job leases, registers the library's workflows and their schedules, starts the
-   * engine if needed, then the relay.
+   * Sweeps orphaned job leases, registers the library's workflows and their schedules, checks that
+   * every route leads to a registered workflow, starts the engine if needed, then the relay.
+   *
+   * @throws ConfigurationException (property {@code route}) naming a route to a workflow the engine
+   *     has not registered, and the registered ones; nothing is started then
    */
   public synchronized DurableDeploy start() {
     if (started) {
@@ -155,6 +163,8 @@ public final class DurableDeploy implements AutoCloseable {
     engine.schedule(
         CronSchedule.utc(OutboxPurge.WORKFLOW, OutboxPurge.WORKFLOW, OUTBOX_PURGE_CRON));
     engine.schedule(CronSchedule.utc(LeaseSweep.WORKFLOW, LeaseSweep.WORKFLOW, LEASE_SWEEP_CRON));
+    // Before anything runs: a route to nothing would only fail until its events are dead-lettered.
+    relay.checkRoutes();
     if (engine.engineStatus() == EngineStatus.NEW) {
       engine.start();
     }
@@ -222,6 +232,14 @@ public final class DurableDeploy implements AutoCloseable {
 
   public OutboxRelay relay() {
     return relay;
+  }
+
+  /**
+   * Outbox events the relay dead-lettered after {@code max(retryPolicy.maxAttempts(), }{@value
+   * Retrier#MIN_WORKFLOW_ATTEMPTS}{@code )} failed dispatches: list, retry or discard them.
+   */
+  public OutboxDeadLetters outboxDeadLetters() {
+    return outboxDeadLetters;
   }
 
   public DeployOptions options() {

@@ -86,6 +86,34 @@ class DurableDeployBuilderTest {
   }
 
   @Test
+  @DisplayName(
+      "start refuses a route to a workflow no engine registered, naming it and the registered ones")
+  void unknownRoute() {
+    InMemoryWorkflowEngine engine = new InMemoryWorkflowEngine();
+    DurableDeploy plane =
+        DurableDeploy.builder()
+            .store(new InMemoryStore())
+            .engine(engine)
+            .blobRoot(dir.resolve("blobs"))
+            .route("build.finished", "notify-slack")
+            .build();
+    try {
+      assertThatThrownBy(plane::start)
+          .isInstanceOfSatisfying(
+              ConfigurationException.class,
+              e -> {
+                assertThat(e.property()).isEqualTo("route");
+                assertThat(e.getMessage())
+                    .contains("build.finished", "'notify-slack'", "gc-site", "alias-project");
+              });
+      // Refused before anything runs: the engine was not started, the relay claims nothing.
+      assertThat(engine.engineStatus()).isEqualTo(EngineStatus.NEW);
+    } finally {
+      plane.close();
+    }
+  }
+
+  @Test
   @DisplayName("start registers the library's workflows and starts the engine; close stops it")
   void lifecycle() {
     InMemoryWorkflowEngine engine = new InMemoryWorkflowEngine();
