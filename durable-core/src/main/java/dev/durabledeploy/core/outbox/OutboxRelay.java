@@ -17,6 +17,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -49,7 +50,17 @@ import org.slf4j.LoggerFactory;
  * failed with a backoff from the {@link RetryPolicy} and the rest of its site's batch is released,
  * so nothing of that site overtakes it. The relay wakes up on the store's append notification when
  * it offers one and polls otherwise. Any number of relays, in threads or processes, may share one
- * outbox: claims keep them apart. The lease is renewed while a batch is in flight.
+ * outbox: claims keep them apart.
+ *
+ * <p><b>Claims.</b> The lease is renewed every third of its TTL while a batch is in flight. A
+ * site's chain submits its next event only while this relay can show it still holds the site's
+ * claim: the claim, or the last renewal that extended every event of the chain, was made less than
+ * {@code leaseTtl - leaseTtl/4} ago (the quarter absorbs call latency and clock skew between
+ * hosts). A renewal that extends fewer events than the chain holds, or renewals that fail or hang
+ * for that long, stop the chain: another relay may have taken the site over, and two relays
+ * dispatching one site would break its order. A submission already handed to the engine cannot be
+ * called back; the relay that took over submits the same event again under the same idempotency
+ * key, which the engine deduplicates.
  *
  * <p><b>Dead letters.</b> An event whose dispatch failed {@code maxFailures} times (default {@value
  * #DEFAULT_MAX_FAILURES}, the background workflows' budget) is dead-lettered in the outbox with its
@@ -109,12 +120,14 @@ public final class OutboxRelay implements AutoCloseable {
   private final Duration leaseTtl;
   private final Duration pollInterval;
   private final Duration submitTimeout;
+  private final Duration claimMargin;
   private final int maxFailures;
   private final EventBus events;
   private final Semaphore wakeUp = new Semaphore(0);
   private final Semaphore inFlight;
   private final Set<Long> outstanding = ConcurrentHashMap.newKeySet();
   private final Set<CompletableFuture<Void>> chains = ConcurrentHashMap.newKeySet();
+  private final Set<SiteChain> dispatching = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean warnedNoDeadLetters = new AtomicBoolean();
   private final java.util.concurrent.ConcurrentLinkedQueue<PendingAck> acks =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -123,6 +136,7 @@ public final class OutboxRelay implements AutoCloseable {
   private final Counter delivered;
   private final Counter failed;
   private final Counter deadLettered;
+  private final Counter claimsLost;
   private final Timer lag;
   private volatile boolean running;
   private volatile boolean stopping;
@@ -143,6 +157,7 @@ public final class OutboxRelay implements AutoCloseable {
     this.leaseTtl = b.leaseTtl;
     this.pollInterval = b.pollInterval;
     this.submitTimeout = b.submitTimeout;
+    this.claimMargin = b.leaseTtl.dividedBy(4);
     this.maxFailures = b.maxFailures;
     this.events = b.events;
     this.inFlight = new Semaphore(b.maxInFlight);
@@ -171,6 +186,10 @@ public final class OutboxRelay implements AutoCloseable {
     this.deadLettered =
         Counter.builder("durable.outbox.relay.dead.lettered")
             .description("outbox events dead-lettered after their budget of failed dispatches")
+            .register(b.meters);
+    this.claimsLost =
+        Counter.builder("durable.outbox.relay.claims.lost")
+            .description("site chains stopped because the relay could no longer show its claim")
             .register(b.meters);
     this.lag =
         Timer.builder("durable.outbox.relay.lag")
@@ -281,6 +300,8 @@ public final class OutboxRelay implements AutoCloseable {
   private Round claimAndDispatch(int max) {
     inFlight.acquireUninterruptibly(max);
     List<OutboxEvent> batch;
+    // Read before the call: the store's lease runs from a moment no earlier than this.
+    Instant claimedAt = clock.instant();
     try {
       batch = outbox.claim(owner, max, leaseTtl);
     } catch (RuntimeException e) {
@@ -296,12 +317,17 @@ public final class OutboxRelay implements AutoCloseable {
     batch.forEach(e -> bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e));
     List<CompletableFuture<Void>> sites = new ArrayList<>();
     for (List<OutboxEvent> events : bySite.values()) {
-      SiteChain site = new SiteChain(events);
+      SiteChain site = new SiteChain(events, claimedAt);
+      dispatching.add(site);
       List<Long> accepted = site.accepted;
       CompletableFuture<Void> chain =
           dispatchSite(site, 0)
               .handle((ok, error) -> error)
-              .thenCompose(error -> finishChain(events, accepted, error));
+              .thenCompose(
+                  error -> {
+                    dispatching.remove(site);
+                    return finishChain(events, accepted, error);
+                  });
       chains.add(chain);
       chain.whenComplete((ok, error) -> chains.remove(chain));
       sites.add(chain);
@@ -362,24 +388,89 @@ public final class OutboxRelay implements AutoCloseable {
     }
   }
 
-  /** One site's claimed run of events on its way to the engine. */
+  /**
+   * One site's claimed run of events on its way to the engine, and whether this relay can still
+   * show it holds their claim (see the class comment).
+   */
   private final class SiteChain {
+    final SiteId site;
     final List<OutboxEvent> events;
     final List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
 
-    SiteChain(List<OutboxEvent> events) {
+    /** Ids still under this relay's claim: every event but the dead-lettered ones. */
+    final Set<Long> held = ConcurrentHashMap.newKeySet();
+
+    private Instant holdsUntil;
+    private String lostBecause;
+
+    SiteChain(List<OutboxEvent> events, Instant claimedAt) {
+      this.site = events.get(0).site();
       this.events = events;
+      events.forEach(e -> held.add(e.id()));
+      this.holdsUntil = claimedAt.plus(leaseTtl).minus(claimMargin);
+    }
+
+    /** Every held event's lease was extended by a call issued at {@code at}. */
+    synchronized void confirm(Instant at) {
+      Instant until = at.plus(leaseTtl).minus(claimMargin);
+      if (until.isAfter(holdsUntil)) {
+        holdsUntil = until;
+      }
+    }
+
+    synchronized void lose(String why) {
+      if (lostBecause == null) {
+        lostBecause = why;
+      }
+    }
+
+    /** Why the chain may not submit at {@code now}, or null when it may. */
+    synchronized String notHeld(Instant now) {
+      if (lostBecause != null) {
+        return lostBecause;
+      }
+      return now.isBefore(holdsUntil)
+          ? null
+          : "no claim or renewal confirmed it since "
+              + holdsUntil.minus(leaseTtl).plus(claimMargin);
     }
   }
 
+  /**
+   * Extends the claims in flight. When the store extended fewer than asked, renews chain by chain
+   * to find the sites whose claim is gone, and stops those chains; a renewal that fails confirms
+   * nothing, so chains stop by themselves once their claim may have run out.
+   */
   private void renew() {
     try {
-      if (!outstanding.isEmpty()) {
-        outbox.renew(owner, List.copyOf(outstanding), leaseTtl);
+      List<SiteChain> active = List.copyOf(dispatching);
+      List<Long> ids = List.copyOf(outstanding);
+      if (ids.isEmpty()) {
+        return;
+      }
+      Instant at = clock.instant();
+      if (outbox.renew(owner, ids, leaseTtl) == ids.size()) {
+        active.forEach(chain -> chain.confirm(at));
+        return;
+      }
+      // Something was not extended: a claim ran out (and may be someone else's now), or an event
+      // was settled meanwhile. Only a chain still dispatching needs to know which.
+      for (SiteChain chain : active) {
+        List<Long> held = List.copyOf(chain.held);
+        if (held.isEmpty() || !dispatching.contains(chain)) {
+          continue;
+        }
+        Instant chainAt = clock.instant();
+        int renewed = outbox.renew(owner, held, leaseTtl);
+        if (renewed == held.size()) {
+          chain.confirm(chainAt);
+        } else {
+          chain.lose("a renewal extended " + renewed + " of its " + held.size() + " events");
+        }
       }
     } catch (RuntimeException e) {
       LOG.warn(
-          "renewing the outbox lease failed; the batch may be redelivered: {}",
+          "renewing the outbox lease failed; chains stop once their claim may have expired: {}",
           Operations.describe(e));
     }
   }
@@ -391,6 +482,11 @@ public final class OutboxRelay implements AutoCloseable {
       releaseRest(events, index);
       return CompletableFuture.completedFuture(null);
     }
+    String notHeld = chain.notHeld(clock.instant());
+    if (notHeld != null) {
+      claimLost(chain, index, notHeld);
+      return CompletableFuture.completedFuture(null);
+    }
     OutboxEvent event = events.get(index);
     return submitAll(event)
         .handle(
@@ -400,7 +496,7 @@ public final class OutboxRelay implements AutoCloseable {
                 lag.record(Duration.between(event.createdAt(), clock.instant()));
                 return true;
               }
-              if (failEvent(event, error)) {
+              if (failEvent(chain, event, error)) {
                 return true;
               }
               releaseRest(events, index + 1);
@@ -409,6 +505,24 @@ public final class OutboxRelay implements AutoCloseable {
         .thenCompose(
             next ->
                 next ? dispatchSite(chain, index + 1) : CompletableFuture.completedFuture(null));
+  }
+
+  /**
+   * Stops a chain that can no longer show its claim: it submits nothing more, hands back what it
+   * may still hold (a no-op for events another relay claimed meanwhile), and the relay that claims
+   * the site next delivers the rest in order.
+   */
+  private void claimLost(SiteChain chain, int index, String why) {
+    claimsLost.increment();
+    LOG.warn(
+        "outbox relay {} stopped dispatching site {} before event {} ({} left): {}; another relay"
+            + " may hold the site now, and its events go on from there in order",
+        owner,
+        chain.site,
+        chain.events.get(index).id(),
+        chain.events.size() - index,
+        why);
+    releaseRest(chain.events, index);
   }
 
   private CompletableFuture<Void> submitAll(OutboxEvent event) {
@@ -437,9 +551,10 @@ public final class OutboxRelay implements AutoCloseable {
   /**
    * Records a failed dispatch: the event's {@code maxFailures}-th failure dead-letters it, any
    * earlier one fails it with a backoff. Returns true when the chain may go on with the site's next
-   * event (the event was dead-lettered), false when the site must wait.
+   * event (the event was dead-lettered), false when the site must wait (failed, or the claim is
+   * gone).
    */
-  private boolean failEvent(OutboxEvent event, Throwable error) {
+  private boolean failEvent(SiteChain chain, OutboxEvent event, Throwable error) {
     Throwable cause =
         error instanceof java.util.concurrent.CompletionException && error.getCause() != null
             ? error.getCause()
@@ -450,9 +565,10 @@ public final class OutboxRelay implements AutoCloseable {
       Optional<Boolean> dead = deadLetter(event, text);
       if (dead.isPresent()) {
         if (!dead.get()) {
-          // The claim is gone: the relay that holds it now delivers the site in order.
+          chain.lose("the outbox refused to dead-letter event " + event.id() + " for this relay");
           return false;
         }
+        chain.held.remove(event.id());
         outstanding.remove(event.id());
         deadLettered.increment();
         LOG.error(
@@ -487,7 +603,9 @@ public final class OutboxRelay implements AutoCloseable {
         maxFailures,
         delay,
         text);
-    outbox.fail(owner, event.id(), text, clock.instant().plus(delay));
+    if (!outbox.fail(owner, event.id(), text, clock.instant().plus(delay))) {
+      chain.lose("the outbox refused to record a failure of event " + event.id() + " for us");
+    }
     return false;
   }
 
@@ -626,6 +744,11 @@ public final class OutboxRelay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The claim's lease; renewed every third of it while events are in flight. A site's chain
+     * submits nothing more once three quarters of it passed without a claim or renewal confirming
+     * it (see the class comment).
+     */
     public Builder leaseTtl(Duration leaseTtl) {
       this.leaseTtl = positive("leaseTtl", leaseTtl);
       return this;
