@@ -5,6 +5,7 @@ import dev.durabledeploy.core.blob.FileSystemBlobStore;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.events.AsyncEventBus;
 import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.gc.GcSweep;
 import dev.durabledeploy.core.gc.SiteGc;
 import dev.durabledeploy.core.jobs.JobRunner;
 import dev.durabledeploy.core.jobs.LeaseSweep;
@@ -18,6 +19,7 @@ import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.core.retry.Sleeper;
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.CronSchedule;
@@ -72,6 +74,11 @@ public final class DurableDeploy implements AutoCloseable {
   /** When {@code lease-sweep} runs, besides once at start: every five minutes. */
   public static final String LEASE_SWEEP_CRON = "*/5 * * * *";
 
+  /**
+   * When {@code gc-sweep} runs by default: daily ({@link DeployOptions#gcSweepCron()} changes it).
+   */
+  public static final String GC_SWEEP_CRON = DeployOptions.DEFAULT_GC_SWEEP_CRON;
+
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(DurableDeploy.class);
 
@@ -85,6 +92,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final DeployService deploys;
   private final AliasProjection aliasProjection;
   private final SiteGc gc;
+  private final GcSweep gcSweep;
   private final Reconciler reconciler;
   private final Backfill backfill;
   private final TombstonePurge tombstonePurge;
@@ -115,6 +123,7 @@ public final class DurableDeploy implements AutoCloseable {
     this.outboxPurge = new OutboxPurge(store.outbox(), operations, retrier, options);
     this.jobs = new JobRunner(store.jobLeases(), instanceId, options.leaseTtl());
     this.leaseSweep = new LeaseSweep(store.jobLeases(), instanceId, operations, retrier);
+    this.gcSweep = new GcSweep(store, blobs, engine, jobs, operations, retrier, options);
     OutboxRelay.Builder relay =
         OutboxRelay.builder(store.outbox(), engine)
             .owner("relay:" + instanceId)
@@ -158,11 +167,17 @@ public final class DurableDeploy implements AutoCloseable {
     engine.register(reconciler.definition());
     engine.register(outboxPurge.definition());
     engine.register(leaseSweep.definition());
+    engine.register(gcSweep.definition());
     engine.schedule(CronSchedule.utc(TombstonePurge.WORKFLOW, TombstonePurge.WORKFLOW, PURGE_CRON));
     engine.schedule(CronSchedule.utc(Reconciler.WORKFLOW, Reconciler.WORKFLOW, DRIFT_DETECT_CRON));
     engine.schedule(
         CronSchedule.utc(OutboxPurge.WORKFLOW, OutboxPurge.WORKFLOW, OUTBOX_PURGE_CRON));
     engine.schedule(CronSchedule.utc(LeaseSweep.WORKFLOW, LeaseSweep.WORKFLOW, LEASE_SWEEP_CRON));
+    try {
+      engine.schedule(CronSchedule.utc(GcSweep.WORKFLOW, GcSweep.WORKFLOW, options.gcSweepCron()));
+    } catch (InvalidInputException e) {
+      throw new ConfigurationException("gcSweepCron", e.getMessage(), e);
+    }
     // Before anything runs: a route to nothing would only fail until its events are dead-lettered.
     relay.checkRoutes();
     if (engine.engineStatus() == EngineStatus.NEW) {
@@ -181,6 +196,15 @@ public final class DurableDeploy implements AutoCloseable {
   /** Retention GC: plan, dry-run or run it for a site (it also runs on every site change). */
   public SiteGc gc() {
     return gc;
+  }
+
+  /**
+   * The GC sweep: {@code gc-site} for every site GC would trash something of (it also runs on
+   * {@link DeployOptions#gcSweepCron()}, daily by default), so a GC lost with its host is not lost
+   * for good.
+   */
+  public GcSweep gcSweep() {
+    return gcSweep;
   }
 
   /** Drift between bucket and index: report, or repair with {@code reconcile(site, true)}. */
