@@ -8,7 +8,8 @@ import java.time.Duration;
  * validated when built: a wrong value fails with {@link ConfigurationException} naming it.
  *
  * @param keepLatest newest active deploys of a site GC never trashes (V2)
- * @param grace a deploy younger than this is never trashed (V3); an unmarked one gets only this
+ * @param grace a deploy younger than this is never trashed (V3); an unmarked one gets only this; a
+ *     restored deploy is kept this long after its restore
  * @param retention how long a marked deploy is kept at least (V5)
  * @param releasedAliasTtl a deploy released from an alias less than this ago is kept (V4)
  * @param recoveryWindow how long a deleted deploy can be restored before the purge
@@ -21,6 +22,8 @@ import java.time.Duration;
  * @param outboxRetention delivered outbox events older than this are purged
  * @param batchSize tombstones purged, or events deleted, per batch of background work
  * @param leaseTtl job leases expire this long after their last heartbeat (E4)
+ * @param gcSweepCron when the GC sweep submits {@code gc-site} for every site GC would trash
+ *     something of, catching runs lost with their host (a five-field UTC cron expression)
  */
 public record DeployOptions(
     int keepLatest,
@@ -36,7 +39,8 @@ public record DeployOptions(
     Duration gcMaxDelay,
     Duration outboxRetention,
     int batchSize,
-    Duration leaseTtl) {
+    Duration leaseTtl,
+    String gcSweepCron) {
 
   public static final int DEFAULT_KEEP_LATEST = 3;
   public static final Duration DEFAULT_GRACE = Duration.ofHours(72);
@@ -52,6 +56,9 @@ public record DeployOptions(
   public static final Duration DEFAULT_OUTBOX_RETENTION = Duration.ofDays(7);
   public static final int DEFAULT_BATCH_SIZE = 100;
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofMinutes(1);
+
+  /** The GC sweep runs daily at 02:37 UTC, away from the other daily schedules. */
+  public static final String DEFAULT_GC_SWEEP_CRON = "37 2 * * *";
 
   public DeployOptions {
     requireAtLeast("keepLatest", keepLatest, 0);
@@ -71,6 +78,44 @@ public record DeployOptions(
     requireNotNegative("outboxRetention", outboxRetention);
     requireAtLeast("batchSize", batchSize, 1);
     requirePositive("leaseTtl", leaseTtl);
+    if (gcSweepCron == null || gcSweepCron.isBlank()) {
+      throw new ConfigurationException(
+          "gcSweepCron", "is required: a five-field cron expression such as '0 3 * * *'");
+    }
+  }
+
+  /** Options with the default GC sweep schedule (the components before it existed). */
+  public DeployOptions(
+      int keepLatest,
+      Duration grace,
+      Duration retention,
+      Duration releasedAliasTtl,
+      Duration recoveryWindow,
+      Duration lockTimeout,
+      int blastCap,
+      long maxFileSize,
+      int maxFilesPerDeploy,
+      Duration gcQuiet,
+      Duration gcMaxDelay,
+      Duration outboxRetention,
+      int batchSize,
+      Duration leaseTtl) {
+    this(
+        keepLatest,
+        grace,
+        retention,
+        releasedAliasTtl,
+        recoveryWindow,
+        lockTimeout,
+        blastCap,
+        maxFileSize,
+        maxFilesPerDeploy,
+        gcQuiet,
+        gcMaxDelay,
+        outboxRetention,
+        batchSize,
+        leaseTtl,
+        DEFAULT_GC_SWEEP_CRON);
   }
 
   /** Every default. */
@@ -99,6 +144,7 @@ public record DeployOptions(
     b.outboxRetention = outboxRetention;
     b.batchSize = batchSize;
     b.leaseTtl = leaseTtl;
+    b.gcSweepCron = gcSweepCron;
     return b;
   }
 
@@ -140,6 +186,7 @@ public record DeployOptions(
     private Duration outboxRetention = DEFAULT_OUTBOX_RETENTION;
     private int batchSize = DEFAULT_BATCH_SIZE;
     private Duration leaseTtl = DEFAULT_LEASE_TTL;
+    private String gcSweepCron = DEFAULT_GC_SWEEP_CRON;
 
     private Builder() {}
 
@@ -209,6 +256,15 @@ public record DeployOptions(
       return this;
     }
 
+    /**
+     * When the GC sweep runs, as a five-field cron expression in UTC; default {@value
+     * #DEFAULT_GC_SWEEP_CRON}. The engine validates it when the plane starts.
+     */
+    public Builder gcSweepCron(String v) {
+      gcSweepCron = v;
+      return this;
+    }
+
     public DeployOptions build() {
       return new DeployOptions(
           keepLatest,
@@ -224,7 +280,8 @@ public record DeployOptions(
           gcMaxDelay,
           outboxRetention,
           batchSize,
-          leaseTtl);
+          leaseTtl,
+          gcSweepCron);
     }
   }
 }

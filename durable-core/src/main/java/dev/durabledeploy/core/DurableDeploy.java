@@ -5,9 +5,11 @@ import dev.durabledeploy.core.blob.FileSystemBlobStore;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.events.AsyncEventBus;
 import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.gc.GcSweep;
 import dev.durabledeploy.core.gc.SiteGc;
 import dev.durabledeploy.core.jobs.JobRunner;
 import dev.durabledeploy.core.jobs.LeaseSweep;
+import dev.durabledeploy.core.outbox.OutboxDeadLetters;
 import dev.durabledeploy.core.outbox.OutboxPurge;
 import dev.durabledeploy.core.outbox.OutboxRelay;
 import dev.durabledeploy.core.purge.TombstonePurge;
@@ -17,6 +19,7 @@ import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.core.retry.Sleeper;
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.CronSchedule;
@@ -71,6 +74,11 @@ public final class DurableDeploy implements AutoCloseable {
   /** When {@code lease-sweep} runs, besides once at start: every five minutes. */
   public static final String LEASE_SWEEP_CRON = "*/5 * * * *";
 
+  /**
+   * When {@code gc-sweep} runs by default: daily ({@link DeployOptions#gcSweepCron()} changes it).
+   */
+  public static final String GC_SWEEP_CRON = DeployOptions.DEFAULT_GC_SWEEP_CRON;
+
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(DurableDeploy.class);
 
@@ -84,6 +92,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final DeployService deploys;
   private final AliasProjection aliasProjection;
   private final SiteGc gc;
+  private final GcSweep gcSweep;
   private final Reconciler reconciler;
   private final Backfill backfill;
   private final TombstonePurge tombstonePurge;
@@ -91,6 +100,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final JobRunner jobs;
   private final LeaseSweep leaseSweep;
   private final OutboxRelay relay;
+  private final OutboxDeadLetters outboxDeadLetters;
   private final String instanceId;
   private boolean started;
 
@@ -115,6 +125,7 @@ public final class DurableDeploy implements AutoCloseable {
     this.outboxPurge = new OutboxPurge(store.outbox(), operations, retrier, options);
     this.jobs = new JobRunner(store.jobLeases(), instanceId, options.leaseTtl());
     this.leaseSweep = new LeaseSweep(store.jobLeases(), instanceId, operations, retrier);
+    this.gcSweep = new GcSweep(store, blobs, engine, jobs, operations, retrier, options);
     OutboxRelay.Builder relay =
         OutboxRelay.builder(store.outbox(), engine)
             .owner("relay:" + instanceId)
@@ -122,10 +133,13 @@ public final class DurableDeploy implements AutoCloseable {
             .retryPolicy(b.retryPolicy)
             .random(random)
             .meterRegistry(b.meters)
+            .events(bus)
+            .maxFailures(retrier.workflowPolicy().maxAttempts())
             .route(StandardEvents.ALIAS_CHANGED, AliasProjection.WORKFLOW)
             .route(StandardEvents.SITE_CHANGED, SiteGc.WORKFLOW);
     b.routes.forEach(r -> relay.route(r[0], r[1]));
     this.relay = relay.build();
+    this.outboxDeadLetters = new OutboxDeadLetters(store.outbox(), this.relay, operations, retrier);
   }
 
   public static Builder builder() {
@@ -133,8 +147,11 @@ public final class DurableDeploy implements AutoCloseable {
   }
 
   /**
-   * Sweeps orphaned job leases, registers the library's workflows and their schedules, starts the
-   * engine if needed, then the relay.
+   * Sweeps orphaned job leases, registers the library's workflows and their schedules, checks that
+   * every route leads to a registered workflow, starts the engine if needed, then the relay.
+   *
+   * @throws ConfigurationException (property {@code route}) naming a route to a workflow the engine
+   *     has not registered, and the registered ones; nothing is started then
    */
   public synchronized DurableDeploy start() {
     if (started) {
@@ -152,11 +169,19 @@ public final class DurableDeploy implements AutoCloseable {
     engine.register(reconciler.definition());
     engine.register(outboxPurge.definition());
     engine.register(leaseSweep.definition());
+    engine.register(gcSweep.definition());
     engine.schedule(CronSchedule.utc(TombstonePurge.WORKFLOW, TombstonePurge.WORKFLOW, PURGE_CRON));
     engine.schedule(CronSchedule.utc(Reconciler.WORKFLOW, Reconciler.WORKFLOW, DRIFT_DETECT_CRON));
     engine.schedule(
         CronSchedule.utc(OutboxPurge.WORKFLOW, OutboxPurge.WORKFLOW, OUTBOX_PURGE_CRON));
     engine.schedule(CronSchedule.utc(LeaseSweep.WORKFLOW, LeaseSweep.WORKFLOW, LEASE_SWEEP_CRON));
+    try {
+      engine.schedule(CronSchedule.utc(GcSweep.WORKFLOW, GcSweep.WORKFLOW, options.gcSweepCron()));
+    } catch (InvalidInputException e) {
+      throw new ConfigurationException("gcSweepCron", e.getMessage(), e);
+    }
+    // Before anything runs: a route to nothing would only fail until its events are dead-lettered.
+    relay.checkRoutes();
     if (engine.engineStatus() == EngineStatus.NEW) {
       engine.start();
     }
@@ -173,6 +198,15 @@ public final class DurableDeploy implements AutoCloseable {
   /** Retention GC: plan, dry-run or run it for a site (it also runs on every site change). */
   public SiteGc gc() {
     return gc;
+  }
+
+  /**
+   * The GC sweep: {@code gc-site} for every site GC would trash something of (it also runs on
+   * {@link DeployOptions#gcSweepCron()}, daily by default), so a GC lost with its host is not lost
+   * for good.
+   */
+  public GcSweep gcSweep() {
+    return gcSweep;
   }
 
   /** Drift between bucket and index: report, or repair with {@code reconcile(site, true)}. */
@@ -224,6 +258,14 @@ public final class DurableDeploy implements AutoCloseable {
 
   public OutboxRelay relay() {
     return relay;
+  }
+
+  /**
+   * Outbox events the relay dead-lettered after {@code max(retryPolicy.maxAttempts(), }{@value
+   * Retrier#MIN_WORKFLOW_ATTEMPTS}{@code )} failed dispatches: list, retry or discard them.
+   */
+  public OutboxDeadLetters outboxDeadLetters() {
+    return outboxDeadLetters;
   }
 
   public DeployOptions options() {

@@ -83,6 +83,55 @@ class DurableDeployBuilderTest {
     assertThat(d.retention()).isEqualTo(Duration.ofDays(7));
     assertThat(d.releasedAliasTtl()).isEqualTo(Duration.ofSeconds(15));
     assertThat(d.lockTimeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(d.gcSweepCron()).isEqualTo("37 2 * * *").isEqualTo(DurableDeploy.GC_SWEEP_CRON);
+    assertThatThrownBy(() -> d.toBuilder().gcSweepCron(" ").build())
+        .isInstanceOfSatisfying(
+            ConfigurationException.class, e -> assertThat(e.property()).isEqualTo("gcSweepCron"));
+  }
+
+  @Test
+  @DisplayName("a GC sweep schedule the engine cannot parse fails start() naming gcSweepCron")
+  void badSweepCron() {
+    DurableDeploy plane =
+        DurableDeploy.builder()
+            .store(new InMemoryStore())
+            .engine(new InMemoryWorkflowEngine())
+            .blobRoot(dir.resolve("blobs"))
+            .options(DeployOptions.builder().gcSweepCron("every night").build())
+            .build();
+    try {
+      assertThat(property(plane::start)).isEqualTo("gcSweepCron");
+    } finally {
+      plane.close();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "start refuses a route to a workflow no engine registered, naming it and the registered ones")
+  void unknownRoute() {
+    InMemoryWorkflowEngine engine = new InMemoryWorkflowEngine();
+    DurableDeploy plane =
+        DurableDeploy.builder()
+            .store(new InMemoryStore())
+            .engine(engine)
+            .blobRoot(dir.resolve("blobs"))
+            .route("build.finished", "notify-slack")
+            .build();
+    try {
+      assertThatThrownBy(plane::start)
+          .isInstanceOfSatisfying(
+              ConfigurationException.class,
+              e -> {
+                assertThat(e.property()).isEqualTo("route");
+                assertThat(e.getMessage())
+                    .contains("build.finished", "'notify-slack'", "gc-site", "alias-project");
+              });
+      // Refused before anything runs: the engine was not started, the relay claims nothing.
+      assertThat(engine.engineStatus()).isEqualTo(EngineStatus.NEW);
+    } finally {
+      plane.close();
+    }
   }
 
   @Test

@@ -11,5 +11,10 @@ public enum KeepReason {
   /** An alias moved away from it less than the released-alias TTL ago (V4). */
   RELEASED_ALIAS_TTL,
   /** It is marked (finalized) and younger than the retention (V5). */
-  RETENTION
+  RETENTION,
+  /**
+   * It was restored from a tombstone less than the grace period ago: a restore is never undone by
+   * the GC it triggers, whatever the deploy's age (issue 20).
+   */
+  RESTORED
 }

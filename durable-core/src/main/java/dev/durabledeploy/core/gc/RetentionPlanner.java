@@ -19,9 +19,9 @@ import java.util.TreeMap;
  *
  * <p>A live deploy is kept when any rule protects it — aliased (V1), newest {@code keepLatest}
  * active (V2), younger than {@code grace} (V3), released from an alias less than {@code
- * releasedAliasTtl} ago (V4), marked and younger than {@code retention} (V5) — and trashed
- * otherwise. An unmarked deploy (an unfinished upload, or an active one whose marker is missing) is
- * protected by grace only.
+ * releasedAliasTtl} ago (V4), marked and younger than {@code retention} (V5), restored less than
+ * {@code grace} ago — and trashed otherwise. An unmarked deploy (an unfinished upload, or an active
+ * one whose marker is missing) is protected by grace only.
  */
 public final class RetentionPlanner {
 
@@ -71,6 +71,9 @@ public final class RetentionPlanner {
       }
       if (marked.contains(d.id()) && now.isBefore(d.createdAt().plus(options.retention()))) {
         reasons.add(KeepReason.RETENTION);
+      }
+      if (d.restoredAt() != null && now.isBefore(d.restoredAt().plus(options.grace()))) {
+        reasons.add(KeepReason.RESTORED);
       }
       if (reasons.isEmpty()) {
         trash.add(d.id());

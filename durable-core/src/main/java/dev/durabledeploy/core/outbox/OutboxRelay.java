@@ -1,9 +1,13 @@
 package dev.durabledeploy.core.outbox;
 
 import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.events.OperationEvent;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
@@ -13,6 +17,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -27,6 +32,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,9 +48,26 @@ import org.slf4j.LoggerFactory;
  * batches (up to {@link #DEFAULT_MAX_IN_FLIGHT} events in flight) while slow sites finish, each
  * site's events acknowledged as soon as its chain completes. When a submission fails, that event is
  * failed with a backoff from the {@link RetryPolicy} and the rest of its site's batch is released,
- * so nothing of that site overtakes it. The lease is renewed while a batch is in flight. The relay
- * wakes up on the store's append notification when it offers one and polls otherwise. Any number of
- * relays, in threads or processes, may share one outbox: claims keep them apart.
+ * so nothing of that site overtakes it. The relay wakes up on the store's append notification when
+ * it offers one and polls otherwise. Any number of relays, in threads or processes, may share one
+ * outbox: claims keep them apart.
+ *
+ * <p><b>Claims.</b> The lease is renewed every third of its TTL while a batch is in flight. A
+ * site's chain submits its next event only while this relay can show it still holds the site's
+ * claim: the claim, or the last renewal that extended every event of the chain, was made less than
+ * {@code leaseTtl - leaseTtl/4} ago (the quarter absorbs call latency and clock skew between
+ * hosts). A renewal that extends fewer events than the chain holds, or renewals that fail or hang
+ * for that long, stop the chain: another relay may have taken the site over, and two relays
+ * dispatching one site would break its order. A submission already handed to the engine cannot be
+ * called back; the relay that took over submits the same event again under the same idempotency
+ * key, which the engine deduplicates.
+ *
+ * <p><b>Dead letters.</b> An event whose dispatch failed {@code maxFailures} times (default {@value
+ * #DEFAULT_MAX_FAILURES}, the background workflows' budget) is dead-lettered in the outbox with its
+ * last error ({@link Outbox#deadLetter}), counted in {@code durable.outbox.relay.dead.lettered} and
+ * announced as {@link OperationEvent.DeadLettered} (operation {@value #OPERATION_DISPATCH}); the
+ * chain then goes on with the site's next event. See {@link Outbox} for what that means for the
+ * site's order.
  */
 public final class OutboxRelay implements AutoCloseable {
 
@@ -68,6 +91,16 @@ public final class OutboxRelay implements AutoCloseable {
   /** Claimed events being dispatched at once by the background loop. */
   public static final int DEFAULT_MAX_IN_FLIGHT = 1_000;
 
+  /**
+   * Failed dispatches of one event before it is dead-lettered: the engine attempts every background
+   * workflow gets ({@link Retrier#MIN_WORKFLOW_ATTEMPTS}), so with the default backoff an event
+   * outlasts an engine outage of about a minute, as the workflows themselves do.
+   */
+  public static final int DEFAULT_MAX_FAILURES = Retrier.MIN_WORKFLOW_ATTEMPTS;
+
+  /** The {@code operation} of the lifecycle events of a dead-lettered outbox event. */
+  public static final String OPERATION_DISPATCH = "outbox-dispatch";
+
   /** Input attributes the relay adds to every run, beside the event's payload. */
   public static final String INPUT_EVENT_ID = "outbox.id";
 
@@ -87,16 +120,23 @@ public final class OutboxRelay implements AutoCloseable {
   private final Duration leaseTtl;
   private final Duration pollInterval;
   private final Duration submitTimeout;
+  private final Duration claimMargin;
+  private final int maxFailures;
+  private final EventBus events;
   private final Semaphore wakeUp = new Semaphore(0);
   private final Semaphore inFlight;
   private final Set<Long> outstanding = ConcurrentHashMap.newKeySet();
   private final Set<CompletableFuture<Void>> chains = ConcurrentHashMap.newKeySet();
+  private final Set<SiteChain> dispatching = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean warnedNoDeadLetters = new AtomicBoolean();
   private final java.util.concurrent.ConcurrentLinkedQueue<PendingAck> acks =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final java.util.concurrent.ExecutorService acker;
   private final ScheduledExecutorService renewer;
   private final Counter delivered;
   private final Counter failed;
+  private final Counter deadLettered;
+  private final Counter claimsLost;
   private final Timer lag;
   private volatile boolean running;
   private volatile boolean stopping;
@@ -117,6 +157,9 @@ public final class OutboxRelay implements AutoCloseable {
     this.leaseTtl = b.leaseTtl;
     this.pollInterval = b.pollInterval;
     this.submitTimeout = b.submitTimeout;
+    this.claimMargin = b.leaseTtl.dividedBy(4);
+    this.maxFailures = b.maxFailures;
+    this.events = b.events;
     this.inFlight = new Semaphore(b.maxInFlight);
     this.acker =
         Executors.newSingleThreadExecutor(
@@ -140,6 +183,14 @@ public final class OutboxRelay implements AutoCloseable {
         Counter.builder("durable.outbox.relay.failed")
             .description("outbox events whose dispatch failed and will be retried")
             .register(b.meters);
+    this.deadLettered =
+        Counter.builder("durable.outbox.relay.dead.lettered")
+            .description("outbox events dead-lettered after their budget of failed dispatches")
+            .register(b.meters);
+    this.claimsLost =
+        Counter.builder("durable.outbox.relay.claims.lost")
+            .description("site chains stopped because the relay could no longer show its claim")
+            .register(b.meters);
     this.lag =
         Timer.builder("durable.outbox.relay.lag")
             .description("time from an event's commit to its acceptance by the engine")
@@ -151,11 +202,42 @@ public final class OutboxRelay implements AutoCloseable {
     return new Builder(outbox, engine);
   }
 
-  /** Starts the relay's thread. */
+  /**
+   * Refuses a route to a workflow the engine has not registered, naming it and the registered ones
+   * ({@link ConfigurationException}, property {@code route}): its events could only fail and be
+   * dead-lettered. Does nothing when the engine cannot list its workflows. {@link #start()} calls
+   * it; a host that assembles the engine itself may call it earlier.
+   */
+  public void checkRoutes() {
+    Optional<Set<String>> registered = engine.registeredWorkflows();
+    if (registered.isEmpty()) {
+      return;
+    }
+    new java.util.TreeMap<>(routes)
+        .forEach(
+            (type, workflows) -> {
+              for (String workflow : workflows) {
+                if (!registered.get().contains(workflow)) {
+                  throw new ConfigurationException(
+                      "route",
+                      "event type '"
+                          + type
+                          + "' is routed to workflow '"
+                          + workflow
+                          + "', which the engine has not registered; registered: "
+                          + new java.util.TreeSet<>(registered.get())
+                          + ". Register the workflow on the engine before start(), or fix the route");
+                }
+              }
+            });
+  }
+
+  /** Checks the routes ({@link #checkRoutes()}), then starts the relay's thread. */
   public synchronized void start() {
     if (running) {
       return;
     }
+    checkRoutes();
     running = true;
     notifications = outbox.onAppend(wakeUp::release).orElse(null);
     long renewEvery = Math.max(1, leaseTtl.toMillis() / 3);
@@ -218,6 +300,8 @@ public final class OutboxRelay implements AutoCloseable {
   private Round claimAndDispatch(int max) {
     inFlight.acquireUninterruptibly(max);
     List<OutboxEvent> batch;
+    // Read before the call: the store's lease runs from a moment no earlier than this.
+    Instant claimedAt = clock.instant();
     try {
       batch = outbox.claim(owner, max, leaseTtl);
     } catch (RuntimeException e) {
@@ -233,11 +317,17 @@ public final class OutboxRelay implements AutoCloseable {
     batch.forEach(e -> bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e));
     List<CompletableFuture<Void>> sites = new ArrayList<>();
     for (List<OutboxEvent> events : bySite.values()) {
-      List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
+      SiteChain site = new SiteChain(events, claimedAt);
+      dispatching.add(site);
+      List<Long> accepted = site.accepted;
       CompletableFuture<Void> chain =
-          dispatchSite(events, 0, accepted)
+          dispatchSite(site, 0)
               .handle((ok, error) -> error)
-              .thenCompose(error -> finishChain(events, accepted, error));
+              .thenCompose(
+                  error -> {
+                    dispatching.remove(site);
+                    return finishChain(events, accepted, error);
+                  });
       chains.add(chain);
       chain.whenComplete((ok, error) -> chains.remove(chain));
       sites.add(chain);
@@ -298,23 +388,103 @@ public final class OutboxRelay implements AutoCloseable {
     }
   }
 
+  /**
+   * One site's claimed run of events on its way to the engine, and whether this relay can still
+   * show it holds their claim (see the class comment).
+   */
+  private final class SiteChain {
+    final SiteId site;
+    final List<OutboxEvent> events;
+    final List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
+
+    /** Ids still under this relay's claim: every event but the dead-lettered ones. */
+    final Set<Long> held = ConcurrentHashMap.newKeySet();
+
+    private Instant holdsUntil;
+    private String lostBecause;
+
+    SiteChain(List<OutboxEvent> events, Instant claimedAt) {
+      this.site = events.get(0).site();
+      this.events = events;
+      events.forEach(e -> held.add(e.id()));
+      this.holdsUntil = claimedAt.plus(leaseTtl).minus(claimMargin);
+    }
+
+    /** Every held event's lease was extended by a call issued at {@code at}. */
+    synchronized void confirm(Instant at) {
+      Instant until = at.plus(leaseTtl).minus(claimMargin);
+      if (until.isAfter(holdsUntil)) {
+        holdsUntil = until;
+      }
+    }
+
+    synchronized void lose(String why) {
+      if (lostBecause == null) {
+        lostBecause = why;
+      }
+    }
+
+    /** Why the chain may not submit at {@code now}, or null when it may. */
+    synchronized String notHeld(Instant now) {
+      if (lostBecause != null) {
+        return lostBecause;
+      }
+      return now.isBefore(holdsUntil)
+          ? null
+          : "no claim or renewal confirmed it since "
+              + holdsUntil.minus(leaseTtl).plus(claimMargin);
+    }
+  }
+
+  /**
+   * Extends the claims in flight. When the store extended fewer than asked, renews chain by chain
+   * to find the sites whose claim is gone, and stops those chains; a renewal that fails confirms
+   * nothing, so chains stop by themselves once their claim may have run out.
+   */
   private void renew() {
     try {
-      if (!outstanding.isEmpty()) {
-        outbox.renew(owner, List.copyOf(outstanding), leaseTtl);
+      List<SiteChain> active = List.copyOf(dispatching);
+      List<Long> ids = List.copyOf(outstanding);
+      if (ids.isEmpty()) {
+        return;
+      }
+      Instant at = clock.instant();
+      if (outbox.renew(owner, ids, leaseTtl) == ids.size()) {
+        active.forEach(chain -> chain.confirm(at));
+        return;
+      }
+      // Something was not extended: a claim ran out (and may be someone else's now), or an event
+      // was settled meanwhile. Only a chain still dispatching needs to know which.
+      for (SiteChain chain : active) {
+        List<Long> held = List.copyOf(chain.held);
+        if (held.isEmpty() || !dispatching.contains(chain)) {
+          continue;
+        }
+        Instant chainAt = clock.instant();
+        int renewed = outbox.renew(owner, held, leaseTtl);
+        if (renewed == held.size()) {
+          chain.confirm(chainAt);
+        } else {
+          chain.lose("a renewal extended " + renewed + " of its " + held.size() + " events");
+        }
       }
     } catch (RuntimeException e) {
       LOG.warn(
-          "renewing the outbox lease failed; the batch may be redelivered: {}",
+          "renewing the outbox lease failed; chains stop once their claim may have expired: {}",
           Operations.describe(e));
     }
   }
 
-  /** Submits {@code events[index]} once the previous one of the site was accepted. */
-  private CompletableFuture<Void> dispatchSite(
-      List<OutboxEvent> events, int index, List<Long> accepted) {
+  /** Submits the chain's event {@code index} once the previous one of the site was accepted. */
+  private CompletableFuture<Void> dispatchSite(SiteChain chain, int index) {
+    List<OutboxEvent> events = chain.events;
     if (index == events.size() || stopping) {
       releaseRest(events, index);
+      return CompletableFuture.completedFuture(null);
+    }
+    String notHeld = chain.notHeld(clock.instant());
+    if (notHeld != null) {
+      claimLost(chain, index, notHeld);
       return CompletableFuture.completedFuture(null);
     }
     OutboxEvent event = events.get(index);
@@ -322,19 +492,37 @@ public final class OutboxRelay implements AutoCloseable {
         .handle(
             (ok, error) -> {
               if (error == null) {
-                accepted.add(event.id());
+                chain.accepted.add(event.id());
                 lag.record(Duration.between(event.createdAt(), clock.instant()));
                 return true;
               }
-              failEvent(event, error);
+              if (failEvent(chain, event, error)) {
+                return true;
+              }
               releaseRest(events, index + 1);
               return false;
             })
         .thenCompose(
-            ok ->
-                ok
-                    ? dispatchSite(events, index + 1, accepted)
-                    : CompletableFuture.completedFuture(null));
+            next ->
+                next ? dispatchSite(chain, index + 1) : CompletableFuture.completedFuture(null));
+  }
+
+  /**
+   * Stops a chain that can no longer show its claim: it submits nothing more, hands back what it
+   * may still hold (a no-op for events another relay claimed meanwhile), and the relay that claims
+   * the site next delivers the rest in order.
+   */
+  private void claimLost(SiteChain chain, int index, String why) {
+    claimsLost.increment();
+    LOG.warn(
+        "outbox relay {} stopped dispatching site {} before event {} ({} left): {}; another relay"
+            + " may hold the site now, and its events go on from there in order",
+        owner,
+        chain.site,
+        chain.events.get(index).id(),
+        chain.events.size() - index,
+        why);
+    releaseRest(chain.events, index);
   }
 
   private CompletableFuture<Void> submitAll(OutboxEvent event) {
@@ -360,22 +548,79 @@ public final class OutboxRelay implements AutoCloseable {
     return CompletableFuture.allOf(submissions.toArray(CompletableFuture[]::new));
   }
 
-  private void failEvent(OutboxEvent event, Throwable error) {
+  /**
+   * Records a failed dispatch: the event's {@code maxFailures}-th failure dead-letters it, any
+   * earlier one fails it with a backoff. Returns true when the chain may go on with the site's next
+   * event (the event was dead-lettered), false when the site must wait (failed, or the claim is
+   * gone).
+   */
+  private boolean failEvent(SiteChain chain, OutboxEvent event, Throwable error) {
     Throwable cause =
         error instanceof java.util.concurrent.CompletionException && error.getCause() != null
             ? error.getCause()
             : error;
-    int retry = Math.max(1, event.deliveryAttempt());
-    Duration delay = retryPolicy.delayBefore(retry, random);
+    String text = Operations.describe(cause);
+    int failures = event.failures() + 1;
+    if (failures >= maxFailures) {
+      Optional<Boolean> dead = deadLetter(event, text);
+      if (dead.isPresent()) {
+        if (!dead.get()) {
+          chain.lose("the outbox refused to dead-letter event " + event.id() + " for this relay");
+          return false;
+        }
+        chain.held.remove(event.id());
+        outstanding.remove(event.id());
+        deadLettered.increment();
+        LOG.error(
+            "outbox event {} ({}) of site {} dead-lettered after {} failed dispatches; its site goes"
+                + " on without it. Retry or discard it with DurableDeploy.outboxDeadLetters(): {}",
+            event.id(),
+            event.type(),
+            event.site(),
+            failures,
+            text);
+        if (events != null) {
+          events.publish(
+              new OperationEvent.DeadLettered(
+                  "outbox:" + event.id(),
+                  OPERATION_DISPATCH,
+                  event.site(),
+                  failures,
+                  text,
+                  clock.instant()));
+        }
+        return true;
+      }
+    }
+    Duration delay = retryPolicy.delayBefore(Math.max(1, failures), random);
     failed.increment();
     LOG.warn(
-        "dispatching outbox event {} ({}) of site {} failed, next attempt in {}: {}",
+        "dispatching outbox event {} ({}) of site {} failed ({} of {}), next attempt in {}: {}",
         event.id(),
         event.type(),
         event.site(),
+        failures,
+        maxFailures,
         delay,
-        Operations.describe(cause));
-    outbox.fail(owner, event.id(), Operations.describe(cause), clock.instant().plus(delay));
+        text);
+    if (!outbox.fail(owner, event.id(), text, clock.instant().plus(delay))) {
+      chain.lose("the outbox refused to record a failure of event " + event.id() + " for us");
+    }
+    return false;
+  }
+
+  /** Whether the outbox dead-lettered the event; empty when it keeps no dead letters. */
+  private Optional<Boolean> deadLetter(OutboxEvent event, String error) {
+    try {
+      return Optional.of(outbox.deadLetter(owner, event.id(), error));
+    } catch (UnsupportedOperationException unsupported) {
+      if (warnedNoDeadLetters.compareAndSet(false, true)) {
+        LOG.warn(
+            "the outbox keeps no dead letters ({}); events that keep failing are retried for ever",
+            unsupported.getMessage());
+      }
+      return Optional.empty();
+    }
   }
 
   private void releaseRest(List<OutboxEvent> events, int from) {
@@ -446,6 +691,8 @@ public final class OutboxRelay implements AutoCloseable {
     private Duration pollInterval = DEFAULT_POLL_INTERVAL;
     private Duration submitTimeout = DEFAULT_SUBMIT_TIMEOUT;
     private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
+    private int maxFailures = DEFAULT_MAX_FAILURES;
+    private EventBus events;
 
     private Builder(Outbox outbox, WorkflowEngine engine) {
       this.outbox = java.util.Objects.requireNonNull(outbox, "outbox");
@@ -499,6 +746,11 @@ public final class OutboxRelay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The claim's lease; renewed every third of it while events are in flight. A site's chain
+     * submits nothing more once three quarters of it passed without a claim or renewal confirming
+     * it (see the class comment).
+     */
     public Builder leaseTtl(Duration leaseTtl) {
       this.leaseTtl = positive("leaseTtl", leaseTtl);
       return this;
@@ -511,6 +763,24 @@ public final class OutboxRelay implements AutoCloseable {
 
     public Builder submitTimeout(Duration submitTimeout) {
       this.submitTimeout = positive("submitTimeout", submitTimeout);
+      return this;
+    }
+
+    /**
+     * Failed dispatches of one event before it is dead-lettered in the outbox; default {@value
+     * #DEFAULT_MAX_FAILURES}.
+     */
+    public Builder maxFailures(int maxFailures) {
+      if (maxFailures < 1) {
+        throw new ConfigurationException("maxFailures", "must be at least 1, was " + maxFailures);
+      }
+      this.maxFailures = maxFailures;
+      return this;
+    }
+
+    /** Where the relay announces dead-lettered events; none by default. */
+    public Builder events(EventBus events) {
+      this.events = events;
       return this;
     }
 

@@ -48,8 +48,9 @@ class AliasProjectionTest extends CoreFixture {
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(
             () -> {
-              // An AssertionError, so Awaitility polls again instead of failing at once.
-              JsonNode node = projected(alias).orElseThrow(() -> new AssertionError("not yet"));
+              // Not there yet is a retry, not an error: untilAsserted retries AssertionErrors only.
+              JsonNode node =
+                  projected(alias).orElseThrow(() -> new AssertionError(alias + " not projected"));
               assertThat(node.path("version").asLong()).isEqualTo(version);
               assertThat(node.path("deployId").isNull() ? null : node.path("deployId").asText())
                   .isEqualTo(deployId);

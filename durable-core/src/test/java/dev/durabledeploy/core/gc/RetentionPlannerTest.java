@@ -62,6 +62,29 @@ class RetentionPlannerTest {
   }
 
   @Test
+  @DisplayName("a deploy restored less than grace ago is kept as RESTORED, however old")
+  void restored() {
+    List<Deploy> deploys = new ArrayList<>(oldDeploys());
+    Deploy oldest = deploys.get(9);
+    Instant restoredAt = NOW.minus(options.grace()).plusSeconds(1);
+    Deploy restored =
+        new Deploy(
+            SITE,
+            oldest.id(),
+            null,
+            DeployState.ACTIVE,
+            oldest.createdAt(),
+            oldest.finalizedAt(),
+            null,
+            restoredAt);
+    deploys.set(9, restored);
+    GcPlan plan = planner.plan(SITE, deploys, List.of(), all(deploys), NOW);
+    assertThat(plan.keeps()).contains(new GcPlan.Keep(oldest.id(), Set.of(KeepReason.RESTORED)));
+    GcPlan later = planner.plan(SITE, deploys, List.of(), all(deploys), NOW.plusSeconds(1));
+    assertThat(later.trash()).contains(oldest.id());
+  }
+
+  @Test
   @DisplayName("V1: a deploy an alias targets is never trashed, however old")
   void v1() {
     List<Deploy> deploys = oldDeploys();

@@ -229,6 +229,55 @@ class OutboxRelayTest {
   }
 
   @Test
+  @DisplayName(
+      "an event whose dispatch fails 12 times is dead-lettered and stops holding back its site")
+  void deadLettersAfterTheBudget() {
+    MutableClock clock = new MutableClock();
+    InMemoryStore store = new InMemoryStore(clock);
+    List<String> handled = Collections.synchronizedList(new ArrayList<>());
+    engine.register(
+        WorkflowDefinition.named("record")
+            .keyedBy("site")
+            .handler(ctx -> handled.add(ctx.input().get("seq"))));
+    engine.start();
+    OutboxRelay relay =
+        OutboxRelay.builder(store.outbox(), engine)
+            .owner("r")
+            .clock(clock)
+            .retryPolicy(FAST)
+            .meterRegistry(meters)
+            .route("test.event", "record")
+            .route("broken.event", "no-such-workflow")
+            .build();
+    relays.add(relay);
+    SiteId a = SiteId.of("a");
+    store.outbox().append(new NewEvent(a, "broken.event", Map.of("site", "a", "seq", "0")));
+    store.outbox().append(event(a, 1));
+    for (int failure = 1; failure < 12; failure++) {
+      assertThat(relay.relayOnce()).isEqualTo(2);
+      clock.advance(Duration.ofHours(1));
+    }
+    // Eleven failures: the broken event still holds back its site.
+    assertThat(handled).isEmpty();
+    assertThat(meters.get("durable.outbox.relay.failed").counter().count()).isEqualTo(11);
+    relay.relayOnce();
+    await().atMost(Duration.ofSeconds(10)).until(() -> handled.contains("1"));
+    assertThat(handled).containsExactly("1");
+    assertThat(store.outbox().stats().undelivered()).isZero();
+    // The twelfth failure dead-lettered it in the outbox, with its last error.
+    assertThat(store.outbox().deadLetters(10))
+        .singleElement()
+        .satisfies(
+            letter -> {
+              assertThat(letter.event().type()).isEqualTo("broken.event");
+              assertThat(letter.event().failures()).isEqualTo(12);
+              assertThat(letter.event().lastError()).contains("no-such-workflow");
+            });
+    assertThat(meters.get("durable.outbox.relay.failed").counter().count()).isEqualTo(11);
+    assertThat(meters.get("durable.outbox.relay.dead.lettered").counter().count()).isEqualTo(1);
+  }
+
+  @Test
   @DisplayName("a batch whose relay died without acking is redelivered after the lease expires")
   void deadRelayRedelivered() {
     MutableClock clock = new MutableClock();

@@ -42,6 +42,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executors;
@@ -233,6 +234,16 @@ public final class ExecutorEngine implements WorkflowEngine {
       if (definitions.putIfAbsent(definition.name(), definition) != null) {
         throw WorkflowEngine.alreadyRegistered(definition);
       }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Optional<Set<String>> registeredWorkflows() {
+    lock.lock();
+    try {
+      return Optional.of(Set.copyOf(definitions.keySet()));
     } finally {
       lock.unlock();
     }

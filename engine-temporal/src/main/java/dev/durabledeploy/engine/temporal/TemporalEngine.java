@@ -54,6 +54,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -187,6 +188,11 @@ public final class TemporalEngine implements WorkflowEngine {
     if (definitions.putIfAbsent(definition.name(), definition) != null) {
       throw WorkflowEngine.alreadyRegistered(definition);
     }
+  }
+
+  @Override
+  public Optional<Set<String>> registeredWorkflows() {
+    return Optional.of(Set.copyOf(definitions.keySet()));
   }
 
   @Override

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -22,6 +23,15 @@ public interface WorkflowEngine extends AutoCloseable {
    * dev.durabledeploy.spi.ConfigurationException}.
    */
   void register(WorkflowDefinition definition);
+
+  /**
+   * The names of the workflows registered so far, so a host (and the outbox relay at start) can
+   * check that every route leads somewhere. Empty when the engine cannot tell; the default, for
+   * engines written before this method existed.
+   */
+  default Optional<Set<String>> registeredWorkflows() {
+    return Optional.empty();
+  }
 
   /**
    * Submits a run. The stage completes when the run is <b>durably accepted</b> — as durable as this

@@ -79,7 +79,11 @@ public sealed interface OperationEvent extends LifecycleEvent {
     }
   }
 
-  /** A workflow run exhausted its attempts and was dead-lettered (DESIGN.md E5). */
+  /**
+   * A workflow run exhausted its attempts and was dead-lettered (DESIGN.md E5), or an outbox event
+   * exhausted its dispatches and was dead-lettered in the outbox (operation {@code
+   * outbox-dispatch}, id {@code outbox:<event id>}).
+   */
   record DeadLettered(
       String operationId, String operation, SiteId site, int attempts, String error, Instant at)
       implements OperationEvent {

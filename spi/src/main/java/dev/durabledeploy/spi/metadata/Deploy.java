@@ -12,6 +12,9 @@ import java.util.Objects;
  * @param finalizedAt when it became {@link DeployState#ACTIVE}, or {@code null} before
  * @param releasedAt the last time an alias moved away from it, or {@code null} if never (DESIGN.md
  *     V4 keeps it for the released-alias TTL after that)
+ * @param restoredAt the last time it was restored from a tombstone, or {@code null} if never; GC
+ *     keeps a restored deploy for its grace period after that, so a restore is not undone by the GC
+ *     that the restore itself triggers
  */
 public record Deploy(
     SiteId site,
@@ -20,7 +23,8 @@ public record Deploy(
     DeployState state,
     Instant createdAt,
     Instant finalizedAt,
-    Instant releasedAt) {
+    Instant releasedAt,
+    Instant restoredAt) {
 
   public Deploy {
     Objects.requireNonNull(site, "site");
@@ -33,6 +37,18 @@ public record Deploy(
     if (state == DeployState.ACTIVE && finalizedAt == null) {
       throw new IllegalArgumentException("an ACTIVE deploy has a finalizedAt");
     }
+  }
+
+  /** A deploy that was never restored ({@code restoredAt} null). */
+  public Deploy(
+      SiteId site,
+      DeployId id,
+      String sha,
+      DeployState state,
+      Instant createdAt,
+      Instant finalizedAt,
+      Instant releasedAt) {
+    this(site, id, sha, state, createdAt, finalizedAt, releasedAt, null);
   }
 
   public boolean isActive() {

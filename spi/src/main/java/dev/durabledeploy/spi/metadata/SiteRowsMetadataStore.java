@@ -150,7 +150,8 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
                 released.state(),
                 released.createdAt(),
                 released.finalizedAt(),
-                s.now()));
+                s.now(),
+                released.restoredAt()));
       }
     }
     s.emit(StandardEvents.aliasChanged(site, name, target, version, previous));
@@ -242,7 +243,14 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
           AliasRow moved = move(site, s, alias, id, expect);
           s.putDeploy(
               new Deploy(
-                  site, id, deploy.sha(), DeployState.ACTIVE, deploy.createdAt(), s.now(), null));
+                  site,
+                  id,
+                  deploy.sha(),
+                  DeployState.ACTIVE,
+                  deploy.createdAt(),
+                  s.now(),
+                  null,
+                  deploy.restoredAt()));
           s.audit(actor, ACTION_ACTIVATE, id.value(), describe(previous), alias.value());
           s.emit(StandardEvents.siteChanged(site, ACTION_ACTIVATE));
           return moved.toAlias(site, alias);
@@ -292,7 +300,8 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
                   to,
                   deploy.createdAt(),
                   deploy.finalizedAt(),
-                  deploy.releasedAt());
+                  deploy.releasedAt(),
+                  deploy.restoredAt());
           s.putDeploy(moved);
           s.audit(actor, action, id.value(), lower(from), lower(to));
           s.emit(StandardEvents.siteChanged(site, action));
@@ -442,13 +451,25 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
           if (tombstone.isExpired(s.now())) {
             throw new TombstoneExpiredException(site, id, tombstone.expiresAt());
           }
+          Deploy was = tombstone.deploy();
+          // The restore time goes with the row: GC keeps the deploy for its grace from now on,
+          // however old the deploy is (the restore's own site.changed runs GC seconds later).
+          Deploy restored =
+              new Deploy(
+                  site,
+                  id,
+                  was.sha(),
+                  was.state(),
+                  was.createdAt(),
+                  was.finalizedAt(),
+                  was.releasedAt(),
+                  s.now());
           s.removeTombstone(id);
-          s.putDeploy(tombstone.deploy());
-          s.audit(
-              actor, ACTION_RESTORE, id.value(), "tombstone", lower(tombstone.deploy().state()));
+          s.putDeploy(restored);
+          s.audit(actor, ACTION_RESTORE, id.value(), "tombstone", lower(was.state()));
           s.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_RESTORED, site, id));
           s.emit(StandardEvents.siteChanged(site, ACTION_RESTORE));
-          return tombstone.deploy();
+          return restored;
         });
   }
 

@@ -15,6 +15,15 @@ import java.util.Optional;
  * <p>Claims are leases: a claimer ({@code owner}) holds its events until it acks, fails or releases
  * them or until the lease expires, after which another claimer gets them again (E4). Times come
  * from the store's injected clock. Implementations are thread-safe and safe across processes.
+ *
+ * <p><b>Dead letters and per-site order.</b> An event whose dispatch keeps failing is {@linkplain
+ * #deadLetter dead-lettered}: it leaves the undelivered events, so the site's later events are
+ * delivered without it (E3's order then holds among the events that are delivered). {@linkplain
+ * #retryDeadLetter Retrying} it makes it undelivered again under its own id: it goes before every
+ * later event of its site still undelivered, but after those delivered while it was a dead letter,
+ * so a consumer may see it after newer events. Consumers must already be idempotent (E3); one that
+ * also depends on order should judge an event by the state it names (a version, the current rows),
+ * as the alias projection and GC do, rather than by arrival.
  */
 public interface Outbox {
 
@@ -33,16 +42,18 @@ public interface Outbox {
   List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl);
 
   /**
-   * Marks events delivered. Idempotent; an id already delivered or unknown is skipped. Accepted
-   * from any owner, because the work it acknowledges was done. Returns how many became delivered.
+   * Marks events delivered. Idempotent; an id already delivered, dead-lettered or unknown is
+   * skipped. Accepted from any owner, because the work it acknowledges was done. Returns how many
+   * became delivered.
    */
   int ack(String owner, Collection<Long> ids);
 
   /**
    * Records a failed dispatch: the claim is dropped, {@code error} (truncated to 2,000 characters)
-   * is kept and the event is not due again before {@code nextAttemptAt}. Since the event stays the
-   * oldest of its site, the site waits with it. Returns false when {@code owner} no longer holds
-   * the claim (nothing changes then).
+   * is kept, the event's {@link OutboxEvent#failures() failures} go up by one and it is not due
+   * again before {@code nextAttemptAt}. Since the event stays the oldest of its site, the site
+   * waits with it (until it is {@linkplain #deadLetter dead-lettered}). Returns false when {@code
+   * owner} no longer holds the claim (nothing changes then).
    */
   boolean fail(String owner, long id, String error, Instant nextAttemptAt);
 
@@ -65,6 +76,39 @@ public interface Outbox {
 
   /** The backlog, for lag metrics. */
   OutboxStats stats();
+
+  /**
+   * Dead-letters a claimed event whose dispatch failed for good: the claim is dropped, {@code
+   * error} (truncated to 2,000 characters) is kept, its failure count goes up by one as with {@link
+   * #fail}, and the event is neither undelivered (no claim hands it out, it no longer holds back
+   * its site, {@link #stats} counts it apart) nor purged with the delivered events. Returns false
+   * when {@code owner} no longer holds the claim (nothing changes then).
+   *
+   * <p>The default throws {@link UnsupportedOperationException}: an outbox that keeps no dead
+   * letters lets the relay retry the event for ever, as before this method existed.
+   */
+  default boolean deadLetter(String owner, long id, String error) {
+    throw new UnsupportedOperationException(getClass().getName() + " keeps no dead letters");
+  }
+
+  /** Up to {@code limit} (1 to 10,000) dead letters, oldest event id first. */
+  default List<OutboxDeadLetter> deadLetters(int limit) {
+    return List.of();
+  }
+
+  /**
+   * Makes a dead letter undelivered again, due now, with its failure count back at 0 and its last
+   * error kept; it is delivered before its site's later undelivered events (see the class comment
+   * for what that means for order). Returns false when {@code id} is not a dead letter.
+   */
+  default boolean retryDeadLetter(long id) {
+    return false;
+  }
+
+  /** Deletes a dead letter for good. Returns false when {@code id} is not a dead letter. */
+  default boolean discardDeadLetter(long id) {
+    return false;
+  }
 
   /**
    * Registers a callback run (on some store thread, briefly) soon after any event is appended, so a

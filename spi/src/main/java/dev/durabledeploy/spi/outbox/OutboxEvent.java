@@ -11,6 +11,9 @@ import java.util.Map;
  * @param deliveryAttempt 1 on the first claim, then +1 on every later claim (after a failure or an
  *     expired lease), so a consumer can tell a redelivery
  * @param lastError the error recorded by the last {@link Outbox#fail}, or {@code null}
+ * @param failures how many dispatches of it failed ({@link Outbox#fail} calls) since it was
+ *     appended or last {@linkplain Outbox#retryDeadLetter retried}; unlike {@code deliveryAttempt}
+ *     it does not count expired claims or releases, so the relay dead-letters on it
  */
 public record OutboxEvent(
     long id,
@@ -19,10 +22,23 @@ public record OutboxEvent(
     Map<String, String> payload,
     Instant createdAt,
     int deliveryAttempt,
-    String lastError) {
+    String lastError,
+    int failures) {
 
   public OutboxEvent {
     payload = Map.copyOf(payload);
+  }
+
+  /** An event whose failures a store does not count (reported as 0). */
+  public OutboxEvent(
+      long id,
+      SiteId site,
+      String type,
+      Map<String, String> payload,
+      Instant createdAt,
+      int deliveryAttempt,
+      String lastError) {
+    this(id, site, type, payload, createdAt, deliveryAttempt, lastError, 0);
   }
 
   /** A payload attribute, or {@code null}. */

@@ -109,11 +109,12 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
     @Override
     public void putDeploy(Deploy d) {
       h.createUpdate(
-              "INSERT INTO <schema>.deploys (site, deploy_id, sha, state, created_at, finalized_at, released_at)"
-                  + " VALUES (:site, :id, :sha, :state, :created, :finalized, :released)"
-                  + " ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
+              "INSERT INTO <schema>.deploys (site, deploy_id, sha, state, created_at, finalized_at, released_at,"
+                  + " restored_at) VALUES (:site, :id, :sha, :state, :created, :finalized, :released,"
+                  + " :restored) ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
                   + " state = EXCLUDED.state, created_at = EXCLUDED.created_at,"
-                  + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at")
+                  + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at,"
+                  + " restored_at = EXCLUDED.restored_at")
           .bindMap(columns(d))
           .execute();
     }
@@ -128,6 +129,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
       columns.put("created", Sql.ts(d.createdAt()));
       columns.put("finalized", Sql.ts(d.finalizedAt()));
       columns.put("released", Sql.ts(d.releasedAt()));
+      columns.put("restored", Sql.ts(d.restoredAt()));
       return columns;
     }
 
@@ -173,8 +175,8 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
     public void putTombstone(Tombstone t) {
       h.createUpdate(
               "INSERT INTO <schema>.tombstones (site, deploy_id, sha, state, created_at, finalized_at,"
-                  + " released_at, deleted_at, expires_at) VALUES (:site, :id, :sha, :state, :created,"
-                  + " :finalized, :released, :deleted, :expires)")
+                  + " released_at, restored_at, deleted_at, expires_at) VALUES (:site, :id, :sha, :state,"
+                  + " :created, :finalized, :released, :restored, :deleted, :expires)")
           .bindMap(columns(t.deploy()))
           .bind("deleted", Sql.ts(t.deletedAt()))
           .bind("expires", Sql.ts(t.expiresAt()))

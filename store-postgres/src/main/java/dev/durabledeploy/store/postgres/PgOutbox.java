@@ -8,6 +8,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.OutboxStats;
 import java.time.Clock;
@@ -239,20 +240,28 @@ final class PgOutbox implements Outbox {
             .bind("owner", owner)
             .bind("expires", Sql.ts(now.plus(ttl)))
             .bindArray("ids", Long.class, chosen)
-            .map(
-                (rs, ctx) ->
-                    new OutboxEvent(
-                        rs.getLong("id"),
-                        SiteId.of(rs.getString("site")),
-                        rs.getString("type"),
-                        payload(rs.getString("payload")),
-                        Sql.instant(rs, "created_at"),
-                        rs.getInt("deliveries"),
-                        rs.getString("last_error")))
+            .map((rs, ctx) -> event(rs))
             .list();
     List<OutboxEvent> sorted = new ArrayList<>(events);
     sorted.sort((a, b) -> Long.compare(a.id(), b.id()));
     return new ClaimResult(sorted, locked.size() == window);
+  }
+
+  private static OutboxEvent event(java.sql.ResultSet rs) throws java.sql.SQLException {
+    return new OutboxEvent(
+        rs.getLong("id"),
+        SiteId.of(rs.getString("site")),
+        rs.getString("type"),
+        payload(rs.getString("payload")),
+        Sql.instant(rs, "created_at"),
+        rs.getInt("deliveries"),
+        rs.getString("last_error"),
+        rs.getInt("failures"));
+  }
+
+  private static String truncate(String error) {
+    String text = Sql.clean(error == null ? "" : error);
+    return text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
   }
 
   @Override
@@ -277,9 +286,7 @@ final class PgOutbox implements Outbox {
   @Override
   public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
     Inputs.requireText("owner", owner, 200);
-    String text = Sql.clean(error == null ? "" : error);
-    String truncated =
-        text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
+    String truncated = truncate(error);
     return Sql.call(
         "outbox fail",
         () ->
@@ -287,12 +294,98 @@ final class PgOutbox implements Outbox {
                     h ->
                         h.createUpdate(
                                 "UPDATE <schema>.outbox SET claimed_by = NULL, claim_expires_at = NULL,"
-                                    + " last_error = :error, next_attempt_at = :next"
+                                    + " last_error = :error, next_attempt_at = :next, failures = failures + 1"
                                     + " WHERE id = :id AND claimed_by = :owner AND delivered_at IS NULL")
                             .bind("error", truncated)
                             .bind("next", Sql.ts(nextAttemptAt.truncatedTo(ChronoUnit.MICROS)))
                             .bind("id", id)
                             .bind("owner", owner)
+                            .execute())
+                == 1);
+  }
+
+  /**
+   * A dead letter is settled like a delivered event ({@code delivered_at} set), so every scan of
+   * undelivered rows and their partial indexes skip it without a predicate of their own; {@code
+   * dead_lettered_at} tells it apart, and the purge of delivered rows leaves it alone.
+   */
+  @Override
+  public boolean deadLetter(String owner, long id, String error) {
+    Inputs.requireText("owner", owner, 200);
+    String truncated = truncate(error);
+    Instant now = now();
+    return Sql.call(
+        "outbox dead letter",
+        () ->
+            jdbi.withHandle(
+                    h ->
+                        h.createUpdate(
+                                "UPDATE <schema>.outbox SET claimed_by = NULL, claim_expires_at = NULL,"
+                                    + " last_error = :error, failures = failures + 1,"
+                                    + " delivered_at = :now, dead_lettered_at = :now"
+                                    + " WHERE id = :id AND claimed_by = :owner AND delivered_at IS NULL")
+                            .bind("error", truncated)
+                            .bind("now", Sql.ts(now))
+                            .bind("id", id)
+                            .bind("owner", owner)
+                            .execute())
+                == 1);
+  }
+
+  @Override
+  public List<OutboxDeadLetter> deadLetters(int limit) {
+    Inputs.requireRange("limit", limit, 1, 10_000);
+    return Sql.call(
+        "outbox list dead letters",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createQuery(
+                            "SELECT * FROM <schema>.outbox WHERE dead_lettered_at IS NOT NULL"
+                                + " ORDER BY id LIMIT :limit")
+                        .bind("limit", limit)
+                        .map(
+                            (rs, ctx) ->
+                                new OutboxDeadLetter(
+                                    event(rs), Sql.instant(rs, "dead_lettered_at")))
+                        .list()));
+  }
+
+  @Override
+  public boolean retryDeadLetter(long id) {
+    return Sql.call(
+        "outbox retry dead letter",
+        () ->
+            jdbi.inTransaction(
+                h -> {
+                  int changed =
+                      h.createUpdate(
+                              "UPDATE <schema>.outbox SET delivered_at = NULL, dead_lettered_at = NULL,"
+                                  + " failures = 0, next_attempt_at = :now"
+                                  + " WHERE id = :id AND dead_lettered_at IS NOT NULL")
+                          .bind("now", Sql.ts(now()))
+                          .bind("id", id)
+                          .execute();
+                  if (changed == 1) {
+                    h.createQuery("SELECT pg_notify(:channel, '')")
+                        .bind("channel", listener.channel())
+                        .mapTo(String.class)
+                        .one();
+                  }
+                  return changed == 1;
+                }));
+  }
+
+  @Override
+  public boolean discardDeadLetter(long id) {
+    return Sql.call(
+        "outbox discard dead letter",
+        () ->
+            jdbi.withHandle(
+                    h ->
+                        h.createUpdate(
+                                "DELETE FROM <schema>.outbox WHERE id = :id AND dead_lettered_at IS NOT NULL")
+                            .bind("id", id)
                             .execute())
                 == 1);
   }
@@ -351,6 +444,7 @@ final class PgOutbox implements Outbox {
                     h.createUpdate(
                             "DELETE FROM <schema>.outbox WHERE id IN (SELECT id FROM <schema>.outbox"
                                 + " WHERE delivered_at IS NOT NULL AND delivered_at < :cutoff"
+                                + " AND dead_lettered_at IS NULL"
                                 + " ORDER BY delivered_at LIMIT :limit)")
                         .bind("cutoff", Sql.ts(cutoff))
                         .bind("limit", limit)
@@ -368,14 +462,17 @@ final class PgOutbox implements Outbox {
                     h.createQuery(
                             "SELECT count(*) AS undelivered,"
                                 + " count(*) FILTER (WHERE claimed_by IS NOT NULL AND claim_expires_at > :now) AS claimed,"
-                                + " min(created_at) AS oldest FROM <schema>.outbox WHERE delivered_at IS NULL")
+                                + " min(created_at) AS oldest,"
+                                + " (SELECT count(*) FROM <schema>.outbox WHERE dead_lettered_at IS NOT NULL) AS dead"
+                                + " FROM <schema>.outbox WHERE delivered_at IS NULL")
                         .bind("now", Sql.ts(now))
                         .map(
                             (rs, ctx) ->
                                 new OutboxStats(
                                     rs.getLong("undelivered"),
                                     rs.getLong("claimed"),
-                                    Sql.instant(rs, "oldest")))
+                                    Sql.instant(rs, "oldest"),
+                                    rs.getLong("dead")))
                         .one()));
   }
 

@@ -43,7 +43,8 @@ final class Sql {
         DeployState.valueOf(rs.getString("state")),
         instant(rs, "created_at"),
         instant(rs, "finalized_at"),
-        instant(rs, "released_at"));
+        instant(rs, "released_at"),
+        instant(rs, "restored_at"));
   }
 
   /**

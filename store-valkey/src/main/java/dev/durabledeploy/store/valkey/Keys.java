@@ -32,13 +32,15 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:{meta}:audit-seq          last audit id of any site (string)
  * &lt;ns&gt;:{outbox}:seq              last event id (string)
  * &lt;ns&gt;:{outbox}:ev:&lt;id&gt;          event (hash: site, type, created, attempts, next, owner, lease,
- *                                 error, delivered, p.&lt;payload key&gt;; times epoch us)
+ *                                 error, failures, delivered, dead, p.&lt;payload key&gt;;
+ *                                 times epoch us)
  * &lt;ns&gt;:{outbox}:ready            claimable sites by their oldest event id (zset)
  * &lt;ns&gt;:{outbox}:leased           sites under a claim by its expiry (zset)
  * &lt;ns&gt;:{outbox}:delayed          sites whose failed oldest event is not due, by due time (zset)
  * &lt;ns&gt;:{outbox}:undelivered      undelivered ids (zset, score: id)
  * &lt;ns&gt;:{outbox}:claimed          claimed ids by lease expiry (zset)
  * &lt;ns&gt;:{outbox}:delivered        delivered ids by delivery time (zset)
+ * &lt;ns&gt;:{outbox}:dead-letters     dead-lettered ids, out of every site queue (zset, score: id)
  * &lt;ns&gt;:{outbox}:wake             append wake-ups for XREAD BLOCK (stream, capped)
  * &lt;ns&gt;:{outbox}:lost             events a claim found missing and skipped (string, a count)
  * </pre>

@@ -16,6 +16,10 @@ import java.util.List;
  * How metadata rows are stored in hash fields. Deploys, aliases and tombstones hold only ids, shas,
  * states and times (no '|' possible), so they are '|'-separated; an audit entry holds free text
  * (actors), so its fields are length-prefixed ({@code <length>:<text>}, {@code ~} for null).
+ *
+ * <p>A deploy is {@code sha|state|created|finalized|released[|restored]} and a tombstone that
+ * record's first five fields, {@code |deleted|expires}, then {@code [|restored]}: the restore time
+ * came later, so it goes last and a record written before it (without it) still reads.
  */
 final class Records {
 
@@ -28,15 +32,16 @@ final class Records {
         d.state().name(),
         Micros.of(d.createdAt()),
         time(d.finalizedAt()),
-        time(d.releasedAt()));
+        time(d.releasedAt()),
+        time(d.restoredAt()));
   }
 
   static Deploy deploy(SiteId site, DeployId id, String value) {
     String[] f = value.split("\\|", -1);
-    return deploy(site, id, f);
+    return deploy(site, id, f, f.length > 5 ? f[5] : "");
   }
 
-  private static Deploy deploy(SiteId site, DeployId id, String[] f) {
+  private static Deploy deploy(SiteId site, DeployId id, String[] f, String restored) {
     return new Deploy(
         site,
         id,
@@ -44,7 +49,8 @@ final class Records {
         DeployState.valueOf(f[1]),
         Micros.parse(f[2]),
         Micros.parse(f[3]),
-        Micros.parse(f[4]));
+        Micros.parse(f[4]),
+        Micros.parse(restored));
   }
 
   static String alias(AliasRow row) {
@@ -62,12 +68,23 @@ final class Records {
   }
 
   static String tombstone(Tombstone t) {
-    return deploy(t.deploy()) + "|" + Micros.of(t.deletedAt()) + "|" + Micros.of(t.expiresAt());
+    Deploy d = t.deploy();
+    return String.join(
+        "|",
+        d.sha() == null ? "" : d.sha(),
+        d.state().name(),
+        Micros.of(d.createdAt()),
+        time(d.finalizedAt()),
+        time(d.releasedAt()),
+        Micros.of(t.deletedAt()),
+        Micros.of(t.expiresAt()),
+        time(d.restoredAt()));
   }
 
   static Tombstone tombstone(SiteId site, DeployId id, String value) {
     String[] f = value.split("\\|", -1);
-    return new Tombstone(deploy(site, id, f), Micros.parse(f[5]), Micros.parse(f[6]));
+    return new Tombstone(
+        deploy(site, id, f, f.length > 7 ? f[7] : ""), Micros.parse(f[5]), Micros.parse(f[6]));
   }
 
   private static String time(Instant at) {

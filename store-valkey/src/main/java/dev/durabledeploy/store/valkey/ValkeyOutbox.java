@@ -5,6 +5,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.OutboxStats;
 import io.lettuce.core.ScriptOutputType;
@@ -96,7 +97,18 @@ final class ValkeyOutbox implements Outbox {
           reply.get(2 + 2 * k));
     }
     List<OutboxEvent> events = new ArrayList<>();
-    int i = 1 + 2 * lost;
+    hashes(reply, 1 + 2 * lost).forEach((id, hash) -> events.add(event(id, hash)));
+    events.sort((a, b) -> Long.compare(a.id(), b.id()));
+    return events;
+  }
+
+  /**
+   * Parses a flat reply of {@code id, n, k1, v1, ...} per event from index {@code from}, keeping
+   * its order.
+   */
+  private static Map<Long, Map<String, String>> hashes(List<Object> reply, int from) {
+    Map<Long, Map<String, String>> out = new java.util.LinkedHashMap<>();
+    int i = from;
     while (i < reply.size()) {
       long id = Long.parseLong((String) reply.get(i));
       int n = ((Long) reply.get(i + 1)).intValue();
@@ -104,11 +116,10 @@ final class ValkeyOutbox implements Outbox {
       for (int j = 0; j < n; j += 2) {
         hash.put((String) reply.get(i + 2 + j), (String) reply.get(i + 3 + j));
       }
-      events.add(event(id, hash));
+      out.put(id, hash);
       i += 2 + n;
     }
-    events.sort((a, b) -> Long.compare(a.id(), b.id()));
-    return events;
+    return out;
   }
 
   private static OutboxEvent event(long id, Map<String, String> hash) {
@@ -126,7 +137,8 @@ final class ValkeyOutbox implements Outbox {
         payload,
         Micros.parse(hash.get("created")),
         Integer.parseInt(hash.get("attempts")),
-        hash.get("error"));
+        hash.get("error"),
+        Integer.parseInt(hash.getOrDefault("failures", "0")));
   }
 
   @Override
@@ -141,6 +153,53 @@ final class ValkeyOutbox implements Outbox {
         text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
     Objects.requireNonNull(nextAttemptAt, "nextAttemptAt");
     return settle("fail", owner, List.of(id), Micros.of(nextAttemptAt), truncated) == 1;
+  }
+
+  @Override
+  public boolean deadLetter(String owner, long id, String error) {
+    String text = error == null ? "" : error;
+    String truncated =
+        text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH);
+    return settle("deadletter", owner, List.of(id), "", truncated) == 1;
+  }
+
+  @Override
+  public List<OutboxDeadLetter> deadLetters(int limit) {
+    Inputs.requireRange("limit", limit, 1, 10_000);
+    List<Object> reply =
+        valkey.script(
+            "outbox-dead-letters",
+            ScriptOutputType.MULTI,
+            List.of(),
+            List.of(keys.namespace(), Integer.toString(limit)));
+    List<OutboxDeadLetter> letters = new ArrayList<>();
+    hashes(reply, 0)
+        .forEach(
+            (id, hash) ->
+                letters.add(new OutboxDeadLetter(event(id, hash), Micros.parse(hash.get("dead")))));
+    return letters;
+  }
+
+  @Override
+  public boolean retryDeadLetter(long id) {
+    Long changed =
+        valkey.script(
+            "outbox-retry",
+            ScriptOutputType.INTEGER,
+            List.of(),
+            List.of(keys.namespace(), Long.toString(id), Micros.of(Micros.now(clock))));
+    return changed == 1;
+  }
+
+  @Override
+  public boolean discardDeadLetter(long id) {
+    Long changed =
+        valkey.script(
+            "outbox-discard",
+            ScriptOutputType.INTEGER,
+            List.of(),
+            List.of(keys.namespace(), Long.toString(id)));
+    return changed == 1;
   }
 
   @Override
@@ -201,7 +260,10 @@ final class ValkeyOutbox implements Outbox {
             List.of(),
             List.of(keys.namespace(), Micros.of(Micros.now(clock))));
     return new OutboxStats(
-        (Long) reply.get(0), (Long) reply.get(1), Micros.parse((String) reply.get(2)));
+        (Long) reply.get(0),
+        (Long) reply.get(1),
+        Micros.parse((String) reply.get(2)),
+        (Long) reply.get(3));
   }
 
   /** How many events claims found missing and skipped in this namespace, ever. */

@@ -5,6 +5,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.OutboxStats;
 import java.time.Clock;
@@ -33,11 +34,13 @@ final class InMemoryOutbox implements Outbox {
     final NewEvent event;
     final Instant createdAt;
     int deliveries;
+    int failures;
     String lastError;
     String claimedBy;
     Instant claimExpiresAt;
     Instant nextAttemptAt;
     Instant deliveredAt;
+    Instant deadLetteredAt;
 
     Row(long id, NewEvent event, Instant createdAt) {
       this.id = id;
@@ -52,7 +55,14 @@ final class InMemoryOutbox implements Outbox {
 
     OutboxEvent snapshot() {
       return new OutboxEvent(
-          id, event.site(), event.type(), event.payload(), createdAt, deliveries, lastError);
+          id,
+          event.site(),
+          event.type(),
+          event.payload(),
+          createdAt,
+          deliveries,
+          lastError,
+          failures);
     }
   }
 
@@ -60,6 +70,7 @@ final class InMemoryOutbox implements Outbox {
   private final Clock clock;
   private final TreeMap<Long, Row> undelivered = new TreeMap<>();
   private final TreeMap<Long, Row> delivered = new TreeMap<>();
+  private final TreeMap<Long, Row> deadLetters = new TreeMap<>();
   private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
   private long nextId = 1;
 
@@ -160,8 +171,62 @@ final class InMemoryOutbox implements Outbox {
       row.claimedBy = null;
       row.claimExpiresAt = null;
       row.lastError = truncate(error);
+      row.failures++;
       row.nextAttemptAt = nextAttemptAt;
       return true;
+    }
+  }
+
+  @Override
+  public boolean deadLetter(String owner, long id, String error) {
+    requireOwner(owner);
+    synchronized (atom) {
+      Row row = undelivered.get(id);
+      if (row == null || !owner.equals(row.claimedBy)) {
+        return false;
+      }
+      undelivered.remove(id);
+      row.claimedBy = null;
+      row.claimExpiresAt = null;
+      row.lastError = truncate(error);
+      row.failures++;
+      row.deadLetteredAt = clock.instant();
+      deadLetters.put(id, row);
+      return true;
+    }
+  }
+
+  @Override
+  public List<OutboxDeadLetter> deadLetters(int limit) {
+    Inputs.requireRange("limit", limit, 1, 10_000);
+    synchronized (atom) {
+      return deadLetters.values().stream()
+          .limit(limit)
+          .map(r -> new OutboxDeadLetter(r.snapshot(), r.deadLetteredAt))
+          .toList();
+    }
+  }
+
+  @Override
+  public boolean retryDeadLetter(long id) {
+    synchronized (atom) {
+      Row row = deadLetters.remove(id);
+      if (row == null) {
+        return false;
+      }
+      row.deadLetteredAt = null;
+      row.failures = 0;
+      row.nextAttemptAt = clock.instant();
+      undelivered.put(id, row);
+    }
+    notifyAppended();
+    return true;
+  }
+
+  @Override
+  public boolean discardDeadLetter(long id) {
+    synchronized (atom) {
+      return deadLetters.remove(id) != null;
     }
   }
 
@@ -223,7 +288,7 @@ final class InMemoryOutbox implements Outbox {
       Instant now = clock.instant();
       long claimed = undelivered.values().stream().filter(r -> r.claimLiveAt(now)).count();
       Instant oldest = undelivered.isEmpty() ? null : undelivered.firstEntry().getValue().createdAt;
-      return new OutboxStats(undelivered.size(), claimed, oldest);
+      return new OutboxStats(undelivered.size(), claimed, oldest, deadLetters.size());
     }
   }
 
@@ -238,6 +303,7 @@ final class InMemoryOutbox implements Outbox {
     synchronized (atom) {
       TreeMap<Long, Row> all = new TreeMap<>(delivered);
       all.putAll(undelivered);
+      all.putAll(deadLetters);
       return all.values().stream().map(Row::snapshot).toList();
     }
   }

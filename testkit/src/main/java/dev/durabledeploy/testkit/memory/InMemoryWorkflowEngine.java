@@ -120,6 +120,11 @@ public final class InMemoryWorkflowEngine implements WorkflowEngine {
   }
 
   @Override
+  public Optional<Set<String>> registeredWorkflows() {
+    return Optional.of(Set.copyOf(definitions.keySet()));
+  }
+
+  @Override
   public synchronized CompletionStage<RunHandle> submit(Submission submission) {
     Optional<DurableDeployException> refused =
         WorkflowEngine.refusal(status, definitions, submission);

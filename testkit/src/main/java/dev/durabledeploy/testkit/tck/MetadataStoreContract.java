@@ -595,14 +595,45 @@ public abstract class MetadataStoreContract extends StoreFixture {
       metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
       drainEvents();
       clock.advance(WINDOW.minusSeconds(1));
-      assertThat(metadata.restore(SITE, deployId(1), ACTOR)).isEqualTo(d);
-      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(d);
+      Deploy restored = metadata.restore(SITE, deployId(1), ACTOR);
+      assertThat(restored.restoredAt()).isEqualTo(clock.instant());
+      assertThat(restored).usingRecursiveComparison().ignoringFields("restoredAt").isEqualTo(d);
+      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(restored);
       assertThat(metadata.findTombstone(SITE, deployId(1))).isEmpty();
       assertThat(metadata.listAliases(SITE)).isEmpty();
       assertThat(drainEventTypes())
           .containsExactly(StandardEvents.DEPLOY_RESTORED, StandardEvents.SITE_CHANGED);
-      assertThat(metadata.restore(SITE, deployId(1), ACTOR)).isEqualTo(d);
+      clock.advance(Duration.ofMinutes(1));
+      assertThat(metadata.restore(SITE, deployId(1), ACTOR)).isEqualTo(restored);
       assertThat(drainEvents()).isEmpty();
+    }
+
+    @Test
+    @DisplayName(
+        "the restore time stays with the row through alias moves, a second delete and restore")
+    void restoreTimeKept() {
+      unaliased(1);
+      metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
+      clock.advance(Duration.ofHours(1));
+      Instant first = clock.instant();
+      metadata.restore(SITE, deployId(1), ACTOR);
+      assertThat(metadata.listDeploys(SITE))
+          .singleElement()
+          .satisfies(d -> assertThat(d.restoredAt()).isEqualTo(first));
+      clock.advance(Duration.ofMinutes(1));
+      metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ANY, ACTOR);
+      clock.advance(Duration.ofMinutes(1));
+      finalized(2, PROD);
+      Deploy released = metadata.findDeploy(SITE, deployId(1)).orElseThrow();
+      assertThat(released.releasedAt()).isEqualTo(clock.instant());
+      assertThat(released.restoredAt()).isEqualTo(first);
+      Tombstone again = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
+      assertThat(again.deploy()).isEqualTo(released);
+      assertThat(metadata.findTombstone(SITE, deployId(1))).contains(again);
+      clock.advance(Duration.ofHours(1));
+      assertThat(metadata.restore(SITE, deployId(1), ACTOR).restoredAt())
+          .isEqualTo(clock.instant());
+      assertThat(metadata.findDeploy(SITE, deployId(2)).orElseThrow().restoredAt()).isNull();
     }
 
     @Test

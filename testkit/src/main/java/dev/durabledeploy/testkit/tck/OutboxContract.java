@@ -8,6 +8,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.OutboxStats;
 import java.time.Duration;
@@ -206,6 +207,127 @@ public abstract class OutboxContract extends StoreFixture {
       clock.advance(TTL);
       assertThat(outbox.renew("owner-1", List.of(a), TTL)).isZero();
       assertThat(ids(outbox.claim("owner-2", 10, TTL))).containsExactly(a);
+    }
+  }
+
+  @Nested
+  @DisplayName("dead letters")
+  class DeadLetters {
+
+    /** Claims the site's head, fails it {@code failures} times, then dead-letters it. */
+    private long deadLettered(SiteId site, String type, int failures) {
+      long id = append(site, type);
+      for (int i = 0; i < failures; i++) {
+        assertThat(ids(outbox.claim("owner-1", 1, TTL))).containsExactly(id);
+        assertThat(outbox.fail("owner-1", id, "failure " + (i + 1), clock.instant())).isTrue();
+      }
+      assertThat(ids(outbox.claim("owner-1", 1, TTL))).containsExactly(id);
+      assertThat(outbox.deadLetter("owner-1", id, "gave up")).isTrue();
+      return id;
+    }
+
+    @Test
+    @DisplayName("fail counts failures; expired claims and releases do not")
+    void failuresCounted() {
+      long a = append(SITE, "e.a");
+      outbox.claim("owner-1", 10, TTL);
+      outbox.fail("owner-1", a, "one", clock.instant());
+      outbox.claim("owner-1", 10, TTL);
+      outbox.release("owner-1", List.of(a));
+      outbox.claim("owner-1", 10, TTL);
+      clock.advance(TTL);
+      List<OutboxEvent> again = outbox.claim("owner-2", 10, TTL);
+      assertThat(again.get(0).failures()).isEqualTo(1);
+      assertThat(again.get(0).deliveryAttempt()).isEqualTo(4);
+      outbox.fail("owner-2", a, "two", clock.instant());
+      assertThat(outbox.claim("owner-2", 10, TTL).get(0).failures()).isEqualTo(2);
+    }
+
+    @Test
+    @DisplayName(
+        "a dead letter keeps its last error, leaves the backlog and no longer holds back its site")
+    void deadLetterReleasesSite() {
+      long a1 = deadLettered(SITE, "e.a1", 2);
+      Instant deadAt = clock.instant();
+      long a2 = append(SITE, "e.a2");
+      long b1 = append(OTHER_SITE, "e.b1");
+      clock.advance(Duration.ofSeconds(5));
+      assertThat(ids(outbox.claim("owner-2", 10, TTL))).containsExactly(a2, b1);
+      assertThat(outbox.stats())
+          .satisfies(
+              stats -> {
+                assertThat(stats.undelivered()).isEqualTo(2);
+                assertThat(stats.deadLettered()).isEqualTo(1);
+              });
+      assertThat(outbox.deadLetters(10))
+          .singleElement()
+          .satisfies(
+              letter -> {
+                assertThat(letter.id()).isEqualTo(a1);
+                assertThat(letter.deadLetteredAt()).isEqualTo(deadAt);
+                assertThat(letter.event().site()).isEqualTo(SITE);
+                assertThat(letter.event().type()).isEqualTo("e.a1");
+                assertThat(letter.event().payload()).isEqualTo(Map.of("n", "e.a1"));
+                assertThat(letter.event().lastError()).isEqualTo("gave up");
+                assertThat(letter.event().failures()).isEqualTo(3);
+              });
+      assertThat(outbox.ack("owner-2", List.of(a1, a2, b1))).isEqualTo(2);
+      assertThat(outbox.deadLetters(10)).extracting(OutboxDeadLetter::id).containsExactly(a1);
+      assertThat(outbox.stats().undelivered()).isZero();
+    }
+
+    @Test
+    @DisplayName("only the claim's holder can dead-letter an event, and only an undelivered one")
+    void deadLetterByHolderOnly() {
+      long a = append(SITE, "e.a");
+      outbox.claim("owner-1", 10, TTL);
+      assertThat(outbox.deadLetter("owner-2", a, "x")).isFalse();
+      outbox.ack("owner-1", List.of(a));
+      assertThat(outbox.deadLetter("owner-1", a, "x")).isFalse();
+      assertThat(outbox.deadLetters(10)).isEmpty();
+      long b = append(SITE, "e.b");
+      outbox.claim("owner-1", 10, TTL);
+      assertThat(outbox.deadLetter("owner-1", b, "y".repeat(5000))).isTrue();
+      assertThat(outbox.deadLetter("owner-1", b, "again")).isFalse();
+      assertThat(outbox.deadLetters(10).get(0).event().lastError()).hasSize(2000);
+    }
+
+    @Test
+    @DisplayName(
+        "a retried dead letter is due at once, before its site's later events, with no failures")
+    void retry() {
+      long a1 = deadLettered(SITE, "e.a1", 1);
+      long a2 = append(SITE, "e.a2");
+      outbox.ack("owner-2", ids(outbox.claim("owner-2", 10, TTL)));
+      long a3 = append(SITE, "e.a3");
+      long a4 = append(SITE, "e.a4");
+      assertThat(outbox.retryDeadLetter(a1)).isTrue();
+      assertThat(outbox.retryDeadLetter(a1)).isFalse();
+      assertThat(outbox.retryDeadLetter(a2)).isFalse();
+      assertThat(outbox.deadLetters(10)).isEmpty();
+      assertThat(outbox.stats().deadLettered()).isZero();
+      List<OutboxEvent> again = outbox.claim("owner-3", 10, TTL);
+      assertThat(ids(again)).containsExactly(a1, a3, a4);
+      assertThat(again.get(0).failures()).isZero();
+      assertThat(again.get(0).lastError()).isEqualTo("gave up");
+    }
+
+    @Test
+    @DisplayName(
+        "a discarded dead letter is gone for good; the purge of delivered events keeps dead letters")
+    void discard() {
+      long a1 = deadLettered(SITE, "e.a1", 0);
+      long a2 = deadLettered(OTHER_SITE, "e.a2", 0);
+      Instant cutoff = clock.advance(Duration.ofDays(30));
+      assertThat(outbox.purgeDelivered(cutoff, 100)).isZero();
+      assertThat(outbox.deadLetters(10)).extracting(OutboxDeadLetter::id).containsExactly(a1, a2);
+      assertThat(outbox.deadLetters(1)).extracting(OutboxDeadLetter::id).containsExactly(a1);
+      assertThat(outbox.discardDeadLetter(a1)).isTrue();
+      assertThat(outbox.discardDeadLetter(a1)).isFalse();
+      assertThat(outbox.retryDeadLetter(a1)).isFalse();
+      assertThat(outbox.deadLetters(10)).extracting(OutboxDeadLetter::id).containsExactly(a2);
+      assertThat(outbox.claim("owner-1", 10, TTL)).isEmpty();
+      assertThat(outbox.stats()).isEqualTo(new OutboxStats(0, 0, null, 1));
     }
   }
 

@@ -109,6 +109,16 @@ public abstract class WorkflowEngineContract {
   }
 
   @Test
+  @DisplayName("lists the workflows registered on it, before and after start")
+  void registeredWorkflows() {
+    engine.register(workflow("first", ctx -> {}));
+    assertThat(engine.registeredWorkflows()).contains(java.util.Set.of("first"));
+    engine.register(workflow("second", ctx -> {}));
+    engine.start();
+    assertThat(engine.registeredWorkflows()).contains(java.util.Set.of("first", "second"));
+  }
+
+  @Test
   @DisplayName("runs of one key never overlap and keep submission order; keys run independently")
   void perKeySerialisation() {
     Map<String, AtomicInteger> active = new ConcurrentHashMap<>();

@@ -1,0 +1,359 @@
+package dev.durabledeploy.core.outbox;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.engine.CronSchedule;
+import dev.durabledeploy.spi.engine.DeadLetter;
+import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.engine.RunHandle;
+import dev.durabledeploy.spi.engine.RunId;
+import dev.durabledeploy.spi.engine.RunStatus;
+import dev.durabledeploy.spi.engine.Submission;
+import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
+import dev.durabledeploy.spi.outbox.OutboxEvent;
+import dev.durabledeploy.spi.outbox.OutboxStats;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.memory.InMemoryStore;
+import dev.durabledeploy.testkit.memory.InMemoryWorkflowEngine;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Issue 21.6: a relay that lost its claim on a site stops dispatching that site, so two relays
+ * never dispatch one site's events at once and per-site order holds. Relay A claims a site's three
+ * events, submits the first and stalls (its engine's acceptance is held back) while its claim runs
+ * out; relay B claims the site and delivers all three; then A's acceptance arrives. A must submit
+ * nothing more.
+ */
+@DisplayName("a relay that lost its claim stops dispatching the site")
+class RelayClaimLossTest {
+
+  /** How relay A comes to lose its claim. */
+  enum Stall {
+    /** A's renewals hang (a store call stuck for longer than the TTL): its own clock stops it. */
+    RENEW_HANGS,
+    /** A's renewals fail for longer than the TTL (store unreachable from A only). */
+    RENEW_FAILS,
+    /**
+     * A's renewals work, but A's clock is behind the store's: only the renewal's result (0 events
+     * extended) tells A the claim is gone.
+     */
+    RENEW_EXTENDS_NOTHING
+  }
+
+  private static final Duration A_TTL = Duration.ofMillis(300);
+  private final InMemoryWorkflowEngine engine = new InMemoryWorkflowEngine();
+  private final List<OutboxRelay> relays = new ArrayList<>();
+  private final CountDownLatch unblock = new CountDownLatch(1);
+
+  @AfterEach
+  void stop() {
+    unblock.countDown();
+    relays.forEach(r -> r.stop(Duration.ofSeconds(5)));
+    engine.close();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(Stall.class)
+  @DisplayName(
+      "per-site order holds across two relays when one's renewals stop working past the TTL")
+  void lostClaimStopsTheChain(Stall stall) throws Exception {
+    MutableClock storeClock = new MutableClock();
+    InMemoryStore store = new InMemoryStore(storeClock);
+    List<String> handled = Collections.synchronizedList(new ArrayList<>());
+    engine.register(
+        WorkflowDefinition.named("record")
+            .keyedBy("site")
+            .handler(ctx -> handled.add(ctx.input().get("seq"))));
+    engine.start();
+    SiteId site = SiteId.of("a");
+    for (int seq = 0; seq < 3; seq++) {
+      store
+          .outbox()
+          .append(
+              new NewEvent(site, "test.event", Map.of("site", "a", "seq", Integer.toString(seq))));
+    }
+    List<String> submissions = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch aSubmitted = new CountDownLatch(1);
+    CountDownLatch acceptA = new CountDownLatch(1);
+    // Relay A's engine: the engine takes (and runs) A's first submission at once, but A hears of
+    // the acceptance only when the test says so, as after a long pause of A's process.
+    WorkflowEngine engineA =
+        new Recording("A", engine, submissions) {
+          final AtomicBoolean first = new AtomicBoolean(true);
+
+          @Override
+          public CompletionStage<RunHandle> submit(Submission submission) {
+            CompletionStage<RunHandle> accepted = super.submit(submission);
+            if (!first.getAndSet(false)) {
+              return accepted;
+            }
+            aSubmitted.countDown();
+            return accepted.thenCompose(
+                handle ->
+                    CompletableFuture.supplyAsync(
+                        () -> {
+                          awaitLatch(acceptA);
+                          return handle;
+                        }));
+          }
+        };
+    RenewProbe outboxA = new RenewProbe(store.outbox(), stall, unblock);
+    Clock clockA = stall == Stall.RENEW_EXTENDS_NOTHING ? new MutableClock() : storeClock;
+    SimpleMeterRegistry metersA = new SimpleMeterRegistry();
+    OutboxRelay a =
+        OutboxRelay.builder(outboxA, engineA)
+            .owner("relay-a")
+            .clock(clockA)
+            .leaseTtl(A_TTL)
+            .pollInterval(Duration.ofMillis(50))
+            .meterRegistry(metersA)
+            .route("test.event", "record")
+            .build();
+    relays.add(a);
+    a.start();
+    assertThat(aSubmitted.await(10, TimeUnit.SECONDS)).isTrue();
+
+    // A's claim runs out in the store; relay B claims the site and delivers it, in order.
+    storeClock.advance(Duration.ofSeconds(1));
+    OutboxRelay b =
+        OutboxRelay.builder(store.outbox(), new Recording("B", engine, submissions))
+            .owner("relay-b")
+            .clock(storeClock)
+            .route("test.event", "record")
+            .build();
+    relays.add(b);
+    assertThat(b.relayOnce()).isEqualTo(3);
+    if (stall == Stall.RENEW_EXTENDS_NOTHING) {
+      // Let A's renewer find out: a round of renewals issued after B's claim extends nothing.
+      // The renewer is one thread, so a third call started means that round has finished.
+      int calls = outboxA.renewals.get();
+      await().atMost(Duration.ofSeconds(10)).until(() -> outboxA.renewals.get() > calls + 2);
+    }
+
+    // A's first submission is accepted at last: A must not go on with the site.
+    acceptA.countDown();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                Optional.ofNullable(metersA.find("durable.outbox.relay.claims.lost").counter())
+                            .map(c -> c.count())
+                            .orElse(0.0)
+                        == 1
+                    || submissions.size() > 4);
+    assertThat(submissions).containsExactly("A:0", "B:0", "B:1", "B:2");
+    assertThat(handled).containsExactly("0", "1", "2");
+    assertThat(store.outbox().stats().undelivered()).isZero();
+  }
+
+  private static void awaitLatch(CountDownLatch latch) {
+    try {
+      if (!latch.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the test never released the latch");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** An outbox whose renewals behave as the stall says; everything else goes to the store. */
+  static final class RenewProbe implements Outbox {
+    final Outbox delegate;
+    final Stall stall;
+    final CountDownLatch unblock;
+    final AtomicInteger renewals = new AtomicInteger();
+    final AtomicBoolean claimed = new AtomicBoolean();
+
+    RenewProbe(Outbox delegate, Stall stall, CountDownLatch unblock) {
+      this.delegate = delegate;
+      this.stall = stall;
+      this.unblock = unblock;
+    }
+
+    @Override
+    public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
+      renewals.incrementAndGet();
+      switch (stall) {
+        case RENEW_HANGS -> {
+          try {
+            unblock.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          throw new TransientStoreException("renew hung until the test ended");
+        }
+        case RENEW_FAILS -> throw new TransientStoreException("the store is unreachable from A");
+        default -> {
+          return delegate.renew(owner, ids, leaseTtl);
+        }
+      }
+    }
+
+    @Override
+    public long append(NewEvent event) {
+      return delegate.append(event);
+    }
+
+    /**
+     * A's first batch, then nothing: the rest of A's process is stalled too, so A's own loop does
+     * not claim the site again once its first claim ran out (B does).
+     */
+    @Override
+    public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
+      if (claimed.get()) {
+        return List.of();
+      }
+      List<OutboxEvent> batch = delegate.claim(owner, maxEvents, leaseTtl);
+      if (!batch.isEmpty()) {
+        claimed.set(true);
+      }
+      return batch;
+    }
+
+    @Override
+    public int ack(String owner, Collection<Long> ids) {
+      return delegate.ack(owner, ids);
+    }
+
+    @Override
+    public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
+      return delegate.fail(owner, id, error, nextAttemptAt);
+    }
+
+    @Override
+    public int release(String owner, Collection<Long> ids) {
+      return delegate.release(owner, ids);
+    }
+
+    @Override
+    public int purgeDelivered(Instant cutoff, int limit) {
+      return delegate.purgeDelivered(cutoff, limit);
+    }
+
+    @Override
+    public OutboxStats stats() {
+      return delegate.stats();
+    }
+
+    @Override
+    public boolean deadLetter(String owner, long id, String error) {
+      return delegate.deadLetter(owner, id, error);
+    }
+
+    @Override
+    public List<OutboxDeadLetter> deadLetters(int limit) {
+      return delegate.deadLetters(limit);
+    }
+
+    @Override
+    public Optional<Subscription> onAppend(Runnable wakeUp) {
+      return delegate.onAppend(wakeUp);
+    }
+  }
+
+  /** An engine that logs each submission as {@code <relay>:<seq>} and passes it on. */
+  static class Recording implements WorkflowEngine {
+    final String relay;
+    final WorkflowEngine delegate;
+    final List<String> log;
+
+    Recording(String relay, WorkflowEngine delegate, List<String> log) {
+      this.relay = relay;
+      this.delegate = delegate;
+      this.log = log;
+    }
+
+    @Override
+    public CompletionStage<RunHandle> submit(Submission submission) {
+      log.add(relay + ":" + submission.input().get("seq"));
+      return delegate.submit(submission);
+    }
+
+    @Override
+    public Optional<Set<String>> registeredWorkflows() {
+      return delegate.registeredWorkflows();
+    }
+
+    @Override
+    public void register(WorkflowDefinition definition) {
+      delegate.register(definition);
+    }
+
+    @Override
+    public void schedule(CronSchedule schedule) {
+      delegate.schedule(schedule);
+    }
+
+    @Override
+    public boolean unschedule(String scheduleId) {
+      return delegate.unschedule(scheduleId);
+    }
+
+    @Override
+    public Optional<RunStatus> status(RunId id) {
+      return delegate.status(id);
+    }
+
+    @Override
+    public List<DeadLetter> deadLetters(int limit) {
+      return delegate.deadLetters(limit);
+    }
+
+    @Override
+    public CompletionStage<RunHandle> retryDeadLetter(RunId id) {
+      return delegate.retryDeadLetter(id);
+    }
+
+    @Override
+    public boolean discardDeadLetter(RunId id) {
+      return delegate.discardDeadLetter(id);
+    }
+
+    @Override
+    public void start() {
+      delegate.start();
+    }
+
+    @Override
+    public void stop(Duration deadline) {
+      delegate.stop(deadline);
+    }
+
+    @Override
+    public EngineStatus engineStatus() {
+      return delegate.engineStatus();
+    }
+
+    @Override
+    public void close() {}
+  }
+}
