@@ -36,6 +36,13 @@ import java.util.concurrent.Executors;
  * TransientStoreException} (Lettuce keeps reconnecting; commands are rejected rather than queued);
  * calls succeed again once it is back. Key layout: see {@code Keys} in the source; every key starts
  * with the namespace (default {@value #DEFAULT_NAMESPACE}), so several planes can share a server.
+ *
+ * <p>Time: site locks expire on the server's clock ({@code PX}); their {@link
+ * dev.durabledeploy.spi.lock.SiteLock#isHeld()} turns false before that expiry, on this host's
+ * monotonic clock. Job leases carry stamps of the store's {@link Builder#clock}, which decides
+ * expiry for the leases this store instance wrote; another instance's lease expires on the server's
+ * clock ({@code TIME}), so a host whose clock runs ahead cannot take a live lease. Outbox claims
+ * and metadata stamps use the store's clock.
  */
 public final class ValkeyStore implements Store {
 
@@ -91,7 +98,7 @@ public final class ValkeyStore implements Store {
                   t.setDaemon(true);
                   return t;
                 }));
-    this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock);
+    this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock, instanceId());
     this.metadata = new ValkeyMetadataStore(valkey, keys, b.clock);
     this.appendWatcher = new AppendWatcher(client, uri, valkey, keys.outbox("wake"));
     this.outbox = new ValkeyOutbox(valkey, keys, b.clock, appendWatcher);
@@ -99,6 +106,13 @@ public final class ValkeyStore implements Store {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /** Unique per store instance: the writer its leases are stamped with. */
+  private static String instanceId() {
+    byte[] random = new byte[8];
+    new java.security.SecureRandom().nextBytes(random);
+    return ProcessHandle.current().pid() + "-" + java.util.HexFormat.of().formatHex(random);
   }
 
   /** Deploys, aliases, tombstones and the audit log; every command is one conditional script. */
