@@ -39,7 +39,7 @@ final class Plane implements AutoCloseable {
   }
 
   Plane(String jdbcUrl, String user, String password, BlobStore blobs, Clock clock) {
-    this.store =
+    this(
         PostgresStore.builder()
             .clock(clock)
             .jdbcUrl(jdbcUrl)
@@ -47,7 +47,38 @@ final class Plane implements AutoCloseable {
             .password(password)
             .connectionTimeout(Duration.ofSeconds(2))
             .migrateOnStart(true)
-            .build();
+            .build(),
+        jdbcUrl,
+        user,
+        password,
+        blobs,
+        clock);
+  }
+
+  /** A host that hands the store its own connection pool instead of a URL. */
+  static Plane onHostPool(
+      javax.sql.DataSource hostPool,
+      String jdbcUrl,
+      String user,
+      String password,
+      BlobStore blobs) {
+    return new Plane(
+        PostgresStore.builder().dataSource(hostPool).migrateOnStart(true).build(),
+        jdbcUrl,
+        user,
+        password,
+        blobs,
+        Clock.systemUTC());
+  }
+
+  private Plane(
+      PostgresStore store,
+      String jdbcUrl,
+      String user,
+      String password,
+      BlobStore blobs,
+      Clock clock) {
+    this.store = store;
     this.blobs = blobs;
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
