@@ -27,7 +27,7 @@ import org.jdbi.v3.core.Jdbi;
 
 /**
  * The deploy plane's metadata on PostgreSQL: deploy index, aliases, tombstones, audit log, outbox
- * (with {@code LISTEN/NOTIFY}), site locks (advisory locks) and job leases.
+ * (with {@code LISTEN/NOTIFY}), site locks (leases in a table) and job leases.
  *
  * <pre>{@code
  * PostgresStore store = PostgresStore.builder()
@@ -56,8 +56,9 @@ import org.jdbi.v3.core.Jdbi;
  * connection. So beyond the host's own use the store needs, from the host's pool: one connection
  * for {@code LISTEN} plus at least one for its calls — {@value #MIN_HOST_POOL_SIZE} in all, which
  * {@link Builder#build()} checks of a HikariCP pool; more connections only let more calls run at
- * once. Nothing is left on a connection it gives back: no session setting, no advisory lock, no
- * {@code LISTEN}.
+ * once. Keep the pool's connection timeout well below {@link Builder#lockTtl}: a lock's renewal
+ * waits for a connection like any call. Nothing is left on a connection it gives back: no session
+ * setting, no advisory lock, no {@code LISTEN}.
  *
  * <p><b>Time.</b> Site locks expire on the database server's clock ({@code clock_timestamp()}). Job
  * leases carry stamps of the writing store's {@link Builder#clock}, which decides expiry for the
