@@ -29,6 +29,12 @@ final class Plane implements AutoCloseable {
           .leaseTtl(Duration.ofSeconds(5))
           .build();
 
+  /**
+   * Seconds like every other window here: a killed worker's site locks are free again after it,
+   * well within the 5 s lock timeout of the next plane.
+   */
+  static final Duration LOCK_TTL = Duration.ofSeconds(3);
+
   final PostgresStore store;
   final BlobStore blobs;
   final DurableDeploy deploy;
@@ -46,6 +52,7 @@ final class Plane implements AutoCloseable {
             .username(user)
             .password(password)
             .connectionTimeout(Duration.ofSeconds(2))
+            .lockTtl(LOCK_TTL)
             .migrateOnStart(true)
             .build(),
         jdbcUrl,
@@ -63,7 +70,7 @@ final class Plane implements AutoCloseable {
       String password,
       BlobStore blobs) {
     return new Plane(
-        PostgresStore.builder().dataSource(hostPool).migrateOnStart(true).build(),
+        PostgresStore.builder().dataSource(hostPool).lockTtl(LOCK_TTL).migrateOnStart(true).build(),
         jdbcUrl,
         user,
         password,

@@ -82,9 +82,11 @@ public final class PostgresStore implements Store {
 
   /**
    * A site lock's time to live: a holder that dies, freezes or is cut off keeps its sites locked at
-   * most this long; a live holder renews it every third of it.
+   * most this long; a live holder renews it every third of it. Half the default lock timeout
+   * ({@code SiteLocks.DEFAULT_TIMEOUT}), so a caller queued behind a holder that crashed still gets
+   * the lock within its timeout.
    */
-  public static final Duration DEFAULT_LOCK_TTL = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_LOCK_TTL = Duration.ofSeconds(15);
 
   /**
    * The fewest connections a host's pool must have for the store: one kept for {@code LISTEN} once
