@@ -159,6 +159,8 @@ public final class Operations {
       SiteLock lock = locks.acquire(site, timeout);
       SiteLock previous = fence;
       fence = lock;
+      java.util.concurrent.atomic.AtomicBoolean open =
+          new java.util.concurrent.atomic.AtomicBoolean(true);
       return new SiteLock() {
         @Override
         public SiteId site() {
@@ -172,6 +174,9 @@ public final class Operations {
 
         @Override
         public void close() {
+          if (!open.compareAndSet(true, false)) {
+            return;
+          }
           try {
             lock.close();
           } finally {
