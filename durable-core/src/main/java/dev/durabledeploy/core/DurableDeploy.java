@@ -369,7 +369,9 @@ public final class DurableDeploy implements AutoCloseable {
 
     /**
      * This process's id (default {@code <hostname>-<pid>-<random>}); it goes into every claim and
-     * lease owner so a restarted process can tell its predecessor's leases apart.
+     * lease owner, for people reading them. Deciding whether a holder is alive never relies on it:
+     * the job runner adds a random suffix per start and registers that incarnation in the store
+     * (see {@link LeaseSweep}).
      */
     public Builder instanceId(String instanceId) {
       this.instanceId = instanceId;

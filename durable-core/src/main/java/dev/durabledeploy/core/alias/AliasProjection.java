@@ -79,7 +79,7 @@ public final class AliasProjection implements WorkflowHandler {
         WORKFLOW,
         site,
         op -> {
-          try (SiteLock lock = store.siteLocks().acquire(site, lockTimeout)) {
+          try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
             Optional<Alias> row = retrier.call(op, () -> store.metadata().findAlias(site, alias));
             if (row.isPresent()) {
               return retrier.call(

@@ -836,8 +836,8 @@ public final class DeployService {
         site,
         op -> {
           // Lock: the site's lock, serialising every mutation of the site (E1), so no two sagas
-          // interleave their steps on one site.
-          try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+          // interleave their steps on one site; it fences every step of the saga.
+          try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
             return body.apply(op);
           }
         });

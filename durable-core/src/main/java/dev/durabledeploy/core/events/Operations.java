@@ -3,13 +3,17 @@ package dev.durabledeploy.core.events;
 import dev.durabledeploy.spi.DeployNotFoundException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.lock.SiteLocks;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.function.Function;
 import java.util.random.RandomGenerator;
 
@@ -96,11 +100,22 @@ public final class Operations {
     return text.length() <= 500 ? text : text.substring(0, 500) + "...";
   }
 
-  /** One running operation; its id is the subject of its events. */
+  /**
+   * One running operation; its id is the subject of its events.
+   *
+   * <p><b>Fencing.</b> An operation that takes its site's lock with {@link #lockSite} is fenced by
+   * it: every step it runs through the {@link dev.durabledeploy.core.retry.Retrier} first checks
+   * {@link #requireLockHeld()}, a local check of {@link SiteLock#isHeld()} with no round trip, and
+   * stops with {@link SiteLockLostException} before the step's side effect once the store may have
+   * let someone else take the lock. Guaranteed: no step <em>starts</em> after the lock is lost. Not
+   * guaranteed: a step already in flight when the lock expires completes (a slow blob move, a
+   * commit that hung); bounding that needs a fencing token checked by the store inside each commit.
+   */
   public final class Operation {
     private final String id;
     private final String name;
     private final SiteId site;
+    private volatile SiteLock fence;
 
     Operation(String id, String name, SiteId site) {
       this.id = id;
@@ -131,6 +146,63 @@ public final class Operations {
      */
     public <T> T skip(String reason) {
       throw new Skip(reason);
+    }
+
+    /**
+     * Takes {@code site}'s lock for this operation and fences the operation's steps by it until the
+     * returned lock is closed (closing it releases the lock).
+     *
+     * @throws dev.durabledeploy.spi.SiteBusyException when the lock is not free within {@code
+     *     timeout}
+     */
+    public SiteLock lockSite(SiteLocks locks, SiteId site, Duration timeout) {
+      SiteLock lock = locks.acquire(site, timeout);
+      SiteLock previous = fence;
+      fence = lock;
+      java.util.concurrent.atomic.AtomicBoolean open =
+          new java.util.concurrent.atomic.AtomicBoolean(true);
+      return new SiteLock() {
+        @Override
+        public SiteId site() {
+          return lock.site();
+        }
+
+        @Override
+        public boolean isHeld() {
+          return lock.isHeld();
+        }
+
+        @Override
+        public void close() {
+          if (!open.compareAndSet(true, false)) {
+            return;
+          }
+          try {
+            lock.close();
+          } finally {
+            fence = previous;
+          }
+        }
+      };
+    }
+
+    /**
+     * Throws {@link SiteLockLostException} when this operation runs under a site lock (taken with
+     * {@link #lockSite}) that is no longer held. Cheap: no round trip.
+     */
+    public void requireLockHeld() {
+      Optional<SiteLockLostException> lost = lostLock();
+      if (lost.isPresent()) {
+        throw lost.get();
+      }
+    }
+
+    /** The failure to report when this operation runs under a site lock no longer held. */
+    public Optional<SiteLockLostException> lostLock() {
+      SiteLock lock = fence;
+      return lock != null && !lock.isHeld()
+          ? Optional.of(new SiteLockLostException(lock.site(), name))
+          : Optional.empty();
     }
 
     public void retrying(int nextAttempt, Duration delay, Throwable error) {

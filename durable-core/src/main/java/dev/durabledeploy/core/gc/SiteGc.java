@@ -73,7 +73,7 @@ public final class SiteGc {
         site,
         op -> {
           // Lock: the site lock (E1), so nothing aliases a deploy between our read and our move.
-          try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+          try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
             GcPlan plan = planLocked(op, site);
             if (dryRun) {
               return new GcReport(plan, List.of(), List.of(), List.of(), true);

@@ -5,10 +5,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The default process identity, {@code <host>-<pid>-<nonce>}, that every claim and lease owner
- * starts with. It lets a lease sweep tell a lease of this host's previous incarnation (same host,
- * dead pid) from a live one.
+ * The default process identity, {@code <host>-<pid>-<nonce>}, that {@link
+ * dev.durabledeploy.core.DurableDeploy} gives a process unless the host names it.
+ *
+ * @deprecated no longer used to decide anything: a host name and a process id do not tell a dead
+ *     process from a live replica on another machine. The lease sweep asks the store instead (every
+ *     {@link JobRunner} registers its incarnation there). Kept for source compatibility.
  */
+@Deprecated
 public record InstanceId(String host, long pid, String nonce) {
 
   private static final Pattern FORMAT = Pattern.compile("(.+)-(\\d+)-([0-9a-f]{8})");

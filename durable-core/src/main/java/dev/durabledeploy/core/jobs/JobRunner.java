@@ -23,6 +23,11 @@ import org.slf4j.LoggerFactory;
  * holder stopped renewing it, renewed by a heartbeat every third of its TTL, and released when the
  * job ends. A second caller while a live lease exists is told "already running" at once.
  *
+ * <p>Each runner is one incarnation ({@code <instanceId>@<random>}, new on every start): before its
+ * first job it registers that incarnation in the store as a lease of its own, renewed with the
+ * heartbeats and released on {@link #close()}, and its jobs' owners are {@code <incarnation>#<n>}.
+ * That registration is how {@link LeaseSweep} tells a dead holder from a live one.
+ *
  * <p>If the store cannot keep leases at all (for instance a database whose migrations predate
  * them), jobs run unguarded and one warning says how to fix it, instead of every job crashing.
  */
@@ -50,15 +55,26 @@ public final class JobRunner implements AutoCloseable {
   }
 
   private final JobLeases leases;
-  private final String instanceId;
+  private final String incarnation;
+  private final JobKey registration;
   private final Duration ttl;
   private final ScheduledExecutorService heartbeats;
   private final AtomicLong jobs = new AtomicLong();
   private final AtomicBoolean warnedDegraded = new AtomicBoolean();
+  private ScheduledFuture<?> registrationHeartbeat;
+  private boolean closed;
 
+  /**
+   * A runner whose jobs' leases last {@code ttl} unless renewed.
+   *
+   * @param instanceId this process's id; a fresh random suffix makes the incarnation unique per
+   *     start even when the host reuses the id
+   */
   public JobRunner(JobLeases leases, String instanceId, Duration ttl) {
     this.leases = leases;
-    this.instanceId = instanceId;
+    String token = Incarnations.newToken();
+    this.incarnation = instanceId + "@" + token;
+    this.registration = Incarnations.registration(token);
     this.ttl = ttl;
     this.heartbeats =
         Executors.newSingleThreadScheduledExecutor(
@@ -69,11 +85,18 @@ public final class JobRunner implements AutoCloseable {
             });
   }
 
+  /** This runner's incarnation, {@code <instanceId>@<random>}: the prefix of its lease owners. */
+  public String incarnation() {
+    return incarnation;
+  }
+
   /** Runs {@code work} under the job's lease, or reports who runs it already. */
   public <T> Outcome<T> runExclusive(JobKey key, Function<JobContext, T> work) {
-    String owner = instanceId + "#" + jobs.incrementAndGet();
+    String owner = incarnation + "#" + jobs.incrementAndGet();
     Optional<Lease> lease;
     try {
+      // Registered before the job's lease exists, so a sweep never sees the lease without it.
+      ensureRegistered();
       lease = leases.tryAcquire(key, owner, ttl);
     } catch (TransientStoreException e) {
       throw e;
@@ -118,6 +141,38 @@ public final class JobRunner implements AutoCloseable {
     }
   }
 
+  /** Registers this incarnation once, and keeps the registration renewed until close. */
+  private synchronized void ensureRegistered() {
+    if (registrationHeartbeat != null || closed) {
+      return;
+    }
+    if (leases.tryAcquire(registration, incarnation, ttl).isEmpty()) {
+      throw new IllegalStateException(
+          "incarnation " + incarnation + " is registered by someone else: random ids collided");
+    }
+    long every = Math.max(1, ttl.toMillis() / 3);
+    registrationHeartbeat =
+        heartbeats.scheduleAtFixedRate(
+            this::renewRegistration, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  private void renewRegistration() {
+    try {
+      // Gone only if it expired during an outage and a sweep removed it: register again. The
+      // sweep may have freed this incarnation's job leases meanwhile; their heartbeats report it.
+      if (leases.renew(registration, incarnation, ttl).isEmpty()
+          && leases.tryAcquire(registration, incarnation, ttl).isPresent()) {
+        LOG.warn(
+            "incarnation {} was not renewed within {} and registered again; its jobs may have"
+                + " been taken over meanwhile",
+            incarnation,
+            ttl);
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("renewing the registration of {} failed: {}", incarnation, e.getMessage());
+    }
+  }
+
   private static JobContext context(JobKey key, AtomicBoolean lost) {
     return new JobContext() {
       @Override
@@ -132,8 +187,28 @@ public final class JobRunner implements AutoCloseable {
     };
   }
 
+  /**
+   * Stops the heartbeats and ends this incarnation's registration, so that a sweep frees any lease
+   * of its jobs still left at once.
+   */
   @Override
   public void close() {
+    boolean registered;
+    synchronized (this) {
+      closed = true;
+      registered = registrationHeartbeat != null;
+    }
     heartbeats.shutdownNow();
+    if (registered) {
+      try {
+        leases.release(registration, incarnation);
+      } catch (RuntimeException e) {
+        LOG.warn(
+            "ending the registration of {} failed; it expires after {}: {}",
+            incarnation,
+            ttl,
+            e.getMessage());
+      }
+    }
   }
 }

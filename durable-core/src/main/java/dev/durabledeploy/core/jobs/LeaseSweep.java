@@ -3,20 +3,29 @@ package dev.durabledeploy.core.jobs;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
-import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Workflow {@code lease-sweep} (on start and periodically): resets orphaned job leases so that no
- * job stays "in progress" forever (E4). A lease is orphaned when it expired, or when its owner is a
- * previous incarnation of this host — same host name, a process id that no longer runs — which
- * frees a crashed process's jobs at once on restart instead of after their TTL.
+ * Workflow {@code lease-sweep} (on start and periodically): resets dead job leases so that no job
+ * stays "in progress" forever (E4). A lease is dead when the store says it expired ({@link
+ * JobLeases#listExpired}, so the store's clock rules decide, not this host's), or when its owner
+ * names an incarnation of a {@link JobRunner} that is no longer registered in the store — that
+ * process closed, or stopped renewing its registration, so its leftovers are freed without waiting
+ * out their TTL.
+ *
+ * <p>Nothing is guessed from host names or process ids: replicas that share a host name never free
+ * each other's live leases. Every release is {@link JobLeases#releaseIfUnchanged} of the lease as
+ * listed, so a lease renewed (or taken over) after the sweep read it survives.
  */
 public final class LeaseSweep {
 
@@ -24,17 +33,28 @@ public final class LeaseSweep {
   private static final Logger LOG = LoggerFactory.getLogger(LeaseSweep.class);
   private static final int MAX_LEASES = 10_000;
 
-  /** What a sweep did. */
+  /**
+   * What a sweep did.
+   *
+   * @param expired expired leases reset
+   * @param orphanedByRestart live-looking leases reset because their owner's incarnation ended
+   *     (closed, restarted or stopped renewing its registration)
+   * @param unavailable the store keeps no leases: nothing to sweep
+   */
   public record Report(int expired, int orphanedByRestart, boolean unavailable) {}
 
   private final JobLeases leases;
-  private final Optional<InstanceId> self;
   private final Operations operations;
   private final Retrier retrier;
 
+  /**
+   * A sweep of {@code leases}.
+   *
+   * @param instanceId this process's id; no longer needed to decide anything (the store's
+   *     registrations are), kept so existing callers compile
+   */
   public LeaseSweep(JobLeases leases, String instanceId, Operations operations, Retrier retrier) {
     this.leases = leases;
-    this.self = InstanceId.parse(instanceId);
     this.operations = operations;
     this.retrier = retrier;
   }
@@ -50,10 +70,7 @@ public final class LeaseSweep {
         WORKFLOW,
         null,
         op -> {
-          Instant now = operations.clock().instant();
-          int expired = 0;
-          int orphaned = 0;
-          java.util.List<Lease> all;
+          List<Lease> all;
           try {
             all = retrier.call(op, () -> leases.list(MAX_LEASES));
           } catch (TransientStoreException e) {
@@ -62,33 +79,47 @@ public final class LeaseSweep {
             LOG.warn("job leases are unavailable ({}); nothing to sweep", e.getMessage());
             return new Report(0, 0, true);
           }
+          // Read after the full listing: a registration that expired in between counts as ended,
+          // which is what it is.
+          List<Lease> expired = retrier.call(op, () -> leases.listExpired(MAX_LEASES));
+          Set<JobKey> expiredKeys = new HashSet<>();
+          expired.forEach(l -> expiredKeys.add(l.key()));
+          Set<String> liveIncarnations = new HashSet<>();
           for (Lease lease : all) {
-            boolean isExpired = lease.isExpired(now);
-            boolean deadIncarnation = !isExpired && isPreviousIncarnation(lease.owner());
-            if ((isExpired || deadIncarnation)
-                && retrier.call(op, () -> leases.release(lease.key(), lease.owner()))) {
-              if (isExpired) {
-                expired++;
-              } else {
-                orphaned++;
-              }
-              LOG.info(
-                  "reset job lease {} of {} ({})",
-                  lease.key(),
-                  lease.owner(),
-                  isExpired ? "expired" : "its process is gone");
+            if (Incarnations.isRegistration(lease.key()) && !expiredKeys.contains(lease.key())) {
+              liveIncarnations.add(lease.owner());
             }
           }
-          return new Report(expired, orphaned, false);
+          int expiredReset = 0;
+          for (Lease lease : expired) {
+            if (retrier.call(op, () -> leases.releaseIfUnchanged(lease))) {
+              expiredReset++;
+              LOG.info("reset job lease {} of {} (expired)", lease.key(), lease.owner());
+            }
+          }
+          int orphaned = 0;
+          if (all.size() >= MAX_LEASES) {
+            // A truncated listing may miss a live registration: judge by expiry only this time.
+            LOG.warn(
+                "{} or more job leases; only expired ones are reset by this sweep", MAX_LEASES);
+            return new Report(expiredReset, 0, false);
+          }
+          for (Lease lease : all) {
+            if (expiredKeys.contains(lease.key()) || Incarnations.isRegistration(lease.key())) {
+              continue;
+            }
+            Optional<String> incarnation = Incarnations.ofJobOwner(lease.owner());
+            if (incarnation.isPresent()
+                && !liveIncarnations.contains(incarnation.get())
+                && retrier.call(op, () -> leases.releaseIfUnchanged(lease))) {
+              orphaned++;
+              LOG.info(
+                  "reset job lease {} of {} (its incarnation is no longer registered)",
+                  lease.key(),
+                  lease.owner());
+            }
+          }
+          return new Report(expiredReset, orphaned, false);
         });
-  }
-
-  private boolean isPreviousIncarnation(String owner) {
-    Optional<InstanceId> holder = InstanceId.parse(owner);
-    return self.isPresent()
-        && holder.isPresent()
-        && holder.get().host().equals(self.get().host())
-        && !holder.get().equals(self.get())
-        && ProcessHandle.of(holder.get().pid()).map(p -> !p.isAlive()).orElse(true);
   }
 }

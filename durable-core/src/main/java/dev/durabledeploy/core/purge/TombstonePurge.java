@@ -3,6 +3,7 @@ package dev.durabledeploy.core.purge;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
+import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.Store;
@@ -111,7 +112,7 @@ public final class TombstonePurge {
                   TombstonePurge::name,
                   batch -> {
                     for (Tombstone t : batch) {
-                      purgeOne(t);
+                      purgeOne(op, t);
                     }
                     failed.removeAll(batch);
                     purged[0] += batch.size();
@@ -124,7 +125,8 @@ public final class TombstonePurge {
                   site -> "unfinished purge of site " + site,
                   site -> {
                     // Lock: the site lock (E1), like purgeSite itself.
-                    try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+                    try (SiteLock lock =
+                        op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
                       if (sitePurge.finishPending(op, site, PURGE)) {
                         sitesFinished[0]++;
                       }
@@ -144,10 +146,14 @@ public final class TombstonePurge {
         + (batch.size() > 1 ? " .. " + last.site() + "/" + last.deployId() : "");
   }
 
-  private void purgeOne(Tombstone t) {
+  /**
+   * One tombstone; the batch around it is what is retried, so the steps are fenced, not retried.
+   */
+  private void purgeOne(Operation op, Tombstone t) {
     // Lock: the site lock (E1), so a purge never interleaves with a restore of the same site.
-    try (SiteLock lock = store.siteLocks().acquire(t.site(), options.lockTimeout())) {
+    try (SiteLock lock = op.lockSite(store.siteLocks(), t.site(), options.lockTimeout())) {
       blobs.deletePrefix(BlobLayout.trash(t.site(), t.deployId()));
+      op.requireLockHeld();
       store.metadata().purgeTombstone(t.site(), t.deployId(), PURGE);
     }
   }

@@ -123,7 +123,7 @@ public final class Reconciler {
             return scan(op, site).report(List.of(), List.of(), null);
           }
           // Lock: the site lock (E1); repairs act on a read taken under it.
-          try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+          try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
             Scan scan = scan(op, site);
             return repair(op, site, scan);
           }

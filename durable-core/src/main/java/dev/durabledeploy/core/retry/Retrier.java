@@ -1,11 +1,13 @@
 package dev.durabledeploy.core.retry;
 
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.retry.BatchFailureTracker;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
@@ -15,6 +17,9 @@ import java.util.random.RandomGenerator;
  * with full-jitter backoff, each retry announced as a {@code Retrying} event and counted in {@code
  * durable.retries}; permanent failures and exhausted attempts are rethrown unchanged. Only wrap
  * calls that are idempotent — every metadata command and blob operation of the SPI is (V9).
+ *
+ * <p>Every attempt first checks the operation's fence ({@link Operation#requireLockHeld()}): a saga
+ * step never starts, nor is retried, once the operation's site lock is lost.
  */
 public final class Retrier {
 
@@ -49,15 +54,28 @@ public final class Retrier {
     return policy.withMaxAttempts(Math.max(policy.maxAttempts(), MIN_WORKFLOW_ATTEMPTS));
   }
 
-  /** Calls {@code body} until it succeeds, fails permanently or runs out of attempts. */
+  /**
+   * Calls {@code body} until it succeeds, fails permanently or runs out of attempts.
+   *
+   * @throws dev.durabledeploy.spi.SiteLockLostException before an attempt, when {@code op} runs
+   *     under a site lock that is no longer held
+   */
   public <T> T call(Operation op, Supplier<T> body) {
     int attempt = 1;
     while (true) {
+      // Fencing: no step starts once the operation's site lock is lost (a local check).
+      op.requireLockHeld();
       try {
         return body.get();
       } catch (RuntimeException failure) {
         if (!policy.shouldRetry(attempt, failure)) {
           throw failure;
+        }
+        Optional<SiteLockLostException> lost = op.lostLock();
+        if (lost.isPresent()) {
+          // Never retry a step once the lock is gone; say so, with what failed.
+          lost.get().addSuppressed(failure);
+          throw lost.get();
         }
         Duration delay = policy.delayBefore(attempt, random);
         attempt++;

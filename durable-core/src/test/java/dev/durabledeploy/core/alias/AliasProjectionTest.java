@@ -46,6 +46,8 @@ class AliasProjectionTest extends CoreFixture {
   private void awaitProjected(AliasName alias, String deployId, long version) {
     await()
         .atMost(Duration.ofSeconds(20))
+        // Not written yet is "not yet", not a failure: keep polling.
+        .ignoreException(java.util.NoSuchElementException.class)
         .untilAsserted(
             () -> {
               // Not there yet is a retry, not an error: untilAsserted retries AssertionErrors only.

@@ -56,7 +56,9 @@ class JobRunnerTest {
       assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
       JobRunner.Outcome<String> second = runner.runExclusive(JOB, ctx -> "never");
       assertThat(second.ran()).isFalse();
-      assertThat(second.runningElsewhere().owner()).startsWith(SELF + "#");
+      assertThat(second.runningElsewhere().owner())
+          .startsWith(runner.incarnation() + "#")
+          .startsWith(SELF + "@");
       release.countDown();
       assertThat(first.get(10, TimeUnit.SECONDS).result()).isEqualTo("done");
       assertThat(store.jobLeases().find(JOB)).isEmpty();
@@ -150,17 +152,28 @@ class JobRunnerTest {
 
   @Test
   @DisplayName(
-      "the sweep resets expired leases and those of this host's dead incarnation, nothing live")
+      "the sweep resets expired leases and those of unregistered incarnations, nothing live, and"
+          + " guesses nothing from host names or process ids")
   void sweep() throws Exception {
     MutableClock clock = new MutableClock();
     InMemoryStore store = new InMemoryStore(clock);
     Process exited = new ProcessBuilder("true").start();
     exited.waitFor();
-    String deadIncarnation = "build-host-" + exited.pid() + "-0000dead#3";
-    String otherHost = "other-host-" + exited.pid() + "-0000beef#1";
-    store.jobLeases().tryAcquire(JobKey.of("a"), deadIncarnation, Duration.ofHours(1));
-    store.jobLeases().tryAcquire(JobKey.of("b"), otherHost, Duration.ofHours(1));
-    store.jobLeases().tryAcquire(JobKey.of("c"), SELF + "#1", Duration.ofHours(1));
+    String live = "live-host-1-0000beef@fedcba9876543210";
+    store
+        .jobLeases()
+        .tryAcquire(
+            JobKey.of(Incarnations.KEY_PREFIX + "fedcba9876543210"), live, Duration.ofHours(1));
+    // An incarnation with no registration: it closed or stopped renewing.
+    store
+        .jobLeases()
+        .tryAcquire(JobKey.of("a"), "gone-host-1-0000dead@0123456789abcdef#3", Duration.ofHours(1));
+    store.jobLeases().tryAcquire(JobKey.of("b"), live + "#1", Duration.ofHours(1));
+    // The old owner format of this very host with a dead process id: no longer a reason.
+    store
+        .jobLeases()
+        .tryAcquire(
+            JobKey.of("c"), "build-host-" + exited.pid() + "-0000dead#3", Duration.ofHours(1));
     store.jobLeases().tryAcquire(JobKey.of("d"), "whoever", Duration.ofSeconds(1));
     clock.advance(Duration.ofSeconds(2));
     LeaseSweep.Report report =
@@ -169,7 +182,39 @@ class JobRunnerTest {
     assertThat(report.orphanedByRestart()).isEqualTo(1);
     assertThat(store.jobLeases().list(10))
         .extracting(l -> l.key().value())
-        .containsExactly("b", "c");
+        .containsExactly("b", "c", Incarnations.KEY_PREFIX + "fedcba9876543210");
+  }
+
+  @Test
+  @DisplayName("a closed runner's leftover job lease is freed by the next sweep, before its TTL")
+  void closedIncarnationsLeftovers() throws Exception {
+    MutableClock clock = new MutableClock();
+    InMemoryStore store = new InMemoryStore(clock);
+    CountDownLatch inside = new CountDownLatch(1);
+    CountDownLatch finish = new CountDownLatch(1);
+    JobRunner closing = new JobRunner(store.jobLeases(), "closing-host", Duration.ofMinutes(5));
+    CompletableFuture<JobRunner.Outcome<Boolean>> job =
+        CompletableFuture.supplyAsync(
+            () ->
+                closing.runExclusive(
+                    JOB,
+                    ctx -> {
+                      inside.countDown();
+                      try {
+                        finish.await(30, TimeUnit.SECONDS);
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                      }
+                      return true;
+                    }));
+    assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+    closing.close(); // the process shuts down with the job still holding its lease
+    LeaseSweep.Report report =
+        new LeaseSweep(store.jobLeases(), SELF, operations(clock), retrier()).run();
+    assertThat(report.orphanedByRestart()).isEqualTo(1);
+    assertThat(store.jobLeases().list(10)).isEmpty();
+    finish.countDown();
+    assertThat(job.get(10, TimeUnit.SECONDS).ran()).isTrue();
   }
 
   private static Operations operations(Clock clock) {

@@ -6,8 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.spi.BatchAbortedException;
 import dev.durabledeploy.spi.RemoteCallException;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import dev.durabledeploy.testkit.RecordingEventBus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -16,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -135,5 +140,115 @@ class RetrierTest {
         new Retrier(
             RetryPolicy.defaults().withMaxAttempts(40), new SplittableRandom(), d -> {}, meters);
     assertThat(patient.workflowPolicy().maxAttempts()).isEqualTo(40);
+  }
+
+  /** Site locks whose held lock the test can take away, as an outage or a pause would. */
+  private static final class LosableLocks implements SiteLocks {
+    final AtomicBoolean held = new AtomicBoolean();
+    final AtomicInteger released = new AtomicInteger();
+
+    @Override
+    public SiteLock acquire(SiteId site, Duration timeout) {
+      held.set(true);
+      return new SiteLock() {
+        @Override
+        public SiteId site() {
+          return site;
+        }
+
+        @Override
+        public boolean isHeld() {
+          return held.get();
+        }
+
+        @Override
+        public void close() {
+          released.incrementAndGet();
+          held.set(false);
+        }
+      };
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "a step of an operation whose site lock is lost does not start; the lost lock is named")
+  void fencedStepNeverStarts() {
+    LosableLocks locks = new LosableLocks();
+    SiteId site = SiteId.of("fenced");
+    List<String> done = new ArrayList<>();
+    assertThatThrownBy(
+            () ->
+                operations.run(
+                    "finalize",
+                    site,
+                    op -> {
+                      try (SiteLock lock = op.lockSite(locks, site, Duration.ofSeconds(1))) {
+                        retrier.run(op, () -> done.add("marker"));
+                        locks.held.set(false); // the store lost the lock: TTL ran out meanwhile
+                        retrier.run(op, () -> done.add("commit"));
+                        return null;
+                      }
+                    }))
+        .isInstanceOfSatisfying(
+            SiteLockLostException.class,
+            e -> {
+              assertThat(e.site()).isEqualTo(site);
+              assertThat(e.operation()).isEqualTo("finalize");
+              assertThat(e.getMessage()).contains("'fenced'").contains("Run the operation again");
+            });
+    assertThat(done).containsExactly("marker");
+    assertThat(locks.released.get()).isEqualTo(1);
+    assertThat(bus.events(OperationEvent.Failed.class)).hasSize(1);
+  }
+
+  @Test
+  @DisplayName("a step that failed transiently is not retried once the lock is lost meanwhile")
+  void lostLockStopsRetries() {
+    LosableLocks locks = new LosableLocks();
+    SiteId site = SiteId.of("fenced");
+    AtomicInteger attempts = new AtomicInteger();
+    assertThatThrownBy(
+            () ->
+                operations.run(
+                    "gc",
+                    site,
+                    op -> {
+                      try (SiteLock lock = op.lockSite(locks, site, Duration.ofSeconds(1))) {
+                        return retrier.call(
+                            op,
+                            () -> {
+                              attempts.incrementAndGet();
+                              locks.held.set(false);
+                              throw new TransientStoreException("the move timed out");
+                            });
+                      }
+                    }))
+        .isInstanceOf(SiteLockLostException.class)
+        .satisfies(
+            e ->
+                assertThat(e.getSuppressed())
+                    .singleElement()
+                    .isInstanceOf(TransientStoreException.class));
+    assertThat(attempts.get()).isEqualTo(1);
+    assertThat(slept).isEmpty();
+  }
+
+  @Test
+  @DisplayName("after the locked part of an operation, its later steps are not fenced by that lock")
+  void fenceEndsWithTheLock() {
+    LosableLocks locks = new LosableLocks();
+    SiteId site = SiteId.of("fenced");
+    String result =
+        operations.run(
+            "purge",
+            null,
+            op -> {
+              try (SiteLock lock = op.lockSite(locks, site, Duration.ofSeconds(1))) {
+                retrier.run(op, () -> {});
+              }
+              return retrier.call(op, () -> "after the lock");
+            });
+    assertThat(result).isEqualTo("after the lock");
   }
 }

@@ -32,48 +32,81 @@ class DatabaseRestartTest {
 
   @Test
   void databaseRestartMidLoadLosesNothing() throws Exception {
+    Path blobRoot = dir.resolve("blobs");
+    run(
+        PG,
+        "DatabaseRestartTest",
+        blobRoot,
+        SITES,
+        1,
+        40,
+        () ->
+            new Plane(
+                PG.jdbcUrl(), PG.username(), PG.password(), new FileSystemBlobStore(blobRoot)));
+  }
+
+  /**
+   * The scenario, shared with {@link HostPoolRestartTest}: {@code loadThreads} workloads (seeds
+   * from one seed) run on {@code sites}; after {@code opsPerPhase} operations the server stops
+   * until a few are refused, then restarts; after {@code opsPerPhase} more the state must pass
+   * {@link Invariants}.
+   */
+  static void run(
+      PostgresExtension pg,
+      String name,
+      Path blobRoot,
+      int sites,
+      int loadThreads,
+      int opsPerPhase,
+      java.util.concurrent.Callable<Plane> planes)
+      throws Exception {
     PostgresServer server = PostgresExtension.server();
     long seed = Long.getLong("reliability.seed", System.nanoTime());
-    System.out.println("DatabaseRestartTest seed " + seed);
-    Path blobRoot = dir.resolve("blobs");
-    Deliveries.createTable(PG.dataSource());
+    System.out.println(name + " seed " + seed);
+    Deliveries.createTable(pg.dataSource());
     AtomicBoolean running = new AtomicBoolean(true);
     AtomicReference<Throwable> escaped = new AtomicReference<>();
-    Workload workload;
-    try (Plane plane =
-        new Plane(PG.jdbcUrl(), PG.username(), PG.password(), new FileSystemBlobStore(blobRoot))) {
+    List<Workload> workloads = new java.util.ArrayList<>();
+    try (Plane plane = planes.call()) {
       plane.deploy.start();
-      workload = new Workload(plane.deploy, seed, SITES);
-      Thread load =
-          new Thread(
-              () -> {
-                try {
-                  while (running.get()) {
-                    workload.step();
+      List<Thread> load = new java.util.ArrayList<>();
+      for (int t = 0; t < loadThreads; t++) {
+        Workload workload = new Workload(plane.deploy, seed + t, sites);
+        workloads.add(workload);
+        Thread thread =
+            new Thread(
+                () -> {
+                  try {
+                    while (running.get()) {
+                      workload.step();
+                    }
+                  } catch (Throwable e) {
+                    escaped.set(e);
                   }
-                } catch (Throwable t) {
-                  escaped.set(t);
-                }
-              },
-              "harness-load");
-      load.start();
-      awaitDone(workload, 40, escaped);
+                },
+                "harness-load-" + t);
+        thread.start();
+        load.add(thread);
+      }
+      awaitDone(workloads, opsPerPhase, escaped);
 
       server.stop();
-      long refusedBefore = workload.refused.get();
+      long refusedBefore = refused(workloads);
       try {
         Awaitility.await("operations fail while the database is down")
             .atMost(Duration.ofSeconds(60))
-            .until(() -> escaped.get() != null || workload.refused.get() >= refusedBefore + 3);
+            .until(() -> escaped.get() != null || refused(workloads) >= refusedBefore + 3);
       } finally {
         server.restart();
       }
       assertThat(escaped.get()).as("exception escaping the library, seed " + seed).isNull();
-      long doneAtRestart = workload.done.get();
-      awaitDone(workload, doneAtRestart + 40, escaped);
+      long doneAtRestart = done(workloads);
+      awaitDone(workloads, doneAtRestart + opsPerPhase, escaped);
       running.set(false);
-      load.join(Duration.ofSeconds(60).toMillis());
-      assertThat(load.isAlive()).isFalse();
+      for (Thread thread : load) {
+        thread.join(Duration.ofSeconds(60).toMillis());
+        assertThat(thread.isAlive()).isFalse();
+      }
       assertThat(escaped.get()).as("exception escaping the library, seed " + seed).isNull();
       // The relay of the host that lived through the outage resumes and drains by itself, and no
       // run gave up during the outage.
@@ -81,24 +114,34 @@ class DatabaseRestartTest {
       assertThat(Invariants.deadLetters(plane.deploy)).as("seed " + seed).isEmpty();
     }
 
-    List<SiteId> sites = IntStream.range(0, SITES).mapToObj(Workload::site).toList();
+    List<SiteId> all = IntStream.range(0, sites).mapToObj(Workload::site).toList();
     Invariants.recoverAndCheck(
-        PG,
+        pg,
         blobRoot,
-        sites,
-        "DatabaseRestartTest seed "
+        all,
+        name
+            + " seed "
             + seed
             + ": "
-            + workload.done.get()
+            + done(workloads)
             + " operations done, "
-            + workload.refused.get()
+            + refused(workloads)
             + " refused (outage included)");
   }
 
-  private static void awaitDone(Workload workload, long done, AtomicReference<Throwable> escaped) {
+  private static long done(List<Workload> workloads) {
+    return workloads.stream().mapToLong(w -> w.done.get()).sum();
+  }
+
+  private static long refused(List<Workload> workloads) {
+    return workloads.stream().mapToLong(w -> w.refused.get()).sum();
+  }
+
+  private static void awaitDone(
+      List<Workload> workloads, long done, AtomicReference<Throwable> escaped) {
     Awaitility.await("the workload completes " + done + " operations")
         .atMost(Duration.ofSeconds(120))
-        .until(() -> escaped.get() != null || workload.done.get() >= done);
+        .until(() -> escaped.get() != null || done(workloads) >= done);
     assertThat(escaped.get()).as("exception escaping the library").isNull();
   }
 }

@@ -29,6 +29,12 @@ final class Plane implements AutoCloseable {
           .leaseTtl(Duration.ofSeconds(5))
           .build();
 
+  /**
+   * Seconds like every other window here: a killed worker's site locks are free again after it,
+   * well within the 5 s lock timeout of the next plane.
+   */
+  static final Duration LOCK_TTL = Duration.ofSeconds(3);
+
   final PostgresStore store;
   final BlobStore blobs;
   final DurableDeploy deploy;
@@ -39,15 +45,47 @@ final class Plane implements AutoCloseable {
   }
 
   Plane(String jdbcUrl, String user, String password, BlobStore blobs, Clock clock) {
-    this.store =
+    this(
         PostgresStore.builder()
             .clock(clock)
             .jdbcUrl(jdbcUrl)
             .username(user)
             .password(password)
             .connectionTimeout(Duration.ofSeconds(2))
+            .lockTtl(LOCK_TTL)
             .migrateOnStart(true)
-            .build();
+            .build(),
+        jdbcUrl,
+        user,
+        password,
+        blobs,
+        clock);
+  }
+
+  /** A host that hands the store its own connection pool instead of a URL. */
+  static Plane onHostPool(
+      javax.sql.DataSource hostPool,
+      String jdbcUrl,
+      String user,
+      String password,
+      BlobStore blobs) {
+    return new Plane(
+        PostgresStore.builder().dataSource(hostPool).lockTtl(LOCK_TTL).migrateOnStart(true).build(),
+        jdbcUrl,
+        user,
+        password,
+        blobs,
+        Clock.systemUTC());
+  }
+
+  private Plane(
+      PostgresStore store,
+      String jdbcUrl,
+      String user,
+      String password,
+      BlobStore blobs,
+      Clock clock) {
+    this.store = store;
     this.blobs = blobs;
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);

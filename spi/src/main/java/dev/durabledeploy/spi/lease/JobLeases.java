@@ -7,8 +7,15 @@ import java.util.Optional;
 
 /**
  * Leases on long-running jobs, so that no job stays "in progress" forever (DESIGN.md E4): a lease
- * whose owner stops renewing it expires and may be stolen atomically by the next caller. Times come
- * from the store's injected clock. Owners are non-blank strings of at most 200 characters.
+ * whose owner stops renewing it expires and may be stolen atomically by the next caller. Owners are
+ * non-blank strings of at most 200 characters.
+ *
+ * <p>Time: the stamps a lease carries ({@link Lease#startedAt()}, {@link Lease#expiresAt()}) come
+ * from the writing store's injected clock, and that clock decides expiry for the leases this very
+ * store instance wrote (so tests can move a mutable clock). Whether another host's lease expired is
+ * a matter between hosts whose clocks may disagree: a store shared by several hosts decides it on
+ * its server's clock (see each store), so that a host whose clock runs ahead can never take a live
+ * lease, and a dead host whose clock ran ahead does not keep its leases longer.
  */
 public interface JobLeases {
 
@@ -29,6 +36,23 @@ public interface JobLeases {
 
   /** Releases {@code owner}'s lease. False when {@code owner} does not hold it. */
   boolean release(JobKey key, String owner);
+
+  /**
+   * Releases {@code lease} only if it is still exactly the lease read: same owner, same expiry,
+   * same attempt. A lease renewed or stolen since it was read survives. This is what a sweep uses
+   * to free a lease it listed as dead, so that a holder whose heartbeat lands in between keeps its
+   * job.
+   *
+   * <p>The default reads, compares and releases in three calls, so a renewal landing between the
+   * read and the release would be lost: every store of the library overrides it with one atomic
+   * step, and so should any other store.
+   *
+   * @return whether the lease was released
+   */
+  default boolean releaseIfUnchanged(Lease lease) {
+    return find(lease.key()).filter(lease::equals).isPresent()
+        && release(lease.key(), lease.owner());
+  }
 
   /** The job's current lease, live or expired. */
   Optional<Lease> find(JobKey key);

@@ -15,7 +15,9 @@ public interface SiteLocks {
 
   /**
    * Waits up to {@code timeout} for the site's lock and returns the held lock; close it to release.
-   * A lock whose holder dies (process gone, connection lost) is released by the store.
+   * A lock whose holder dies, freezes or is cut off from the store is freed by the store within the
+   * store's lock time to live. A caller waiting for one site's lock never keeps another site's
+   * caller from its lock, nor holds resources the holders need (such as pooled connections).
    *
    * @throws dev.durabledeploy.spi.SiteBusyException if the lock is still held by someone else after
    *     {@code timeout}; a zero timeout means one try

@@ -6,7 +6,6 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import javax.sql.DataSource;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
@@ -14,22 +13,32 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code LISTEN} on the outbox channel over one dedicated connection, so relays wake up the moment
- * an event commits. Started by the first subscriber. A lost connection is re-opened with a pause,
- * and subscribers are woken once after each reconnect because notifications sent meanwhile are
- * lost: the relay then claims whatever is waiting. Notifications are hints; polling stays.
+ * an event commits. Started by the first subscriber, it keeps that one connection until the store
+ * closes: with a URL it is a connection of its own, outside the pool; on the host's {@code
+ * DataSource} it is one of the host's (the connection budget counts it). A lost connection is
+ * re-opened with a pause, and subscribers are woken once after each reconnect because notifications
+ * sent meanwhile are lost: the relay then claims whatever is waiting. Notifications are hints;
+ * polling stays. Before the connection goes back, {@code UNLISTEN *} clears it, so a host's pool
+ * never gets a listening connection back.
  */
 final class OutboxListener implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(OutboxListener.class);
   private static final int POLL_MILLIS = 500;
 
-  private final DataSource dataSource;
+  /** Where the listening connection comes from. */
+  @FunctionalInterface
+  interface ConnectionSource {
+    Connection open() throws SQLException;
+  }
+
+  private final ConnectionSource dataSource;
   private final String channel;
   private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
   private volatile boolean running;
   private Thread thread;
 
-  OutboxListener(DataSource dataSource, String channel) {
+  OutboxListener(ConnectionSource dataSource, String channel) {
     this.dataSource = dataSource;
     this.channel = channel;
   }
@@ -51,16 +60,19 @@ final class OutboxListener implements AutoCloseable {
 
   private void listen() {
     while (running) {
-      try (Connection connection = dataSource.getConnection();
-          Statement statement = connection.createStatement()) {
-        statement.execute("LISTEN \"" + channel + "\"");
-        PGConnection pg = connection.unwrap(PGConnection.class);
-        wakeAll(); // whatever committed while we were not listening
-        while (running) {
-          PGNotification[] notifications = pg.getNotifications(POLL_MILLIS);
-          if (notifications != null && notifications.length > 0) {
-            wakeAll();
+      try (Connection connection = dataSource.open()) {
+        try (Statement statement = connection.createStatement()) {
+          statement.execute("LISTEN \"" + channel + "\"");
+          PGConnection pg = connection.unwrap(PGConnection.class);
+          wakeAll(); // whatever committed while we were not listening
+          while (running) {
+            PGNotification[] notifications = pg.getNotifications(POLL_MILLIS);
+            if (notifications != null && notifications.length > 0) {
+              wakeAll();
+            }
           }
+        } finally {
+          unlisten(connection);
         }
       } catch (SQLException | RuntimeException e) {
         if (running) {
@@ -75,6 +87,16 @@ final class OutboxListener implements AutoCloseable {
           }
         }
       }
+    }
+  }
+
+  /** Leaves nothing of ours on a connection that may go back to the host's pool. */
+  private static void unlisten(Connection connection) {
+    try (Statement statement = connection.createStatement()) {
+      statement.execute("UNLISTEN *");
+    } catch (SQLException e) {
+      // A broken connection: the pool discards it, and the server ended its LISTEN with it.
+      LOG.debug("UNLISTEN failed on a broken connection: {}", e.getMessage());
     }
   }
 

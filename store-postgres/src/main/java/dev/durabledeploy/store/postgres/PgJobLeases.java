@@ -17,15 +17,30 @@ import org.jdbi.v3.core.Jdbi;
 /**
  * Job leases as one row per job. Acquire-or-steal is a single upsert whose {@code WHERE} admits the
  * holder itself, an expired lease or one without a stamp: atomic without any lock.
+ *
+ * <p>Time: a row carries the writer's stamps ({@code started_at}, {@code expires_at}, from the
+ * store's clock), the writing store instance ({@code writer}) and its expiry on the database
+ * server's clock ({@code server_expires_at}). A lease this store instance wrote expires by the
+ * store's clock (tests move it); one another instance wrote expires by the server's clock, so a
+ * host whose clock is ahead by any amount can never take a live lease, and a dead host whose clock
+ * was ahead does not keep its leases past their real TTL. A row written before these columns
+ * existed falls back to the writer's stamp.
  */
 final class PgJobLeases implements JobLeases {
 
+  /** Whether row {@code l} has expired, as seen by this store (see the class comment). */
+  private static final String EXPIRED =
+      "(l.expires_at IS NULL OR CASE WHEN l.writer = :writer OR l.server_expires_at IS NULL"
+          + " THEN l.expires_at <= :now ELSE l.server_expires_at <= clock_timestamp() END)";
+
   private final Jdbi jdbi;
   private final Clock clock;
+  private final String writer;
 
-  PgJobLeases(Jdbi jdbi, Clock clock) {
+  PgJobLeases(Jdbi jdbi, Clock clock, String writer) {
     this.jdbi = jdbi;
     this.clock = clock;
+    this.writer = writer;
   }
 
   private Instant now() {
@@ -52,19 +67,26 @@ final class PgJobLeases implements JobLeases {
             jdbi.withHandle(
                 h ->
                     h.createQuery(
-                            "INSERT INTO <schema>.job_leases AS l (job_key, owner, started_at, expires_at, attempt)"
-                                + " VALUES (:key, :owner, :now, :expires, 1)"
+                            "INSERT INTO <schema>.job_leases AS l (job_key, owner, started_at,"
+                                + "   expires_at, attempt, writer, server_expires_at)"
+                                + " VALUES (:key, :owner, :now, :expires, 1, :writer,"
+                                + "   clock_timestamp() + :ttl * interval '1 millisecond')"
                                 + " ON CONFLICT (job_key) DO UPDATE SET"
                                 + "   owner = excluded.owner,"
                                 + "   started_at = CASE WHEN l.owner = excluded.owner THEN l.started_at ELSE excluded.started_at END,"
                                 + "   expires_at = excluded.expires_at,"
-                                + "   attempt = CASE WHEN l.owner = excluded.owner THEN l.attempt ELSE l.attempt + 1 END"
-                                + " WHERE l.owner = excluded.owner OR l.expires_at IS NULL OR l.expires_at <= :now"
+                                + "   attempt = CASE WHEN l.owner = excluded.owner THEN l.attempt ELSE l.attempt + 1 END,"
+                                + "   writer = excluded.writer,"
+                                + "   server_expires_at = excluded.server_expires_at"
+                                + " WHERE l.owner = excluded.owner OR "
+                                + EXPIRED
                                 + " RETURNING *")
                         .bind("key", key.value())
                         .bind("owner", owner)
                         .bind("now", Sql.ts(now))
                         .bind("expires", Sql.ts(now.plus(ttl)))
+                        .bind("writer", writer)
+                        .bind("ttl", ttl.toMillis())
                         .map((rs, ctx) -> lease(rs))
                         .findOne()));
   }
@@ -79,11 +101,14 @@ final class PgJobLeases implements JobLeases {
             jdbi.withHandle(
                 h ->
                     h.createQuery(
-                            "UPDATE <schema>.job_leases SET expires_at = :expires"
+                            "UPDATE <schema>.job_leases SET expires_at = :expires, writer = :writer,"
+                                + "   server_expires_at = clock_timestamp() + :ttl * interval '1 millisecond'"
                                 + " WHERE job_key = :key AND owner = :owner RETURNING *")
                         .bind("key", key.value())
                         .bind("owner", owner)
                         .bind("expires", Sql.ts(now.plus(ttl)))
+                        .bind("writer", writer)
+                        .bind("ttl", ttl.toMillis())
                         .map((rs, ctx) -> lease(rs))
                         .findOne()));
   }
@@ -100,6 +125,33 @@ final class PgJobLeases implements JobLeases {
                                 "DELETE FROM <schema>.job_leases WHERE job_key = :key AND owner = :owner")
                             .bind("key", key.value())
                             .bind("owner", owner)
+                            .execute())
+                == 1);
+  }
+
+  @Override
+  public boolean releaseIfUnchanged(Lease lease) {
+    java.util.Objects.requireNonNull(lease, "lease");
+    return Sql.call(
+        "lease release if unchanged",
+        () ->
+            jdbi.withHandle(
+                    h ->
+                        h.createUpdate(
+                                "DELETE FROM <schema>.job_leases WHERE job_key = :key"
+                                    + " AND owner = :owner AND attempt = :attempt"
+                                    + " AND started_at = :started"
+                                    + " AND expires_at IS NOT DISTINCT FROM CAST(:expires AS timestamptz)")
+                            .bind("key", lease.key().value())
+                            .bind("owner", lease.owner())
+                            .bind("attempt", lease.attempt())
+                            .bind("started", Sql.ts(lease.startedAt()))
+                            // A row without a stamp reads as EPOCH.
+                            .bind(
+                                "expires",
+                                lease.expiresAt().equals(Instant.EPOCH)
+                                    ? null
+                                    : Sql.ts(lease.expiresAt()))
                             .execute())
                 == 1);
   }
@@ -140,9 +192,11 @@ final class PgJobLeases implements JobLeases {
             jdbi.withHandle(
                 h ->
                     h.createQuery(
-                            "SELECT * FROM <schema>.job_leases WHERE expires_at IS NULL OR expires_at <= :now"
+                            "SELECT * FROM <schema>.job_leases l WHERE "
+                                + EXPIRED
                                 + " ORDER BY expires_at NULLS FIRST, job_key LIMIT :limit")
                         .bind("now", Sql.ts(now()))
+                        .bind("writer", writer)
                         .bind("limit", limit)
                         .map((rs, ctx) -> lease(rs))
                         .list()));

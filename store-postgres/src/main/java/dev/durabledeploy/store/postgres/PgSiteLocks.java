@@ -2,87 +2,240 @@ package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicBoolean;
-import javax.sql.DataSource;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Site locks as PostgreSQL session advisory locks ({@code pg_advisory_lock}) on a stable hash of
- * the site id, each held on its own connection from a dedicated pool until closed. The wait is
- * bounded by {@code lock_timeout}; a holder whose connection dies loses the lock to the server, so
- * a crashed host never leaves a site locked. Waiters use the lock pool only, so they can never
- * starve lock holders of connections for their commands.
+ * Site locks as leases in the table {@code site_locks}: a held lock is a row, not a connection.
+ *
+ * <ul>
+ *   <li><b>Acquire</b> is one {@code INSERT .. ON CONFLICT DO UPDATE .. WHERE expires_at <=
+ *       clock_timestamp()}: it takes a free or expired row and stamps it with this store's holder
+ *       id and a new generation from a sequence (a fencing token, never reused). A waiter holds no
+ *       connection between tries: it retries with backoff (5 ms doubling to {@value
+ *       #MAX_PAUSE_MILLIS} ms), and is woken at once when a lock of the same site is released in
+ *       this process. So waiters for one site never take connections from holders of another, and
+ *       ten waiters on a busy site cost a few statements a second, not ten connections.
+ *   <li><b>Renewal</b>: a watchdog renews every lock this store holds in one {@code UPDATE} every
+ *       third of the time to live, guarded by holder and generation.
+ *   <li><b>Release</b> is a {@code DELETE} guarded by holder and generation, so a lock that expired
+ *       and was taken by someone else is never released by its old holder.
+ *   <li><b>Time</b>: expiry is on the database server's clock ({@code clock_timestamp()}), so the
+ *       clocks of the hosts do not matter. A holder that dies, freezes or loses the network stops
+ *       renewing, and its site is free after at most the time to live — not after TCP keepalive
+ *       notices a dead peer (two hours by default), as with a session advisory lock.
+ *   <li><b>{@link SiteLock#isHeld()}</b> is local: held while the start of the last successful
+ *       renewal plus the time to live, less a margin of a tenth of it, lies ahead on this host's
+ *       monotonic clock. The server's expiry lies at least the time to live after that start, so
+ *       the lock reports lost before the server can hand it to anyone, as long as the database
+ *       server's clock does not jump forward by more than the margin.
+ * </ul>
+ *
+ * <p>Every statement borrows a connection for itself and gives it back at once, with no session
+ * state left on it (no {@code lock_timeout}, no advisory lock): the host's pool lends connections,
+ * it never loses them.
  */
-final class PgSiteLocks implements SiteLocks {
+final class PgSiteLocks implements SiteLocks, AutoCloseable {
 
-  private final DataSource lockPool;
-  private final String schema;
+  private static final Logger LOG = LoggerFactory.getLogger(PgSiteLocks.class);
+  static final long MAX_PAUSE_MILLIS = 100;
+  private static final int STRIPES = 64;
 
-  PgSiteLocks(DataSource lockPool, String schema) {
-    this.lockPool = lockPool;
-    this.schema = schema;
+  private final Jdbi jdbi;
+  private final String generationSequence;
+  private final String holder;
+  private final long ttlMillis;
+  private final long validNanos;
+  private final Set<Held> held = ConcurrentHashMap.newKeySet();
+  private final Stripe[] stripes = new Stripe[STRIPES];
+  private final ScheduledExecutorService watchdog;
+
+  /** Per-site-hash wake-ups for waiters of this process, so a release here hands over at once. */
+  private static final class Stripe {
+    long releases;
+  }
+
+  PgSiteLocks(Jdbi jdbi, String schema, String holder, Duration ttl) {
+    this.jdbi = jdbi;
+    // A validated identifier; in a string literal, where the template cannot reach.
+    this.generationSequence = schema + ".site_lock_generation";
+    this.holder = holder;
+    this.ttlMillis = ttl.toMillis();
+    this.validNanos = TimeUnit.MILLISECONDS.toNanos(ttlMillis - ttlMillis / 10);
+    for (int i = 0; i < STRIPES; i++) {
+      stripes[i] = new Stripe();
+    }
+    this.watchdog =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "durable-pg-lock-watchdog");
+              t.setDaemon(true);
+              return t;
+            });
+    long period = Math.max(1, ttlMillis / 3);
+    watchdog.scheduleWithFixedDelay(this::renewAll, period, period, TimeUnit.MILLISECONDS);
   }
 
   @Override
   public SiteLock acquire(SiteId site, Duration timeout) {
-    long started = System.nanoTime();
-    Connection connection;
-    try {
-      connection = lockPool.getConnection();
-    } catch (SQLException e) {
-      throw new TransientStoreException(
-          "no connection for the site lock of '" + site + "'; check the database and lockPoolSize",
-          e);
-    }
-    long remainingMillis =
-        Math.max(1, timeout.toMillis() - (System.nanoTime() - started) / 1_000_000);
-    try {
-      connection.setAutoCommit(true);
-      try (Statement s = connection.createStatement()) {
-        s.execute("SET lock_timeout = " + remainingMillis);
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(timeout, "timeout");
+    long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+    Stripe stripe = stripes[Math.floorMod(site.hashCode(), STRIPES)];
+    long pauseMillis = 5;
+    while (true) {
+      long seen;
+      synchronized (stripe) {
+        seen = stripe.releases;
       }
-      try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
-        lock.setLong(1, Sql.lockKey("site", schema, site.value()));
-        lock.execute();
+      long start = System.nanoTime();
+      Optional<Long> generation = tryTake(site, deadline);
+      if (generation.isPresent()) {
+        Held lock = new Held(site, generation.get(), start);
+        held.add(lock);
+        return lock;
       }
-      try (Statement s = connection.createStatement()) {
-        s.execute("SET lock_timeout = 0");
-      }
-    } catch (SQLException e) {
-      closeQuietly(connection);
-      if ("55P03".equals(e.getSQLState())) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
         throw new SiteBusyException(site, timeout);
       }
-      throw Sql.translate("taking the site lock of '" + site + "'", e);
+      long waitMillis = Math.max(1, Math.min(pauseMillis, TimeUnit.NANOSECONDS.toMillis(left)));
+      try {
+        synchronized (stripe) {
+          if (stripe.releases == seen) {
+            stripe.wait(waitMillis);
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new SiteBusyException(site, timeout);
+      }
+      pauseMillis = Math.min(MAX_PAUSE_MILLIS, pauseMillis * 2);
     }
-    return new PgSiteLock(site, connection, Sql.lockKey("site", schema, site.value()));
   }
 
-  private static void closeQuietly(Connection connection) {
+  /** One try: the row if it is free or expired on the server's clock. */
+  private Optional<Long> tryTake(SiteId site, long deadline) {
+    int timeoutSeconds =
+        (int) Math.max(5, TimeUnit.NANOSECONDS.toSeconds(deadline - System.nanoTime()) + 1);
+    return Sql.call(
+        "taking the site lock of '" + site + "'",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createQuery(
+                            "INSERT INTO <schema>.site_locks AS l"
+                                + " (site, holder, generation, acquired_at, expires_at)"
+                                + " VALUES (:site, :holder, nextval('"
+                                + generationSequence
+                                + "'),"
+                                + "   clock_timestamp(),"
+                                + "   clock_timestamp() + :ttl * interval '1 millisecond')"
+                                + " ON CONFLICT (site) DO UPDATE SET holder = excluded.holder,"
+                                + "   generation = excluded.generation,"
+                                + "   acquired_at = excluded.acquired_at,"
+                                + "   expires_at = excluded.expires_at"
+                                + " WHERE l.expires_at <= clock_timestamp()"
+                                + " RETURNING generation")
+                        .setQueryTimeout(timeoutSeconds)
+                        .bind("site", site.value())
+                        .bind("holder", holder)
+                        .bind("ttl", ttlMillis)
+                        .mapTo(Long.class)
+                        .findOne()));
+  }
+
+  /** The watchdog: one statement renews every lock still valid; the others are lost. */
+  private void renewAll() {
+    List<Held> renewing = new ArrayList<>();
+    for (Held lock : held) {
+      if (lock.isHeld()) {
+        renewing.add(lock);
+      } else {
+        held.remove(lock);
+      }
+    }
+    if (renewing.isEmpty()) {
+      return;
+    }
+    long start = System.nanoTime();
+    Set<Long> renewed;
     try {
-      connection.close();
-    } catch (SQLException ignored) {
-      // The connection is broken; the pool discards it, and with it any lock.
+      List<Long> generations = renewing.stream().map(l -> l.generation).toList();
+      renewed =
+          new HashSet<>(
+              jdbi.withHandle(
+                  h ->
+                      h.createQuery(
+                              "UPDATE <schema>.site_locks"
+                                  + " SET expires_at = clock_timestamp() + :ttl * interval '1 millisecond'"
+                                  + " WHERE holder = :holder AND generation = ANY(:generations)"
+                                  + "   AND expires_at > clock_timestamp()"
+                                  + " RETURNING generation")
+                          .setQueryTimeout((int) Math.max(1, ttlMillis / 3000))
+                          .bind("ttl", ttlMillis)
+                          .bind("holder", holder)
+                          .bindArray("generations", Long.class, generations)
+                          .mapTo(Long.class)
+                          .list()));
+    } catch (RuntimeException e) {
+      // Not renewed this round; each lock reports lost once its validity runs out.
+      LOG.debug("renewing {} site lock(s) failed: {}", renewing.size(), e.getMessage());
+      return;
+    }
+    for (Held lock : renewing) {
+      if (renewed.contains(lock.generation)) {
+        lock.renewed(start);
+      } else {
+        // Expired on the server (a renewal came too late) or taken: lost for good.
+        lock.lost();
+        held.remove(lock);
+      }
     }
   }
 
-  private static final class PgSiteLock implements SiteLock {
-    private final SiteId site;
-    private final Connection connection;
-    private final long key;
-    private final AtomicBoolean open = new AtomicBoolean(true);
+  private void signal(SiteId site) {
+    Stripe stripe = stripes[Math.floorMod(site.hashCode(), STRIPES)];
+    synchronized (stripe) {
+      stripe.releases++;
+      stripe.notifyAll();
+    }
+  }
 
-    PgSiteLock(SiteId site, Connection connection, long key) {
+  /** Stops renewing and releases what is still held: their sagas stop at their next step. */
+  @Override
+  public void close() {
+    watchdog.shutdownNow();
+    for (Held lock : List.copyOf(held)) {
+      lock.close();
+    }
+  }
+
+  private final class Held implements SiteLock {
+    private final SiteId site;
+    private final long generation;
+    private long validUntilNanos;
+    private boolean open = true;
+    private boolean valid = true;
+
+    Held(SiteId site, long generation, long takenAtNanos) {
       this.site = site;
-      this.connection = connection;
-      this.key = key;
+      this.generation = generation;
+      this.validUntilNanos = takenAtNanos + validNanos;
     }
 
     @Override
@@ -91,26 +244,53 @@ final class PgSiteLocks implements SiteLocks {
     }
 
     @Override
-    public boolean isHeld() {
-      try {
-        return open.get() && connection.isValid(2);
-      } catch (SQLException e) {
-        return false;
+    public synchronized boolean isHeld() {
+      if (valid && System.nanoTime() - validUntilNanos >= 0) {
+        valid = false; // once lost, never held again, even if a late renewal succeeds
       }
+      return open && valid;
+    }
+
+    /** A renewal that started at {@code startNanos} succeeded. */
+    synchronized void renewed(long startNanos) {
+      if (isHeld()) {
+        validUntilNanos = Math.max(validUntilNanos, startNanos + validNanos);
+      }
+    }
+
+    synchronized void lost() {
+      valid = false;
     }
 
     @Override
     public void close() {
-      if (!open.compareAndSet(true, false)) {
-        return;
+      synchronized (this) {
+        if (!open) {
+          return;
+        }
+        open = false;
       }
-      try (PreparedStatement unlock = connection.prepareStatement("SELECT pg_advisory_unlock(?)")) {
-        unlock.setLong(1, key);
-        unlock.execute();
-      } catch (SQLException e) {
-        // The connection died: the server already released the lock with the session.
+      held.remove(this);
+      try {
+        jdbi.useHandle(
+            h ->
+                h.createUpdate(
+                        "DELETE FROM <schema>.site_locks"
+                            + " WHERE site = :site AND holder = :holder AND generation = :generation")
+                    .setQueryTimeout(5)
+                    .bind("site", site.value())
+                    .bind("holder", holder)
+                    .bind("generation", generation)
+                    .execute());
+      } catch (RuntimeException e) {
+        // The lease is not renewed any more: it expires within its time to live.
+        LOG.warn(
+            "releasing the lock of site {} failed, it frees itself within {} ms: {}",
+            site,
+            ttlMillis,
+            Sql.translate("releasing a site lock", e).getMessage());
       } finally {
-        closeQuietly(connection);
+        signal(site);
       }
     }
   }

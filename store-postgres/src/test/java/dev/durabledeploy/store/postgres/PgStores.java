@@ -2,10 +2,15 @@ package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
 
 /** Fresh stores for the TCK: each test gets its own migrated schema on the class's database. */
 final class PgStores {
+
+  /** The site-lock time to live of the test stores: short, so lost-lock cases finish quickly. */
+  static final Duration LOCK_TTL = Duration.ofSeconds(2);
 
   private static final AtomicInteger SCHEMAS = new AtomicInteger();
 
@@ -19,8 +24,23 @@ final class PgStores {
         .schema("tck_" + SCHEMAS.incrementAndGet())
         .clock(clock)
         .poolSize(20)
-        .lockPoolSize(20)
+        .lockTtl(LOCK_TTL)
         .migrateOnStart(true)
         .build();
+  }
+
+  /** A store on the host's own pool, as most hosts run it. */
+  static PostgresStore onHostPool(PostgresExtension pg, DataSource hostPool, Clock clock) {
+    return PostgresStore.builder()
+        .dataSource(hostPool)
+        .schema("tck_" + SCHEMAS.incrementAndGet())
+        .clock(clock)
+        .lockTtl(LOCK_TTL)
+        .migrateOnStart(true)
+        .build();
+  }
+
+  static String newSchema() {
+    return "tck_" + SCHEMAS.incrementAndGet();
   }
 }

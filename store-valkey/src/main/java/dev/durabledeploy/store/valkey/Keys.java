@@ -10,8 +10,10 @@ import dev.durabledeploy.spi.SiteId;
  *
  * <pre>
  * &lt;ns&gt;:{&lt;site&gt;}:lock           site lock (string: holder token, PX expiry)
- * &lt;ns&gt;:{leases}:job:&lt;job key&gt;   lease (hash: owner, started, expires, attempt; epoch ms)
+ * &lt;ns&gt;:{leases}:job:&lt;job key&gt;   lease (hash: owner, started, expires, attempt, writer,
+ *                                 srvexp; epoch ms, srvexp on the server's clock)
  * &lt;ns&gt;:{leases}:by-expiry       lease keys scored by expiry (zset)
+ * &lt;ns&gt;:{leases}:by-server-expiry lease keys scored by expiry on the server's clock (zset)
  * &lt;ns&gt;:{leases}:by-key          lease keys, lexical (zset, score 0)
  * &lt;ns&gt;:site-changed             change bus (pub/sub channel; message: the site id)
  *
@@ -61,6 +63,10 @@ record Keys(String namespace) {
 
   String leasesByExpiry() {
     return namespace + ":{leases}:by-expiry";
+  }
+
+  String leasesByServerExpiry() {
+    return namespace + ":{leases}:by-server-expiry";
   }
 
   String changes() {

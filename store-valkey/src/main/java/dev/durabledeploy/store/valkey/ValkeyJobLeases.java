@@ -16,20 +16,27 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Job leases as one hash per job plus two sorted sets (by expiry, by key); acquire-or-steal, renew
- * and release are each one Lua script, so they are atomic without any lock. Times are epoch
- * milliseconds from the store's clock, not the server's, like every other store.
+ * Job leases as one hash per job plus three sorted sets (by expiry, by server expiry, by key);
+ * acquire-or-steal, renew and release are each one Lua script, so they are atomic without any lock.
+ *
+ * <p>Time: a lease's stamps are epoch milliseconds from the writing store's clock, and that clock
+ * decides expiry for the leases this store instance wrote (tests move it). A lease another store
+ * instance wrote expires on the server's clock ({@code TIME}, stamped by the script as {@code
+ * srvexp}), so a host whose clock runs ahead by any amount cannot take a live lease, and a dead
+ * host whose clock ran ahead does not keep its leases past their real time to live.
  */
 final class ValkeyJobLeases implements JobLeases {
 
   private final Valkey valkey;
   private final Keys keys;
   private final Clock clock;
+  private final String writer;
 
-  ValkeyJobLeases(Valkey valkey, Keys keys, Clock clock) {
+  ValkeyJobLeases(Valkey valkey, Keys keys, Clock clock, String writer) {
     this.valkey = valkey;
     this.keys = keys;
     this.clock = clock;
+    this.writer = writer;
   }
 
   @Override
@@ -40,8 +47,18 @@ final class ValkeyJobLeases implements JobLeases {
         valkey.script(
             "lease-acquire",
             ScriptOutputType.MULTI,
-            List.of(keys.lease(key), keys.leasesByExpiry(), keys.leasesByKey()),
-            List.of(key.value(), owner, Long.toString(now), Long.toString(now + ttl.toMillis())));
+            List.of(
+                keys.lease(key),
+                keys.leasesByExpiry(),
+                keys.leasesByKey(),
+                keys.leasesByServerExpiry()),
+            List.of(
+                key.value(),
+                owner,
+                Long.toString(now),
+                Long.toString(now + ttl.toMillis()),
+                writer,
+                Long.toString(ttl.toMillis())));
     return lease(key, row);
   }
 
@@ -53,8 +70,9 @@ final class ValkeyJobLeases implements JobLeases {
         valkey.script(
             "lease-renew",
             ScriptOutputType.MULTI,
-            List.of(keys.lease(key), keys.leasesByExpiry()),
-            List.of(key.value(), owner, Long.toString(expires)));
+            List.of(keys.lease(key), keys.leasesByExpiry(), keys.leasesByServerExpiry()),
+            List.of(
+                key.value(), owner, Long.toString(expires), writer, Long.toString(ttl.toMillis())));
     return lease(key, row);
   }
 
@@ -65,8 +83,33 @@ final class ValkeyJobLeases implements JobLeases {
         valkey.script(
             "lease-release",
             ScriptOutputType.INTEGER,
-            List.of(keys.lease(key), keys.leasesByExpiry(), keys.leasesByKey()),
+            List.of(
+                keys.lease(key),
+                keys.leasesByExpiry(),
+                keys.leasesByKey(),
+                keys.leasesByServerExpiry()),
             List.of(key.value(), owner));
+    return released != null && released == 1;
+  }
+
+  @Override
+  public boolean releaseIfUnchanged(Lease lease) {
+    java.util.Objects.requireNonNull(lease, "lease");
+    Long released =
+        valkey.script(
+            "lease-release",
+            ScriptOutputType.INTEGER,
+            List.of(
+                keys.lease(lease.key()),
+                keys.leasesByExpiry(),
+                keys.leasesByKey(),
+                keys.leasesByServerExpiry()),
+            List.of(
+                lease.key().value(),
+                lease.owner(),
+                Long.toString(lease.startedAt().toEpochMilli()),
+                Long.toString(lease.expiresAt().toEpochMilli()),
+                Integer.toString(lease.attempt())));
     return released != null && released == 1;
   }
 
@@ -78,13 +121,16 @@ final class ValkeyJobLeases implements JobLeases {
     if (hash == null || hash.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(
-        new Lease(
-            key,
-            hash.get("owner"),
-            Instant.ofEpochMilli(Long.parseLong(hash.get("started"))),
-            Instant.ofEpochMilli(Long.parseLong(hash.get("expires"))),
-            Integer.parseInt(hash.get("attempt"))));
+    return Optional.of(lease(key, hash));
+  }
+
+  private static Lease lease(JobKey key, Map<String, String> hash) {
+    return new Lease(
+        key,
+        hash.get("owner"),
+        Instant.ofEpochMilli(Long.parseLong(hash.get("started"))),
+        Instant.ofEpochMilli(Long.parseLong(hash.get("expires"))),
+        Integer.parseInt(hash.get("attempt")));
   }
 
   @Override
@@ -100,21 +146,59 @@ final class ValkeyJobLeases implements JobLeases {
     return load(ids);
   }
 
+  /**
+   * Candidates from both expiry indexes, each then judged by the rule in the class comment: a lease
+   * this instance wrote by the store's clock, another's by the server's.
+   */
   @Override
   public List<Lease> listExpired(int limit) {
     Inputs.requireRange("limit", limit, 1, 100_000);
     long now = clock.millis();
-    List<String> ids =
-        valkey.call(
-            "listing expired leases",
-            () ->
-                valkey
-                    .commands()
-                    .zrangebyscore(
-                        keys.leasesByExpiry(),
-                        Range.create(Double.NEGATIVE_INFINITY, (double) now),
-                        Limit.create(0, limit)));
-    return load(ids);
+    long serverNow = serverMillis();
+    java.util.Set<String> candidates = new java.util.LinkedHashSet<>();
+    candidates.addAll(expiringBy(keys.leasesByExpiry(), now, limit));
+    candidates.addAll(expiringBy(keys.leasesByServerExpiry(), serverNow, limit));
+    List<Lease> expired = new ArrayList<>();
+    for (String id : candidates) {
+      JobKey key = JobKey.of(id);
+      Map<String, String> hash =
+          valkey.call(
+              "reading the lease of " + key, () -> valkey.commands().hgetall(keys.lease(key)));
+      if (hash != null && !hash.isEmpty() && isExpired(hash, now, serverNow)) {
+        expired.add(lease(key, hash));
+      }
+    }
+    expired.sort(java.util.Comparator.comparing(Lease::expiresAt).thenComparing(Lease::key));
+    return expired.size() > limit ? List.copyOf(expired.subList(0, limit)) : expired;
+  }
+
+  private List<String> expiringBy(String index, long until, int limit) {
+    return valkey.call(
+        "listing expired leases",
+        () ->
+            valkey
+                .commands()
+                .zrangebyscore(
+                    index,
+                    Range.create(Double.NEGATIVE_INFINITY, (double) until),
+                    Limit.create(0, limit)));
+  }
+
+  private boolean isExpired(Map<String, String> hash, long now, long serverNow) {
+    String expires = hash.get("expires");
+    if (expires == null || expires.isEmpty()) {
+      return true;
+    }
+    String written = hash.get("srvexp");
+    if (writer.equals(hash.get("writer")) || written == null || written.isEmpty()) {
+      return Long.parseLong(expires) <= now;
+    }
+    return Long.parseLong(written) <= serverNow;
+  }
+
+  private long serverMillis() {
+    List<String> time = valkey.call("reading the server's clock", () -> valkey.commands().time());
+    return Long.parseLong(time.get(0)) * 1000 + Long.parseLong(time.get(1)) / 1000;
   }
 
   private List<Lease> load(List<String> ids) {

@@ -23,8 +23,15 @@ import java.util.concurrent.locks.LockSupport;
  * Site locks as {@code SET <ns>:{<site>}:lock <token> NX PX <ttl>}: a random token per holder,
  * released and extended by compare-token Lua, so nobody ever releases a lock another holder took
  * after it expired. While held, a watchdog extends the lock every third of its time to live; a
- * holder that dies stops extending and its lock expires after at most that time. A lock whose
- * extension finds another token (or none) is lost: {@link SiteLock#isHeld()} turns false.
+ * holder that dies stops extending and its lock expires after at most that time. Expiry is the
+ * server's ({@code PX}), so the hosts' clocks do not matter.
+ *
+ * <p>{@link SiteLock#isHeld()} is local and honest: a lock counts as held only while the start of
+ * its last successful {@code SET} or extension, plus the time to live, less a margin of a tenth of
+ * it, lies ahead on this host's monotonic clock. The server expires it no earlier than the time to
+ * live after that start, so during an outage (extensions fail) or a pause of this process the lock
+ * reports lost before the server lets anyone else take it. An extension that finds another token
+ * (or none) loses it at once. Once lost it stays lost.
  *
  * <p>Contended callers poll every 10 to 50 ms until their timeout, then get {@link
  * SiteBusyException}.
@@ -38,6 +45,7 @@ final class ValkeySiteLocks implements SiteLocks {
   private final Valkey valkey;
   private final Keys keys;
   private final Duration ttl;
+  private final long validNanos;
   private final ScheduledExecutorService watchdog;
   private final Set<Held> held = ConcurrentHashMap.newKeySet();
 
@@ -45,6 +53,7 @@ final class ValkeySiteLocks implements SiteLocks {
     this.valkey = valkey;
     this.keys = keys;
     this.ttl = ttl;
+    this.validNanos = TimeUnit.MILLISECONDS.toNanos(ttl.toMillis() - ttl.toMillis() / 10);
     this.watchdog = watchdog;
     long period = Math.max(1, ttl.toMillis() / 3);
     watchdog.scheduleWithFixedDelay(this::extendAll, period, period, TimeUnit.MILLISECONDS);
@@ -59,12 +68,13 @@ final class ValkeySiteLocks implements SiteLocks {
     long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
     long pauseMillis = 10;
     while (true) {
+      long start = System.nanoTime();
       String ok =
           valkey.call(
               "acquiring the lock of site " + site,
               () -> valkey.commands().set(key, token, SetArgs.Builder.nx().px(ttl.toMillis())));
       if ("OK".equals(ok)) {
-        Held lock = new Held(site, key, token);
+        Held lock = new Held(site, key, token, start);
         held.add(lock);
         return lock;
       }
@@ -83,6 +93,11 @@ final class ValkeySiteLocks implements SiteLocks {
 
   private void extendAll() {
     for (Held lock : held) {
+      if (!lock.isHeld()) {
+        held.remove(lock); // ran out before this round could extend it: lost for good
+        continue;
+      }
+      long start = System.nanoTime();
       try {
         Long extended =
             valkey.script(
@@ -92,10 +107,12 @@ final class ValkeySiteLocks implements SiteLocks {
                 List.of(lock.token, Long.toString(ttl.toMillis())));
         if (extended == null || extended == 0) {
           lock.lost();
+        } else {
+          lock.extended(start);
         }
       } catch (TransientStoreException | IllegalStateException e) {
-        // Not extended this time; the next round tries again before the lock can expire, unless
-        // the outage outlasts it, in which case the next extension reports the lock lost.
+        // Not extended this time; the next round tries again. Should the outage outlast the
+        // lock's validity, isHeld() turns false on its own, before the server's expiry.
       }
     }
   }
@@ -109,16 +126,28 @@ final class ValkeySiteLocks implements SiteLocks {
     private final String key;
     private final String token;
     private final AtomicBoolean holding = new AtomicBoolean(true);
+    private long validUntilNanos;
+    private boolean valid = true;
 
-    Held(SiteId site, String key, String token) {
+    Held(SiteId site, String key, String token, long takenAtNanos) {
       this.site = site;
       this.key = key;
       this.token = token;
+      this.validUntilNanos = takenAtNanos + validNanos;
     }
 
     void lost() {
-      holding.set(false);
+      synchronized (this) {
+        valid = false;
+      }
       held.remove(this);
+    }
+
+    /** An extension that started at {@code startNanos} succeeded. */
+    synchronized void extended(long startNanos) {
+      if (isHeld()) {
+        validUntilNanos = Math.max(validUntilNanos, startNanos + validNanos);
+      }
     }
 
     @Override
@@ -127,8 +156,11 @@ final class ValkeySiteLocks implements SiteLocks {
     }
 
     @Override
-    public boolean isHeld() {
-      return holding.get();
+    public synchronized boolean isHeld() {
+      if (valid && System.nanoTime() - validUntilNanos >= 0) {
+        valid = false; // once lost, never held again, even if a late extension succeeds
+      }
+      return holding.get() && valid;
     }
 
     @Override

@@ -54,6 +54,13 @@ import reactor.core.Disposable;
  * transient and says so); the store's user needs {@code ~<ns>:* &<ns>:* +@read +@write +@scripting
  * +@pubsub +@connection -@dangerous +config|get}. An outbox event missing from the server (evicted,
  * or deleted by hand) is skipped, logged and counted ({@link #lostOutboxEvents()}), never a stop.
+ *
+ * <p>Time: site locks expire on the server's clock ({@code PX}); their {@link
+ * dev.durabledeploy.spi.lock.SiteLock#isHeld()} turns false before that expiry, on this host's
+ * monotonic clock. Job leases carry stamps of the store's {@link Builder#clock}, which decides
+ * expiry for the leases this store instance wrote; another instance's lease expires on the server's
+ * clock ({@code TIME}), so a host whose clock runs ahead cannot take a live lease. Outbox claims
+ * and metadata stamps use the store's clock.
  */
 public final class ValkeyStore implements Store {
 
@@ -133,7 +140,7 @@ public final class ValkeyStore implements Store {
     startupWarnings.forEach(w -> LOG.warn("Valkey/Redis server settings: {}", w));
     this.keys = new Keys(b.namespace);
     this.siteLocks = new ValkeySiteLocks(valkey, keys, b.lockTtl, new Watchdog());
-    this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock);
+    this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock, instanceId());
     this.metadata = new ValkeyMetadataStore(valkey, keys, b.clock, b.auditLogLength);
     this.appendWatcher = new AppendWatcher(client, uri, valkey, keys.outbox("wake"));
     this.outbox = new ValkeyOutbox(valkey, keys, b.clock, appendWatcher);
@@ -141,6 +148,13 @@ public final class ValkeyStore implements Store {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /** Unique per store instance: the writer its leases are stamped with. */
+  private static String instanceId() {
+    byte[] random = new byte[8];
+    new java.security.SecureRandom().nextBytes(random);
+    return ProcessHandle.current().pid() + "-" + java.util.HexFormat.of().formatHex(random);
   }
 
   /** Deploys, aliases, tombstones and the audit log; every command is one conditional script. */

@@ -2,12 +2,28 @@ package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
+import dev.durabledeploy.testkit.fixtures.ValkeyServer;
 import dev.durabledeploy.testkit.tck.SiteLocksContract;
+import java.time.Duration;
+import java.util.Optional;
 
 class ValkeySiteLocksTest extends SiteLocksContract {
 
   @Override
   protected Store createStore(MutableClock clock) {
     return ValkeyStores.fresh(clock);
+  }
+
+  @Override
+  protected Optional<AutoCloseable> outage() {
+    ValkeyServer server = ValkeyExtension.server();
+    server.stop();
+    return Optional.of(server::restart);
+  }
+
+  @Override
+  protected Duration lockTtl() {
+    return ValkeyStores.LOCK_TTL;
   }
 }

@@ -13,6 +13,9 @@ import java.time.Clock;
  */
 final class ValkeyStores {
 
+  /** The site-lock time to live of the test stores. */
+  static final java.time.Duration LOCK_TTL = java.time.Duration.ofSeconds(2);
+
   private ValkeyStores() {}
 
   static ValkeyStore fresh(Clock clock) {
@@ -20,7 +23,7 @@ final class ValkeyStores {
         .uri(ValkeyExtension.server().uri().toString())
         .namespace(ValkeyExtension.newNamespace())
         .clock(clock)
-        .lockTtl(java.time.Duration.ofSeconds(2))
+        .lockTtl(LOCK_TTL)
         .build();
   }
 

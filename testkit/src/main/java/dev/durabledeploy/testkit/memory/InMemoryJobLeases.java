@@ -68,6 +68,16 @@ final class InMemoryJobLeases implements JobLeases {
   }
 
   @Override
+  public synchronized boolean releaseIfUnchanged(Lease lease) {
+    Objects.requireNonNull(lease, "lease");
+    if (!lease.equals(leases.get(lease.key()))) {
+      return false;
+    }
+    leases.remove(lease.key());
+    return true;
+  }
+
+  @Override
   public synchronized Optional<Lease> find(JobKey key) {
     return Optional.ofNullable(leases.get(Objects.requireNonNull(key, "key")));
   }

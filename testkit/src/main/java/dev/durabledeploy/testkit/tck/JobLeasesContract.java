@@ -151,4 +151,63 @@ public abstract class JobLeasesContract extends StoreFixture {
       pool.shutdownNow();
     }
   }
+
+  @Test
+  @DisplayName("releasing a listed lease frees it only if it is still exactly the lease listed")
+  void releaseIfUnchanged() {
+    leases.tryAcquire(JOB, "host-1:a", TTL);
+    clock.advance(TTL);
+    Lease listed = leases.listExpired(10).get(0);
+    // The holder's heartbeat lands after the sweep read the lease, before it releases it.
+    clock.advance(Duration.ofSeconds(1));
+    Lease renewed = leases.renew(JOB, "host-1:a", TTL).orElseThrow();
+    assertThat(leases.releaseIfUnchanged(listed)).isFalse();
+    assertThat(leases.find(JOB)).contains(renewed);
+    // Taken over by another owner after the listing: the new holder's lease survives too.
+    clock.advance(TTL);
+    Lease listedAgain = leases.listExpired(10).get(0);
+    Lease stolen = leases.tryAcquire(JOB, "host-2:b", TTL).orElseThrow();
+    assertThat(leases.releaseIfUnchanged(listedAgain)).isFalse();
+    assertThat(leases.find(JOB)).contains(stolen);
+    // Unchanged since read: released.
+    assertThat(leases.releaseIfUnchanged(leases.find(JOB).orElseThrow())).isTrue();
+    assertThat(leases.find(JOB)).isEmpty();
+    assertThat(leases.releaseIfUnchanged(stolen)).isFalse();
+  }
+
+  @Test
+  @DisplayName("a release of a listed lease racing its holder's renewal: exactly one of them wins")
+  void releaseIfUnchangedRacesRenewal() throws Exception {
+    for (int round = 0; round < 20; round++) {
+      JobKey key = JobKey.of("race:" + round);
+      leases.tryAcquire(key, "holder", TTL);
+      Lease listed = leases.find(key).orElseThrow();
+      clock.advance(Duration.ofMillis(1));
+      ExecutorService pool = Executors.newFixedThreadPool(2);
+      CountDownLatch start = new CountDownLatch(1);
+      try {
+        Future<Boolean> released =
+            pool.submit(
+                () -> {
+                  start.await();
+                  return leases.releaseIfUnchanged(listed);
+                });
+        Future<Optional<Lease>> renewed =
+            pool.submit(
+                () -> {
+                  start.await();
+                  return leases.renew(key, "holder", TTL);
+                });
+        start.countDown();
+        boolean wasReleased = released.get(30, TimeUnit.SECONDS);
+        Optional<Lease> renewal = renewed.get(30, TimeUnit.SECONDS);
+        // Either the release came first (the renewal then finds nothing), or the renewal did
+        // (the release then finds a changed lease): never both, never neither.
+        assertThat(wasReleased).isNotEqualTo(renewal.isPresent());
+        assertThat(leases.find(key).isPresent()).isEqualTo(renewal.isPresent());
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
 }

@@ -2,13 +2,16 @@ package dev.durabledeploy.testkit.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.spi.SiteBusyException;
+import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -19,10 +22,35 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
-/** The contract of {@link SiteLocks}: mutual exclusion per site with a bounded wait (E1). */
+/**
+ * The contract of {@link SiteLocks}: mutual exclusion per site with a bounded wait (E1), that holds
+ * up under the host's own resource budget, never lets one busy site starve the others, and reports
+ * a lock the store lost before anyone else can take it.
+ */
 public abstract class SiteLocksContract extends StoreFixture {
 
   protected SiteLocks locks;
+
+  /**
+   * Checked after the concurrent cases: the store gave back everything of the host's it borrowed. A
+   * store on the host's connection pool checks that every connection of it is free and carries no
+   * session state of the store's. Default: nothing to check.
+   */
+  protected void assertHostResourcesReturned() throws Exception {}
+
+  /**
+   * Makes the store unreachable until the returned handle is closed; closing it brings the store
+   * back. Empty (the default) for a store that cannot lose a held lock, such as one in this
+   * process.
+   */
+  protected Optional<AutoCloseable> outage() throws Exception {
+    return Optional.empty();
+  }
+
+  /** How long a held lock survives without renewal in this store: bounds the lost-lock wait. */
+  protected Duration lockTtl() {
+    return SiteLocks.DEFAULT_TIMEOUT;
+  }
 
   @BeforeEach
   void locks() {
@@ -144,6 +172,133 @@ public abstract class SiteLocksContract extends StoreFixture {
     }
     synchronized (counter) {
       assertThat(counter[0]).isEqualTo(threads * each);
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "16 callers over 8 sites, each running store commands while it holds its lock, all finish")
+  void concurrentSagasWithinTheBudget() throws Exception {
+    int threads = 16;
+    int rounds = 5;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch start = new CountDownLatch(1);
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        SiteId site = SiteId.of("budget-" + (t % 8));
+        futures.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  for (int r = 0; r < rounds; r++) {
+                    int n = thread * rounds + r;
+                    try (SiteLock lock = locks.acquire(site, Duration.ofSeconds(60))) {
+                      store.metadata().createPending(site, deployId(n), sha(n), ACTOR);
+                      assertThat(store.metadata().findDeploy(site, deployId(n))).isPresent();
+                      assertThat(lock.isHeld()).isTrue();
+                    }
+                  }
+                  return null;
+                }));
+      }
+      start.countDown();
+      for (Future<?> f : futures) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    for (int s = 0; s < 8; s++) {
+      assertThat(store.metadata().listDeploys(SiteId.of("budget-" + s))).hasSize(2 * rounds);
+    }
+    assertHostResourcesReturned();
+  }
+
+  @Test
+  @DisplayName(
+      "ten callers waiting for a busy site do not keep another site's caller from its lock")
+  void waitersNeverStarveOtherSites() throws Exception {
+    int waiters = 10;
+    ExecutorService pool = Executors.newFixedThreadPool(waiters);
+    CountDownLatch waiting = new CountDownLatch(waiters);
+    List<Future<Boolean>> futures = new ArrayList<>();
+    try {
+      try (SiteLock busy = locks.acquire(SITE, Duration.ofSeconds(5))) {
+        for (int w = 0; w < waiters; w++) {
+          futures.add(
+              pool.submit(
+                  () -> {
+                    waiting.countDown();
+                    try (SiteLock lock = locks.acquire(SITE, Duration.ofSeconds(60))) {
+                      return lock.isHeld();
+                    }
+                  }));
+        }
+        assertThat(waiting.await(10, TimeUnit.SECONDS)).isTrue();
+        // Several takes, so that a store whose waiters hold resources has had time to hand them
+        // out.
+        for (int i = 0; i < 5; i++) {
+          long elapsedNanos =
+              onOtherThread(
+                  () -> {
+                    long begin = System.nanoTime();
+                    try (SiteLock other = locks.acquire(OTHER_SITE, Duration.ofSeconds(2))) {
+                      assertThat(other.isHeld()).isTrue();
+                    }
+                    return System.nanoTime() - begin;
+                  });
+          assertThat(Duration.ofNanos(elapsedNanos)).isLessThan(Duration.ofSeconds(2));
+        }
+        assertThat(futures).noneMatch(Future::isDone);
+        assertThat(busy.isHeld()).isTrue();
+      }
+      for (Future<Boolean> f : futures) {
+        assertThat(f.get(90, TimeUnit.SECONDS)).isTrue();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertHostResourcesReturned();
+  }
+
+  @Test
+  @DisplayName(
+      "a lock the store lost reports not held before anyone else can take it, and releasing it"
+          + " later frees nobody else's")
+  void lostLockIsReportedFirst() throws Exception {
+    SiteLock held = locks.acquire(SITE, Duration.ofSeconds(5));
+    Optional<AutoCloseable> outage = outage();
+    if (outage.isEmpty()) {
+      // A store in this process cannot lose a lock: it stays held and exclusive until closed.
+      assertThat(held.isHeld()).isTrue();
+      assertThatThrownBy(() -> onOtherThread(() -> locks.acquire(SITE, Duration.ZERO)))
+          .hasRootCauseInstanceOf(SiteBusyException.class);
+      held.close();
+      assertThat(held.isHeld()).isFalse();
+      return;
+    }
+    try (AutoCloseable down = outage.get()) {
+      // Nobody can take the lock while the store is down, so this comes first by construction.
+      await("the holder notices it lost the lock")
+          .atMost(lockTtl().multipliedBy(3))
+          .until(() -> !held.isHeld());
+    }
+    SiteLock taken =
+        await("another caller takes the lock once the store is back")
+            .atMost(lockTtl().multipliedBy(3).plusSeconds(30))
+            .ignoreExceptions()
+            .until(
+                () -> onOtherThread(() -> locks.acquire(SITE, Duration.ofSeconds(5))), l -> true);
+    try {
+      assertThat(held.isHeld()).as("a lost lock never reports held again").isFalse();
+      held.close();
+      assertThat(taken.isHeld()).isTrue();
+      assertThatThrownBy(() -> onOtherThread(() -> locks.acquire(SITE, Duration.ZERO)))
+          .hasRootCauseInstanceOf(SiteBusyException.class);
+    } finally {
+      taken.close();
     }
   }
 }
