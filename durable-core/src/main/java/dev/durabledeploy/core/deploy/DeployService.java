@@ -318,7 +318,7 @@ public final class DeployService {
     // from their first step to their last) let go, so the state and marker read here are final.
     // It protects "a finalized deploy's bytes never change": the file stays only if finalize saw
     // it, or if the deploy is pending again (a failed finalize, a restore).
-    try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+    try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
       Optional<Deploy> deploy = retrier.call(op, () -> metadata.findDeploy(site, deployId));
       if (deploy.isPresent()) {
         if (deploy.get().isPending()) {
@@ -376,7 +376,7 @@ public final class DeployService {
       // Lock: the site's lock, so this replacement cannot land between finalize's verification
       // and its activation (finalize holds the lock from its seal to its last step): a deploy
       // that is pending under the lock stays pending until the write is done.
-      try (SiteLock lock = store.siteLocks().acquire(site, options.lockTimeout())) {
+      try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
         requireUploadable(requireDeploy(op, site, deployId));
         return retrier.call(
             op,
