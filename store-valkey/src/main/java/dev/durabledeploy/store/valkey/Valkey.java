@@ -31,10 +31,11 @@ final class Valkey {
   /**
    * The ACL a store's user needs, for {@code <ns>} its namespace: every key and channel of the
    * namespace; reads, writes, scripts, pub/sub, the connection handshake and {@code CONFIG GET}
-   * (for the start-up check of the server's settings).
+   * (for the start-up check of the server's settings) and {@code TIME} (job leases written by
+   * another host expire on the server's clock).
    */
   static final String ACL_RULES =
-      "~<ns>:* &<ns>:* +@read +@write +@scripting +@pubsub +@connection -@dangerous +config|get";
+      "~<ns>:* &<ns>:* +@read +@write +@scripting +@pubsub +@connection -@dangerous +config|get +time";
 
   private final RedisCommands<String, String> commands;
   private final String server;

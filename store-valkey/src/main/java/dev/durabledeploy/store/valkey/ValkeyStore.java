@@ -52,8 +52,9 @@ import reactor.core.Disposable;
  * credentials (NOAUTH, WRONGPASS) or its ACL (NOPERM) is a {@link ConfigurationException} of {@code
  * uri} naming the fix (a reconnection refused on credentials, e.g. after a password rotation, stays
  * transient and says so); the store's user needs {@code ~<ns>:* &<ns>:* +@read +@write +@scripting
- * +@pubsub +@connection -@dangerous +config|get}. An outbox event missing from the server (evicted,
- * or deleted by hand) is skipped, logged and counted ({@link #lostOutboxEvents()}), never a stop.
+ * +@pubsub +@connection -@dangerous +config|get +time}. An outbox event missing from the server
+ * (evicted, or deleted by hand) is skipped, logged and counted ({@link #lostOutboxEvents()}), never
+ * a stop.
  *
  * <p>Time: site locks expire on the server's clock ({@code PX}); their {@link
  * dev.durabledeploy.spi.lock.SiteLock#isHeld()} turns false before that expiry, on this host's

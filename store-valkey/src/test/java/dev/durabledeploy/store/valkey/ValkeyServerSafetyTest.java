@@ -30,6 +30,7 @@ import io.lettuce.core.protocol.CommandType;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -625,22 +626,11 @@ class ValkeyServerSafetyTest {
     void documentedAclIsEnough() {
       try (Dedicated valkey = new Dedicated()) {
         String namespace = ValkeyExtension.newNamespace();
-        valkey.acl(
-            "deploy",
-            "on",
-            ">pw-deploy",
-            "resetkeys",
-            "~" + namespace + ":*",
-            "resetchannels",
-            "&" + namespace + ":*",
-            "-@all",
-            "+@read",
-            "+@write",
-            "+@scripting",
-            "+@pubsub",
-            "+@connection",
-            "-@dangerous",
-            "+config|get");
+        // Exactly the rules the store documents (and names in its NOPERM messages).
+        List<String> rules = new ArrayList<>(List.of("deploy", "on", ">pw-deploy"));
+        rules.addAll(List.of("resetkeys", "resetchannels", "-@all"));
+        rules.addAll(List.of(Valkey.ACL_RULES.replace("<ns>", namespace).split(" ")));
+        valkey.acl(rules.toArray(String[]::new));
         try (ValkeyStore store =
             ValkeyStore.builder()
                 .uri(valkey.uriOf("deploy", "pw-deploy"))
