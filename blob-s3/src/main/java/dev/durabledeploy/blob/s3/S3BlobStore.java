@@ -644,7 +644,8 @@ public final class S3BlobStore implements BlobStore {
     if (written.isEmpty()) {
       return "the destination is missing after the copy";
     }
-    if (written.get().contentLength() != o.size()) {
+    // Both are boxed Longs: compared by value, not by reference (which holds only up to 127).
+    if (!Objects.equals(written.get().contentLength(), o.size())) {
       return "the destination holds "
           + written.get().contentLength()
           + " bytes, the source "

@@ -152,8 +152,8 @@ class FencingTest {
       try (SiteLock newHolder = taken.get()) {
         assertThat(newHolder.isHeld()).isTrue();
         assertThat(direct.metadata().findDeploy(SITE, d.id()).orElseThrow().state())
-            .as("the fenced saga committed nothing")
-            .isEqualTo(DeployState.PENDING);
+            .as("the fenced saga committed nothing after its seal, its first step before the cut")
+            .isEqualTo(DeployState.FINALIZING);
         assertThat(direct.metadata().findAlias(SITE, AliasName.PRODUCTION)).isEmpty();
       }
       // Once the other host is done, running finalize again completes the saga (V9), as soon as

@@ -629,6 +629,24 @@ public abstract class BlobStoreContract {
     }
 
     @Test
+    @DisplayName("a move keeps objects of every size, byte for byte, and empties the source")
+    void moveKeepsEverySize() {
+      Map<String, String> files = new TreeMap<>();
+      for (int size : new int[] {0, 1, 127, 128, 265, 70_000}) {
+        files.put("s" + size + ".bin", "y".repeat(size));
+      }
+      files.forEach((name, content) -> put("sized/d/" + name, content));
+      assertThat(blobs.movePrefix(BlobPrefix.of("sized", "d"), BlobPrefix.of("resized", "d")))
+          .isEqualTo(files.size());
+      Map<String, String> moved = new TreeMap<>();
+      for (BlobInfo info : blobs.listAll(BlobPrefix.of("resized", "d"))) {
+        moved.put(info.key().value().substring("resized/d/".length()), read(info.key().value()));
+      }
+      assertThat(moved).isEqualTo(files);
+      assertThat(blobs.listAll(BlobPrefix.of("sized"))).isEmpty();
+    }
+
+    @Test
     @DisplayName("moving a prefix with more objects than one listing page moves them all")
     void largeMove() {
       for (int i = 0; i < 1205; i++) {
