@@ -167,10 +167,14 @@ class SiteGcTest extends CoreFixture {
         .atMost(Duration.ofSeconds(30))
         .until(() -> store.metadata().listDeploys(SITE).size() == 1);
     await().atMost(Duration.ofSeconds(10)).until(() -> store.outbox().stats().undelivered() == 0);
-    long gcRuns =
-        recorded.events(OperationEvent.Started.class).stream()
-            .filter(e -> e.operation().equals("gc"))
-            .count();
-    assertThat(gcRuns).isBetween(1L, 2L);
+    // The recorder hears the bus asynchronously: wait for the run's Started event to reach it.
+    await().atMost(Duration.ofSeconds(10)).until(() -> gcRuns() >= 1);
+    assertThat(gcRuns()).isBetween(1L, 2L);
+  }
+
+  private long gcRuns() {
+    return recorded.events(OperationEvent.Started.class).stream()
+        .filter(e -> e.operation().equals("gc"))
+        .count();
   }
 }
