@@ -23,6 +23,12 @@ public class EngineNotRunningException extends DurableDeployException {
     this.status = Objects.requireNonNull(status, "status");
   }
 
+  /** As above, for a call the engine cut short because it stopped while {@code cause} was open. */
+  public EngineNotRunningException(EngineStatus status, String message, Throwable cause) {
+    super(message, cause);
+    this.status = Objects.requireNonNull(status, "status");
+  }
+
   /** The engine's status when it refused: {@code NEW}, {@code STOPPING} or {@code STOPPED}. */
   public EngineStatus status() {
     return status;
