@@ -256,4 +256,41 @@ class ManifestHostileTest {
                 .isActive())
         .isTrue();
   }
+
+  // BREAKS: the files-per-deploy limit is counted per host: two hosts seeded before each other's
+  // uploads let a deploy hold more files than the maximum, and finalize records them all.
+  @Test
+  void theFilesLimitHoldsAcrossHosts() {
+    store = new InMemoryStore(clock);
+    blobs = Blobs.memory().create(dir, clock);
+    DeployService[] hosts = new DeployService[2];
+    for (int i = 0; i < 2; i++) {
+      DurableDeploy plane =
+          DurableDeploy.builder()
+              .store(store)
+              .blobStore(blobs)
+              .engine(new InMemoryWorkflowEngine())
+              .clock(clock)
+              .options(DeployOptions.builder().maxFilesPerDeploy(3).build())
+              .instanceId("limit-" + i)
+              .build();
+      planes.add(plane);
+      hosts[i] = plane.deploys();
+    }
+    Deploy d = hosts[0].init(SITE, null);
+    upload(hosts[0], d, "index.html", bytes("i"));
+    upload(hosts[1], d, "b1.js", bytes("b1")); // B has seen the deploy now
+    upload(hosts[0], d, "a1.js", bytes("a1"));
+    int refused = 0;
+    for (String p : List.of("b2.js", "b3.js", "a2.js", "a3.js")) {
+      try {
+        upload(p.startsWith("a") ? hosts[0] : hosts[1], d, p, bytes(p));
+      } catch (InvalidInputException limit) {
+        refused++;
+      }
+    }
+    int stored = blobs.listAll(BlobLayout.deploy(SITE, d.id())).size();
+    assertThat(stored).as("files stored in a deploy limited to 3 (%s refused)", refused)
+        .isLessThanOrEqualTo(3);
+  }
 }
