@@ -23,7 +23,7 @@ import java.util.function.Predicate;
  * A workflow engine (public SPI) in front of a real one whose submissions fail while a predicate
  * matches them: a downstream that refuses work (Temporal unreachable, a full queue).
  */
-final class FlakyEngine implements WorkflowEngine {
+class FlakyEngine implements WorkflowEngine {
 
   private final WorkflowEngine delegate;
   volatile Predicate<Submission> refuse = s -> false;
