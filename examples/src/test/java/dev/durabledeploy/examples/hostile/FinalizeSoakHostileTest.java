@@ -11,7 +11,6 @@ import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
@@ -44,8 +43,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A soak of the issue's first item: a client that keeps uploading (new files and re-uploads) into
- * a deploy while another thread finalizes it, on a blob store that fails 20% of its calls, with
+ * A soak of the issue's first item: a client that keeps uploading (new files and re-uploads) into a
+ * deploy while another thread finalizes it, on a blob store that fails 20% of its calls, with
  * finalize retried after every failure. After each round the ACTIVE deploy must hold exactly what
  * its marker says finalize verified, and no upload that reported success may be missing from it.
  */
@@ -125,7 +124,11 @@ class FinalizeSoakHostileTest {
       while (!indexStored) {
         try {
           deploys.upload(
-              SITE, deploy.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(first), first.length);
+              SITE,
+              deploy.id(),
+              UploadPath.INDEX_HTML,
+              new ByteArrayInputStream(first),
+              first.length);
           indexStored = true;
         } catch (RuntimeException e) {
           // retry
@@ -143,7 +146,10 @@ class FinalizeSoakHostileTest {
                   go.await();
                   try {
                     deploys.upload(
-                        SITE, deploy.id(), UploadPath.of(path), new ByteArrayInputStream(body),
+                        SITE,
+                        deploy.id(),
+                        UploadPath.of(path),
+                        new ByteArrayInputStream(body),
                         body.length);
                     succeeded.put(path + "#" + Blobs.sha256(body), "ok");
                   } catch (RuntimeException refusedOrFaulted) {

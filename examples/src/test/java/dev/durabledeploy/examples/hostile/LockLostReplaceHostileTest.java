@@ -37,8 +37,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A re-upload (a replacement, which runs under the site lock) whose host is cut off from the store
- * while its write is in flight: the lock expires, another host finalizes the deploy, then the
- * write lands. "A finalized deploy's bytes never change" is stated without a condition.
+ * while its write is in flight: the lock expires, another host finalizes the deploy, then the write
+ * lands. "A finalized deploy's bytes never change" is stated without a condition.
  */
 class LockLostReplaceHostileTest {
 

@@ -290,7 +290,8 @@ class ManifestHostileTest {
       }
     }
     int stored = blobs.listAll(BlobLayout.deploy(SITE, d.id())).size();
-    assertThat(stored).as("files stored in a deploy limited to 3 (%s refused)", refused)
+    assertThat(stored)
+        .as("files stored in a deploy limited to 3 (%s refused)", refused)
         .isLessThanOrEqualTo(3);
   }
 }

@@ -137,8 +137,7 @@ class OutboxDeadLetterHostileTest {
                   announced.add(d);
                 }
               });
-      engine.refuse =
-          s -> s.workflow().equals(WORKFLOW) && "yes".equals(s.input().get("poison"));
+      engine.refuse = s -> s.workflow().equals(WORKFLOW) && "yes".equals(s.input().get("poison"));
       plane.start();
       long e1 = append(store, S, "1", true);
       append(store, S, "2", false);
@@ -170,8 +169,10 @@ class OutboxDeadLetterHostileTest {
       assertThat(plane.outboxDeadLetters().retry(e1)).isTrue();
       await("dead-lettered again after a fresh budget")
           .atMost(Duration.ofSeconds(60))
-          .until(() -> store.outbox().stats().deadLettered() == 1
-              && store.outbox().stats().undelivered() == 0);
+          .until(
+              () ->
+                  store.outbox().stats().deadLettered() == 1
+                      && store.outbox().stats().undelivered() == 0);
       assertThat(plane.outboxDeadLetters().list(10).get(0).event().failures()).isEqualTo(12);
       assertThat(seen(S)).containsExactly("2", "3");
 
@@ -192,7 +193,9 @@ class OutboxDeadLetterHostileTest {
       for (int i = 0; i < 5; i++) {
         poisoned.add(append(store, T, "p" + i, true));
       }
-      await().atMost(Duration.ofSeconds(60)).until(() -> store.outbox().stats().deadLettered() == 5);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> store.outbox().stats().deadLettered() == 5);
       engine.refuse = s -> false;
       int retriedWins = 0;
       for (long id : poisoned) {
@@ -212,7 +215,8 @@ class OutboxDeadLetterHostileTest {
         go.countDown();
         boolean r = retry.get();
         boolean d = discard.get();
-        assertThat(r ^ d).as("exactly one of retry (%s) and discard (%s) wins for %s", r, d, id)
+        assertThat(r ^ d)
+            .as("exactly one of retry (%s) and discard (%s) wins for %s", r, d, id)
             .isTrue();
         retriedWins += r ? 1 : 0;
       }
@@ -252,8 +256,7 @@ class OutboxDeadLetterHostileTest {
                       .contains("notify-slack")
                       .contains("deploy.created")
                       .contains("gc-site"));
-      assertThat(engine.engineStatus())
-          .isEqualTo(dev.durabledeploy.spi.engine.EngineStatus.NEW);
+      assertThat(engine.engineStatus()).isEqualTo(dev.durabledeploy.spi.engine.EngineStatus.NEW);
       // The host registers the workflow it forgot and starts again: the plane must come up.
       engine.register(WorkflowDefinition.named("notify-slack").handler(ctx -> {}));
       plane.start();

@@ -89,7 +89,8 @@ class PurgeSiteRaceHostileTest {
     DeployService deploys = plane.deploys();
     Deploy d = deploys.init(SITE, null);
     byte[] html = bytes("<h1>doomed</h1>");
-    deploys.upload(SITE, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
+    deploys.upload(
+        SITE, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
 
     GatedInputStream late = new GatedInputStream(bytes("late"));
     Future<BlobInfo> upload =

@@ -71,7 +71,9 @@ class RelayStalledRenewHostileTest {
             .outbox()
             .append(
                 new NewEvent(
-                    SITE, "test.event", Map.of("site", SITE.value(), "seq", Integer.toString(seq))));
+                    SITE,
+                    "test.event",
+                    Map.of("site", SITE.value(), "seq", Integer.toString(seq))));
       }
       SimpleMeterRegistry metersA = new SimpleMeterRegistry();
       OutboxRelay a =

@@ -145,7 +145,8 @@ class RestoreThenBackgroundGcHostileTest {
         Deploy d = via.deploys().init(SITE, null);
         byte[] html = bytes("<h1>" + i + "</h1>");
         via.deploys()
-            .upload(SITE, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
+            .upload(
+                SITE, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
         via.deploys().finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
         six.add(d);
         clock.advance(Duration.ofHours(1));

@@ -96,7 +96,8 @@ class S3HostileTest {
   }
 
   byte[] read(DurableDeploy plane, Deploy d, String path) {
-    try (BlobContent c = plane.blobs().get(BlobLayout.deploy(SITE, d.id()).resolve(path)).orElseThrow()) {
+    try (BlobContent c =
+        plane.blobs().get(BlobLayout.deploy(SITE, d.id()).resolve(path)).orElseThrow()) {
       return c.readAllBytes();
     }
   }
@@ -149,7 +150,8 @@ class S3HostileTest {
     upload(deploys, d, "index.html", bytes("<h1>big</h1>"));
     byte[] big = random(6 * MIB, 1);
     upload(deploys, d, "video.bin", big);
-    deploys.finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html", "video.bin"));
+    deploys.finalizeDeploy(
+        SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html", "video.bin"));
     assertThat(plane.reconciler().reconcile(SITE, false).drifts()).isEmpty();
     Deploy e = deploys.init(SITE, null);
     upload(deploys, e, "index.html", bytes("e"));

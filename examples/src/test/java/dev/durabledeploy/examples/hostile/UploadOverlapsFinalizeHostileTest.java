@@ -124,11 +124,12 @@ class UploadOverlapsFinalizeHostileTest {
     // Finalize seals, lists (late.js is not there yet) and then spends a while writing its
     // marker (a slow store), holding the site lock the whole time, as it must.
     Gate marker = new Gate();
-    blobs.before(
-        HookedBlobStore.Op.PUT, k -> k.endsWith(BlobLayout.MARKER_NAME), 1, marker);
+    blobs.before(HookedBlobStore.Op.PUT, k -> k.endsWith(BlobLayout.MARKER_NAME), 1, marker);
     Future<?> finalize =
         pool.submit(
-            () -> deploys.finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
+            () ->
+                deploys.finalizeDeploy(
+                    SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
     marker.awaitArrival(WAIT);
 
     // The upload's write lands now: after the seal and the listing.
@@ -173,11 +174,12 @@ class UploadOverlapsFinalizeHostileTest {
         pool.submit(() -> deploys.upload(SITE, d.id(), UploadPath.of("late.js"), late, 4));
     late.awaitReading(WAIT);
     Gate marker = new Gate();
-    blobs.before(
-        HookedBlobStore.Op.PUT, k -> k.endsWith(BlobLayout.MARKER_NAME), 1, marker);
+    blobs.before(HookedBlobStore.Op.PUT, k -> k.endsWith(BlobLayout.MARKER_NAME), 1, marker);
     Future<?> finalize =
         pool.submit(
-            () -> deploys.finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
+            () ->
+                deploys.finalizeDeploy(
+                    SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
     marker.awaitArrival(WAIT); // sealed and listed: late.js is not part of it
     late.open();
     finalizeDone.awaitArrival(WAIT); // late.js is stored now
