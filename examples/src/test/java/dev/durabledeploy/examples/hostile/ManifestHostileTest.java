@@ -40,6 +40,7 @@ import java.util.concurrent.Future;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -203,10 +204,9 @@ class ManifestHostileTest {
         .isInstanceOf(InvalidInputException.class);
   }
 
-  // BREAKS: after a finalize that failed on the alias CAS, the marker it wrote stays in the
-  // prefix and a host that first sees the deploy counts it as a file: the deploy's last
-  // allowed file is refused although the deploy holds one file less than the maximum.
   @Test
+  @DisplayName(
+      "a finalize refused by the alias CAS leaves no marker a later host could count as a file")
   void aStaleMarkerIsNotCountedAsAFile() {
     store = new InMemoryStore(clock);
     blobs = Blobs.memory().create(dir, clock);
@@ -245,6 +245,7 @@ class ManifestHostileTest {
                     AliasExpectation.version(7)))
         .isInstanceOf(AliasDriftException.class);
     assertThat(small.deploy(SITE, d.id()).orElseThrow().state()).isEqualTo(DeployState.PENDING);
+    assertThat(blobs.stat(BlobLayout.marker(SITE, d.id()))).isEmpty();
     assertThat(a).isNotNull();
     // Host B has never seen the deploy: 2 files of 3 allowed, so a third must be accepted.
     upload(b, d, "b.js", bytes("b"));
@@ -257,9 +258,10 @@ class ManifestHostileTest {
         .isTrue();
   }
 
-  // BREAKS: the files-per-deploy limit is counted per host: two hosts seeded before each other's
-  // uploads let a deploy hold more files than the maximum, and finalize records them all.
   @Test
+  @DisplayName(
+      "the files limit holds across hosts: uploads count per host, finalize counts the deploy and"
+          + " refuses it")
   void theFilesLimitHoldsAcrossHosts() {
     store = new InMemoryStore(clock);
     blobs = Blobs.memory().create(dir, clock);
@@ -289,9 +291,25 @@ class ManifestHostileTest {
         refused++;
       }
     }
+    // Each host refuses past the three it has seen; together they stored five.
     int stored = blobs.listAll(BlobLayout.deploy(SITE, d.id())).size();
     assertThat(stored)
-        .as("files stored in a deploy limited to 3 (%s refused)", refused)
-        .isLessThanOrEqualTo(3);
+        .as("files stored (%s refused by the hosts' own counts)", refused)
+        .isEqualTo(5);
+    for (DeployService host : hosts) {
+      assertThatThrownBy(
+              () ->
+                  host.finalizeDeploy(
+                      SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")))
+          .isInstanceOfSatisfying(
+              InvalidInputException.class,
+              e -> {
+                assertThat(e.field()).isEqualTo("files");
+                assertThat(e.getMessage()).contains("holds 5 files").contains("maximum of 3");
+              });
+    }
+    assertThat(hosts[0].deploy(SITE, d.id()).orElseThrow().state()).isEqualTo(DeployState.PENDING);
+    assertThat(blobs.stat(BlobLayout.marker(SITE, d.id()))).isEmpty();
+    assertThat(hosts[0].aliases(SITE)).isEmpty();
   }
 }
