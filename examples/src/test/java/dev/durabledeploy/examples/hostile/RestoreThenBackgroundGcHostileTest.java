@@ -154,7 +154,10 @@ class RestoreThenBackgroundGcHostileTest {
       clock.advance(Duration.ofDays(10));
       await().atMost(Duration.ofSeconds(30)).until(() -> store.outbox().stats().undelivered() == 0);
       // The finalizes' own background GC may already have run on the advanced clock.
+      int direct = gc.finished.get();
       a.gc().run(SITE, false);
+      // Its Succeeded event arrives asynchronously: counted before the next wait starts.
+      await().atMost(Duration.ofSeconds(30)).until(() -> gc.finished.get() > direct);
       await().atMost(Duration.ofSeconds(30)).until(() -> store.outbox().stats().undelivered() == 0);
       assertThat(trashed(a))
           .containsExactlyElementsOf(six.subList(0, 3).stream().map(Deploy::id).toList());
@@ -205,7 +208,10 @@ class RestoreThenBackgroundGcHostileTest {
 
       // 71 h after the last restore it is still kept; past 72 h the next change's GC trashes it.
       clock.advance(Duration.ofHours(71));
+      int dryRuns = gc.finished.get();
       assertThat(a.gc().run(SITE, true).plan().trash()).doesNotContain(oldest);
+      // A dry run is a "gc" operation too: its Succeeded event is counted before the next wait.
+      await().atMost(Duration.ofSeconds(30)).until(() -> gc.finished.get() > dryRuns);
       clock.advance(Duration.ofHours(2));
       before = gc.finished.get();
       Deploy next = a.deploys().init(SITE, null); // a site.changed
