@@ -29,6 +29,10 @@ import java.util.Map;
  * site whose bytes are gone but whose rows remain looks like a listing fault, which the reconciler
  * refuses to repair (E6).
  *
+ * <p>After the rows the site's bytes are swept once more: an upload of a new file takes no lock,
+ * and one that wrote between the first sweep and the rows read its deploy as still pending, so it
+ * reported success and nothing else would remove its file (see {@link #purge}).
+ *
  * <p>Every method but {@link #pendingSites} expects its caller to hold the site's lock.
  */
 public final class SitePurge {
@@ -47,7 +51,10 @@ public final class SitePurge {
     this.clock = clock;
   }
 
-  /** Intent, bytes (live and trash), rows, then the intent removed. Idempotent (V9). */
+  /**
+   * Intent, bytes (live and trash), rows, the site's bytes again, then the intent removed.
+   * Idempotent (V9).
+   */
   public SiteDeletion purge(Operation op, SiteId site, Actor actor) {
     byte[] intent;
     try {
@@ -68,6 +75,11 @@ public final class SitePurge {
     retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
     retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site)));
     SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
+    // Uploads of new files take no lock: one whose write landed after the bytes went but whose
+    // fresh read of its deploy came before the rows went saw a pending deploy and reported success,
+    // and its file is still here. Every such write landed before the rows went, so one more sweep
+    // after them takes it; an upload that reads after them finds no deploy and withdraws its own.
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
     retrier.run(op, () -> blobs.delete(BlobLayout.purgeIntent(site)));
     return deleted;
   }
