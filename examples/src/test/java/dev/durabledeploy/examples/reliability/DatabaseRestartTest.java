@@ -14,7 +14,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.IntStream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -118,7 +117,7 @@ class DatabaseRestartTest {
       workloads.forEach(Workload::close);
     }
 
-    List<SiteId> all = IntStream.range(0, sites).mapToObj(Workload::site).toList();
+    List<SiteId> all = Workload.sites(sites);
     Set<String> unsettled = new TreeSet<>();
     List<String> found = new ArrayList<>();
     workloads.forEach(

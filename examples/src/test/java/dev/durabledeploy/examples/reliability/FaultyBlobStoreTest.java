@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,7 +35,7 @@ class FaultyBlobStoreTest {
     System.out.println("FaultyBlobStoreTest seed " + seed);
     Path blobRoot = dir.resolve("blobs");
     Deliveries.createTable(PG.dataSource());
-    List<SiteId> sites = IntStream.range(0, SITES).mapToObj(Workload::site).toList();
+    List<SiteId> sites = Workload.sites(SITES);
     FileSystemBlobStore raw = new FileSystemBlobStore(blobRoot);
     FaultInjectingBlobStore faulty =
         new FaultInjectingBlobStore(raw)

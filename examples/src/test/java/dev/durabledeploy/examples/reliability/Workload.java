@@ -75,7 +75,8 @@ import org.awaitility.Awaitility;
  *   <li>{@code race-finalize}: an upload of a new file (listed in the manifest or not), or a
  *       re-upload of {@code index.html}, while the same deploy is finalized;
  *   <li>{@code race-delete}, {@code race-purge}, {@code race-gc}: an upload into a pending deploy
- *       while it is deleted, while its site is purged, while GC moves it (stale) to trash;
+ *       while it is deleted, while its site is purged, while GC moves it (stale) to trash (on a
+ *       site of its own, see {@link #sites});
  *   <li>{@code restore}, then the background {@code gc-site} that the restore's {@code
  *       site.changed} triggers: the workload watches the engine's runs and, once one that started
  *       after the restore has finished, checks that it did not trash the restored deploy.
@@ -195,6 +196,15 @@ final class Workload {
     return SiteId.of(String.format(Locale.ROOT, "site-%02d", n));
   }
 
+  /**
+   * Every site a workload on {@code sites} sites touches: those, and one more where only {@code
+   * race-gc} works, so the pending deploys it abandons there grow stale (older than grace) with no
+   * other operation's {@code site.changed} running GC on them first.
+   */
+  static List<SiteId> sites(int sites) {
+    return java.util.stream.IntStream.rangeClosed(0, sites).mapToObj(Workload::site).toList();
+  }
+
   /** One random operation; returns its name. Refusals count in {@link #refused}. */
   String step() {
     checkWatchedRestores();
@@ -286,7 +296,7 @@ final class Workload {
       case "race-delete" -> raceDelete(site, pick);
       case "restore" -> restore(site, pick);
       case "gc" -> plane.gc().run(site, false);
-      case "race-gc" -> raceGc(site, pick);
+      case "race-gc" -> raceGc(site(sites), pick);
       case "reconcile" -> plane.reconciler().reconcile(site, true);
       case "purge-expired" -> plane.tombstonePurge().run();
       case "purge-site" -> deploys.purgeSite(site);
