@@ -216,11 +216,17 @@ final class Invariants {
             pg.password(),
             new FileSystemBlobStore(blobRoot),
             Clock.offset(Clock.systemUTC(), Duration.ofDays(1)))) {
+      long began = System.nanoTime();
       recovered.deploy.start();
       Report report =
           new Invariants(recovered.deploy, pg.dataSource(), "durable_deploy")
               .check(sites, unsettled);
-      System.out.println(summary + "; recovery: " + report);
+      System.out.println(
+          summary
+              + "; recovery ("
+              + Duration.ofNanos(System.nanoTime() - began).toSeconds()
+              + " s): "
+              + report);
       found.forEach(v -> System.out.println("VIOLATION " + v));
       report.violations().forEach(v -> System.out.println("VIOLATION " + v));
       assertThat(found).as("violations before the recovery; " + summary).isEmpty();

@@ -74,6 +74,8 @@ class KillRestartTest {
     long operations = 0;
     long afterKillChecks = 0;
     long checkingNanos = 0;
+    long startingNanos = 0;
+    long runningNanos = 0;
     Set<String> unsettled = new TreeSet<>();
     List<String> violations = new ArrayList<>();
     Map<String, Long> stats = new TreeMap<>();
@@ -82,12 +84,17 @@ class KillRestartTest {
         new Plane(PG.jdbcUrl(), PG.username(), PG.password(), new FileSystemBlobStore(blobRoot))) {
       for (int incarnation = 0; incarnation < kills; incarnation++) {
         Path log = dir.resolve("worker-" + incarnation + ".log");
+        long starting = System.nanoTime();
         Process worker = startWorker(blobRoot, random.nextLong(), incarnation, log);
         int opsBeforeKill = random.nextInt(5, 2 * mean - 4);
         if (incarnation == kills - 1) {
           opsBeforeKill = (int) Math.max(5, target - operations); // the run reaches its target
         }
+        awaitOps(worker, log, 0, seed);
+        long ready = System.nanoTime();
         awaitOps(worker, log, opsBeforeKill, seed);
+        startingNanos += ready - starting;
+        runningNanos += System.nanoTime() - ready;
         worker.destroyForcibly();
         worker.waitFor();
 
@@ -114,14 +121,16 @@ class KillRestartTest {
         unsettled,
         violations,
         String.format(
-            "KillRestartTest seed %d: %d operations, %d kills, %d s (%d s of it checking after"
-                + " kills); %d uploads unsettled at a"
+            "KillRestartTest seed %d: %d operations, %d kills, %d s (workers starting %d s,"
+                + " running %d s, checking after kills %d s); %d uploads unsettled at a"
                 + " kill; worker counters %s; %d race checks in the workers, %d invariant checks"
                 + " after kills, %d violations before the recovery",
             seed,
             operations,
             kills,
             Duration.ofNanos(System.nanoTime() - began).toSeconds(),
+            Duration.ofNanos(startingNanos).toSeconds(),
+            Duration.ofNanos(runningNanos).toSeconds(),
             Duration.ofNanos(checkingNanos).toSeconds(),
             unsettled.size(),
             stats,
@@ -142,6 +151,9 @@ class KillRestartTest {
         new ProcessBuilder(
                 java,
                 "-Xmx256m",
+                // A worker lives seconds on a shared machine: quick compiles, one GC thread.
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC",
                 "-cp",
                 System.getProperty("java.class.path"),
                 ReliabilityWorker.class.getName(),
@@ -158,7 +170,7 @@ class KillRestartTest {
   }
 
   private static void awaitOps(Process worker, Path log, int ops, long seed) {
-    Awaitility.await("worker reaches " + ops + " operations")
+    Awaitility.await(ops == 0 ? "worker is ready" : "worker reaches " + ops + " operations")
         .atMost(Duration.ofSeconds(180))
         .pollInterval(Duration.ofMillis(20))
         .until(
@@ -167,8 +179,17 @@ class KillRestartTest {
                 throw new AssertionError(
                     "the worker died by itself (seed " + seed + "); its output:\n" + tail(log));
               }
-              return opLines(log) >= ops;
+              return ops == 0 ? ready(log) : opLines(log) >= ops;
             });
+  }
+
+  private static boolean ready(Path log) throws IOException {
+    if (!Files.exists(log)) {
+      return false;
+    }
+    try (var lines = Files.lines(log, StandardCharsets.UTF_8)) {
+      return lines.anyMatch(l -> l.equals("READY"));
+    }
   }
 
   static long opLines(Path log) throws IOException {
