@@ -200,6 +200,9 @@ public final class FileSystemBlobStore implements BlobStore {
     Path temp = tmp.resolve(UUID.randomUUID() + ".part");
     try {
       String sha256 = writeTemp(temp, data, size, metadata);
+      // Read from the temp file: publishing (a link or a rename) keeps the inode and its time, and
+      // the published object may already be gone again (a concurrent delete of its prefix).
+      java.time.Instant modified = Files.getLastModifiedTime(temp).toInstant();
       // A concurrent delete or move of a sibling prunes directories it emptied, possibly the one
       // just created for this object: create it again and retry, a bounded number of times.
       for (int attempt = 1; ; attempt++) {
@@ -224,8 +227,7 @@ public final class FileSystemBlobStore implements BlobStore {
           }
         }
       }
-      return new BlobInfo(
-          key, size, metadata, Files.getLastModifiedTime(target).toInstant(), sha256, sha256);
+      return new BlobInfo(key, size, metadata, modified, sha256, sha256);
     } catch (IOException e) {
       throw new UncheckedIOException("storing " + key + " failed", e);
     } finally {
@@ -233,7 +235,12 @@ public final class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  private static final int PUBLISH_ATTEMPTS = 5;
+  /**
+   * How often a write starts its directories again after a concurrent prune removed one. Every
+   * prune follows a delete that finishes, so a write loses only while deletes under its prefix keep
+   * running; the bound is a safety net, and a cheap one (a failed {@code mkdir} or {@code link}).
+   */
+  private static final int PUBLISH_ATTEMPTS = 100;
 
   private static void link(BlobKey key, Path target, Path temp) throws IOException {
     try {
@@ -286,14 +293,27 @@ public final class FileSystemBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Creates the directories of {@code target}, one level after another. A concurrent delete or move
+   * under the same prefix prunes every directory it leaves empty, possibly a level this call has
+   * just created and not yet filled, so creating the next level fails: start again, a bounded
+   * number of times (a prune only follows a delete; it cannot win for ever).
+   */
   private void createParents(String key, Path target) throws IOException {
-    try {
-      Files.createDirectories(target.getParent());
-    } catch (FileAlreadyExistsException e) {
-      throw new InvalidInputException(
-          "key",
-          ForeignBlob.render(key)
-              + " lies under an existing object; a file cannot also be a prefix");
+    for (int attempt = 1; ; attempt++) {
+      try {
+        Files.createDirectories(target.getParent());
+        return;
+      } catch (FileAlreadyExistsException e) {
+        throw new InvalidInputException(
+            "key",
+            ForeignBlob.render(key)
+                + " lies under an existing object; a file cannot also be a prefix");
+      } catch (NoSuchFileException levelPruned) {
+        if (attempt == PUBLISH_ATTEMPTS) {
+          throw levelPruned;
+        }
+      }
     }
   }
 
@@ -548,7 +568,11 @@ public final class FileSystemBlobStore implements BlobStore {
           count++;
         }
         if (!p.equals(objects)) {
-          Files.deleteIfExists(p);
+          try {
+            Files.deleteIfExists(p);
+          } catch (DirectoryNotEmptyException writtenMeanwhile) {
+            // A concurrent write landed here after the walk listed it; it stays, with the write.
+          }
         }
       }
       pruneEmptyParents(dir.getParent());

@@ -320,6 +320,60 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
   }
 
   @Test
+  @DisplayName("writes into new directories and a delete of their prefix, at once, all succeed")
+  void writeRacingPrune() throws Exception {
+    // Found by the reliability harness (an upload racing purgeSite): the store creates a new
+    // object's directories one level after another, and a deletePrefix removes each as soon as it
+    // is empty, so creating the next level failed with NoSuchFileException. The other way round,
+    // a directory the delete had listed empty could hold a new write by the time it removed it
+    // (DirectoryNotEmptyException).
+    int writes = 500;
+    // One sweep per write, each started as the next write begins: every write races a sweep.
+    java.util.concurrent.Semaphore wrote = new java.util.concurrent.Semaphore(0);
+    java.util.concurrent.atomic.AtomicBoolean writing =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      java.util.concurrent.Future<Long> deleting =
+          pool.submit(
+              () -> {
+                long sweeps = 0;
+                while (writing.get() || wrote.availablePermits() > 0) {
+                  if (wrote.tryAcquire(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    blobs.deletePrefix(BlobPrefix.of("site"));
+                    sweeps++;
+                  }
+                }
+                return sweeps;
+              });
+      java.util.concurrent.Future<Integer> written =
+          pool.submit(
+              () -> {
+                try {
+                  for (int i = 0; i < writes; i++) {
+                    byte[] bytes = {(byte) i};
+                    BlobKey key = BlobKey.of("site/deploys/d" + i + "/assets/x.js");
+                    if (i % 2 == 0) {
+                      blobs.create(key, new ByteArrayInputStream(bytes), 1, BlobMetadata.binary());
+                    } else {
+                      blobs.put(key, new ByteArrayInputStream(bytes), 1, BlobMetadata.binary());
+                    }
+                    wrote.release();
+                  }
+                  return writes;
+                } finally {
+                  writing.set(false);
+                }
+              });
+      assertThat(written.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(writes);
+      assertThat(deleting.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(writes);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   @DisplayName("a failed put leaves neither a partial object nor a temp file behind")
   void noLeftovers() throws IOException {
     BlobKey key = BlobKey.of("a/x");

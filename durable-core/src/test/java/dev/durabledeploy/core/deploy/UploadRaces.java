@@ -559,6 +559,35 @@ abstract class UploadRaces {
   }
 
   @Test
+  @DisplayName(
+      "an upload that lands after purgeSite deleted the bytes and before it deleted the rows goes"
+          + " with the site")
+  void uploadBetweenPurgeBytesAndRows() {
+    Deploy d = pendingWithIndex();
+    // purgeSite's blob calls: its intent (1), the site's bytes (2), then the trash and the rows.
+    // Between the bytes and the rows the deploy's row is still there, pending.
+    java.util.concurrent.atomic.AtomicReference<Object> outcome =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    blobs.afterCall(
+        2,
+        () -> {
+          try {
+            outcome.set(concurrently(() -> upload(d.id(), "between.js", "between")));
+          } catch (RuntimeException refused) {
+            outcome.set(refused);
+          }
+        });
+    deploys.purgeSite(SITE);
+    // Found by the reliability harness's race-purge seam: the upload read its deploy as pending
+    // (the rows were not gone yet), so it reported success, honestly (it came before the purge);
+    // but its bytes stayed in the purged site until the reconciler's next run past grace.
+    assertThat(outcome.get()).isInstanceOf(BlobInfo.class);
+    assertThat(keys(BlobLayout.site(SITE))).isEmpty();
+    assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    assertThat(deploys.deploys(SITE)).isEmpty();
+  }
+
+  @Test
   @DisplayName("every step of a pipeline on a site purged mid-way is a clean no-op")
   void pipelineOnPurgedSite() {
     Deploy d = pendingWithIndex();
