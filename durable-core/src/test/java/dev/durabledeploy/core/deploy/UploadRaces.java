@@ -559,13 +559,11 @@ abstract class UploadRaces {
   }
 
   @Test
-  @DisplayName(
-      "an upload that lands after purgeSite deleted the bytes and before it deleted the rows goes"
-          + " with the site")
+  @DisplayName("an upload landing while purgeSite deletes the bytes finds its deploy gone")
   void uploadBetweenPurgeBytesAndRows() {
     Deploy d = pendingWithIndex();
-    // purgeSite's blob calls: its intent (1), the site's bytes (2), then the trash and the rows.
-    // Between the bytes and the rows the deploy's row is still there, pending.
+    // purgeSite's blob calls: its intent (1), then (after the rows) the site's bytes (2) and the
+    // trash. An upload landing after the rows went finds no deploy to report success into.
     java.util.concurrent.atomic.AtomicReference<Object> outcome =
         new java.util.concurrent.atomic.AtomicReference<>();
     blobs.afterCall(
@@ -578,10 +576,10 @@ abstract class UploadRaces {
           }
         });
     deploys.purgeSite(SITE);
-    // Found by the reliability harness's race-purge seam: the upload read its deploy as pending
-    // (the rows were not gone yet), so it reported success, honestly (it came before the purge);
-    // but its bytes stayed in the purged site until the reconciler's next run past grace.
-    assertThat(outcome.get()).isInstanceOf(BlobInfo.class);
+    // Found by the reliability harness's race-purge seam when purgeSite deleted bytes before rows:
+    // the upload read its deploy as pending and reported success, and its bytes outlived the
+    // purge. Rows first, the upload is refused and nothing of the site remains.
+    assertThat(outcome.get()).isInstanceOf(DeployNotFoundException.class);
     assertThat(keys(BlobLayout.site(SITE))).isEmpty();
     assertThat(keys(BlobPrefix.ROOT)).isEmpty();
     assertThat(deploys.deploys(SITE)).isEmpty();
