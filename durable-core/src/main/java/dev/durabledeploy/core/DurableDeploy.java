@@ -24,6 +24,7 @@ import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.outbox.StandardEvents;
@@ -147,29 +148,40 @@ public final class DurableDeploy implements AutoCloseable {
   }
 
   /**
-   * Sweeps orphaned job leases, registers the library's workflows and their schedules, checks that
-   * every route leads to a registered workflow, starts the engine if needed, then the relay.
+   * Checks that every route leads to a workflow the engine has registered or the library is about
+   * to register, sweeps orphaned job leases, registers the library's workflows and their schedules,
+   * starts the engine if needed, then the relay.
    *
    * @throws ConfigurationException (property {@code route}) naming a route to a workflow the engine
-   *     has not registered, and the registered ones; nothing is started then
+   *     has not registered, and the registered ones; nothing is registered or started then, so the
+   *     host can register the workflow and call {@code start()} again
    */
   public synchronized DurableDeploy start() {
     if (started) {
       return this;
     }
+    List<WorkflowDefinition> library =
+        List.of(
+            aliasProjection.definition(retrier.workflowPolicy()),
+            gc.definition(),
+            tombstonePurge.definition(),
+            reconciler.definition(),
+            outboxPurge.definition(),
+            leaseSweep.definition(),
+            gcSweep.definition());
+    // Before any side effect: a route to nothing would only fail until its events are
+    // dead-lettered, and a start refused here can be fixed (the workflow registered) and retried.
+    relay.checkRoutes(
+        library.stream()
+            .map(WorkflowDefinition::name)
+            .collect(java.util.stream.Collectors.toSet()));
     try {
       leaseSweep.run();
     } catch (RuntimeException e) {
       // Not fatal: the periodic sweep tries again.
       LOG.warn("the start-up lease sweep failed: {}", Operations.describe(e));
     }
-    engine.register(aliasProjection.definition(retrier.workflowPolicy()));
-    engine.register(gc.definition());
-    engine.register(tombstonePurge.definition());
-    engine.register(reconciler.definition());
-    engine.register(outboxPurge.definition());
-    engine.register(leaseSweep.definition());
-    engine.register(gcSweep.definition());
+    library.forEach(engine::register);
     engine.schedule(CronSchedule.utc(TombstonePurge.WORKFLOW, TombstonePurge.WORKFLOW, PURGE_CRON));
     engine.schedule(CronSchedule.utc(Reconciler.WORKFLOW, Reconciler.WORKFLOW, DRIFT_DETECT_CRON));
     engine.schedule(
@@ -180,8 +192,6 @@ public final class DurableDeploy implements AutoCloseable {
     } catch (InvalidInputException e) {
       throw new ConfigurationException("gcSweepCron", e.getMessage(), e);
     }
-    // Before anything runs: a route to nothing would only fail until its events are dead-lettered.
-    relay.checkRoutes();
     if (engine.engineStatus() == EngineStatus.NEW) {
       engine.start();
     }

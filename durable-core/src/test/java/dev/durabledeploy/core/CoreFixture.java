@@ -85,10 +85,27 @@ public abstract class CoreFixture {
   }
 
   /**
-   * A {@code purgeSite(SITE)} whose process dies once the bytes are gone and before the rows go:
-   * its third blob call (intent, live bytes, trash bytes) takes effect, then the saga stops.
+   * A {@code purgeSite(SITE)} whose process dies once the rows are gone and before the first byte
+   * goes: its intent is recorded, then the saga stops.
    */
   protected void crashedPurge() {
+    // purgeSite's blob calls: the intent (1), the site's bytes (2), its trash (3); the rows go
+    // between the first two. Crash right before the bytes: rows gone, bytes and intent left.
+    blobs
+        .failOnCall(2, FaultInjectingBlobStore.When.BEFORE)
+        .throwing(() -> new IllegalStateException("crash"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSite(SITE))
+        .hasMessageContaining("crash");
+    blobs.heal();
+    org.assertj.core.api.Assertions.assertThat(deploys.deploys(SITE)).isEmpty();
+    org.assertj.core.api.Assertions.assertThat(rawBlobs.listAll(BlobLayout.site(SITE)))
+        .isNotEmpty();
+    org.assertj.core.api.Assertions.assertThat(rawBlobs.stat(BlobLayout.purgeIntent(SITE)))
+        .isPresent();
+  }
+
+  /** A purge that crashed after its last byte deletion: only the intent is left. */
+  protected void crashedPurgeAfterTheBytes() {
     blobs
         .failOnCall(3, FaultInjectingBlobStore.When.AFTER)
         .throwing(() -> new IllegalStateException("crash"));
@@ -96,7 +113,9 @@ public abstract class CoreFixture {
         .hasMessageContaining("crash");
     blobs.heal();
     org.assertj.core.api.Assertions.assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).isEmpty();
-    org.assertj.core.api.Assertions.assertThat(deploys.deploys(SITE)).isNotEmpty();
+    org.assertj.core.api.Assertions.assertThat(deploys.deploys(SITE)).isEmpty();
+    org.assertj.core.api.Assertions.assertThat(rawBlobs.stat(BlobLayout.purgeIntent(SITE)))
+        .isPresent();
   }
 
   /** A deploy with index.html and one more file, finalized to {@code alias}. */

@@ -136,22 +136,62 @@ public final class Inputs {
 
   private static final String MASK = "***";
 
-  /** Private key blocks (PEM): the whole body goes. */
-  private static final Pattern PRIVATE_KEY =
-      Pattern.compile(
-          "(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)[\\s\\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----)");
+  /** What a private key's PEM or PGP armour calls it: RSA, EC, OPENSSH, ENCRYPTED, PGP... */
+  private static final String KEY_LABEL = "[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?";
+
+  /** A private key's first and last marker (PEM, PGP armour). */
+  private static final Pattern KEY_BEGIN = Pattern.compile("-----BEGIN " + KEY_LABEL + "-----");
+
+  private static final Pattern KEY_END = Pattern.compile("-----END " + KEY_LABEL + "-----");
 
   /**
    * User info of a URL, up to the last {@code @} of the authority, so a password with a raw
-   * {@code @} ({@code https://u:p@ss@host}) is masked whole.
+   * {@code @} ({@code https://u:p@ss@host}) is masked whole. Bounded (a scheme of 32 characters,
+   * user info of 4,096), so a long run without a separator is scanned in linear time.
    */
   private static final Pattern URL_USER_INFO =
-      Pattern.compile("(?i)\\b([a-z][a-z0-9+.-]*://)([^/?#\\s\"'<>]*)@");
+      Pattern.compile("(?i)\\b([a-z][a-z0-9+.-]{0,31}://)([^/?#\\s\"'<>]{0,4096})@");
+
+  /**
+   * {@code scheme://user:password@host} whose password holds a raw {@code /}, {@code ?} or {@code
+   * #} (AWS secret keys hold {@code /}): up to the first {@code @} after it. A port ({@code
+   * host:8080/path@x}) and an IPv6 literal are not user info.
+   */
+  private static final Pattern URL_USER_PASSWORD =
+      Pattern.compile(
+          "(?i)\\b([a-z][a-z0-9+.-]{0,31}://)[^\\s/?#@:\\[\\]\"'<>]{0,256}+:"
+              + "(?![0-9]*+(?:[/?#\\s\"'<>]|$))[^\\s@/?#\"'<>]{0,256}+[/?#][^\\s@\"'<>]{0,256}+@");
 
   /** {@code user:secret@host} without a scheme (log lines of drivers and CLIs). */
   private static final Pattern BARE_USER_INFO =
       Pattern.compile(
           "(?<![A-Za-z0-9+.-]|://)([A-Za-z0-9._%-]+:)(?!\\*\\*\\*@)[^\\s@/:]+(@[A-Za-z0-9][A-Za-z0-9.-]*)");
+
+  /** Oracle's {@code user/password@db}, in a thin JDBC URL or on a {@code sqlplus} command line. */
+  private static final Pattern USER_SLASH_PASSWORD =
+      Pattern.compile(
+          "(?i)((?:\\bjdbc:oracle:[a-z0-9]+:|\\bsqlplus\\s+(?:-\\S+\\s+)*)[^/@\\s:\"']+/)"
+              + "(?!\\*\\*\\*@)[^@\\s\"']+@");
+
+  /**
+   * {@code curl -u user:password}, {@code --user user:password}; a numeric {@code uid:gid} ({@code
+   * docker run -u 1000:1000}) is no credential.
+   */
+  private static final Pattern USER_OPTION =
+      Pattern.compile(
+          "(?<![\\w-])(-u\\s*|--user[=\\s]\\s*)([\"']?)(?![0-9]*:[0-9]*(?:[\\s\"']|$))"
+              + "([^\\s:\"']*:)(?!\\*\\*\\*)[^\\s\"']+");
+
+  /**
+   * A password glued to {@code -p} ({@code mysql -pSECRET}) or after {@code docker login -p}: only
+   * on the command lines of those tools, where {@code -p} means password.
+   */
+  private static final Pattern DASH_P_PASSWORD =
+      Pattern.compile(
+          "(\\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump"
+              + "|mariadb|mariadb-dump)\\b[^\\r\\n|;&]{0,200}?\\s-p"
+              + "|\\bdocker\\s+login\\b[^\\r\\n|;&]{0,200}?\\s-p\\s+)"
+              + "(?!\\*\\*\\*)[^\\s\"']+");
 
   private static final String AUTH_SCHEMES =
       "bearer|basic|token|digest|negotiate|aws4-hmac-sha256|bot";
@@ -174,12 +214,19 @@ public final class Inputs {
 
   /**
    * {@code name=value}, {@code name: value}, {@code "name": "value"}, {@code name="value"} and
-   * {@code --name value}; whether {@code name} is secret is decided by {@link #isSecretName}.
+   * {@code --name value}; whether {@code name} is secret is decided by {@link #isSecretName}. The
+   * lengths are bounded so that every match costs a bounded scan (the value of a harmless name is
+   * searched again for a secret one); a longer unquoted secret value is followed to its end in
+   * {@link #maskNamedValues}.
    */
   private static final Pattern NAMED_VALUE =
       Pattern.compile(
-          "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]*)([\"']?\\s*(?:[=:]|(?<=--[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
-              + "(\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|[^\\s&;\"'<>}\\])]+)");
+          "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]{0,255}+)([\"']?\\s*(?:[=:]|(?<=--[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
+              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+\"|'[^']{0,8192}+'|[^\\s&;\"'<>}\\])]{1,1024}+)");
+
+  /** {@code <password>value</password>} (Maven settings, XML configuration). */
+  private static final Pattern XML_ELEMENT =
+      Pattern.compile("<([A-Za-z_][A-Za-z0-9_.:-]*)(\\s[^<>]*)?>([^<]+)</\\1\\s*>");
 
   /** A bare bearer token in prose. */
   private static final Pattern BEARER =
@@ -190,35 +237,55 @@ public final class Inputs {
       Pattern.compile(
           "\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
               + "|xox[abprs]-[A-Za-z0-9-]{10,}"
+              + "|AIza[0-9A-Za-z_-]{30,}"
               + "|eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+)");
+
+  /**
+   * An AWS access key id followed by its secret key (a {@code credentials.csv} row, a pasted pair):
+   * the id names the key and stays, the 40 characters after it go.
+   */
+  private static final Pattern AWS_KEY_PAIR =
+      Pattern.compile(
+          "\\b((?:AKIA|ASIA)[A-Z0-9]{16}[\\s,;:|\"']+)(?!\\*\\*\\*)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])");
 
   private static final Pattern NAME_WORDS = Pattern.compile("[_.\\-]+|(?<=[a-z0-9])(?=[A-Z])");
 
   /**
    * Masks what looks like a credential in free text before it reaches a log line, an event or an
    * exception message (DESIGN.md I2): user info in URLs ({@code scheme://user:pass@}, up to the
-   * last {@code @}), {@code Authorization} and {@code Cookie} headers, bearer tokens, private key
-   * blocks, tokens of well-known shapes (GitHub, GitLab, Slack, JWT), and the values of every
-   * parameter, JSON field, environment variable or option named like a secret ({@code password},
-   * {@code DURABLE_DEPLOY_S3_SECRET_KEY}, {@code aws_secret_access_key}, {@code accessToken},
-   * {@code --token}...), quoted or not. A safety net for messages of third-party exceptions and
+   * last {@code @} of the authority, or a password holding {@code / ? #}), Oracle's {@code
+   * user/password@db}, {@code curl -u user:pass}, {@code mysql -pPASS}, {@code Authorization} and
+   * {@code Cookie} headers, bearer tokens, private key blocks (PEM and PGP, also when cut off
+   * before their end or after their start), tokens of well-known shapes (GitHub, GitLab, Slack,
+   * JWT, Google API keys, an AWS key id with its secret), and the values of every parameter, JSON
+   * field, XML element, environment variable or option named like a secret ({@code password},
+   * {@code DURABLE_DEPLOY_S3_SECRET_KEY}, {@code aws_secret_access_key}, {@code AccountKey}, {@code
+   * accessToken}, {@code --token}...), quoted or not; in a {@code ;}-separated connection string
+   * the value runs to the next {@code ;}. A safety net for messages of third-party exceptions and
    * process output; values the library knows to be secret are never put into text in the first
-   * place. Scrubbing twice gives the same text.
+   * place. Scrub a multi-line text as one string: a key block is recognised only whole. Scrubbing
+   * twice gives the same text.
    */
   public static String redactCredentials(String text) {
     if (text == null) {
       return null;
     }
-    String out = PRIVATE_KEY.matcher(text).replaceAll("$1" + MASK + "$2");
-    // The conventional "git" user of ssh URLs is no secret; any other user info may be a token.
-    out =
-        URL_USER_INFO
-            .matcher(out)
-            .replaceAll(
-                m ->
-                    Matcher.quoteReplacement(
-                        m.group(2).equals("git") ? m.group() : m.group(1) + MASK + "@"));
-    out = BARE_USER_INFO.matcher(out).replaceAll("$1" + MASK + "$2");
+    String out = maskPrivateKeys(text);
+    if (out.indexOf('@') >= 0) {
+      // The conventional "git" user of ssh URLs is no secret; any other user info may be a token.
+      out =
+          URL_USER_INFO
+              .matcher(out)
+              .replaceAll(
+                  m ->
+                      Matcher.quoteReplacement(
+                          m.group(2).equals("git") ? m.group() : m.group(1) + MASK + "@"));
+      out = URL_USER_PASSWORD.matcher(out).replaceAll("$1" + MASK + "@");
+      out = USER_SLASH_PASSWORD.matcher(out).replaceAll("$1" + MASK + "@");
+      out = BARE_USER_INFO.matcher(out).replaceAll("$1" + MASK + "$2");
+    }
+    out = USER_OPTION.matcher(out).replaceAll("$1$2$3" + MASK);
+    out = DASH_P_PASSWORD.matcher(out).replaceAll("$1" + MASK);
     out =
         AUTHORIZATION
             .matcher(out)
@@ -228,8 +295,168 @@ public final class Inputs {
                         m.group(1) + (m.group(2) == null ? "" : m.group(2) + " ") + MASK));
     out = COOKIE.matcher(out).replaceAll("$1" + MASK);
     out = maskNamedValues(out);
+    out =
+        XML_ELEMENT
+            .matcher(out)
+            .replaceAll(
+                m ->
+                    Matcher.quoteReplacement(
+                        isSecretName(m.group(1))
+                            ? "<"
+                                + m.group(1)
+                                + (m.group(2) == null ? "" : m.group(2))
+                                + ">"
+                                + MASK
+                                + "</"
+                                + m.group(1)
+                                + ">"
+                            : m.group()));
     out = BEARER.matcher(out).replaceAll("$1" + MASK);
+    out = AWS_KEY_PAIR.matcher(out).replaceAll("$1" + MASK);
     return TOKEN_SHAPES.matcher(out).replaceAll(MASK);
+  }
+
+  /**
+   * Masks private key blocks: whole ones between their markers, and the parts of a cut-off one (a
+   * truncated line, an output tail that starts inside the key or ends before its last line): the
+   * base64 lines and armour headers after a lone first marker, and those before a lone last one.
+   */
+  private static String maskPrivateKeys(String text) {
+    if (!text.contains("PRIVATE KEY")) {
+      return text;
+    }
+    // One pass from marker to marker, each part of the text scanned once, however many markers
+    // there are (a reluctant regex from every BEGIN to the end would be quadratic).
+    StringBuilder masked = new StringBuilder(text.length());
+    Matcher begin = KEY_BEGIN.matcher(text);
+    Matcher end = KEY_END.matcher(text);
+    boolean endsLeft = true;
+    int copied = 0;
+    int from = 0;
+    while (from < text.length() && begin.find(from)) {
+      int bodyStart = begin.end();
+      endsLeft = endsLeft && end.find(bodyStart);
+      if (endsLeft) {
+        masked.append(text, copied, bodyStart).append(MASK);
+        copied = end.start();
+        from = end.end();
+      } else {
+        int bodyEnd = keyBodyEnd(text, bodyStart);
+        if (bodyEnd > bodyStart && !text.startsWith(MASK, bodyStart)) {
+          masked.append(text, copied, bodyStart).append(MASK);
+          copied = bodyEnd;
+        }
+        from = Math.max(bodyEnd, bodyStart);
+      }
+    }
+    String out = masked.append(text, copied, text.length()).toString();
+    masked = new StringBuilder(out.length());
+    copied = 0;
+    end = KEY_END.matcher(out);
+    while (end.find()) {
+      int[] body = keyBodyBefore(out, end.start(), copied);
+      if (body != null) {
+        masked.append(out, copied, body[0]).append(MASK).append(out, body[1], end.start());
+        copied = end.start();
+      }
+    }
+    return masked.append(out, copied, out.length()).toString();
+  }
+
+  /** Where the key body that starts at {@code from} ends: base64 words and armour headers. */
+  private static int keyBodyEnd(String s, int from) {
+    int end = from;
+    int i = from;
+    while (true) {
+      int word = skipKeySeparators(s, i);
+      int k = word;
+      if (startsWithArmourHeader(s, k)) {
+        while (k < s.length()
+            && s.charAt(k) != '\n'
+            && s.charAt(k) != '\r'
+            && s.charAt(k) != '\\') {
+          k++;
+        }
+      } else {
+        while (k < s.length() && isBase64(s.charAt(k))) {
+          k++;
+        }
+      }
+      if (k == word) {
+        return end;
+      }
+      end = k;
+      i = k;
+    }
+  }
+
+  /**
+   * The key body that ends right before {@code end} (an END marker), as {start, end of its last
+   * word}, or null when nothing but separators precedes the marker (a body masked already).
+   */
+  private static int[] keyBodyBefore(String s, int end, int floor) {
+    int lastWordEnd = -1;
+    int start = -1;
+    int i = end;
+    while (true) {
+      int word = i;
+      while (word > floor && isKeySeparatorBefore(s, word)) {
+        word -= escapeBefore(s, word) ? 2 : 1;
+      }
+      int k = word;
+      while (k > floor && isBase64(s.charAt(k - 1)) && !escapeBefore(s, k)) {
+        k--;
+      }
+      if (k == word) {
+        return start < 0 ? null : new int[] {start, lastWordEnd};
+      }
+      if (lastWordEnd < 0) {
+        lastWordEnd = word;
+      }
+      start = k;
+      i = k;
+    }
+  }
+
+  private static int skipKeySeparators(String s, int i) {
+    while (i < s.length()) {
+      char c = s.charAt(i);
+      if (Character.isWhitespace(c)) {
+        i++;
+      } else if (c == '\\' && i + 1 < s.length() && "nrt".indexOf(s.charAt(i + 1)) >= 0) {
+        i += 2; // a key in a JSON string: its line breaks are escaped
+      } else {
+        return i;
+      }
+    }
+    return i;
+  }
+
+  private static boolean isKeySeparatorBefore(String s, int i) {
+    return Character.isWhitespace(s.charAt(i - 1)) || escapeBefore(s, i);
+  }
+
+  /** Whether {@code \n}, {@code \r} or {@code \t} written as two characters ends at {@code i}. */
+  private static boolean escapeBefore(String s, int i) {
+    return i >= 2 && s.charAt(i - 2) == '\\' && "nrt".indexOf(s.charAt(i - 1)) >= 0;
+  }
+
+  private static boolean startsWithArmourHeader(String s, int i) {
+    for (String header : new String[] {"Proc-Type:", "DEK-Info:", "Version:", "Comment:"}) {
+      if (s.startsWith(header, i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean isBase64(char c) {
+    return (c >= 'A' && c <= 'Z')
+        || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9')
+        || c == '+'
+        || c == '/'
+        || c == '=';
   }
 
   private static String maskNamedValues(String text) {
@@ -241,10 +468,14 @@ public final class Inputs {
       if (isSecretName(m.group(1))) {
         String value = m.group(3);
         char first = value.charAt(0);
-        out.append(text, copied, m.start(3))
-            .append(first == '"' || first == '\'' ? first + MASK + first : MASK);
-        copied = m.end();
-        from = m.end();
+        boolean quoted = first == '"' || first == '\'';
+        out.append(text, copied, m.start(3)).append(quoted ? first + MASK + first : MASK);
+        int end = m.end();
+        while (!quoted && end < text.length() && isUnquotedValue(text.charAt(end))) {
+          end++;
+        }
+        copied = quoted ? end : connectionStringValueEnd(text, m.start(1), end);
+        from = copied;
       } else {
         // The value of a harmless name may itself hold a secret one (note:password=...).
         from = m.start(3);
@@ -253,21 +484,54 @@ public final class Inputs {
     return out.append(text, copied, text.length()).toString();
   }
 
+  private static boolean isUnquotedValue(char c) {
+    return !Character.isWhitespace(c) && "&;\"'<>}])".indexOf(c) < 0;
+  }
+
+  /**
+   * Where an unquoted value ends in a {@code ;}-separated connection string ({@code
+   * Server=x;Password=two words;}), whose values may hold spaces: at the next {@code ;} (or the
+   * line's end) when the name follows a {@code ;}, or when only spaces and words, no other {@code
+   * name=}, lie between the value and the next {@code ;}. Elsewhere a value ends at a space.
+   */
+  private static int connectionStringValueEnd(String text, int nameStart, int valueEnd) {
+    boolean afterSemicolon = nameStart > 0 && text.charAt(nameStart - 1) == ';';
+    int i = valueEnd;
+    while (i < text.length() && "=;,\r\n\"'<>}])".indexOf(text.charAt(i)) < 0) {
+      i++;
+    }
+    if (i == valueEnd || (i < text.length() && text.charAt(i) != ';' && !afterSemicolon)) {
+      return valueEnd;
+    }
+    if (i < text.length() && text.charAt(i) == '=') {
+      return valueEnd;
+    }
+    if (i == text.length() && !afterSemicolon) {
+      return valueEnd;
+    }
+    return i;
+  }
+
   /**
    * Whether a parameter, field or variable name names a secret: one of its words (split at {@code _
-   * . -} and camel case) ends in password, passwd, pwd, secret, token, credential(s), signature or
-   * cookie, or is sig, pass, auth, session, apikey or privatekey, or two words make api key /
-   * private key / secret key.
+   * . -} and camel case) ends in password, passwd, pwd, passphrase, secret, token, credential(s),
+   * or signature, or is sig, pass, auth, session, apikey, privatekey, secretkey or accountkey, or
+   * words make api key / private key / account key / Azure storage key / shared access key (not its
+   * {@code SharedAccessKeyName}).
    */
   static boolean isSecretName(String name) {
     String[] words = NAME_WORDS.split(name.replaceFirst("^-+", ""));
-    String previous = "";
-    for (String raw : words) {
-      String w = raw.toLowerCase(java.util.Locale.ROOT);
+    for (int i = 0; i < words.length; i++) {
+      String w = words[i].toLowerCase(java.util.Locale.ROOT);
+      String previous = i > 0 ? words[i - 1].toLowerCase(java.util.Locale.ROOT) : "";
+      String before = i > 1 ? words[i - 2].toLowerCase(java.util.Locale.ROOT) : "";
+      String next = i + 1 < words.length ? words[i + 1].toLowerCase(java.util.Locale.ROOT) : "";
       if (w.endsWith("password")
           || w.endsWith("passwd")
           || w.endsWith("pwd")
+          || w.endsWith("passphrase")
           || w.endsWith("secret")
+          || w.endsWith("secretkey")
           || w.endsWith("token")
           || w.endsWith("credential")
           || w.endsWith("credentials")
@@ -278,10 +542,18 @@ public final class Inputs {
           || w.equals("session")
           || w.equals("apikey")
           || w.equals("privatekey")
-          || (w.equals("key") && (previous.equals("api") || previous.equals("private")))) {
+          || w.equals("accountkey")
+          || w.equals("sharedaccesskey")) {
         return true;
       }
-      previous = w;
+      if (w.equals("key")
+          && (previous.equals("api")
+              || previous.equals("private")
+              || previous.equals("account")
+              || (previous.equals("storage") && before.equals("azure"))
+              || (previous.equals("access") && before.equals("shared") && !next.equals("name")))) {
+        return true;
+      }
     }
     return false;
   }

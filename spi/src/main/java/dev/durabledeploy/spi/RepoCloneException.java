@@ -18,6 +18,11 @@ public class RepoCloneException extends DurableDeployException {
     TIMEOUT,
     CANCELLED,
     TRANSPORT,
+    /**
+     * The repository holds what is never checked out, e.g. a symbolic link whose target leaves the
+     * working tree. Retrying does not help: the repository has to change.
+     */
+    UNSAFE_CONTENT,
     OTHER
   }
 

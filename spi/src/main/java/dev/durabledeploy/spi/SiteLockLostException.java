@@ -17,15 +17,28 @@ public class SiteLockLostException extends TransientStoreException {
   private final String operation;
 
   public SiteLockLostException(SiteId site, String operation) {
+    this(
+        site,
+        operation,
+        "stopped before the next step. Run the operation again; if this recurs, check the"
+            + " store's reachability and this process's pauses");
+  }
+
+  /**
+   * A lost lock whose consequence differs from "stopped before the next step", e.g. a write that
+   * was already in flight when the lock was lost.
+   *
+   * @param consequence what happened and what to do, appended to the message
+   */
+  public SiteLockLostException(SiteId site, String operation, String consequence) {
     super(
         "the lock of site '"
             + site
             + "' was lost during "
             + operation
             + " (it could not be renewed within its time to live: the store was unreachable"
-            + " from this host, or this process was paused), so another caller may hold it;"
-            + " stopped before the next step. Run the operation again; if this recurs, check the"
-            + " store's reachability and this process's pauses");
+            + " from this host, or this process was paused), so another caller may hold it; "
+            + consequence);
     this.site = site;
     this.operation = operation;
   }

@@ -10,11 +10,18 @@ import java.util.Locale;
  *
  * <p>One spelling per file: the value is normalised to Unicode NFC, so {@code "cafe\u0301"} and
  * {@code "caf\u00e9"} are one path (equal, with one blob key), and a deploy can never hold two
- * files whose names look the same. Invisible format characters (Unicode category Cf: zero-width
- * spaces and joiners, U+FEFF, the bidirectional embeddings, overrides and isolates U+202A-202E and
- * U+2066-2069, soft hyphens...) are refused, so a name cannot pretend to be another. The completion
- * marker's name ({@value #RESERVED_MARKER_NAME}) is reserved at the deploy root in every letter
- * case, since case-insensitive filesystems and tools would treat the variants as the marker.
+ * files whose names look the same. So that a name cannot pretend to be another, these are refused:
+ * invisible format characters (Unicode category Cf: zero-width spaces and joiners, U+FEFF, the
+ * bidirectional embeddings, overrides and isolates U+202A-202E and U+2066-2069, soft hyphens...);
+ * the other default-ignorable code points, which render as nothing (the Hangul fillers U+115F,
+ * U+1160, U+3164, U+FFA0, the combining grapheme joiner U+034F, the Khmer inherent vowels
+ * U+17B4-17B5, the variation selectors U+180B-180F, U+FE00-FE0F and U+E0100-E01EF, so also emoji
+ * written with a presentation selector); the Braille blank U+2800; every space but U+0020 (the
+ * no-break, ideographic and other spaces look like it); and any whitespace at the start or end of a
+ * segment ({@code "index.html "}), which many tools strip. The completion marker's name ({@value
+ * #RESERVED_MARKER_NAME}) is reserved at the deploy root in every case-insensitive spelling (full
+ * case folding, so {@code ".durable-deploy.j\u017fon"} with a long s is the marker too), since
+ * case-insensitive filesystems and tools would treat the variants as the marker.
  */
 public record UploadPath(String value) implements Comparable<UploadPath> {
 
@@ -41,12 +48,68 @@ public record UploadPath(String value) implements Comparable<UploadPath> {
                 + i
                 + " (zero-width and bidirectional control characters are refused)");
       }
+      if (isInvisible(cp)) {
+        throw new InvalidInputException(
+            "path",
+            "contains "
+                + String.format("U+%04X", cp)
+                + " at index "
+                + i
+                + ", which renders as nothing or as a space (invisible fillers, variation"
+                + " selectors and spaces other than U+0020 are refused)");
+      }
       i += Character.charCount(cp);
     }
-    if (value.toLowerCase(Locale.ROOT).equals(RESERVED_MARKER_NAME)) {
+    for (String segment : value.split("/")) {
+      int first = segment.codePointAt(0);
+      int last = segment.codePointBefore(segment.length());
+      if (isBlank(first) || isBlank(last)) {
+        throw new InvalidInputException(
+            "path",
+            "has a segment that starts or ends with whitespace ("
+                + String.format("U+%04X", isBlank(first) ? first : last)
+                + "); tools strip it, so the name would look like another");
+      }
+    }
+    if (value.equalsIgnoreCase(RESERVED_MARKER_NAME)
+        || fold(value).equals(fold(RESERVED_MARKER_NAME))) {
       throw new InvalidInputException(
           "path", "'" + RESERVED_MARKER_NAME + "' is reserved for the deploy's marker");
     }
+  }
+
+  /**
+   * Full case folding for the marker check: upper case then lower case, so every spelling that a
+   * case-insensitive comparison ({@link String#equalsIgnoreCase}, NTFS's upper-case table) takes
+   * for the marker's name folds to it, the long s U+017F and the Kelvin sign U+212A included.
+   */
+  private static String fold(String s) {
+    return s.toUpperCase(Locale.ROOT).toLowerCase(Locale.ROOT);
+  }
+
+  /** Whitespace of any kind, for the ends of a segment. */
+  private static boolean isBlank(int cp) {
+    return Character.isWhitespace(cp) || Character.isSpaceChar(cp) || cp == 0x2800;
+  }
+
+  /**
+   * Code points that render as nothing or as a plain space (besides category Cf, refused above):
+   * the default-ignorable ones of other categories, the Braille blank, and every space separator
+   * but U+0020.
+   */
+  private static boolean isInvisible(int cp) {
+    return cp == 0x034F
+        || cp == 0x115F
+        || cp == 0x1160
+        || cp == 0x17B4
+        || cp == 0x17B5
+        || (cp >= 0x180B && cp <= 0x180F)
+        || cp == 0x2800
+        || cp == 0x3164
+        || (cp >= 0xFE00 && cp <= 0xFE0F)
+        || cp == 0xFFA0
+        || (cp >= 0xE0100 && cp <= 0xE01EF)
+        || (cp != ' ' && Character.getType(cp) == Character.SPACE_SEPARATOR);
   }
 
   public static UploadPath of(String value) {

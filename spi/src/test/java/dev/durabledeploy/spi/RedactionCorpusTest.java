@@ -85,7 +85,77 @@ class RedactionCorpusTest {
         line("jwt eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.sig29nature in cookie", "eyJhbGciOiJSUzI1"),
         line(
             "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEpQIBAAKCAQEA30\n-----END RSA PRIVATE KEY-----",
-            "MIIEpQIBAAKCAQEA30"));
+            "MIIEpQIBAAKCAQEA30"),
+        // connection URLs of other stores, cloud and tool configuration
+        line("mongodb+srv://u:mongo-pw-1@cluster0.x.mongodb.net/db", "mongo-pw-1"),
+        line("amqp://guest:rabbitpw-2@mq:5672", "rabbitpw-2"),
+        line("jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=MsSql-3", "MsSql-3"),
+        line("jdbc:mysql://db/app?user=app&password=my-4&useSSL=true", "my-4"),
+        line(
+            "{\"type\": \"service_account\", \"private_key_id\": \"0123abcd5\","
+                + " \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvGcp5\\n-----END PRIVATE"
+                + " KEY-----\\n\"}",
+            "MIIEvGcp5"),
+        line("{\"private_key_id\": \"0123abcd6\"}", "0123abcd6"),
+        line(
+            "https://acct.blob.core.windows.net/c/b?sv=2020-08-04&se=2030&sp=r&sig=AbCSig7%3D",
+            "AbCSig7"),
+        line(
+            "https://storage.googleapis.com/b/o?X-Goog-Credential=c&X-Goog-Signature=abcdef08",
+            "abcdef08"),
+        line("X-Vault-Token: hvs.vault09", "hvs.vault09"),
+        line("spring.datasource.password=sp-10", "sp-10"),
+        line("-Djavax.net.ssl.keyStorePassword=ks-11", "ks-11"),
+        line("//registry.npmjs.org/:_authToken=npm-at-12", "npm-at-12"),
+        line("SENTRY_DSN=https://abc1234dsn13@o1.ingest.sentry.io/1", "abc1234dsn13"),
+        line("DATABASE_URL=postgres://app:pgurl-14@db:5432/app", "pgurl-14"),
+        line("{\"auths\":{\"ghcr.io\":{\"auth\":\"dXNlcjpkb2NrZXIxNQ==\"}}}", "dXNlcjpk"),
+        // Azure connection strings: the storage account key and the Service Bus key
+        line(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=AzKey0123456789abcdef==;"
+                + "EndpointSuffix=core.windows.net",
+            "AzKey0123456789"),
+        line(
+            "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;"
+                + "SharedAccessKey=SbKey0123456789=",
+            "SbKey0123456789"),
+        line("AZURE_STORAGE_KEY=stkey-abc123", "stkey-abc123"),
+        // Oracle's thin JDBC URL and sqlplus carry user/password before the @
+        line("jdbc:oracle:thin:scott/tiger77@//db:1521/svc", "tiger77"),
+        line("jdbc:oracle:thin:scott/tiger78@db:1521:orcl", "tiger78"),
+        line("sqlplus -s scott/tiger79@orcl @script.sql", "tiger79"),
+        // key blocks: PGP, cut off before the END line, or a tail that starts inside the key
+        line(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0abcPgp\n-----END PGP PRIVATE KEY BLOCK-----",
+            "lQOYBF0abcPgp"),
+        line("loaded key -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIabcTruncated\n", "MHcCAQEEIabc"),
+        line(
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUTailOnly\nQyNTUxOQAAACBTailOnly2\n"
+                + "-----END OPENSSH PRIVATE KEY-----\nbuild failed",
+            "TailOnly"),
+        line("{\"key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvJsonCut\\nAbCdJsonCut2\\n", "JsonCut"),
+        // URL user info whose password holds '/', '#' or '?' (AWS secret keys hold '/')
+        line("s3://AKIAX:wJalr/K7MDENGslash@bucket/key", "K7MDENGslash"),
+        line("redis://:pa/ssSlash@cache:6379", "ssSlash"),
+        line("redis://:pa#ssHash@cache:6379", "ssHash"),
+        line("redis://:pa?ssQuery@cache:6379", "ssQuery"),
+        // command lines and configuration files
+        line("curl -u admin:curlpw123 https://x.example", "curlpw123"),
+        line("curl --user admin:curlpw124 https://x.example", "curlpw124"),
+        line("<server><password>mvn-settings-pw</password></server>", "mvn-settings-pw"),
+        line("<add key=\"x\"><clientSecret>xml-cs-1</clientSecret></add>", "xml-cs-1"),
+        line("mysql -u root -pmysqlpw1 app", "mysqlpw1"),
+        line("docker login -u ci -p DockerPw-Tail-1 registry.example", "DockerPw-Tail-1"),
+        line("SSH_PASSPHRASE=pp-0039", "pp-0039"),
+        line("passphrase=pp-0038", "pp-0038"),
+        line("secretkey=minio-0034", "minio-0034"),
+        line("Server=x;User Id=sa;Password=Pass word with space;", "word with space"),
+        line("Password=Pass word first;Server=x", "word first"),
+        // shapes: a Google API key, an AWS credentials.csv line
+        line(
+            "GET https://maps.googleapis.com/maps/api/geocode/json?key=AIzaSyD-abcdefghijklmnopqrstuvwxyz012",
+            "AIzaSyD-abcdefghij"),
+        line("AKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"));
   }
 
   private static Arguments line(String text, String secret) {
@@ -142,7 +212,26 @@ class RedactionCorpusTest {
         "redis://cache:6379/0",
         "jdbc:postgresql://db:5432/app?ssl=true",
         "the session ended after 30 s",
-        "{\"site\":\"acme\",\"alias\":\"production\"}"
+        "{\"site\":\"acme\",\"alias\":\"production\"}",
+        // look like the formats above, hold no secret
+        "https://git.example.com:8443/acme/web.git@v1",
+        "http://[::1]:8080/r.git@x",
+        "https://example.com/profile?mail=bob@example.com",
+        "https://host/a:b/c@d",
+        "SharedAccessKeyName=RootManageSharedAccessKey",
+        "aws_access_key_id=AKIAIOSFODNN7EXAMPLE",
+        "jdbc:oracle:thin:@//db:1521/svc",
+        "npm install @scope/pkg@1.2.3",
+        "docker run -u 1000:1000 image",
+        "ps -u root",
+        "mkdir -p /tmp/build && ssh -p 22 host",
+        "mysql -h db -P 3306 app",
+        "<user>bob</user><keyName>main</keyName>",
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----",
+        "Server=db;Database=app;Trusted_Connection=True;",
+        "storage_key=site-a/deploys/x/index.html",
+        "the passphrase is checked on the next login"
       })
   @DisplayName("text without a secret passes unchanged")
   void nonSecretsUnchanged(String text) {

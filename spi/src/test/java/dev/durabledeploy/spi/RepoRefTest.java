@@ -158,4 +158,17 @@ class RepoRefTest {
       }
     }
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"HTTPS://git.example.com/a/b.git", "Https://git.example.com/a/b.git"})
+  @DisplayName("the scheme is stored in lower case: one URL for the policy, the cache and git")
+  void schemeInLowerCase(String spelled) {
+    RepoUrl url = RepoUrl.of(spelled);
+    assertThat(url.value()).isEqualTo("https://git.example.com/a/b.git");
+    assertThat(url.scheme()).isEqualTo("https");
+    assertThat(RepoRef.of("a/b", spelled, "main").cacheKey())
+        .isEqualTo(RepoRef.of("a/b", "https://git.example.com/a/b.git", "main").cacheKey());
+    assertThat(RepoUrl.of("HTTPS://Tok@git.example.com/a/b.git").redacted())
+        .isEqualTo("https://***@git.example.com/a/b.git");
+  }
 }

@@ -58,8 +58,16 @@ class UploadPathTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {".durable-deploy.json", ".Durable-Deploy.JSON", ".DURABLE-DEPLOY.JSON"})
-  @DisplayName("the marker's name is reserved at the deploy root in any letter case")
+  @ValueSource(
+      strings = {
+        ".durable-deploy.json",
+        ".Durable-Deploy.JSON",
+        ".DURABLE-DEPLOY.JSON",
+        ".durable-deploy.j\u017fon", // LATIN SMALL LETTER LONG S: equalsIgnoreCase says "s"
+        ".DURABLE-DEPLOY.J\u017fON"
+      })
+  @DisplayName(
+      "the marker's name is reserved at the deploy root in every case-insensitive spelling")
   void markerReserved(String value) {
     assertThatThrownBy(() -> UploadPath.of(value))
         .isInstanceOfSatisfying(
@@ -79,5 +87,78 @@ class UploadPathTest {
     for (String ok : new String[] {"日本語/索引.html", "emoji-\ud83d\ude80.png", "ümlaut.css", NFC}) {
       assertThat(UploadPath.of(ok).value()).isEqualTo(ok);
     }
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "index.html\u3164", // HANGUL FILLER
+        "index\u115f.html", // HANGUL CHOSEONG FILLER
+        "index\u1160.html", // HANGUL JUNGSEONG FILLER
+        "index\uffa0.html", // HALFWIDTH HANGUL FILLER
+        "index\u2800.html", // BRAILLE PATTERN BLANK
+        "index\u034f.html", // COMBINING GRAPHEME JOINER
+        "index\ufe0f.html", // VARIATION SELECTOR-16
+        "index\ufe00.html", // VARIATION SELECTOR-1
+        "index\udb40\udd00.html", // VARIATION SELECTOR-17 (U+E0100)
+        "index\u180b.html", // MONGOLIAN FREE VARIATION SELECTOR ONE
+        "index\u17b4.html", // KHMER VOWEL INHERENT AQ
+        "index.html\u00a0", // trailing NO-BREAK SPACE
+        "index.html ", // trailing space
+        " index.html", // leading space
+        "assets /app.js", // a directory segment ending in a space
+        "index.html\u3000", // trailing IDEOGRAPHIC SPACE
+        "index.html\u2007", // trailing FIGURE SPACE
+        "my\u00a0file.html", // a no-break space inside looks like "my file.html"
+        "my\u202ffile.html" // NARROW NO-BREAK SPACE
+      })
+  @DisplayName(
+      "a name that renders exactly as another (invisible letters, selectors, odd spaces) is refused")
+  void invisibleLookalikes(String value) {
+    assertThatThrownBy(() -> UploadPath.of(value))
+        .isInstanceOfSatisfying(
+            InvalidInputException.class,
+            e -> {
+              assertThat(e.field()).isEqualTo("path");
+              assertThat(e.reason()).containsPattern("U\\+[0-9A-F]{4}");
+            });
+  }
+
+  @Test
+  @DisplayName("a plain space inside a name is an ordinary character")
+  void innerSpaceAccepted() {
+    assertThat(UploadPath.of("my file.html").value()).isEqualTo("my file.html");
+    assertThat(UploadPath.of("a b/c d.css").value()).isEqualTo("a b/c d.css");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "a/./b",
+        "a//b",
+        "../x",
+        "a/../b",
+        "a\u0000b",
+        "a\u0085b",
+        "a\u2028b",
+        "a\udb40\udc20b", // TAG SPACE
+        "a\u180eb", // MONGOLIAN VOWEL SEPARATOR
+        "\ufeffindex.html"
+      })
+  @DisplayName("traversal, controls and tag characters are refused")
+  void refused(String value) {
+    assertThatThrownBy(() -> UploadPath.of(value)).isInstanceOf(InvalidInputException.class);
+  }
+
+  @Test
+  @DisplayName("a path of 1,024 UTF-8 bytes after NFC is accepted, one byte more refused")
+  void lengthAfterNormalisation() {
+    String seg = "\u00e9".repeat(100); // 200 bytes
+    String ok = String.join("/", seg, seg, seg, seg, seg) + "/" + "a".repeat(19); // 1,024 bytes
+    assertThat(UploadPath.of(ok).value()).isEqualTo(ok);
+    // NFD input of the same name: more bytes before NFC, 1,024 after.
+    String nfd = ok.replace("\u00e9", "e\u0301");
+    assertThat(UploadPath.of(nfd).value()).isEqualTo(ok);
+    assertThatThrownBy(() -> UploadPath.of(ok + "a")).isInstanceOf(InvalidInputException.class);
   }
 }

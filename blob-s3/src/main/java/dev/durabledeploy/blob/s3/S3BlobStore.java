@@ -80,10 +80,12 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * than one part in memory. Objects up to the threshold carry the SHA-256 of their bytes as user
  * metadata {@code x-amz-meta-sha256}, which a server-side copy keeps; {@link #create} is a
  * conditional write ({@code If-None-Match: *}, which needs a server with conditional writes). ETags
- * are reported without their quotes; S3 gives a copied multipart object a new one. Throttling, 5xx
- * and network failures are retried with the library's {@link RetryPolicy} (the SDK's own retries
- * are off, so there is one policy); 403 and other 4xx fail at once. No message ever contains a
- * credential.
+ * are reported without their quotes. A plain server-side copy gives an object stored in parts a new
+ * ETag, so a move copies such an object part by part on its original part boundaries, which keeps
+ * its ETag (when the store's part size is the one it was written with; otherwise it is copied
+ * whole, and re-tagged). Throttling, 5xx and network failures are retried with the library's {@link
+ * RetryPolicy} (the SDK's own retries are off, so there is one policy); 403 and other 4xx fail at
+ * once. No message ever contains a credential.
  */
 public final class S3BlobStore implements BlobStore {
 
@@ -616,20 +618,23 @@ public final class S3BlobStore implements BlobStore {
   private String copyConfirmed(S3Object o, String destination) {
     String copied;
     try {
+      int parts = partsAsWritten(o);
       copied =
-          call(
-                  "copy " + render(o.key()),
-                  () ->
-                      s3.copyObject(
-                          r ->
-                              r.sourceBucket(bucket)
-                                  .sourceKey(o.key())
-                                  .copySourceIfMatch(o.eTag())
-                                  .destinationBucket(bucket)
-                                  .destinationKey(destination)),
-                  true)
-              .copyObjectResult()
-              .eTag();
+          parts > 0
+              ? copyInParts(o, destination, parts)
+              : call(
+                      "copy " + render(o.key()),
+                      () ->
+                          s3.copyObject(
+                              r ->
+                                  r.sourceBucket(bucket)
+                                      .sourceKey(o.key())
+                                      .copySourceIfMatch(o.eTag())
+                                      .destinationBucket(bucket)
+                                      .destinationKey(destination)),
+                      true)
+                  .copyObjectResult()
+                  .eTag();
     } catch (NotFound notFound) {
       return head(o.key()).isPresent()
           ? "the copy answered 404 although the source exists"
@@ -660,6 +665,103 @@ public final class S3BlobStore implements BlobStore {
       return "the destination's ETag differs from the copy's";
     }
     return null;
+  }
+
+  /** A multipart ETag: the MD5 of the parts' MD5s, then "-" and the number of parts. */
+  private static final Pattern MULTIPART_ETAG = Pattern.compile("\"?[0-9a-fA-F]{32}-(\\d+)\"?");
+
+  /**
+   * The number of parts of an object stored in parts the way this store writes them ({@link
+   * #partSize} each, the last one shorter), or 0 for any other object. Its ETag derives from those
+   * parts, so only a copy made of the same parts keeps it ({@link #copyInParts}); a plain copy
+   * gives it a new one, which would look like changed bytes to whoever compares ETags (the
+   * reconciler, against what finalize recorded).
+   */
+  private int partsAsWritten(S3Object o) {
+    java.util.regex.Matcher m = o.eTag() == null ? null : MULTIPART_ETAG.matcher(o.eTag());
+    if (m == null || !m.matches() || o.size() == null || o.size() == 0) {
+      return 0;
+    }
+    long parts;
+    try {
+      parts = Long.parseLong(m.group(1));
+    } catch (NumberFormatException tooMany) {
+      return 0;
+    }
+    long expected = (o.size() + partSize - 1) / partSize;
+    return parts == expected && parts <= 10_000 ? (int) parts : 0;
+  }
+
+  /**
+   * Copies an object stored in parts part by part ({@code UploadPartCopy}), on the same byte
+   * ranges, so the copy's ETag is the source's; each part is conditional on the source's ETag.
+   * Content type, cache control and user metadata (the SHA-256) are carried over from a HEAD of the
+   * source. Returns the ETag the completed copy reported.
+   */
+  private String copyInParts(S3Object o, String destination, int parts) {
+    HeadObjectResponse source =
+        call(
+            "stat " + render(o.key()),
+            () -> s3.headObject(h -> h.bucket(bucket).key(o.key()).ifMatch(o.eTag())),
+            true);
+    String uploadId =
+        call(
+                "start the copy of " + render(o.key()),
+                () ->
+                    s3.createMultipartUpload(
+                        r ->
+                            r.bucket(bucket)
+                                .key(destination)
+                                .contentType(source.contentType())
+                                .cacheControl(source.cacheControl())
+                                .metadata(source.metadata())),
+                true)
+            .uploadId();
+    try {
+      List<CompletedPart> copiedParts = new ArrayList<>();
+      for (int i = 0; i < parts; i++) {
+        int number = i + 1;
+        long first = i * partSize;
+        long last = Math.min(o.size(), first + partSize) - 1;
+        String eTag =
+            call(
+                    "copy part " + number + " of " + render(o.key()),
+                    () ->
+                        s3.uploadPartCopy(
+                            r ->
+                                r.sourceBucket(bucket)
+                                    .sourceKey(o.key())
+                                    .copySourceIfMatch(o.eTag())
+                                    .copySourceRange("bytes=" + first + "-" + last)
+                                    .destinationBucket(bucket)
+                                    .destinationKey(destination)
+                                    .uploadId(uploadId)
+                                    .partNumber(number)),
+                    true)
+                .copyPartResult()
+                .eTag();
+        copiedParts.add(CompletedPart.builder().partNumber(number).eTag(eTag).build());
+      }
+      return call(
+              "complete the copy of " + render(o.key()),
+              () ->
+                  s3.completeMultipartUpload(
+                      r ->
+                          r.bucket(bucket)
+                              .key(destination)
+                              .uploadId(uploadId)
+                              .multipartUpload(
+                                  CompletedMultipartUpload.builder().parts(copiedParts).build())),
+              true)
+          .eTag();
+    } catch (RuntimeException e) {
+      try {
+        s3.abortMultipartUpload(r -> r.bucket(bucket).key(destination).uploadId(uploadId));
+      } catch (RuntimeException abortFailed) {
+        e.addSuppressed(abortFailed);
+      }
+      throw e;
+    }
   }
 
   private Optional<HeadObjectResponse> head(String s3Key) {

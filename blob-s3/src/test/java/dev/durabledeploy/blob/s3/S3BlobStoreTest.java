@@ -410,6 +410,35 @@ class S3BlobStoreTest extends BlobStoreContract {
   }
 
   @Test
+  @DisplayName(
+      "a move copies an object stored in parts part by part: same bytes, ETag, type and caching")
+  void moveKeepsAMultipartETag() {
+    S3BlobStore parts =
+        configured(S3.bucket()).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    byte[] data = new byte[11 * 1024 * 1024];
+    new Random(8).nextBytes(data);
+    BlobMetadata type = new BlobMetadata("video/mp4", "max-age=60");
+    parts.put(BlobKey.of("mp/src/d/video.mp4"), new ByteArrayInputStream(data), data.length, type);
+    BlobInfo listed = parts.listAll(BlobPrefix.of("mp", "src", "d")).get(0);
+    assertThat(listed.etag()).endsWith("-3");
+    int copies = recorder.count("CopyObject");
+    int partCopies = recorder.count("UploadPartCopy");
+    assertThat(parts.movePrefix(BlobPrefix.of("mp", "src", "d"), BlobPrefix.of("mp", "dst", "d")))
+        .isEqualTo(1);
+    assertThat(recorder.count("CopyObject") - copies).isZero();
+    assertThat(recorder.count("UploadPartCopy") - partCopies).isEqualTo(3);
+    BlobInfo moved = parts.stat(BlobKey.of("mp/dst/d/video.mp4")).orElseThrow();
+    assertThat(moved.etag()).isEqualTo(listed.etag());
+    assertThat(moved.size()).isEqualTo(data.length);
+    assertThat(moved.metadata()).isEqualTo(type);
+    assertThat(parts.stat(BlobKey.of("mp/src/d/video.mp4"))).isEmpty();
+    try (BlobContent c = parts.get(BlobKey.of("mp/dst/d/video.mp4")).orElseThrow()) {
+      assertThat(Arrays.equals(c.readAllBytes(), data)).isTrue();
+    }
+  }
+
+  @Test
   @DisplayName("a key prefix keeps several planes apart in one bucket")
   void keyPrefix() {
     S3BlobStore tenant = configured(S3.bucket()).keyPrefix(BlobPrefix.of("tenant-a")).build();

@@ -56,7 +56,11 @@ import java.util.stream.Stream;
  * ({@code a/b} and {@code a/b/c}); such a put is refused with {@link InvalidInputException}.
  * Objects are resolved inside the root only, and no operation follows a symbolic link below it (the
  * store never creates one): a key whose path passes through one is refused, listings skip links,
- * and deleting a prefix unlinks the links under it without entering them.
+ * and deleting a prefix unlinks the links under it without entering them. The store's own {@code
+ * objects/} and {@code tmp/} count too: a root where either is a link is refused when the store is
+ * constructed, and every operation checks again (one {@code lstat} each) before it reads, writes or
+ * deletes, failing with {@link ConfigurationException} on {@code blobRoot}; a link planted between
+ * that check and the operation is beyond what paths can guard.
  */
 public final class FileSystemBlobStore implements BlobStore {
 
@@ -65,17 +69,44 @@ public final class FileSystemBlobStore implements BlobStore {
   private static final int DIGEST_BYTES = 32;
   private static final long DIGEST_OFFSET = 4;
 
+  private final Path root;
   private final Path objects;
   private final Path tmp;
 
+  /**
+   * Opens (creating if needed) a store under {@code root}.
+   *
+   * @throws ConfigurationException when the root cannot be created, or its {@code objects/} or
+   *     {@code tmp/} is a symbolic link
+   */
   public FileSystemBlobStore(Path root) {
     try {
-      Path real = Files.createDirectories(root).toRealPath();
-      this.objects = Files.createDirectories(real.resolve("objects"));
-      this.tmp = Files.createDirectories(real.resolve("tmp"));
+      this.root = Files.createDirectories(root).toRealPath();
+      this.objects = this.root.resolve("objects");
+      this.tmp = this.root.resolve("tmp");
+      requireOwnDirectories();
+      Files.createDirectories(objects);
+      Files.createDirectories(tmp);
     } catch (IOException e) {
       throw new ConfigurationException(
           "blobRoot", "cannot create or open " + root + " (" + e.getMessage() + ")", e);
+    }
+  }
+
+  /**
+   * Refuses a root whose {@code objects/} or {@code tmp/} is a symbolic link: following it would
+   * list, write or delete files outside the root (a link as {@code objects/} turns a prefix delete
+   * into a delete elsewhere; one as {@code tmp/} writes every upload's bytes elsewhere).
+   */
+  private void requireOwnDirectories() {
+    for (Path own : new Path[] {objects, tmp}) {
+      if (Files.isSymbolicLink(own)) {
+        throw new ConfigurationException(
+            "blobRoot",
+            own
+                + " is a symbolic link, which the store never follows (it can lead outside the"
+                + " root): replace it with a directory of the root");
+      }
     }
   }
 
@@ -91,12 +122,13 @@ public final class FileSystemBlobStore implements BlobStore {
    * The first symbolic link on the way from the root to {@code path} (the path itself included), or
    * null when there is none. The store never creates a link, so one was planted by someone else,
    * and following it could read, change or delete files outside the root: no operation ever goes
-   * through one. Checked component by component without following links; a component that does not
-   * exist ends the walk, since nothing below it exists either.
+   * through one. Checked component by component without following links, from the root itself, so
+   * {@code objects/} is checked too; a component that does not exist ends the walk, since nothing
+   * below it exists either.
    */
   private Path firstLink(Path path) {
-    Path current = objects;
-    for (Path name : objects.relativize(path)) {
+    Path current = root;
+    for (Path name : root.relativize(path)) {
       current = current.resolve(name);
       if (Files.isSymbolicLink(current)) {
         return current;
@@ -110,6 +142,7 @@ public final class FileSystemBlobStore implements BlobStore {
 
   /** {@link #resolve} for an operation on one key: refused when the path passes through a link. */
   private Path resolveKey(BlobKey key) {
+    requireOwnDirectories();
     Path path = resolve(key.value());
     refuseLink(key.value(), path);
     return path;
@@ -122,10 +155,10 @@ public final class FileSystemBlobStore implements BlobStore {
           "key",
           Inputs.render(key)
               + " passes through the symbolic link "
-              + Inputs.render(objects.relativize(link).toString())
+              + Inputs.render(root.relativize(link).toString())
               + ", which the store never follows: a link can lead outside the store root"
               + " (remove it from "
-              + objects
+              + root
               + ")");
     }
   }
@@ -135,6 +168,7 @@ public final class FileSystemBlobStore implements BlobStore {
    * from the store's view nothing is stored there, since it never follows one.
    */
   private Path prefixDirectory(BlobPrefix prefix) {
+    requireOwnDirectories();
     Path dir = prefix.value().isEmpty() ? objects : resolve(prefix.value());
     return firstLink(dir) == null ? dir : null;
   }
@@ -162,10 +196,13 @@ public final class FileSystemBlobStore implements BlobStore {
   private BlobInfo write(
       BlobKey key, InputStream data, long size, BlobMetadata metadata, boolean createOnly) {
     Inputs.requireRange("size", size, 0, Long.MAX_VALUE);
-    Path target = resolveKey(key);
+    Path target = resolveKey(key); // checks tmp/ as well: the bytes go there first
     Path temp = tmp.resolve(UUID.randomUUID() + ".part");
     try {
       String sha256 = writeTemp(temp, data, size, metadata);
+      // Read from the temp file: publishing (a link or a rename) keeps the inode and its time, and
+      // the published object may already be gone again (a concurrent delete of its prefix).
+      java.time.Instant modified = Files.getLastModifiedTime(temp).toInstant();
       // A concurrent delete or move of a sibling prunes directories it emptied, possibly the one
       // just created for this object: create it again and retry, a bounded number of times.
       for (int attempt = 1; ; attempt++) {
@@ -190,8 +227,7 @@ public final class FileSystemBlobStore implements BlobStore {
           }
         }
       }
-      return new BlobInfo(
-          key, size, metadata, Files.getLastModifiedTime(target).toInstant(), sha256, sha256);
+      return new BlobInfo(key, size, metadata, modified, sha256, sha256);
     } catch (IOException e) {
       throw new UncheckedIOException("storing " + key + " failed", e);
     } finally {
@@ -199,7 +235,12 @@ public final class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  private static final int PUBLISH_ATTEMPTS = 5;
+  /**
+   * How often a write starts its directories again after a concurrent prune removed one. Every
+   * prune follows a delete that finishes, so a write loses only while deletes under its prefix keep
+   * running; the bound is a safety net, and a cheap one (a failed {@code mkdir} or {@code link}).
+   */
+  private static final int PUBLISH_ATTEMPTS = 100;
 
   private static void link(BlobKey key, Path target, Path temp) throws IOException {
     try {
@@ -252,14 +293,27 @@ public final class FileSystemBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Creates the directories of {@code target}, one level after another. A concurrent delete or move
+   * under the same prefix prunes every directory it leaves empty, possibly a level this call has
+   * just created and not yet filled, so creating the next level fails: start again, a bounded
+   * number of times (a prune only follows a delete; it cannot win for ever).
+   */
   private void createParents(String key, Path target) throws IOException {
-    try {
-      Files.createDirectories(target.getParent());
-    } catch (FileAlreadyExistsException e) {
-      throw new InvalidInputException(
-          "key",
-          ForeignBlob.render(key)
-              + " lies under an existing object; a file cannot also be a prefix");
+    for (int attempt = 1; ; attempt++) {
+      try {
+        Files.createDirectories(target.getParent());
+        return;
+      } catch (FileAlreadyExistsException e) {
+        throw new InvalidInputException(
+            "key",
+            ForeignBlob.render(key)
+                + " lies under an existing object; a file cannot also be a prefix");
+      } catch (NoSuchFileException levelPruned) {
+        if (attempt == PUBLISH_ATTEMPTS) {
+          throw levelPruned;
+        }
+      }
     }
   }
 
@@ -514,7 +568,11 @@ public final class FileSystemBlobStore implements BlobStore {
           count++;
         }
         if (!p.equals(objects)) {
-          Files.deleteIfExists(p);
+          try {
+            Files.deleteIfExists(p);
+          } catch (DirectoryNotEmptyException writtenMeanwhile) {
+            // A concurrent write landed here after the walk listed it; it stays, with the write.
+          }
         }
       }
       pruneEmptyParents(dir.getParent());

@@ -14,6 +14,7 @@ import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.TombstoneExpiredException;
 import dev.durabledeploy.spi.UploadPath;
@@ -33,6 +34,7 @@ import dev.durabledeploy.spi.metadata.SiteDeletion;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -53,8 +55,8 @@ import java.util.random.RandomGenerator;
  * log by the store's command, and is announced as an operation on the lifecycle bus. Each step is
  * idempotent and ordered so that a crash at any point leaves a state the same call, re-run,
  * completes (V9): finalize writes the marker before the one metadata command; delete writes the
- * tombstone before moving bytes to trash (V6); restore moves bytes back before removing the
- * tombstone.
+ * tombstone before moving bytes to trash (V6), and purgeSite its intent and the row deletion before
+ * deleting bytes; restore moves bytes back before removing the tombstone.
  *
  * <p><b>A finalized deploy's bytes never change.</b> Uploads of new files take no lock, so the
  * files of one deploy upload in parallel; three things keep them from changing what finalize
@@ -69,13 +71,20 @@ import java.util.random.RandomGenerator;
  *       only then lists and verifies it. After its write an upload reads the deploy's state afresh:
  *       still PENDING means no finalize has sealed it since the write (or one did and failed,
  *       unsealing it), so a finalize that seals it later lists the file. Anything else (FINALIZING,
- *       ACTIVE, deleted, purged) and the upload settles under the site lock, so after finalize,
- *       delete or purge has finished: its file stays only if the deploy is pending again or the
- *       marker lists it (finalize verified it); otherwise it deletes the object it created — nobody
- *       else's bytes — and fails with {@link DeployStateException} or {@link
- *       DeployNotFoundException}. Until then the file is visible under the prefix, outside what
- *       finalize verified; an upload that dies before settling leaves it to the reconciler ({@code
- *       BYTES_WITHOUT_ROW}, {@code TOMBSTONE_WITH_LIVE_BYTES}, {@code FILE_ADDED_AFTER_FINALIZE}).
+ *       ACTIVE, deleted, purged) and the upload settles once whatever ended the pending life has
+ *       finished: it waits for a finalize by reading the deploy again with backoff (up to {@link
+ *       #SETTLE_TIMEOUT}, not bounded by the lock timeout), decides an ACTIVE deploy by its marker,
+ *       which never changes, and a deploy that is gone under the site lock. Its file stays only if
+ *       the deploy is pending again or the marker lists it (finalize verified it); otherwise it
+ *       deletes the object it created — nobody else's bytes — and fails with {@link
+ *       DeployStateException} or {@link DeployNotFoundException}. A create that fails in any way
+ *       but a refusal ({@link BlobExistsException}, {@link InvalidInputException}) may have stored
+ *       the object, so it settles too before it reports. A deploy still FINALIZING at the deadline
+ *       (a finalize that crashed) keeps the file for the resumed finalize to verify, and the upload
+ *       fails with {@link UploadUnsettledException}. Until settled the file is visible under the
+ *       prefix, outside what finalize verified; an upload that dies before settling leaves it to
+ *       the reconciler ({@code BYTES_WITHOUT_ROW}, {@code TOMBSTONE_WITH_LIVE_BYTES}, {@code
+ *       FILE_ADDED_AFTER_FINALIZE}).
  *   <li>Re-uploading a path that exists (which replaces it) is rare and must not race finalize's
  *       verification, so it runs under the site lock with the state re-checked there. The body is
  *       read to the end first (in memory, or in a temporary file above 1 MiB), so a slow client
@@ -83,6 +92,17 @@ import java.util.random.RandomGenerator;
  *       from one listing per deploy per host and updated by this host's uploads; a path another
  *       host created meanwhile is found by the create-only write, which refuses.
  * </ol>
+ *
+ * <p><b>The one exception: a replacement that outlives its site lock.</b> The site lock is a lease
+ * and the blob stores take no fencing token, so a replacement whose write is in flight when this
+ * host loses the lock (cut off from the store, or paused, for longer than the lock's time to live,
+ * in the middle of the write) can land after another host took the lock and finalized the deploy.
+ * The window is narrowed: the write is not started when the lock's remaining validity is short (its
+ * renewals are failing), and after the write the lock and the deploy's state are checked again, so
+ * such an upload never reports success: it fails with {@link SiteLockLostException} saying the
+ * bytes may have changed, and the reconciler reports the deploy as {@code CONTENT_CHANGED} against
+ * the marker. New files are not exposed to this: their create-only write cannot replace verified
+ * bytes.
  *
  * <p>One interleaving is not detected, because it leaves no finalized deploy changed: a path this
  * host did not know existed, uploaded while the deploy is deleted and restored, where the restore
@@ -204,6 +224,11 @@ public final class DeployService {
    * @throws DeployNotFoundException when the deploy does not exist, or was deleted or purged (also
    *     while this upload was writing)
    * @throws UploadConflictException when another upload created the same path at the same time
+   * @throws UploadUnsettledException when the deploy was still being finalized {@link
+   *     #SETTLE_TIMEOUT} after this upload wrote its file into it: the file was left for that
+   *     finalize
+   * @throws SiteLockLostException when a replacement lost the site lock; if the message says so,
+   *     the write may have landed after another host finalized the deploy
    */
   public BlobInfo upload(
       SiteId site, DeployId deployId, UploadPath path, InputStream data, long size) {
@@ -290,79 +315,225 @@ public final class DeployService {
       throw new UploadConflictException(site, deployId, path);
     } catch (InvalidInputException refused) {
       // Refused before anything was stored (a stream of the wrong size): the path is still free.
-      // Any other failure may have stored the object, so the path stays counted as existing and
-      // a re-sent upload replaces it.
       uploads.withdraw(site, deployId, key);
       throw refused;
+    } catch (RuntimeException maybeStored) {
+      // Any other failure may have come after the object was stored (its answer lost on the way
+      // back), so it is settled like a stored file before it is reported. The path stays counted
+      // as existing meanwhile: a re-sent upload replaces whatever is there.
+      throw afterFailedCreate(op, site, deployId, path, key, maybeStored);
     }
     Optional<Deploy> now = retrier.call(op, () -> this.metadata.findDeploy(site, deployId));
     if (now.isPresent() && now.get().isPending()) {
       // Read after the write: a seal, delete or purge committed later, and sees the file.
       return created;
     }
-    return settle(op, site, deployId, path, key, created);
+    Settled settled = settle(op, site, deployId, path, key);
+    return switch (settled.verdict()) {
+      case KEPT -> created;
+      case WITHDRAWN -> throw withdrawn(site, deployId, settled.deploy());
+      case UNDECIDED -> throw unsettled(site, deployId, path, settled.deploy());
+    };
   }
 
   /**
-   * The deploy stopped being pending while the upload wrote: decide, after whatever ended it has
-   * finished, whether the created file belongs to it.
+   * The answer to an upload whose create failed in a way that may have stored the object: the
+   * create's own failure, unless settling found the deploy was no longer pending and withdrew the
+   * file (or could not decide).
    */
-  private BlobInfo settle(
+  private RuntimeException afterFailedCreate(
       Operation op,
       SiteId site,
       DeployId deployId,
       UploadPath path,
       BlobKey key,
-      BlobInfo created) {
-    // Lock: the site's lock, taken after finalize, delete, restore, purge or GC (which hold it
-    // from their first step to their last) let go, so the state and marker read here are final.
-    // It protects "a finalized deploy's bytes never change": the file stays only if finalize saw
-    // it, or if the deploy is pending again (a failed finalize, a restore).
-    try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
+      RuntimeException failure) {
+    Settled settled;
+    try {
+      Optional<Deploy> now = retrier.call(op, () -> this.metadata.findDeploy(site, deployId));
+      if (now.isPresent() && now.get().isPending()) {
+        return failure;
+      }
+      settled = settle(op, site, deployId, path, key);
+    } catch (RuntimeException settling) {
+      failure.addSuppressed(settling);
+      return failure;
+    }
+    RuntimeException answer =
+        switch (settled.verdict()) {
+          case KEPT -> failure;
+          case WITHDRAWN -> withdrawn(site, deployId, settled.deploy());
+          case UNDECIDED -> unsettled(site, deployId, path, settled.deploy());
+        };
+    if (answer != failure) {
+      answer.addSuppressed(failure);
+    }
+    return answer;
+  }
+
+  /**
+   * How long an upload that wrote while its deploy stopped being pending waits for the deploy's
+   * fate to be decided (see {@link #settle}): generous, because a finalize of a large deploy
+   * verifies for minutes on a slow store (20,000 SHA-256 checks against S3 take one to three).
+   */
+  public static final Duration SETTLE_TIMEOUT = Duration.ofMinutes(10);
+
+  private static final Duration SETTLE_FIRST_PAUSE = Duration.ofMillis(10);
+  private static final Duration SETTLE_MAX_PAUSE = Duration.ofSeconds(1);
+
+  /** What {@link #settle} decided about a file an upload created. */
+  private enum Verdict {
+    /** The file belongs to the deploy: it is pending again, or finalize verified the file. */
+    KEPT,
+    /** The file was deleted: the deploy was finalized without it, deleted or purged. */
+    WITHDRAWN,
+    /** Still being finalized at the deadline: the file was left for that finalize to verify. */
+    UNDECIDED
+  }
+
+  /** A verdict, with the deploy as last read (empty when it was gone). */
+  private record Settled(Verdict verdict, Optional<Deploy> deploy) {}
+
+  /**
+   * The deploy stopped being pending while the upload wrote (or may have written) {@code key}:
+   * decides, once whatever ended it has finished, whether the file belongs to it, and deletes it if
+   * not. The file was created by this upload (create-only), so deleting it loses nobody else's
+   * bytes; and if the create failed without storing it, a file there is another upload's, deleted
+   * only by the same rules (never one that the marker lists).
+   *
+   * <ul>
+   *   <li>PENDING (a finalize failed and unsealed it, a restore): kept; a later finalize lists it.
+   *   <li>FINALIZING: a finalize is verifying it, however long that takes. Waited for by reading
+   *       the deploy again with backoff (no lock is held while waiting, so the wait does not depend
+   *       on {@code lockTimeout}), up to {@link #SETTLE_TIMEOUT}; still FINALIZING then (that
+   *       finalize may have crashed), the file is left: a resumed finalize verifies it.
+   *   <li>ACTIVE: decided without the lock, because an active deploy's marker never changes: kept
+   *       if the marker lists the path, else deleted — no verified copy of an unlisted path exists
+   *       anywhere, so whatever is under the key is unverified.
+   *   <li>Gone (deleted, trashed by GC, purged): decided under the site lock, after that saga
+   *       ended, since a restore could bring the deploy back meanwhile: deleted unless the deploy
+   *       is live again, then decided as above.
+   * </ul>
+   */
+  private Settled settle(
+      Operation op, SiteId site, DeployId deployId, UploadPath path, BlobKey key) {
+    long deadlineNanos = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
+    java.time.Instant deadline = operations.clock().instant().plus(SETTLE_TIMEOUT);
+    Duration pause = SETTLE_FIRST_PAUSE;
+    while (true) {
       Optional<Deploy> deploy = retrier.call(op, () -> metadata.findDeploy(site, deployId));
-      if (deploy.isPresent()) {
-        if (deploy.get().isPending()) {
-          return created;
-        }
-        Marker marker = readMarker(op, site, deployId);
-        if (marker != null && marker.verified().containsKey(path.value())) {
-          return created;
-        }
+      Optional<Settled> decided =
+          deploy.isPresent()
+              ? decideLive(op, site, deployId, path, key, deploy.get())
+              : decideGone(op, site, deployId, path, key);
+      if (decided.isPresent()) {
+        return decided.get();
       }
-      // Created by this upload (create-only), so deleting it loses nobody else's bytes.
-      retrier.run(op, () -> blobs.delete(key));
-      uploads.withdraw(site, deployId, key);
-      if (deploy.isEmpty()) {
-        throw new DeployNotFoundException(site, deployId);
+      // Both clocks: the injected one (a test's), and real time, so a frozen clock cannot hang it.
+      if (System.nanoTime() - deadlineNanos >= 0
+          || !operations.clock().instant().isBefore(deadline)
+          || !retrier.pause(pause)) {
+        return new Settled(Verdict.UNDECIDED, deploy);
       }
-      throw new DeployStateException(
-          site,
-          deployId,
-          deploy.get().state(),
-          deploy.get().isActive()
-              ? "it was finalized while this upload was writing, without this file; the file was"
-                  + " withdrawn (upload it to a new deploy)"
-              : "a finalize of it began while this upload was writing; the file was withdrawn"
-                  + " (call finalizeDeploy to finish that finalize, or upload again if it fails)");
+      Duration doubled = pause.multipliedBy(2);
+      pause = doubled.compareTo(SETTLE_MAX_PAUSE) > 0 ? SETTLE_MAX_PAUSE : doubled;
     }
   }
 
-  private Marker readMarker(Operation op, SiteId site, DeployId deployId) {
-    Optional<BlobContent> content =
-        retrier.call(op, () -> blobs.get(BlobLayout.marker(site, deployId)));
-    if (content.isEmpty()) {
-      return null;
+  /** A verdict for a live deploy, or empty while it is being finalized. */
+  private Optional<Settled> decideLive(
+      Operation op, SiteId site, DeployId deployId, UploadPath path, BlobKey key, Deploy deploy) {
+    switch (deploy.state()) {
+      case PENDING -> {
+        return Optional.of(new Settled(Verdict.KEPT, Optional.of(deploy)));
+      }
+      case FINALIZING -> {
+        return Optional.empty();
+      }
+      default -> {
+        Optional<BlobContent> content =
+            retrier.call(op, () -> blobs.get(BlobLayout.marker(site, deployId)));
+        if (content.isEmpty()) {
+          // Moved to trash by a delete since the read: the next read finds the deploy gone.
+          return Optional.empty();
+        }
+        Marker marker;
+        try (BlobContent c = content.get()) {
+          marker = Marker.parse(c.readAllBytes());
+        } catch (IllegalArgumentException unreadable) {
+          // Nothing says whether finalize verified the file: leave it, the reconciler reports it.
+          return Optional.of(new Settled(Verdict.UNDECIDED, Optional.of(deploy)));
+        }
+        if (marker.verified().containsKey(path.value())) {
+          return Optional.of(new Settled(Verdict.KEPT, Optional.of(deploy)));
+        }
+        withdraw(op, site, deployId, key);
+        return Optional.of(new Settled(Verdict.WITHDRAWN, Optional.of(deploy)));
+      }
     }
-    try (BlobContent c = content.get()) {
-      return Marker.parse(c.readAllBytes());
-    } catch (IllegalArgumentException unreadable) {
-      return null;
+  }
+
+  /** A verdict for a deploy that is not live, or empty while its site is busy. */
+  private Optional<Settled> decideGone(
+      Operation op, SiteId site, DeployId deployId, UploadPath path, BlobKey key) {
+    SiteLock lock;
+    try {
+      lock = op.lockSite(store.siteLocks(), site, options.lockTimeout());
+    } catch (dev.durabledeploy.spi.SiteBusyException busy) {
+      return Optional.empty();
     }
+    // Lock: the site's lock, taken after the delete, GC or purge that removed the deploy (they
+    // hold it from their first step to their last) let go, so no restore runs while this decides.
+    // It protects "a finalized deploy's bytes never change": a restored deploy's files are its own.
+    try (lock) {
+      Optional<Deploy> deploy = retrier.call(op, () -> metadata.findDeploy(site, deployId));
+      if (deploy.isPresent()) {
+        return decideLive(op, site, deployId, path, key, deploy.get());
+      }
+      withdraw(op, site, deployId, key);
+      return Optional.of(new Settled(Verdict.WITHDRAWN, Optional.empty()));
+    }
+  }
+
+  private void withdraw(Operation op, SiteId site, DeployId deployId, BlobKey key) {
+    retrier.run(op, () -> blobs.delete(key));
+    uploads.withdraw(site, deployId, key);
+  }
+
+  private static DurableDeployException withdrawn(
+      SiteId site, DeployId deployId, Optional<Deploy> deploy) {
+    if (deploy.isEmpty()) {
+      return new DeployNotFoundException(site, deployId);
+    }
+    return new DeployStateException(
+        site,
+        deployId,
+        deploy.get().state(),
+        deploy.get().isActive()
+            ? "it was finalized while this upload was writing, without this file; the file was"
+                + " withdrawn (upload it to a new deploy)"
+            : "a finalize of it began while this upload was writing; the file was withdrawn"
+                + " (call finalizeDeploy to finish that finalize, or upload again if it fails)");
+  }
+
+  private static UploadUnsettledException unsettled(
+      SiteId site, DeployId deployId, UploadPath path, Optional<Deploy> deploy) {
+    return new UploadUnsettledException(
+        site, deployId, path, deploy.map(Deploy::state).orElse(null), SETTLE_TIMEOUT);
   }
 
   /**
    * A path that exists (or a store without create-only writes): the body is read to the end first,
-   * then written under the site lock with the state re-checked there.
+   * then written under the site lock with the state re-checked there, and checked again after the
+   * write.
+   *
+   * <p>The lock is a lease: a write in flight when it expires (this host cut off from the store, or
+   * paused, for longer than the lock's time to live) cannot be stopped, and the blob stores have no
+   * fencing token to refuse it. So the write is not started when the lock's remaining validity is
+   * short (its renewals are failing), and after the write the lock and the state are checked again:
+   * if the lock was lost, another host may have finalized the deploy before this write landed, and
+   * the upload fails with {@link dev.durabledeploy.spi.SiteLockLostException} saying so; the
+   * reconciler then reports the deploy as {@code CONTENT_CHANGED}.
    */
   private BlobInfo replace(
       Operation op,
@@ -377,23 +548,95 @@ public final class DeployService {
       // and its activation (finalize holds the lock from its seal to its last step): a deploy
       // that is pending under the lock stays pending until the write is done.
       try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
+        Optional<Duration> validAtStart = lock.validFor();
         requireUploadable(requireDeploy(op, site, deployId));
-        return retrier.call(
-            op,
-            () -> {
-              try (InputStream in = body.open()) {
-                return blobs.put(key, in, size, metadata);
-              } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-              }
-            });
+        requireTimeToWrite(site, lock, validAtStart);
+        BlobInfo written;
+        try {
+          written =
+              retrier.call(
+                  op,
+                  () -> {
+                    try (InputStream in = body.open()) {
+                      return blobs.put(key, in, size, metadata);
+                    } catch (java.io.IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    }
+                  });
+        } catch (SiteLockLostException lost) {
+          // Lost before the first attempt: nothing was written. Lost after a failed attempt: that
+          // attempt may still have stored the bytes.
+          throw lost.getSuppressed().length == 0 ? lost : replacedWithoutLock(site, deployId, key);
+        }
+        if (!lock.isHeld()) {
+          throw replacedWithoutLock(site, deployId, key);
+        }
+        Deploy after;
+        try {
+          after = requireDeploy(op, site, deployId);
+        } catch (SiteLockLostException lost) {
+          throw replacedWithoutLock(site, deployId, key);
+        }
+        if (!after.isPending()) {
+          throw new DeployStateException(
+              site,
+              deployId,
+              after.state(),
+              "it stopped being pending while '"
+                  + key.relativeTo(BlobLayout.deploy(site, deployId))
+                  + "' was being replaced under the site lock; its bytes may have changed since it"
+                  + " was verified, which the reconciler reports as CONTENT_CHANGED");
+        }
+        return written;
       }
     }
   }
 
+  /**
+   * Refuses to start a replacement when the lock's validity has run down to under a third of what
+   * it was when taken: renewals happen every third of the time to live, so that much is lost only
+   * when a renewal failed, and a write started now would likely outlive the lock.
+   */
+  private static void requireTimeToWrite(SiteId site, SiteLock lock, Optional<Duration> atStart) {
+    Optional<Duration> left = lock.validFor();
+    if (atStart.isPresent()
+        && left.isPresent()
+        && left.get().compareTo(atStart.get().dividedBy(3)) < 0) {
+      throw new SiteLockLostException(
+          site,
+          "upload",
+          "it is about to be: it stays valid for only "
+              + left.get().toMillis()
+              + " ms more, so the replacement was not started and nothing was written. Send it"
+              + " again; if this recurs, check the store's reachability and this process's"
+              + " pauses");
+    }
+  }
+
+  private static SiteLockLostException replacedWithoutLock(
+      SiteId site, DeployId deployId, BlobKey key) {
+    return new SiteLockLostException(
+        site,
+        "upload",
+        "the replacement of '"
+            + key.relativeTo(BlobLayout.deploy(site, deployId))
+            + "' in deploy '"
+            + deployId
+            + "' was written when the lock may already have been lost, so another host may have"
+            + " finalized the deploy before the write landed: its bytes may have changed since"
+            + " finalize verified them, which the reconciler reports as CONTENT_CHANGED. Check the"
+            + " deploy's state; if it is finalized, upload to a new deploy");
+  }
+
   private Set<String> countUploaded(SiteId site, DeployId deployId) {
     Set<String> paths = new HashSet<>();
-    blobs.listAll(BlobLayout.deploy(site, deployId)).forEach(i -> paths.add(i.key().value()));
+    BlobKey marker = BlobLayout.marker(site, deployId);
+    for (BlobInfo info : blobs.listAll(BlobLayout.deploy(site, deployId))) {
+      // A marker in a pending deploy is a leftover (a finalize that stopped), not a file.
+      if (!info.key().equals(marker)) {
+        paths.add(info.key().value());
+      }
+    }
     return paths;
   }
 
@@ -410,14 +653,17 @@ public final class DeployService {
    * and is pending (or FINALIZING: a finalize that crashed, which this one resumes); the manifest
    * is not empty, contains {@code index.html} and is within the files limit. Then the deploy is
    * sealed (FINALIZING: uploads are refused from here on, see the class description) and verified:
-   * every file is in the blob store ({@link ManifestIncompleteException} lists the missing), and
-   * for a manifest of {@link Manifest.Entry entries} each size and SHA-256 matches the stored bytes
+   * the deploy holds at most the maximum files per deploy, counting every file its listing finds,
+   * whichever host uploaded it ({@link InvalidInputException}, field {@code files}); every manifest
+   * file is in the blob store ({@link ManifestIncompleteException} lists the missing), and for a
+   * manifest of {@link Manifest.Entry entries} each size and SHA-256 matches the stored bytes
    * ({@link ManifestMismatchException}); a failed verification unseals the deploy, so the client
    * can upload what is missing and finalize again. Then the marker is written, recording every file
    * with its size, etag and SHA-256 where known, then one metadata command makes the deploy ACTIVE,
    * moves the alias by CAS, releases the previous target and appends {@code alias.changed} and
-   * {@code site.changed} atomically ({@link AliasDriftException} unseals it too). Re-running a
-   * finalize that succeeded returns the same result (V9).
+   * {@code site.changed} atomically. {@link AliasDriftException} there deletes the marker again and
+   * then unseals the deploy, so a pending deploy holds no marker. Re-running a finalize that
+   * succeeded returns the same result (V9).
    *
    * <p>Cost: one listing of the prefix (which gives sizes and etags); SHA-256 checks read what the
    * listing lacks, at most {@value #DIGEST_CHECKS_IN_PARALLEL} objects at a time: a stat where the
@@ -450,7 +696,8 @@ public final class DeployService {
           Map<String, Marker.VerifiedFile> verified;
           try {
             verified = verify(op, site, deployId, manifest);
-          } catch (ManifestIncompleteException | ManifestMismatchException failed) {
+          } catch (InvalidInputException failed) {
+            // Incomplete, mismatched or over the files limit: nothing written yet.
             unseal(op, site, deployId, sealing);
             throw failed;
           }
@@ -475,6 +722,16 @@ public final class DeployService {
           try {
             moved = retrier.call(op, () -> metadata.activate(site, deployId, alias, expect, actor));
           } catch (AliasDriftException drift) {
+            // Not finalized after all: the marker goes before the deploy is unsealed, so a pending
+            // deploy holds none (GC would keep it for retention rather than grace). Should the
+            // delete fail, the deploy stays sealed, like a finalize that crashed: the next
+            // finalize resumes it.
+            try {
+              retrier.run(op, () -> blobs.delete(BlobLayout.marker(site, deployId)));
+            } catch (RuntimeException e) {
+              drift.addSuppressed(e);
+              throw drift;
+            }
             unseal(op, site, deployId, sealing);
             throw drift;
           }
@@ -523,6 +780,21 @@ public final class DeployService {
       if (!relative.equals(BlobLayout.MARKER_NAME)) {
         present.put(relative, info);
       }
+    }
+    // Uploads count files per host (see UploadCounter); only the listing sees every host's.
+    if (present.size() > options.maxFilesPerDeploy()) {
+      throw new InvalidInputException(
+          "files",
+          "deploy "
+              + deployId
+              + " holds "
+              + present.size()
+              + " files, more than the maximum of "
+              + options.maxFilesPerDeploy()
+              + " (uploads through several hosts are counted by each host alone); upload the"
+              + " site to a new deploy with at most "
+              + options.maxFilesPerDeploy()
+              + " files");
     }
     List<UploadPath> missing =
         manifest.files().stream().filter(p -> !present.containsKey(p.value())).toList();
@@ -791,10 +1063,11 @@ public final class DeployService {
   }
 
   /**
-   * Removes a site for good: all its bytes (deploys, aliases, trash) first, then all its rows (V6).
-   * Idempotent. The purge records its intent first, so a crash half way is finished by calling it
-   * again, by the next {@code init} on the site, by {@code reconcile} or by the {@code
-   * tombstone-purge} cron (see {@link SitePurge}).
+   * Removes a site for good: it records its intent (the site's tombstone), then deletes all its
+   * rows, then all its bytes (deploys, aliases, trash): record first, bytes second, like every
+   * removal (V6), so an upload racing it finds its deploy gone and withdraws what it wrote.
+   * Idempotent. A crash half way is finished by calling it again, by the next {@code init} on the
+   * site, by {@code reconcile} or by the {@code tombstone-purge} cron (see {@link SitePurge}).
    */
   public SiteDeletion purgeSite(SiteId site) {
     return mutate("purge-site", site, op -> sitePurge.purge(op, site, actor));
@@ -849,8 +1122,8 @@ public final class DeployService {
    * tells an upload whether its path exists (a replacement, which takes the site lock) without
    * reading the stream twice. Another host's uploads are not seen: a create of such a path is
    * refused by the store and reported as {@link UploadConflictException}, and the path is known
-   * here from then on. Bounded to the most recently used deploys; finalize re-checks the manifest
-   * size authoritatively.
+   * here from then on. Bounded to the most recently used deploys; so the limit it enforces is per
+   * host, and finalize enforces it for the deploy (every file its listing finds).
    */
   static final class UploadCounter {
     private static final int TRACKED_DEPLOYS = 1_000;

@@ -173,6 +173,11 @@ public final class Operations {
         }
 
         @Override
+        public Optional<Duration> validFor() {
+          return lock.validFor();
+        }
+
+        @Override
         public void close() {
           if (!open.compareAndSet(true, false)) {
             return;

@@ -209,10 +209,22 @@ public final class OutboxRelay implements AutoCloseable {
    * it; a host that assembles the engine itself may call it earlier.
    */
   public void checkRoutes() {
-    Optional<Set<String>> registered = engine.registeredWorkflows();
-    if (registered.isEmpty()) {
+    checkRoutes(Set.of());
+  }
+
+  /**
+   * {@link #checkRoutes()}, counting {@code toBeRegistered} as registered: workflows about to be
+   * registered, so that routes are checked before anything is registered and a refused start can be
+   * fixed and retried.
+   */
+  public void checkRoutes(Set<String> toBeRegistered) {
+    Optional<Set<String>> known = engine.registeredWorkflows();
+    if (known.isEmpty()) {
       return;
     }
+    Set<String> all = new java.util.HashSet<>(known.get());
+    all.addAll(toBeRegistered);
+    Optional<Set<String>> registered = Optional.of(all);
     new java.util.TreeMap<>(routes)
         .forEach(
             (type, workflows) -> {

@@ -20,14 +20,20 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Removes a whole site for good: its bytes first, then its rows (V6). Because nobody is bound to
- * call {@code purgeSite} again after a crash, the purge records its intent before the first byte
- * goes ({@link BlobLayout#purgeIntent}) and deletes it after the rows. A crash in between leaves
- * the intent, and whoever finds it next finishes the purge: a {@code reconcile} of the site, the
- * {@code tombstone-purge} cron, or an {@code init} on the site (so a new deploy is never created
- * into a half-purged site, where the unfinished purge would later remove it). Without the intent a
- * site whose bytes are gone but whose rows remain looks like a listing fault, which the reconciler
- * refuses to repair (E6).
+ * Removes a whole site for good. The purge first records its intent ({@link
+ * BlobLayout#purgeIntent}), which is the site's tombstone; then deletes its rows, then its bytes
+ * (live and trash), then the intent. Rows before bytes, like every other removal (V6: the record
+ * first, the bytes second): an upload racing the purge reads its deploy gone once the rows are, and
+ * withdraws whatever it wrote, so no write can land after the bytes went and still find a deploy to
+ * report success into.
+ *
+ * <p>Because nobody is bound to call {@code purgeSite} again after a crash, whoever finds an intent
+ * next finishes the purge, whatever step crashed: a {@code reconcile} of the site (drift {@code
+ * PURGE_UNFINISHED}), the {@code tombstone-purge} cron, or an {@code init} on the site (so a new
+ * deploy is never created into a half-purged site, where the unfinished purge would later remove
+ * it). Rows gone and bytes still there is such a state; with the intent it is an unfinished purge,
+ * without it it would look like abandoned bytes or, with the bytes gone first, a listing fault the
+ * reconciler refuses to repair (E6).
  *
  * <p>Every method but {@link #pendingSites} expects its caller to hold the site's lock.
  */
@@ -47,7 +53,7 @@ public final class SitePurge {
     this.clock = clock;
   }
 
-  /** Intent, bytes (live and trash), rows, then the intent removed. Idempotent (V9). */
+  /** Intent, rows, bytes (live and trash), then the intent removed. Idempotent (V9). */
   public SiteDeletion purge(Operation op, SiteId site, Actor actor) {
     byte[] intent;
     try {
@@ -65,9 +71,9 @@ public final class SitePurge {
                 new ByteArrayInputStream(intent),
                 intent.length,
                 BlobMetadata.ofType("application/json")));
+    SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
     retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
     retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site)));
-    SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
     retrier.run(op, () -> blobs.delete(BlobLayout.purgeIntent(site)));
     return deleted;
   }

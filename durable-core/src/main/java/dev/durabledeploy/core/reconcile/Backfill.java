@@ -4,6 +4,7 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
@@ -18,7 +19,7 @@ import java.util.Optional;
 /**
  * Adopts an existing bucket: builds index rows from marked deploy prefixes. Never overwrites a row
  * or tombstone, never writes an alias; unmarked prefixes (unfinished uploads) are left for the
- * reconciler.
+ * reconciler, and so is a site whose purge is unfinished.
  */
 public final class Backfill {
 
@@ -32,12 +33,14 @@ public final class Backfill {
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
+  private final SitePurge sitePurge;
 
   public Backfill(MetadataStore metadata, BlobStore blobs, Operations operations, Retrier retrier) {
     this.metadata = metadata;
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
+    this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
   }
 
   /** Backfills one site. */
@@ -69,6 +72,11 @@ public final class Backfill {
   }
 
   private Report backfill(Operation op, SiteId site) {
+    if (sitePurge.pending(op, site)) {
+      // A purge that has deleted the rows and not yet the bytes: adopting them would bring back a
+      // site someone asked to remove. Whoever finishes the purge removes the bytes.
+      return new Report(1, 0, 0, 0, 0);
+    }
     BucketView bucket = retrier.call(op, () -> BucketView.read(blobs, site));
     int adopted = 0;
     int indexed = 0;

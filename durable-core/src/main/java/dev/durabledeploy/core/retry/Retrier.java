@@ -96,6 +96,21 @@ public final class Retrier {
     }
   }
 
+  /**
+   * Waits {@code delay} on this retrier's sleeper (real time in production, none or a test clock's
+   * in tests): for a saga that polls a state it waits for. Returns false, with the thread's
+   * interrupt flag set, when interrupted.
+   */
+  public boolean pause(Duration delay) {
+    try {
+      sleeper.sleep(delay);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** {@link #call} for a body without a result. */
   public void run(Operation op, Runnable body) {
     call(

@@ -20,7 +20,6 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
@@ -40,25 +39,39 @@ import org.slf4j.LoggerFactory;
  * the host, and its UI, can watch it.
  *
  * <p>{@link #start()} runs the build steps synchronously — a failing step ends in {@link
- * SidecarStatus#FAILED} with an {@code Error(BUILD)} event carrying the command and the tail of its
- * output — then spawns the process with two environment variables: {@value #ENDPOINT_VARIABLE}
- * ({@code 127.0.0.1:<port>}) and {@value #TOKEN_VARIABLE}, a one-time token. The sidecar connects
- * to the endpoint and sends one line, {@code HELLO <token> <id> <capability,...>}; the supervisor
- * answers {@code OK} (status {@link SidecarStatus#CONNECTED}) or {@code DENIED} (a wrong token is
- * logged, never the token). It then sends a line at least every health timeout ({@code PING});
- * silence, a dropped connection or the process's exit clears its capabilities. An unexpected exit
- * is restarted after the retry policy's backoff; after {@code maxAttempts} failures in a row
- * without a connection it is {@link SidecarStatus#FAILED}. {@link #stop()} terminates the whole
- * process tree (polite first, forcibly after a grace period), as does a JVM shutdown hook.
+ * SidecarStatus#FAILED} with an {@code Error(BUILD)} event naming the step by its number and
+ * program ({@code build step 2 (sh)}; never its arguments, which may hold a password) with the tail
+ * of its output — then spawns the process with two environment variables: {@value
+ * #ENDPOINT_VARIABLE} ({@code 127.0.0.1:<port>}) and {@value #TOKEN_VARIABLE}, a one-time token.
+ * The sidecar connects to the endpoint and sends one line, {@code HELLO <token> <id>
+ * <capability,...>}; the supervisor answers {@code OK} (status {@link SidecarStatus#CONNECTED}) or
+ * {@code DENIED} (a wrong token is logged, never the token). It then sends a line at least every
+ * health timeout ({@code PING}); silence, a dropped connection or the process's exit clears its
+ * capabilities. An unexpected exit is restarted after the retry policy's backoff; after {@code
+ * maxAttempts} failures in a row without a connection it is {@link SidecarStatus#FAILED}. {@link
+ * #stop()} terminates the whole process tree (polite first, forcibly after a grace period), as does
+ * a JVM shutdown hook.
+ *
+ * <p><b>Process trees.</b> Where {@code setsid} and {@code kill} are on the host's {@code PATH}
+ * (Linux), every child starts as the leader of a process group of its own and stopping it signals
+ * the whole group, so a process the child started and detached (a daemon, {@code cmd &} in a
+ * subshell that exits) is stopped too although it is no longer the child's descendant. Without them
+ * (macOS, Windows) children stay in the host's group and a stop reaches only the processes still
+ * descended from the child: a detached one keeps running. A process that leaves its group on
+ * purpose ({@code setsid}, {@code daemon(3)}) escapes either way; only the host's service manager
+ * (systemd's {@code KillMode=control-group}, a container) stops those.
  *
  * <p>Children get an allow-listed environment, never the host's whole one (which holds its database
  * password, S3 keys, {@code AWS_*}): {@link #DEFAULT_ENVIRONMENT}, the variables the host names
  * with {@link Builder#inheritEnvironment}, and the values it sets with {@link Builder#environment}.
  * A build step that runs longer than {@link Builder#buildStepTimeout} is stopped with every process
- * it started; the output tail of a failed step is redacted before it is logged or published. A
- * connected sidecar that misses its health deadline (silence longer than the health timeout) or
- * drops its connection while alive cannot connect again (its token was one-time), so it is stopped
- * and restarted with a fresh token, like one that exited.
+ * it started; the output tail of a failed step is bounded ({@value OutputTail#MAX_LINES} lines of
+ * at most {@value OutputTail#MAX_LINE_CHARS} characters, {@value OutputTail#MAX_CHARS} in all, a
+ * cut line marked as such) and redacted as one text, so a private key printed over several lines is
+ * masked too, before it is logged or published. A connected sidecar that misses its health deadline
+ * (silence longer than the health timeout) or drops its connection while alive cannot connect again
+ * (its token was one-time), so it is stopped and restarted with a fresh token, like one that
+ * exited.
  *
  * <p>With no command configured, or a directory that does not exist, the supervisor stays {@link
  * SidecarStatus#IDLE} and runs nothing. Events go to the bus under topic {@code sidecar}; a late
@@ -94,7 +107,6 @@ public final class SidecarSupervisor implements AutoCloseable {
           "COMSPEC",
           "PATHEXT");
 
-  private static final int OUTPUT_TAIL_LINES = 20;
   private static final Logger LOG = LoggerFactory.getLogger(SidecarSupervisor.class);
 
   private final String name;
@@ -112,6 +124,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final SecureRandom tokens = new SecureRandom();
   private final SplittableRandom jitter = new SplittableRandom();
   private final Thread shutdownHook;
+  private final ProcessGroups groups = ProcessGroups.detect();
 
   // Guarded by this.
   private SidecarStatus status = SidecarStatus.IDLE;
@@ -185,8 +198,8 @@ public final class SidecarSupervisor implements AutoCloseable {
       status = SidecarStatus.BUILDING;
     }
     publish(new SidecarEvent.Building(name, directory, clock.instant()));
-    for (List<String> step : buildSteps) {
-      String failure = runBuildStep(step);
+    for (int i = 0; i < buildSteps.size(); i++) {
+      String failure = runBuildStep(i, buildSteps.get(i));
       synchronized (this) {
         if (stopping) {
           status = SidecarStatus.IDLE;
@@ -222,40 +235,39 @@ public final class SidecarSupervisor implements AutoCloseable {
 
   /**
    * Runs one build step; returns null on success, else the failure reason. Its output is drained by
-   * a reader thread (so a chatty step cannot block on a full pipe) into a redacted tail.
+   * a reader thread (so a chatty step cannot block on a full pipe) into a bounded tail. The step is
+   * named by its number and program only: its arguments may hold a secret ({@code docker login -p
+   * ...}) that no scrubber could tell from any other word.
    */
-  private String runBuildStep(List<String> step) {
-    ArrayDeque<String> tail = new ArrayDeque<>();
+  private String runBuildStep(int index, List<String> step) {
+    String label = "build step " + (index + 1) + " (" + program(step) + ")";
+    OutputTail tail = new OutputTail();
     Process p;
     try {
       ProcessBuilder pb =
-          new ProcessBuilder(step).directory(directory.toFile()).redirectErrorStream(true);
+          new ProcessBuilder(groups.wrap(step))
+              .directory(directory.toFile())
+              .redirectErrorStream(true);
       restrictEnvironment(pb);
+      if (groups.available()
+          && !ProcessGroups.isExecutable(step.get(0), pb.environment(), directory)) {
+        return notFound(step, label);
+      }
       synchronized (this) {
         if (stopping) {
-          return "stopped before build step " + render(step);
+          return "stopped before " + label;
         }
         p = pb.start();
         buildStep = p;
       }
     } catch (IOException e) {
-      return missingExecutable(step, e);
+      return cannotRun(step, label, e);
     }
     Thread reader =
         new Thread(
             () -> {
-              try (BufferedReader out =
-                  new BufferedReader(
-                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = out.readLine()) != null) {
-                  synchronized (tail) {
-                    if (tail.size() == OUTPUT_TAIL_LINES) {
-                      tail.removeFirst();
-                    }
-                    tail.addLast(Inputs.redactCredentials(line));
-                  }
-                }
+              try {
+                tail.drain(p.getInputStream());
               } catch (IOException closed) {
                 // The step was stopped; what was read is the tail.
               }
@@ -267,41 +279,29 @@ public final class SidecarSupervisor implements AutoCloseable {
       if (!p.waitFor(buildStepTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
         stopTree(p);
         reader.join(stopGrace.toMillis());
-        return "build step "
-            + render(step)
+        return label
             + " did not finish within "
             + buildStepTimeout
             + "; it was stopped with the processes it started (raise buildStepTimeout if it needs"
             + " longer); last output:\n"
-            + tailText(tail);
+            + tail.text();
       }
       reader.join(stopGrace.toMillis());
       int exit = p.exitValue();
       if (exit != 0) {
-        return "build step "
-            + render(step)
-            + " exited with "
-            + exit
-            + "; last output:\n"
-            + tailText(tail);
+        return label + " exited with " + exit + "; last output:\n" + tail.text();
       }
       return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       stopTree(p);
-      return "build step " + render(step) + " was interrupted";
+      return label + " was interrupted";
     } finally {
       synchronized (this) {
         if (buildStep == p) {
           buildStep = null;
         }
       }
-    }
-  }
-
-  private static String tailText(ArrayDeque<String> tail) {
-    synchronized (tail) {
-      return String.join("\n", tail);
     }
   }
 
@@ -312,6 +312,10 @@ public final class SidecarSupervisor implements AutoCloseable {
    */
   private void stopTree(ProcessHandle root) {
     Set<ProcessHandle> tree = new HashSet<>(root.descendants().toList());
+    // The root leads its own process group where ProcessGroups is available: the group holds the
+    // processes that detached from the tree as well. A group outlives its leader while any member
+    // lives, so its id cannot be reused meanwhile.
+    groups.signal(root, "TERM");
     tree.forEach(ProcessHandle::destroy);
     root.destroy();
     try {
@@ -322,6 +326,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     tree.addAll(root.descendants().toList());
+    groups.signal(root, "KILL");
     root.destroyForcibly();
     tree.forEach(ProcessHandle::destroyForcibly);
   }
@@ -330,21 +335,37 @@ public final class SidecarSupervisor implements AutoCloseable {
     stopTree(process.toHandle());
   }
 
-  private static String missingExecutable(List<String> command, IOException e) {
-    String message = String.valueOf(e.getMessage());
-    if (message.contains("error=2") || message.contains("No such file")) {
-      return "'"
-          + command.get(0)
-          + "' was not found (needed by "
-          + render(command)
-          + "): install it"
-          + " or put it on the PATH of the host process, or configure another command for the sidecar";
-    }
-    return "cannot run " + render(command) + ": " + message;
+  /**
+   * A command's program for a message: its file name, never an argument, with control characters
+   * shown as {@code ?} and anything credential-like masked.
+   */
+  private static String program(List<String> command) {
+    String program = command.get(0);
+    int slash = Math.max(program.lastIndexOf('/'), program.lastIndexOf('\\'));
+    String name =
+        slash >= 0 && slash < program.length() - 1 ? program.substring(slash + 1) : program;
+    StringBuilder shown = new StringBuilder();
+    name.codePoints()
+        .limit(64)
+        .forEach(c -> shown.appendCodePoint(Character.isISOControl(c) ? '?' : c));
+    return Inputs.redactCredentials(shown.toString());
   }
 
-  private static String render(List<String> command) {
-    return Inputs.redactCredentials(String.join(" ", command));
+  private static String notFound(List<String> command, String label) {
+    return Inputs.render(Inputs.redactCredentials(command.get(0)))
+        + " was not found (needed by "
+        + label
+        + "): install it or put it on the PATH of the host process, or configure another command"
+        + " for the sidecar";
+  }
+
+  private static String cannotRun(List<String> command, String label, IOException e) {
+    String message = String.valueOf(e.getMessage());
+    if (message.contains("error=2") || message.contains("No such file")) {
+      return notFound(command, label);
+    }
+    // The JDK's message names the program and directory, never the arguments.
+    return "cannot run " + label + ": " + Inputs.redactCredentials(message);
   }
 
   private void spawn() {
@@ -356,18 +377,27 @@ public final class SidecarSupervisor implements AutoCloseable {
       byte[] secret = new byte[16];
       tokens.nextBytes(secret);
       token = HexFormat.of().formatHex(secret);
-      ProcessBuilder pb = new ProcessBuilder(command).directory(directory.toFile()).inheritIO();
+      ProcessBuilder pb =
+          new ProcessBuilder(groups.wrap(command)).directory(directory.toFile()).inheritIO();
       restrictEnvironment(pb);
       pb.environment().put(ENDPOINT_VARIABLE, "127.0.0.1:" + server.getLocalPort());
       pb.environment().put(TOKEN_VARIABLE, token);
-      try {
-        process = pb.start();
-      } catch (IOException e) {
+      String label = "the sidecar command (" + program(command) + ")";
+      String failure = null;
+      if (groups.available()
+          && !ProcessGroups.isExecutable(command.get(0), pb.environment(), directory)) {
+        failure = notFound(command, label);
+      } else {
+        try {
+          process = pb.start();
+        } catch (IOException e) {
+          failure = cannotRun(command, label, e);
+        }
+      }
+      if (failure != null) {
         process = null;
         status = SidecarStatus.FAILED;
-        publish(
-            new SidecarEvent.Error(
-                name, Step.SPAWN, missingExecutable(command, e), clock.instant()));
+        publish(new SidecarEvent.Error(name, Step.SPAWN, failure, clock.instant()));
         return;
       }
       status = SidecarStatus.STARTING;

@@ -3,6 +3,7 @@ package dev.durabledeploy.core.blob;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class FileSystemBlobStoreTest extends BlobStoreContract {
 
@@ -84,6 +87,67 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
     try (Stream<Path> files = Files.list(outside)) {
       assertThat(files).isEmpty();
     }
+  }
+
+  /**
+   * A link planted as the store's own {@code objects/} or {@code tmp/}, after the store was built:
+   * the outside directory holds a valid object of another store under the same key, so a store that
+   * followed the link would list, read, overwrite or delete it, or write its upload's bytes there.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"objects", "tmp"})
+  @DisplayName("objects/ or tmp/ replaced by a link: every operation is refused, nothing outside")
+  void ownDirectoryIsALink(String own) throws Exception {
+    Path store = root.resolve("planted");
+    FileSystemBlobStore planted = new FileSystemBlobStore(store);
+    Path outside = root.resolve("other");
+    String key = "site-a/deploys/20240101-000000-aaaaaaa/index.html";
+    byte[] theirs = "not the store's".getBytes(StandardCharsets.UTF_8);
+    new FileSystemBlobStore(outside)
+        .put(BlobKey.of(key), new ByteArrayInputStream(theirs), theirs.length, HTML);
+    Path victim = outside.resolve("objects").resolve(key);
+    byte[] before = Files.readAllBytes(victim);
+    Files.delete(store.resolve(own));
+    Files.createSymbolicLink(store.resolve(own), outside.resolve(own));
+    Files.createDirectories(outside.resolve("tmp"));
+    List<Runnable> operations =
+        List.of(
+            () -> planted.put(BlobKey.of(key), new ByteArrayInputStream(new byte[3]), 3, HTML),
+            () ->
+                planted.create(
+                    BlobKey.of("site-a/x"), new ByteArrayInputStream(new byte[1]), 1, HTML),
+            () -> planted.get(BlobKey.of(key)),
+            () -> planted.stat(BlobKey.of(key)),
+            () -> planted.list(BlobPrefix.of("site-a"), null, 10),
+            () -> planted.delete(BlobKey.of(key)),
+            () -> planted.deletePrefix(BlobPrefix.of("site-a")),
+            () -> planted.movePrefix(BlobPrefix.of("site-a"), BlobPrefix.of("_trash/site-a")));
+    for (Runnable operation : operations) {
+      assertThatThrownBy(operation::run)
+          .isInstanceOfSatisfying(
+              ConfigurationException.class,
+              e -> {
+                assertThat(e.property()).isEqualTo("blobRoot");
+                assertThat(e.getMessage()).contains(own).contains("symbolic link");
+              });
+    }
+    assertThat(Files.readAllBytes(victim)).isEqualTo(before);
+    try (Stream<Path> files = Files.walk(outside)) {
+      assertThat(files.filter(Files::isRegularFile)).containsExactly(victim);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"objects", "tmp"})
+  @DisplayName("a root whose objects/ or tmp/ is a link is refused when the store is built")
+  void rootWithALinkRefused(String own) throws Exception {
+    Path store = Files.createDirectories(root.resolve("linked"));
+    Files.createSymbolicLink(
+        store.resolve(own), Files.createDirectories(root.resolve("elsewhere")));
+    assertThatThrownBy(() -> new FileSystemBlobStore(store))
+        .isInstanceOfSatisfying(
+            ConfigurationException.class,
+            e -> assertThat(e.getMessage()).contains(own).contains("symbolic link"));
   }
 
   /**
@@ -253,6 +317,60 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
     assertThatThrownBy(() -> put("a/b/c", "y")).isInstanceOf(InvalidInputException.class);
     put("d/e/f", "x");
     assertThatThrownBy(() -> put("d/e", "y")).isInstanceOf(InvalidInputException.class);
+  }
+
+  @Test
+  @DisplayName("writes into new directories and a delete of their prefix, at once, all succeed")
+  void writeRacingPrune() throws Exception {
+    // Found by the reliability harness (an upload racing purgeSite): the store creates a new
+    // object's directories one level after another, and a deletePrefix removes each as soon as it
+    // is empty, so creating the next level failed with NoSuchFileException. The other way round,
+    // a directory the delete had listed empty could hold a new write by the time it removed it
+    // (DirectoryNotEmptyException).
+    int writes = 500;
+    // One sweep per write, each started as the next write begins: every write races a sweep.
+    java.util.concurrent.Semaphore wrote = new java.util.concurrent.Semaphore(0);
+    java.util.concurrent.atomic.AtomicBoolean writing =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      java.util.concurrent.Future<Long> deleting =
+          pool.submit(
+              () -> {
+                long sweeps = 0;
+                while (writing.get() || wrote.availablePermits() > 0) {
+                  if (wrote.tryAcquire(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    blobs.deletePrefix(BlobPrefix.of("site"));
+                    sweeps++;
+                  }
+                }
+                return sweeps;
+              });
+      java.util.concurrent.Future<Integer> written =
+          pool.submit(
+              () -> {
+                try {
+                  for (int i = 0; i < writes; i++) {
+                    byte[] bytes = {(byte) i};
+                    BlobKey key = BlobKey.of("site/deploys/d" + i + "/assets/x.js");
+                    if (i % 2 == 0) {
+                      blobs.create(key, new ByteArrayInputStream(bytes), 1, BlobMetadata.binary());
+                    } else {
+                      blobs.put(key, new ByteArrayInputStream(bytes), 1, BlobMetadata.binary());
+                    }
+                    wrote.release();
+                  }
+                  return writes;
+                } finally {
+                  writing.set(false);
+                }
+              });
+      assertThat(written.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(writes);
+      assertThat(deleting.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(writes);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test

@@ -437,7 +437,7 @@ class DeployServiceTest extends CoreFixture {
     }
 
     @Test
-    @DisplayName("purgeSite removes every byte and row of the site, bytes first")
+    @DisplayName("purgeSite removes every row and byte of the site, rows first")
     void purgeSite() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
       finalizedDeploy(PROD, "v2");
@@ -453,11 +453,13 @@ class DeployServiceTest extends CoreFixture {
 
     @Test
     @DisplayName(
-        "a purge that crashed after the bytes is finished by the next init, whose deploy stays")
+        "a purge that crashed after the rows is finished by the next init: the bytes go, the new"
+            + " deploy stays")
     void crashedPurgeFinishedByInit() {
-      finalizedDeploy(PROD, "v1");
+      Deploy old = finalizedDeploy(PROD, "v1");
       crashedPurge();
       Deploy fresh = finalizedDeploy(PROD, "v2");
+      assertThat(keys(BlobLayout.deploy(SITE, old.id()))).isEmpty();
       assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(fresh.id());
       assertThat(deploys.aliases(SITE))
           .singleElement()

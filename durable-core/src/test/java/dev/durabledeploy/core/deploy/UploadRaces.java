@@ -12,6 +12,7 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.DeployNotFoundException;
 import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -205,7 +206,14 @@ abstract class UploadRaces {
   void dieAfterTheWrite() {
     blobs
         .failOnCall(1, FaultInjectingBlobStore.When.AFTER)
-        .throwing(() -> new IllegalStateException("the uploading process died"));
+        .throwing(
+            () -> {
+              // From the write on, nothing the process asks of the bucket gets done (it died), so
+              // the upload cannot settle what it wrote: the file is left as a dead process leaves
+              // it, until heal().
+              blobs.failRandomly(1.0, new SplittableRandom(0));
+              return new IllegalStateException("the uploading process died");
+            });
   }
 
   // ---- finalize --------------------------------------------------------------------------------
@@ -263,6 +271,101 @@ abstract class UploadRaces {
     upload(d.id(), "missing.js", "2");
     deploys.finalizeDeploy(SITE, d.id(), PROD, Manifest.of("index.html", "missing.js", "app.js"));
     assertThat(deploys.deploy(SITE, d.id()).orElseThrow().state()).isEqualTo(DeployState.ACTIVE);
+  }
+
+  @Test
+  @DisplayName(
+      "a create whose answer is lost after the object was stored is withdrawn from the deploy"
+          + " finalized meanwhile")
+  void createAnswerLostAfterFinalize() throws Exception {
+    Deploy d = pendingWithIndex();
+    GatedInputStream late = new GatedInputStream(bytes("late"));
+    Future<BlobInfo> upload = gatedUpload(d.id(), "late.js", late, 4);
+    concurrently(() -> deploys.finalizeDeploy(SITE, d.id(), PROD, Manifest.of("index.html")));
+    // The upload's create is the next call to finish: it stores the file, and its answer is lost.
+    blobs.afterCall(
+        1,
+        () -> {
+          throw new TransientStoreException("connection reset after the object was stored");
+        });
+    late.open();
+    Throwable failure = failure(upload);
+    assertThat(failure)
+        .isInstanceOfSatisfying(
+            DeployStateException.class, e -> assertThat(e.state()).isEqualTo(DeployState.ACTIVE));
+    assertThat(failure.getSuppressed())
+        .anySatisfy(lost -> assertThat(lost).hasMessageContaining("connection reset"));
+    assertThat(live(d.id())).containsExactly(BlobLayout.MARKER_NAME, "index.html");
+    assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+  }
+
+  @Test
+  @DisplayName(
+      "a create whose answer is lost while the deploy is pending reports the failure; sent again,"
+          + " the file is replaced")
+  void createAnswerLostWhilePending() {
+    Deploy d = pendingWithIndex();
+    blobs.afterCall(
+        1,
+        () -> {
+          throw new TransientStoreException("connection reset after the object was stored");
+        });
+    assertThatThrownBy(() -> upload(d.id(), "app.js", "1"))
+        .isInstanceOf(TransientStoreException.class);
+    assertThat(served(d.id(), "app.js")).isEqualTo("1");
+    upload(d.id(), "app.js", "2");
+    assertThat(served(d.id(), "app.js")).isEqualTo("2");
+    deploys.finalizeDeploy(SITE, d.id(), PROD, Manifest.of("index.html", "app.js"));
+    assertThat(marker(d.id()).verified()).containsOnlyKeys("index.html", "app.js");
+  }
+
+  @Test
+  @DisplayName(
+      "a file written after a finalize listed the deploy and crashed is left for the resumed"
+          + " finalize: the upload fails with UploadUnsettledException after its deadline")
+  void uploadIntoCrashedFinalize() throws Exception {
+    Deploy d = pendingWithIndex();
+    // A host whose waits pass on the test clock, so the settle deadline comes without waiting.
+    DurableDeploy patient =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(new InMemoryWorkflowEngine())
+            .clock(clock)
+            .random(new SplittableRandom(9))
+            .sleeper(clock::advance)
+            .options(DeployOptions.builder().lockTimeout(Duration.ofSeconds(20)).build())
+            .instanceId("race-host-patient")
+            .build();
+    others.add(patient);
+    GatedInputStream late = new GatedInputStream(bytes("late"));
+    Future<BlobInfo> upload =
+        pool.submit(
+            () -> patient.deploys().upload(SITE, d.id(), UploadPath.of("late.js"), late, 4));
+    late.awaitReading(WAIT);
+    // finalize's blob calls: the listing (1), the marker (2), where it crashes: still sealed.
+    blobs
+        .failOnCall(2, FaultInjectingBlobStore.When.BEFORE)
+        .throwing(() -> new IllegalStateException("crash before the marker"));
+    assertThatThrownBy(() -> deploys.finalizeDeploy(SITE, d.id(), PROD, Manifest.of("index.html")))
+        .hasMessageContaining("crash");
+    blobs.heal();
+    java.time.Instant wrote = clock.instant();
+    late.open();
+    assertThat(failure(upload))
+        .isInstanceOfSatisfying(
+            UploadUnsettledException.class,
+            e -> {
+              assertThat(e.lastSeen()).contains(DeployState.FINALIZING);
+              assertThat(e.path()).isEqualTo(UploadPath.of("late.js"));
+            });
+    assertThat(Duration.between(wrote, clock.instant()))
+        .isGreaterThanOrEqualTo(DeployService.SETTLE_TIMEOUT);
+    assertThat(live(d.id())).containsExactly("index.html", "late.js");
+    Finalized resumed = deploys.finalizeDeploy(SITE, d.id(), PROD, Manifest.of("index.html"));
+    assertThat(resumed.deploy().state()).isEqualTo(DeployState.ACTIVE);
+    assertThat(marker(d.id()).verified()).containsOnlyKeys("index.html", "late.js");
+    assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
   }
 
   @Test
@@ -453,6 +556,33 @@ abstract class UploadRaces {
         .isInstanceOf(DeployNotFoundException.class);
     assertThat(keys(BlobLayout.site(SITE))).isEmpty();
     assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+  }
+
+  @Test
+  @DisplayName("an upload landing while purgeSite deletes the bytes finds its deploy gone")
+  void uploadBetweenPurgeBytesAndRows() {
+    Deploy d = pendingWithIndex();
+    // purgeSite's blob calls: its intent (1), then (after the rows) the site's bytes (2) and the
+    // trash. An upload landing after the rows went finds no deploy to report success into.
+    java.util.concurrent.atomic.AtomicReference<Object> outcome =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    blobs.afterCall(
+        2,
+        () -> {
+          try {
+            outcome.set(concurrently(() -> upload(d.id(), "between.js", "between")));
+          } catch (RuntimeException refused) {
+            outcome.set(refused);
+          }
+        });
+    deploys.purgeSite(SITE);
+    // Found by the reliability harness's race-purge seam when purgeSite deleted bytes before rows:
+    // the upload read its deploy as pending and reported success, and its bytes outlived the
+    // purge. Rows first, the upload is refused and nothing of the site remains.
+    assertThat(outcome.get()).isInstanceOf(DeployNotFoundException.class);
+    assertThat(keys(BlobLayout.site(SITE))).isEmpty();
+    assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    assertThat(deploys.deploys(SITE)).isEmpty();
   }
 
   @Test

@@ -64,7 +64,7 @@ class TombstonePurgeTest extends CoreFixture {
   }
 
   @Test
-  @DisplayName("a run finishes a site purge that crashed after the bytes, rows and intent")
+  @DisplayName("a run finishes a site purge that crashed after its rows: bytes and intent go")
   void finishesCrashedSitePurge() {
     deleted(1);
     crashedPurge();
@@ -74,6 +74,8 @@ class TombstonePurgeTest extends CoreFixture {
     assertThat(store.metadata().listTombstones(SITE)).isEmpty();
     assertThat(store.metadata().listAliases(SITE)).isEmpty();
     assertThat(rawBlobs.listAll(BlobLayout.purgeIntents())).isEmpty();
+    assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).isEmpty();
+    assertThat(rawBlobs.listAll(BlobLayout.trash(SITE))).isEmpty();
     assertThat(plane.tombstonePurge().run().sitesFinished()).isZero();
   }
 

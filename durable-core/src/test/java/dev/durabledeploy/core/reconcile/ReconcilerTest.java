@@ -292,10 +292,28 @@ class ReconcilerTest extends CoreFixture {
     }
 
     @Test
+    @DisplayName(
+        "finishes a site purge that crashed after the rows: the bytes go, nothing is adopted back")
+    void finishesPurgeCrashedBeforeTheBytes() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      crashedPurge();
+      DriftReport found = plane.reconciler().reconcile(SITE, false);
+      assertThat(found.counts()).containsEntry(DriftKind.PURGE_UNFINISHED, 1);
+      assertThat(plane.backfill().site(SITE).adopted()).isZero();
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.refusal()).isNull();
+      assertThat(applied.repaired()).isEqualTo(found.drifts());
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, v1.id()))).isEmpty();
+      assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).isEmpty();
+      assertThat(store.metadata().listDeploys(SITE)).isEmpty();
+      assertThat(plane.reconciler().reconcile(SITE, true).isClean()).isTrue();
+    }
+
+    @Test
     @DisplayName("finishes a site purge that crashed after the bytes, though the listing is empty")
     void finishesCrashedPurge() {
       finalizedDeploy(PROD, "v1");
-      crashedPurge();
+      crashedPurgeAfterTheBytes();
       DriftReport found = plane.reconciler().reconcile(SITE, false);
       assertThat(found.counts()).containsEntry(DriftKind.PURGE_UNFINISHED, 1);
       DriftReport applied = plane.reconciler().reconcile(SITE, true);

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -117,9 +118,9 @@ class SidecarSupervisorTest {
     SidecarEvent.Error error = events.events(SidecarEvent.Error.class).get(0);
     assertThat(error.step()).isEqualTo(SidecarEvent.Step.BUILD);
     assertThat(error.reason())
-        .contains("NoSuchMainClass")
-        .contains("exited with 1")
-        .contains("Could not find or load main class");
+        .startsWith("build step 1 (java) exited with 1")
+        .contains("Could not find or load main class")
+        .doesNotContain("-cp");
   }
 
   @Test
@@ -375,5 +376,177 @@ class SidecarSupervisorTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> s.status() == SidecarStatus.CONNECTED);
     assertThat(Files.readAllLines(env))
         .contains("DURABLE_DEPLOY_TEST_HOST_SECRET", "INDEXER_MODE", "PATH");
+  }
+
+  /** Starts with System.err captured; returns {Error reason, captured log}. */
+  private String[] failCapturing(SidecarSupervisor s) {
+    started.add(s);
+    PrintStream original = System.err;
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(log, true, StandardCharsets.UTF_8));
+    try {
+      s.start();
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(s.status()).isEqualTo(SidecarStatus.FAILED);
+    String reason = events.events(SidecarEvent.Error.class).get(0).reason();
+    return new String[] {reason, log.toString(StandardCharsets.UTF_8)};
+  }
+
+  @Test
+  @DisplayName("a private key printed by a failing build step is not logged or published")
+  void privateKeyInOutput() {
+    String script =
+        "echo 'loading deploy key'; "
+            + "echo '-----BEGIN OPENSSH PRIVATE KEY-----'; "
+            + "echo 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQHostileBody1'; "
+            + "echo 'QyNTUxOQAAACBHostileBody2xKq0AAAAAAAAAAAAAAAAAAAAAAAAAAA'; "
+            + "echo '-----END OPENSSH PRIVATE KEY-----'; "
+            + "exit 1";
+    String[] out =
+        failCapturing(
+            supervisor()
+                .buildSteps(List.of(List.of("sh", "-c", script)))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    for (String text : out) {
+      assertThat(text)
+          .doesNotContain("HostileBody1")
+          .doesNotContain("HostileBody2")
+          .contains("loading deploy key")
+          .contains("-----BEGIN OPENSSH PRIVATE KEY-----***");
+    }
+  }
+
+  @Test
+  @DisplayName("a failing build step is named by its number and program, never its arguments")
+  void secretInArguments() {
+    String[] out =
+        failCapturing(
+            supervisor()
+                .buildSteps(
+                    List.of(
+                        List.of("sh", "-c", "exit 0"),
+                        List.of(
+                            "sh",
+                            "-c",
+                            "exit 3",
+                            "docker",
+                            "login",
+                            "-u",
+                            "ci",
+                            "-p",
+                            "DockerPw-ArgvSecret-1",
+                            "registry.example")))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(out[0]).startsWith("build step 2 (sh) exited with 3");
+    for (String text : out) {
+      assertThat(text).doesNotContain("DockerPw-ArgvSecret-1").doesNotContain("docker login");
+    }
+  }
+
+  @Test
+  @DisplayName("a missing sidecar program is named without the command's arguments")
+  void missingSidecarProgram() {
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .command(List.of("definitely-not-installed-xyz", "--token", "Argv-Secret-2"))
+                .build());
+    assertThat(s.status()).isEqualTo(SidecarStatus.FAILED);
+    assertThat(events.events(SidecarEvent.Error.class).get(0).reason())
+        .contains("'definitely-not-installed-xyz' was not found")
+        .contains("the sidecar command (definitely-not-installed-xyz)")
+        .doesNotContain("Argv-Secret-2");
+  }
+
+  @Test
+  @DisplayName("one endless output line is read bounded and kept cut, with a marker")
+  void hugeLineIsBounded() {
+    String[] out =
+        failCapturing(
+            supervisor()
+                .buildSteps(
+                    List.of(
+                        List.of("sh", "-c", "head -c 8388608 /dev/zero | tr '\\000' a; exit 1")))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(out[0].length()).as("Error event reason length").isLessThan(2_000);
+    assertThat(out[0]).contains("a".repeat(1_000) + " [line cut: it had 8388608 characters]");
+    assertThat(out[1].length()).as("captured log length").isLessThan(4_000);
+  }
+
+  @Test
+  @DisplayName("the tail is bounded in lines and characters, the oldest lines dropped first")
+  void tailIsBoundedInTotal() {
+    String[] out =
+        failCapturing(
+            supervisor()
+                .buildSteps(
+                    List.of(
+                        List.of(
+                            "sh",
+                            "-c",
+                            "i=0; while [ $i -lt 100 ]; do printf 'line-%03d-%0900d\\n' $i 0;"
+                                + " i=$((i+1)); done; echo last; exit 1")))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(out[0].length()).isLessThan(8_200);
+    assertThat(out[0]).contains("earlier lines cut").contains("line-099-").endsWith("last");
+    assertThat(out[0]).doesNotContain("line-080-");
+  }
+
+  @Test
+  @DisplayName("a secret that straddles a line's cut is masked whole, not half shown")
+  void secretAcrossTheCut() {
+    String[] out =
+        failCapturing(
+            supervisor()
+                .buildSteps(
+                    List.of(
+                        List.of(
+                            "sh",
+                            "-c",
+                            "printf '%0980d https://deployer:TokStraddle-123456@git.example/r\\n' 0;"
+                                + " exit 1")))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    for (String text : out) {
+      assertThat(text).doesNotContain("TokStradd");
+    }
+    assertThat(out[0]).contains("https://***@").contains("[line cut: it had");
+  }
+
+  @Test
+  @DisplayName("stop ends a daemon the sidecar started (double fork), where setsid is available")
+  void detachedGrandchildStopped() throws Exception {
+    Assumptions.assumeTrue(
+        ProcessGroups.detect().available(), "setsid and kill are not on this host's PATH");
+    Path pidFile = dir.resolve("daemon.pid");
+    SidecarSupervisor s =
+        start(
+            supervisor()
+                .command(
+                    List.of(
+                        "sh",
+                        "-c",
+                        "sh -c 'sleep 600 >/dev/null 2>&1 & echo $! > " + pidFile + "'; sleep 600"))
+                .build());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> Files.exists(pidFile) && !Files.readString(pidFile).isBlank());
+    ProcessHandle daemon =
+        ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    try {
+      assertThat(daemon.isAlive()).isTrue();
+      assertThat(ProcessHandle.current().descendants()).doesNotContain(daemon);
+      s.stop();
+      await().atMost(Duration.ofSeconds(20)).until(() -> !daemon.isAlive());
+      assertThat(ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)).isEmpty();
+    } finally {
+      daemon.destroyForcibly(); // only the process this test started, by its id
+    }
   }
 }

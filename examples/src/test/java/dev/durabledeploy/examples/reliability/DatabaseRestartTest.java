@@ -8,10 +8,12 @@ import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.PostgresServer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.IntStream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -71,7 +73,7 @@ class DatabaseRestartTest {
       plane.deploy.start();
       List<Thread> load = new java.util.ArrayList<>();
       for (int t = 0; t < loadThreads; t++) {
-        Workload workload = new Workload(plane.deploy, seed + t, sites);
+        Workload workload = new Workload(plane, seed + t, sites, "load-" + t);
         workloads.add(workload);
         Thread thread =
             new Thread(
@@ -112,13 +114,23 @@ class DatabaseRestartTest {
       // run gave up during the outage.
       Invariants.awaitDrained(plane.deploy);
       assertThat(Invariants.deadLetters(plane.deploy)).as("seed " + seed).isEmpty();
+      workloads.forEach(Workload::close);
     }
 
-    List<SiteId> all = IntStream.range(0, sites).mapToObj(Workload::site).toList();
+    List<SiteId> all = Workload.sites(sites);
+    Set<String> unsettled = new TreeSet<>();
+    List<String> found = new ArrayList<>();
+    workloads.forEach(
+        w -> {
+          unsettled.addAll(w.unsettled);
+          found.addAll(w.violations);
+        });
     Invariants.recoverAndCheck(
         pg,
         blobRoot,
         all,
+        unsettled,
+        found,
         name
             + " seed "
             + seed
@@ -126,7 +138,10 @@ class DatabaseRestartTest {
             + done(workloads)
             + " operations done, "
             + refused(workloads)
-            + " refused (outage included)");
+            + " refused (outage included); "
+            + unsettled.size()
+            + " uploads unsettled; workload counters "
+            + workloads.stream().map(Workload::stats).toList());
   }
 
   private static long done(List<Workload> workloads) {

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,16 +35,18 @@ class FaultyBlobStoreTest {
     System.out.println("FaultyBlobStoreTest seed " + seed);
     Path blobRoot = dir.resolve("blobs");
     Deliveries.createTable(PG.dataSource());
-    List<SiteId> sites = IntStream.range(0, SITES).mapToObj(Workload::site).toList();
+    List<SiteId> sites = Workload.sites(SITES);
+    FileSystemBlobStore raw = new FileSystemBlobStore(blobRoot);
     FaultInjectingBlobStore faulty =
-        new FaultInjectingBlobStore(new FileSystemBlobStore(blobRoot))
+        new FaultInjectingBlobStore(raw)
             .failRandomlyEitherSide(0.2, new SplittableRandom(seed))
             .latency(Duration.ofMillis(2));
     Workload workload;
     int repairRounds = 0;
     try (Plane plane = new Plane(PG.jdbcUrl(), PG.username(), PG.password(), faulty)) {
       plane.deploy.start();
-      workload = new Workload(plane.deploy, seed, SITES);
+      // The workload's own checks read past the faults.
+      workload = new Workload(plane, seed, SITES, raw, "load", line -> {});
       for (int i = 0; i < 150; i++) {
         workload.step();
       }
@@ -64,12 +65,15 @@ class FaultyBlobStoreTest {
         assertThat(clean).as(site + " converges under faults, seed " + seed).isTrue();
       }
       Invariants.awaitDrained(plane.deploy);
+      workload.close();
     }
 
     Invariants.recoverAndCheck(
         PG,
         blobRoot,
         sites,
+        workload.unsettled,
+        workload.violations,
         "FaultyBlobStoreTest seed "
             + seed
             + ": "
@@ -80,6 +84,9 @@ class FaultyBlobStoreTest {
             + faulty.calls()
             + " blob calls under faults; "
             + repairRounds
-            + " repair rounds");
+            + " repair rounds; "
+            + workload.unsettled.size()
+            + " uploads unsettled; workload counters "
+            + workload.stats());
   }
 }

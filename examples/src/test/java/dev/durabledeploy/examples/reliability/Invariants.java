@@ -7,10 +7,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.blob.FileSystemBlobStore;
 import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.gc.GcReport;
+import dev.durabledeploy.core.reconcile.Drift;
+import dev.durabledeploy.core.reconcile.DriftKind;
 import dev.durabledeploy.core.reconcile.DriftReport;
+import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobInfo;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.Deploy;
@@ -23,21 +29,50 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import javax.sql.DataSource;
 import org.awaitility.Awaitility;
 
 /**
  * The checks on a final state, after the last crash and a recovery: delivery (nothing lost, one
- * side effect per event), nothing stuck (no lease or claim past its TTL), the retention and removal
- * invariants that a state or the audit log can show (V1, V3, V5, V6, V9; V2, V4, V7 and V8 are
- * properties of one plan, pinned by the planner's and GC's unit tests), zero drift after one
- * reconcile, and alias projections equal to their rows. Each check that runs is counted; each
- * failure is a violation with the site and what was found.
+ * side effect per event, no event dead-lettered in the outbox, no workflow run in the engine),
+ * nothing stuck (no lease or claim past its TTL), the retention and removal invariants that a state
+ * or the audit log can show (V1, V3, V5, V6, V9; V2, V4, V7 and V8 are properties of one plan,
+ * pinned by the planner's and GC's unit tests), zero drift after one reconcile, alias projections
+ * equal to their rows, and issue 20's two:
+ *
+ * <ol>
+ *   <li><b>A finalized deploy's bytes are what its finalize verified.</b> For every ACTIVE deploy
+ *       (of a site with no purge half done, whose rows go next): the prefix holds every file the
+ *       marker lists, with its size, etag and SHA-256, and bytes that hash to it; and no other
+ *       file, but one: an upload that overlapped finalize and had not settled (withdrawn its file,
+ *       or learnt it was verified) when its process was killed, or that ended in an outage or on a
+ *       busy site lock, leaves its new file under the ACTIVE prefix, outside the marker. That is
+ *       the documented window; the reconciler deletes such a file past grace. So the check before
+ *       any repair accepts an extra file only if the workload recorded its upload as begun and not
+ *       settled, and {@code reconcile(apply=false)} must report no {@code CONTENT_CHANGED} and
+ *       {@code FILE_ADDED_AFTER_FINALIZE} only for those files; after the repair (a day later, past
+ *       grace) the check runs again accepting none.
+ *   <li><b>A restore is not undone by GC within grace.</b> Every tombstone GC made ({@code
+ *       system:gc} in the audit log) comes at least {@code grace} after the deploy's last restore
+ *       before it; every tombstone row that GC made has {@code restoredAt} null or {@code deletedAt
+ *       >= restoredAt + grace}, and its {@code restoredAt} is the audit log's last restore.
+ * </ol>
+ *
+ * The scenarios run both after every kill too ({@link #afterKill}), on the state the kill left,
+ * before anything repairs it. Each check that runs is counted; each failure is a violation with the
+ * site and what was found.
  */
 final class Invariants {
 
@@ -82,9 +117,12 @@ final class Invariants {
    * Repairs once ({@code reconcile(apply=true)} and GC on every site), then checks. The plane must
    * be started: the delivery checks wait for its relay to drain the outbox.
    */
-  Report check(List<SiteId> sites) throws SQLException {
+  Report check(List<SiteId> sites, Set<String> unsettled) throws SQLException {
     MetadataStore metadata = plane.store().metadata();
     BlobStore blobs = plane.blobs();
+    // Issue 20's invariants on the state as the last crash left it, before any repair.
+    finalizedBytesUnchanged(sites, unsettled);
+    restoresNotUndoneByGc();
     for (SiteId site : sites) {
       plane.reconciler().reconcile(site, true);
       plane.gc().run(site, false);
@@ -142,10 +180,15 @@ final class Invariants {
       }
     }
     graceHonouredByGc();
+    // Past grace, the repair has removed what unsettled uploads left: now no extra file at all.
+    finalizedBytesUnchanged(sites, Set.of());
+    // The recovery's own GC ran a day after every restore; the invariant holds for it too.
+    restoresNotUndoneByGc();
     // The repairs above appended events; everything the outbox holds must now reach the consumer.
     awaitDrained(plane);
     deadLetters(plane).forEach(violations::add);
     checks++;
+    outboxDeadLetters();
     projectionsMatch(sites);
     nothingStuck();
     return delivery();
@@ -154,10 +197,18 @@ final class Invariants {
   /**
    * Recovers a host a day ahead of now (grace, retention, recovery window and every lease have
    * passed, so the state is settled and re-running an activity must change nothing), runs the
-   * checks, prints {@code summary} with the report and fails on any violation or undelivered event.
+   * checks, prints {@code summary} with the report and fails on any violation (its own, or one of
+   * {@code found} earlier by the scenario) or undelivered event. {@code unsettled}: {@code
+   * site/deploy/path} of every upload the workloads began and did not settle.
    */
   static Report recoverAndCheck(
-      PostgresExtension pg, Path blobRoot, List<SiteId> sites, String summary) throws SQLException {
+      PostgresExtension pg,
+      Path blobRoot,
+      List<SiteId> sites,
+      Set<String> unsettled,
+      List<String> found,
+      String summary)
+      throws SQLException {
     try (Plane recovered =
         new Plane(
             pg.jdbcUrl(),
@@ -165,10 +216,20 @@ final class Invariants {
             pg.password(),
             new FileSystemBlobStore(blobRoot),
             Clock.offset(Clock.systemUTC(), Duration.ofDays(1)))) {
+      long began = System.nanoTime();
       recovered.deploy.start();
       Report report =
-          new Invariants(recovered.deploy, pg.dataSource(), "durable_deploy").check(sites);
-      System.out.println(summary + "; " + report);
+          new Invariants(recovered.deploy, pg.dataSource(), "durable_deploy")
+              .check(sites, unsettled);
+      System.out.println(
+          summary
+              + "; recovery ("
+              + Duration.ofNanos(System.nanoTime() - began).toSeconds()
+              + " s): "
+              + report);
+      found.forEach(v -> System.out.println("VIOLATION " + v));
+      report.violations().forEach(v -> System.out.println("VIOLATION " + v));
+      assertThat(found).as("violations before the recovery; " + summary).isEmpty();
       assertThat(report.violations()).as("violations; " + summary).isEmpty();
       assertThat(report.eventsCommitted()).as("events committed; " + summary).isPositive();
       assertThat(report.eventsDelivered())
@@ -194,6 +255,256 @@ final class Invariants {
         .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(100))
         .until(() -> plane.store().outbox().stats().undelivered() == 0);
+  }
+
+  /** What {@link #afterKill} found. */
+  record Checked(long checks, List<String> violations) {}
+
+  /**
+   * Issue 20's two invariants and the outbox's dead letters, on the state a kill left, before
+   * anything repairs it: nothing runs while they read. {@code inspector} is a plane that is never
+   * started (it only reads); {@code unsettled} holds {@code site/deploy/path} of every upload begun
+   * and not settled in any incarnation so far.
+   */
+  static Checked afterKill(
+      Plane inspector, DataSource db, List<SiteId> sites, Set<String> unsettled)
+      throws SQLException {
+    Invariants invariants = new Invariants(inspector.deploy, db, "durable_deploy");
+    invariants.finalizedBytesUnchanged(sites, unsettled);
+    invariants.restoresNotUndoneByGc();
+    invariants.outboxDeadLetters();
+    return new Checked(invariants.checks, List.copyOf(invariants.violations));
+  }
+
+  /**
+   * Invariant 1 of the class description on every ACTIVE deploy of {@code sites}, and the
+   * reconciler's report-only view of the same: no {@code CONTENT_CHANGED}, and {@code
+   * FILE_ADDED_AFTER_FINALIZE} only for a file in {@code unsettled}.
+   */
+  private void finalizedBytesUnchanged(List<SiteId> sites, Set<String> unsettled) {
+    MetadataStore metadata = plane.store().metadata();
+    BlobStore blobs = plane.blobs();
+    AtomicLong counted = new AtomicLong();
+    for (SiteId site : sites) {
+      if (blobs.stat(BlobLayout.purgeIntent(site)).isPresent()) {
+        continue; // a purge crashed between bytes and rows: its ACTIVE rows are going, not deploys
+      }
+      for (Deploy d : metadata.listDeploys(site)) {
+        if (d.isActive()) {
+          String deploy = site + "/" + d.id() + "/";
+          bytesAgainstMarker(
+                  blobs, site, d.id(), path -> unsettled.contains(deploy + path), counted)
+              .forEach(p -> violations.add(site + ": " + p));
+        }
+      }
+      DriftReport before = plane.reconciler().reconcile(site, false);
+      for (Drift drift : before.drifts()) {
+        if (drift.kind() == DriftKind.CONTENT_CHANGED
+            || (drift.kind() == DriftKind.FILE_ADDED_AFTER_FINALIZE
+                && !unsettled.contains(site + "/" + drift.subject()))) {
+          violations.add(site + ": the reconciler reports " + drift + " before any repair");
+        }
+      }
+      checks++;
+    }
+    checks += counted.get();
+  }
+
+  /**
+   * Invariant 1 of the class description for one ACTIVE deploy: the problems found, each a
+   * sentence. A listed file the marker does not record is a problem unless {@code extraTolerated}
+   * accepts its path (relative to the deploy). Reads every verified file's bytes; counts each file
+   * compared in {@code checks}.
+   */
+  static List<String> bytesAgainstMarker(
+      BlobStore blobs,
+      SiteId site,
+      DeployId id,
+      Predicate<String> extraTolerated,
+      AtomicLong checks) {
+    List<String> problems = new ArrayList<>();
+    checks.incrementAndGet();
+    Optional<BlobContent> raw = blobs.get(BlobLayout.marker(site, id));
+    if (raw.isEmpty()) {
+      problems.add("finalized " + id + " has no marker");
+      return problems;
+    }
+    Marker marker;
+    try (BlobContent c = raw.get()) {
+      marker = Marker.parse(c.readAllBytes());
+    } catch (IllegalArgumentException e) {
+      problems.add("the marker of finalized " + id + " is unreadable: " + e.getMessage());
+      return problems;
+    }
+    if (marker.verified().isEmpty()) {
+      problems.add("the marker of finalized " + id + " records no verified file");
+    }
+    BlobPrefix prefix = BlobLayout.deploy(site, id);
+    Map<String, BlobInfo> listed = new TreeMap<>();
+    for (BlobInfo info : blobs.listAll(prefix)) {
+      String relative = info.key().relativeTo(prefix);
+      if (!relative.equals(BlobLayout.MARKER_NAME)) {
+        listed.put(relative, info);
+      }
+    }
+    marker
+        .verified()
+        .forEach(
+            (path, verified) -> {
+              checks.incrementAndGet();
+              String file = id + "/" + path;
+              BlobInfo now = listed.get(path);
+              if (now == null) {
+                problems.add(file + " was verified by finalize and is gone");
+              } else if (now.size() != verified.size()) {
+                problems.add(
+                    file + " is " + now.size() + " bytes, finalize verified " + verified.size());
+              } else if (verified.etag() != null && !verified.etag().equals(now.etag())) {
+                problems.add(
+                    file + " has etag " + now.etag() + ", finalize verified " + verified.etag());
+              } else if (verified.sha256() != null
+                  && now.sha256() != null
+                  && !verified.sha256().equals(now.sha256())) {
+                problems.add(
+                    file
+                        + " is listed with SHA-256 "
+                        + now.sha256()
+                        + ", finalize verified "
+                        + verified.sha256());
+              } else if (verified.sha256() != null) {
+                String hashed = hash(blobs, now.key());
+                if (!verified.sha256().equals(hashed)) {
+                  problems.add(
+                      file
+                          + " holds bytes hashing to "
+                          + hashed
+                          + ", finalize verified "
+                          + verified.sha256());
+                }
+              }
+            });
+    listed.forEach(
+        (path, info) -> {
+          if (!marker.verified().containsKey(path)) {
+            checks.incrementAndGet();
+            if (!extraTolerated.test(path)) {
+              problems.add(
+                  id
+                      + "/"
+                      + path
+                      + " is under the finalized deploy but not among the files finalize verified,"
+                      + " and no upload of it was left unsettled");
+            }
+          }
+        });
+    return problems;
+  }
+
+  private static String hash(BlobStore blobs, dev.durabledeploy.spi.blob.BlobKey key) {
+    Optional<BlobContent> content = blobs.get(key);
+    if (content.isEmpty()) {
+      return "(gone)";
+    }
+    try (BlobContent c = content.get()) {
+      return Workload.sha256(c.readAllBytes());
+    }
+  }
+
+  /** Invariant 2 of the class description, from the audit log and from the tombstone rows. */
+  private void restoresNotUndoneByGc() throws SQLException {
+    long graceMillis = Plane.OPTIONS.grace().toMillis();
+    String gcTombstonesAfterRestores =
+        "SELECT t.site, t.target, t.at, r.at FROM "
+            + schema
+            + ".audit_log t JOIN LATERAL (SELECT at FROM "
+            + schema
+            + ".audit_log r WHERE r.site = t.site AND r.target = t.target AND r.action = '"
+            + MetadataStore.ACTION_RESTORE
+            + "' AND r.id < t.id ORDER BY r.id DESC LIMIT 1) r ON true WHERE t.action = '"
+            + MetadataStore.ACTION_TOMBSTONE
+            + "' AND t.actor = 'system:gc'";
+    String tombstoneRows =
+        "SELECT b.site, b.deploy_id, b.deleted_at, b.restored_at, (SELECT a.actor FROM "
+            + schema
+            + ".audit_log a WHERE a.site = b.site AND a.target = b.deploy_id AND a.action = '"
+            + MetadataStore.ACTION_TOMBSTONE
+            + "' ORDER BY a.id DESC LIMIT 1), (SELECT a.at FROM "
+            + schema
+            + ".audit_log a WHERE a.site = b.site AND a.target = b.deploy_id AND a.action = '"
+            + MetadataStore.ACTION_RESTORE
+            + "' ORDER BY a.id DESC LIMIT 1) FROM "
+            + schema
+            + ".tombstones b";
+    try (Connection c = db.getConnection();
+        Statement s = c.createStatement()) {
+      try (ResultSet r = s.executeQuery(gcTombstonesAfterRestores)) {
+        while (r.next()) {
+          checks++;
+          Timestamp trashed = r.getTimestamp(3);
+          Timestamp restored = r.getTimestamp(4);
+          long after = trashed.toInstant().toEpochMilli() - restored.toInstant().toEpochMilli();
+          if (after < graceMillis) {
+            violations.add(
+                r.getString(1)
+                    + ": GC trashed "
+                    + r.getString(2)
+                    + " "
+                    + after
+                    + " ms after its restore (grace is "
+                    + graceMillis
+                    + " ms); audit log");
+          }
+        }
+      }
+      checks++;
+      try (ResultSet r = s.executeQuery(tombstoneRows)) {
+        while (r.next()) {
+          checks++;
+          String where = r.getString(1) + ": tombstone of " + r.getString(2);
+          Timestamp deleted = r.getTimestamp(3);
+          Timestamp restored = r.getTimestamp(4);
+          String by = r.getString(5);
+          Timestamp auditRestored = r.getTimestamp(6);
+          if (!Objects.equals(
+              restored == null ? null : restored.toInstant(),
+              auditRestored == null ? null : auditRestored.toInstant())) {
+            violations.add(
+                where
+                    + " says restored at "
+                    + restored
+                    + ", the audit log's last restore is at "
+                    + auditRestored);
+          }
+          if ("system:gc".equals(by)
+              && restored != null
+              && deleted.toInstant().isBefore(restored.toInstant().plusMillis(graceMillis))) {
+            violations.add(
+                where
+                    + " made by GC at "
+                    + deleted
+                    + ", less than grace after its restore at "
+                    + restored);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * No event dead-lettered in the outbox: on PostgreSQL a dead letter has {@code delivered_at} set
+   * too, so the delivery checks alone would count it as delivered.
+   */
+  private void outboxDeadLetters() {
+    checks++;
+    long dead = plane.store().outbox().stats().deadLettered();
+    if (dead != 0) {
+      violations.add(
+          dead
+              + " outbox events dead-lettered: "
+              + plane.outboxDeadLetters().list(10).stream()
+                  .map(d -> d.event().id() + " " + d.event().type())
+                  .toList());
+    }
   }
 
   /** The alias projection saga converged: every alias object holds its row's target and version. */

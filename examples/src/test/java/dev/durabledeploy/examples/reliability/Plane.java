@@ -4,9 +4,11 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
+import dev.durabledeploy.core.events.AsyncEventBus;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.store.postgres.PostgresStore;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 
@@ -38,6 +40,13 @@ final class Plane implements AutoCloseable {
   final PostgresStore store;
   final BlobStore blobs;
   final DurableDeploy deploy;
+
+  /**
+   * Where the engine publishes its runs ({@code gc-site} started, succeeded, dead-lettered...): the
+   * workload watches it to see the background GC a restore triggers.
+   */
+  final AsyncEventBus engineEvents = new AsyncEventBus(new SimpleMeterRegistry());
+
   private final HikariDataSource consumerDb;
 
   Plane(String jdbcUrl, String user, String password, BlobStore blobs) {
@@ -94,7 +103,7 @@ final class Plane implements AutoCloseable {
     config.setMaximumPoolSize(4);
     config.setConnectionTimeout(2_000);
     this.consumerDb = new HikariDataSource(config);
-    ExecutorEngine engine = ExecutorEngine.builder().clock(clock).build();
+    ExecutorEngine engine = ExecutorEngine.builder().clock(clock).events(engineEvents).build();
     engine.register(Deliveries.definition(consumerDb));
     this.deploy =
         Deliveries.route(DurableDeploy.builder())
@@ -113,6 +122,7 @@ final class Plane implements AutoCloseable {
   @Override
   public void close() {
     deploy.close();
+    engineEvents.close();
     consumerDb.close();
     store.close();
   }

@@ -1,7 +1,5 @@
 package dev.durabledeploy.git.jgit;
 
-import java.net.Inet4Address;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 
 /**
@@ -23,42 +21,27 @@ public interface AddressFilter {
   AddressFilter ANY = (host, address) -> true;
 
   /**
-   * Refuses link-local addresses (169.254.0.0/16, where cloud metadata endpoints such as
-   * 169.254.169.254 live, and fe80::/10), the unspecified address (0.0.0.0, ::) and multicast. The
-   * default: loopback and private networks stay reachable for self-hosted git servers.
+   * Refuses link-local addresses (169.254.0.0/16, where most cloud metadata endpoints such as
+   * 169.254.169.254 live, and fe80::/10), the cloud metadata and host endpoints outside them (AWS's
+   * fd00:ec2::/32 with fd00:ec2::254, Alibaba's 100.100.100.200, Azure's 168.63.129.16, Oracle's
+   * 192.0.0.192 and fd00:c1::a9fe:a9fe, Google Cloud's fd20:ce::254, Scaleway's fd00:42::42,
+   * Akamai/Linode's fd00:a9fe:a9fe::1), the unspecified address (0.0.0.0, ::), 0.0.0.0/8 and
+   * multicast; an IPv6 address that embeds such an IPv4 address (NAT64 {@code 64:ff9b::a9fe:a9fe},
+   * 6to4, Teredo, IPv4-mapped or -compatible) is refused too. The default: loopback and private
+   * networks stay reachable for self-hosted git servers.
    */
-  AddressFilter NOT_LINK_LOCAL =
-      (host, address) ->
-          !(address.isLinkLocalAddress()
-              || address.isAnyLocalAddress()
-              || address.isMulticastAddress()
-              || isZeroNetwork(address));
+  AddressFilter NOT_LINK_LOCAL = (host, address) -> !AddressRanges.isLinkLocalOrMetadata(address);
 
   /**
    * Only public internet addresses: refuses, besides {@link #NOT_LINK_LOCAL}, loopback
    * (127.0.0.0/8, ::1), private networks (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7,
-   * fec0::/10) and shared address space (100.64.0.0/10). For hosts that clone URLs their tenants
-   * choose.
+   * fec0::/10), shared address space (100.64.0.0/10), the reserved IPv4 ranges 192.0.0.0/24,
+   * 198.18.0.0/15 and 240.0.0.0/4, and the local-use NAT64 prefix 64:ff9b:1::/48. The IPv4 address
+   * an IPv6 address embeds (NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo, IPv4-mapped, -translated
+   * and -compatible) must pass the same rules, since a translator or tunnel delivers to it. For
+   * hosts that clone URLs their tenants choose.
    */
   static AddressFilter publicOnly() {
-    return (host, address) ->
-        NOT_LINK_LOCAL.permits(host, address)
-            && !address.isLoopbackAddress()
-            && !address.isSiteLocalAddress()
-            && !isUniqueLocal(address)
-            && !isSharedAddressSpace(address);
-  }
-
-  private static boolean isZeroNetwork(InetAddress address) {
-    return address instanceof Inet4Address && address.getAddress()[0] == 0;
-  }
-
-  private static boolean isUniqueLocal(InetAddress address) {
-    return address instanceof Inet6Address && (address.getAddress()[0] & 0xfe) == 0xfc;
-  }
-
-  private static boolean isSharedAddressSpace(InetAddress address) {
-    byte[] b = address.getAddress();
-    return address instanceof Inet4Address && (b[0] & 0xff) == 100 && (b[1] & 0xc0) == 64;
+    return (host, address) -> !AddressRanges.isNonPublic(address);
   }
 }

@@ -13,13 +13,10 @@ import dev.durabledeploy.spi.git.RepoSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.PasswordAuthentication;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.time.Duration;
@@ -50,15 +47,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Working trees as a cache of their remotes: every reader asks {@link #ensureClone}, which answers
- * a warm hit with one {@code stat} of a completion marker — no git call, no lock — and rebuilds a
- * missing tree on demand.
+ * a warm hit with two {@code stat}s, of a completion marker and of the tree's {@code .git} — no git
+ * call, no lock — and rebuilds a missing tree on demand, also one that vanished behind its marker.
  *
  * <p>A miss clones {@code url@branch} (shallow, depth 1 by default) into a temp directory on the
  * same filesystem and renames it into place with {@code ATOMIC_MOVE}; the marker is written last,
- * so a half-written tree is never visible. Within a process, concurrent callers for one repository
- * share one clone (and its result or failure); across processes sharing the volume, an OS file lock
- * makes the others find the finished tree instead of cloning again. Different repositories clone in
- * parallel. Leftover temp directories of crashed clones are swept at start.
+ * so a half-written tree is never visible. Within an instance, concurrent callers for one
+ * repository share one clone (and its result or failure); every other caller of the tree (another
+ * instance on the same root in this JVM, an {@link #evict}, another process sharing the volume)
+ * waits for the tree's lock (an in-process lock, then an OS file lock) and then finds the finished
+ * tree instead of cloning again. Different repositories clone in parallel. Leftover temp
+ * directories of crashed clones are swept at start.
+ *
+ * <p><b>Symbolic links.</b> A checkout that holds a symbolic link whose target leaves the tree (an
+ * absolute path, or {@code ..} above the repository's root, directly or through other links) is
+ * refused with a {@link RepoCloneException} of reason {@code UNSAFE_CONTENT} that names the link;
+ * the half-made tree is removed and an existing tree stays as it was. Such a link would let a
+ * tenant's repository read another tenant's tree or any file of the host through its tree. Links
+ * that stay inside the tree are kept.
  *
  * <p><b>Identity.</b> A tree belongs to what determines its content: the repo id, the URL without
  * secrets and the branch ({@link RepoRef#cacheKey()}). Asking for the same id with another URL or
@@ -156,6 +162,15 @@ public final class JGitRepoSource implements RepoSource {
   /** Where one identity's tree, marker and lock live: flat names, so ids never nest. */
   private record Slot(String key, Path tree, Path marker, Path lock) {}
 
+  /**
+   * A warm hit: the marker, written after the tree was moved into place, and the tree's {@code
+   * .git}, since a tree may vanish behind a kept marker (a temp cleaner, an operator, a volume
+   * restored in part) and must then be rebuilt, not handed out empty. Two stats, no git call.
+   */
+  private static boolean isComplete(Slot slot) {
+    return Files.exists(slot.marker()) && Files.isDirectory(slot.tree().resolve(".git"));
+  }
+
   private Slot slot(RepoRef repo) {
     String key = repo.cacheKey();
     return new Slot(
@@ -168,7 +183,7 @@ public final class JGitRepoSource implements RepoSource {
   public Path ensureClone(RepoRef repo) {
     policy.check(repo);
     Slot slot = slot(repo);
-    if (Files.exists(slot.marker())) {
+    if (isComplete(slot)) {
       return slot.tree();
     }
     return shared(repo, slot, false);
@@ -240,12 +255,11 @@ public final class JGitRepoSource implements RepoSource {
   private Path materialise(RepoRef repo, Slot slot, boolean refresh) {
     Path tree = slot.tree();
     Path marker = slot.marker();
-    // Lock: the tree's file lock (one per cache key), so processes sharing this volume clone it
-    // once between them and never replace a tree another is writing.
-    try (FileChannel channel =
-            FileChannel.open(slot.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock held = channel.lock()) {
-      if (!refresh && Files.exists(marker)) {
+    // Lock: the tree's lock (one per cache key; in-process, then the file lock), so threads,
+    // instances and processes sharing this volume clone it once between them and never replace a
+    // tree another is writing.
+    try (TreeLock held = TreeLock.acquire(slot.lock())) {
+      if (!refresh && isComplete(slot)) {
         return tree;
       }
       Path fresh = cloneToTemp(repo, slot);
@@ -263,6 +277,8 @@ public final class JGitRepoSource implements RepoSource {
         deleteTree(previous);
       }
       return tree;
+    } catch (java.io.InterruptedIOException e) {
+      throw failure(repo, Reason.CANCELLED, "interrupted while waiting for the tree's lock", e);
     } catch (IOException e) {
       throw failure(
           repo,
@@ -277,7 +293,9 @@ public final class JGitRepoSource implements RepoSource {
   private Path cloneToTemp(RepoRef repo, Slot slot) {
     Instant started = clock.instant();
     publish(new CloneEvent.CloneStarted(repo.id(), repo.url().redacted(), repo.branch(), started));
-    Path temp = tmp.resolve(slot.key() + "-" + UUID.randomUUID());
+    // Not named after the key: a key of a 200-character id plus a UUID would pass the 255 bytes a
+    // file name may have.
+    Path temp = tmp.resolve("clone-" + UUID.randomUUID());
     // The transport gets no secret in the URL (ssh user names stay: they say whom to log in as).
     String url = repo.url().withoutSecrets().value();
     CredentialsProvider auth = credentialsFor(repo);
@@ -320,6 +338,7 @@ public final class JGitRepoSource implements RepoSource {
               .call()) {
         clones.incrementAndGet();
       }
+      refuseLinksOutOfTheTree(repo, temp);
       publish(
           new CloneEvent.CloneSucceeded(
               repo.id(), slot.tree(), Duration.between(started, clock.instant()), clock.instant()));
@@ -343,6 +362,74 @@ public final class JGitRepoSource implements RepoSource {
               repo.id(), failure.reason(), failure.getMessage(), clock.instant()));
       throw failure;
     }
+  }
+
+  /**
+   * Refuses a checkout with a symbolic link that leads out of the tree: an absolute target, or one
+   * whose {@code ..} climbs above the tree, directly or through the other links it passes. Such a
+   * link would hand whoever reads the tree another tenant's tree (the directory names are the
+   * public {@link RepoRef#cacheKey()}) or any file of the host. Links that stay inside are kept.
+   */
+  private static void refuseLinksOutOfTheTree(RepoRef repo, Path tree) throws IOException {
+    try (Stream<Path> all = Files.walk(tree)) {
+      for (Path p : (Iterable<Path>) all::iterator) {
+        if (Files.isSymbolicLink(p) && resolveInside(tree, p.getParent(), p, new int[1]) == null) {
+          String name =
+              tree.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
+          throw new RepoCloneException(
+              repo.id(),
+              Reason.UNSAFE_CONTENT,
+              "the repository holds the symbolic link "
+                  + Inputs.render(name)
+                  + ", whose target leaves the working tree (an absolute path, or '..' above the"
+                  + " repository's root); links may only point inside the repository: replace it"
+                  + " with the file it points to or a link inside the repository",
+              null);
+        }
+      }
+    }
+  }
+
+  /** Symbolic links followed in one resolution before it counts as a loop, as in Linux. */
+  private static final int MAX_LINK_HOPS = 40;
+
+  /**
+   * Where {@code link}, a symbolic link in {@code dir}, leads, resolving as the OS would but never
+   * above {@code tree}: null when it leaves the tree or loops. Components that do not exist are
+   * taken as written, so a dangling link is judged by where it would lead once its target exists.
+   */
+  private static Path resolveInside(Path tree, Path dir, Path link, int[] hops) throws IOException {
+    if (++hops[0] > MAX_LINK_HOPS) {
+      return null;
+    }
+    Path target = Files.readSymbolicLink(link);
+    if (target.isAbsolute() || target.getRoot() != null) {
+      return null;
+    }
+    Path current = dir;
+    for (Path part : target) {
+      String name = part.toString();
+      if (name.isEmpty() || name.equals(".")) {
+        continue;
+      }
+      if (name.equals("..")) {
+        if (current.equals(tree)) {
+          return null;
+        }
+        current = current.getParent();
+        continue;
+      }
+      Path next = current.resolve(name);
+      if (Files.isSymbolicLink(next)) {
+        current = resolveInside(tree, current, next, hops);
+        if (current == null) {
+          return null;
+        }
+      } else {
+        current = next;
+      }
+    }
+    return current;
   }
 
   private static UrlPolicy.TransportRefused refusal(Throwable e) {
@@ -598,10 +685,8 @@ public final class JGitRepoSource implements RepoSource {
     ReentrantReadWriteLock rw =
         readers.computeIfAbsent(slot.key(), k -> new ReentrantReadWriteLock());
     rw.writeLock().lock();
-    // Lock: the tree's file lock, as in materialise: no process clones into it meanwhile.
-    try (FileChannel channel =
-            FileChannel.open(slot.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock held = channel.lock()) {
+    // Lock: the tree's lock, as in materialise: no thread or process clones into it meanwhile.
+    try (TreeLock held = TreeLock.acquire(slot.lock())) {
       boolean hadMarker = Files.deleteIfExists(slot.marker());
       Path tree = slot.tree();
       if (!Files.exists(tree)) {

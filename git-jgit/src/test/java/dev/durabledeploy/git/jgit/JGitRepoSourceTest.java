@@ -253,20 +253,37 @@ class JGitRepoSourceTest extends RepoSourceContract {
   }
 
   @Test
-  @DisplayName("a repository's symlink to a file outside the root never gets that file changed")
+  @DisplayName(
+      "a repository's symlink out of the tree is refused and never gets its target changed;"
+          + " links inside are kept")
   void symlinkOutOfTheRoot() throws Exception {
     Path outside = Files.writeString(workDir.resolve("outside.txt"), "not yours");
     Files.setPosixFilePermissions(outside, PosixFilePermissions.fromString("r--r-----"));
     RepoRef repo = repos.commit("hostile", Map.of("index.html", "x"));
     Path remote = Path.of(java.net.URI.create(repo.url().value()));
     try (Git git = Git.open(remote.toFile())) {
+      Files.createSymbolicLink(remote.resolve("inside"), Path.of("index.html"));
+      git.add().addFilepattern("inside").call();
+      git.commit().setMessage("inside").setAuthor("t", "t@example.com").call();
+    }
+    Path tree = jgit.ensureClone(repo);
+    assertThat(Files.isSymbolicLink(tree.resolve("inside"))).isTrue();
+    assertThat(tree.resolve("inside")).hasContent("x");
+    try (Git git = Git.open(remote.toFile())) {
       Files.createSymbolicLink(remote.resolve("escape"), outside);
       git.add().addFilepattern("escape").call();
       git.commit().setMessage("link").setAuthor("t", "t@example.com").call();
     }
-    Path tree = jgit.ensureClone(repo);
-    assertThat(Files.isSymbolicLink(tree.resolve("escape"))).isTrue();
-    jgit.refresh(repo);
+    assertThatThrownBy(() -> jgit.refresh(repo))
+        .isInstanceOfSatisfying(
+            RepoCloneException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(RepoCloneException.Reason.UNSAFE_CONTENT);
+              assertThat(e.getMessage()).contains("'escape'").contains("inside the repository");
+            });
+    // The refused refresh left the previous tree as it was.
+    assertThat(tree.resolve("inside")).hasContent("x");
+    assertThat(tree.resolve("escape")).doesNotExist();
     assertThat(jgit.evict(repo)).isTrue();
     assertThat(Files.getPosixFilePermissions(outside))
         .isEqualTo(PosixFilePermissions.fromString("r--r-----"));

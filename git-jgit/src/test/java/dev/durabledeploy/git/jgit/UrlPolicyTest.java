@@ -182,6 +182,63 @@ class UrlPolicyTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "fd00:ec2::254", // AWS instance metadata over IPv6
+        "fd00:ec2::23", // AWS EKS pod identity
+        "100.100.100.200", // Alibaba
+        "168.63.129.16", // Azure WireServer
+        "192.0.0.192", // Oracle
+        "fd00:c1::a9fe:a9fe", // Oracle over IPv6
+        "fd20:ce::254", // Google Cloud over IPv6
+        "fd00:42::42", // Scaleway
+        "fd00:a9fe:a9fe::1", // Akamai/Linode
+        "169.254.169.254", // AWS, Google Cloud, Azure, DigitalOcean, Oracle, OpenStack
+        "169.254.170.2", // AWS ECS task credentials
+        "64:ff9b::a9fe:a9fe", // 169.254.169.254 through NAT64
+        "2002:a9fe:a9fe::1", // 169.254.169.254 through 6to4
+        "::a9fe:a9fe" // IPv4-compatible 169.254.169.254
+      })
+  @DisplayName("the default filter refuses cloud metadata endpoints, in every spelling")
+  void defaultFilterMetadataEndpoints(String address) throws Exception {
+    assertThat(AddressFilter.NOT_LINK_LOCAL.permits("metadata", InetAddress.getByName(address)))
+        .isFalse();
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "64:ff9b::a9fe:a9fe", // NAT64 of 169.254.169.254
+        "64:ff9b::a00:1", // NAT64 of 10.0.0.1
+        "64:ff9b::7f00:1", // NAT64 of 127.0.0.1
+        "64:ff9b:1::808:808", // the local-use NAT64 prefix, whatever it embeds
+        "2002:a9fe:a9fe::1", // 6to4 of 169.254.169.254
+        "2002:7f00:1::1", // 6to4 of 127.0.0.1
+        "2002:c0a8:101::1", // 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe", // Teredo, client 10.0.0.1
+        "::ffff:0:a00:1", // IPv4-translated 10.0.0.1
+        "::a00:1", // IPv4-compatible 10.0.0.1
+        "198.18.0.1", // benchmarking
+        "240.0.0.1" // reserved
+      })
+  @DisplayName("publicOnly refuses IPv6 spellings of private and link-local IPv4 addresses")
+  void publicOnlyEmbeddedIpv4(String address) throws Exception {
+    assertThat(AddressFilter.publicOnly().permits("h", InetAddress.getByName(address))).isFalse();
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "64:ff9b::808:808", // NAT64 of 8.8.8.8
+        "2002:808:808::1", // 6to4 of 8.8.8.8
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7" // Teredo, client 8.8.8.8
+      })
+  @DisplayName("publicOnly admits IPv6 spellings of public IPv4 addresses")
+  void publicOnlyEmbeddedPublicIpv4(String address) throws Exception {
+    assertThat(AddressFilter.publicOnly().permits("h", InetAddress.getByName(address))).isTrue();
+  }
+
   @Test
   @DisplayName("user info is percent-decoded as RFC 3986 says: a plus stays a plus")
   void percentDecoding() {

@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
  * A git remote URL: {@code https}, {@code http}, {@code ssh}, {@code git} or {@code file}, or the
  * scp-like {@code user@host:path}. It may carry credentials (a token as user info), so {@link
  * #toString()} is always {@link #redacted()} and no validation message ever repeats the value
- * (DESIGN.md I2). {@link #value()} is the raw URL; hand it only to the git transport.
+ * (DESIGN.md I2). {@link #value()} is the raw URL, its scheme in lower case ({@code HTTPS://h/r} is
+ * stored as {@code https://h/r}); hand it only to the git transport.
  */
 public record RepoUrl(String value) {
 
@@ -59,6 +60,10 @@ public record RepoUrl(String value) {
       if (uri.getRawPath() == null || uri.getRawPath().isEmpty() || uri.getRawPath().equals("/")) {
         throw new InvalidInputException("url", "has no repository path");
       }
+      // One spelling of the scheme (RFC 3986 3.1: case-insensitive), so the host's scheme policy,
+      // the cache key and the git transport, which knows only lower-case schemes and would read
+      // "HTTP://host/r" as a local path, all judge the same URL.
+      value = scheme + value.substring(value.indexOf("://"));
     }
   }
 

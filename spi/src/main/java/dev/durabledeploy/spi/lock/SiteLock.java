@@ -1,6 +1,8 @@
 package dev.durabledeploy.spi.lock;
 
 import dev.durabledeploy.spi.SiteId;
+import java.time.Duration;
+import java.util.Optional;
 
 /**
  * A held site lock. Closing releases it; closing twice is a no-op, and closing a lock that was lost
@@ -25,6 +27,20 @@ public interface SiteLock extends AutoCloseable {
    * long blob move, a commit that hangs) is not stopped by it.
    */
   boolean isHeld();
+
+  /**
+   * How much longer the lock counts as held ({@link #isHeld()}) if no renewal succeeds from now:
+   * the time left of its local validity. Decided locally, like {@link #isHeld()}. Zero once the
+   * lock is lost or closed. Empty for a lock that does not expire (one held until it is closed,
+   * such as an in-process lock), which the default returns.
+   *
+   * <p>The core reads it before a step that it cannot stop once started and that must not outlive
+   * the lock (a blob write that replaces bytes): with little validity left, renewals are failing,
+   * and the step is refused rather than started.
+   */
+  default Optional<Duration> validFor() {
+    return Optional.empty();
+  }
 
   @Override
   void close();

@@ -251,6 +251,12 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
       return open && valid;
     }
 
+    @Override
+    public synchronized Optional<Duration> validFor() {
+      return Optional.of(
+          isHeld() ? Duration.ofNanos(validUntilNanos - System.nanoTime()) : Duration.ZERO);
+    }
+
     /** A renewal that started at {@code startNanos} succeeded. */
     synchronized void renewed(long startNanos) {
       if (isHeld()) {

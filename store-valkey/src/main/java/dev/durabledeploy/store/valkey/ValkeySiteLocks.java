@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -161,6 +162,12 @@ final class ValkeySiteLocks implements SiteLocks {
         valid = false; // once lost, never held again, even if a late extension succeeds
       }
       return holding.get() && valid;
+    }
+
+    @Override
+    public synchronized Optional<Duration> validFor() {
+      return Optional.of(
+          isHeld() ? Duration.ofNanos(validUntilNanos - System.nanoTime()) : Duration.ZERO);
     }
 
     @Override

@@ -69,15 +69,20 @@ public final class InMemoryRepoSource implements RepoSource {
     return locks.computeIfAbsent(repo.cacheKey(), k -> new Object());
   }
 
+  /** Marker and tree both: a tree removed behind a kept marker is rebuilt, not handed out. */
+  private boolean complete(RepoRef repo) {
+    return Files.exists(marker(repo)) && Files.isDirectory(tree(repo));
+  }
+
   @Override
   public Path ensureClone(RepoRef repo) {
     Path tree = tree(repo);
-    if (Files.exists(marker(repo))) {
+    if (complete(repo)) {
       return tree;
     }
     // Lock: one per tree, so concurrent callers for it clone once.
     synchronized (lock(repo)) {
-      if (Files.exists(marker(repo))) {
+      if (complete(repo)) {
         return tree;
       }
       Map<String, String> files = remotesByLocation.get(location(repo));
@@ -99,6 +104,7 @@ public final class InMemoryRepoSource implements RepoSource {
           Files.createDirectories(target.getParent());
           Files.writeString(target, file.getValue(), StandardCharsets.UTF_8);
         }
+        Files.deleteIfExists(marker(repo)); // a marker kept by a tree that vanished
         deleteTree(tree);
         Files.move(temp, tree, StandardCopyOption.ATOMIC_MOVE);
         Files.createFile(marker(repo));

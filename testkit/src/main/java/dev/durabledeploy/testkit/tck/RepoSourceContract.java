@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The contract of {@link RepoSource}: trees appear complete, once, and come back after eviction; a
- * tree belongs to its id, URL and branch together (another URL or branch for the same id never gets
- * it), and no two ids' trees overlap.
+ * The contract of {@link RepoSource}: trees appear complete, once, and come back after eviction or
+ * when they vanished behind the source's back; a tree belongs to its id, URL and branch together
+ * (another URL or branch for the same id never gets it), and no two ids' trees overlap.
  */
 public abstract class RepoSourceContract {
 
@@ -116,6 +116,21 @@ public abstract class RepoSourceContract {
     assertThat(Files.exists(tree.resolve("f.txt"))).isFalse();
     assertThat(source.evict(repo)).isFalse();
     assertThat(Files.readString(source.ensureClone(repo).resolve("f.txt"))).isEqualTo("v1");
+  }
+
+  @Test
+  @DisplayName("a tree that vanished while its marker stayed is rebuilt on the next ensureClone")
+  void vanishedTreeIsRebuilt() throws Exception {
+    RepoRef repo = publishRemote("vanishing", Map.of("f.txt", "x"));
+    Path tree = source.ensureClone(repo);
+    // Removed behind the source's back (a temp cleaner, an operator, a volume restored in part).
+    try (java.util.stream.Stream<Path> all = Files.walk(tree)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+    assertThat(tree).doesNotExist();
+    assertThat(Files.readString(source.ensureClone(repo).resolve("f.txt"))).isEqualTo("x");
   }
 
   @Test

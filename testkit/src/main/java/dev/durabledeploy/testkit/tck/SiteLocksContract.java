@@ -265,6 +265,43 @@ public abstract class SiteLocksContract extends StoreFixture {
 
   @Test
   @DisplayName(
+      "a lock that expires tells how long it stays valid: within its time to live while held,"
+          + " running down during an outage, zero once lost or closed")
+  void validityRunsDown() throws Exception {
+    SiteLock held = locks.acquire(SITE, Duration.ofSeconds(5));
+    Optional<Duration> valid = held.validFor();
+    if (valid.isEmpty()) {
+      // A lock that never expires: held until closed, with no validity to report.
+      held.close();
+      assertThat(held.validFor()).isEmpty();
+      return;
+    }
+    assertThat(valid.get()).isPositive().isLessThanOrEqualTo(lockTtl());
+    Optional<AutoCloseable> outage = outage();
+    if (outage.isPresent()) {
+      try (AutoCloseable down = outage.get()) {
+        Duration before = held.validFor().orElseThrow();
+        java.util.concurrent.atomic.AtomicReference<Duration> seen =
+            new java.util.concurrent.atomic.AtomicReference<>(before);
+        await("the validity runs down while renewals fail")
+            .atMost(lockTtl())
+            .pollInterval(Duration.ofMillis(10))
+            .until(
+                () -> {
+                  seen.set(held.validFor().orElseThrow());
+                  return seen.get().compareTo(before.dividedBy(2)) < 0;
+                });
+        assertThat(seen.get()).as("ran down, rather than dropping to zero at once").isPositive();
+        await("the lock is lost").atMost(lockTtl().multipliedBy(3)).until(() -> !held.isHeld());
+        assertThat(held.validFor()).contains(Duration.ZERO);
+      }
+    }
+    held.close();
+    assertThat(held.validFor()).contains(Duration.ZERO);
+  }
+
+  @Test
+  @DisplayName(
       "a lock the store lost reports not held before anyone else can take it, and releasing it"
           + " later frees nobody else's")
   void lostLockIsReportedFirst() throws Exception {
