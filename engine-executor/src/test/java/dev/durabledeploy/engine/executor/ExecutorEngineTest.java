@@ -4,10 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.durabledeploy.spi.EngineNotRunningException;
+import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.CronSchedule;
+import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
+import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.RunState;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
@@ -76,12 +80,19 @@ class ExecutorEngineTest extends WorkflowEngineContract {
     assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
     engine.stop(Duration.ofMillis(100));
     for (CompletableFuture<RunHandle> stage : stages) {
-      assertThat(stage).isCompletedExceptionally();
+      assertThat(stage)
+          .failsWithin(Duration.ZERO)
+          .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+          .havingCause()
+          .isInstanceOfSatisfying(
+              EngineNotRunningException.class,
+              e -> assertThat(e.status()).isEqualTo(EngineStatus.STOPPING));
     }
   }
 
   @Test
-  @DisplayName("past maxQueuedRuns a submission fails transiently (back-pressure)")
+  @DisplayName(
+      "past maxQueuedRuns a submission fails with EngineUnavailableException (back-pressure)")
   void backPressure() throws Exception {
     engine.close();
     engine = ExecutorEngine.builder().workers(1).maxQueuedRuns(2).build();
@@ -99,15 +110,42 @@ class ExecutorEngineTest extends WorkflowEngineContract {
     assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
     engine.submit(Submission.of("slow", Map.of("key", "b")));
     engine.submit(Submission.of("slow", Map.of("key", "c")));
-    assertThatThrownBy(
-            () ->
-                engine
-                    .submit(Submission.of("slow", Map.of("key", "d")))
-                    .toCompletableFuture()
-                    .join())
-        .isInstanceOf(CompletionException.class)
-        .hasCauseInstanceOf(TransientStoreException.class);
-    release.countDown();
+    try {
+      assertThatThrownBy(
+              () ->
+                  engine
+                      .submit(Submission.of("slow", Map.of("key", "d")))
+                      .toCompletableFuture()
+                      .join())
+          .isInstanceOf(CompletionException.class)
+          .cause()
+          .isInstanceOf(EngineUnavailableException.class)
+          .isNotInstanceOf(TransientStoreException.class)
+          .hasMessageContaining("2 queued runs, its maximum");
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
+  @DisplayName("a dead letter whose retry the engine refuses stays listed, in its place")
+  void refusedRetryKeepsTheDeadLetter() {
+    engine.register(
+        workflow(
+            "broken",
+            ctx -> {
+              throw new IllegalStateException("bug " + ctx.input().get("n"));
+            }));
+    engine.start();
+    RunId first = submit("broken", Map.of("key", "a", "n", "1")).id();
+    RunId second = submit("broken", Map.of("key", "b", "n", "2")).id();
+    awaitTerminal(first);
+    awaitTerminal(second);
+    engine.stop(Duration.ofSeconds(5));
+    assertThatThrownBy(() -> engine.retryDeadLetter(first).toCompletableFuture().join())
+        .cause()
+        .isInstanceOf(EngineNotRunningException.class);
+    assertThat(engine.deadLetters(10)).extracting(d -> d.id()).containsExactly(first, second);
   }
 
   @Test

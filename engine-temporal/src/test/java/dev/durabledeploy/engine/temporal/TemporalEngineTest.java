@@ -5,9 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.EngineNotRunningException;
+import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.CronSchedule;
+import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.RunState;
@@ -16,10 +19,21 @@ import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowHandler;
 import dev.durabledeploy.spi.retry.RetryPolicy;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
 import io.temporal.api.common.v1.WorkflowExecution;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.serviceclient.RpcRetryOptions;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.testing.TestEnvironmentOptions;
 import io.temporal.testing.TestWorkflowEnvironment;
 import java.time.Duration;
@@ -29,7 +43,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
@@ -99,13 +115,12 @@ class TemporalEngineTest {
     // Right after a worker went away, status can be unanswered until its sticky timeout passes.
     return await()
         .atMost(Duration.ofSeconds(30))
-        .ignoreExceptionsInstanceOf(TransientStoreException.class)
+        .ignoreExceptionsInstanceOf(EngineUnavailableException.class)
         .until(() -> engine.status(id).orElse(null), s -> s != null && s.state() == state);
   }
 
   private WorkflowExecutionStatus keyWorkflowStatus(String workflow, String key) {
-    return describe("p-" + unique + "/" + workflow + "/" + TemporalEngine.keyToken(key))
-        .getStatus();
+    return describe("p-" + unique + "/" + workflow + "/" + WorkflowIds.keyToken(key)).getStatus();
   }
 
   private String cronRunId(String scheduleId) {
@@ -182,7 +197,7 @@ class TemporalEngineTest {
         .isEqualTo(RunState.SUCCEEDED);
     int events =
         env.getWorkflowClient()
-            .fetchHistory("p-" + unique + "/long/" + TemporalEngine.keyToken("k"))
+            .fetchHistory("p-" + unique + "/long/" + WorkflowIds.keyToken("k"))
             .getHistory()
             .getEventsCount();
     assertThat(events).as("events in the key's current run").isLessThan(150);
@@ -217,7 +232,7 @@ class TemporalEngineTest {
     RunStatus status =
         awaitState(engine, submit(engine, "odd", Map.of("key", odd)).id(), RunState.SUCCEEDED);
     assertThat(keys).containsExactly(odd);
-    assertThat(TemporalEngine.keyToken(odd)).startsWith("h.").hasSize(34);
+    assertThat(WorkflowIds.keyToken(odd)).startsWith("h.").hasSize(34);
     assertThat(status.concurrencyKey()).isEqualTo(odd);
   }
 
@@ -262,6 +277,151 @@ class TemporalEngineTest {
     assertThatThrownBy(() -> TemporalEngine.builder().taskQueue(" "))
         .isInstanceOf(ConfigurationException.class)
         .hasMessageContaining("taskQueue");
+  }
+
+  @Test
+  @DisplayName(
+      "a worker that cannot reach Temporal fails start with EngineUnavailableException; the"
+          + " engine stays NEW")
+  void unreachableAtStart() {
+    WorkflowServiceStubs stubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder()
+                .setTarget("127.0.0.1:1")
+                .setRpcRetryOptions(
+                    RpcRetryOptions.newBuilder()
+                        .setExpiration(Duration.ofMillis(500))
+                        .validateBuildWithDefaults())
+                .build());
+    closing.add(stubs::shutdownNow);
+    TemporalEngine engine =
+        TemporalEngine.builder()
+            .client(WorkflowClient.newInstance(stubs))
+            .taskQueue("q-" + unique)
+            .workflowIdPrefix("p-" + unique)
+            .build();
+    closing.add(engine);
+    engine.register(keyed("w", ctx -> {}));
+    assertThatThrownBy(engine::start)
+        .isInstanceOf(EngineUnavailableException.class)
+        .isNotInstanceOf(TransientStoreException.class)
+        .hasMessageContaining("check that the Temporal frontend");
+    assertThat(engine.engineStatus()).isEqualTo(EngineStatus.NEW);
+  }
+
+  @Test
+  @DisplayName(
+      "a Temporal that goes away after start fails submit and schedule with"
+          + " EngineUnavailableException, not a store's exception")
+  void unreachableAtRunTime() {
+    AtomicBoolean down = new AtomicBoolean();
+    env =
+        TestWorkflowEnvironment.newInstance(
+            TestEnvironmentOptions.newBuilder()
+                .setUseTimeskipping(false)
+                .setWorkflowServiceStubsOptions(
+                    WorkflowServiceStubsOptions.newBuilder()
+                        .addGrpcClientInterceptor(new Outage(down))
+                        .setRpcRetryOptions(
+                            RpcRetryOptions.newBuilder()
+                                .setExpiration(Duration.ofMillis(500))
+                                .validateBuildWithDefaults())
+                        .build())
+                .build());
+    closing.add(env::close);
+    TemporalEngine engine = started(engine(), keyed("w", ctx -> {}));
+    down.set(true);
+    assertThatThrownBy(
+            () ->
+                engine
+                    .submit(Submission.of("w", Map.of("key", "k")))
+                    .toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOf(EngineUnavailableException.class)
+        .isNotInstanceOf(TransientStoreException.class)
+        .hasMessageContaining("check that the Temporal frontend");
+    assertThatThrownBy(() -> engine.schedule(CronSchedule.utc("s", "w", "* * * * *")))
+        .isInstanceOf(EngineUnavailableException.class)
+        .isNotInstanceOf(TransientStoreException.class)
+        .hasMessageContaining("schedule s");
+    down.set(false);
+  }
+
+  /** Fails every call to the Temporal frontend with UNAVAILABLE while {@code down} is set. */
+  private record Outage(AtomicBoolean down) implements ClientInterceptor {
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      if (!down.get()) {
+        return next.newCall(method, options);
+      }
+      return new ClientCall<>() {
+        @Override
+        public void start(Listener<R> listener, Metadata headers) {
+          listener.onClose(Status.UNAVAILABLE.withDescription("outage"), new Metadata());
+        }
+
+        @Override
+        public void request(int messages) {}
+
+        @Override
+        public void cancel(String message, Throwable cause) {}
+
+        @Override
+        public void halfClose() {}
+
+        @Override
+        public void sendMessage(Q message) {}
+      };
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "a status query no worker answers fails with EngineUnavailableException after the query"
+          + " timeout")
+  void unansweredQuery() {
+    env(false);
+    // A key workflow on a task queue nobody polls: Temporal holds a query to it until it times out.
+    String token = WorkflowIds.keyToken("k");
+    KeyWorkflow orphan =
+        env.getWorkflowClient()
+            .newWorkflowStub(
+                KeyWorkflow.class,
+                WorkflowOptions.newBuilder()
+                    .setWorkflowId("p-" + unique + "/w/" + token)
+                    .setTaskQueue("nobody-" + unique)
+                    .build());
+    WorkflowClient.start(
+        orphan::run, new KeyWorkflow.KeyState("w", "k", 60_000, 10, 1_000, List.of(), List.of()));
+    TemporalEngine engine = started(engine(), keyed("w", ctx -> {}));
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> engine.status(new RunId("w:" + token + ":" + UUID.randomUUID())))
+        .isInstanceOf(EngineUnavailableException.class)
+        .isNotInstanceOf(TransientStoreException.class)
+        .hasMessageContaining("no Temporal worker answered")
+        .hasMessageContaining("task queue 'q-" + unique + "'");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(20));
+  }
+
+  @Test
+  @DisplayName("a stopped engine refuses dead-letter calls with EngineNotRunningException")
+  void refusesDeadLetterCallsAfterStop() {
+    env(false);
+    TemporalEngine engine = started(engine(), keyed("w", ctx -> {}));
+    engine.stop(Duration.ofSeconds(5));
+    RunId id = new RunId("w:k.k:" + UUID.randomUUID());
+    assertThatThrownBy(() -> engine.deadLetters(10))
+        .isInstanceOfSatisfying(
+            EngineNotRunningException.class,
+            e -> assertThat(e.status()).isEqualTo(EngineStatus.STOPPED));
+    assertThatThrownBy(() -> engine.discardDeadLetter(id))
+        .isInstanceOf(EngineNotRunningException.class);
+    assertThatThrownBy(() -> engine.retryDeadLetter(id).toCompletableFuture().join())
+        .cause()
+        .isInstanceOf(EngineNotRunningException.class);
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.durabledeploy.spi.engine;
 
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.EngineNotRunningException;
 import dev.durabledeploy.spi.InvalidInputException;
 import java.time.Duration;
 import java.util.List;
@@ -15,6 +16,11 @@ import java.util.concurrent.CompletionStage;
  * attempts run out (DESIGN.md E5) — and a dead letter never blocks its key.
  *
  * <p>Lifecycle: {@link #register} every workflow, then {@link #start}, then {@link #close}.
+ *
+ * <p>Failures an engine reports as types: {@link EngineNotRunningException} when it is not running
+ * (not started, stopping, stopped) and so refuses a call; {@link
+ * dev.durabledeploy.spi.EngineUnavailableException} when it cannot take or answer a call now (its
+ * backend is unreachable or slow to answer, or it is full) and the same call may succeed later.
  */
 public interface WorkflowEngine extends AutoCloseable {
 
@@ -37,7 +43,9 @@ public interface WorkflowEngine extends AutoCloseable {
    * Submits a run. The stage completes when the run is <b>durably accepted</b> — as durable as this
    * engine gets — so the outbox relay acknowledges an event only then (E3). It completes
    * exceptionally with {@link dev.durabledeploy.spi.InvalidInputException} (field {@code workflow})
-   * for an unknown workflow, or when the engine is not running.
+   * for an unknown workflow, with {@link EngineNotRunningException} when the engine is not running
+   * (or stopped before the run was accepted), and with {@link
+   * dev.durabledeploy.spi.EngineUnavailableException} when the engine cannot take the run now.
    */
   CompletionStage<RunHandle> submit(Submission submission);
 
@@ -79,15 +87,17 @@ public interface WorkflowEngine extends AutoCloseable {
   void close();
 
   /**
-   * How every engine refuses a submission it cannot take: the engine is not {@code RUNNING}, or no
-   * workflow of that name is registered (the message lists those that are). Empty when {@code
-   * submission} may go ahead. Engines return it as a failed stage from {@link #submit}.
+   * How every engine refuses a submission it cannot take: the engine is not {@code RUNNING} ({@link
+   * EngineNotRunningException}), or no workflow of that name is registered ({@link
+   * InvalidInputException}; the message lists those that are). Empty when {@code submission} may go
+   * ahead. Engines return it as a failed stage from {@link #submit}.
    */
   static Optional<DurableDeployException> refusal(
       EngineStatus status, Map<String, WorkflowDefinition> registered, Submission submission) {
     if (status != EngineStatus.RUNNING) {
       return Optional.of(
-          new DurableDeployException("the workflow engine is " + status + ", not RUNNING"));
+          new EngineNotRunningException(
+              status, "the workflow engine is " + status + ", not RUNNING"));
     }
     if (!registered.containsKey(submission.workflow())) {
       return Optional.of(

@@ -1,6 +1,7 @@
 package dev.durabledeploy.spi.retry;
 
 import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.RemoteCallException;
 import dev.durabledeploy.spi.TransientStoreException;
 import java.io.FileNotFoundException;
@@ -19,10 +20,10 @@ public interface FailureClassifier {
   boolean isTransient(Throwable failure);
 
   /**
-   * The library's rules. Transient: {@link TransientStoreException}, a transient {@link
-   * RemoteCallException} (408, 429, 5xx), timeouts, and I/O errors other than "file not found".
-   * Permanent: everything else, notably validation ({@link
-   * dev.durabledeploy.spi.InvalidInputException}), 4xx answers and every other {@link
+   * The library's rules. Transient: {@link TransientStoreException}, {@link
+   * EngineUnavailableException}, a transient {@link RemoteCallException} (408, 429, 5xx), timeouts,
+   * and I/O errors other than "file not found". Permanent: everything else, notably validation
+   * ({@link dev.durabledeploy.spi.InvalidInputException}), 4xx answers and every other {@link
    * DurableDeployException}. Wrappers ({@link CompletionException}, {@link ExecutionException},
    * {@link UncheckedIOException}) are looked through.
    */
@@ -36,7 +37,7 @@ public interface FailureClassifier {
         && t.getCause() != null) {
       t = t.getCause();
     }
-    if (t instanceof TransientStoreException) {
+    if (t instanceof TransientStoreException || t instanceof EngineUnavailableException) {
       return true;
     }
     if (t instanceof RemoteCallException remote) {

@@ -29,6 +29,15 @@ public final class Config {
     return value;
   }
 
+  /** {@code value}, which must be set, not blank and at most {@code maxLength} characters long. */
+  public static String requireText(String property, String value, int maxLength) {
+    if (requireText(property, value).length() > maxLength) {
+      throw new ConfigurationException(
+          property, "must be at most " + maxLength + " characters long, was " + value.length());
+    }
+    return value;
+  }
+
   /** {@code value}, which must be at least {@code min}. */
   public static long requireAtLeast(String property, long value, long min) {
     if (value < min) {

@@ -7,10 +7,13 @@ import dev.durabledeploy.spi.BatchAbortedException;
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.DeployNotFoundException;
+import dev.durabledeploy.spi.EngineNotRunningException;
+import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.RemoteCallException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.engine.EngineStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.SocketTimeoutException;
@@ -100,6 +103,19 @@ class RetryPolicyTest {
     @DisplayName("other 4xx answers are permanent")
     void fourXxIsPermanent(int status) {
       assertThat(policy.isTransient(new RemoteCallException("s3", status, "no", null))).isFalse();
+    }
+
+    @Test
+    @DisplayName(
+        "an engine that cannot reach its backend fails transiently; a stopped one does not")
+    void engineFailures() {
+      assertThat(policy.isTransient(new EngineUnavailableException("temporal down"))).isTrue();
+      assertThat(
+              policy.isTransient(
+                  new CompletionException(new EngineUnavailableException("queue full"))))
+          .isTrue();
+      assertThat(policy.isTransient(new EngineNotRunningException(EngineStatus.STOPPED, "stopped")))
+          .isFalse();
     }
 
     @Test

@@ -68,6 +68,9 @@ class SupportTest {
     assertThatThrownBy(() -> Config.require("clock", null)).hasMessageContaining("is required");
     assertThatThrownBy(() -> Config.requireText("namespace", "  "))
         .hasMessageContaining("not be blank");
+    assertThatThrownBy(() -> Config.requireText("taskQueue", "q".repeat(201), 200))
+        .hasMessageContaining("at most 200 characters long, was 201");
+    assertThat(Config.requireText("taskQueue", "q".repeat(200), 200)).hasSize(200);
     assertThatThrownBy(() -> Config.requireAtLeast("batchSize", 0, 1))
         .hasMessageContaining("at least 1, was 0");
     assertThatThrownBy(() -> Config.requireRange("limit", 1001, 1, 1000))

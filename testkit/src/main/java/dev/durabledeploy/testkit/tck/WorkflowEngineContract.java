@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.EngineNotRunningException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.DeadLetter;
 import dev.durabledeploy.spi.engine.Debounce;
+import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.RunState;
@@ -332,14 +334,31 @@ public abstract class WorkflowEngineContract {
   }
 
   @Test
-  @DisplayName("after stop, submissions are refused")
+  @DisplayName("before start, a submission is refused with EngineNotRunningException (NEW)")
+  void refusesBeforeStart() {
+    engine.register(workflow("w", ctx -> {}));
+    assertThatThrownBy(
+            () -> engine.submit(Submission.of("w", Map.of())).toCompletableFuture().join())
+        .isInstanceOf(CompletionException.class)
+        .cause()
+        .isInstanceOfSatisfying(
+            EngineNotRunningException.class,
+            e -> assertThat(e.status()).isEqualTo(EngineStatus.NEW));
+  }
+
+  @Test
+  @DisplayName("after stop, submissions are refused with EngineNotRunningException (STOPPED)")
   void refusesAfterStop() {
     engine.register(workflow("w", ctx -> {}));
     engine.start();
     engine.stop(Duration.ofSeconds(5));
     assertThatThrownBy(
             () -> engine.submit(Submission.of("w", Map.of())).toCompletableFuture().join())
-        .isInstanceOf(CompletionException.class);
+        .isInstanceOf(CompletionException.class)
+        .cause()
+        .isInstanceOfSatisfying(
+            EngineNotRunningException.class,
+            e -> assertThat(e.status()).isEqualTo(EngineStatus.STOPPED));
   }
 
   @Test
@@ -405,6 +424,6 @@ public abstract class WorkflowEngineContract {
     for (RunId id : ids) {
       engine.status(id).ifPresent(s -> assertThat(s.state()).isNotEqualTo(RunState.SUCCEEDED));
     }
-    assertThat(engine.engineStatus()).isEqualTo(dev.durabledeploy.spi.engine.EngineStatus.STOPPED);
+    assertThat(engine.engineStatus()).isEqualTo(EngineStatus.STOPPED);
   }
 }
