@@ -91,6 +91,17 @@ class HostilePoolBudgetTest {
     }
   }
 
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {"TRANSACTION_REPEATABLE_READ", "TRANSACTION_SERIALIZABLE"})
+  @DisplayName("a host pool whose default isolation is stricter than READ COMMITTED")
+  void strictIsolationPool(String isolation) throws Exception {
+    try (HikariDataSource pool =
+        HostileSupport.hostPool(PG, 4, c -> c.setTransactionIsolation(isolation))) {
+      runPlane(pool, 16, 8, 3, Duration.ZERO);
+    }
+  }
+
   /** A host request handler: a transaction of its own, 200 ms long, over and over. */
   private static Thread hostWorker(HikariDataSource pool, AtomicBoolean stop, int n) {
     Thread t =

@@ -119,6 +119,7 @@ class HostilePoolHygieneTest {
     }
   }
 
+  // BREAKS: on a host pool with autoCommit=false every store write is silently rolled back (init returns a deploy that does not exist)
   @Test
   @DisplayName("autoCommit=false: what a store command writes is visible to another host")
   void autoCommitOffWrites() throws Exception {
