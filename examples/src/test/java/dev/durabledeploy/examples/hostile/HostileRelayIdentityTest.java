@@ -196,8 +196,7 @@ class HostileRelayIdentityTest {
                   .instanceId(id1)
                   .meterRegistry(meters1)
                   .route(TYPE, WORKFLOW)
-                  .build()
-                  .start();
+                  .build();
           DurableDeploy two =
               DurableDeploy.builder()
                   .store(store2)
@@ -206,9 +205,11 @@ class HostileRelayIdentityTest {
                   .instanceId(id2)
                   .route(TYPE, WORKFLOW)
                   .build()) {
+        // Appended before replica one starts, so its first claim takes the site's three events.
         for (int seq = 1; seq <= 3; seq++) {
           store2.outbox().append(new NewEvent(SITE, TYPE, Map.of("seq", Integer.toString(seq))));
         }
+        one.start();
         assertThat(r1.entered().await(60, TimeUnit.SECONDS)).as("replica one runs event 1").isTrue();
 
         // Replica one is cut off until its claim ran out and replica two took the site over.
