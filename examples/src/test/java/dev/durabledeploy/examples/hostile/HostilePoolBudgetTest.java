@@ -91,14 +91,16 @@ class HostilePoolBudgetTest {
     }
   }
 
+  // BREAKS: on a host pool whose default isolation is REPEATABLE READ/SERIALIZABLE, a contended site-lock acquire fails with 40001 (TransientStoreException "check that the database is reachable") instead of waiting
   @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
   @org.junit.jupiter.params.provider.ValueSource(
       strings = {"TRANSACTION_REPEATABLE_READ", "TRANSACTION_SERIALIZABLE"})
-  @DisplayName("a host pool whose default isolation is stricter than READ COMMITTED")
+  @DisplayName(
+      "a host pool whose default isolation is stricter than READ COMMITTED: 16 sagas over 2 sites")
   void strictIsolationPool(String isolation) throws Exception {
     try (HikariDataSource pool =
         HostileSupport.hostPool(PG, 4, c -> c.setTransactionIsolation(isolation))) {
-      runPlane(pool, 16, 8, 3, Duration.ZERO);
+      runPlane(pool, 16, 2, 3, Duration.ZERO);
     }
   }
 
@@ -125,12 +127,37 @@ class HostilePoolBudgetTest {
     return t;
   }
 
+  @Test
+  @DisplayName("jdbcUrl with poolSize(1): 16 sagas over 8 sites + relay on the store's own pool")
+  void ownPoolOfOne() throws Exception {
+    String schema = HostileSupport.newSchema("budget");
+    PostgresStore store =
+        PostgresStore.builder()
+            .jdbcUrl(PG.jdbcUrl())
+            .username(PG.username())
+            .password(PG.password())
+            .schema(schema)
+            .poolSize(1)
+            .migrateOnStart(true)
+            .build();
+    runSagas(store, schema, 16, 8, 3);
+  }
+
   /** Runs the sagas on a started plane and checks everything completed and was projected. */
   private void runPlane(HikariDataSource pool, int threads, int sites, int rounds, Duration x)
       throws Exception {
     String schema = HostileSupport.newSchema("budget");
     PostgresStore store =
         PostgresStore.builder().dataSource(pool).schema(schema).migrateOnStart(true).build();
+    runSagas(store, schema, threads, sites, rounds);
+    await("the host gets its whole pool back, clean")
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .untilAsserted(() -> HostileSupport.assertAllPristine(PG, pool));
+  }
+
+  private void runSagas(PostgresStore store, String schema, int threads, int sites, int rounds)
+      throws Exception {
     Path blobs = dir.resolve("blobs-" + schema);
     Map<String, Throwable> failures = new ConcurrentHashMap<>();
     long started = System.nanoTime();
@@ -197,16 +224,12 @@ class HostilePoolBudgetTest {
       store.close();
     }
     System.out.printf(
-        "HostilePoolBudgetTest: pool %d, %d threads x %d rounds over %d sites: %d ms%n",
-        pool.getMaximumPoolSize(),
+        "HostilePoolBudgetTest: %s, %d threads x %d rounds over %d sites: %d ms%n",
+        schema,
         threads,
         rounds,
         sites,
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-    await("the host gets its whole pool back, clean")
-        .atMost(Duration.ofSeconds(30))
-        .ignoreExceptions()
-        .untilAsserted(() -> HostileSupport.assertAllPristine(PG, pool));
   }
 
   static Optional<String> projected(DurableDeploy plane, SiteId site) {
