@@ -119,7 +119,7 @@ class HostilePoolHygieneTest {
     }
   }
 
-  // BREAKS: on a host pool with autoCommit=false every store write is silently rolled back (init returns a deploy that does not exist)
+  // BREAKS: on a host pool with autoCommit=false store writes (createPending here) are silently rolled back: another host never sees them
   @Test
   @DisplayName("autoCommit=false: what a store command writes is visible to another host")
   void autoCommitOffWrites() throws Exception {
