@@ -38,8 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A holder frozen inside a saga step (a GC pause, a stalled S3 call) past the lock's time to live,
  * then resumed, while another host took the site's lock and did its own work. Two hosts share one
- * database and one bucket; host A reaches the database through a proxy the test cuts (its lock
- * then expires as it would in a pause), host B directly.
+ * database and one bucket; host A reaches the database through a proxy the test cuts (its lock then
+ * expires as it would in a pause), host B directly.
  */
 @DisplayName("hostile: a frozen holder resumed after another host took its site")
 class HostileFencingTest {
@@ -97,7 +97,6 @@ class HostileFencingTest {
             });
   }
 
-  // BREAKS: a projection frozen in its put, resumed after another host rolled back, re-publishes the rolled-back deploy
   @Test
   @DisplayName(
       "rollback on host B while host A's projection of the bad deploy is frozen in its put: the"
@@ -116,7 +115,11 @@ class HostileFencingTest {
         Deploy bad = deploy(a.deploys(), AliasName.PREVIEW, "index.html");
         await("the projection shows the good deploy")
             .atMost(Duration.ofSeconds(30))
-            .until(() -> HostilePoolBudgetTest.projected(a, SITE).orElse("").contains(good.id().value()));
+            .until(
+                () ->
+                    HostilePoolBudgetTest.projected(a, SITE)
+                        .orElse("")
+                        .contains(good.id().value()));
 
         // The bad deploy goes live; host A's projection of it freezes inside its put.
         StallingBlobStore.Stall frozen =
@@ -158,7 +161,8 @@ class HostileFencingTest {
         frozen.release();
         frozen.awaitDone();
 
-        DeployId live = storeB.metadata().findAlias(SITE, AliasName.PRODUCTION).orElseThrow().target();
+        DeployId live =
+            storeB.metadata().findAlias(SITE, AliasName.PRODUCTION).orElseThrow().target();
         assertThat(live).isEqualTo(good.id());
         await("the bucket serves what the database says production is")
             .atMost(Duration.ofSeconds(20))
@@ -171,7 +175,8 @@ class HostileFencingTest {
     }
   }
 
-  // BREAKS: a delete frozen inside movePrefix, resumed after another host restored and promoted the deploy, trashes the live deploy's files
+  // BREAKS: a delete frozen inside movePrefix, resumed after another host restored and promoted the
+  // deploy, trashes the live deploy's files
   @Test
   @DisplayName(
       "restore + promote on host B while host A's delete is frozen inside its move: the live"
