@@ -755,7 +755,9 @@ public final class DeployService {
               op,
               () ->
                   blobs.movePrefix(
-                      BlobLayout.deploy(site, deployId), BlobLayout.trash(site, deployId)));
+                      BlobLayout.deploy(site, deployId),
+                      BlobLayout.trash(site, deployId),
+                      op.fence()));
           uploads.forget(site, deployId);
           return tombstone;
         });
@@ -785,7 +787,9 @@ public final class DeployService {
               op,
               () ->
                   blobs.movePrefix(
-                      BlobLayout.trash(site, deployId), BlobLayout.deploy(site, deployId)));
+                      BlobLayout.trash(site, deployId),
+                      BlobLayout.deploy(site, deployId),
+                      op.fence()));
           return retrier.call(op, () -> metadata.restore(site, deployId, actor));
         });
   }

@@ -65,8 +65,8 @@ public final class SitePurge {
                 new ByteArrayInputStream(intent),
                 intent.length,
                 BlobMetadata.ofType("application/json")));
-    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
-    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site)));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site), op.fence()));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site), op.fence()));
     SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
     retrier.run(op, () -> blobs.delete(BlobLayout.purgeIntent(site)));
     return deleted;

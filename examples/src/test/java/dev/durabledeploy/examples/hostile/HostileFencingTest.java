@@ -175,8 +175,6 @@ class HostileFencingTest {
     }
   }
 
-  // BREAKS: a delete frozen inside movePrefix, resumed after another host restored and promoted the
-  // deploy, trashes the live deploy's files
   @Test
   @DisplayName(
       "restore + promote on host B while host A's delete is frozen inside its move: the live"

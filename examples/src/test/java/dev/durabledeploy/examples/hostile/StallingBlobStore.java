@@ -7,6 +7,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.lock.Fence;
 import java.io.InputStream;
 import java.util.List;
 import java.util.Optional;
@@ -15,12 +16,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
- * A host's blob store (a decorator, as a host would write one) whose calls can stall, the way an
- * S3 request stalls, or a whole process stalls in a GC pause, while the thread is inside the call.
+ * A host's blob store (a decorator, as a host would write one) whose calls can stall, the way an S3
+ * request stalls, or a whole process stalls in a GC pause, while the thread is inside the call.
  *
  * <p>{@link #stallPut} stalls the next put of a matching key before it reaches the store. {@link
  * #stallMoveAfter} makes the next {@code movePrefix} move object by object (list, copy, delete the
- * source — what an S3 store does) and stall after {@code n} objects.
+ * source — what an S3 store does) and stall after {@code n} objects. Like the library's stores it
+ * implements the fenced move, checking the caller's fence before each object's copy and before each
+ * delete: a decorator that left the fenced overload to its default would be fenced once per prefix
+ * only.
  */
 final class StallingBlobStore implements BlobStore {
 
@@ -134,10 +138,20 @@ final class StallingBlobStore implements BlobStore {
   }
 
   @Override
+  public long deletePrefix(BlobPrefix prefix, Fence fence) {
+    return delegate.deletePrefix(prefix, fence);
+  }
+
+  @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    return movePrefix(from, to, Fence.NONE);
+  }
+
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
     Stall s = moveStall;
     if (s == null) {
-      return delegate.movePrefix(from, to);
+      return delegate.movePrefix(from, to, fence);
     }
     moveStall = null;
     try {
@@ -148,6 +162,7 @@ final class StallingBlobStore implements BlobStore {
           s.hold();
         }
         BlobKey target = to.resolve(info.key().relativeTo(from));
+        fence.check();
         Optional<BlobContent> content = delegate.get(info.key());
         if (content.isEmpty()) {
           continue;
@@ -155,6 +170,7 @@ final class StallingBlobStore implements BlobStore {
         try (BlobContent c = content.get()) {
           delegate.put(target, c.stream(), info.size(), BlobMetadata.ofType("text/html"));
         }
+        fence.check();
         delegate.delete(info.key());
         moved++;
       }
