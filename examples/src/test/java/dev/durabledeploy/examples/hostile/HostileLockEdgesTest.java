@@ -9,6 +9,7 @@ import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.lock.SiteLock;
+import dev.durabledeploy.store.postgres.MigrationLockTimeoutException;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import dev.durabledeploy.store.valkey.ValkeyStore;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
@@ -46,7 +47,8 @@ class HostileLockEdgesTest {
   private static final SiteId SITE = SiteId.of("edges");
   private static final Duration TTL = Duration.ofSeconds(1);
 
-  record Hosts(String name, Function<TcpProxy, Store> flaky, Function<Void, Store> direct, URI server) {
+  record Hosts(
+      String name, Function<TcpProxy, Store> flaky, Function<Void, Store> direct, URI server) {
     @Override
     public String toString() {
       return name;
@@ -73,7 +75,12 @@ class HostileLockEdgesTest {
                         .lockTtl(TTL)
                         .commandTimeout(Duration.ofMillis(500))
                         .build(),
-                v -> ValkeyStore.builder().uri(VALKEY.uri().toString()).namespace(ns).lockTtl(TTL).build(),
+                v ->
+                    ValkeyStore.builder()
+                        .uri(VALKEY.uri().toString())
+                        .namespace(ns)
+                        .lockTtl(TTL)
+                        .build(),
                 VALKEY.uri())));
   }
 
@@ -91,7 +98,8 @@ class HostileLockEdgesTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("stores")
-  @DisplayName("the old holder's release, after another host took the lock, frees nothing of theirs")
+  @DisplayName(
+      "the old holder's release, after another host took the lock, frees nothing of theirs")
   void releaseAfterTakeover(Hosts hosts) throws Exception {
     try (TcpProxy proxy = TcpProxy.to(hosts.server());
         Store a = hosts.flaky().apply(proxy);
@@ -107,10 +115,14 @@ class HostileLockEdgesTest {
       assertThat(old.isHeld()).isFalse();
       proxy.restore();
       // A's connection comes back; its release must not free B's lock.
-      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
-        a.metadata().listDeploys(SITE);
-        return true;
-      });
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(
+              () -> {
+                a.metadata().listDeploys(SITE);
+                return true;
+              });
       old.close();
       assertThat(taken.isHeld()).isTrue();
       assertThatThrownBy(() -> c.siteLocks().acquire(SITE, Duration.ofMillis(1500)))
@@ -178,31 +190,41 @@ class HostileLockEdgesTest {
     }
   }
 
-  // BREAKS: a migrator frozen while holding the migration lock blocks every other host's build() indefinitely
   @Test
   @DisplayName(
       "a host frozen mid-migration (session holding the migration lock) does not hang another"
-          + " host's build() forever")
+          + " host's build(): it fails after migrationLockTimeout naming the holder's pid, and"
+          + " gives its connection back clean")
   void frozenMigratorDoesNotHangBuild() throws Exception {
     String schema = HostileSupport.newSchema("mig");
     long key =
         ByteBuffer.wrap(
                 MessageDigest.getInstance("SHA-256")
-                    .digest(("durable-deploy:migrate:" + schema + ":").getBytes(StandardCharsets.UTF_8)),
+                    .digest(
+                        ("durable-deploy:migrate:" + schema + ":")
+                            .getBytes(StandardCharsets.UTF_8)),
                 0,
                 8)
             .getLong();
     // The frozen host: its session took the migration lock and then stopped (SIGSTOP, a partition);
     // the server keeps the session until TCP keepalive gives up.
     Connection frozen = PG.dataSource().getConnection();
-    try (HikariDataSource pool = HostileSupport.hostPool(PG, 2, c -> c.setConnectionTimeout(2000))) {
+    int frozenPid = frozen.unwrap(org.postgresql.PGConnection.class).getBackendPID();
+    try (HikariDataSource pool =
+        HostileSupport.hostPool(PG, 2, c -> c.setConnectionTimeout(2000))) {
       try (PreparedStatement lock = frozen.prepareStatement("SELECT pg_advisory_lock(?)")) {
         lock.setLong(1, key);
         lock.execute();
       }
       CompletableFuture<PostgresStore> build =
           CompletableFuture.supplyAsync(
-              () -> PostgresStore.builder().dataSource(pool).schema(schema).migrateOnStart(true).build());
+              () ->
+                  PostgresStore.builder()
+                      .dataSource(pool)
+                      .schema(schema)
+                      .migrationLockTimeout(Duration.ofSeconds(3))
+                      .migrateOnStart(true)
+                      .build());
       Object outcome;
       try {
         outcome = build.get(90, TimeUnit.SECONDS);
@@ -212,18 +234,27 @@ class HostileLockEdgesTest {
         outcome = "still waiting after 90 s, holding one of the host's 2 connections";
       }
       System.out.println("HostileLockEdgesTest: build() beside a frozen migrator: " + outcome);
-      try {
-        assertThat(outcome)
-            .as("build() beside a frozen migrator ends within 90 s (with a clear error)")
-            .isNotInstanceOf(String.class);
-      } finally {
-        frozen.close(); // the frozen host's session ends: the build goes on
-        try {
-          build.get(60, TimeUnit.SECONDS).close();
-        } catch (Exception ignored) {
-          // whatever it did
-        }
+      assertThat(outcome)
+          .as("build() beside a frozen migrator fails after migrationLockTimeout")
+          .isInstanceOf(MigrationLockTimeoutException.class);
+      MigrationLockTimeoutException timedOut = (MigrationLockTimeoutException) outcome;
+      assertThat(timedOut.holderPids()).containsExactly(frozenPid);
+      assertThat(timedOut.getMessage())
+          .contains(
+              "pid " + frozenPid, "migrationLockTimeout", "pg_terminate_backend(" + frozenPid);
+      HostileSupport.assertAllPristine(PG, pool);
+
+      frozen.close(); // the frozen host's session ends: the next build migrates
+      try (PostgresStore store =
+          PostgresStore.builder()
+              .dataSource(pool)
+              .schema(schema)
+              .migrationLockTimeout(Duration.ofSeconds(30))
+              .migrateOnStart(true)
+              .build()) {
+        assertThat(store.metadata().listDeploys(SITE)).isEmpty();
       }
+      HostileSupport.assertAllPristine(PG, pool);
     } finally {
       if (!frozen.isClosed()) {
         frozen.close();

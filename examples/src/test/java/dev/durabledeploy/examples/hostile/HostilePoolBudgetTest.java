@@ -91,7 +91,6 @@ class HostilePoolBudgetTest {
     }
   }
 
-  // BREAKS: on a host pool whose default isolation is REPEATABLE READ/SERIALIZABLE, a contended site-lock acquire fails with 40001 (TransientStoreException "check that the database is reachable") instead of waiting
   @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
   @org.junit.jupiter.params.provider.ValueSource(
       strings = {"TRANSACTION_REPEATABLE_READ", "TRANSACTION_SERIALIZABLE"})
@@ -101,6 +100,12 @@ class HostilePoolBudgetTest {
     try (HikariDataSource pool =
         HostileSupport.hostPool(PG, 4, c -> c.setTransactionIsolation(isolation))) {
       runPlane(pool, 16, 2, 3, Duration.ZERO);
+      HostilePoolHygieneTest.assertHostSettings(
+          pool,
+          true,
+          isolation.equals("TRANSACTION_REPEATABLE_READ")
+              ? Connection.TRANSACTION_REPEATABLE_READ
+              : Connection.TRANSACTION_SERIALIZABLE);
     }
   }
 
@@ -165,7 +170,10 @@ class HostilePoolBudgetTest {
         DurableDeploy.builder()
             .store(store)
             .blobRoot(blobs)
-            .options(DeployOptions.builder().gcDebounce(Duration.ofMillis(200), Duration.ofSeconds(1)).build())
+            .options(
+                DeployOptions.builder()
+                    .gcDebounce(Duration.ofMillis(200), Duration.ofSeconds(1))
+                    .build())
             .engine(ExecutorEngine.builder().build())
             .build()
             .start()) {
@@ -225,11 +233,7 @@ class HostilePoolBudgetTest {
     }
     System.out.printf(
         "HostilePoolBudgetTest: %s, %d threads x %d rounds over %d sites: %d ms%n",
-        schema,
-        threads,
-        rounds,
-        sites,
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        schema, threads, rounds, sites, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
   }
 
   static Optional<String> projected(DurableDeploy plane, SiteId site) {

@@ -7,7 +7,6 @@ import static org.awaitility.Awaitility.await;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
@@ -51,7 +50,8 @@ class HostilePoolHygieneTest {
   }
 
   @Test
-  @DisplayName("a failed command inside a store transaction (alias drift) leaves no open transaction")
+  @DisplayName(
+      "a failed command inside a store transaction (alias drift) leaves no open transaction")
   void afterFailedTransaction() throws Exception {
     String schema = HostileSupport.newSchema("hyg");
     try (HikariDataSource pool = HostileSupport.hostPool(PG, 2, c -> {});
@@ -64,17 +64,23 @@ class HostilePoolHygieneTest {
                   store
                       .metadata()
                       .moveAlias(
-                          SITE, AliasName.PRODUCTION, id, AliasExpectation.version(42), Actor.SYSTEM))
+                          SITE,
+                          AliasName.PRODUCTION,
+                          id,
+                          AliasExpectation.version(42),
+                          Actor.SYSTEM))
           .isInstanceOf(RuntimeException.class);
       HostileSupport.assertAllPristine(PG, pool);
     }
   }
 
   @Test
-  @DisplayName("LISTEN's connection killed by pg_terminate_backend: re-listens, and gives back clean")
+  @DisplayName(
+      "LISTEN's connection killed by pg_terminate_backend: re-listens, and gives back clean")
   void listenConnectionKilled() throws Exception {
     String schema = HostileSupport.newSchema("hyg");
-    try (HikariDataSource pool = HostileSupport.hostPool(PG, 3, c -> c.setConnectionTimeout(2000))) {
+    try (HikariDataSource pool =
+        HostileSupport.hostPool(PG, 3, c -> c.setConnectionTimeout(2000))) {
       PostgresStore store =
           PostgresStore.builder().dataSource(pool).schema(schema).migrateOnStart(true).build();
       AtomicInteger wakes = new AtomicInteger();
@@ -119,13 +125,11 @@ class HostilePoolHygieneTest {
     }
   }
 
-  // BREAKS: on a host pool with autoCommit=false store writes (createPending here) are silently rolled back: another host never sees them
   @Test
   @DisplayName("autoCommit=false: what a store command writes is visible to another host")
   void autoCommitOffWrites() throws Exception {
     String schema = HostileSupport.newSchema("hyg");
-    try (HikariDataSource pool =
-            HostileSupport.hostPool(PG, 4, c -> c.setAutoCommit(false));
+    try (HikariDataSource pool = HostileSupport.hostPool(PG, 4, c -> c.setAutoCommit(false));
         PostgresStore store =
             PostgresStore.builder().dataSource(pool).schema(schema).migrateOnStart(true).build();
         PostgresStore other =
@@ -138,23 +142,69 @@ class HostilePoolHygieneTest {
       DeployId id = DeployId.of("20260115-100000-abc1234");
       store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
       assertThat(other.metadata().findDeploy(SITE, id)).isPresent();
-      store.outbox().append(new dev.durabledeploy.spi.outbox.NewEvent(SITE, "e.x", java.util.Map.of()));
+      store
+          .outbox()
+          .append(new dev.durabledeploy.spi.outbox.NewEvent(SITE, "e.x", java.util.Map.of()));
       java.util.Optional<dev.durabledeploy.spi.lease.Lease> lease =
-          store.jobLeases().tryAcquire(dev.durabledeploy.spi.JobKey.of("job-a"), "owner-a", Duration.ofMinutes(1));
+          store
+              .jobLeases()
+              .tryAcquire(
+                  dev.durabledeploy.spi.JobKey.of("job-a"), "owner-a", Duration.ofMinutes(1));
       assertThat(lease).isPresent();
       assertThat(other.jobLeases().find(dev.durabledeploy.spi.JobKey.of("job-a"))).isPresent();
+      assertHostSettings(pool, false, Connection.TRANSACTION_READ_COMMITTED);
     }
   }
 
-  // BREAKS: a host pool with autoCommit=false (common with JPA) is accepted and its site locks exclude nobody
+  /** Every connection of the pool has the host's autocommit and isolation again. */
+  static void assertHostSettings(HikariDataSource pool, boolean autoCommit, int isolation)
+      throws Exception {
+    java.util.List<Connection> taken = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < pool.getMaximumPoolSize(); i++) {
+        taken.add(pool.getConnection());
+      }
+      for (Connection c : taken) {
+        assertThat(c.getAutoCommit())
+            .as("autocommit of a connection given back")
+            .isEqualTo(autoCommit);
+        assertThat(c.getTransactionIsolation())
+            .as("isolation of a connection given back")
+            .isEqualTo(isolation);
+        try (Statement s = c.createStatement()) {
+          assertThat(HostileSupport.one(s, "SHOW transaction_isolation"))
+              .as("the session's isolation on the server")
+              .isEqualTo(
+                  isolation == Connection.TRANSACTION_READ_COMMITTED
+                      ? "read committed"
+                      : isolation == Connection.TRANSACTION_REPEATABLE_READ
+                          ? "repeatable read"
+                          : "serializable");
+        }
+        if (!autoCommit) {
+          c.rollback();
+        }
+      }
+    } finally {
+      for (Connection c : taken) {
+        c.close();
+      }
+    }
+  }
+
   @Test
   @DisplayName(
-      "a host pool with autoCommit=false is refused at build naming dataSource, or its locks still"
-          + " exclude")
+      "a host pool with autoCommit=false is accepted, its site locks exclude another host, and its"
+          + " connections go back with autocommit off")
   void autoCommitOffPool() throws Exception {
     String schema = HostileSupport.newSchema("hyg");
     try (HikariDataSource migrator = HostileSupport.hostPool(PG, 2, c -> {})) {
-      PostgresStore.builder().dataSource(migrator).schema(schema).migrateOnStart(true).build().close();
+      PostgresStore.builder()
+          .dataSource(migrator)
+          .schema(schema)
+          .migrateOnStart(true)
+          .build()
+          .close();
     }
     try (HikariDataSource pool =
         HostileSupport.hostPool(
@@ -164,15 +214,7 @@ class HostilePoolHygieneTest {
               c.setAutoCommit(false);
               c.setConnectionTimeout(2000);
             })) {
-      PostgresStore a;
-      try {
-        a = PostgresStore.builder().dataSource(pool).schema(schema).build();
-      } catch (ConfigurationException refused) {
-        assertThat(refused.property()).isEqualTo("dataSource");
-        assertThat(refused.getMessage()).containsIgnoringCase("autocommit");
-        return;
-      }
-      try (PostgresStore store = a;
+      try (PostgresStore store = PostgresStore.builder().dataSource(pool).schema(schema).build();
           PostgresStore other =
               PostgresStore.builder()
                   .jdbcUrl(PG.jdbcUrl())
@@ -193,7 +235,11 @@ class HostilePoolHygieneTest {
         } finally {
           held.close();
         }
+        try (SiteLock taken = other.siteLocks().acquire(SITE, Duration.ofSeconds(5))) {
+          assertThat(taken.isHeld()).as("released for real: another host takes it").isTrue();
+        }
       }
+      assertHostSettings(pool, false, Connection.TRANSACTION_READ_COMMITTED);
     }
   }
 }
