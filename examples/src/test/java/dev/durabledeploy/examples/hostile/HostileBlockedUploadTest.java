@@ -57,28 +57,42 @@ class HostileBlockedUploadTest {
                 .build()) {
       byte[] v1 = "<h1>v1</h1>".getBytes(StandardCharsets.UTF_8);
       Deploy pending = plane.deploys().init(SITE, null);
-      plane.deploys().upload(SITE, pending.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(v1), v1.length);
+      plane
+          .deploys()
+          .upload(
+              SITE, pending.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(v1), v1.length);
 
       byte[] v2 = "<h1>v2 replaced</h1>".getBytes(StandardCharsets.UTF_8);
       GatedInputStream slow = new GatedInputStream(v2, Duration.ofMinutes(2));
       CompletableFuture<BlobInfo> replace =
           CompletableFuture.supplyAsync(
-              () -> plane.deploys().upload(SITE, pending.id(), UploadPath.INDEX_HTML, slow, v2.length));
+              () ->
+                  plane
+                      .deploys()
+                      .upload(SITE, pending.id(), UploadPath.INDEX_HTML, slow, v2.length));
       slow.awaitReading(Duration.ofSeconds(10));
 
       long started = System.nanoTime();
       Deploy other = plane.deploys().init(SITE, null);
-      plane.deploys().upload(SITE, other.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(v1), v1.length);
-      plane.deploys().finalizeDeploy(SITE, other.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
+      plane
+          .deploys()
+          .upload(SITE, other.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(v1), v1.length);
+      plane
+          .deploys()
+          .finalizeDeploy(SITE, other.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
       plane.deploys().promote(SITE, other.id(), AliasName.PREVIEW, AliasExpectation.ANY);
       long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
-      assertThat(took).as("ms for init+upload+finalize+promote beside the stalled stream").isLessThan(3000);
+      assertThat(took)
+          .as("ms for init+upload+finalize+promote beside the stalled stream")
+          .isLessThan(3000);
       assertThat(replace).isNotDone();
 
       slow.open();
       BlobInfo replaced = replace.get(30, TimeUnit.SECONDS);
       assertThat(replaced.size()).isEqualTo(v2.length);
-      plane.deploys().finalizeDeploy(SITE, pending.id(), AliasName.of("staging"), Manifest.of("index.html"));
+      plane
+          .deploys()
+          .finalizeDeploy(SITE, pending.id(), AliasName.of("staging"), Manifest.of("index.html"));
     }
   }
 }

@@ -76,7 +76,10 @@ class HostileKilledProcessTest {
               .build()) {
         await("the holder runs its job under the site's lock")
             .atMost(Duration.ofSeconds(90))
-            .until(() -> Files.exists(log) && Files.readString(log, StandardCharsets.UTF_8).contains("RUNNING"));
+            .until(
+                () ->
+                    Files.exists(log)
+                        && Files.readString(log, StandardCharsets.UTF_8).contains("RUNNING"));
         // While it lives, the survivor neither runs the job nor frees its lease by a sweep.
         JobRunner.Outcome<String> whileAlive = survivor.jobs().runExclusive(job, j -> "ran");
         assertThat(whileAlive.ran()).isFalse();

@@ -32,9 +32,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Two hosts on one store hammer one site's lock while one host's network flaps (and, on
- * PostgreSQL, its connections are killed): whenever a holder's {@code isHeld()} said true, nobody
- * else's did. Intervals are measured on this JVM's monotonic clock, shared by both hosts.
+ * Two hosts on one store hammer one site's lock while one host's network flaps (and, on PostgreSQL,
+ * its connections are killed): whenever a holder's {@code isHeld()} said true, nobody else's did.
+ * Intervals are measured on this JVM's monotonic clock, shared by both hosts.
  */
 @DisplayName("hostile: site-lock safety between two hosts under partitions and killed connections")
 class HostileLockSafetyTest {
@@ -65,9 +65,18 @@ class HostileLockSafetyTest {
         Arguments.of(
             new Hosts(
                 "valkey",
-                p -> ValkeyStore.builder().uri(p.uri(VALKEY.uri()).toString()).namespace(ns)
-                    .lockTtl(TTL).commandTimeout(Duration.ofMillis(500)).build(),
-                ValkeyStore.builder().uri(VALKEY.uri().toString()).namespace(ns).lockTtl(TTL).build(),
+                p ->
+                    ValkeyStore.builder()
+                        .uri(p.uri(VALKEY.uri()).toString())
+                        .namespace(ns)
+                        .lockTtl(TTL)
+                        .commandTimeout(Duration.ofMillis(500))
+                        .build(),
+                ValkeyStore.builder()
+                    .uri(VALKEY.uri().toString())
+                    .namespace(ns)
+                    .lockTtl(TTL)
+                    .build(),
                 VALKEY.uri(),
                 false)));
   }
@@ -103,8 +112,7 @@ class HostileLockSafetyTest {
       for (int i = 0; i < 6; i++) {
         Store store = i % 2 == 0 ? flaky : steady;
         String name = (i % 2 == 0 ? "flaky-" : "steady-") + i;
-        threads.add(
-            worker(name, store, stop, intervals, lostWhileWorking, acquired));
+        threads.add(worker(name, store, stop, intervals, lostWhileWorking, acquired));
       }
       Thread chaos =
           new Thread(

@@ -27,7 +27,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -73,7 +72,8 @@ class HostilePoolOutageTest {
   private static void saga(DeployService deploys, SiteId site) {
     Deploy d = deploys.init(site, null);
     byte[] html = ("<h1>" + d.id() + "</h1>").getBytes(StandardCharsets.UTF_8);
-    deploys.upload(site, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
+    deploys.upload(
+        site, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
     deploys.finalizeDeploy(site, d.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
   }
 
@@ -106,16 +106,21 @@ class HostilePoolOutageTest {
   }
 
   /** After the trouble: one clean saga per site, projected, and the host's pool whole and clean. */
-  private void assertRecovered(DurableDeploy plane, PostgresStore store, ExecutorService ex,
-      List<Future<Integer>> running, AtomicBoolean stop) throws Exception {
+  private void assertRecovered(
+      DurableDeploy plane,
+      PostgresStore store,
+      ExecutorService ex,
+      List<Future<Integer>> running,
+      AtomicBoolean stop)
+      throws Exception {
     stop.set(true);
     int ok = 0;
     for (Future<Integer> f : running) {
       ok += f.get(90, TimeUnit.SECONDS);
     }
     ex.shutdownNow();
-    System.out.printf("HostilePoolOutageTest: %d sagas ok, failures %s, untyped %s%n", ok, failures,
-        untyped);
+    System.out.printf(
+        "HostilePoolOutageTest: %d sagas ok, failures %s, untyped %s%n", ok, failures, untyped);
     assertThat(untyped).as("failures that are not the library's typed exceptions").isEmpty();
     for (int s = 0; s < SITES; s++) {
       SiteId site = site(s);
@@ -155,7 +160,9 @@ class HostilePoolOutageTest {
         ExecutorService ex = Executors.newFixedThreadPool(SITES * 2);
         AtomicBoolean stop = new AtomicBoolean();
         List<Future<Integer>> running = workers(ex, plane.deploys(), stop);
-        await().atMost(Duration.ofSeconds(30)).until(() -> store.metadata().listDeploys(site(0)).size() > 2);
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> store.metadata().listDeploys(site(0)).size() > 2);
         // The host's own burst: it takes every connection it can get and keeps them 8 s.
         List<Connection> hostHeld = new ArrayList<>();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -236,7 +243,12 @@ class HostilePoolOutageTest {
     String db = PG.database();
     String schema = HostileSupport.newSchema("idle");
     try (HikariDataSource migrator = HostileSupport.hostPool(PG, 2, c -> {})) {
-      PostgresStore.builder().dataSource(migrator).schema(schema).migrateOnStart(true).build().close();
+      PostgresStore.builder()
+          .dataSource(migrator)
+          .schema(schema)
+          .migrateOnStart(true)
+          .build()
+          .close();
     }
     try (Connection c = PG.dataSource().getConnection();
         Statement s = c.createStatement()) {

@@ -46,7 +46,8 @@ class HostileRestartMidSagaTest {
           + " SiteLockLostException, a re-run completes, the relay projects, the pool is clean")
   void restartMidFinalize() throws Exception {
     PostgresServer server = PostgresExtension.server();
-    try (HikariDataSource pool = HostileSupport.hostPool(PG, 3, c -> c.setConnectionTimeout(1000))) {
+    try (HikariDataSource pool =
+        HostileSupport.hostPool(PG, 3, c -> c.setConnectionTimeout(1000))) {
       PostgresStore store =
           PostgresStore.builder()
               .dataSource(pool)
@@ -64,12 +65,19 @@ class HostileRestartMidSagaTest {
               .start()) {
         Deploy d = plane.deploys().init(SITE, null);
         byte[] html = "<h1>r</h1>".getBytes(StandardCharsets.UTF_8);
-        plane.deploys().upload(SITE, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
-        StallingBlobStore.Stall stall = blobs.stallPut(k -> k.equals(BlobLayout.marker(SITE, d.id())));
+        plane
+            .deploys()
+            .upload(
+                SITE, d.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
+        StallingBlobStore.Stall stall =
+            blobs.stallPut(k -> k.equals(BlobLayout.marker(SITE, d.id())));
         CompletableFuture<Object> finalize =
             CompletableFuture.supplyAsync(
                 () ->
-                    plane.deploys().finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
+                    plane
+                        .deploys()
+                        .finalizeDeploy(
+                            SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
         stall.awaitEntered();
         server.stop();
         try {
@@ -92,16 +100,24 @@ class HostileRestartMidSagaTest {
             .ignoreExceptionsInstanceOf(TransientStoreException.class)
             .until(
                 () ->
-                    plane.deploys()
-                        .finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html"))
+                    plane
+                        .deploys()
+                        .finalizeDeploy(
+                            SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html"))
                         .alias()
                         .target()
                         .equals(d.id()));
         Deploy o = plane.deploys().init(OTHER, null);
-        plane.deploys().upload(OTHER, o.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
-        plane.deploys().finalizeDeploy(OTHER, o.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
+        plane
+            .deploys()
+            .upload(
+                OTHER, o.id(), UploadPath.INDEX_HTML, new ByteArrayInputStream(html), html.length);
+        plane
+            .deploys()
+            .finalizeDeploy(OTHER, o.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
         for (SiteId s : new SiteId[] {SITE, OTHER}) {
-          String target = store.metadata().findAlias(s, AliasName.PRODUCTION).orElseThrow().target().value();
+          String target =
+              store.metadata().findAlias(s, AliasName.PRODUCTION).orElseThrow().target().value();
           await("the relay projects " + s + " after the restart")
               .atMost(Duration.ofSeconds(60))
               .until(() -> HostilePoolBudgetTest.projected(plane, s).orElse("").contains(target));

@@ -54,7 +54,8 @@ final class HostileSupport {
       state.put("lock_timeout", one(s, "SHOW lock_timeout"));
       state.put("statement_timeout", one(s, "SHOW statement_timeout"));
       state.put(
-          "idle_in_transaction_session_timeout", one(s, "SHOW idle_in_transaction_session_timeout"));
+          "idle_in_transaction_session_timeout",
+          one(s, "SHOW idle_in_transaction_session_timeout"));
       state.put("role", one(s, "SELECT current_user"));
       state.put(
           "advisory_locks",
@@ -65,8 +66,10 @@ final class HostileSupport {
       state.put("listening", one(s, "SELECT count(*) FROM pg_listening_channels()"));
       state.put(
           "temp_tables",
-          one(s, "SELECT count(*) FROM pg_class WHERE relpersistence = 't'"
-              + " AND pg_catalog.pg_table_is_visible(oid)"));
+          one(
+              s,
+              "SELECT count(*) FROM pg_class WHERE relpersistence = 't'"
+                  + " AND pg_catalog.pg_table_is_visible(oid)"));
     }
     return state;
   }
