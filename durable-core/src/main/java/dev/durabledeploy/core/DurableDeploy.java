@@ -129,7 +129,9 @@ public final class DurableDeploy implements AutoCloseable {
     this.gcSweep = new GcSweep(store, blobs, engine, jobs, operations, retrier, options);
     OutboxRelay.Builder relay =
         OutboxRelay.builder(store.outbox(), engine)
-            .owner("relay:" + instanceId)
+            // Unique per process start, not the host-chosen instanceId (replicas may share one):
+            // the store guards claim renewals, acks and releases by this string alone.
+            .owner("relay:" + jobs.incarnation())
             .clock(b.clock)
             .retryPolicy(b.retryPolicy)
             .random(random)
@@ -379,9 +381,10 @@ public final class DurableDeploy implements AutoCloseable {
 
     /**
      * This process's id (default {@code <hostname>-<pid>-<random>}); it goes into every claim and
-     * lease owner, for people reading them. Deciding whether a holder is alive never relies on it:
-     * the job runner adds a random suffix per start and registers that incarnation in the store
-     * (see {@link LeaseSweep}).
+     * lease owner, for people reading them. Nothing relies on it being unique, so replicas may
+     * share one: every owner the library guards a claim or lease by is the incarnation, this id
+     * plus a random suffix new on every start ({@link JobRunner#incarnation()}), registered in the
+     * store (see {@link LeaseSweep}); the relay claims as {@code relay:<incarnation>}.
      */
     public Builder instanceId(String instanceId) {
       this.instanceId = instanceId;

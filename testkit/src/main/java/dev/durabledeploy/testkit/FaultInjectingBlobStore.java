@@ -8,6 +8,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.lock.Fence;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.Optional;
@@ -222,6 +223,18 @@ public final class FaultInjectingBlobStore implements BlobStore {
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
     return call(() -> delegate.movePrefix(from, to));
+  }
+
+  // The fenced variants reach the delegate's, so the store under test still fences per object.
+
+  @Override
+  public long deletePrefix(BlobPrefix prefix, Fence fence) {
+    return call(() -> delegate.deletePrefix(prefix, fence));
+  }
+
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
+    return call(() -> delegate.movePrefix(from, to, fence));
   }
 
   @Override

@@ -15,6 +15,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.lock.Fence;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.io.IOException;
 import java.io.InputStream;
@@ -456,6 +457,14 @@ public final class S3BlobStore implements BlobStore {
 
   @Override
   public long deletePrefix(BlobPrefix prefix) {
+    return deletePrefix(prefix, Fence.NONE);
+  }
+
+  /** Checks {@code fence} before each DeleteObjects request (up to 1,000 objects each). */
+  @Override
+  public long deletePrefix(BlobPrefix prefix, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
     long deleted = 0;
     String previousFirst = null;
     while (true) {
@@ -476,6 +485,7 @@ public final class S3BlobStore implements BlobStore {
                 + " is still listed after it was deleted; run the purge again");
       }
       previousFirst = first;
+      fence.check();
       deleted += deleteBatch(page.stream().map(S3Object::key).toList());
     }
   }
@@ -558,6 +568,17 @@ public final class S3BlobStore implements BlobStore {
    */
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    return movePrefix(from, to, Fence.NONE);
+  }
+
+  /**
+   * {@link #movePrefix(BlobPrefix, BlobPrefix)}, checking {@code fence} before each object's copy
+   * and before each DeleteObjects request of confirmed sources.
+   */
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
     if (from.overlaps(to)) {
       throw new InvalidInputException(
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
@@ -581,6 +602,7 @@ public final class S3BlobStore implements BlobStore {
           continue;
         }
         String destination = target + o.key().substring(source.length());
+        fence.check();
         String unconfirmed = copyConfirmed(o, destination);
         if (unconfirmed == null) {
           confirmed.add(o.key());
@@ -589,6 +611,9 @@ public final class S3BlobStore implements BlobStore {
         } else {
           kept.add(render(o.key()) + " (" + unconfirmed + ")");
         }
+      }
+      if (!confirmed.isEmpty()) {
+        fence.check();
       }
       moved += deleteBatch(confirmed);
       if (!kept.isEmpty()) {

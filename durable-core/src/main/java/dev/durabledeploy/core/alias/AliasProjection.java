@@ -8,8 +8,10 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
@@ -34,16 +36,29 @@ import java.util.Optional;
  * events, for a serve plane that reads the bucket.
  *
  * <p>The event only says "this alias changed": each run writes the alias row as it is now, read
- * under the site lock (E1), so redelivered, reordered or stale events are harmless and two hosts
- * cannot interleave a read and a write. A deleted alias is written as {@code "deployId": null}
- * (with the event's version) rather than removed. Events of a purged site write nothing, and a
- * stale event that outlived a purge cannot pin a re-created site's projection to a version from
- * before the purge (alias versions start again at 1 after one). An unchanged projection is not
- * rewritten (V9).
+ * under the site lock (E1), so redelivered, reordered or stale events are harmless. A deleted alias
+ * is written as {@code "deployId": null} (with the event's version) rather than removed. Events of
+ * a purged site write nothing, and a stale event that outlived a purge cannot pin a re-created
+ * site's projection to a version from before the purge (alias versions start again at 1 after one).
+ * An unchanged projection is not rewritten (V9).
+ *
+ * <p><b>Version guard.</b> The site lock cannot stop a put already in flight when the lock expires
+ * (a stalled request, a paused process): such a put lands late, after another host moved the alias
+ * and projected it. So the projection never relies on the lock alone: before writing it reads the
+ * object and leaves it alone when it already holds this version or a higher one, and after writing
+ * it reads the alias row again and, if the row moved on meanwhile, projects the current row over
+ * its own stale write (at most {@value #MAX_ROUNDS} rounds). Whoever writes the object last has
+ * therefore read the row after its own write and written what it read; a row that changes after
+ * that read has an event of its own, projected by a later run.
  */
 public final class AliasProjection implements WorkflowHandler {
 
   public static final String WORKFLOW = "alias-project";
+
+  /**
+   * Write-then-re-check rounds before a run gives up (transiently) on an alias that keeps moving.
+   */
+  static final int MAX_ROUNDS = 10;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -79,18 +94,31 @@ public final class AliasProjection implements WorkflowHandler {
         WORKFLOW,
         site,
         op -> {
+          // Lock: the site lock (E1), so no alias move of this library commits while we read
+          // and write; the version guard in project() covers a write that outlives the lock.
           try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
-            Optional<Alias> row = retrier.call(op, () -> store.metadata().findAlias(site, alias));
-            if (row.isPresent()) {
-              return retrier.call(
-                  op, () -> project(site, alias, row.get().target(), row.get().version()));
-            }
-            if (!retrier.call(op, () -> siteExists(site))) {
+            Optional<Boolean> wrote = retrier.call(op, () -> project(site, alias, eventVersion));
+            if (wrote.isEmpty()) {
               return op.skip("site " + site + " no longer exists");
             }
-            return retrier.call(op, () -> project(site, alias, null, eventVersion));
+            return wrote.get();
           }
         });
+  }
+
+  /** What a projection object says: the target (null for a deleted alias) and its version. */
+  record Projected(DeployId target, long version) {}
+
+  /**
+   * The projection the alias row asks for now: the row's target and version, a deleted alias (with
+   * the event's version) while the site still exists, or empty for a purged site.
+   */
+  private Optional<Projected> wanted(SiteId site, AliasName alias, long eventVersion) {
+    Optional<Alias> row = store.metadata().findAlias(site, alias);
+    if (row.isPresent()) {
+      return Optional.of(new Projected(row.get().target(), row.get().version()));
+    }
+    return siteExists(site) ? Optional.of(new Projected(null, eventVersion)) : Optional.empty();
   }
 
   /** A purged site has no rows at all; one with a deleted alias still has deploys. */
@@ -102,42 +130,91 @@ public final class AliasProjection implements WorkflowHandler {
   }
 
   /**
-   * Writes the projection unless it already says the same (for a deleted alias: that there is no
-   * target); returns whether it wrote.
+   * Writes the projection the alias row asks for, version-guarded, then re-checks the row (see the
+   * class comment). Idempotent, so the retrier may run it again from the start.
+   *
+   * @return whether it wrote; empty when the site no longer exists (nothing written, or this run's
+   *     own late write removed again)
    */
-  boolean project(SiteId site, AliasName alias, DeployId deployId, long version) {
+  Optional<Boolean> project(SiteId site, AliasName alias, long eventVersion) {
     BlobKey key = BlobLayout.alias(site, alias);
-    Optional<JsonNode> existing = projected(key);
-    if (existing.isPresent()) {
-      JsonNode old = existing.get();
-      String oldTarget = old.path("deployId").isNull() ? null : old.path("deployId").asText();
-      boolean sameTarget =
-          deployId == null ? oldTarget == null : deployId.value().equals(oldTarget);
-      if (sameTarget && (deployId == null || old.path("version").asLong() == version)) {
-        return false;
+    Optional<Projected> wanted = wanted(site, alias, eventVersion);
+    Projected mine = null; // what this run wrote last
+    boolean wrote = false;
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+      if (wanted.isEmpty()) {
+        // Purged meanwhile: our own write, if it landed after the purge, must not stay behind.
+        if (mine != null && mine.equals(projected(key).orElse(null))) {
+          blobs.delete(key);
+        }
+        return Optional.empty();
       }
+      Optional<Projected> there = projected(key);
+      if (there.isPresent()
+          && !there.get().equals(mine)
+          && there.get().version() >= wanted.get().version()) {
+        // This version or a newer one is already there, written by someone who re-checks the row
+        // after their own write: never overwrite it (DESIGN: "never overwrite a higher version").
+        return Optional.of(wrote);
+      }
+      if (there.isPresent() && there.get().equals(wanted.get())) {
+        return Optional.of(wrote);
+      }
+      write(key, wanted.get());
+      mine = wanted.get();
+      wrote = true;
+      // The row may have moved on while the put was in flight, and whoever moved it may have
+      // projected before the put landed: read it again, after the write, and follow it.
+      Optional<Projected> now = wanted(site, alias, eventVersion);
+      if (now.equals(wanted)) {
+        return Optional.of(true);
+      }
+      wanted = now;
     }
+    throw new TransientStoreException(
+        "the alias "
+            + alias
+            + " of site '"
+            + site
+            + "' moved "
+            + MAX_ROUNDS
+            + " times while it was projected; the projection runs again");
+  }
+
+  private void write(BlobKey key, Projected projection) {
     ObjectNode node = JSON.createObjectNode();
-    node.put("deployId", deployId == null ? null : deployId.value());
-    node.put("version", version);
+    node.put("deployId", projection.target() == null ? null : projection.target().value());
+    node.put("version", projection.version());
     byte[] json = node.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     blobs.put(
         key,
         new ByteArrayInputStream(json),
         json.length,
         new BlobMetadata("application/json", "no-cache"));
-    return true;
   }
 
-  private Optional<JsonNode> projected(BlobKey key) {
+  /** What the object says now, or empty when there is none. */
+  private Optional<Projected> projected(BlobKey key) {
     Optional<BlobContent> content = blobs.get(key);
     if (content.isEmpty()) {
       return Optional.empty();
     }
+    JsonNode node;
     try (BlobContent c = content.get()) {
-      return Optional.of(JSON.readTree(c.readAllBytes()));
+      node = JSON.readTree(c.readAllBytes());
     } catch (IOException e) {
       throw new UncheckedIOException("reading the alias projection " + key + " failed", e);
+    }
+    JsonNode target = node.path("deployId");
+    long version = node.path("version").asLong(-1);
+    if (!target.isTextual()) {
+      return Optional.of(new Projected(null, version));
+    }
+    try {
+      return Optional.of(new Projected(DeployId.of(target.asText()), version));
+    } catch (InvalidInputException notOurs) {
+      // Not a projection this library wrote: no version to respect, so it is replaced.
+      return Optional.of(new Projected(null, -1));
     }
   }
 }

@@ -12,6 +12,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.lock.Fence;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -41,6 +42,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -555,6 +557,14 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public long deletePrefix(BlobPrefix prefix) {
+    return deletePrefix(prefix, Fence.NONE);
+  }
+
+  /** Checks {@code fence} before each file it deletes. */
+  @Override
+  public long deletePrefix(BlobPrefix prefix, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
     Path dir = prefixDirectory(prefix);
     if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return 0;
@@ -565,6 +575,7 @@ public final class FileSystemBlobStore implements BlobStore {
       long count = 0;
       for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
         if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+          fence.check();
           count++;
         }
         if (!p.equals(objects)) {
@@ -586,6 +597,14 @@ public final class FileSystemBlobStore implements BlobStore {
 
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    return movePrefix(from, to, Fence.NONE);
+  }
+
+  /** Checks {@code fence} before each file it moves (one rename: copy and delete in one). */
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
     if (from.overlaps(to)) {
       throw new InvalidInputException(
           "to", "'" + to + "' overlaps the source prefix '" + from + "'");
@@ -610,6 +629,7 @@ public final class FileSystemBlobStore implements BlobStore {
         refuseLink(targetKey, target);
         createParents(targetKey, target);
         refuseLink(targetKey, target);
+        fence.check();
         try {
           moveAtomically(file, target);
           count++;

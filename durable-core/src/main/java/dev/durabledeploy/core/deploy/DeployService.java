@@ -1027,7 +1027,9 @@ public final class DeployService {
               op,
               () ->
                   blobs.movePrefix(
-                      BlobLayout.deploy(site, deployId), BlobLayout.trash(site, deployId)));
+                      BlobLayout.deploy(site, deployId),
+                      BlobLayout.trash(site, deployId),
+                      op.fence()));
           uploads.forget(site, deployId);
           return tombstone;
         });
@@ -1057,7 +1059,9 @@ public final class DeployService {
               op,
               () ->
                   blobs.movePrefix(
-                      BlobLayout.trash(site, deployId), BlobLayout.deploy(site, deployId)));
+                      BlobLayout.trash(site, deployId),
+                      BlobLayout.deploy(site, deployId),
+                      op.fence()));
           return retrier.call(op, () -> metadata.restore(site, deployId, actor));
         });
   }

@@ -6,6 +6,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.lock.Fence;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -107,9 +108,12 @@ public final class Operations {
    * it: every step it runs through the {@link dev.durabledeploy.core.retry.Retrier} first checks
    * {@link #requireLockHeld()}, a local check of {@link SiteLock#isHeld()} with no round trip, and
    * stops with {@link SiteLockLostException} before the step's side effect once the store may have
-   * let someone else take the lock. Guaranteed: no step <em>starts</em> after the lock is lost. Not
-   * guaranteed: a step already in flight when the lock expires completes (a slow blob move, a
-   * commit that hung); bounding that needs a fencing token checked by the store inside each commit.
+   * let someone else take the lock. Guaranteed: no step <em>starts</em> after the lock is lost, and
+   * a prefix move or delete in flight stops at its next object ({@link #fence()}, passed to the
+   * blob store). Not guaranteed: a single call already in flight when the lock expires completes (a
+   * put, one object's copy, a commit that hung); what such a late write could undo is guarded where
+   * it lands (the alias projection is version-guarded and re-checks after writing; alias moves are
+   * compare-and-set).
    */
   public final class Operation {
     private final String id;
@@ -200,6 +204,16 @@ public final class Operations {
       if (lost.isPresent()) {
         throw lost.get();
       }
+    }
+
+    /**
+     * {@link #requireLockHeld()} as a {@link Fence}, for the bulk blob operations that check it
+     * before each object ({@code BlobStore.movePrefix(from, to, fence)}, {@code
+     * deletePrefix(prefix, fence)}): a prefix move in flight when the lock is lost stops at its
+     * next object.
+     */
+    public Fence fence() {
+      return this::requireLockHeld;
     }
 
     /** The failure to report when this operation runs under a site lock no longer held. */

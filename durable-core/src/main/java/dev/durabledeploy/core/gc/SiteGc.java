@@ -91,7 +91,8 @@ public final class SiteGc {
                 retrier.run(
                     op,
                     () ->
-                        blobs.movePrefix(BlobLayout.deploy(site, id), BlobLayout.trash(site, id)));
+                        blobs.movePrefix(
+                            BlobLayout.deploy(site, id), BlobLayout.trash(site, id), op.fence()));
                 trashed.add(id);
               } catch (DeployAliasedException aliasedMeanwhile) {
                 refused.add(id);

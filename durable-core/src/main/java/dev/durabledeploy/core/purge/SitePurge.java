@@ -72,8 +72,8 @@ public final class SitePurge {
                 intent.length,
                 BlobMetadata.ofType("application/json")));
     SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
-    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site)));
-    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site)));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site), op.fence()));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site), op.fence()));
     retrier.run(op, () -> blobs.delete(BlobLayout.purgeIntent(site)));
     return deleted;
   }

@@ -152,7 +152,7 @@ public final class TombstonePurge {
   private void purgeOne(Operation op, Tombstone t) {
     // Lock: the site lock (E1), so a purge never interleaves with a restore of the same site.
     try (SiteLock lock = op.lockSite(store.siteLocks(), t.site(), options.lockTimeout())) {
-      blobs.deletePrefix(BlobLayout.trash(t.site(), t.deployId()));
+      blobs.deletePrefix(BlobLayout.trash(t.site(), t.deployId()), op.fence());
       op.requireLockHeld();
       store.metadata().purgeTombstone(t.site(), t.deployId(), PURGE);
     }

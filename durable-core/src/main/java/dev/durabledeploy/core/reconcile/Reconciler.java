@@ -426,7 +426,9 @@ public final class Reconciler {
               op,
               () ->
                   blobs.movePrefix(
-                      BlobLayout.deploy(site, id.get()), BlobLayout.trash(site, id.get())));
+                      BlobLayout.deploy(site, id.get()),
+                      BlobLayout.trash(site, id.get()),
+                      op.fence()));
           repaired.add(drift);
         }
         case ROW_WITH_TRASH_BYTES -> {
@@ -434,7 +436,9 @@ public final class Reconciler {
               op,
               () ->
                   blobs.movePrefix(
-                      BlobLayout.trash(site, id.get()), BlobLayout.deploy(site, id.get())));
+                      BlobLayout.trash(site, id.get()),
+                      BlobLayout.deploy(site, id.get()),
+                      op.fence()));
           repaired.add(drift);
         }
         case BYTES_WITHOUT_ROW,
@@ -473,9 +477,9 @@ public final class Reconciler {
   private void destroy(Operation op, SiteId site, DriftKind kind, DeployId id) {
     switch (kind) {
       case BYTES_WITHOUT_ROW ->
-          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.deploy(site, id)));
+          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.deploy(site, id), op.fence()));
       case TRASH_WITHOUT_TOMBSTONE ->
-          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site, id)));
+          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site, id), op.fence()));
       case TOMBSTONE_WITHOUT_TRASH ->
           retrier.run(op, () -> metadata.purgeTombstone(site, id, RECONCILER));
       case ROW_WITHOUT_BYTES -> {

@@ -68,6 +68,10 @@ public final class Retrier {
       try {
         return body.get();
       } catch (RuntimeException failure) {
+        if (failure instanceof SiteLockLostException && op.lostLock().isPresent()) {
+          // This operation's fence stopped the step from inside (a prefix move between objects).
+          throw failure;
+        }
         if (!policy.shouldRetry(attempt, failure)) {
           throw failure;
         }

@@ -1,8 +1,10 @@
 package dev.durabledeploy.spi.blob;
 
+import dev.durabledeploy.spi.lock.Fence;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -85,6 +87,23 @@ public interface BlobStore extends AutoCloseable {
   long deletePrefix(BlobPrefix prefix);
 
   /**
+   * {@link #deletePrefix(BlobPrefix)}, checking {@code fence} before each object's delete (or
+   * before each request, for a store that deletes a batch of objects in one request): when the
+   * check throws, nothing more is deleted and its exception propagates unchanged; the objects
+   * deleted so far stay deleted, and running the call again finishes it (V9). The library passes
+   * its site lock's check here, so a saga that lost its lock mid-prefix stops at the next object.
+   *
+   * <p>The default checks once, before it starts, and then calls {@link #deletePrefix(BlobPrefix)}:
+   * a store (or a decorator) that does not override this is fenced per prefix only. The library's
+   * stores check per object (the filesystem and in-memory stores) or per delete request (S3).
+   */
+  default long deletePrefix(BlobPrefix prefix, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
+    return deletePrefix(prefix);
+  }
+
+  /**
    * Moves every object under {@code from} to the same relative key under {@code to} (copy, then
    * delete the source) and returns how many objects were moved. Idempotent (V9): re-run after a
    * crash at any point it finishes the move; a gone source is a no-op returning 0. Objects already
@@ -93,6 +112,25 @@ public interface BlobStore extends AutoCloseable {
    * ({@link dev.durabledeploy.spi.InvalidInputException}, field {@code to}).
    */
   long movePrefix(BlobPrefix from, BlobPrefix to);
+
+  /**
+   * {@link #movePrefix(BlobPrefix, BlobPrefix)}, checking {@code fence} before each object's copy
+   * and before each delete of a source (or each request that deletes several): when the check
+   * throws, nothing more is copied or deleted and its exception propagates unchanged. Every object
+   * is then at its source, at its destination, or at both; none is lost, and running the move again
+   * finishes it (V9). The library passes its site lock's check here, so a delete or restore whose
+   * lock expired mid-move (a pause, a cut-off host) stops at the next object instead of moving the
+   * files of a deploy that another host restored meanwhile.
+   *
+   * <p>The default checks once, before it starts, and then calls {@link #movePrefix(BlobPrefix,
+   * BlobPrefix)}: a store (or a decorator) that does not override this is fenced per prefix only.
+   * The library's stores check per object.
+   */
+  default long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
+    return movePrefix(from, to);
+  }
 
   /**
    * Every object under {@code prefix}, paging through {@link #list} in pages of 1,000; foreign

@@ -20,16 +20,25 @@ import org.slf4j.LoggerFactory;
  * sent meanwhile are lost: the relay then claims whatever is waiting. Notifications are hints;
  * polling stays. Before the connection goes back, {@code UNLISTEN *} clears it, so a host's pool
  * never gets a listening connection back.
+ *
+ * <p>The connection idles between notifications by design, so its session switches {@code
+ * idle_session_timeout} off (a server that ends idle sessions would otherwise end it every few
+ * seconds, and the relays would only poll) and puts the previous value back before the connection
+ * goes back.
  */
 final class OutboxListener implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(OutboxListener.class);
   private static final int POLL_MILLIS = 500;
 
-  /** Where the listening connection comes from. */
+  /** Where the listening connection comes from, and how it goes back. */
   @FunctionalInterface
   interface ConnectionSource {
     Connection open() throws SQLException;
+
+    default void giveBack(Connection connection) throws SQLException {
+      connection.close();
+    }
   }
 
   private final ConnectionSource dataSource;
@@ -60,8 +69,11 @@ final class OutboxListener implements AutoCloseable {
 
   private void listen() {
     while (running) {
-      try (Connection connection = dataSource.open()) {
+      try {
+        Connection connection = dataSource.open();
+        String idleTimeout = null;
         try (Statement statement = connection.createStatement()) {
+          idleTimeout = Sql.suspendIdleSessionTimeout(connection);
           statement.execute("LISTEN \"" + channel + "\"");
           PGConnection pg = connection.unwrap(PGConnection.class);
           wakeAll(); // whatever committed while we were not listening
@@ -72,7 +84,8 @@ final class OutboxListener implements AutoCloseable {
             }
           }
         } finally {
-          unlisten(connection);
+          unlisten(connection, idleTimeout);
+          dataSource.giveBack(connection);
         }
       } catch (SQLException | RuntimeException e) {
         if (running) {
@@ -91,9 +104,10 @@ final class OutboxListener implements AutoCloseable {
   }
 
   /** Leaves nothing of ours on a connection that may go back to the host's pool. */
-  private static void unlisten(Connection connection) {
+  private static void unlisten(Connection connection, String idleTimeout) {
     try (Statement statement = connection.createStatement()) {
       statement.execute("UNLISTEN *");
+      Sql.restoreIdleSessionTimeout(connection, idleTimeout);
     } catch (SQLException e) {
       // A broken connection: the pool discards it, and the server ended its LISTEN with it.
       LOG.debug("UNLISTEN failed on a broken connection: {}", e.getMessage());

@@ -128,35 +128,48 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
     }
   }
 
-  /** One try: the row if it is free or expired on the server's clock. */
+  /**
+   * One try: the row if it is free or expired on the server's clock. A serialization failure or a
+   * deadlock (40001, 40P01: another taker changed the row at the same moment) is "not taken, try
+   * again", never an error: it only says someone else was there.
+   */
   private Optional<Long> tryTake(SiteId site, long deadline) {
+    try {
+      return take(site, deadline);
+    } catch (org.jdbi.v3.core.JdbiException e) {
+      String state = Sql.sqlState(e);
+      if ("40001".equals(state) || "40P01".equals(state)) {
+        return Optional.empty();
+      }
+      throw Sql.translate("taking the site lock of '" + site + "'", e);
+    }
+  }
+
+  private Optional<Long> take(SiteId site, long deadline) {
     int timeoutSeconds =
         (int) Math.max(5, TimeUnit.NANOSECONDS.toSeconds(deadline - System.nanoTime()) + 1);
-    return Sql.call(
-        "taking the site lock of '" + site + "'",
-        () ->
-            jdbi.withHandle(
-                h ->
-                    h.createQuery(
-                            "INSERT INTO <schema>.site_locks AS l"
-                                + " (site, holder, generation, acquired_at, expires_at)"
-                                + " VALUES (:site, :holder, nextval('"
-                                + generationSequence
-                                + "'),"
-                                + "   clock_timestamp(),"
-                                + "   clock_timestamp() + :ttl * interval '1 millisecond')"
-                                + " ON CONFLICT (site) DO UPDATE SET holder = excluded.holder,"
-                                + "   generation = excluded.generation,"
-                                + "   acquired_at = excluded.acquired_at,"
-                                + "   expires_at = excluded.expires_at"
-                                + " WHERE l.expires_at <= clock_timestamp()"
-                                + " RETURNING generation")
-                        .setQueryTimeout(timeoutSeconds)
-                        .bind("site", site.value())
-                        .bind("holder", holder)
-                        .bind("ttl", ttlMillis)
-                        .mapTo(Long.class)
-                        .findOne()));
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                    "INSERT INTO <schema>.site_locks AS l"
+                        + " (site, holder, generation, acquired_at, expires_at)"
+                        + " VALUES (:site, :holder, nextval('"
+                        + generationSequence
+                        + "'),"
+                        + "   clock_timestamp(),"
+                        + "   clock_timestamp() + :ttl * interval '1 millisecond')"
+                        + " ON CONFLICT (site) DO UPDATE SET holder = excluded.holder,"
+                        + "   generation = excluded.generation,"
+                        + "   acquired_at = excluded.acquired_at,"
+                        + "   expires_at = excluded.expires_at"
+                        + " WHERE l.expires_at <= clock_timestamp()"
+                        + " RETURNING generation")
+                .setQueryTimeout(timeoutSeconds)
+                .bind("site", site.value())
+                .bind("holder", holder)
+                .bind("ttl", ttlMillis)
+                .mapTo(Long.class)
+                .findOne());
   }
 
   /** The watchdog: one statement renews every lock still valid; the others are lost. */

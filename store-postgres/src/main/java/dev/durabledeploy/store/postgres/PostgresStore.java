@@ -24,6 +24,8 @@ import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The deploy plane's metadata on PostgreSQL: deploy index, aliases, tombstones, audit log, outbox
@@ -68,6 +70,8 @@ import org.jdbi.v3.core.Jdbi;
  */
 public final class PostgresStore implements Store {
 
+  private static final Logger LOG = LoggerFactory.getLogger(PostgresStore.class);
+
   public static final String DEFAULT_SCHEMA = "durable_deploy";
   public static final int DEFAULT_POOL_SIZE = 10;
 
@@ -79,6 +83,15 @@ public final class PostgresStore implements Store {
   @Deprecated public static final int DEFAULT_LOCK_POOL_SIZE = 10;
 
   public static final Duration DEFAULT_CONNECTION_TIMEOUT = Duration.ofSeconds(10);
+
+  /**
+   * How long {@link #migrate()} waits for the schema's migration lock while another session holds
+   * it (another host migrating, or one frozen mid-migration) before it fails with {@link
+   * MigrationLockTimeoutException} naming that session: long enough for another host's migration of
+   * this library's schema, short enough that a frozen migrator does not hang every other host's
+   * start.
+   */
+  public static final Duration DEFAULT_MIGRATION_LOCK_TIMEOUT = Duration.ofMinutes(1);
 
   /**
    * A site lock's time to live: a holder that dies, freezes or is cut off keeps its sites locked at
@@ -212,7 +225,8 @@ public final class PostgresStore implements Store {
           "with");
 
   private final String schema;
-  private final DataSource dataSource;
+  private final StoreConnections connections;
+  private final Duration migrationLockTimeout;
   private final HikariDataSource ownedPool;
   private final Jdbi jdbi;
   private final OutboxListener listener;
@@ -221,12 +235,14 @@ public final class PostgresStore implements Store {
   private final PgSiteLocks siteLocks;
   private final PgJobLeases jobLeases;
 
-  private PostgresStore(Builder b, DataSource dataSource, HikariDataSource ownedPool) {
+  private PostgresStore(Builder b, StoreConnections connections, HikariDataSource ownedPool) {
     this.schema = b.schema;
-    this.dataSource = dataSource;
+    this.connections = connections;
+    this.migrationLockTimeout = b.migrationLockTimeout;
     this.ownedPool = ownedPool;
-    this.jdbi = Jdbi.create(dataSource).define("schema", schema);
-    this.listener = new OutboxListener(b.listenConnections(dataSource), schema + "_outbox");
+    // Every handle's connection has autocommit on and READ COMMITTED (StoreConnections).
+    this.jdbi = Jdbi.create(connections).define("schema", schema);
+    this.listener = new OutboxListener(b.listenConnections(connections), schema + "_outbox");
     this.outbox = new PgOutbox(jdbi, b.clock, listener);
     this.metadata = new PgMetadataStore(jdbi, outbox, schema);
     // One id per store instance: the holder of its site locks and the writer of its leases.
@@ -260,33 +276,153 @@ public final class PostgresStore implements Store {
    * Applies missing migrations, on one connection. Any number of hosts may call it at once: it runs
    * under a session advisory lock on the schema, taken on the very connection Flyway then migrates
    * on (Flyway in its single-connection mode), so they migrate one after another, all but the first
-   * find nothing to do, and a pool of one connection suffices. The lock is released before the
-   * connection goes back to the pool.
+   * find nothing to do, and a pool of one connection suffices. A host waits for the lock at most
+   * {@link Builder#migrationLockTimeout} (default {@link #DEFAULT_MIGRATION_LOCK_TIMEOUT}), trying
+   * again with backoff, so a host frozen mid-migration cannot hang the others' start. The lock, and
+   * the session's {@code idle_session_timeout} (switched off while it waits and migrates, so the
+   * server does not end the session between two tries), are reset before the connection goes back.
+   *
+   * @throws MigrationLockTimeoutException when another session held the lock for the whole wait;
+   *     the message names it
    */
   public void migrate() {
-    migrate(dataSource, schema);
+    migrate(connections, schema, migrationLockTimeout);
   }
 
-  static void migrate(DataSource dataSource, String schema) {
+  static void migrate(StoreConnections connections, String schema, Duration lockWait) {
+    String what = "migrating schema " + schema;
+    Connection connection;
+    try {
+      connection = connections.openConnection();
+    } catch (SQLException e) {
+      throw Sql.translate(what, e);
+    }
+    RuntimeException failure = null;
+    String idleTimeout = null;
+    try {
+      idleTimeout = Sql.suspendIdleSessionTimeout(connection);
+      // Lock: the schema's migration lock (a session advisory lock on the schema's key), so
+      // concurrent hosts never race creating the schema or applying a migration twice.
+      takeMigrationLock(connection, schema, lockWait);
+      flyway(new OneConnection(connection), schema).migrate();
+    } catch (SQLException e) {
+      failure = Sql.translate(what, e);
+      throw failure;
+    } catch (RuntimeException e) {
+      failure = e;
+      throw e;
+    } finally {
+      giveBackMigrationConnection(connections, connection, idleTimeout, failure);
+    }
+  }
+
+  /** Tries the migration lock with backoff (20 ms doubling to 1 s) until {@code lockWait}. */
+  private static void takeMigrationLock(Connection connection, String schema, Duration lockWait)
+      throws SQLException {
     long key = Sql.lockKey("migrate", schema, "");
-    try (Connection connection = dataSource.getConnection()) {
-      try {
-        // Lock: the schema's migration lock (session advisory), so concurrent hosts never race
-        // creating the schema or applying a migration twice.
-        try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
-          lock.setLong(1, key);
-          lock.execute();
-        }
-        flyway(new OneConnection(connection), schema).migrate();
-      } finally {
-        // Everything, not just our key: this connection goes back to the pool clean.
-        try (PreparedStatement unlock =
-            connection.prepareStatement("SELECT pg_advisory_unlock_all()")) {
-          unlock.execute();
+    long deadline = System.nanoTime() + lockWait.toNanos();
+    long pauseMillis = 20;
+    while (true) {
+      try (PreparedStatement lock = connection.prepareStatement("SELECT pg_try_advisory_lock(?)")) {
+        lock.setLong(1, key);
+        try (java.sql.ResultSet rs = lock.executeQuery()) {
+          if (rs.next() && rs.getBoolean(1)) {
+            return;
+          }
         }
       }
+      long leftMillis =
+          java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (leftMillis <= 0) {
+        List<Integer> pids = new java.util.ArrayList<>();
+        List<String> holders = new java.util.ArrayList<>();
+        migrationLockHolders(connection, key, pids, holders);
+        throw new MigrationLockTimeoutException(schema, lockWait, pids, holders);
+      }
+      try {
+        Thread.sleep(Math.min(pauseMillis, leftMillis));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new dev.durabledeploy.spi.TransientStoreException(
+            "migrating schema " + schema + ": interrupted while waiting for the migration lock");
+      }
+      pauseMillis = Math.min(1000, pauseMillis * 2);
+    }
+  }
+
+  /**
+   * Who holds the advisory lock {@code key}, from {@code pg_locks} and {@code pg_stat_activity}.
+   */
+  private static void migrationLockHolders(
+      Connection connection, long key, List<Integer> pids, List<String> holders)
+      throws SQLException {
+    // A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low), objsubid 1.
+    try (PreparedStatement query =
+        connection.prepareStatement(
+            "SELECT l.pid, a.application_name, host(a.client_addr), a.state, a.state_change"
+                + " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+                + " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+                + "   AND l.classid::int8 = ? AND l.objid::int8 = ? AND l.pid <> pg_backend_pid()"
+                + " ORDER BY l.pid")) {
+      query.setLong(1, key >>> 32);
+      query.setLong(2, key & 0xffffffffL);
+      try (java.sql.ResultSet rs = query.executeQuery()) {
+        while (rs.next()) {
+          int pid = rs.getInt(1);
+          pids.add(pid);
+          holders.add(
+              "PostgreSQL session pid "
+                  + pid
+                  + " (application '"
+                  + Sql.clean(rs.getString(2) == null ? "" : rs.getString(2))
+                  + "', client "
+                  + (rs.getString(3) == null ? "local" : rs.getString(3))
+                  + ", "
+                  + (rs.getString(4) == null ? "state unknown" : "state " + rs.getString(4))
+                  + (rs.getObject(5) == null ? "" : " since " + Sql.instant(rs, "state_change"))
+                  + ")");
+        }
+      }
+    }
+  }
+
+  /**
+   * Unlocks (everything, not just our key), restores {@code idle_session_timeout}, and gives the
+   * connection back; a failure here never hides the migration's own failure. On a session the
+   * server already ended (killed, restarted) there is nothing to release: its locks ended with it.
+   */
+  private static void giveBackMigrationConnection(
+      StoreConnections connections,
+      Connection connection,
+      String idleTimeout,
+      RuntimeException failure) {
+    try {
+      try (PreparedStatement unlock =
+          connection.prepareStatement("SELECT pg_advisory_unlock_all()")) {
+        unlock.execute();
+      }
+      Sql.restoreIdleSessionTimeout(connection, idleTimeout);
     } catch (SQLException e) {
-      throw Sql.translate("migrating schema " + schema, e);
+      if (failure != null) {
+        failure.addSuppressed(e);
+      } else {
+        LOG.warn(
+            "releasing the migration lock failed on a broken connection (its session's locks"
+                + " ended with it): {}",
+            Sql.translate("unlocking", e).getMessage());
+      }
+    } finally {
+      try {
+        connections.closeConnection(connection);
+      } catch (SQLException e) {
+        if (failure != null) {
+          failure.addSuppressed(e);
+        } else {
+          LOG.warn(
+              "giving the migration connection back failed: {}",
+              Sql.translate("closing", e).getMessage());
+        }
+      }
     }
   }
 
@@ -305,9 +441,18 @@ public final class PostgresStore implements Store {
 
   /** Refuses a schema that lacks a migration, naming it and the two ways to apply it. */
   static void requireMigrated(DataSource dataSource, String schema) {
+    requireMigrated(new StoreConnections(dataSource, true), schema);
+  }
+
+  static void requireMigrated(StoreConnections connections, String schema) {
     MigrationInfo[] pending;
-    try (Connection connection = dataSource.getConnection()) {
-      pending = flyway(new OneConnection(connection), schema).info().pending();
+    try {
+      Connection connection = connections.openConnection();
+      try {
+        pending = flyway(new OneConnection(connection), schema).info().pending();
+      } finally {
+        connections.closeConnection(connection);
+      }
     } catch (SQLException e) {
       throw Sql.translate("reading the migrations of schema " + schema, e);
     }
@@ -394,6 +539,7 @@ public final class PostgresStore implements Store {
     private int lockPoolSize = 1;
     private Duration lockTtl = DEFAULT_LOCK_TTL;
     private Duration connectionTimeout = DEFAULT_CONNECTION_TIMEOUT;
+    private Duration migrationLockTimeout = DEFAULT_MIGRATION_LOCK_TIMEOUT;
     private boolean migrateOnStart;
 
     private Builder() {}
@@ -420,9 +566,11 @@ public final class PostgresStore implements Store {
     }
 
     /**
-     * The host's own pool instead of a URL. Its connections must have autocommit on. The store
-     * borrows one connection per call and gives it back at once with nothing left on it; it keeps
-     * one for {@code LISTEN} once a relay subscribes. A HikariCP pool needs a {@code
+     * The host's own pool instead of a URL. The store borrows one connection per call and gives it
+     * back at once with nothing left on it; it keeps one for {@code LISTEN} once a relay
+     * subscribes. Whatever the pool's defaults (autocommit off, REPEATABLE READ or SERIALIZABLE),
+     * the store switches each connection it borrows to autocommit and READ COMMITTED for its own
+     * use and back to the pool's settings before it gives it back. A HikariCP pool needs a {@code
      * maximumPoolSize} of at least {@value PostgresStore#MIN_HOST_POOL_SIZE} (checked at {@link
      * #build()}) plus what the host uses itself.
      */
@@ -479,6 +627,16 @@ public final class PostgresStore implements Store {
       return this;
     }
 
+    /**
+     * How long {@link PostgresStore#migrate()} waits for the schema's migration lock held by
+     * another session (default {@link PostgresStore#DEFAULT_MIGRATION_LOCK_TIMEOUT}) before it
+     * fails with {@link MigrationLockTimeoutException} naming that session. At least 1 s.
+     */
+    public Builder migrationLockTimeout(Duration migrationLockTimeout) {
+      this.migrationLockTimeout = migrationLockTimeout;
+      return this;
+    }
+
     /** Runs {@link PostgresStore#migrate()} in {@link #build()} instead of refusing. */
     public Builder migrateOnStart(boolean migrateOnStart) {
       this.migrateOnStart = migrateOnStart;
@@ -526,6 +684,9 @@ public final class PostgresStore implements Store {
       if (connectionTimeout == null || connectionTimeout.toMillis() < 250) {
         throw new ConfigurationException("connectionTimeout", "must be at least 250 ms");
       }
+      if (migrationLockTimeout == null || migrationLockTimeout.toMillis() < 1000) {
+        throw new ConfigurationException("migrationLockTimeout", "must be at least 1 s");
+      }
       if ((dataSource == null) == (jdbcUrl == null)) {
         throw new ConfigurationException("jdbcUrl", "set exactly one of jdbcUrl and dataSource");
       }
@@ -537,11 +698,14 @@ public final class PostgresStore implements Store {
         requireBudget(dataSource);
       }
       HikariDataSource owned = jdbcUrl == null ? null : pool("durable-deploy", jdbcUrl, poolSize);
-      DataSource commands = owned != null ? owned : dataSource;
+      StoreConnections commands =
+          owned != null
+              ? new StoreConnections(owned, false)
+              : new StoreConnections(dataSource, true);
       try {
-        checkReachable(commands);
+        checkReachable(commands.dataSource());
         if (migrateOnStart) {
-          migrate(commands, schema);
+          migrate(commands, schema, migrationLockTimeout);
         } else {
           requireMigrated(commands, schema);
         }
@@ -583,11 +747,22 @@ public final class PostgresStore implements Store {
 
     /**
      * The {@code LISTEN} connection: from the URL, outside the pool, when the store has one;
-     * otherwise one of the host's.
+     * otherwise one of the host's, switched to autocommit (a {@code LISTEN} inside a transaction
+     * takes effect only at its commit) and given back with the host's settings.
      */
-    OutboxListener.ConnectionSource listenConnections(DataSource commands) {
+    OutboxListener.ConnectionSource listenConnections(StoreConnections commands) {
       if (jdbcUrl == null) {
-        return commands::getConnection;
+        return new OutboxListener.ConnectionSource() {
+          @Override
+          public Connection open() throws SQLException {
+            return commands.openConnection();
+          }
+
+          @Override
+          public void giveBack(Connection connection) throws SQLException {
+            commands.closeConnection(connection);
+          }
+        };
       }
       String url = jdbcUrl;
       java.util.Properties properties = new java.util.Properties();
@@ -611,6 +786,10 @@ public final class PostgresStore implements Store {
       config.setPassword(password);
       config.setMaximumPoolSize(size);
       config.setMinimumIdle(Math.min(2, size));
+      // The settings the store's SQL is written for (StoreConnections), whatever the database's
+      // or role's defaults (ALTER DATABASE .. SET default_transaction_isolation).
+      config.setAutoCommit(true);
+      config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
       config.setConnectionTimeout(connectionTimeout.toMillis());
       config.setInitializationFailTimeout(-1);
       return new HikariDataSource(config);

@@ -11,8 +11,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -97,6 +100,49 @@ final class Sql {
             || state.startsWith("40")
             || state.equals("53300")
             || state.equals("55P03"));
+  }
+
+  /** The SQLState of the first {@link SQLException} in {@code e}'s causes, or null. */
+  static String sqlState(Throwable e) {
+    SQLException sql = sqlCause(e);
+    return sql == null ? null : sql.getSQLState();
+  }
+
+  /**
+   * Switches {@code idle_session_timeout} (PostgreSQL 14 and later) off for this session, for a
+   * connection the store keeps idle on purpose (the {@code LISTEN} connection between
+   * notifications, the migration's while it waits for its lock), which a server that ends idle
+   * sessions would otherwise end every few seconds. Returns the value to restore with {@link
+   * #restoreIdleSessionTimeout} before the connection goes back, or null when there is nothing to
+   * restore (an older server, or already off).
+   */
+  static String suspendIdleSessionTimeout(Connection connection) throws SQLException {
+    if (connection.getMetaData().getDatabaseMajorVersion() < 14) {
+      return null;
+    }
+    try (Statement s = connection.createStatement();
+        ResultSet rs = s.executeQuery("SHOW idle_session_timeout")) {
+      rs.next();
+      String previous = rs.getString(1);
+      if (previous.equals("0")) {
+        return null;
+      }
+      s.execute("SET idle_session_timeout = 0");
+      return previous;
+    }
+  }
+
+  /** Puts back what {@link #suspendIdleSessionTimeout} switched off; null does nothing. */
+  static void restoreIdleSessionTimeout(Connection connection, String previous)
+      throws SQLException {
+    if (previous == null) {
+      return;
+    }
+    try (PreparedStatement set =
+        connection.prepareStatement("SELECT set_config('idle_session_timeout', ?, false)")) {
+      set.setString(1, previous);
+      set.execute();
+    }
   }
 
   private static SQLException sqlCause(Throwable e) {

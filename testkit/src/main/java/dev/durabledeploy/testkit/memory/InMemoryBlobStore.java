@@ -11,6 +11,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.lock.Fence;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -202,8 +203,17 @@ public final class InMemoryBlobStore implements BlobStore {
 
   @Override
   public long deletePrefix(BlobPrefix prefix) {
+    return deletePrefix(prefix, Fence.NONE);
+  }
+
+  /** Checks {@code fence} before each object it deletes. */
+  @Override
+  public long deletePrefix(BlobPrefix prefix, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
     long count = 0;
     for (String key : rawKeys(prefix)) {
+      fence.check();
       if (objects.remove(key) != null) {
         count++;
       }
@@ -213,6 +223,14 @@ public final class InMemoryBlobStore implements BlobStore {
 
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
+    return movePrefix(from, to, Fence.NONE);
+  }
+
+  /** Checks {@code fence} before each object's copy and before its source is deleted. */
+  @Override
+  public long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
+    Objects.requireNonNull(fence, "fence");
+    fence.check();
     Objects.requireNonNull(from, "from");
     Objects.requireNonNull(to, "to");
     if (from.overlaps(to)) {
@@ -226,6 +244,7 @@ public final class InMemoryBlobStore implements BlobStore {
         continue;
       }
       String target = to.value() + key.substring(from.value().length());
+      fence.check();
       if (o.info() != null) {
         BlobKey moved = BlobKey.of(target);
         objects.put(
@@ -242,6 +261,7 @@ public final class InMemoryBlobStore implements BlobStore {
       } else {
         objects.put(target, foreign(target, o.bytes()));
       }
+      fence.check();
       objects.remove(key);
       count++;
     }

@@ -16,6 +16,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.lock.Fence;
 import dev.durabledeploy.testkit.MutableClock;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
@@ -576,6 +577,52 @@ public abstract class BlobStoreContract {
     }
 
     @Test
+    @DisplayName(
+        "a fenced move whose fence trips mid-prefix stops there with the fence's exception, loses"
+            + " nothing, and finishes when re-run")
+    void fencedMoveStopsMidPrefix() {
+      for (int i = 0; i < 5; i++) {
+        put("src/d/f" + i, "content-" + i);
+      }
+      RuntimeException lost = new IllegalStateException("fence tripped");
+      TrippingFence fence = new TrippingFence(2, lost);
+      assertThat(
+              catchThrowable(
+                  () ->
+                      blobs.movePrefix(
+                          BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d"), fence)))
+          .as("the fence's exception, unchanged")
+          .isSameAs(lost);
+      assertThat(walk(BlobPrefix.of("src", "d"), 100))
+          .as("a move fenced per object leaves the rest at the source")
+          .hasSizeGreaterThanOrEqualTo(4);
+      for (int i = 0; i < 5; i++) {
+        String at =
+            blobs.stat(BlobKey.of("src/d/f" + i)).isPresent() ? "src/d/f" + i : "dst/d/f" + i;
+        assertThat(read(at)).as("f" + i + " is whole somewhere").isEqualTo("content-" + i);
+      }
+      blobs.movePrefix(BlobPrefix.of("src", "d"), BlobPrefix.of("dst", "d"));
+      assertThat(walk(BlobPrefix.of("src"), 100)).isEmpty();
+      assertThat(walk(BlobPrefix.of("dst", "d"), 100)).hasSize(5);
+    }
+
+    @Test
+    @DisplayName("a fenced delete whose fence has tripped deletes nothing more")
+    void fencedDeleteStops() {
+      for (int i = 0; i < 5; i++) {
+        put("del/d/f" + i, "x");
+      }
+      RuntimeException lost = new IllegalStateException("fence tripped");
+      assertThat(
+              catchThrowable(
+                  () -> blobs.deletePrefix(BlobPrefix.of("del", "d"), new TrippingFence(1, lost))))
+          .isSameAs(lost);
+      assertThat(walk(BlobPrefix.of("del", "d"), 100)).hasSize(5);
+      assertThat(blobs.deletePrefix(BlobPrefix.of("del", "d"), Fence.NONE)).isEqualTo(5);
+      assertThat(walk(BlobPrefix.of("del"), 100)).isEmpty();
+    }
+
+    @Test
     @DisplayName("moving between overlapping prefixes is refused")
     void overlapping() {
       assertThatThrownBy(() -> blobs.movePrefix(BlobPrefix.of("a"), BlobPrefix.of("a", "b")))
@@ -656,6 +703,25 @@ public abstract class BlobStoreContract {
           .isEqualTo(1205);
       assertThat(blobs.listAll(BlobPrefix.of("moved"))).hasSize(1205);
       assertThat(blobs.listAll(BlobPrefix.of("big"))).isEmpty();
+    }
+  }
+
+  /** A fence that lets its first {@code allowed} checks pass and throws {@code failure} after. */
+  private static final class TrippingFence implements Fence {
+    private final int allowed;
+    private final RuntimeException failure;
+    private int checks;
+
+    TrippingFence(int allowed, RuntimeException failure) {
+      this.allowed = allowed;
+      this.failure = failure;
+    }
+
+    @Override
+    public synchronized void check() {
+      if (++checks > allowed) {
+        throw failure;
+      }
     }
   }
 }
