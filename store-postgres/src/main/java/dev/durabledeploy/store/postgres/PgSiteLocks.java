@@ -30,6 +30,13 @@ import org.slf4j.LoggerFactory;
  *       #MAX_PAUSE_MILLIS} ms), and is woken at once when a lock of the same site is released in
  *       this process. So waiters for one site never take connections from holders of another, and
  *       ten waiters on a busy site cost a few statements a second, not ten connections.
+ *   <li><b>Fairness between hosts</b>: a holder's own waiters are woken the moment it releases, so
+ *       a busy site could pass from thread to thread of one host while another host's waiter, which
+ *       polls, never finds it free. A waiter that finds the lock held by another store reserves it
+ *       ({@code next_holder}, for {@value #RESERVATION_MILLIS} ms on the server's clock, renewed on
+ *       each of its tries). While a reservation runs, a release leaves the row in place, expired,
+ *       and only the reserving store may take it; taking it clears the reservation. A waiter that
+ *       gives up or dies stops renewing, and its reservation lapses.
  *   <li><b>Renewal</b>: a watchdog renews every lock this store holds in one {@code UPDATE} every
  *       third of the time to live, guarded by holder and generation.
  *   <li><b>Release</b> is a {@code DELETE} guarded by holder and generation, so a lock that expired
@@ -53,6 +60,14 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(PgSiteLocks.class);
   static final long MAX_PAUSE_MILLIS = 100;
+
+  /**
+   * How long a waiter's reservation of a busy site lasts without renewal: ten of its longest pauses
+   * between tries, so a waiter slowed by a loaded database keeps it, and one that left frees it
+   * soon.
+   */
+  static final long RESERVATION_MILLIS = 10 * MAX_PAUSE_MILLIS;
+
   private static final int STRIPES = 64;
 
   private final Jdbi jdbi;
@@ -135,7 +150,11 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
    */
   private Optional<Long> tryTake(SiteId site, long deadline) {
     try {
-      return take(site, deadline);
+      Optional<Long> taken = take(site, deadline);
+      if (taken.isEmpty()) {
+        reserve(site);
+      }
+      return taken;
     } catch (org.jdbi.v3.core.JdbiException e) {
       String state = Sql.sqlState(e);
       if ("40001".equals(state) || "40P01".equals(state)) {
@@ -143,6 +162,28 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
       }
       throw Sql.translate("taking the site lock of '" + site + "'", e);
     }
+  }
+
+  /**
+   * Writes this store as the next holder of a site another store holds, unless a third store's
+   * reservation still runs (the first waiting host goes first). A site held by this store is handed
+   * over within the process, by the wake-up of its release.
+   */
+  private void reserve(SiteId site) {
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "UPDATE <schema>.site_locks"
+                        + " SET next_holder = :holder,"
+                        + "   next_until = clock_timestamp() + :reservation * interval '1 millisecond'"
+                        + " WHERE site = :site AND holder <> :holder"
+                        + "   AND (next_holder IS NULL OR next_holder = :holder"
+                        + "        OR next_until <= clock_timestamp())")
+                .setQueryTimeout(5)
+                .bind("site", site.value())
+                .bind("holder", holder)
+                .bind("reservation", RESERVATION_MILLIS)
+                .execute());
   }
 
   private Optional<Long> take(SiteId site, long deadline) {
@@ -161,8 +202,11 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
                         + " ON CONFLICT (site) DO UPDATE SET holder = excluded.holder,"
                         + "   generation = excluded.generation,"
                         + "   acquired_at = excluded.acquired_at,"
-                        + "   expires_at = excluded.expires_at"
+                        + "   expires_at = excluded.expires_at,"
+                        + "   next_holder = NULL, next_until = NULL"
                         + " WHERE l.expires_at <= clock_timestamp()"
+                        + "   AND (l.next_holder IS NULL OR l.next_holder = excluded.holder"
+                        + "        OR l.next_until <= clock_timestamp())"
                         + " RETURNING generation")
                 .setQueryTimeout(timeoutSeconds)
                 .bind("site", site.value())
@@ -292,15 +336,30 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
       held.remove(this);
       try {
         jdbi.useHandle(
-            h ->
+            h -> {
+              // Unreserved, the row goes. Reserved by a waiting host, it stays, expired, for that
+              // host to take; this store's own waiters (woken below) must leave it to it.
+              int deleted =
+                  h.createUpdate(
+                          "DELETE FROM <schema>.site_locks"
+                              + " WHERE site = :site AND holder = :holder AND generation = :generation"
+                              + "   AND (next_holder IS NULL OR next_until <= clock_timestamp())")
+                      .setQueryTimeout(5)
+                      .bind("site", site.value())
+                      .bind("holder", holder)
+                      .bind("generation", generation)
+                      .execute();
+              if (deleted == 0) {
                 h.createUpdate(
-                        "DELETE FROM <schema>.site_locks"
+                        "UPDATE <schema>.site_locks SET expires_at = clock_timestamp()"
                             + " WHERE site = :site AND holder = :holder AND generation = :generation")
                     .setQueryTimeout(5)
                     .bind("site", site.value())
                     .bind("holder", holder)
                     .bind("generation", generation)
-                    .execute());
+                    .execute();
+              }
+            });
       } catch (RuntimeException e) {
         // The lease is not renewed any more: it expires within its time to live.
         LOG.warn(

@@ -31,9 +31,15 @@ final class PgStores {
 
   /** A store on the host's own pool, as most hosts run it. */
   static PostgresStore onHostPool(PostgresExtension pg, DataSource hostPool, Clock clock) {
+    return onHostPool(pg, hostPool, clock, newSchema());
+  }
+
+  /** A store on the host's own pool, on the given (fresh) schema. */
+  static PostgresStore onHostPool(
+      PostgresExtension pg, DataSource hostPool, Clock clock, String schema) {
     return PostgresStore.builder()
         .dataSource(hostPool)
-        .schema("tck_" + SCHEMAS.incrementAndGet())
+        .schema(schema)
         .clock(clock)
         .lockTtl(LOCK_TTL)
         .migrateOnStart(true)

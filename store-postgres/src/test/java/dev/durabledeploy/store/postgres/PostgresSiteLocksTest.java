@@ -19,11 +19,27 @@ class PostgresSiteLocksTest extends SiteLocksContract {
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
 
   private HikariDataSource hostPool;
+  private String schema;
 
   @Override
   protected Store createStore(MutableClock clock) {
     hostPool = HostPools.open(PG, 4);
-    return PgStores.onHostPool(PG, hostPool, clock);
+    schema = PgStores.newSchema();
+    return PgStores.onHostPool(PG, hostPool, clock, schema);
+  }
+
+  /** Another host: a store with a pool of its own on the same schema. */
+  @Override
+  protected Optional<Store> anotherHost() {
+    return Optional.of(
+        PostgresStore.builder()
+            .jdbcUrl(PG.jdbcUrl())
+            .username(PG.username())
+            .password(PG.password())
+            .schema(schema)
+            .poolSize(4)
+            .lockTtl(PgStores.LOCK_TTL)
+            .build());
   }
 
   @AfterEach

@@ -57,6 +57,11 @@ record Keys(String namespace) {
     return namespace + ":{" + site.value() + "}:lock";
   }
 
+  /** The store waiting next for the site's lock (see {@code lock-acquire.lua}); same slot. */
+  String lockNext(SiteId site) {
+    return namespace + ":{" + site.value() + "}:lock-next";
+  }
+
   String lease(JobKey key) {
     return namespace + ":{leases}:job:" + key.value();
   }

@@ -6,7 +6,6 @@ import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SetArgs;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
@@ -35,7 +34,10 @@ import java.util.concurrent.locks.LockSupport;
  * (or none) loses it at once. Once lost it stays lost.
  *
  * <p>Contended callers poll every 10 to 50 ms until their timeout, then get {@link
- * SiteBusyException}.
+ * SiteBusyException}. A holder's own next acquire would win every race against a caller polling
+ * from another host, so a caller that finds the lock held by another store reserves it ({@code
+ * <ns>:{<site>}:lock-next}, {@value #RESERVATION_MILLIS} ms, renewed on each try): while the
+ * reservation runs only the reserving store may take the lock ({@code lock-acquire.lua}).
  */
 final class ValkeySiteLocks implements SiteLocks {
 
@@ -43,16 +45,22 @@ final class ValkeySiteLocks implements SiteLocks {
       org.slf4j.LoggerFactory.getLogger(ValkeySiteLocks.class);
   private static final SecureRandom TOKENS = new SecureRandom();
 
+  /** How long a reservation lasts without renewal: ten of a waiter's longest pauses. */
+  static final long RESERVATION_MILLIS = 500;
+
   private final Valkey valkey;
   private final Keys keys;
+  private final String storeId;
   private final Duration ttl;
   private final long validNanos;
   private final ScheduledExecutorService watchdog;
   private final Set<Held> held = ConcurrentHashMap.newKeySet();
 
-  ValkeySiteLocks(Valkey valkey, Keys keys, Duration ttl, ScheduledExecutorService watchdog) {
+  ValkeySiteLocks(
+      Valkey valkey, Keys keys, String storeId, Duration ttl, ScheduledExecutorService watchdog) {
     this.valkey = valkey;
     this.keys = keys;
+    this.storeId = storeId;
     this.ttl = ttl;
     this.validNanos = TimeUnit.MILLISECONDS.toNanos(ttl.toMillis() - ttl.toMillis() / 10);
     this.watchdog = watchdog;
@@ -65,16 +73,16 @@ final class ValkeySiteLocks implements SiteLocks {
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(timeout, "timeout");
     String key = keys.lock(site);
-    String token = HexFormat.of().formatHex(TOKENS.generateSeed(16));
+    List<String> lockKeys = List.of(key, keys.lockNext(site));
+    String token = storeId + ":" + HexFormat.of().formatHex(TOKENS.generateSeed(16));
+    List<String> args =
+        List.of(token, Long.toString(ttl.toMillis()), storeId, Long.toString(RESERVATION_MILLIS));
     long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
     long pauseMillis = 10;
     while (true) {
       long start = System.nanoTime();
-      String ok =
-          valkey.call(
-              "acquiring the lock of site " + site,
-              () -> valkey.commands().set(key, token, SetArgs.Builder.nx().px(ttl.toMillis())));
-      if ("OK".equals(ok)) {
+      Long taken = valkey.script("lock-acquire", ScriptOutputType.INTEGER, lockKeys, args);
+      if (taken != null && taken == 1) {
         Held lock = new Held(site, key, token, start);
         held.add(lock);
         return lock;

@@ -140,8 +140,9 @@ public final class ValkeyStore implements Store {
     }
     startupWarnings.forEach(w -> LOG.warn("Valkey/Redis server settings: {}", w));
     this.keys = new Keys(b.namespace);
-    this.siteLocks = new ValkeySiteLocks(valkey, keys, b.lockTtl, new Watchdog());
-    this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock, instanceId());
+    String instance = instanceId();
+    this.siteLocks = new ValkeySiteLocks(valkey, keys, instance, b.lockTtl, new Watchdog());
+    this.jobLeases = new ValkeyJobLeases(valkey, keys, b.clock, instance);
     this.metadata = new ValkeyMetadataStore(valkey, keys, b.clock, b.auditLogLength);
     this.appendWatcher = new AppendWatcher(client, uri, valkey, keys.outbox("wake"));
     this.outbox = new ValkeyOutbox(valkey, keys, b.clock, appendWatcher);
@@ -151,7 +152,10 @@ public final class ValkeyStore implements Store {
     return new Builder();
   }
 
-  /** Unique per store instance: the writer its leases are stamped with. */
+  /**
+   * Unique per store instance: the writer its leases are stamped with, the prefix of its lock
+   * tokens.
+   */
   private static String instanceId() {
     byte[] random = new byte[8];
     new java.security.SecureRandom().nextBytes(random);

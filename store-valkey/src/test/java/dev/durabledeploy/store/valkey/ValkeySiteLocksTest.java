@@ -10,9 +10,18 @@ import java.util.Optional;
 
 class ValkeySiteLocksTest extends SiteLocksContract {
 
+  private String namespace;
+
   @Override
   protected Store createStore(MutableClock clock) {
-    return ValkeyStores.fresh(clock);
+    namespace = ValkeyExtension.newNamespace();
+    return ValkeyStores.fresh(clock, namespace);
+  }
+
+  /** Another host: a store with connections of its own on the same namespace. */
+  @Override
+  protected Optional<Store> anotherHost() {
+    return Optional.of(ValkeyStores.fresh(java.time.Clock.systemUTC(), namespace));
   }
 
   @Override

@@ -19,9 +19,13 @@ final class ValkeyStores {
   private ValkeyStores() {}
 
   static ValkeyStore fresh(Clock clock) {
+    return fresh(clock, ValkeyExtension.newNamespace());
+  }
+
+  static ValkeyStore fresh(Clock clock, String namespace) {
     return ValkeyStore.builder()
         .uri(ValkeyExtension.server().uri().toString())
-        .namespace(ValkeyExtension.newNamespace())
+        .namespace(namespace)
         .clock(clock)
         .lockTtl(LOCK_TTL)
         .build();

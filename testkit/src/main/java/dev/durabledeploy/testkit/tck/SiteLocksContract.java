@@ -3,9 +3,11 @@ package dev.durabledeploy.testkit.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import java.time.Duration;
@@ -13,11 +15,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -44,6 +50,15 @@ public abstract class SiteLocksContract extends StoreFixture {
    * process.
    */
   protected Optional<AutoCloseable> outage() throws Exception {
+    return Optional.empty();
+  }
+
+  /**
+   * A second host: another store instance on the same backend as {@link #store} (same database and
+   * schema, same server and namespace), whose locks exclude this store's. Empty (the default) for a
+   * store that lives in one process only. The contract closes it.
+   */
+  protected Optional<Store> anotherHost() throws Exception {
     return Optional.empty();
   }
 
@@ -336,6 +351,52 @@ public abstract class SiteLocksContract extends StoreFixture {
           .hasRootCauseInstanceOf(SiteBusyException.class);
     } finally {
       taken.close();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "another host's caller gets a busy site's lock within 1 s, ten times in a row, while this host's"
+          + " three threads keep taking it 20 ms at a time, and this host's threads get it back")
+  void anotherHostIsNotStarved() throws Exception {
+    Optional<Store> other = anotherHost();
+    assumeTrue(other.isPresent(), "this store lives in one process: there is no other host");
+    try (Store b = other.get()) {
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicInteger taken = new AtomicInteger();
+      List<Throwable> failures = new CopyOnWriteArrayList<>();
+      ExecutorService busy = Executors.newFixedThreadPool(3);
+      try {
+        for (int i = 0; i < 3; i++) {
+          busy.submit(
+              () -> {
+                while (!stop.get()) {
+                  try (SiteLock lock = locks.acquire(SITE, Duration.ofSeconds(30))) {
+                    taken.incrementAndGet();
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+                  } catch (RuntimeException e) {
+                    failures.add(e);
+                  }
+                }
+              });
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> taken.get() > 10);
+        // A fair hand-over gives it to the other host within one hold and one of its polls (about
+        // 150 ms); 1 s leaves room for a loaded machine. Found starved: it polled, and this
+        // host's own waiters, woken by each release, always took the lock before its next poll.
+        for (int attempt = 0; attempt < 10; attempt++) {
+          try (SiteLock lock = b.siteLocks().acquire(SITE, Duration.ofSeconds(1))) {
+            assertThat(lock.isHeld()).isTrue();
+          }
+          int before = taken.get();
+          await().atMost(Duration.ofSeconds(10)).until(() -> taken.get() > before);
+        }
+      } finally {
+        stop.set(true);
+        busy.shutdown();
+        assertThat(busy.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(failures).isEmpty();
     }
   }
 }
