@@ -145,6 +145,7 @@ class HostileLockEdgesTest {
         Store b = hosts.direct().apply(null)) {
       AtomicBoolean stop = new AtomicBoolean();
       AtomicInteger aTook = new AtomicInteger();
+      List<RuntimeException> busyFailures = new java.util.concurrent.CopyOnWriteArrayList<>();
       List<Thread> busy = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         Thread t =
@@ -155,7 +156,7 @@ class HostileLockEdgesTest {
                       aTook.incrementAndGet();
                       java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
                     } catch (RuntimeException e) {
-                      // keep going
+                      busyFailures.add(e);
                     }
                   }
                 });
@@ -187,6 +188,7 @@ class HostileLockEdgesTest {
           t.join(40_000);
         }
       }
+      assertThat(busyFailures).as("host A's own acquires, 30 s each").isEmpty();
     }
   }
 
