@@ -5,9 +5,9 @@ import dev.durabledeploy.spi.metadata.AliasExpectation;
 import java.util.Optional;
 
 /**
- * An alias compare-and-set failed: the alias is not in the state the caller expected (DESIGN.md
- * E2). Carries the current alias (empty when the alias does not exist) so the caller can decide
- * whether to retry against it.
+ * An alias compare-and-set failed: the alias is not in the state the caller expected
+ * (docs/invariants.md E2). Carries the current alias (empty when the alias does not exist) so the
+ * caller can decide whether to retry against it.
  */
 public class AliasDriftException extends DurableDeployException {
 

@@ -3,8 +3,8 @@ package dev.durabledeploy.spi;
 import java.util.List;
 
 /**
- * A deploy could not be removed because at least one alias targets it (DESIGN.md V1). Move or
- * delete the listed aliases first.
+ * A deploy could not be removed because at least one alias targets it (docs/invariants.md V1). Move
+ * or delete the listed aliases first.
  */
 public class DeployAliasedException extends DurableDeployException {
 

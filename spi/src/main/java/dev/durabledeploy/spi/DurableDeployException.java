@@ -2,7 +2,7 @@ package dev.durabledeploy.spi;
 
 /**
  * Root of every exception durable-deploy throws. Unchecked: callers decide where to handle, and
- * each subclass says what happened. Messages never contain credentials (DESIGN.md I2).
+ * each subclass says what happened. Messages never contain credentials (docs/invariants.md I2).
  */
 public class DurableDeployException extends RuntimeException {
 

@@ -6,9 +6,10 @@ import java.util.Objects;
 /**
  * A workflow engine refused a call because it is not {@link EngineStatus#RUNNING}: it was not
  * started yet, or it is stopping or stopped. A submission it refuses was not accepted, and a run it
- * handed back at stop did not finish, so the outbox relay delivers their events again (DESIGN.md
- * E3). Retrying against the same engine does not help until it runs; start the engine (or build the
- * plane with {@code DurableDeploy.start()}), or submit to the engine that replaced it.
+ * handed back at stop did not finish, so the outbox relay delivers their events again
+ * (docs/invariants.md E3). Retrying against the same engine does not help until it runs; start the
+ * engine (or build the plane with {@code DurableDeploy.start()}), or submit to the engine that
+ * replaced it.
  *
  * <p>A {@link DurableDeployException}, as the refusal was before it had a type of its own, and
  * permanent for {@link dev.durabledeploy.spi.retry.RetryPolicy}.

@@ -7,8 +7,8 @@ import java.util.regex.Pattern;
 
 /**
  * Validation shared by every value type and adapter, so that one set of rules decides what an
- * external string may contain (DESIGN.md I1). Every failure is an {@link InvalidInputException}
- * naming the field.
+ * external string may contain (docs/invariants.md I1). Every failure is an {@link
+ * InvalidInputException} naming the field.
  */
 public final class Inputs {
 
@@ -252,8 +252,8 @@ public final class Inputs {
 
   /**
    * Masks what looks like a credential in free text before it reaches a log line, an event or an
-   * exception message (DESIGN.md I2): user info in URLs ({@code scheme://user:pass@}, up to the
-   * last {@code @} of the authority, or a password holding {@code / ? #}), Oracle's {@code
+   * exception message (docs/invariants.md I2): user info in URLs ({@code scheme://user:pass@}, up
+   * to the last {@code @} of the authority, or a password holding {@code / ? #}), Oracle's {@code
    * user/password@db}, {@code curl -u user:pass}, {@code mysql -pPASS}, {@code Authorization} and
    * {@code Cookie} headers, bearer tokens, private key blocks (PEM and PGP, also when cut off
    * before their end or after their start), tokens of well-known shapes (GitHub, GitLab, Slack,

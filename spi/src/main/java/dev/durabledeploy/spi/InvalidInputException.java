@@ -3,9 +3,9 @@ package dev.durabledeploy.spi;
 import java.util.Objects;
 
 /**
- * An external string (or number) failed validation at the API boundary (DESIGN.md I1). Carries the
- * name of the offending field so an HTTP host can answer 400 with it. The rejected value is only
- * ever shown escaped and truncated, never when it may hold a credential.
+ * An external string (or number) failed validation at the API boundary (docs/invariants.md I1).
+ * Carries the name of the offending field so an HTTP host can answer 400 with it. The rejected
+ * value is only ever shown escaped and truncated, never when it may hold a credential.
  */
 public class InvalidInputException extends DurableDeployException {
 

@@ -4,7 +4,7 @@ import java.time.Duration;
 
 /**
  * The site lock could not be taken within its timeout because another mutation of the same site
- * holds it (DESIGN.md E1). Safe to retry later; nothing was changed.
+ * holds it (docs/invariants.md E1). Safe to retry later; nothing was changed.
  */
 public class SiteBusyException extends DurableDeployException {
 

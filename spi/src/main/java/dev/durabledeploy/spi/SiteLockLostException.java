@@ -1,11 +1,11 @@
 package dev.durabledeploy.spi;
 
 /**
- * An operation lost its site lock while it ran (DESIGN.md E1): the store could not renew the lock
- * within its time to live — the store was unreachable from this host, or this process was paused (a
- * long GC, a frozen VM) — so another caller may hold it now. The operation stopped before its next
- * step; the steps already taken are idempotent, and running the operation again completes them
- * (V9).
+ * An operation lost its site lock while it ran (docs/invariants.md E1): the store could not renew
+ * the lock within its time to live — the store was unreachable from this host, or this process was
+ * paused (a long GC, a frozen VM) — so another caller may hold it now. The operation stopped before
+ * its next step; the steps already taken are idempotent, and running the operation again completes
+ * them (V9).
  *
  * <p>Transient, so a background workflow is retried by its engine and takes the lock afresh; the
  * library's own retries never repeat a step once the lock is lost. If it recurs, check the store's

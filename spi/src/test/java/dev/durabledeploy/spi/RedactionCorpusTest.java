@@ -12,8 +12,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The text scrubber is the safety net under every message the library builds from third-party text
- * (DESIGN.md I2). Each corpus line carries one secret; the scrubbed line must not contain it, and
- * must still say what it was about (the part before the secret survives).
+ * (docs/invariants.md I2). Each corpus line carries one secret; the scrubbed line must not contain
+ * it, and must still say what it was about (the part before the secret survives).
  */
 @DisplayName("Inputs.redactCredentials masks secrets in every common format")
 class RedactionCorpusTest {

@@ -1,6 +1,6 @@
 package dev.durabledeploy.core.gc;
 
-/** Why the retention planner keeps a deploy; each maps to one invariant of DESIGN.md. */
+/** Why the retention planner keeps a deploy; each maps to one invariant of docs/invariants.md. */
 public enum KeepReason {
   /** An alias targets it (V1). */
   ALIASED,
@@ -14,7 +14,7 @@ public enum KeepReason {
   RETENTION,
   /**
    * It was restored from a tombstone less than the grace period ago: a restore is never undone by
-   * the GC it triggers, whatever the deploy's age (issue 20).
+   * the GC it triggers, whatever the deploy's age (V3; issue 20).
    */
   RESTORED
 }

@@ -19,9 +19,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs long jobs (clone, index, rebuild) so that none runs twice at once and none stays "in
- * progress" forever (DESIGN.md E4): the job holds a lease, acquired or stolen when the previous
- * holder stopped renewing it, renewed by a heartbeat every third of its TTL, and released when the
- * job ends. A second caller while a live lease exists is told "already running" at once.
+ * progress" forever (docs/invariants.md E4): the job holds a lease, acquired or stolen when the
+ * previous holder stopped renewing it, renewed by a heartbeat every third of its TTL, and released
+ * when the job ends. A second caller while a live lease exists is told "already running" at once.
  *
  * <p>Each runner is one incarnation ({@code <instanceId>@<random>}, new on every start): before its
  * first job it registers that incarnation in the store as a lease of its own, renewed with the

@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Moves outbox events to the workflows subscribed to their type, at least once and in id order per
- * site (DESIGN.md E3).
+ * site (docs/invariants.md E3).
  *
  * <p>Each round claims a batch under a lease, submits every event to each of its workflows (with
  * the event id as idempotency key) and acknowledges an event only after the engine accepted all of

@@ -1,6 +1,6 @@
 package dev.durabledeploy.core.reconcile;
 
-/** Every way the blob store and the index can disagree about a site (DESIGN.md E6). */
+/** Every way the blob store and the index can disagree about a site (docs/invariants.md E6). */
 public enum DriftKind {
   /**
    * A {@code purgeSite} that started and did not finish (its intent is still recorded): repaired by

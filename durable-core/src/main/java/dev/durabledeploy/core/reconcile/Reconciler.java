@@ -34,15 +34,16 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Finds every presence drift between a site's bucket and its index (DESIGN.md E6), every finalized
- * deploy whose bytes no longer match what its finalize verified (its marker records each file's
- * size, etag and SHA-256), and deploys a crashed finalize left sealed, and when asked, repairs what
- * is safe. Report-only by default. With {@code apply} it works under the site lock on a fresh read,
- * repairs what is safe (adopting marked prefixes, finishing half-done deletes, restores and site
- * purges), and performs destructive repairs (deleting abandoned bytes, dropping rows whose bytes
- * are gone) only for subjects older than the grace period and at most {@code blastCap} of them. It
- * refuses to repair anything when the bucket lists nothing for a site the index says has deploys: a
- * listing fault must never wipe a site. Aliases are never moved: drift on them is reported.
+ * Finds every presence drift between a site's bucket and its index (docs/invariants.md E6), every
+ * finalized deploy whose bytes no longer match what its finalize verified (its marker records each
+ * file's size, etag and SHA-256), and deploys a crashed finalize left sealed, and when asked,
+ * repairs what is safe. Report-only by default. With {@code apply} it works under the site lock on
+ * a fresh read, repairs what is safe (adopting marked prefixes, finishing half-done deletes,
+ * restores and site purges), and performs destructive repairs (deleting abandoned bytes, dropping
+ * rows whose bytes are gone) only for subjects older than the grace period and at most {@code
+ * blastCap} of them. It refuses to repair anything when the bucket lists nothing for a site the
+ * index says has deploys: a listing fault must never wipe a site. Aliases are never moved: drift on
+ * them is reported.
  *
  * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only, including sites that
  * only the bucket still knows (a purged site where a late upload left bytes), and publishes the

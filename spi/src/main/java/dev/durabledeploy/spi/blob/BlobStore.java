@@ -77,7 +77,7 @@ public interface BlobStore extends AutoCloseable {
    */
   BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit);
 
-  /** Removes the object; a missing object is a no-op (DESIGN.md V9). */
+  /** Removes the object; a missing object is a no-op (docs/invariants.md V9). */
   void delete(BlobKey key);
 
   /**

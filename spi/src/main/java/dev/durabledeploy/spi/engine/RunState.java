@@ -8,7 +8,7 @@ public enum RunState {
   /** Failed transiently, waiting for its next attempt. */
   RETRYING,
   SUCCEEDED,
-  /** Attempts exhausted or a permanent failure (DESIGN.md E5). */
+  /** Attempts exhausted or a permanent failure (docs/invariants.md E5). */
   DEAD_LETTERED,
   /** A dead letter the host discarded. */
   DISCARDED,

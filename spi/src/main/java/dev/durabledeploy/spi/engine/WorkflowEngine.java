@@ -13,7 +13,7 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * Runs workflows: per-key serialised, retried with the definition's policy, dead-lettered when
- * attempts run out (DESIGN.md E5) — and a dead letter never blocks its key.
+ * attempts run out (docs/invariants.md E5) — and a dead letter never blocks its key.
  *
  * <p>Lifecycle: {@link #register} every workflow, then {@link #start}, then {@link #close}.
  *

@@ -80,8 +80,8 @@ public sealed interface OperationEvent extends LifecycleEvent {
   }
 
   /**
-   * A workflow run exhausted its attempts and was dead-lettered (DESIGN.md E5), or an outbox event
-   * exhausted its dispatches and was dead-lettered in the outbox (operation {@code
+   * A workflow run exhausted its attempts and was dead-lettered (docs/invariants.md E5), or an
+   * outbox event exhausted its dispatches and was dead-lettered in the outbox (operation {@code
    * outbox-dispatch}, id {@code outbox:<event id>}).
    */
   record DeadLettered(

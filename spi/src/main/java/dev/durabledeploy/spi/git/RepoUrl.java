@@ -13,8 +13,8 @@ import java.util.regex.Pattern;
  * A git remote URL: {@code https}, {@code http}, {@code ssh}, {@code git} or {@code file}, or the
  * scp-like {@code user@host:path}. It may carry credentials (a token as user info), so {@link
  * #toString()} is always {@link #redacted()} and no validation message ever repeats the value
- * (DESIGN.md I2). {@link #value()} is the raw URL, its scheme in lower case ({@code HTTPS://h/r} is
- * stored as {@code https://h/r}); hand it only to the git transport.
+ * (docs/invariants.md I2). {@link #value()} is the raw URL, its scheme in lower case ({@code
+ * HTTPS://h/r} is stored as {@code https://h/r}); hand it only to the git transport.
  */
 public record RepoUrl(String value) {
 

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Leases on long-running jobs, so that no job stays "in progress" forever (DESIGN.md E4): a lease
- * whose owner stops renewing it expires and may be stolen atomically by the next caller. Owners are
- * non-blank strings of at most 200 characters.
+ * Leases on long-running jobs, so that no job stays "in progress" forever (docs/invariants.md E4):
+ * a lease whose owner stops renewing it expires and may be stolen atomically by the next caller.
+ * Owners are non-blank strings of at most 200 characters.
  *
  * <p>Time: the stamps a lease carries ({@link Lease#startedAt()}, {@link Lease#expiresAt()}) come
  * from the writing store's injected clock, and that clock decides expiry for the leases this very

@@ -5,7 +5,7 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * A claim on a long-running job (DESIGN.md E4).
+ * A claim on a long-running job (docs/invariants.md E4).
  *
  * @param owner who holds it; owner ids should contain a per-process instance id so a restarted
  *     process can tell its predecessor's leases from its own

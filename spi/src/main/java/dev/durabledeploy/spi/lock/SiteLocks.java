@@ -4,9 +4,9 @@ import dev.durabledeploy.spi.SiteId;
 import java.time.Duration;
 
 /**
- * The per-site mutual exclusion that serialises every mutation of one site (DESIGN.md E1), across
- * threads and across processes sharing the store. Locks are not reentrant: never acquire a site's
- * lock while holding it.
+ * The per-site mutual exclusion that serialises every mutation of one site (docs/invariants.md E1),
+ * across threads and across processes sharing the store. Locks are not reentrant: never acquire a
+ * site's lock while holding it.
  */
 public interface SiteLocks {
 

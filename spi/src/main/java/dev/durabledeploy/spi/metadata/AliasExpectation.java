@@ -3,8 +3,8 @@ package dev.durabledeploy.spi.metadata;
 import dev.durabledeploy.spi.DeployId;
 
 /**
- * The compare part of an alias compare-and-set (DESIGN.md E2). Either part may be left open; an
- * alias that does not exist has version 0 and no target.
+ * The compare part of an alias compare-and-set (docs/invariants.md E2). Either part may be left
+ * open; an alias that does not exist has version 0 and no target.
  *
  * @param version the alias version the caller last saw, or {@code null} for any
  * @param current the deploy the caller believes the alias targets, or {@code null} for any

@@ -10,8 +10,8 @@ import java.util.Objects;
  *
  * @param sha the commit the deploy was built from, or {@code null}
  * @param finalizedAt when it became {@link DeployState#ACTIVE}, or {@code null} before
- * @param releasedAt the last time an alias moved away from it, or {@code null} if never (DESIGN.md
- *     V4 keeps it for the released-alias TTL after that)
+ * @param releasedAt the last time an alias moved away from it, or {@code null} if never
+ *     (docs/invariants.md V4 keeps it for the released-alias TTL after that)
  * @param restoredAt the last time it was restored from a tombstone, or {@code null} if never; GC
  *     keeps a restored deploy for its grace period after that, so a restore is not undone by the GC
  *     that the restore itself triggers

@@ -17,7 +17,7 @@ import java.util.Optional;
  * outbox events (as built by {@link StandardEvents}) commit together or not at all — one SQL
  * transaction, or one Valkey Lua script. Commands take their time from the store's injected {@link
  * java.time.Clock}. A command that finds its work already done changes nothing, appends no event
- * and returns the current state (DESIGN.md V9); "changes nothing" includes the audit log.
+ * and returns the current state (docs/invariants.md V9); "changes nothing" includes the audit log.
  *
  * <p>Every command that changes anything appends {@link StandardEvents#SITE_CHANGED} last. Unknown
  * deploys raise {@link dev.durabledeploy.spi.DeployNotFoundException}; transient backend trouble
@@ -158,9 +158,9 @@ public interface MetadataStore {
   /**
    * Soft-deletes a deploy: the deploy row becomes a {@link Tombstone} expiring at {@code now +
    * recoveryWindow}. Refused atomically with {@link dev.durabledeploy.spi.DeployAliasedException}
-   * when any alias targets the deploy (DESIGN.md V1). Idempotent: an existing tombstone is returned
-   * unchanged. The caller moves the bytes to trash after this commits (V6). Events: deploy.deleted,
-   * site.changed.
+   * when any alias targets the deploy (docs/invariants.md V1). Idempotent: an existing tombstone is
+   * returned unchanged. The caller moves the bytes to trash after this commits (V6). Events:
+   * deploy.deleted, site.changed.
    */
   Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor);
 

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 /**
  * An event to append to the outbox.
  *
- * @param site the site it belongs to; delivery is ordered per site (DESIGN.md E3)
+ * @param site the site it belongs to; delivery is ordered per site (docs/invariants.md E3)
  * @param type a dotted lowercase name, e.g. {@code alias.changed}
  * @param payload flat string attributes (at most 64 KiB in all), so every backend can store them
  *     natively; kept sorted by key

@@ -10,7 +10,7 @@ import java.util.Optional;
 /**
  * The transactional outbox: events appended in the same atom as the metadata change they announce
  * (see {@link dev.durabledeploy.spi.metadata.MetadataStore}), delivered at least once, in id order
- * within a site (DESIGN.md E3).
+ * within a site (docs/invariants.md E3).
  *
  * <p>Claims are leases: a claimer ({@code owner}) holds its events until it acks, fails or releases
  * them or until the lease expires, after which another claimer gets them again (E4). Times come

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * database that lacks a migration with {@link SchemaNotMigratedException}, unless {@link
  * Builder#migrateOnStart} asked it to migrate.
  *
- * <p><b>Connections</b> (the budget; README "Your own pool"). Every store call — a metadata
+ * <p><b>Connections</b> (the whole budget: docs/postgres.md). Every store call — a metadata
  * command, an outbox claim or ack, a lease call, a site lock's acquire, renewal or release —
  * borrows one connection for one statement or transaction and gives it back at once; no call ever
  * holds two, so no set of concurrent calls can deadlock on the pool, and a pool of {@code n}
@@ -721,7 +721,7 @@ public final class PostgresStore implements Store {
     /**
      * Refuses a host pool the store cannot work in: {@code LISTEN} keeps one connection, so a pool
      * of one would leave none for the store's calls, and every call would wait forever. Only a
-     * HikariCP pool says its size; other pools are taken on trust (README "Your own pool").
+     * HikariCP pool says its size; other pools are taken on trust (docs/postgres.md).
      */
     private static void requireBudget(DataSource dataSource) {
       int size;
