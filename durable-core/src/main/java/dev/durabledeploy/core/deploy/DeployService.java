@@ -23,6 +23,7 @@ import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
@@ -491,8 +492,32 @@ public final class DeployService {
         return decideLive(op, site, deployId, path, key, deploy.get());
       }
       withdraw(op, site, deployId, key);
+      withdrawFromTrash(op, site, deployId, path);
       return Optional.of(new Settled(Verdict.WITHDRAWN, Optional.empty()));
     }
+  }
+
+  /**
+   * A delete or GC that ran after the write moved the file to trash with the deploy's others, and a
+   * restore would bring it back into the deploy, outside what its finalize verified. So it goes
+   * from trash too, unless the deploy's marker (in trash with it) lists the path: then the file
+   * there is the verified one, not this upload's (a create-only write never replaces a file).
+   */
+  private void withdrawFromTrash(Operation op, SiteId site, DeployId deployId, UploadPath path) {
+    BlobPrefix trash = BlobLayout.trash(site, deployId);
+    Optional<BlobContent> content =
+        retrier.call(op, () -> blobs.get(trash.resolve(BlobLayout.MARKER_NAME)));
+    if (content.isPresent()) {
+      try (BlobContent c = content.get()) {
+        if (Marker.parse(c.readAllBytes()).verified().containsKey(path.value())) {
+          return;
+        }
+      } catch (IllegalArgumentException unreadable) {
+        // Nothing says whether finalize verified it: leave it, the reconciler reports it.
+        return;
+      }
+    }
+    retrier.run(op, () -> blobs.delete(trash.resolve(path.value())));
   }
 
   private void withdraw(Operation op, SiteId site, DeployId deployId, BlobKey key) {
