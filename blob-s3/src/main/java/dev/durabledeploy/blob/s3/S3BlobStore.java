@@ -727,9 +727,11 @@ public final class S3BlobStore implements BlobStore {
 
   /**
    * Copies an object stored in parts part by part ({@code UploadPartCopy}), on the same byte
-   * ranges, so the copy's ETag is the source's; each part is conditional on the source's ETag.
-   * Content type, cache control and user metadata (the SHA-256) are carried over from a HEAD of the
-   * source. Returns the ETag the completed copy reported.
+   * ranges, so the copy's ETag is the source's; each part is conditional on the source's ETag. The
+   * headers a plain copy keeps are carried over from a HEAD of the source: content type, cache
+   * control, user metadata (the SHA-256), and the encoding, disposition, language and expiry that
+   * other clients give objects (a pre-compressed asset without its Content-Encoding is garbage).
+   * Returns the ETag the completed copy reported.
    */
   private String copyInParts(S3Object o, String destination, int parts, long partLength) {
     HeadObjectResponse source =
@@ -747,6 +749,10 @@ public final class S3BlobStore implements BlobStore {
                                 .key(destination)
                                 .contentType(source.contentType())
                                 .cacheControl(source.cacheControl())
+                                .contentEncoding(source.contentEncoding())
+                                .contentDisposition(source.contentDisposition())
+                                .contentLanguage(source.contentLanguage())
+                                .expires(source.expires())
                                 .metadata(source.metadata())),
                 true)
             .uploadId();

@@ -445,6 +445,55 @@ class S3BlobStoreTest extends BlobStoreContract {
         .eTag();
   }
 
+  @Test
+  @DisplayName(
+      "a part-wise move keeps the headers another client gave an object: encoding, disposition,"
+          + " language")
+  void partWiseMoveKeepsForeignHeaders() {
+    S3BlobStore parts = configured(bucket).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    plantForeign("warm-up-client", "x");
+    byte[] data = new byte[6 * 1024 * 1024];
+    new Random(11).nextBytes(data);
+    String rawKey = "hd/src/d/app.js.gz";
+    String uploadId =
+        rawClient
+            .createMultipartUpload(
+                r ->
+                    r.bucket(bucket)
+                        .key(rawKey)
+                        .contentType("application/javascript")
+                        .contentEncoding("gzip")
+                        .contentDisposition("inline; filename=app.js")
+                        .contentLanguage("de"))
+            .uploadId();
+    String eTag =
+        rawClient
+            .uploadPart(
+                r -> r.bucket(bucket).key(rawKey).uploadId(uploadId).partNumber(1),
+                RequestBody.fromBytes(data))
+            .eTag();
+    rawClient.completeMultipartUpload(
+        r ->
+            r.bucket(bucket)
+                .key(rawKey)
+                .uploadId(uploadId)
+                .multipartUpload(m -> m.parts(p -> p.partNumber(1).eTag(eTag))));
+    var before = rawClient.headObject(h -> h.bucket(bucket).key(rawKey));
+    assertThat(before.contentEncoding()).isEqualTo("gzip");
+    assertThat(parts.movePrefix(BlobPrefix.of("hd", "src", "d"), BlobPrefix.of("hd", "dst", "d")))
+        .isEqualTo(1);
+    var after = rawClient.headObject(h -> h.bucket(bucket).key("hd/dst/d/app.js.gz"));
+    assertThat(after.eTag()).isEqualTo(before.eTag());
+    // A plain CopyObject keeps every header; the part-wise copy must too, or a restored
+    // pre-compressed asset is served as garbage (gzip bytes without Content-Encoding). Broke
+    // before: copyInParts carried over only type, cache control and user metadata.
+    assertThat(after.contentEncoding()).isEqualTo("gzip");
+    assertThat(after.contentDisposition()).isEqualTo("inline; filename=app.js");
+    assertThat(after.contentLanguage()).isEqualTo("de");
+    assertThat(after.contentType()).isEqualTo("application/javascript");
+  }
+
   private boolean answersPerPart(String rawKey) {
     try {
       return rawClient.headObject(h -> h.bucket(bucket).key(rawKey).partNumber(1)).partsCount()
