@@ -469,6 +469,12 @@ public final class DeployService {
           return Optional.of(new Settled(Verdict.KEPT, Optional.of(deploy)));
         }
         withdraw(op, site, deployId, key);
+        // No lock is held here, so a delete or GC may have moved the deploy to trash since its
+        // state was read, this file with it (they write their record first, so a deploy still
+        // live now moved nothing yet). Then the file goes from trash as well, under the lock.
+        if (retrier.call(op, () -> metadata.findDeploy(site, deployId)).isEmpty()) {
+          return decideGone(op, site, deployId, path, key);
+        }
         return Optional.of(new Settled(Verdict.WITHDRAWN, Optional.of(deploy)));
       }
     }

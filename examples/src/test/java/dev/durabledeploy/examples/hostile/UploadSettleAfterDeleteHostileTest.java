@@ -12,6 +12,7 @@ import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.reconcile.DriftKind;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployNotFoundException;
+import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.UploadPath;
@@ -166,6 +167,86 @@ class UploadSettleAfterDeleteHostileTest {
     assertThat(failure).isInstanceOf(DeployNotFoundException.class);
 
     // The deploy is restored: it must hold exactly what its finalize verified.
+    deploys.restore(SITE, d.id());
+    var drift = plane.reconciler().reconcile(SITE, false);
+    assertThat(Blobs.served(raw, SITE, d.id(), "late.js"))
+        .as("unverified file back in the finalized deploy; drift %s", drift.drifts())
+        .isEmpty();
+    assertThat(drift.counts()).doesNotContainKey(DriftKind.FILE_ADDED_AFTER_FINALIZE);
+  }
+
+  @ParameterizedTest(name = "{0} + {1}")
+  @MethodSource("stores")
+  @DisplayName(
+      "a late file of a deploy deleted while the upload withdraws it from the ACTIVE deploy does"
+          + " not come back with a restore")
+  void lateFileWithdrawnWhileTheDeployIsDeleted(Metadata.Kind meta, Blobs.Kind kind)
+      throws Exception {
+    raw = kind.create(dir, clock);
+    HookedBlobStore blobs = new HookedBlobStore(raw);
+    store = meta.create(clock);
+    plane =
+        DurableDeploy.builder()
+            .store(store)
+            .blobStore(blobs)
+            .engine(new InMemoryWorkflowEngine())
+            .clock(clock)
+            .random(new SplittableRandom(6))
+            .sleeper(d -> {})
+            .retryPolicy(
+                RetryPolicy.defaults().withBackoff(Duration.ofMillis(1), Duration.ofMillis(5), 2.0))
+            .options(DeployOptions.builder().lockTimeout(Duration.ofSeconds(20)).build())
+            .instanceId("hostile-settle-trash")
+            .build();
+    DeployService deploys = plane.deploys();
+    Deploy d = deploys.init(SITE, null);
+    upload(deploys, d, "index.html", "v1");
+    BlobKey lateKey = BlobLayout.deploy(SITE, d.id()).resolve("late.js");
+
+    GatedInputStream late = new GatedInputStream(bytes("late"));
+    AtomicReference<Thread> uploader = new AtomicReference<>();
+    Future<BlobInfo> lateUpload =
+        pool.submit(
+            () -> {
+              uploader.set(Thread.currentThread());
+              return deploys.upload(SITE, d.id(), UploadPath.of("late.js"), late, 4);
+            });
+    late.awaitReading(WAIT);
+    // Right after the settle read the ACTIVE deploy's marker (which does not list late.js) and
+    // before it deletes the file: the next deploy goes live and this one is deleted, its bytes,
+    // late.js among them, moved to trash. No lock is held by the settle of an ACTIVE deploy.
+    blobs.after(
+        HookedBlobStore.Op.GET,
+        k ->
+            k.equals(BlobLayout.marker(SITE, d.id()).value())
+                && Thread.currentThread() == uploader.get(),
+        1,
+        () -> {
+          Deploy next = deploys.init(SITE, null);
+          upload(deploys, next, "index.html", "v2");
+          deploys.finalizeDeploy(SITE, next.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
+          deploys.delete(SITE, d.id());
+        });
+    Gate marker = new Gate();
+    blobs.before(HookedBlobStore.Op.PUT, k -> k.endsWith(BlobLayout.MARKER_NAME), 1, marker);
+    Future<?> finalize =
+        pool.submit(
+            () ->
+                deploys.finalizeDeploy(
+                    SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html")));
+    marker.awaitArrival(WAIT); // sealed and listed: late.js is not part of it
+    late.open();
+    await("the late write landed").atMost(WAIT).until(() -> raw.stat(lateKey).isPresent());
+    marker.open();
+    finalize.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    Throwable failure;
+    try {
+      failure = new AssertionError("the upload succeeded: " + lateUpload.get(30, TimeUnit.SECONDS));
+    } catch (ExecutionException e) {
+      failure = e.getCause();
+    }
+    assertThat(failure).isInstanceOfAny(DeployNotFoundException.class, DeployStateException.class);
+
     deploys.restore(SITE, d.id());
     var drift = plane.reconciler().reconcile(SITE, false);
     assertThat(Blobs.served(raw, SITE, d.id(), "late.js"))
