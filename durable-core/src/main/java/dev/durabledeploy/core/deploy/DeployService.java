@@ -413,7 +413,10 @@ public final class DeployService {
    *       anywhere, so whatever is under the key is unverified.
    *   <li>Gone (deleted, trashed by GC, purged): decided under the site lock, after that saga
    *       ended, since a restore could bring the deploy back meanwhile: deleted unless the deploy
-   *       is live again, then decided as above.
+   *       is live again, then decided as above; a copy the delete moved to the trash of a finalized
+   *       deploy goes too unless its marker lists the path, so a restore cannot bring back an
+   *       unverified file. An ACTIVE deploy found gone right after its file was deleted (no lock is
+   *       held for an ACTIVE deploy) is decided this way as well.
    * </ul>
    */
   private Settled settle(
@@ -505,23 +508,26 @@ public final class DeployService {
 
   /**
    * A delete or GC that ran after the write moved the file to trash with the deploy's others, and a
-   * restore would bring it back into the deploy, outside what its finalize verified. So it goes
-   * from trash too, unless the deploy's marker (in trash with it) lists the path: then the file
-   * there is the verified one, not this upload's (a create-only write never replaces a file).
+   * restore would bring it back. In a finalized deploy (its marker is in trash with it) that would
+   * be a file outside what finalize verified, so it goes from trash too, unless the marker lists
+   * the path: then the file there is the verified one, not this upload's (a create-only write never
+   * replaces a file). A pending deploy's file stays with it: a restored pending deploy is verified
+   * by its finalize like any other.
    */
   private void withdrawFromTrash(Operation op, SiteId site, DeployId deployId, UploadPath path) {
     BlobPrefix trash = BlobLayout.trash(site, deployId);
     Optional<BlobContent> content =
         retrier.call(op, () -> blobs.get(trash.resolve(BlobLayout.MARKER_NAME)));
-    if (content.isPresent()) {
-      try (BlobContent c = content.get()) {
-        if (Marker.parse(c.readAllBytes()).verified().containsKey(path.value())) {
-          return;
-        }
-      } catch (IllegalArgumentException unreadable) {
-        // Nothing says whether finalize verified it: leave it, the reconciler reports it.
+    if (content.isEmpty()) {
+      return;
+    }
+    try (BlobContent c = content.get()) {
+      if (Marker.parse(c.readAllBytes()).verified().containsKey(path.value())) {
         return;
       }
+    } catch (IllegalArgumentException unreadable) {
+      // Nothing says whether finalize verified it: leave it, the reconciler reports it.
+      return;
     }
     retrier.run(op, () -> blobs.delete(trash.resolve(path.value())));
   }
