@@ -222,12 +222,14 @@ public final class Inputs {
    * {@code --name value}; whether {@code name} is secret is decided by {@link #isSecretName}. The
    * lengths are bounded so that every match costs a bounded scan (the value of a harmless name is
    * searched again for a secret one); a longer unquoted secret value is followed to its end in
-   * {@link #maskNamedValues}.
+   * {@link #maskNamedValues}. A quoted value that the text's end cuts off (a line cut to its bound)
+   * is a value too, masked to that end.
    */
   private static final Pattern NAMED_VALUE =
       Pattern.compile(
           "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]{0,255}+)([\"']?\\s*(?:[=:]|(?<=--[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
-              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+\"|'[^']{0,8192}+'|[^\\s&;\"'<>}\\])]{1,1024}+)");
+              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+(?:\"|\\z)|'[^']{0,8192}+(?:'|\\z)"
+              + "|[^\\s&;\"'<>}\\])]{1,1024}+)");
 
   /** {@code <password>value</password>} (Maven settings, XML configuration). */
   private static final Pattern XML_ELEMENT =
