@@ -162,10 +162,14 @@ public final class Inputs {
           "(?i)\\b([a-z][a-z0-9+.-]{0,31}://)[^\\s/?#@:\\[\\]\"'<>]{0,256}+:"
               + "(?![0-9]*+(?:[/?#\\s\"'<>]|$))[^\\s@/?#\"'<>]{0,256}+[/?#][^\\s@\"'<>]{0,256}+@");
 
-  /** {@code user:secret@host} without a scheme (log lines of drivers and CLIs). */
+  /**
+   * {@code user:secret@host} without a scheme (log lines of drivers and CLIs). It starts only where
+   * a run of user characters starts (the look-behind holds every one of them), so a long run of
+   * {@code _} or {@code %} is scanned once, not again from each of its characters.
+   */
   private static final Pattern BARE_USER_INFO =
       Pattern.compile(
-          "(?<![A-Za-z0-9+.-]|://)([A-Za-z0-9._%-]+:)(?!\\*\\*\\*@)[^\\s@/:]+(@[A-Za-z0-9][A-Za-z0-9.-]*)");
+          "(?<![A-Za-z0-9+._%-]|://)([A-Za-z0-9._%-]+:)(?!\\*\\*\\*@)[^\\s@/:]+(@[A-Za-z0-9][A-Za-z0-9.-]*)");
 
   /** Oracle's {@code user/password@db}, in a thin JDBC URL or on a {@code sqlplus} command line. */
   private static final Pattern USER_SLASH_PASSWORD =
@@ -175,12 +179,13 @@ public final class Inputs {
 
   /**
    * {@code curl -u user:password}, {@code --user user:password}; a numeric {@code uid:gid} ({@code
-   * docker run -u 1000:1000}) is no credential.
+   * docker run -u 1000:1000}) is no credential. The user name is bounded, so text with many {@code
+   * -u} is scanned in linear time.
    */
   private static final Pattern USER_OPTION =
       Pattern.compile(
           "(?<![\\w-])(-u\\s*|--user[=\\s]\\s*)([\"']?)(?![0-9]*:[0-9]*(?:[\\s\"']|$))"
-              + "([^\\s:\"']*:)(?!\\*\\*\\*)[^\\s\"']+");
+              + "([^\\s:\"']{0,256}+:)(?!\\*\\*\\*)[^\\s\"']+");
 
   /**
    * A password glued to {@code -p} ({@code mysql -pSECRET}) or after {@code docker login -p}: only
@@ -217,12 +222,14 @@ public final class Inputs {
    * {@code --name value}; whether {@code name} is secret is decided by {@link #isSecretName}. The
    * lengths are bounded so that every match costs a bounded scan (the value of a harmless name is
    * searched again for a secret one); a longer unquoted secret value is followed to its end in
-   * {@link #maskNamedValues}.
+   * {@link #maskNamedValues}. A quoted value that the text's end cuts off (a line cut to its bound)
+   * is a value too, masked to that end.
    */
   private static final Pattern NAMED_VALUE =
       Pattern.compile(
           "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]{0,255}+)([\"']?\\s*(?:[=:]|(?<=--[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
-              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+\"|'[^']{0,8192}+'|[^\\s&;\"'<>}\\])]{1,1024}+)");
+              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+(?:\"|\\z)|'[^']{0,8192}+(?:'|\\z)"
+              + "|[^\\s&;\"'<>}\\])]{1,1024}+)");
 
   /** {@code <password>value</password>} (Maven settings, XML configuration). */
   private static final Pattern XML_ELEMENT =

@@ -83,10 +83,11 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * conditional write ({@code If-None-Match: *}, which needs a server with conditional writes). ETags
  * are reported without their quotes. A plain server-side copy gives an object stored in parts a new
  * ETag, so a move copies such an object part by part on its original part boundaries, which keeps
- * its ETag (when the store's part size is the one it was written with; otherwise it is copied
- * whole, and re-tagged). Throttling, 5xx and network failures are retried with the library's {@link
- * RetryPolicy} (the SDK's own retries are off, so there is one policy); 403 and other 4xx fail at
- * once. No message ever contains a credential.
+ * its ETag (the boundaries are the source's own part size, asked of its first part, so objects
+ * other clients wrote in parts keep theirs too; one whose parts differ in size but for the last is
+ * copied on wrong boundaries, and re-tagged). Throttling, 5xx and network failures are retried with
+ * the library's {@link RetryPolicy} (the SDK's own retries are off, so there is one policy); 403
+ * and other 4xx fail at once. No message ever contains a credential.
  */
 public final class S3BlobStore implements BlobStore {
 
@@ -643,10 +644,11 @@ public final class S3BlobStore implements BlobStore {
   private String copyConfirmed(S3Object o, String destination) {
     String copied;
     try {
-      int parts = partsAsWritten(o);
+      int parts = partsOf(o);
+      long size = parts > 0 ? partSizeOf(o, parts) : 0;
       copied =
-          parts > 0
-              ? copyInParts(o, destination, parts)
+          size > 0
+              ? copyInParts(o, destination, parts, size)
               : call(
                       "copy " + render(o.key()),
                       () ->
@@ -696,13 +698,12 @@ public final class S3BlobStore implements BlobStore {
   private static final Pattern MULTIPART_ETAG = Pattern.compile("\"?[0-9a-fA-F]{32}-(\\d+)\"?");
 
   /**
-   * The number of parts of an object stored in parts the way this store writes them ({@link
-   * #partSize} each, the last one shorter), or 0 for any other object. Its ETag derives from those
-   * parts, so only a copy made of the same parts keeps it ({@link #copyInParts}); a plain copy
-   * gives it a new one, which would look like changed bytes to whoever compares ETags (the
-   * reconciler, against what finalize recorded).
+   * The number of parts of an object stored in parts (from its ETag), or 0 for any other object.
+   * Its ETag derives from those parts, so only a copy made of the same parts keeps it ({@link
+   * #copyInParts}); a plain copy gives it a new one, which would look like changed bytes to whoever
+   * compares ETags (the reconciler, against what finalize recorded).
    */
-  private int partsAsWritten(S3Object o) {
+  private static int partsOf(S3Object o) {
     java.util.regex.Matcher m = o.eTag() == null ? null : MULTIPART_ETAG.matcher(o.eTag());
     if (m == null || !m.matches() || o.size() == null || o.size() == 0) {
       return 0;
@@ -713,17 +714,51 @@ public final class S3BlobStore implements BlobStore {
     } catch (NumberFormatException tooMany) {
       return 0;
     }
-    long expected = (o.size() + partSize - 1) / partSize;
-    return parts == expected && parts <= 10_000 ? (int) parts : 0;
+    return parts >= 1 && parts <= 10_000 && parts <= o.size() ? (int) parts : 0;
+  }
+
+  /**
+   * The size of every part but the last of an object stored in {@code parts} parts, or 0 when the
+   * boundaries are not known. One part is the whole object. Otherwise the object's first part is
+   * asked for ({@code HEAD ?partNumber=1}): it may have been written by another client with its own
+   * part size (an {@code aws s3 cp}, a backfilled bucket), which clients keep the same for every
+   * part but the last. A server that does not answer per part leaves this store's part size, when
+   * the number of parts fits it.
+   */
+  private long partSizeOf(S3Object o, int parts) {
+    if (parts == 1) {
+      return o.size();
+    }
+    Long first = null;
+    try {
+      HeadObjectResponse part =
+          call(
+              "stat part 1 of " + render(o.key()),
+              () -> s3.headObject(h -> h.bucket(bucket).key(o.key()).partNumber(1)),
+              false);
+      if (part.partsCount() != null && part.partsCount() == parts) {
+        first = part.contentLength();
+      }
+    } catch (NotFound gone) {
+      return 0;
+    } catch (RemoteCallException notPerPart) {
+      // Not answered per part (S3Proxy says 501): this store's own part size is the best guess.
+      first = null;
+    }
+    long size = first != null && first > 0 ? first : partSize;
+    // Uniform parts of that size, the last one shorter: exactly `parts` of them.
+    return (parts - 1) * size < o.size() && parts * size >= o.size() ? size : 0;
   }
 
   /**
    * Copies an object stored in parts part by part ({@code UploadPartCopy}), on the same byte
-   * ranges, so the copy's ETag is the source's; each part is conditional on the source's ETag.
-   * Content type, cache control and user metadata (the SHA-256) are carried over from a HEAD of the
-   * source. Returns the ETag the completed copy reported.
+   * ranges, so the copy's ETag is the source's; each part is conditional on the source's ETag. The
+   * headers a plain copy keeps are carried over from a HEAD of the source: content type, cache
+   * control, user metadata (the SHA-256), and the encoding, disposition, language and expiry that
+   * other clients give objects (a pre-compressed asset without its Content-Encoding is garbage).
+   * Returns the ETag the completed copy reported.
    */
-  private String copyInParts(S3Object o, String destination, int parts) {
+  private String copyInParts(S3Object o, String destination, int parts, long partLength) {
     HeadObjectResponse source =
         call(
             "stat " + render(o.key()),
@@ -739,6 +774,10 @@ public final class S3BlobStore implements BlobStore {
                                 .key(destination)
                                 .contentType(source.contentType())
                                 .cacheControl(source.cacheControl())
+                                .contentEncoding(source.contentEncoding())
+                                .contentDisposition(source.contentDisposition())
+                                .contentLanguage(source.contentLanguage())
+                                .expires(source.expires())
                                 .metadata(source.metadata())),
                 true)
             .uploadId();
@@ -746,8 +785,8 @@ public final class S3BlobStore implements BlobStore {
       List<CompletedPart> copiedParts = new ArrayList<>();
       for (int i = 0; i < parts; i++) {
         int number = i + 1;
-        long first = i * partSize;
-        long last = Math.min(o.size(), first + partSize) - 1;
+        long first = i * partLength;
+        long last = Math.min(o.size(), first + partLength) - 1;
         String eTag =
             call(
                     "copy part " + number + " of " + render(o.key()),

@@ -23,6 +23,7 @@ import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
@@ -412,7 +413,10 @@ public final class DeployService {
    *       anywhere, so whatever is under the key is unverified.
    *   <li>Gone (deleted, trashed by GC, purged): decided under the site lock, after that saga
    *       ended, since a restore could bring the deploy back meanwhile: deleted unless the deploy
-   *       is live again, then decided as above.
+   *       is live again, then decided as above; a copy the delete moved to the trash of a finalized
+   *       deploy goes too unless its marker lists the path, so a restore cannot bring back an
+   *       unverified file. An ACTIVE deploy found gone right after its file was deleted (no lock is
+   *       held for an ACTIVE deploy) is decided this way as well.
    * </ul>
    */
   private Settled settle(
@@ -468,6 +472,12 @@ public final class DeployService {
           return Optional.of(new Settled(Verdict.KEPT, Optional.of(deploy)));
         }
         withdraw(op, site, deployId, key);
+        // No lock is held here, so a delete or GC may have moved the deploy to trash since its
+        // state was read, this file with it (they write their record first, so a deploy still
+        // live now moved nothing yet). Then the file goes from trash as well, under the lock.
+        if (retrier.call(op, () -> metadata.findDeploy(site, deployId)).isEmpty()) {
+          return decideGone(op, site, deployId, path, key);
+        }
         return Optional.of(new Settled(Verdict.WITHDRAWN, Optional.of(deploy)));
       }
     }
@@ -491,8 +501,35 @@ public final class DeployService {
         return decideLive(op, site, deployId, path, key, deploy.get());
       }
       withdraw(op, site, deployId, key);
+      withdrawFromTrash(op, site, deployId, path);
       return Optional.of(new Settled(Verdict.WITHDRAWN, Optional.empty()));
     }
+  }
+
+  /**
+   * A delete or GC that ran after the write moved the file to trash with the deploy's others, and a
+   * restore would bring it back. In a finalized deploy (its marker is in trash with it) that would
+   * be a file outside what finalize verified, so it goes from trash too, unless the marker lists
+   * the path: then the file there is the verified one, not this upload's (a create-only write never
+   * replaces a file). A pending deploy's file stays with it: a restored pending deploy is verified
+   * by its finalize like any other.
+   */
+  private void withdrawFromTrash(Operation op, SiteId site, DeployId deployId, UploadPath path) {
+    BlobPrefix trash = BlobLayout.trash(site, deployId);
+    Optional<BlobContent> content =
+        retrier.call(op, () -> blobs.get(trash.resolve(BlobLayout.MARKER_NAME)));
+    if (content.isEmpty()) {
+      return;
+    }
+    try (BlobContent c = content.get()) {
+      if (Marker.parse(c.readAllBytes()).verified().containsKey(path.value())) {
+        return;
+      }
+    } catch (IllegalArgumentException unreadable) {
+      // Nothing says whether finalize verified it: leave it, the reconciler reports it.
+      return;
+    }
+    retrier.run(op, () -> blobs.delete(trash.resolve(path.value())));
   }
 
   private void withdraw(Operation op, SiteId site, DeployId deployId, BlobKey key) {

@@ -479,6 +479,35 @@ class SidecarSupervisorTest {
   }
 
   @Test
+  @DisplayName(
+      "a long quoted secret cut at the line bound is masked, not shown up to the cut (review)")
+  void longQuotedSecretCutAtTheLineBound() {
+    // Broke before: the line is scrubbed with 200 characters beyond its cut; a quoted value that
+    // runs past them has no closing quote there, so NAMED_VALUE did not match and the token was
+    // shown from its start to the cut (about 100 characters of it here).
+    StringBuilder token = new StringBuilder("ya29.");
+    java.util.Random random = new java.util.Random(12);
+    for (int i = 0; i < 400; i++) {
+      token.append((char) ('a' + random.nextInt(26)));
+    }
+    String line =
+        "{\"pad\":\""
+            + "x".repeat(870)
+            + "\",\"access_token\":\""
+            + token
+            + "\",\"expires_in\":3599}";
+    String[] out =
+        failCapturing(
+            supervisor()
+                .buildSteps(List.of(List.of("sh", "-c", "printf '%s\\n' \"$0\"; exit 1", line)))
+                .command(sidecar("serve", "n", "x"))
+                .build());
+    assertThat(out[0]).contains("access_token").contains("[line cut");
+    assertThat(out[0]).doesNotContain(token.substring(5, 25));
+    assertThat(out[1]).doesNotContain(token.substring(5, 25));
+  }
+
+  @Test
   @DisplayName("the tail is bounded in lines and characters, the oldest lines dropped first")
   void tailIsBoundedInTotal() {
     String[] out =
