@@ -179,12 +179,18 @@ public final class Inputs {
 
   /**
    * {@code curl -u user:password}, {@code --user user:password}; a numeric {@code uid:gid} ({@code
-   * docker run -u 1000:1000}) is no credential. The user name is bounded, so text with many {@code
-   * -u} is scanned in linear time.
+   * docker run -u 1000:1000}) is no credential, and neither is the {@code -u} of the tools where it
+   * names a user and group or means "unique" ({@code docker run -u www-data:www-data}, {@code
+   * podman exec -u node:node}, {@code sort -u file:12:}): after those on the same command the
+   * option is left alone, anywhere else it is masked. The user name is bounded, so text with many
+   * {@code -u} is scanned in linear time.
    */
   private static final Pattern USER_OPTION =
       Pattern.compile(
-          "(?<![\\w-])(-u\\s*|--user[=\\s]\\s*)([\"']?)(?![0-9]*:[0-9]*(?:[\\s\"']|$))"
+          "(?<![\\w-])(?=-u|--user)"
+              + "(?<!\\b(?:docker|podman|nerdctl|kubectl|sort|uniq|ps|sudo|su|runuser|chroot)\\b"
+              + "[^\\r\\n|;&]{0,200})"
+              + "(-u\\s*|--user[=\\s]\\s*)([\"']?)(?![0-9]*:[0-9]*(?:[\\s\"']|$))"
               + "([^\\s:\"']{0,256}+:)(?!\\*\\*\\*)[^\\s\"']+");
 
   /**

@@ -142,6 +142,8 @@ class RedactionCorpusTest {
         // command lines and configuration files
         line("curl -u admin:curlpw123 https://x.example", "curlpw123"),
         line("curl --user admin:curlpw124 https://x.example", "curlpw124"),
+        line("./deploy.sh -u ci:ScriptPw-125 prod", "ScriptPw-125"),
+        line("docker pull app; curl -u admin:AfterDocker-126 x", "AfterDocker-126"),
         line("<server><password>mvn-settings-pw</password></server>", "mvn-settings-pw"),
         line("<add key=\"x\"><clientSecret>xml-cs-1</clientSecret></add>", "xml-cs-1"),
         line("mysql -u root -pmysqlpw1 app", "mysqlpw1"),

@@ -1,6 +1,7 @@
 package dev.durabledeploy.spi;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.text.Normalizer;
 import org.junit.jupiter.api.DisplayName;
@@ -35,14 +36,8 @@ class UploadPathRealNamesTest {
         .isEqualTo(Normalizer.normalize(name, Normalizer.Form.NFC));
   }
 
-  // BREAKS: emoji that need U+FE0F (VARIATION SELECTOR-16, refused since issue 22's fix) or a
-  // ZERO WIDTH JOINER (category Cf, refused before it) are refused, and so is the Persian
-  // ZERO WIDTH NON-JOINER, which Persian spelling needs
-  // ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"). A
-  // selector or joiner is visible in these (emoji presentation, one joined glyph, letters kept
-  // apart) but invisible after other characters (after a Latin letter, after an emoji shown as
-  // emoji by default, after a Persian letter that does not join the next), so allowing them needs
-  // the Unicode emoji-variation and joining data, not a category: left to the lead.
+  // Found by a hostile review: issue 22's look-alike refusals refused these (U+FE0F, the zero width
+  // joiner and non-joiner); a selector or joiner that shapes its neighbours is now accepted.
   @ParameterizedTest
   @ValueSource(
       strings = {
@@ -56,5 +51,24 @@ class UploadPathRealNamesTest {
       "emoji written with a selector or joiner, and Persian with its non-joiner, are accepted")
   void emojiSequencesAndPersian(String name) {
     assertThat(UploadPath.of(name).value()).isEqualTo(name);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "index\ufe0f.html", // a selector after a Latin letter shows nothing
+        "\ufe0fa.html", // at the start
+        "index\u200d.html", // a joiner between Latin letters
+        "in\u200cdex.html", // a non-joiner between Latin letters
+        "\u2764\u200d.png", // a joiner with no emoji after it
+        "\u0627\u200c.html", // a non-joiner with no letter after it
+        "\u0627\u200c\u0915.html", // a non-joiner between two scripts
+        "1\ufe0f.png" // a keycap selector without the keycap
+      })
+  @DisplayName("the same selectors and joiners where they shape nothing are still refused")
+  void refusedWhereTheyShapeNothing(String name) {
+    assertThatThrownBy(() -> UploadPath.of(name))
+        .isInstanceOfSatisfying(
+            InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("path"));
   }
 }
