@@ -187,11 +187,26 @@ public final class Inputs {
    */
   private static final Pattern USER_OPTION =
       Pattern.compile(
-          "(?<![\\w-])(?=-u|--user)"
-              + "(?<!\\b(?:docker|podman|nerdctl|kubectl|sort|uniq|ps|sudo|su|runuser|chroot)\\b"
-              + "[^\\r\\n|;&]{0,200})"
-              + "(-u\\s*|--user[=\\s]\\s*)([\"']?)(?![0-9]*:[0-9]*(?:[\\s\"']|$))"
+          "(?<![\\w-])(-u\\s*|--user[=\\s]\\s*)([\"']?)(?![0-9]*:[0-9]*(?:[\\s\"']|$))"
               + "([^\\s:\"']{0,256}+:)(?!\\*\\*\\*)[^\\s\"']+");
+
+  /** The tools whose {@code -u} names a user and group, or means "unique": no credential. */
+  private static final Pattern USER_TOOL =
+      Pattern.compile(
+          "\\b(?:docker|podman|nerdctl|kubectl|sort|uniq|ps|sudo|su|runuser|chroot)\\b");
+
+  /**
+   * Whether the command the option at {@code at} belongs to is one of {@link #USER_TOOL}: looked
+   * for at most 200 characters back, not past a line end or a command separator. Called only for an
+   * option that looks like a credential, so it costs nothing on text without one.
+   */
+  private static boolean afterUserTool(String text, int at) {
+    int from = at;
+    while (from > 0 && at - from < 200 && "\r\n|;&".indexOf(text.charAt(from - 1)) < 0) {
+      from--;
+    }
+    return USER_TOOL.matcher(text).region(from, at).find();
+  }
 
   /**
    * A password glued to {@code -p} ({@code mysql -pSECRET}) or after {@code docker login -p}: only
@@ -297,7 +312,16 @@ public final class Inputs {
       out = USER_SLASH_PASSWORD.matcher(out).replaceAll("$1" + MASK + "@");
       out = BARE_USER_INFO.matcher(out).replaceAll("$1" + MASK + "$2");
     }
-    out = USER_OPTION.matcher(out).replaceAll("$1$2$3" + MASK);
+    String options = out;
+    out =
+        USER_OPTION
+            .matcher(out)
+            .replaceAll(
+                m ->
+                    Matcher.quoteReplacement(
+                        afterUserTool(options, m.start())
+                            ? m.group()
+                            : m.group(1) + m.group(2) + m.group(3) + MASK));
     out = DASH_P_PASSWORD.matcher(out).replaceAll("$1" + MASK);
     out =
         AUTHORIZATION

@@ -38,7 +38,8 @@ class RedactionLinearityTest {
     String out = Inputs.redactCredentials(text);
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     assertThat(out).hasSizeGreaterThan(LENGTH / 2);
-    // Generous for a loaded machine: linear is ~10 ms, the quadratic patterns took 3 to 15 s.
-    assertThat(took).isLessThan(Duration.ofSeconds(1));
+    // Generous for a loaded machine: linear is ~10 to 150 ms, the quadratic patterns took 3 to 15
+    // s.
+    assertThat(took).isLessThan(Duration.ofSeconds(2));
   }
 }
