@@ -81,7 +81,7 @@ final class PostgresHarness {
         CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
         CasHarness.Result casMemory =
             CasHarness.run(
-                new dev.durabledeploy.testkit.memory.InMemoryStore(), "cas-bench", 32, 1_000);
+                new dev.durabledeploy.store.memory.InMemoryStore(), "cas-bench", 32, 1_000);
         return new Result(
             finalize.p50(),
             finalize.p99(),

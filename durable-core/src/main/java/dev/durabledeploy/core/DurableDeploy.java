@@ -45,7 +45,7 @@ import java.util.random.RandomGenerator;
  *
  * <pre>{@code
  * DurableDeploy plane = DurableDeploy.builder()
- *     .store(PostgresStore.create(dataSource))       // or testkit's InMemoryStore
+ *     .store(PostgresStore.create(dataSource))       // or store-memory's InMemoryStore
  *     .blobRoot(Path.of("/var/lib/deploys"))          // or .blobStore(S3BlobStore...)
  *     .engine(new ExecutorEngine())                   // any WorkflowEngine
  *     .build();

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.engine.EngineStatus;
-import dev.durabledeploy.testkit.memory.InMemoryBlobStore;
-import dev.durabledeploy.testkit.memory.InMemoryStore;
-import dev.durabledeploy.testkit.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.store.memory.InMemoryBlobStore;
+import dev.durabledeploy.store.memory.InMemoryStore;
+import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.DisplayName;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.testkit.memory.InMemoryBlobStore;
-import dev.durabledeploy.testkit.memory.InMemoryStore;
-import dev.durabledeploy.testkit.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.store.memory.InMemoryBlobStore;
+import dev.durabledeploy.store.memory.InMemoryStore;
+import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;

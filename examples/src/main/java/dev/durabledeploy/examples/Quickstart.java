@@ -16,7 +16,7 @@ import dev.durabledeploy.spi.events.OperationEvent;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.testkit.memory.InMemoryStore;
+import dev.durabledeploy.store.memory.InMemoryStore;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintStream;

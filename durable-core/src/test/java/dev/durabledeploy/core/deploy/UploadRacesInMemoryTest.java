@@ -1,8 +1,8 @@
 package dev.durabledeploy.core.deploy;
 
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.store.memory.InMemoryBlobStore;
 import dev.durabledeploy.testkit.MutableClock;
-import dev.durabledeploy.testkit.memory.InMemoryBlobStore;
 import java.nio.file.Path;
 import org.junit.jupiter.api.DisplayName;
 

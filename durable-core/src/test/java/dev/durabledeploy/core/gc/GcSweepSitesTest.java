@@ -14,7 +14,7 @@ import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
-import dev.durabledeploy.testkit.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

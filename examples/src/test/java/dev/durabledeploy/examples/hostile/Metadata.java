@@ -1,12 +1,12 @@
 package dev.durabledeploy.examples.hostile;
 
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import dev.durabledeploy.store.valkey.ValkeyStore;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
-import dev.durabledeploy.testkit.memory.InMemoryStore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 

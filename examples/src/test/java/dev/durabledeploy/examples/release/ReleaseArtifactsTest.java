@@ -58,7 +58,7 @@ class ReleaseArtifactsTest {
             Reactor.managedDependencies(REACTOR.bom()).stream()
                 .map(Reactor.ManagedDependency::artifactId))
         .as("sanity: the modules this release publishes today")
-        .contains("spi", "durable-core", "testkit")
+        .contains("spi", "durable-core", "testkit", "store-memory", "testkit-plane")
         .doesNotContain("examples", "benchmarks");
   }
 

@@ -1,8 +1,8 @@
 package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.testkit.MutableClock;
-import dev.durabledeploy.testkit.memory.InMemoryStore;
 import dev.durabledeploy.testkit.tck.MetadataStoreContract;
 import java.time.Duration;
 

@@ -1,8 +1,8 @@
 package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
-import dev.durabledeploy.testkit.memory.InMemoryStore;
 import java.time.Clock;
 
 /**

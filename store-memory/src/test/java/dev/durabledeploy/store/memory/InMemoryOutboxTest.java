@@ -1,10 +1,10 @@
-package dev.durabledeploy.testkit.memory;
+package dev.durabledeploy.store.memory;
 
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.testkit.MutableClock;
-import dev.durabledeploy.testkit.tck.JobLeasesContract;
+import dev.durabledeploy.testkit.tck.OutboxContract;
 
-class InMemoryJobLeasesTest extends JobLeasesContract {
+class InMemoryOutboxTest extends OutboxContract {
   @Override
   protected Store createStore(MutableClock clock) {
     return new InMemoryStore(clock);

@@ -1,4 +1,4 @@
-package dev.durabledeploy.testkit.memory;
+package dev.durabledeploy.store.memory;
 
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.JobKey;

@@ -1,4 +1,4 @@
-package dev.durabledeploy.testkit.memory;
+package dev.durabledeploy.store.memory;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
