@@ -110,7 +110,13 @@ public final class DeployServiceMain {
       opened.push(server::close);
       return new Service(server, opened);
     } catch (IOException | RuntimeException e) {
-      new Service(null, opened).close();
+      // Whatever started before the failure is stopped again, so a refused start leaves no
+      // database running on ./data/pg.
+      try {
+        new Service(null, opened).close();
+      } catch (RuntimeException stopping) {
+        e.addSuppressed(stopping);
+      }
       throw e;
     }
   }
