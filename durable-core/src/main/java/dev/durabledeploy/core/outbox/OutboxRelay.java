@@ -4,7 +4,6 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
@@ -12,14 +11,13 @@ import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.retry.RetryPolicy;
-import io.micrometer.core.instrument.Counter;
+import dev.durabledeploy.spi.support.Config;
+import dev.durabledeploy.spi.support.Threads;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,11 +26,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,6 +63,12 @@ import org.slf4j.LoggerFactory;
  * announced as {@link OperationEvent.DeadLettered} (operation {@value #OPERATION_DISPATCH}); the
  * chain then goes on with the site's next event. See {@link Outbox} for what that means for the
  * site's order.
+ *
+ * <p><b>Parts.</b> This class claims batches and runs the loop; each role is a package-private
+ * collaborator: {@code ChainDispatch} walks a site's chain to the engine, {@code FailedDispatches}
+ * fails or dead-letters an event, {@code AckBatcher} acknowledges finished chains in batches, and
+ * {@code ClaimRenewal} extends the claims in flight and tells each {@code SiteChain} what its claim
+ * is worth.
  */
 public final class OutboxRelay implements AutoCloseable {
 
@@ -114,30 +115,20 @@ public final class OutboxRelay implements AutoCloseable {
   private final Map<String, List<String>> routes;
   private final String owner;
   private final Clock clock;
-  private final RetryPolicy retryPolicy;
-  private final RandomGenerator random;
   private final int batchSize;
   private final Duration leaseTtl;
   private final Duration pollInterval;
-  private final Duration submitTimeout;
   private final Duration claimMargin;
-  private final int maxFailures;
-  private final EventBus events;
   private final Semaphore wakeUp = new Semaphore(0);
   private final Semaphore inFlight;
+  // Claimed and not yet settled: what ClaimRenewal extends and AckBatcher settles.
   private final Set<Long> outstanding = ConcurrentHashMap.newKeySet();
   private final Set<CompletableFuture<Void>> chains = ConcurrentHashMap.newKeySet();
   private final Set<SiteChain> dispatching = ConcurrentHashMap.newKeySet();
-  private final AtomicBoolean warnedNoDeadLetters = new AtomicBoolean();
-  private final java.util.concurrent.ConcurrentLinkedQueue<PendingAck> acks =
-      new java.util.concurrent.ConcurrentLinkedQueue<>();
-  private final java.util.concurrent.ExecutorService acker;
-  private final ScheduledExecutorService renewer;
-  private final Counter delivered;
-  private final Counter failed;
-  private final Counter deadLettered;
-  private final Counter claimsLost;
-  private final Timer lag;
+  private final AckBatcher acks;
+  private final ClaimRenewal renewal;
+  private final FailedDispatches failures;
+  private final ChainDispatch dispatch;
   private volatile boolean running;
   private volatile boolean stopping;
   private Thread loop;
@@ -151,51 +142,35 @@ public final class OutboxRelay implements AutoCloseable {
     this.routes = Map.copyOf(copy);
     this.owner = b.owner;
     this.clock = b.clock;
-    this.retryPolicy = b.retryPolicy;
-    this.random = b.random;
     this.batchSize = b.batchSize;
     this.leaseTtl = b.leaseTtl;
     this.pollInterval = b.pollInterval;
-    this.submitTimeout = b.submitTimeout;
     this.claimMargin = b.leaseTtl.dividedBy(4);
-    this.maxFailures = b.maxFailures;
-    this.events = b.events;
     this.inFlight = new Semaphore(b.maxInFlight);
-    this.acker =
-        Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = new Thread(r, "durable-outbox-ack-" + b.owner);
-              t.setDaemon(true);
-              return t;
-            });
-    this.renewer =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "durable-outbox-renew-" + owner);
-              t.setDaemon(true);
-              return t;
-            });
-    this.delivered =
-        Counter.builder("durable.outbox.relay.delivered")
-            .description("outbox events acknowledged after their workflows accepted them")
-            .register(b.meters);
-    this.failed =
-        Counter.builder("durable.outbox.relay.failed")
-            .description("outbox events whose dispatch failed and will be retried")
-            .register(b.meters);
-    this.deadLettered =
-        Counter.builder("durable.outbox.relay.dead.lettered")
-            .description("outbox events dead-lettered after their budget of failed dispatches")
-            .register(b.meters);
-    this.claimsLost =
-        Counter.builder("durable.outbox.relay.claims.lost")
-            .description("site chains stopped because the relay could no longer show its claim")
-            .register(b.meters);
-    this.lag =
-        Timer.builder("durable.outbox.relay.lag")
-            .description("time from an event's commit to its acceptance by the engine")
-            .publishPercentiles(0.5, 0.99)
-            .register(b.meters);
+    this.acks = new AckBatcher(outbox, owner, outstanding, inFlight, wakeUp, b.meters);
+    this.renewal = new ClaimRenewal(outbox, owner, leaseTtl, clock, dispatching, outstanding);
+    this.failures =
+        new FailedDispatches(
+            outbox,
+            owner,
+            clock,
+            b.retryPolicy,
+            b.random,
+            b.maxFailures,
+            b.events,
+            outstanding,
+            b.meters);
+    this.dispatch =
+        new ChainDispatch(
+            outbox,
+            engine,
+            routes,
+            owner,
+            clock,
+            b.submitTimeout,
+            failures,
+            () -> stopping,
+            b.meters);
   }
 
   public static Builder builder(Outbox outbox, WorkflowEngine engine) {
@@ -252,11 +227,8 @@ public final class OutboxRelay implements AutoCloseable {
     checkRoutes();
     running = true;
     notifications = outbox.onAppend(wakeUp::release).orElse(null);
-    long renewEvery = Math.max(1, leaseTtl.toMillis() / 3);
-    renewer.scheduleAtFixedRate(this::renew, renewEvery, renewEvery, TimeUnit.MILLISECONDS);
-    loop = new Thread(this::runLoop, "durable-outbox-relay-" + owner);
-    loop.setDaemon(true);
-    loop.start();
+    renewal.start();
+    loop = Threads.startDaemon("durable-outbox-relay-" + owner, this::runLoop);
   }
 
   /** Wakes the relay now (e.g. after a host appended events through another path). */
@@ -329,16 +301,17 @@ public final class OutboxRelay implements AutoCloseable {
     batch.forEach(e -> bySite.computeIfAbsent(e.site(), s -> new ArrayList<>()).add(e));
     List<CompletableFuture<Void>> sites = new ArrayList<>();
     for (List<OutboxEvent> events : bySite.values()) {
-      SiteChain site = new SiteChain(events, claimedAt);
+      SiteChain site = new SiteChain(events, claimedAt, leaseTtl, claimMargin);
       dispatching.add(site);
       List<Long> accepted = site.accepted;
       CompletableFuture<Void> chain =
-          dispatchSite(site, 0)
+          dispatch
+              .start(site)
               .handle((ok, error) -> error)
               .thenCompose(
                   error -> {
                     dispatching.remove(site);
-                    return finishChain(events, accepted, error);
+                    return acks.finish(events, accepted, error);
                   });
       chains.add(chain);
       chain.whenComplete((ok, error) -> chains.remove(chain));
@@ -346,301 +319,6 @@ public final class OutboxRelay implements AutoCloseable {
     }
     return new Round(
         batch.size(), CompletableFuture.allOf(sites.toArray(CompletableFuture[]::new)));
-  }
-
-  /** A finished site chain waiting for its acknowledgement. */
-  private record PendingAck(
-      List<OutboxEvent> events, List<Long> accepted, CompletableFuture<Void> done) {}
-
-  /**
-   * Queues the chain's accepted events for acknowledgement; completes when they are acknowledged
-   * and the chain's permits are back. One acker thread acknowledges everything queued in a single
-   * statement per round, so a batch spanning many sites costs one round trip, not one per site.
-   */
-  private CompletableFuture<Void> finishChain(
-      List<OutboxEvent> events, List<Long> accepted, Throwable error) {
-    if (error != null) {
-      LOG.warn("outbox relay chain failed: {}", Operations.describe(error));
-    }
-    PendingAck pending = new PendingAck(events, List.copyOf(accepted), new CompletableFuture<>());
-    acks.add(pending);
-    try {
-      acker.execute(this::flushAcks);
-    } catch (java.util.concurrent.RejectedExecutionException stopped) {
-      flushAcks();
-    }
-    return pending.done();
-  }
-
-  private void flushAcks() {
-    List<PendingAck> round = new ArrayList<>();
-    PendingAck next;
-    while ((next = acks.poll()) != null) {
-      round.add(next);
-    }
-    if (round.isEmpty()) {
-      return;
-    }
-    List<Long> ids = new ArrayList<>();
-    round.forEach(p -> ids.addAll(p.accepted()));
-    try {
-      if (!ids.isEmpty()) {
-        delivered.increment(outbox.ack(owner, ids));
-      }
-    } catch (RuntimeException e) {
-      // Not acknowledged: the events come back after their lease and run again (idempotently).
-      LOG.warn("acknowledging {} outbox events failed: {}", ids.size(), Operations.describe(e));
-    } finally {
-      for (PendingAck p : round) {
-        p.events().forEach(ev -> outstanding.remove(ev.id()));
-        inFlight.release(p.events().size());
-        p.done().complete(null);
-      }
-      wakeUp.release();
-    }
-  }
-
-  /**
-   * One site's claimed run of events on its way to the engine, and whether this relay can still
-   * show it holds their claim (see the class comment).
-   */
-  private final class SiteChain {
-    final SiteId site;
-    final List<OutboxEvent> events;
-    final List<Long> accepted = Collections.synchronizedList(new ArrayList<>());
-
-    /** Ids still under this relay's claim: every event but the dead-lettered ones. */
-    final Set<Long> held = ConcurrentHashMap.newKeySet();
-
-    private Instant holdsUntil;
-    private String lostBecause;
-
-    SiteChain(List<OutboxEvent> events, Instant claimedAt) {
-      this.site = events.get(0).site();
-      this.events = events;
-      events.forEach(e -> held.add(e.id()));
-      this.holdsUntil = claimedAt.plus(leaseTtl).minus(claimMargin);
-    }
-
-    /** Every held event's lease was extended by a call issued at {@code at}. */
-    synchronized void confirm(Instant at) {
-      Instant until = at.plus(leaseTtl).minus(claimMargin);
-      if (until.isAfter(holdsUntil)) {
-        holdsUntil = until;
-      }
-    }
-
-    synchronized void lose(String why) {
-      if (lostBecause == null) {
-        lostBecause = why;
-      }
-    }
-
-    /** Why the chain may not submit at {@code now}, or null when it may. */
-    synchronized String notHeld(Instant now) {
-      if (lostBecause != null) {
-        return lostBecause;
-      }
-      return now.isBefore(holdsUntil)
-          ? null
-          : "no claim or renewal confirmed it since "
-              + holdsUntil.minus(leaseTtl).plus(claimMargin);
-    }
-  }
-
-  /**
-   * Extends the claims in flight. When the store extended fewer than asked, renews chain by chain
-   * to find the sites whose claim is gone, and stops those chains; a renewal that fails confirms
-   * nothing, so chains stop by themselves once their claim may have run out.
-   */
-  private void renew() {
-    try {
-      List<SiteChain> active = List.copyOf(dispatching);
-      List<Long> ids = List.copyOf(outstanding);
-      if (ids.isEmpty()) {
-        return;
-      }
-      Instant at = clock.instant();
-      if (outbox.renew(owner, ids, leaseTtl) == ids.size()) {
-        active.forEach(chain -> chain.confirm(at));
-        return;
-      }
-      // Something was not extended: a claim ran out (and may be someone else's now), or an event
-      // was settled meanwhile. Only a chain still dispatching needs to know which.
-      for (SiteChain chain : active) {
-        List<Long> held = List.copyOf(chain.held);
-        if (held.isEmpty() || !dispatching.contains(chain)) {
-          continue;
-        }
-        Instant chainAt = clock.instant();
-        int renewed = outbox.renew(owner, held, leaseTtl);
-        if (renewed == held.size()) {
-          chain.confirm(chainAt);
-        } else {
-          chain.lose("a renewal extended " + renewed + " of its " + held.size() + " events");
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.warn(
-          "renewing the outbox lease failed; chains stop once their claim may have expired: {}",
-          Operations.describe(e));
-    }
-  }
-
-  /** Submits the chain's event {@code index} once the previous one of the site was accepted. */
-  private CompletableFuture<Void> dispatchSite(SiteChain chain, int index) {
-    List<OutboxEvent> events = chain.events;
-    if (index == events.size() || stopping) {
-      releaseRest(events, index);
-      return CompletableFuture.completedFuture(null);
-    }
-    String notHeld = chain.notHeld(clock.instant());
-    if (notHeld != null) {
-      claimLost(chain, index, notHeld);
-      return CompletableFuture.completedFuture(null);
-    }
-    OutboxEvent event = events.get(index);
-    return submitAll(event)
-        .handle(
-            (ok, error) -> {
-              if (error == null) {
-                chain.accepted.add(event.id());
-                lag.record(Duration.between(event.createdAt(), clock.instant()));
-                return true;
-              }
-              if (failEvent(chain, event, error)) {
-                return true;
-              }
-              releaseRest(events, index + 1);
-              return false;
-            })
-        .thenCompose(
-            next ->
-                next ? dispatchSite(chain, index + 1) : CompletableFuture.completedFuture(null));
-  }
-
-  /**
-   * Stops a chain that can no longer show its claim: it submits nothing more, hands back what it
-   * may still hold (a no-op for events another relay claimed meanwhile), and the relay that claims
-   * the site next delivers the rest in order.
-   */
-  private void claimLost(SiteChain chain, int index, String why) {
-    claimsLost.increment();
-    LOG.warn(
-        "outbox relay {} stopped dispatching site {} before event {} ({} left): {}; another relay"
-            + " may hold the site now, and its events go on from there in order",
-        owner,
-        chain.site,
-        chain.events.get(index).id(),
-        chain.events.size() - index,
-        why);
-    releaseRest(chain.events, index);
-  }
-
-  private CompletableFuture<Void> submitAll(OutboxEvent event) {
-    List<String> workflows = routes.getOrDefault(event.type(), List.of());
-    List<CompletableFuture<?>> submissions = new ArrayList<>();
-    Map<String, String> input = new HashMap<>(event.payload());
-    input.put(INPUT_EVENT_ID, Long.toString(event.id()));
-    input.put(INPUT_EVENT_TYPE, event.type());
-    input.put(INPUT_DELIVERY_ATTEMPT, Integer.toString(event.deliveryAttempt()));
-    for (String workflow : workflows) {
-      CompletableFuture<?> submitted;
-      try {
-        submitted =
-            engine
-                .submit(new Submission(workflow, input, "outbox:" + event.id()))
-                .toCompletableFuture()
-                .orTimeout(submitTimeout.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (RuntimeException e) {
-        submitted = CompletableFuture.failedFuture(e);
-      }
-      submissions.add(submitted);
-    }
-    return CompletableFuture.allOf(submissions.toArray(CompletableFuture[]::new));
-  }
-
-  /**
-   * Records a failed dispatch: the event's {@code maxFailures}-th failure dead-letters it, any
-   * earlier one fails it with a backoff. Returns true when the chain may go on with the site's next
-   * event (the event was dead-lettered), false when the site must wait (failed, or the claim is
-   * gone).
-   */
-  private boolean failEvent(SiteChain chain, OutboxEvent event, Throwable error) {
-    Throwable cause =
-        error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-            ? error.getCause()
-            : error;
-    String text = Operations.describe(cause);
-    int failures = event.failures() + 1;
-    if (failures >= maxFailures) {
-      Optional<Boolean> dead = deadLetter(event, text);
-      if (dead.isPresent()) {
-        if (!dead.get()) {
-          chain.lose("the outbox refused to dead-letter event " + event.id() + " for this relay");
-          return false;
-        }
-        chain.held.remove(event.id());
-        outstanding.remove(event.id());
-        deadLettered.increment();
-        LOG.error(
-            "outbox event {} ({}) of site {} dead-lettered after {} failed dispatches; its site goes"
-                + " on without it. Retry or discard it with DurableDeploy.outboxDeadLetters(): {}",
-            event.id(),
-            event.type(),
-            event.site(),
-            failures,
-            text);
-        if (events != null) {
-          events.publish(
-              new OperationEvent.DeadLettered(
-                  "outbox:" + event.id(),
-                  OPERATION_DISPATCH,
-                  event.site(),
-                  failures,
-                  text,
-                  clock.instant()));
-        }
-        return true;
-      }
-    }
-    Duration delay = retryPolicy.delayBefore(Math.max(1, failures), random);
-    failed.increment();
-    LOG.warn(
-        "dispatching outbox event {} ({}) of site {} failed ({} of {}), next attempt in {}: {}",
-        event.id(),
-        event.type(),
-        event.site(),
-        failures,
-        maxFailures,
-        delay,
-        text);
-    if (!outbox.fail(owner, event.id(), text, clock.instant().plus(delay))) {
-      chain.lose("the outbox refused to record a failure of event " + event.id() + " for us");
-    }
-    return false;
-  }
-
-  /** Whether the outbox dead-lettered the event; empty when it keeps no dead letters. */
-  private Optional<Boolean> deadLetter(OutboxEvent event, String error) {
-    try {
-      return Optional.of(outbox.deadLetter(owner, event.id(), error));
-    } catch (UnsupportedOperationException unsupported) {
-      if (warnedNoDeadLetters.compareAndSet(false, true)) {
-        LOG.warn(
-            "the outbox keeps no dead letters ({}); events that keep failing are retried for ever",
-            unsupported.getMessage());
-      }
-      return Optional.empty();
-    }
-  }
-
-  private void releaseRest(List<OutboxEvent> events, int from) {
-    if (from >= events.size()) {
-      return;
-    }
-    List<Long> rest = events.subList(from, events.size()).stream().map(OutboxEvent::id).toList();
-    outbox.release(owner, rest);
   }
 
   /** The owner id this relay claims as. */
@@ -677,8 +355,8 @@ public final class OutboxRelay implements AutoCloseable {
           "outbox relay stopped with {} events unacknowledged; they will be redelivered",
           outstanding.size());
     }
-    renewer.shutdownNow();
-    acker.shutdown();
+    renewal.stop();
+    acks.stop();
   }
 
   @Override
@@ -745,10 +423,7 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     public Builder batchSize(int batchSize) {
-      if (batchSize < 1 || batchSize > 10_000) {
-        throw new dev.durabledeploy.spi.ConfigurationException("batchSize", "must be 1 to 10000");
-      }
-      this.batchSize = batchSize;
+      this.batchSize = (int) Config.requireRange("batchSize", batchSize, 1, 10_000);
       return this;
     }
 
@@ -764,17 +439,17 @@ public final class OutboxRelay implements AutoCloseable {
      * it (see the class comment).
      */
     public Builder leaseTtl(Duration leaseTtl) {
-      this.leaseTtl = positive("leaseTtl", leaseTtl);
+      this.leaseTtl = Config.requirePositive("leaseTtl", leaseTtl);
       return this;
     }
 
     public Builder pollInterval(Duration pollInterval) {
-      this.pollInterval = positive("pollInterval", pollInterval);
+      this.pollInterval = Config.requirePositive("pollInterval", pollInterval);
       return this;
     }
 
     public Builder submitTimeout(Duration submitTimeout) {
-      this.submitTimeout = positive("submitTimeout", submitTimeout);
+      this.submitTimeout = Config.requirePositive("submitTimeout", submitTimeout);
       return this;
     }
 
@@ -783,10 +458,7 @@ public final class OutboxRelay implements AutoCloseable {
      * #DEFAULT_MAX_FAILURES}.
      */
     public Builder maxFailures(int maxFailures) {
-      if (maxFailures < 1) {
-        throw new ConfigurationException("maxFailures", "must be at least 1, was " + maxFailures);
-      }
-      this.maxFailures = maxFailures;
+      this.maxFailures = (int) Config.requireAtLeast("maxFailures", maxFailures, 1);
       return this;
     }
 
@@ -796,17 +468,9 @@ public final class OutboxRelay implements AutoCloseable {
       return this;
     }
 
-    private static Duration positive(String property, Duration d) {
-      if (d == null || d.isNegative() || d.isZero()) {
-        throw new dev.durabledeploy.spi.ConfigurationException(property, "must be positive");
-      }
-      return d;
-    }
-
     public OutboxRelay build() {
       if (maxInFlight < batchSize) {
-        throw new dev.durabledeploy.spi.ConfigurationException(
-            "maxInFlight", "must be at least batchSize " + batchSize);
+        throw new ConfigurationException("maxInFlight", "must be at least batchSize " + batchSize);
       }
       return new OutboxRelay(this);
     }

@@ -6,21 +6,15 @@ import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.SidecarEvent;
 import dev.durabledeploy.spi.events.SidecarEvent.Step;
 import dev.durabledeploy.spi.retry.RetryPolicy;
-import java.io.BufferedReader;
+import dev.durabledeploy.spi.support.Threads;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -29,8 +23,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,6 +68,11 @@ import org.slf4j.LoggerFactory;
  * <p>With no command configured, or a directory that does not exist, the supervisor stays {@link
  * SidecarStatus#IDLE} and runs nothing. Events go to the bus under topic {@code sidecar}; a late
  * subscriber asks {@code events.latest("sidecar:<name>")}.
+ *
+ * <p><b>Parts.</b> This class holds the status and its lock, and decides (start, spawn, restart,
+ * stop); package-private collaborators do the rest: {@code BuildSteps} runs a step, {@code
+ * ChildProcesses} makes and stops children and names them in messages, {@code HandshakeServer} owns
+ * the loopback endpoint and its connections and asks this class about each one.
  */
 public final class SidecarSupervisor implements AutoCloseable {
 
@@ -116,27 +113,23 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final EventBus events;
   private final RetryPolicy restartPolicy;
   private final Duration healthTimeout;
-  private final Duration stopGrace;
-  private final Duration buildStepTimeout;
-  private final Set<String> inherited;
-  private final Map<String, String> environment;
   private final Clock clock;
   private final SecureRandom tokens = new SecureRandom();
   private final SplittableRandom jitter = new SplittableRandom();
   private final Thread shutdownHook;
-  private final ProcessGroups groups = ProcessGroups.detect();
+  private final ChildProcesses children;
+  private final BuildSteps builds;
+  private final HandshakeServer handshake;
 
   // Guarded by this.
   private SidecarStatus status = SidecarStatus.IDLE;
   private Process process;
   private Process buildStep;
-  private ServerSocket server;
   private String token;
   private String node;
   private List<String> capabilities = List.of();
   private int failuresInARow;
   private boolean stopping;
-  private final AtomicReference<Socket> connection = new AtomicReference<>();
 
   private SidecarSupervisor(Builder b) {
     this.name = b.name;
@@ -146,12 +139,12 @@ public final class SidecarSupervisor implements AutoCloseable {
     this.events = b.events;
     this.restartPolicy = b.restartPolicy;
     this.healthTimeout = b.healthTimeout;
-    this.stopGrace = b.stopGrace;
-    this.buildStepTimeout = b.buildStepTimeout;
     Set<String> names = new HashSet<>(DEFAULT_ENVIRONMENT);
     names.addAll(b.inherited);
-    this.inherited = Set.copyOf(names);
-    this.environment = Map.copyOf(b.environment);
+    this.children =
+        new ChildProcesses(b.directory, Set.copyOf(names), Map.copyOf(b.environment), b.stopGrace);
+    this.builds = new BuildSteps(name, children, b.buildStepTimeout, b.stopGrace);
+    this.handshake = new HandshakeServer(name, healthTimeout, new Sessions());
     this.clock = b.clock;
     this.shutdownHook = new Thread(this::stop, "durable-sidecar-shutdown-" + name);
   }
@@ -176,11 +169,7 @@ public final class SidecarSupervisor implements AutoCloseable {
 
   /** The loopback endpoint sidecars connect back to, while started. */
   public synchronized Optional<java.net.InetSocketAddress> callbackAddress() {
-    return server == null
-        ? Optional.empty()
-        : Optional.of(
-            new java.net.InetSocketAddress(
-                InetAddress.getLoopbackAddress(), server.getLocalPort()));
+    return handshake.address();
   }
 
   /** Builds and spawns the sidecar; returns its status (IDLE when none is configured). */
@@ -199,7 +188,7 @@ public final class SidecarSupervisor implements AutoCloseable {
     }
     publish(new SidecarEvent.Building(name, directory, clock.instant()));
     for (int i = 0; i < buildSteps.size(); i++) {
-      String failure = runBuildStep(i, buildSteps.get(i));
+      String failure = builds.run(i, buildSteps.get(i), new StepGate());
       synchronized (this) {
         if (stopping) {
           status = SidecarStatus.IDLE;
@@ -213,159 +202,38 @@ public final class SidecarSupervisor implements AutoCloseable {
     }
     try {
       synchronized (this) {
-        server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+        handshake.open();
       }
     } catch (IOException e) {
       fail(Step.SPAWN, "cannot open the loopback callback endpoint: " + e.getMessage());
       return status();
     }
-    Thread acceptor = new Thread(this::acceptConnections, "durable-sidecar-accept-" + name);
-    acceptor.setDaemon(true);
-    acceptor.start();
     Runtime.getRuntime().addShutdownHook(shutdownHook);
     spawn();
     return status();
   }
 
-  /** The environment of every child: the allow-listed host variables plus the host's values. */
-  private void restrictEnvironment(ProcessBuilder pb) {
-    pb.environment().keySet().retainAll(inherited);
-    pb.environment().putAll(environment);
-  }
-
-  /**
-   * Runs one build step; returns null on success, else the failure reason. Its output is drained by
-   * a reader thread (so a chatty step cannot block on a full pipe) into a bounded tail. The step is
-   * named by its number and program only: its arguments may hold a secret ({@code docker login -p
-   * ...}) that no scrubber could tell from any other word.
-   */
-  private String runBuildStep(int index, List<String> step) {
-    String label = "build step " + (index + 1) + " (" + program(step) + ")";
-    OutputTail tail = new OutputTail();
-    Process p;
-    try {
-      ProcessBuilder pb =
-          new ProcessBuilder(groups.wrap(step))
-              .directory(directory.toFile())
-              .redirectErrorStream(true);
-      restrictEnvironment(pb);
-      if (groups.available()
-          && !ProcessGroups.isExecutable(step.get(0), pb.environment(), directory)) {
-        return notFound(step, label);
-      }
-      synchronized (this) {
+  /** The supervisor's side of a build step: started and forgotten under this supervisor's lock. */
+  private final class StepGate implements BuildSteps.Gate {
+    @Override
+    public Process start(ProcessBuilder pb) throws IOException {
+      synchronized (SidecarSupervisor.this) {
         if (stopping) {
-          return "stopped before " + label;
+          return null;
         }
-        p = pb.start();
-        buildStep = p;
+        buildStep = pb.start();
+        return buildStep;
       }
-    } catch (IOException e) {
-      return cannotRun(step, label, e);
     }
-    Thread reader =
-        new Thread(
-            () -> {
-              try {
-                tail.drain(p.getInputStream());
-              } catch (IOException closed) {
-                // The step was stopped; what was read is the tail.
-              }
-            },
-            "durable-sidecar-build-output-" + name);
-    reader.setDaemon(true);
-    reader.start();
-    try {
-      if (!p.waitFor(buildStepTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        stopTree(p);
-        reader.join(stopGrace.toMillis());
-        return label
-            + " did not finish within "
-            + buildStepTimeout
-            + "; it was stopped with the processes it started (raise buildStepTimeout if it needs"
-            + " longer); last output:\n"
-            + tail.text();
-      }
-      reader.join(stopGrace.toMillis());
-      int exit = p.exitValue();
-      if (exit != 0) {
-        return label + " exited with " + exit + "; last output:\n" + tail.text();
-      }
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      stopTree(p);
-      return label + " was interrupted";
-    } finally {
-      synchronized (this) {
-        if (buildStep == p) {
+
+    @Override
+    public void finished(Process step) {
+      synchronized (SidecarSupervisor.this) {
+        if (buildStep == step) {
           buildStep = null;
         }
       }
     }
-  }
-
-  /**
-   * Stops a process and every process it started: the descendants are listed before the polite
-   * signal (a child that dies first would orphan them), signalled with it, and whatever still runs
-   * after the grace period (listed again: some may have been started meanwhile) is killed.
-   */
-  private void stopTree(ProcessHandle root) {
-    Set<ProcessHandle> tree = new HashSet<>(root.descendants().toList());
-    // The root leads its own process group where ProcessGroups is available: the group holds the
-    // processes that detached from the tree as well. A group outlives its leader while any member
-    // lives, so its id cannot be reused meanwhile.
-    groups.signal(root, "TERM");
-    tree.forEach(ProcessHandle::destroy);
-    root.destroy();
-    try {
-      root.onExit().get(stopGrace.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
-      // Still running after the grace period: killed below.
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    tree.addAll(root.descendants().toList());
-    groups.signal(root, "KILL");
-    root.destroyForcibly();
-    tree.forEach(ProcessHandle::destroyForcibly);
-  }
-
-  private void stopTree(Process process) {
-    stopTree(process.toHandle());
-  }
-
-  /**
-   * A command's program for a message: its file name, never an argument, with control characters
-   * shown as {@code ?} and anything credential-like masked.
-   */
-  private static String program(List<String> command) {
-    String program = command.get(0);
-    int slash = Math.max(program.lastIndexOf('/'), program.lastIndexOf('\\'));
-    String name =
-        slash >= 0 && slash < program.length() - 1 ? program.substring(slash + 1) : program;
-    StringBuilder shown = new StringBuilder();
-    name.codePoints()
-        .limit(64)
-        .forEach(c -> shown.appendCodePoint(Character.isISOControl(c) ? '?' : c));
-    return Inputs.redactCredentials(shown.toString());
-  }
-
-  private static String notFound(List<String> command, String label) {
-    return Inputs.render(Inputs.redactCredentials(command.get(0)))
-        + " was not found (needed by "
-        + label
-        + "): install it or put it on the PATH of the host process, or configure another command"
-        + " for the sidecar";
-  }
-
-  private static String cannotRun(List<String> command, String label, IOException e) {
-    String message = String.valueOf(e.getMessage());
-    if (message.contains("error=2") || message.contains("No such file")) {
-      return notFound(command, label);
-    }
-    // The JDK's message names the program and directory, never the arguments.
-    return "cannot run " + label + ": " + Inputs.redactCredentials(message);
   }
 
   private void spawn() {
@@ -377,21 +245,16 @@ public final class SidecarSupervisor implements AutoCloseable {
       byte[] secret = new byte[16];
       tokens.nextBytes(secret);
       token = HexFormat.of().formatHex(secret);
-      ProcessBuilder pb =
-          new ProcessBuilder(groups.wrap(command)).directory(directory.toFile()).inheritIO();
-      restrictEnvironment(pb);
-      pb.environment().put(ENDPOINT_VARIABLE, "127.0.0.1:" + server.getLocalPort());
+      ProcessBuilder pb = children.builder(command).inheritIO();
+      pb.environment().put(ENDPOINT_VARIABLE, "127.0.0.1:" + handshake.port());
       pb.environment().put(TOKEN_VARIABLE, token);
-      String label = "the sidecar command (" + program(command) + ")";
-      String failure = null;
-      if (groups.available()
-          && !ProcessGroups.isExecutable(command.get(0), pb.environment(), directory)) {
-        failure = notFound(command, label);
-      } else {
+      String label = "the sidecar command (" + ChildProcesses.program(command) + ")";
+      String failure = children.notRunnable(command, pb, label);
+      if (failure == null) {
         try {
           process = pb.start();
         } catch (IOException e) {
-          failure = cannotRun(command, label, e);
+          failure = ChildProcesses.cannotRun(command, label, e);
         }
       }
       if (failure != null) {
@@ -415,7 +278,7 @@ public final class SidecarSupervisor implements AutoCloseable {
         return;
       }
       process = null;
-      dropConnection();
+      handshake.dropConnection();
       if (stopping) {
         status = SidecarStatus.IDLE;
         publish(new SidecarEvent.Exited(name, exit, clock.instant()));
@@ -441,106 +304,58 @@ public final class SidecarSupervisor implements AutoCloseable {
       delay = restartPolicy.delayBefore(failuresInARow, jitter);
     }
     LOG.warn("sidecar {} exited with {}; restarting in {}", name, exit, delay);
-    Thread restart =
-        new Thread(
-            () -> {
-              try {
-                Thread.sleep(delay.toMillis());
-                spawn();
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-            },
-            "durable-sidecar-restart-" + name);
-    restart.setDaemon(true);
-    restart.start();
+    Threads.startDaemon(
+        "durable-sidecar-restart-" + name,
+        () -> {
+          try {
+            Thread.sleep(delay.toMillis());
+            spawn();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
   }
 
-  private void acceptConnections() {
-    while (true) {
-      ServerSocket listening;
-      synchronized (this) {
-        listening = server;
-      }
-      if (listening == null || listening.isClosed()) {
-        return;
-      }
-      try {
-        Socket socket = listening.accept();
-        Thread handler = new Thread(() -> handle(socket), "durable-sidecar-conn-" + name);
-        handler.setDaemon(true);
-        handler.start();
-      } catch (IOException closed) {
-        return;
-      }
-    }
-  }
-
-  /** One connection: the handshake, then heartbeats until silence or EOF. */
-  private void handle(Socket socket) {
-    String id = null;
-    Process mine = null;
-    try (socket) {
-      socket.setSoTimeout((int) healthTimeout.toMillis());
-      BufferedReader in =
-          new BufferedReader(
-              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
-      OutputStream out = socket.getOutputStream();
-      String hello = in.readLine();
-      String[] parts = hello == null ? new String[0] : hello.split(" ", 4);
-      synchronized (this) {
-        boolean valid =
-            parts.length >= 3
-                && parts[0].equals("HELLO")
-                && token != null
-                && parts[1].equals(token);
-        if (!valid) {
-          LOG.warn(
-              "sidecar {}: refused a connection from {} with a wrong or reused token",
-              name,
-              socket.getRemoteSocketAddress());
-          out.write("DENIED\n".getBytes(StandardCharsets.UTF_8));
-          return;
+  /** The handshake server's questions, answered under this supervisor's lock. */
+  private final class Sessions implements HandshakeServer.Sessions {
+    @Override
+    public HandshakeServer.Accepted hello(
+        String presented, String id, List<String> offered, Socket socket) {
+      synchronized (SidecarSupervisor.this) {
+        if (token == null || !presented.equals(token)) {
+          return null;
         }
         token = null; // one-time
-        mine = process;
-        id = parts[2];
         node = id;
-        capabilities =
-            parts.length == 4 && !parts[3].isBlank()
-                ? List.copyOf(Arrays.asList(parts[3].split(",")))
-                : List.of();
+        capabilities = offered;
         status = SidecarStatus.CONNECTED;
         failuresInARow = 0;
-        connection.set(socket);
+        handshake.connectedOn(socket);
+        return new HandshakeServer.Accepted(process);
       }
-      out.write("OK\n".getBytes(StandardCharsets.UTF_8));
-      out.flush();
+    }
+
+    @Override
+    public void connected(String id) {
       publish(new SidecarEvent.Connected(name, id, clock.instant()));
-      while (in.readLine() != null) {
-        // Any line is a heartbeat.
-      }
-    } catch (SocketTimeoutException silent) {
-      LOG.warn("sidecar {} stopped answering for {}", name, healthTimeout);
-    } catch (IOException dropped) {
-      // The connection dropped; handled below.
-    } finally {
-      if (id != null) {
-        boolean wasCurrent;
-        synchronized (this) {
-          wasCurrent = connection.compareAndSet(socket, null);
-          if (wasCurrent) {
-            capabilities = List.of();
-            node = null;
-            if (status == SidecarStatus.CONNECTED) {
-              status = SidecarStatus.STARTING;
-            }
+    }
+
+    @Override
+    public void ended(Socket socket, String id, Process mine) {
+      boolean wasCurrent;
+      synchronized (SidecarSupervisor.this) {
+        wasCurrent = handshake.endIfCurrent(socket);
+        if (wasCurrent) {
+          capabilities = List.of();
+          node = null;
+          if (status == SidecarStatus.CONNECTED) {
+            status = SidecarStatus.STARTING;
           }
         }
-        if (wasCurrent) {
-          publish(new SidecarEvent.Disconnected(name, id, clock.instant()));
-          restartIfStillRunning(mine);
-        }
+      }
+      if (wasCurrent) {
+        publish(new SidecarEvent.Disconnected(name, id, clock.instant()));
+        restartIfStillRunning(mine);
       }
     }
   }
@@ -560,18 +375,7 @@ public final class SidecarSupervisor implements AutoCloseable {
             + " it with a fresh token",
         name,
         healthTimeout);
-    stopTree(which);
-  }
-
-  private void dropConnection() {
-    Socket current = connection.get();
-    if (current != null) {
-      try {
-        current.close();
-      } catch (IOException ignored) {
-        // Closing a dead socket.
-      }
-    }
+    children.stopTree(which);
   }
 
   /** Stops the process tree: politely, then forcibly after the grace period. No orphan is left. */
@@ -583,23 +387,16 @@ public final class SidecarSupervisor implements AutoCloseable {
       stopping = true;
       running = process;
       building = buildStep;
-      listening = server;
-      server = null;
+      listening = handshake.detach();
     }
     if (building != null) {
-      stopTree(building);
+      children.stopTree(building);
     }
     if (running != null) {
-      stopTree(running);
+      children.stopTree(running);
     }
-    if (listening != null) {
-      try {
-        listening.close();
-      } catch (IOException ignored) {
-        // Already closed.
-      }
-    }
-    dropConnection();
+    HandshakeServer.close(listening);
+    handshake.dropConnection();
     synchronized (this) {
       if (status != SidecarStatus.FAILED) {
         status = SidecarStatus.IDLE;

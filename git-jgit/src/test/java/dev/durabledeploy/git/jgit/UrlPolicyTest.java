@@ -242,7 +242,7 @@ class UrlPolicyTest {
   @Test
   @DisplayName("user info is percent-decoded as RFC 3986 says: a plus stays a plus")
   void percentDecoding() {
-    assertThat(JGitRepoSource.percentDecode("a+b%2Bc%20d%40e%C3%A9")).isEqualTo("a+b+c d@eé");
-    assertThat(JGitRepoSource.percentDecode("100%")).isEqualTo("100%");
+    assertThat(CloneCredentials.percentDecode("a+b%2Bc%20d%40e%C3%A9")).isEqualTo("a+b+c d@eé");
+    assertThat(CloneCredentials.percentDecode("100%")).isEqualTo("100%");
   }
 }
