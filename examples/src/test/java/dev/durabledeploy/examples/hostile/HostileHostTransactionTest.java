@@ -88,6 +88,65 @@ class HostileHostTransactionTest {
     }
   }
 
+  @Test
+  @DisplayName(
+      "a plain driver DataSource (PGSimpleDataSource, no pool) whose sessions default to"
+          + " SERIALIZABLE: commands commit, 6 threads contending for one site's lock all get it,"
+          + " and the lock excludes another host")
+  void plainDriverDataSourceWithSerializableDefault() throws Exception {
+    String schema = HostileSupport.newSchema("htx");
+    org.postgresql.ds.PGSimpleDataSource plain = new org.postgresql.ds.PGSimpleDataSource();
+    plain.setURL(PG.jdbcUrl());
+    plain.setUser(PG.username());
+    plain.setPassword(PG.password());
+    plain.setOptions("-c default_transaction_isolation=serializable");
+    try (PostgresStore store =
+            PostgresStore.builder().dataSource(plain).schema(schema).migrateOnStart(true).build();
+        PostgresStore other =
+            PostgresStore.builder()
+                .jdbcUrl(PG.jdbcUrl())
+                .username(PG.username())
+                .password(PG.password())
+                .schema(schema)
+                .build()) {
+      DeployId id = DeployId.of("20260115-100000-abc1234");
+      store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
+      assertThat(other.metadata().findDeploy(SITE, id)).isPresent();
+      java.util.concurrent.ExecutorService threads =
+          java.util.concurrent.Executors.newFixedThreadPool(6);
+      try {
+        java.util.List<java.util.concurrent.Future<Integer>> takes = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+          takes.add(
+              threads.submit(
+                  () -> {
+                    int n = 0;
+                    for (int round = 0; round < 5; round++) {
+                      try (dev.durabledeploy.spi.lock.SiteLock l =
+                          store.siteLocks().acquire(SITE, java.time.Duration.ofSeconds(20))) {
+                        n += l.isHeld() ? 1 : 0;
+                      }
+                    }
+                    return n;
+                  }));
+        }
+        for (java.util.concurrent.Future<Integer> f : takes) {
+          assertThat(f.get(120, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(5);
+        }
+      } finally {
+        threads.shutdownNow();
+      }
+      try (dev.durabledeploy.spi.lock.SiteLock held =
+          store.siteLocks().acquire(SITE, java.time.Duration.ofSeconds(5))) {
+        assertThat(
+                catchThrowable(
+                    () -> other.siteLocks().acquire(SITE, java.time.Duration.ofMillis(300))))
+            .isInstanceOf(dev.durabledeploy.spi.SiteBusyException.class);
+        assertThat(held.isHeld()).isTrue();
+      }
+    }
+  }
+
   /** Hands out the thread's transaction connection (close() a no-op) when there is one. */
   private static final class TransactionAware implements DataSource {
     private final DataSource pool;
