@@ -136,4 +136,21 @@ class AliasProjectionTest extends CoreFixture {
     Deploy newer = finalizedDeploy(PROD, "v3");
     awaitProjected(PROD, newer.id().value(), 2);
   }
+
+  @Test
+  @DisplayName(
+      "a stale event of a purged site, run before the re-created site has the alias, does not keep"
+          + " the alias from being projected when it is set")
+  void staleEventBeforeTheAliasIsRecreated() {
+    // Hostile review of the version guard: a late event of the old site, run while the re-created
+    // site has no PROD row, writes "deleted" with the old site's version (6); the guard then
+    // refused every later version of the re-created alias (1, 2, ...) for good.
+    Deploy old = finalizedDeploy(PROD, "v1");
+    awaitProjected(PROD, old.id().value(), 1);
+    deploys.purgeSite(SITE);
+    Deploy fresh = finalizedDeploy(AliasName.PREVIEW, "v2");
+    runLateEvent(old, 6);
+    deploys.promote(SITE, fresh.id(), PROD, AliasExpectation.ANY);
+    awaitProjected(PROD, fresh.id().value(), 1);
+  }
 }

@@ -192,6 +192,79 @@ class HostileLockEdgesTest {
     }
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("stores")
+  @DisplayName(
+      "three hosts: B's and C's callers each get the site's lock 3 times within 10 s while A's 3"
+          + " threads keep taking it for 20 ms at a time, and A's threads are not starved by them")
+  void threeHostsNoneStarves(Hosts hosts) throws Exception {
+    try (TcpProxy unused = TcpProxy.to(hosts.server());
+        Store a = hosts.direct().apply(null);
+        Store b = hosts.direct().apply(null);
+        Store c = hosts.direct().apply(null)) {
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicInteger aTook = new AtomicInteger();
+      List<RuntimeException> aFailures = new java.util.concurrent.CopyOnWriteArrayList<>();
+      List<Thread> busy = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        Thread t =
+            new Thread(
+                () -> {
+                  while (!stop.get()) {
+                    try (SiteLock l = a.siteLocks().acquire(SITE, Duration.ofSeconds(30))) {
+                      aTook.incrementAndGet();
+                      java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+                    } catch (RuntimeException e) {
+                      aFailures.add(e);
+                    }
+                  }
+                });
+        t.setDaemon(true);
+        busy.add(t);
+        t.start();
+      }
+      try {
+        await().atMost(Duration.ofSeconds(10)).until(() -> aTook.get() > 10);
+        int aBefore = aTook.get();
+        // B and C each keep wanting the lock back at once, so between them a reservation is
+        // almost always running: A's own threads must still get turns.
+        CompletableFuture<List<Long>> bWaits = CompletableFuture.supplyAsync(() -> waits(b));
+        CompletableFuture<List<Long>> cWaits = CompletableFuture.supplyAsync(() -> waits(c));
+        List<Long> bw = bWaits.get(60, TimeUnit.SECONDS);
+        List<Long> cw = cWaits.get(60, TimeUnit.SECONDS);
+        int aDuring = aTook.get() - aBefore;
+        System.out.printf(
+            "HostileLockEdgesTest[%s] three hosts: B's waits %s, C's waits %s (ms, -1 = SiteBusy"
+                + " after 10 s); A took it %d times meanwhile%n",
+            hosts, bw, cw, aDuring);
+        assertThat(bw).as("host B's waits").doesNotContain(-1L);
+        assertThat(cw).as("host C's waits").doesNotContain(-1L);
+        assertThat(aDuring).as("host A's takes while B and C contended").isPositive();
+      } finally {
+        stop.set(true);
+        for (Thread t : busy) {
+          t.join(40_000);
+        }
+      }
+      assertThat(aFailures).as("host A's own acquires, 30 s each").isEmpty();
+    }
+  }
+
+  /** Three acquires of 10 s each by {@code host}, each held 20 ms: the waits, -1 for SiteBusy. */
+  private static List<Long> waits(Store host) {
+    List<Long> waits = new ArrayList<>();
+    for (int attempt = 0; attempt < 3; attempt++) {
+      long start = System.nanoTime();
+      try (SiteLock l = host.siteLocks().acquire(SITE, Duration.ofSeconds(10))) {
+        waits.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+      } catch (SiteBusyException starved) {
+        waits.add(-1L);
+      }
+    }
+    return waits;
+  }
+
   @Test
   @DisplayName(
       "a host frozen mid-migration (session holding the migration lock) does not hang another"

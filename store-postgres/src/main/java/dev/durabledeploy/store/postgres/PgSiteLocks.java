@@ -151,8 +151,11 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
   private Optional<Long> tryTake(SiteId site, long deadline) {
     try {
       Optional<Long> taken = take(site, deadline);
-      if (taken.isEmpty()) {
-        reserve(site);
+      // Reserve only for as long as this caller still waits: a single try (timeout zero) or a
+      // last try must not keep the free lock from everyone else for a caller that is gone.
+      long leftMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (taken.isEmpty() && leftMillis > 0) {
+        reserve(site, Math.min(RESERVATION_MILLIS, leftMillis));
       }
       return taken;
     } catch (org.jdbi.v3.core.JdbiException e) {
@@ -165,11 +168,12 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
   }
 
   /**
-   * Writes this store as the next holder of a site another store holds, unless a third store's
-   * reservation still runs (the first waiting host goes first). A site held by this store is handed
-   * over within the process, by the wake-up of its release.
+   * Writes this store as the next holder of a site another store holds, for {@code
+   * reservationMillis} (at most until the caller's deadline), unless a third store's reservation
+   * still runs (the first waiting host goes first). A site held by this store is handed over within
+   * the process, by the wake-up of its release.
    */
-  private void reserve(SiteId site) {
+  private void reserve(SiteId site, long reservationMillis) {
     jdbi.useHandle(
         h ->
             h.createUpdate(
@@ -182,7 +186,7 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
                 .setQueryTimeout(5)
                 .bind("site", site.value())
                 .bind("holder", holder)
-                .bind("reservation", RESERVATION_MILLIS)
+                .bind("reservation", reservationMillis)
                 .execute());
   }
 

@@ -66,6 +66,15 @@ final class StoreConnections implements ConnectionFactory {
       Settings host =
           new Settings(connection.getAutoCommit(), connection.getTransactionIsolation());
       borrowed.put(connection, host);
+      if (!host.autoCommit() && inTransaction(connection)) {
+        // A transaction-aware DataSource (Spring's TransactionAwareDataSourceProxy and the like)
+        // hands out the host's open transaction: switching it to autocommit would commit the
+        // host's pending writes half-way, and the store's writes must commit on their own.
+        throw new IllegalStateException(
+            "the host's DataSource handed the store a connection inside an open transaction (a"
+                + " transaction-aware DataSource?); the store commits its own writes and must not"
+                + " commit the host's: give PostgresStore.builder().dataSource(..) the plain pool");
+      }
       // Autocommit first: the isolation cannot change inside a transaction.
       if (!host.autoCommit()) {
         connection.setAutoCommit(true);
@@ -83,6 +92,15 @@ final class StoreConnections implements ConnectionFactory {
       }
       throw e;
     }
+  }
+
+  /** Whether the session has a transaction open (or failed), as the driver tracks it. */
+  private static boolean inTransaction(Connection connection) throws SQLException {
+    if (!connection.isWrapperFor(org.postgresql.core.BaseConnection.class)) {
+      return false; // not the PostgreSQL driver's (a proxy that hides it): cannot tell
+    }
+    return connection.unwrap(org.postgresql.core.BaseConnection.class).getTransactionState()
+        != org.postgresql.core.TransactionState.IDLE;
   }
 
   /** Puts the host's settings back on the connection, then gives it back (closes it). */

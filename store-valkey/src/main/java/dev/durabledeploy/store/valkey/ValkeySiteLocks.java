@@ -75,12 +75,20 @@ final class ValkeySiteLocks implements SiteLocks {
     String key = keys.lock(site);
     List<String> lockKeys = List.of(key, keys.lockNext(site));
     String token = storeId + ":" + HexFormat.of().formatHex(TOKENS.generateSeed(16));
-    List<String> args =
-        List.of(token, Long.toString(ttl.toMillis()), storeId, Long.toString(RESERVATION_MILLIS));
     long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
     long pauseMillis = 10;
     while (true) {
       long start = System.nanoTime();
+      // A reservation lasts at most until this caller's deadline: a single try (timeout zero)
+      // reserves nothing, and a caller that gives up leaves none behind.
+      long reservationMillis =
+          Math.min(RESERVATION_MILLIS, TimeUnit.NANOSECONDS.toMillis(deadline - start));
+      List<String> args =
+          List.of(
+              token,
+              Long.toString(ttl.toMillis()),
+              storeId,
+              Long.toString(Math.max(0, reservationMillis)));
       Long taken = valkey.script("lock-acquire", ScriptOutputType.INTEGER, lockKeys, args);
       if (taken != null && taken == 1) {
         Held lock = new Held(site, key, token, start);

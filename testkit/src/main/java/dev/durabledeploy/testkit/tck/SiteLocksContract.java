@@ -399,4 +399,45 @@ public abstract class SiteLocksContract extends StoreFixture {
       assertThat(failures).isEmpty();
     }
   }
+
+  @Test
+  @DisplayName(
+      "another host's single try (timeout zero) at a held lock reserves nothing: once this host"
+          + " releases, this host's own single try takes the lock")
+  void anotherHostsSingleTryReservesNothing() throws Exception {
+    Optional<Store> other = anotherHost();
+    assumeTrue(other.isPresent(), "this store lives in one process: there is no other host");
+    try (Store b = other.get()) {
+      SiteLock held = locks.acquire(SITE, Duration.ofSeconds(5));
+      // Found by the hostile review: the one try reserved the lock for the other host, which will
+      // never come back for it, so the free lock refused everyone else for up to a second (a host
+      // polling with timeout zero blocked every other host's callers).
+      assertThatThrownBy(() -> b.siteLocks().acquire(SITE, Duration.ZERO))
+          .isInstanceOf(SiteBusyException.class);
+      held.close();
+      try (SiteLock again = locks.acquire(SITE, Duration.ZERO)) {
+        assertThat(again.isHeld()).isTrue();
+      }
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "another host's caller that gave up leaves no reservation past its timeout: once this host"
+          + " releases, this host's own single try takes the lock")
+  void anotherHostsGivenUpWaitReservesNothing() throws Exception {
+    Optional<Store> other = anotherHost();
+    assumeTrue(other.isPresent(), "this store lives in one process: there is no other host");
+    try (Store b = other.get()) {
+      SiteLock held = locks.acquire(SITE, Duration.ofSeconds(5));
+      // Found by the hostile review: the waiter's last try renewed its reservation for a full
+      // reservation time after its deadline, for a caller that had already given up.
+      assertThatThrownBy(() -> b.siteLocks().acquire(SITE, Duration.ofMillis(200)))
+          .isInstanceOf(SiteBusyException.class);
+      held.close();
+      try (SiteLock again = locks.acquire(SITE, Duration.ZERO)) {
+        assertThat(again.isHeld()).isTrue();
+      }
+    }
+  }
 }
