@@ -44,7 +44,9 @@ import java.util.random.RandomGenerator;
  * {@link #fire} rather than by a clock, so tests decide when. Concurrency keys are scoped per
  * workflow. Nothing is durable: use {@code engine-executor} in production.
  */
-public final class InMemoryWorkflowEngine implements WorkflowEngine {
+// Not final only so that testkit's deprecated alias (dev.durabledeploy.testkit.memory) can
+// extend it for one release; it is not designed for other subclasses.
+public class InMemoryWorkflowEngine implements WorkflowEngine {
 
   /** How long {@link #close()} waits for a running attempt. */
   public static final Duration DEFAULT_STOP_DEADLINE = Duration.ofSeconds(10);
