@@ -155,7 +155,7 @@ public final class AliasProjection implements WorkflowHandler {
           && there.get().version() >= wanted.get().version()
           && (there.get().target() != null || wanted.get().target() == null)) {
         // This version or a newer one is already there, written by someone who re-checks the row
-        // after their own write: never overwrite it (DESIGN: "never overwrite a higher version").
+        // after their own write: never overwrite it (docs/invariants.md, "Rules without a code").
         // A "deleted" object does not hold back a live row: its version is an event's, not a
         // row's, and a stale event of a purged site (versions restart at 1) would otherwise pin a
         // re-created alias to "deleted" for good. A live row read that is stale is followed by
