@@ -8,12 +8,7 @@ import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
-import dev.durabledeploy.spi.engine.CronSchedule;
-import dev.durabledeploy.spi.engine.DeadLetter;
-import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
-import dev.durabledeploy.spi.engine.RunId;
-import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
@@ -25,6 +20,7 @@ import dev.durabledeploy.spi.retry.RetryPolicy;
 import dev.durabledeploy.store.memory.InMemoryBlobStore;
 import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.testkit.ForwardingWorkflowEngine;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.RecordingEventBus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -32,7 +28,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -52,12 +47,11 @@ class OutboxDeadLettersTest {
   private static final SiteId SITE = SiteId.of("site-a");
 
   /** The host's engine, whose submissions of {@code notify} fail while {@link #down} is set. */
-  static final class UnreachableNotify implements WorkflowEngine {
-    final WorkflowEngine delegate;
+  static final class UnreachableNotify extends ForwardingWorkflowEngine {
     volatile boolean down = true;
 
     UnreachableNotify(WorkflowEngine delegate) {
-      this.delegate = delegate;
+      super(delegate);
     }
 
     @Override
@@ -66,67 +60,7 @@ class OutboxDeadLettersTest {
         return CompletableFuture.failedFuture(
             new TransientStoreException("the notification engine is unreachable"));
       }
-      return delegate.submit(submission);
-    }
-
-    @Override
-    public void register(WorkflowDefinition definition) {
-      delegate.register(definition);
-    }
-
-    @Override
-    public Optional<Set<String>> registeredWorkflows() {
-      return delegate.registeredWorkflows();
-    }
-
-    @Override
-    public void schedule(CronSchedule schedule) {
-      delegate.schedule(schedule);
-    }
-
-    @Override
-    public boolean unschedule(String scheduleId) {
-      return delegate.unschedule(scheduleId);
-    }
-
-    @Override
-    public Optional<RunStatus> status(RunId id) {
-      return delegate.status(id);
-    }
-
-    @Override
-    public List<DeadLetter> deadLetters(int limit) {
-      return delegate.deadLetters(limit);
-    }
-
-    @Override
-    public CompletionStage<RunHandle> retryDeadLetter(RunId id) {
-      return delegate.retryDeadLetter(id);
-    }
-
-    @Override
-    public boolean discardDeadLetter(RunId id) {
-      return delegate.discardDeadLetter(id);
-    }
-
-    @Override
-    public void start() {
-      delegate.start();
-    }
-
-    @Override
-    public void stop(Duration deadline) {
-      delegate.stop(deadline);
-    }
-
-    @Override
-    public EngineStatus engineStatus() {
-      return delegate.engineStatus();
-    }
-
-    @Override
-    public void close() {
-      delegate.close();
+      return super.submit(submission);
     }
   }
 

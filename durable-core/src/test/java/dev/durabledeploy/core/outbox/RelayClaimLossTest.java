@@ -5,12 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TransientStoreException;
-import dev.durabledeploy.spi.engine.CronSchedule;
-import dev.durabledeploy.spi.engine.DeadLetter;
-import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
-import dev.durabledeploy.spi.engine.RunId;
-import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
@@ -22,6 +17,7 @@ import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.OutboxStats;
 import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.testkit.ForwardingWorkflowEngine;
 import dev.durabledeploy.testkit.MutableClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
@@ -33,7 +29,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
@@ -281,76 +276,20 @@ class RelayClaimLossTest {
   }
 
   /** An engine that logs each submission as {@code <relay>:<seq>} and passes it on. */
-  static class Recording implements WorkflowEngine {
+  static class Recording extends ForwardingWorkflowEngine {
     final String relay;
-    final WorkflowEngine delegate;
     final List<String> log;
 
     Recording(String relay, WorkflowEngine delegate, List<String> log) {
+      super(delegate);
       this.relay = relay;
-      this.delegate = delegate;
       this.log = log;
     }
 
     @Override
     public CompletionStage<RunHandle> submit(Submission submission) {
       log.add(relay + ":" + submission.input().get("seq"));
-      return delegate.submit(submission);
-    }
-
-    @Override
-    public Optional<Set<String>> registeredWorkflows() {
-      return delegate.registeredWorkflows();
-    }
-
-    @Override
-    public void register(WorkflowDefinition definition) {
-      delegate.register(definition);
-    }
-
-    @Override
-    public void schedule(CronSchedule schedule) {
-      delegate.schedule(schedule);
-    }
-
-    @Override
-    public boolean unschedule(String scheduleId) {
-      return delegate.unschedule(scheduleId);
-    }
-
-    @Override
-    public Optional<RunStatus> status(RunId id) {
-      return delegate.status(id);
-    }
-
-    @Override
-    public List<DeadLetter> deadLetters(int limit) {
-      return delegate.deadLetters(limit);
-    }
-
-    @Override
-    public CompletionStage<RunHandle> retryDeadLetter(RunId id) {
-      return delegate.retryDeadLetter(id);
-    }
-
-    @Override
-    public boolean discardDeadLetter(RunId id) {
-      return delegate.discardDeadLetter(id);
-    }
-
-    @Override
-    public void start() {
-      delegate.start();
-    }
-
-    @Override
-    public void stop(Duration deadline) {
-      delegate.stop(deadline);
-    }
-
-    @Override
-    public EngineStatus engineStatus() {
-      return delegate.engineStatus();
+      return super.submit(submission);
     }
 
     @Override
