@@ -3,6 +3,7 @@ package dev.durabledeploy.core.deploy;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
@@ -110,15 +111,15 @@ import java.util.random.RandomGenerator;
  * puts the deploy's own older copy of the path back over the upload's; the upload reports success
  * and the pending deploy holds the older copy.
  *
- * <p>A blob store without create-only writes, or a metadata store without the FINALIZING state (a
- * third-party one written against an older SPI), gets the third way for every upload: correct, but
- * one upload per site at a time. Instances are immutable and thread-safe; {@link #as} gives a view
- * that records another actor.
+ * <p>A blob store without create-only writes (a third-party one written against an older SPI) gets
+ * the third way for every upload: correct, but one upload per site at a time. Instances are
+ * immutable and thread-safe; {@link #as} gives a view that records another actor.
  */
 public final class DeployService {
 
   private final Store store;
   private final MetadataStore metadata;
+  private final MetadataCommands commands;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -157,6 +158,7 @@ public final class DeployService {
       UploadCounter uploads) {
     this.store = store;
     this.metadata = store.metadata();
+    this.commands = new MetadataCommands(metadata);
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -200,7 +202,7 @@ public final class DeployService {
             id = DeployId.random(now, random);
           }
           DeployId chosen = id;
-          return retrier.call(op, () -> metadata.createPending(site, chosen, sha, actor));
+          return retrier.call(op, () -> commands.createPending(site, chosen, sha, actor));
         });
   }
 
@@ -273,7 +275,7 @@ public final class DeployService {
 
   /** Whether new files can be written without the site lock (see the class description). */
   private boolean lockFreeUploads() {
-    return blobs.supportsCreate() && metadata.supportsFinalizing();
+    return blobs.supportsCreate();
   }
 
   private static void requireUploadable(Deploy deploy) {
@@ -726,16 +728,13 @@ public final class DeployService {
                 site, deployId, DeployState.ACTIVE, "it is already finalized; promote it instead");
           }
           checkManifest(manifest);
-          boolean sealing = metadata.supportsFinalizing();
-          if (sealing) {
-            retrier.call(op, () -> metadata.beginFinalize(site, deployId, actor));
-          }
+          retrier.call(op, () -> commands.beginFinalize(site, deployId, actor));
           Map<String, Marker.VerifiedFile> verified;
           try {
             verified = verify(op, site, deployId, manifest);
           } catch (InvalidInputException failed) {
             // Incomplete, mismatched or over the files limit: nothing written yet.
-            unseal(op, site, deployId, sealing);
+            unseal(op, site, deployId);
             throw failed;
           }
           Marker marker =
@@ -757,7 +756,7 @@ public final class DeployService {
                       BlobMetadata.ofType("application/json")));
           Alias moved;
           try {
-            moved = retrier.call(op, () -> metadata.activate(site, deployId, alias, expect, actor));
+            moved = retrier.call(op, () -> commands.activate(site, deployId, alias, expect, actor));
           } catch (AliasDriftException drift) {
             // Not finalized after all: the marker goes before the deploy is unsealed, so a pending
             // deploy holds none (GC would keep it for retention rather than grace). Should the
@@ -769,7 +768,7 @@ public final class DeployService {
               drift.addSuppressed(e);
               throw drift;
             }
-            unseal(op, site, deployId, sealing);
+            unseal(op, site, deployId);
             throw drift;
           }
           uploads.forget(site, deployId);
@@ -780,10 +779,8 @@ public final class DeployService {
   /** SHA-256 checks that need a read of their own run at most this many at a time. */
   public static final int DIGEST_CHECKS_IN_PARALLEL = 16;
 
-  private void unseal(Operation op, SiteId site, DeployId deployId, boolean sealing) {
-    if (sealing) {
-      retrier.call(op, () -> metadata.abortFinalize(site, deployId, actor));
-    }
+  private void unseal(Operation op, SiteId site, DeployId deployId) {
+    retrier.call(op, () -> commands.abortFinalize(site, deployId, actor));
   }
 
   private void checkManifest(Manifest manifest) {
@@ -1043,7 +1040,7 @@ public final class DeployService {
    */
   private Alias moveAlias(
       Operation op, SiteId site, AliasName alias, DeployId target, AliasExpectation expect) {
-    return retrier.call(op, () -> metadata.moveAlias(site, alias, target, expect, actor));
+    return retrier.call(op, () -> commands.moveAlias(site, alias, target, expect, actor));
   }
 
   /**
@@ -1059,7 +1056,7 @@ public final class DeployService {
         op -> {
           Tombstone tombstone =
               retrier.call(
-                  op, () -> metadata.tombstone(site, deployId, options.recoveryWindow(), actor));
+                  op, () -> commands.tombstone(site, deployId, options.recoveryWindow(), actor));
           retrier.run(
               op,
               () ->
@@ -1099,7 +1096,7 @@ public final class DeployService {
                       BlobLayout.trash(site, deployId),
                       BlobLayout.deploy(site, deployId),
                       op.fence()));
-          return retrier.call(op, () -> metadata.restore(site, deployId, actor));
+          return retrier.call(op, () -> commands.restore(site, deployId, actor));
         });
   }
 

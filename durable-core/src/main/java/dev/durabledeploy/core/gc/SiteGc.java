@@ -4,6 +4,7 @@ import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployAliasedException;
@@ -36,6 +37,7 @@ public final class SiteGc {
   private static final Actor GC = Actor.of("system:gc");
 
   private final Store store;
+  private final MetadataCommands commands;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -45,6 +47,7 @@ public final class SiteGc {
   public SiteGc(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
     this.store = store;
+    this.commands = new MetadataCommands(store.metadata());
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -86,8 +89,7 @@ public final class SiteGc {
             int done = 0;
             for (DeployId id : now) {
               try {
-                retrier.call(
-                    op, () -> store.metadata().tombstone(site, id, options.recoveryWindow(), GC));
+                retrier.call(op, () -> commands.tombstone(site, id, options.recoveryWindow(), GC));
                 retrier.run(
                     op,
                     () ->

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.core.CoreFixture;
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
@@ -27,7 +28,6 @@ import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
-import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.StandardEvents;
@@ -500,7 +500,7 @@ class DeployServiceTest extends CoreFixture {
       deploys.as(Actor.of("user:alice")).promote(SITE, v1.id(), PROD, AliasExpectation.ANY);
       AuditEntry last = store.metadata().auditLog(SITE, 1).get(0);
       assertThat(last.actor()).isEqualTo(Actor.of("user:alice"));
-      assertThat(last.action()).isEqualTo(MetadataStore.ACTION_ALIAS_MOVE);
+      assertThat(last.action()).isEqualTo(MetadataCommands.ACTION_ALIAS_MOVE);
       assertThat(last.after()).isEqualTo(v1.id().value());
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -58,11 +59,10 @@ class HostilePoolHygieneTest {
         PostgresStore store =
             PostgresStore.builder().dataSource(pool).schema(schema).migrateOnStart(true).build()) {
       DeployId id = DeployId.of("20260115-100000-abc1234");
-      store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
+      new MetadataCommands(store.metadata()).createPending(SITE, id, null, Actor.SYSTEM);
       assertThatThrownBy(
               () ->
-                  store
-                      .metadata()
+                  new MetadataCommands(store.metadata())
                       .moveAlias(
                           SITE,
                           AliasName.PRODUCTION,
@@ -140,7 +140,7 @@ class HostilePoolHygieneTest {
                 .schema(schema)
                 .build()) {
       DeployId id = DeployId.of("20260115-100000-abc1234");
-      store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
+      new MetadataCommands(store.metadata()).createPending(SITE, id, null, Actor.SYSTEM);
       assertThat(other.metadata().findDeploy(SITE, id)).isPresent();
       store
           .outbox()

@@ -11,6 +11,7 @@ import dev.durabledeploy.core.gc.GcPlan;
 import dev.durabledeploy.core.gc.GcReport;
 import dev.durabledeploy.core.gc.KeepReason;
 import dev.durabledeploy.core.gc.SiteGc;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
@@ -853,7 +854,7 @@ final class Workload {
     count("restore.followed-by-gc");
     Instant until = w.restoredAt().plus(Plane.OPTIONS.grace());
     for (AuditEntry a : metadata.auditLog(w.site(), 200)) {
-      if (a.action().equals(MetadataStore.ACTION_TOMBSTONE)
+      if (a.action().equals(MetadataCommands.ACTION_TOMBSTONE)
           && a.target().equals(w.id().value())
           && a.actor().value().equals(GC_ACTOR)
           && !a.at().isBefore(w.restoredAt())) {

@@ -6,9 +6,12 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import java.time.Clock;
@@ -23,11 +26,12 @@ import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
- * The reference metadata store: every command runs under one monitor shared with the outbox, which
- * makes it one atom exactly as a SQL transaction or a Lua script would. The decisions are {@link
- * SiteRowsMetadataStore}'s, shared with the Valkey store.
+ * The reference metadata store: every unit of work runs under one monitor shared with the outbox,
+ * which makes it one atom exactly as a SQL transaction or a Lua script would. Writes go to the maps
+ * at once and are undone, in reverse, if the work throws; audit entries and events are kept aside
+ * until it returns.
  */
-final class InMemoryMetadataStore extends SiteRowsMetadataStore {
+final class InMemoryMetadataStore implements MetadataStore {
 
   private static final class SiteState {
     final TreeMap<DeployId, Deploy> deploys = new TreeMap<>();
@@ -59,10 +63,36 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
     final SiteState state;
     final Instant now = clock.instant();
     final List<NewEvent> events = new ArrayList<>();
+    final List<AuditEntry> entries = new ArrayList<>();
+
+    /** How to take back each write, newest last. */
+    final List<Runnable> undo = new ArrayList<>();
 
     Tx(SiteId site) {
       this.site = site;
-      this.state = sites.computeIfAbsent(site, s -> new SiteState());
+      SiteState existing = sites.get(site);
+      if (existing == null) {
+        existing = new SiteState();
+        sites.put(site, existing);
+        undo.add(() -> sites.remove(site));
+      }
+      this.state = existing;
+    }
+
+    private <K, V> void put(TreeMap<K, V> map, K key, V value) {
+      V before = map.put(key, value);
+      undo.add(() -> restore(map, key, before));
+    }
+
+    private <K, V> void remove(TreeMap<K, V> map, K key) {
+      V before = map.remove(key);
+      undo.add(() -> restore(map, key, before));
+    }
+
+    void rollback() {
+      for (int i = undo.size() - 1; i >= 0; i--) {
+        undo.get(i).run();
+      }
     }
 
     @Override
@@ -102,40 +132,46 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
     @Override
     public void putDeploy(Deploy deploy) {
-      state.deploys.put(deploy.id(), deploy);
+      put(state.deploys, deploy.id(), deploy);
     }
 
     @Override
     public void removeDeploy(DeployId id) {
-      state.deploys.remove(id);
+      remove(state.deploys, id);
     }
 
     @Override
     public void putAlias(AliasName name, AliasRow row) {
-      state.aliases.put(name, row);
+      put(state.aliases, name, row);
     }
 
     @Override
     public void putTombstone(Tombstone tombstone) {
-      state.tombstones.put(tombstone.deployId(), tombstone);
+      put(state.tombstones, tombstone.deployId(), tombstone);
     }
 
     @Override
     public void removeTombstone(DeployId id) {
-      state.tombstones.remove(id);
+      remove(state.tombstones, id);
     }
 
     @Override
     public void removeAll() {
-      sites.remove(site);
-      state.deploys.clear();
-      state.aliases.clear();
-      state.tombstones.clear();
+      for (DeployId id : List.copyOf(state.deploys.keySet())) {
+        remove(state.deploys, id);
+      }
+      for (AliasName name : List.copyOf(state.aliases.keySet())) {
+        remove(state.aliases, name);
+      }
+      for (DeployId id : List.copyOf(state.tombstones.keySet())) {
+        remove(state.tombstones, id);
+      }
     }
 
     @Override
     public void audit(Actor actor, String action, String target, String before, String after) {
-      audit.add(new AuditEntry(audit.size() + 1L, now, actor, action, site, target, before, after));
+      long id = audit.size() + entries.size() + 1L;
+      entries.add(new AuditEntry(id, now, actor, action, site, target, before, after));
     }
 
     @Override
@@ -144,15 +180,33 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
     }
   }
 
+  private static <K, V> void restore(TreeMap<K, V> map, K key, V before) {
+    if (before == null) {
+      map.remove(key);
+    } else {
+      map.put(key, before);
+    }
+  }
+
   @Override
-  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(rows, "rows");
     boolean appended;
     T result;
     synchronized (atom) {
       Tx tx = new Tx(site);
-      // The maps change as the decision runs: a decision that throws must not have written yet.
-      // Every decision checks before its first write, so a throw leaves the state as it was.
-      result = decision.apply(tx);
+      try {
+        result = work.apply(tx);
+      } catch (RuntimeException | Error e) {
+        tx.rollback();
+        throw e;
+      }
+      if (!tx.state.hasContent() && tx.state.aliases.isEmpty()) {
+        sites.remove(site);
+      }
+      audit.addAll(tx.entries);
       for (NewEvent event : tx.events) {
         outbox.appendLocked(event, tx.now);
       }

@@ -6,9 +6,12 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import java.sql.ResultSet;
@@ -27,15 +30,14 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * The deploy index on PostgreSQL. Each command is one transaction that first takes a
+ * The deploy index on PostgreSQL. Each unit of work is one transaction that first takes a
  * transaction-scoped advisory lock on its site (key space {@code meta}, distinct from the saga's
- * site lock), so a command's reads, checks and writes — and its outbox events and audit entry —
- * form one atom exactly like a Lua script on Valkey. The decisions are {@link
- * SiteRowsMetadataStore}'s, shared with the in-memory and Valkey stores; this class reads and
- * writes the rows they name. An alias is still updated with {@code UPDATE ... WHERE version =
- * :read} for belt and braces.
+ * site lock), so its reads and writes — and its outbox events and audit entries — form one atom
+ * exactly like a Lua script on Valkey. This class reads and writes the rows the work names; the
+ * decisions are the core's. An alias is still updated with {@code UPDATE ... WHERE version = :read}
+ * for belt and braces.
  */
-final class PgMetadataStore extends SiteRowsMetadataStore {
+final class PgMetadataStore implements MetadataStore {
 
   private final Jdbi jdbi;
   private final PgOutbox outbox;
@@ -176,7 +178,12 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
       h.createUpdate(
               "INSERT INTO <schema>.tombstones (site, deploy_id, sha, state, created_at, finalized_at,"
                   + " released_at, restored_at, deleted_at, expires_at) VALUES (:site, :id, :sha, :state,"
-                  + " :created, :finalized, :released, :restored, :deleted, :expires)")
+                  + " :created, :finalized, :released, :restored, :deleted, :expires)"
+                  + " ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
+                  + " state = EXCLUDED.state, created_at = EXCLUDED.created_at,"
+                  + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at,"
+                  + " restored_at = EXCLUDED.restored_at, deleted_at = EXCLUDED.deleted_at,"
+                  + " expires_at = EXCLUDED.expires_at")
           .bindMap(columns(t.deploy()))
           .bind("deleted", Sql.ts(t.deletedAt()))
           .bind("expires", Sql.ts(t.expiresAt()))
@@ -237,7 +244,10 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
   }
 
   @Override
-  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(rows, "rows");
     return Sql.call(
         action + " on site " + site,
         () ->
@@ -250,7 +260,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
                       .mapTo(String.class)
                       .one();
                   Tx tx = new Tx(h, site);
-                  T result = decision.apply(tx);
+                  T result = work.apply(tx);
                   outbox.insert(h, tx.now, tx.events);
                   return result;
                 }));

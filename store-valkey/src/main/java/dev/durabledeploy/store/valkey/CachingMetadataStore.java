@@ -1,15 +1,14 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
-import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
-import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,6 +21,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -30,7 +30,7 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li>Single flight: concurrent misses for one site share one load.
- *   <li>Every mutation through this store drops the site here at once and publishes {@code
+ *   <li>Every unit of work through this store drops the site here at once and publishes {@code
  *       site.changed} on the bus, so every other host drops it too.
  *   <li>A load that raced with an invalidation is handed to its callers but not kept.
  *   <li>While the bus is disconnected nothing is cached (reads go to the store), and the whole
@@ -39,8 +39,8 @@ import java.util.function.Supplier;
  *       while the bus looked connected.
  * </ul>
  *
- * Losing the cache makes it cold, never wrong: commands (CAS, tombstone, ...) always run against
- * the store, never against cached values.
+ * Losing the cache makes it cold, never wrong: units of work (and so every command: CAS, tombstone,
+ * ...) always run against the store, never against cached values.
  */
 public final class CachingMetadataStore implements MetadataStore {
 
@@ -151,69 +151,11 @@ public final class CachingMetadataStore implements MetadataStore {
     return view(site).aliases().stream().filter(a -> a.name().equals(alias)).findFirst();
   }
 
-  // ---- commands: through to the store, then invalidate everywhere ----------------------------
+  // ---- units of work: through to the store, then invalidate everywhere ----------------------
 
   @Override
-  public Deploy createPending(SiteId site, DeployId id, String sha, Actor actor) {
-    return mutate(site, () -> store.createPending(site, id, sha, actor));
-  }
-
-  @Override
-  public Alias activate(
-      SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
-    return mutate(site, () -> store.activate(site, id, alias, expect, actor));
-  }
-
-  @Override
-  public boolean supportsFinalizing() {
-    return store.supportsFinalizing();
-  }
-
-  @Override
-  public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.beginFinalize(site, id, actor));
-  }
-
-  @Override
-  public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.abortFinalize(site, id, actor));
-  }
-
-  @Override
-  public Optional<Deploy> adopt(
-      SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
-    return mutate(site, () -> store.adopt(site, id, sha, finalizedAt, actor));
-  }
-
-  @Override
-  public Alias moveAlias(
-      SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
-    return mutate(site, () -> store.moveAlias(site, alias, target, expect, actor));
-  }
-
-  @Override
-  public boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor) {
-    return mutate(site, () -> store.deleteAlias(site, alias, expect, actor));
-  }
-
-  @Override
-  public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
-    return mutate(site, () -> store.tombstone(site, id, recoveryWindow, actor));
-  }
-
-  @Override
-  public Deploy restore(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.restore(site, id, actor));
-  }
-
-  @Override
-  public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.purgeTombstone(site, id, actor));
-  }
-
-  @Override
-  public SiteDeletion deleteSite(SiteId site, Actor actor) {
-    return mutate(site, () -> store.deleteSite(site, actor));
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    return mutate(site, () -> store.inSite(action, site, rows, work));
   }
 
   // ---- other reads: not cached -----------------------------------------------------------------

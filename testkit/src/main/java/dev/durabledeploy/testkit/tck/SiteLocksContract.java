@@ -210,7 +210,7 @@ public abstract class SiteLocksContract extends StoreFixture {
                   for (int r = 0; r < rounds; r++) {
                     int n = thread * rounds + r;
                     try (SiteLock lock = locks.acquire(site, Duration.ofSeconds(60))) {
-                      store.metadata().createPending(site, deployId(n), sha(n), ACTOR);
+                      Rows.pending(store.metadata(), site, deployId(n), sha(n));
                       assertThat(store.metadata().findDeploy(site, deployId(n))).isPresent();
                       assertThat(lock.isHeld()).isTrue();
                     }

@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi.metadata;
+package dev.durabledeploy.core.metadata;
 
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasDriftException;
@@ -10,118 +10,90 @@ import dev.durabledeploy.spi.DeployStateException;
 import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.TombstoneExpiredException;
-import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.AliasRow;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.DeployState;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteRows;
+import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.Function;
 
 /**
- * The decisions of every {@link MetadataStore} command, written once for stores that keep a site as
- * rows they can read and write in one atom — the in-memory reference store (a monitor) and Valkey
- * (a snapshot read plus a conditional Lua commit). A subclass supplies {@link #command}, which runs
- * a decision against one site's rows inside its atom, and the queries. SQL stores decide in SQL and
- * do not use this.
+ * The deploy index's commands, decided once for every store: each is one {@link
+ * MetadataStore#inSite unit of work} over one site's rows, so its checks, its writes, its audit
+ * entry and its outbox events (as built by {@link StandardEvents}) commit together or not at all.
+ * The store provides the atom; this class provides the rules (the V1 refusal, alias
+ * compare-and-set, release stamps, idempotence, audit and events).
+ *
+ * <p>A command that finds its work already done changes nothing, appends no event and returns the
+ * current state (docs/invariants.md V9); "changes nothing" includes the audit log. Every command
+ * that changes anything appends {@link StandardEvents#SITE_CHANGED} last. Unknown deploys raise
+ * {@link DeployNotFoundException}; transient backend trouble the store's {@link
+ * dev.durabledeploy.spi.TransientStoreException}. Thread-safe: it holds no state of its own.
+ *
+ * <p>These are the index's rules, not a saga: a command moves rows, never bytes, and takes no site
+ * lock. Hosts deploy through {@link dev.durabledeploy.core.deploy.DeployService}, which calls these
+ * in the right order under the site's lock.
  */
-public abstract class SiteRowsMetadataStore implements MetadataStore {
+public final class MetadataCommands {
 
-  /**
-   * An alias as stored: a deleted alias keeps its row with a null {@code target}, so its version
-   * keeps counting when it is created again.
-   */
-  public record AliasRow(DeployId target, long version, Instant updatedAt) {
+  /** Audit action of {@link #createPending}. */
+  public static final String ACTION_CREATE = "deploy.create";
 
-    public AliasRow {
-      Objects.requireNonNull(updatedAt, "updatedAt");
-    }
+  /** Audit action of {@link #activate}. */
+  public static final String ACTION_ACTIVATE = "deploy.activate";
 
-    /** The alias, or null when deleted. */
-    public Alias toAlias(SiteId site, AliasName name) {
-      return target == null ? null : new Alias(site, name, target, version, updatedAt);
-    }
+  /** Audit action of {@link #beginFinalize}. */
+  public static final String ACTION_BEGIN_FINALIZE = "deploy.finalize-begin";
+
+  /** Audit action of {@link #abortFinalize}. */
+  public static final String ACTION_ABORT_FINALIZE = "deploy.finalize-abort";
+
+  /** Audit action of {@link #adopt}. */
+  public static final String ACTION_ADOPT = "deploy.adopt";
+
+  /** Audit action of {@link #moveAlias}. */
+  public static final String ACTION_ALIAS_MOVE = "alias.move";
+
+  /** Audit action of {@link #deleteAlias}. */
+  public static final String ACTION_ALIAS_DELETE = "alias.delete";
+
+  /** Audit action of {@link #tombstone}. */
+  public static final String ACTION_TOMBSTONE = "deploy.tombstone";
+
+  /** Audit action of {@link #restore}. */
+  public static final String ACTION_RESTORE = "deploy.restore";
+
+  /** Audit action of {@link #purgeTombstone}. */
+  public static final String ACTION_PURGE = "deploy.purge";
+
+  /** Audit action of {@link #deleteSite}. */
+  public static final String ACTION_DELETE_SITE = "site.delete";
+
+  private final MetadataStore store;
+
+  public MetadataCommands(MetadataStore store) {
+    this.store = Objects.requireNonNull(store, "store");
   }
 
-  /**
-   * One site's rows as one command sees them, and where its writes go. Used only inside {@link
-   * #command}'s atom. Lookups answer null for rows that do not exist.
-   */
-  protected interface SiteRows {
-
-    /** The command's time (the store's clock, at the store's precision). */
-    Instant now();
-
-    /** {@code at} as the store keeps it (e.g. truncated to microseconds). */
-    Instant stored(Instant at);
-
-    /** A live deploy: one the command asked for in {@link Rows}, or one an alias targets. */
-    Deploy deploy(DeployId id);
-
-    /** A tombstone the command asked for in {@link Rows}. */
-    Tombstone tombstone(DeployId id);
-
-    /** Every alias row of the site, deleted ones included. */
-    Map<AliasName, AliasRow> aliases();
-
-    /** How many live deploys and tombstones the site has (all rows, when read whole). */
-    int deployCount();
-
-    int tombstoneCount();
-
-    void putDeploy(Deploy deploy);
-
-    void removeDeploy(DeployId id);
-
-    void putAlias(AliasName name, AliasRow row);
-
-    void putTombstone(Tombstone tombstone);
-
-    void removeTombstone(DeployId id);
-
-    /** Removes every deploy, alias row and tombstone (alias versions start again at 1). */
-    void removeAll();
-
-    void audit(Actor actor, String action, String target, String before, String after);
-
-    void emit(NewEvent event);
+  /** The store the commands run on, for its queries. */
+  public MetadataStore store() {
+    return store;
   }
-
-  /**
-   * The rows a command decides on: these deploys and tombstones (every alias and the deploys they
-   * target always come along), or the whole site. A store that holds everything may ignore it.
-   */
-  protected record Rows(List<DeployId> deploys, List<DeployId> tombstones, boolean wholeSite) {
-
-    /** Every deploy, alias and tombstone of the site (deleteSite). */
-    public static final Rows WHOLE_SITE = new Rows(List.of(), List.of(), true);
-
-    public Rows {
-      deploys = List.copyOf(deploys);
-      tombstones = List.copyOf(tombstones);
-    }
-
-    static Rows of(List<DeployId> deploys, List<DeployId> tombstones) {
-      return new Rows(deploys, tombstones, false);
-    }
-  }
-
-  /**
-   * Runs {@code decision} against {@code site}'s rows in one atom: its writes, audit entries and
-   * events all take effect if it returns, none if it throws. A store may run it more than once
-   * (optimistic retry); it has no effects outside {@link SiteRows}.
-   *
-   * @param action the command's audit action (e.g. {@value #ACTION_ACTIVATE}), for messages
-   */
-  protected abstract <T> T command(
-      String action, SiteId site, Rows rows, Function<SiteRows, T> decision);
 
   /** Whether the site has a deploy, a live alias or a tombstone (listed by listSites). */
-  protected static boolean hasContent(SiteRows s) {
+  private static boolean hasContent(SiteRows s) {
     return s.deployCount() > 0
         || s.tombstoneCount() > 0
         || s.aliases().values().stream().anyMatch(a -> a.target() != null);
@@ -185,16 +157,22 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     return state.name().toLowerCase(Locale.ROOT);
   }
 
-  @Override
+  /**
+   * Creates a {@link DeployState#PENDING} deploy. Idempotent: if the deploy already exists with the
+   * same sha it is returned unchanged; with another sha (or as a tombstone) it is refused with
+   * {@link dev.durabledeploy.spi.DeployStateException}. Events: site.changed.
+   *
+   * @param sha the commit sha, or {@code null}
+   */
   public Deploy createPending(SiteId site, DeployId id, String sha, Actor actor) {
     requireArgs(site, id, actor);
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    return command(
+    return store.inSite(
         ACTION_CREATE,
         site,
-        Rows.of(List.of(id), List.of(id)),
+        RowSelection.of(List.of(id), List.of(id)),
         s -> {
           Tombstone tombstone = s.tombstone(id);
           if (tombstone != null) {
@@ -216,16 +194,27 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Finalizes a deploy in one atom: the deploy (PENDING or FINALIZING) becomes {@link
+   * DeployState#ACTIVE}, {@code alias} moves to it by compare-and-set against {@code expect}, and
+   * the deploy the alias targeted before gets {@code releasedAt = now}. Events: alias.changed,
+   * site.changed.
+   *
+   * <p>If the deploy is already ACTIVE and the alias already targets it, nothing changes and the
+   * alias is returned (a re-run finalize, V9), whatever {@code expect} says. If it is ACTIVE and
+   * the alias targets something else, {@link dev.durabledeploy.spi.DeployStateException}. If {@code
+   * expect} does not match, {@link dev.durabledeploy.spi.AliasDriftException} with the current
+   * alias and the deploy keeps its state (PENDING or FINALIZING).
+   */
   public Alias activate(
       SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
     requireArgs(site, id, actor);
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
-    return command(
+    return store.inSite(
         ACTION_ACTIVATE,
         site,
-        Rows.of(List.of(id), List.of()),
+        RowSelection.of(List.of(id), List.of()),
         s -> {
           Deploy deploy = existing(s, site, id);
           AliasRow row = s.aliases().get(alias);
@@ -257,17 +246,29 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
-  public boolean supportsFinalizing() {
-    return true;
-  }
-
-  @Override
+  /**
+   * Seals a deploy for finalize: {@link DeployState#PENDING} becomes {@link
+   * DeployState#FINALIZING}, after which uploads into it are refused (an upload that was already
+   * writing re-reads the state after its write and withdraws it). The caller verifies the deploy's
+   * bytes after this commits, so nothing it verified can change under it. Idempotent: a deploy
+   * already FINALIZING is returned unchanged (a finalize resuming one that crashed). Events:
+   * site.changed.
+   *
+   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
+   */
   public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
     return reseal(site, id, actor, DeployState.PENDING, DeployState.FINALIZING);
   }
 
-  @Override
+  /**
+   * Unseals a deploy whose finalize failed its verification: {@link DeployState#FINALIZING} becomes
+   * {@link DeployState#PENDING} again, so the client can upload what was missing. Idempotent: a
+   * PENDING deploy is returned unchanged. Events: site.changed.
+   *
+   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
+   */
   public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
     return reseal(site, id, actor, DeployState.FINALIZING, DeployState.PENDING);
   }
@@ -276,10 +277,10 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
   private Deploy reseal(SiteId site, DeployId id, Actor actor, DeployState from, DeployState to) {
     requireArgs(site, id, actor);
     String action = to == DeployState.FINALIZING ? ACTION_BEGIN_FINALIZE : ACTION_ABORT_FINALIZE;
-    return command(
+    return store.inSite(
         action,
         site,
-        Rows.of(List.of(id), List.of()),
+        RowSelection.of(List.of(id), List.of()),
         s -> {
           Deploy deploy = existing(s, site, id);
           if (deploy.state() == to) {
@@ -309,7 +310,11 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Adds an ACTIVE deploy found in the blob store (backfill) without touching any alias. Never
+   * overwrites: returns empty and changes nothing when a deploy or tombstone with this id exists.
+   * Events: site.changed.
+   */
   public Optional<Deploy> adopt(
       SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
     requireArgs(site, id, actor);
@@ -317,10 +322,10 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    return command(
+    return store.inSite(
         ACTION_ADOPT,
         site,
-        Rows.of(List.of(id), List.of(id)),
+        RowSelection.of(List.of(id), List.of(id)),
         s -> {
           if (s.deploy(id) != null || s.tombstone(id) != null) {
             return Optional.empty();
@@ -335,16 +340,26 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Points {@code alias} at {@code target} by compare-and-set against {@code expect} (promote,
+   * rollback), creating the alias at version 1 if it does not exist and {@code expect} allows it.
+   * The previous target gets {@code releasedAt = now}. The target must be an ACTIVE deploy ({@link
+   * dev.durabledeploy.spi.DeployStateException} if pending). If the alias already targets {@code
+   * target} and {@code expect} matches, nothing changes and the alias is returned (V9); a stale
+   * expectation is drift even then, so a caller never mistakes someone else's move for its own.
+   * Events: alias.changed, site.changed.
+   *
+   * @throws dev.durabledeploy.spi.AliasDriftException if {@code expect} does not match
+   */
   public Alias moveAlias(
       SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
     requireArgs(site, target, actor);
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
-    return command(
+    return store.inSite(
         ACTION_ALIAS_MOVE,
         site,
-        Rows.of(List.of(target), List.of()),
+        RowSelection.of(List.of(target), List.of()),
         s -> {
           Deploy deploy = existing(s, site, target);
           if (!deploy.isActive()) {
@@ -369,16 +384,21 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Deletes an alias by compare-and-set; its target gets {@code releasedAt = now}. The alias's
+   * version keeps counting (a re-created alias continues above the deleted one's version). Returns
+   * false and changes nothing when the alias does not exist. Events: alias.changed (with an empty
+   * deployId), site.changed.
+   */
   public boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor) {
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
     Objects.requireNonNull(actor, "actor");
-    return command(
+    return store.inSite(
         ACTION_ALIAS_DELETE,
         site,
-        Rows.of(List.of(), List.of()),
+        RowSelection.of(List.of(), List.of()),
         s -> {
           AliasRow row = s.aliases().get(alias);
           if (row == null || row.target() == null) {
@@ -392,16 +412,22 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Soft-deletes a deploy: the deploy row becomes a {@link Tombstone} expiring at {@code now +
+   * recoveryWindow}. Refused atomically with {@link dev.durabledeploy.spi.DeployAliasedException}
+   * when any alias targets the deploy (docs/invariants.md V1). Idempotent: an existing tombstone is
+   * returned unchanged. The caller moves the bytes to trash after this commits (V6). Events:
+   * deploy.deleted, site.changed.
+   */
   public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
     requireArgs(site, id, actor);
     if (recoveryWindow == null || recoveryWindow.isNegative()) {
       throw new InvalidInputException("recoveryWindow", "must be zero or positive");
     }
-    return command(
+    return store.inSite(
         ACTION_TOMBSTONE,
         site,
-        Rows.of(List.of(id), List.of(id)),
+        RowSelection.of(List.of(id), List.of(id)),
         s -> {
           Tombstone existing = s.tombstone(id);
           if (existing != null) {
@@ -435,13 +461,19 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Turns a tombstone back into its deploy row (never writes an alias). The caller moves the bytes
+   * back before calling this. Idempotent: a live deploy with no tombstone is returned unchanged.
+   * Events: deploy.restored, site.changed.
+   *
+   * @throws dev.durabledeploy.spi.TombstoneExpiredException if the recovery window has closed
+   */
   public Deploy restore(SiteId site, DeployId id, Actor actor) {
     requireArgs(site, id, actor);
-    return command(
+    return store.inSite(
         ACTION_RESTORE,
         site,
-        Rows.of(List.of(id), List.of(id)),
+        RowSelection.of(List.of(id), List.of(id)),
         s -> {
           Tombstone tombstone = s.tombstone(id);
           if (tombstone == null) {
@@ -473,13 +505,16 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Removes a tombstone for good; the caller deleted its bytes first (V6). Returns false and
+   * changes nothing when there is none. Events: deploy.purged, site.changed.
+   */
   public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
     requireArgs(site, id, actor);
-    return command(
+    return store.inSite(
         ACTION_PURGE,
         site,
-        Rows.of(List.of(), List.of(id)),
+        RowSelection.of(List.of(), List.of(id)),
         s -> {
           if (s.tombstone(id) == null) {
             return false;
@@ -492,14 +527,17 @@ public abstract class SiteRowsMetadataStore implements MetadataStore {
         });
   }
 
-  @Override
+  /**
+   * Removes every deploy, alias and tombstone of the site. Idempotent. Outbox events already
+   * appended stay and are delivered. Events: site.deleted (no site.changed).
+   */
   public SiteDeletion deleteSite(SiteId site, Actor actor) {
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(actor, "actor");
-    return command(
+    return store.inSite(
         ACTION_DELETE_SITE,
         site,
-        Rows.WHOLE_SITE,
+        RowSelection.WHOLE_SITE,
         s -> {
           if (!hasContent(s)) {
             if (!s.aliases().isEmpty()) {
