@@ -34,6 +34,7 @@ import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import dev.durabledeploy.spi.metadata.Tombstone;
+import dev.durabledeploy.spi.support.Threads;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.time.Duration;
@@ -894,11 +895,7 @@ public final class DeployService {
     java.util.concurrent.ExecutorService pool =
         java.util.concurrent.Executors.newFixedThreadPool(
             Math.min(DIGEST_CHECKS_IN_PARALLEL, toRead.size()),
-            r -> {
-              Thread t = new Thread(r, "durable-deploy-verify");
-              t.setDaemon(true);
-              return t;
-            });
+            Threads.daemon("durable-deploy-verify"));
     try {
       List<java.util.concurrent.Future<?>> reads = new ArrayList<>();
       toRead.forEach(
