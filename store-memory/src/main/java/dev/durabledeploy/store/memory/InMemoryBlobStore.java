@@ -35,9 +35,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * also hold objects under keys the library would never write ({@link #putForeign}), which listings
  * report as {@link ForeignBlob}s and prefix deletes and moves treat as objects.
  */
-// Not final only so that testkit's deprecated alias (dev.durabledeploy.testkit.memory) can
-// extend it for one release; it is not designed for other subclasses.
-public class InMemoryBlobStore implements BlobStore {
+public final class InMemoryBlobStore implements BlobStore {
 
   /** An object: {@code info} for a valid key, {@code foreign} (and no info) for any other. */
   private record StoredObject(byte[] bytes, BlobInfo info, ForeignBlob foreign) {
