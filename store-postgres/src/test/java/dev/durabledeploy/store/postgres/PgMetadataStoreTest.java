@@ -3,10 +3,10 @@ package dev.durabledeploy.store.postgres;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
-import dev.durabledeploy.testkit.tck.JobLeasesContract;
+import dev.durabledeploy.testkit.tck.MetadataStoreContract;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-class PostgresJobLeasesTest extends JobLeasesContract {
+class PgMetadataStoreTest extends MetadataStoreContract {
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
 
   @Override

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The site-lock contract on the host's own HikariCP pool of 4 connections, the configuration most
  * hosts run: the concurrent cases must finish within it and leave every connection free and clean.
  */
-class PostgresSiteLocksTest extends SiteLocksContract {
+class PgSiteLocksTest extends SiteLocksContract {
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
 
   private HikariDataSource hostPool;

@@ -3,10 +3,10 @@ package dev.durabledeploy.store.postgres;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
-import dev.durabledeploy.testkit.tck.MetadataStoreContract;
+import dev.durabledeploy.testkit.tck.JobLeasesContract;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-class PostgresMetadataStoreTest extends MetadataStoreContract {
+class PgJobLeasesTest extends JobLeasesContract {
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
 
   @Override

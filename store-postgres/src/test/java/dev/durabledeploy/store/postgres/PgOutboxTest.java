@@ -6,7 +6,7 @@ import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.tck.OutboxContract;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-class PostgresOutboxTest extends OutboxContract {
+class PgOutboxTest extends OutboxContract {
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
 
   @Override
