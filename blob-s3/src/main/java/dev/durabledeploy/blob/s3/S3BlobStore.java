@@ -1,11 +1,6 @@
 package dev.durabledeploy.blob.s3;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
-import dev.durabledeploy.spi.RemoteCallException;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -15,6 +10,11 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.RemoteCallException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.Fence;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.io.IOException;

@@ -7,17 +7,10 @@ import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DeployNotFoundException;
-import dev.durabledeploy.spi.DeployStateException;
-import dev.durabledeploy.spi.DurableDeployException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.TombstoneExpiredException;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
@@ -26,6 +19,13 @@ import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
+import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.SiteLockLostException;
+import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
@@ -492,7 +492,7 @@ public final class DeployService {
     SiteLock lock;
     try {
       lock = op.lockSite(store.siteLocks(), site, options.lockTimeout());
-    } catch (dev.durabledeploy.spi.SiteBusyException busy) {
+    } catch (dev.durabledeploy.spi.exception.SiteBusyException busy) {
       return Optional.empty();
     }
     // Lock: the site's lock, taken after the delete, GC or purge that removed the deploy (they
@@ -572,8 +572,8 @@ public final class DeployService {
    * fencing token to refuse it. So the write is not started when the lock's remaining validity is
    * short (its renewals are failing), and after the write the lock and the state are checked again:
    * if the lock was lost, another host may have finalized the deploy before this write landed, and
-   * the upload fails with {@link dev.durabledeploy.spi.SiteLockLostException} saying so; the
-   * reconciler then reports the deploy as {@code CONTENT_CHANGED}.
+   * the upload fails with {@link dev.durabledeploy.spi.exception.SiteLockLostException} saying so;
+   * the reconciler then reports the deploy as {@code CONTENT_CHANGED}.
    */
   private BlobInfo replace(
       Operation op,

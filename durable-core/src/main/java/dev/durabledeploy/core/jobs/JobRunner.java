@@ -1,8 +1,8 @@
 package dev.durabledeploy.core.jobs;
 
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
 import dev.durabledeploy.spi.support.Threads;

@@ -1,15 +1,15 @@
 package dev.durabledeploy.core.metadata;
 
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DeployNotFoundException;
-import dev.durabledeploy.spi.DeployStateException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TombstoneExpiredException;
+import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployAliasedException;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
+import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AliasRow;
@@ -40,7 +40,8 @@ import java.util.Optional;
  * current state (docs/invariants.md V9); "changes nothing" includes the audit log. Every command
  * that changes anything appends {@link StandardEvents#SITE_CHANGED} last. Unknown deploys raise
  * {@link DeployNotFoundException}; transient backend trouble the store's {@link
- * dev.durabledeploy.spi.TransientStoreException}. Thread-safe: it holds no state of its own.
+ * dev.durabledeploy.spi.exception.TransientStoreException}. Thread-safe: it holds no state of its
+ * own.
  *
  * <p>These are the index's rules, not a saga: a command moves rows, never bytes, and takes no site
  * lock. Hosts deploy through {@link dev.durabledeploy.core.deploy.DeployService}, which calls these
@@ -160,7 +161,7 @@ public final class MetadataCommands {
   /**
    * Creates a {@link DeployState#PENDING} deploy. Idempotent: if the deploy already exists with the
    * same sha it is returned unchanged; with another sha (or as a tombstone) it is refused with
-   * {@link dev.durabledeploy.spi.DeployStateException}. Events: site.changed.
+   * {@link dev.durabledeploy.spi.exception.DeployStateException}. Events: site.changed.
    *
    * @param sha the commit sha, or {@code null}
    */
@@ -202,9 +203,9 @@ public final class MetadataCommands {
    *
    * <p>If the deploy is already ACTIVE and the alias already targets it, nothing changes and the
    * alias is returned (a re-run finalize, V9), whatever {@code expect} says. If it is ACTIVE and
-   * the alias targets something else, {@link dev.durabledeploy.spi.DeployStateException}. If {@code
-   * expect} does not match, {@link dev.durabledeploy.spi.AliasDriftException} with the current
-   * alias and the deploy keeps its state (PENDING or FINALIZING).
+   * the alias targets something else, {@link dev.durabledeploy.spi.exception.DeployStateException}.
+   * If {@code expect} does not match, {@link dev.durabledeploy.spi.exception.AliasDriftException}
+   * with the current alias and the deploy keeps its state (PENDING or FINALIZING).
    */
   public Alias activate(
       SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
@@ -254,8 +255,9 @@ public final class MetadataCommands {
    * already FINALIZING is returned unchanged (a finalize resuming one that crashed). Events:
    * site.changed.
    *
-   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
-   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
+   * @throws dev.durabledeploy.spi.exception.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.exception.DeployNotFoundException when there is no live deploy
+   *     with the id
    */
   public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
     return reseal(site, id, actor, DeployState.PENDING, DeployState.FINALIZING);
@@ -266,8 +268,9 @@ public final class MetadataCommands {
    * {@link DeployState#PENDING} again, so the client can upload what was missing. Idempotent: a
    * PENDING deploy is returned unchanged. Events: site.changed.
    *
-   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
-   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
+   * @throws dev.durabledeploy.spi.exception.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.exception.DeployNotFoundException when there is no live deploy
+   *     with the id
    */
   public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
     return reseal(site, id, actor, DeployState.FINALIZING, DeployState.PENDING);
@@ -344,12 +347,12 @@ public final class MetadataCommands {
    * Points {@code alias} at {@code target} by compare-and-set against {@code expect} (promote,
    * rollback), creating the alias at version 1 if it does not exist and {@code expect} allows it.
    * The previous target gets {@code releasedAt = now}. The target must be an ACTIVE deploy ({@link
-   * dev.durabledeploy.spi.DeployStateException} if pending). If the alias already targets {@code
-   * target} and {@code expect} matches, nothing changes and the alias is returned (V9); a stale
-   * expectation is drift even then, so a caller never mistakes someone else's move for its own.
-   * Events: alias.changed, site.changed.
+   * dev.durabledeploy.spi.exception.DeployStateException} if pending). If the alias already targets
+   * {@code target} and {@code expect} matches, nothing changes and the alias is returned (V9); a
+   * stale expectation is drift even then, so a caller never mistakes someone else's move for its
+   * own. Events: alias.changed, site.changed.
    *
-   * @throws dev.durabledeploy.spi.AliasDriftException if {@code expect} does not match
+   * @throws dev.durabledeploy.spi.exception.AliasDriftException if {@code expect} does not match
    */
   public Alias moveAlias(
       SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
@@ -414,10 +417,10 @@ public final class MetadataCommands {
 
   /**
    * Soft-deletes a deploy: the deploy row becomes a {@link Tombstone} expiring at {@code now +
-   * recoveryWindow}. Refused atomically with {@link dev.durabledeploy.spi.DeployAliasedException}
-   * when any alias targets the deploy (docs/invariants.md V1). Idempotent: an existing tombstone is
-   * returned unchanged. The caller moves the bytes to trash after this commits (V6). Events:
-   * deploy.deleted, site.changed.
+   * recoveryWindow}. Refused atomically with {@link
+   * dev.durabledeploy.spi.exception.DeployAliasedException} when any alias targets the deploy
+   * (docs/invariants.md V1). Idempotent: an existing tombstone is returned unchanged. The caller
+   * moves the bytes to trash after this commits (V6). Events: deploy.deleted, site.changed.
    */
   public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
     requireArgs(site, id, actor);
@@ -466,7 +469,8 @@ public final class MetadataCommands {
    * back before calling this. Idempotent: a live deploy with no tombstone is returned unchanged.
    * Events: deploy.restored, site.changed.
    *
-   * @throws dev.durabledeploy.spi.TombstoneExpiredException if the recovery window has closed
+   * @throws dev.durabledeploy.spi.exception.TombstoneExpiredException if the recovery window has
+   *     closed
    */
   public Deploy restore(SiteId site, DeployId id, Actor actor) {
     requireArgs(site, id, actor);

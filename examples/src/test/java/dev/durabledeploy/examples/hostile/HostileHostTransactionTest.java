@@ -141,7 +141,7 @@ class HostileHostTransactionTest {
         assertThat(
                 catchThrowable(
                     () -> other.siteLocks().acquire(SITE, java.time.Duration.ofMillis(300))))
-            .isInstanceOf(dev.durabledeploy.spi.SiteBusyException.class);
+            .isInstanceOf(dev.durabledeploy.spi.exception.SiteBusyException.class);
         assertThat(held.isHeld()).isTrue();
       }
     }

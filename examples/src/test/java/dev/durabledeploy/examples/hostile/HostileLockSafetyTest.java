@@ -3,9 +3,9 @@ package dev.durabledeploy.examples.hostile;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import dev.durabledeploy.store.valkey.ValkeyStore;
@@ -178,7 +178,8 @@ class HostileLockSafetyTest {
                 SiteLock lock;
                 try {
                   lock = store.siteLocks().acquire(SITE, Duration.ofSeconds(2));
-                } catch (SiteBusyException | dev.durabledeploy.spi.TransientStoreException e) {
+                } catch (SiteBusyException
+                    | dev.durabledeploy.spi.exception.TransientStoreException e) {
                   continue;
                 } catch (RuntimeException e) {
                   continue;

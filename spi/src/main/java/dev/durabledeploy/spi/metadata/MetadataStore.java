@@ -22,9 +22,9 @@ import java.util.function.Function;
  * order on every store.
  *
  * <p>Time comes from the store's injected {@link java.time.Clock}. Transient backend trouble raises
- * {@link dev.durabledeploy.spi.TransientStoreException}. Implementations are thread-safe; mutual
- * exclusion of whole sagas is the {@link dev.durabledeploy.spi.lock.SiteLocks site lock}'s job, not
- * this interface's.
+ * {@link dev.durabledeploy.spi.exception.TransientStoreException}. Implementations are thread-safe;
+ * mutual exclusion of whole sagas is the {@link dev.durabledeploy.spi.lock.SiteLocks site lock}'s
+ * job, not this interface's.
  */
 public interface MetadataStore {
 

@@ -1,7 +1,6 @@
 package dev.durabledeploy.store.memory;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -11,6 +10,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.lock.Fence;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

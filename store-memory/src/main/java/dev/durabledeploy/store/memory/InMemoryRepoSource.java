@@ -1,6 +1,6 @@
 package dev.durabledeploy.store.memory;
 
-import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.git.RepoId;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.spi.git.RepoSource;

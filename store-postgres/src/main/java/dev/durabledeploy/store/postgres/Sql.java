@@ -1,10 +1,10 @@
 package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
 import java.nio.ByteBuffer;

@@ -1,9 +1,9 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.metadata.MetadataStore;

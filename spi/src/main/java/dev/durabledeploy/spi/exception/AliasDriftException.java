@@ -1,5 +1,7 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import java.util.Optional;

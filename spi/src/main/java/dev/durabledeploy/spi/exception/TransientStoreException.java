@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 /**
  * A backend (database, Valkey, object store) was unreachable or refused the call for a reason that

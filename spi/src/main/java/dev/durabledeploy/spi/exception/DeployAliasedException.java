@@ -1,5 +1,8 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
 import java.util.List;
 
 /**

@@ -1,4 +1,6 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
+
+import dev.durabledeploy.spi.SiteId;
 
 /**
  * An operation lost its site lock while it ran (docs/invariants.md E1): the store could not renew

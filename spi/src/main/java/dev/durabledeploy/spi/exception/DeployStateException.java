@@ -1,5 +1,7 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.DeployState;
 
 /**

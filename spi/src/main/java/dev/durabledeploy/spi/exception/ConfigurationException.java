@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 /**
  * A builder was given a setting it cannot work with. Thrown at {@code build()} or start, and names

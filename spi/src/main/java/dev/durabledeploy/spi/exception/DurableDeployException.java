@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 /**
  * Root of every exception durable-deploy throws. Unchecked: callers decide where to handle, and

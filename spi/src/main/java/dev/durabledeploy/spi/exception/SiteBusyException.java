@@ -1,5 +1,6 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
+import dev.durabledeploy.spi.SiteId;
 import java.time.Duration;
 
 /**

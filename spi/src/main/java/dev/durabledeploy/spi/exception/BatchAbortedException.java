@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 /**
  * A batched job gave up after too many consecutive batch failures (default 3, see {@link

@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 /**
  * A running workflow engine could not take or answer a call now, for a reason that should pass: its

@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 import dev.durabledeploy.spi.engine.EngineStatus;
 import java.util.Objects;

@@ -1,4 +1,7 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
+
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
 
 /** No deploy (and, where the operation says so, no tombstone) exists with this id in this site. */
 public class DeployNotFoundException extends DurableDeployException {

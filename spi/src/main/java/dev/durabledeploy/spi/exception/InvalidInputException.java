@@ -1,4 +1,4 @@
-package dev.durabledeploy.spi;
+package dev.durabledeploy.spi.exception;
 
 import java.util.Objects;
 
