@@ -327,6 +327,21 @@ public final class S3BlobStore implements BlobStore {
         if (there.isEmpty() || !expectedETag.equals(there.get().etag())) {
           throw new BlobExistsException(key);
         }
+      } catch (NotFound noSuchUpload) {
+        // The server no longer knows the upload. After a lost answer, the first completion may
+        // have landed (MinIO and Ceph RGW forget a completed upload; AWS answers a repeat 200):
+        // then the object there is this upload's, which its ETag shows.
+        Optional<BlobInfo> there = stat(key, true);
+        if (there.isEmpty() || !expectedETag.equals(there.get().etag())) {
+          throw new TransientStoreException(
+              "complete multipart upload of "
+                  + key
+                  + " in bucket '"
+                  + bucket
+                  + "': the server no longer knows the upload (aborted meanwhile, e.g. by a"
+                  + " lifecycle rule for incomplete uploads, or by another client); send the file"
+                  + " again");
+        }
       }
     } catch (IOException e) {
       abort(key, uploadId);

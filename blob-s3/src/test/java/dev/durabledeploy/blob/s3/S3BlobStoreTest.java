@@ -67,7 +67,13 @@ class S3BlobStoreTest extends BlobStoreContract {
     volatile String throwOnOperation;
     final AtomicInteger throwAfter = new AtomicInteger(Integer.MAX_VALUE);
     final AtomicReference<Runnable> beforeCopy = new AtomicReference<>();
+    final AtomicReference<Runnable> beforeHead = new AtomicReference<>();
     volatile String breakConnectionOf;
+
+    /** Statuses answered, in turn, to the next requests of {@link #failOperation}. */
+    final java.util.Queue<Integer> nextStatuses =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+
     final AtomicInteger connectionBreaksLeft = new AtomicInteger();
 
     @Override
@@ -78,6 +84,10 @@ class S3BlobStoreTest extends BlobStoreContract {
           operation.equals("CopyObject") ? beforeCopy.getAndSet(null) : null;
       if (concurrentWriter != null) {
         concurrentWriter.run();
+      }
+      Runnable beforeHeadRun = operation.equals("HeadObject") ? beforeHead.getAndSet(null) : null;
+      if (beforeHeadRun != null) {
+        beforeHeadRun.run();
       }
       if (operation.equals(throwOnOperation) && throwAfter.decrementAndGet() < 0) {
         throw new IllegalStateException("process killed during " + operation);
@@ -97,9 +107,11 @@ class S3BlobStoreTest extends BlobStoreContract {
     public SdkHttpResponse modifyHttpResponse(
         Context.ModifyHttpResponse context, ExecutionAttributes attributes) {
       String operation = attributes.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
-      if (operation.equals(failOperation) && failuresLeft.getAndDecrement() > 0) {
+      Integer queued = operation.equals(failOperation) ? nextStatuses.poll() : null;
+      if (queued != null
+          || (operation.equals(failOperation) && failuresLeft.getAndDecrement() > 0)) {
         return context.httpResponse().toBuilder()
-            .statusCode(failStatus)
+            .statusCode(queued != null ? queued : failStatus)
             .statusText("Injected")
             .build();
       }
@@ -436,6 +448,84 @@ class S3BlobStoreTest extends BlobStoreContract {
     try (BlobContent c = parts.get(BlobKey.of("big/retried.bin")).orElseThrow()) {
       assertThat(Arrays.equals(c.readAllBytes(), data)).isTrue();
     }
+  }
+
+  @ParameterizedTest(name = "create only: {0}")
+  @ValueSource(booleans = {false, true})
+  @DisplayName(
+      "a multipart upload whose completion answer was lost is its own success when retried")
+  void multipartCompletionResponseLost(boolean createOnly) {
+    S3BlobStore parts =
+        configured(S3.bucket()).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    byte[] data = new byte[6 * 1024 * 1024];
+    new Random(13).nextBytes(data);
+    BlobKey key = BlobKey.of("big/lost-" + createOnly + ".bin");
+    int before = recorder.count("CompleteMultipartUpload");
+    // The server completes the upload; its answer is replaced by a 503, so the store completes
+    // again, and the server no longer knows the upload (404 NoSuchUpload).
+    recorder.failStatus = 503;
+    recorder.failOperation = "CompleteMultipartUpload";
+    recorder.failuresLeft.set(1);
+    BlobInfo stored =
+        createOnly
+            ? parts.create(key, new ByteArrayInputStream(data), data.length, BlobMetadata.binary())
+            : parts.put(key, new ByteArrayInputStream(data), data.length, BlobMetadata.binary());
+    assertThat(recorder.count("CompleteMultipartUpload") - before).isEqualTo(2);
+    assertThat(stored.etag()).endsWith("-2");
+    try (BlobContent c = parts.get(key).orElseThrow()) {
+      assertThat(Arrays.equals(c.readAllBytes(), data)).isTrue();
+    }
+  }
+
+  @ParameterizedTest(name = "create only: {0}")
+  @ValueSource(booleans = {false, true})
+  @DisplayName(
+      "a retried multipart completion that meets NoSuchUpload is its own success if its object is"
+          + " there")
+  void retriedCompletionMeetsNoSuchUpload(boolean createOnly) {
+    S3BlobStore parts =
+        configured(S3.bucket()).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    byte[] data = new byte[6 * 1024 * 1024];
+    new Random(14).nextBytes(data);
+    BlobKey key = BlobKey.of("big/forgotten-" + createOnly + ".bin");
+    // The first completion lands but its answer is lost (503); a server that forgets a completed
+    // upload (MinIO, Ceph RGW) answers the retry 404 NoSuchUpload. Broke before: the store's
+    // private "absent" marker escaped to the caller, without a message.
+    recorder.failOperation = "CompleteMultipartUpload";
+    recorder.nextStatuses.addAll(List.of(503, 404));
+    BlobInfo stored =
+        createOnly
+            ? parts.create(key, new ByteArrayInputStream(data), data.length, BlobMetadata.binary())
+            : parts.put(key, new ByteArrayInputStream(data), data.length, BlobMetadata.binary());
+    assertThat(stored.etag()).endsWith("-2");
+    try (BlobContent c = parts.get(key).orElseThrow()) {
+      assertThat(Arrays.equals(c.readAllBytes(), data)).isTrue();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "a multipart completion that meets NoSuchUpload with no object of its own fails transiently")
+  void completionOfAVanishedUpload() {
+    S3BlobStore parts = configured(bucket).multipart(5L * 1024 * 1024, 5L * 1024 * 1024).build();
+    extra.add(parts);
+    byte[] data = new byte[6 * 1024 * 1024];
+    new Random(15).nextBytes(data);
+    BlobKey key = BlobKey.of("big/vanished.bin");
+    // The server answers 404 although it completed: the object's ETag shows it, so make it
+    // another object's by writing over it before the store looks.
+    recorder.failOperation = "CompleteMultipartUpload";
+    recorder.nextStatuses.add(404);
+    recorder.beforeHead.set(() -> put("big/vanished.bin", "someone else's"));
+    assertThatThrownBy(
+            () ->
+                parts.put(key, new ByteArrayInputStream(data), data.length, BlobMetadata.binary()))
+        .isInstanceOf(TransientStoreException.class)
+        .hasMessageContaining("big/vanished.bin")
+        .hasMessageContaining("in bucket '" + bucket + "'")
+        .hasMessageContaining("no longer knows the upload");
   }
 
   @Test
