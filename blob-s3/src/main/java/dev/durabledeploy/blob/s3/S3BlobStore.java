@@ -85,9 +85,18 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * ETag, so a move copies such an object part by part on its original part boundaries, which keeps
  * its ETag (the boundaries are the source's own part size, asked of its first part, so objects
  * other clients wrote in parts keep theirs too; one whose parts differ in size but for the last is
- * copied on wrong boundaries, and re-tagged). Throttling, 5xx and network failures are retried with
- * the library's {@link RetryPolicy} (the SDK's own retries are off, so there is one policy); 403
- * and other 4xx fail at once. No message ever contains a credential.
+ * copied on wrong boundaries, and re-tagged).
+ *
+ * <p>Each request is sent once and a throttling, 5xx or network failure fails the call at once
+ * ({@link RemoteCallException} with the status, or {@link TransientStoreException}, both transient
+ * to the {@link RetryPolicy}, naming the request and the bucket), because the caller retries the
+ * whole call: the core runs its blob calls (stats, gets, lists, puts, deletes, moves) under the
+ * library's retry policy. The exceptions are the requests of an upload, which its caller cannot
+ * repeat once the store has read its stream: the parts, start, completion and abort of a multipart
+ * upload, a {@link #create} and the HEAD that confirms it, retried here with the builder's {@link
+ * Builder#retryPolicy} ({@link #retryCount()} counts them); and the check of the bucket at {@link
+ * Builder#build()}. The SDK's own retries are off, so there is one policy. 403 and other 4xx fail
+ * at once. No message ever contains a credential.
  */
 public final class S3BlobStore implements BlobStore {
 
@@ -130,7 +139,10 @@ public final class S3BlobStore implements BlobStore {
     return new Builder();
   }
 
-  /** Retried calls so far (each retry counted once). */
+  /**
+   * Retries this store made itself so far, each counted once: only requests of an upload, whose
+   * stream its caller cannot send again (see the class description).
+   */
   public long retryCount() {
     return retries.get();
   }
@@ -180,8 +192,10 @@ public final class S3BlobStore implements BlobStore {
     }
     byte[] body = readExactly(data, (int) size);
     String sha256 = HexFormat.of().formatHex(digest("SHA-256").digest(body));
-    // The body is in memory, so a put can be retried; a create's retry is told apart from a
-    // concurrent creator by the SHA-256 recorded with the object.
+    // A put is sent once: every caller holds its bytes and retries it whole (the core with its
+    // retrier). A create is retried here, because the core hands it an upload's one-shot stream
+    // and no retrier; the retry is told apart from a concurrent creator by the SHA-256 recorded
+    // with the object.
     try {
       call(
           (createOnly ? "create " : "put ") + key,
@@ -202,13 +216,13 @@ public final class S3BlobStore implements BlobStore {
           createOnly,
           createOnly);
     } catch (PreconditionFailed e) {
-      Optional<BlobInfo> there = e.retried ? stat(key) : Optional.empty();
+      Optional<BlobInfo> there = e.retried ? stat(key, true) : Optional.empty();
       if (there.isPresent() && there.get().size() == size && sha256.equals(there.get().sha256())) {
         return there.get();
       }
       throw new BlobExistsException(key);
     }
-    return stat(key)
+    return stat(key, createOnly)
         .orElseThrow(() -> new DurableDeployException("stored " + key + " but cannot see it"));
   }
 
@@ -309,9 +323,24 @@ public final class S3BlobStore implements BlobStore {
             createOnly);
       } catch (PreconditionFailed e) {
         abort(key, uploadId);
-        Optional<BlobInfo> there = e.retried ? stat(key) : Optional.empty();
+        Optional<BlobInfo> there = e.retried ? stat(key, true) : Optional.empty();
         if (there.isEmpty() || !expectedETag.equals(there.get().etag())) {
           throw new BlobExistsException(key);
+        }
+      } catch (NotFound noSuchUpload) {
+        // The server no longer knows the upload. After a lost answer, the first completion may
+        // have landed (MinIO and Ceph RGW forget a completed upload; AWS answers a repeat 200):
+        // then the object there is this upload's, which its ETag shows.
+        Optional<BlobInfo> there = stat(key, true);
+        if (there.isEmpty() || !expectedETag.equals(there.get().etag())) {
+          throw new TransientStoreException(
+              "complete multipart upload of "
+                  + key
+                  + " in bucket '"
+                  + bucket
+                  + "': the server no longer knows the upload (aborted meanwhile, e.g. by a"
+                  + " lifecycle rule for incomplete uploads, or by another client); send the file"
+                  + " again");
         }
       }
     } catch (IOException e) {
@@ -324,7 +353,7 @@ public final class S3BlobStore implements BlobStore {
       throw e;
     }
     BlobInfo stored =
-        stat(key)
+        stat(key, true)
             .orElseThrow(() -> new DurableDeployException("stored " + key + " but cannot see it"));
     return new BlobInfo(
         key,
@@ -345,7 +374,10 @@ public final class S3BlobStore implements BlobStore {
 
   private void abort(BlobKey key, String uploadId) {
     try {
-      s3.abortMultipartUpload(r -> r.bucket(bucket).key(key(key)).uploadId(uploadId));
+      call(
+          "abort multipart upload of " + key,
+          () -> s3.abortMultipartUpload(r -> r.bucket(bucket).key(key(key)).uploadId(uploadId)),
+          true);
     } catch (RuntimeException e) {
       // A lifecycle rule for incomplete multipart uploads cleans what this could not.
     }
@@ -355,7 +387,7 @@ public final class S3BlobStore implements BlobStore {
   public Optional<BlobContent> get(BlobKey key) {
     try {
       ResponseInputStream<GetObjectResponse> stream =
-          call("get " + key, () -> s3.getObject(r -> r.bucket(bucket).key(key(key))), true);
+          call("get " + key, () -> s3.getObject(r -> r.bucket(bucket).key(key(key))), false);
       GetObjectResponse r = stream.response();
       BlobInfo info =
           new BlobInfo(
@@ -373,9 +405,14 @@ public final class S3BlobStore implements BlobStore {
 
   @Override
   public Optional<BlobInfo> stat(BlobKey key) {
+    return stat(key, false);
+  }
+
+  /** With {@code retry}: the confirmation of an upload, which its caller cannot repeat. */
+  private Optional<BlobInfo> stat(BlobKey key, boolean retry) {
     try {
       HeadObjectResponse r =
-          call("stat " + key, () -> s3.headObject(h -> h.bucket(bucket).key(key(key))), true);
+          call("stat " + key, () -> s3.headObject(h -> h.bucket(bucket).key(key(key))), retry);
       return Optional.of(
           new BlobInfo(
               key,
@@ -453,7 +490,7 @@ public final class S3BlobStore implements BlobStore {
 
   @Override
   public void delete(BlobKey key) {
-    call("delete " + key, () -> s3.deleteObject(r -> r.bucket(bucket).key(key(key))), true);
+    call("delete " + key, () -> s3.deleteObject(r -> r.bucket(bucket).key(key(key))), false);
   }
 
   @Override
@@ -506,7 +543,7 @@ public final class S3BlobStore implements BlobStore {
                         // cannot carry a control character, so without it one such key makes
                         // the whole page unreadable.
                         .encodingType(EncodingType.URL)),
-        true);
+        false);
   }
 
   /** One DeleteObjects request on raw S3 keys; refused keys fail the call with their codes. */
@@ -517,7 +554,7 @@ public final class S3BlobStore implements BlobStore {
     int single = 0;
     for (String k : keys) {
       if (k.chars().anyMatch(Character::isISOControl)) {
-        call("delete " + render(k), () -> s3.deleteObject(r -> r.bucket(bucket).key(k)), true);
+        call("delete " + render(k), () -> s3.deleteObject(r -> r.bucket(bucket).key(k)), false);
         single++;
       } else {
         s3Keys.add(k);
@@ -532,7 +569,7 @@ public final class S3BlobStore implements BlobStore {
         call(
             "delete " + s3Keys.size() + " objects",
             () -> s3.deleteObjects(r -> r.bucket(bucket).delete(d -> d.objects(ids).quiet(true))),
-            true);
+            false);
     if (response.hasErrors() && !response.errors().isEmpty()) {
       List<String> refused =
           response.errors().stream()
@@ -659,7 +696,7 @@ public final class S3BlobStore implements BlobStore {
                                       .copySourceIfMatch(o.eTag())
                                       .destinationBucket(bucket)
                                       .destinationKey(destination)),
-                      true)
+                      false)
                   .copyObjectResult()
                   .eTag();
     } catch (NotFound notFound) {
@@ -763,7 +800,7 @@ public final class S3BlobStore implements BlobStore {
         call(
             "stat " + render(o.key()),
             () -> s3.headObject(h -> h.bucket(bucket).key(o.key()).ifMatch(o.eTag())),
-            true);
+            false);
     String uploadId =
         call(
                 "start the copy of " + render(o.key()),
@@ -779,7 +816,7 @@ public final class S3BlobStore implements BlobStore {
                                 .contentLanguage(source.contentLanguage())
                                 .expires(source.expires())
                                 .metadata(source.metadata())),
-                true)
+                false)
             .uploadId();
     try {
       List<CompletedPart> copiedParts = new ArrayList<>();
@@ -801,7 +838,7 @@ public final class S3BlobStore implements BlobStore {
                                     .destinationKey(destination)
                                     .uploadId(uploadId)
                                     .partNumber(number)),
-                    true)
+                    false)
                 .copyPartResult()
                 .eTag();
         copiedParts.add(CompletedPart.builder().partNumber(number).eTag(eTag).build());
@@ -816,7 +853,7 @@ public final class S3BlobStore implements BlobStore {
                               .uploadId(uploadId)
                               .multipartUpload(
                                   CompletedMultipartUpload.builder().parts(copiedParts).build())),
-              true)
+              false)
           .eTag();
     } catch (RuntimeException e) {
       try {
@@ -834,7 +871,7 @@ public final class S3BlobStore implements BlobStore {
           call(
               "stat " + render(s3Key),
               () -> s3.headObject(h -> h.bucket(bucket).key(s3Key)),
-              true));
+              false));
     } catch (NotFound e) {
       return Optional.empty();
     }
@@ -882,9 +919,13 @@ public final class S3BlobStore implements BlobStore {
   }
 
   /**
-   * Runs a request with the library's retry policy. With {@code conditional} (a write with {@code
-   * If-None-Match}): 412 is {@link PreconditionFailed}, 501 a clear refusal, and 409 (S3's
-   * ConditionalRequestConflict: another conditional write of the key is in flight) is retried.
+   * Runs a request once, or with {@code retry} under the library's retry policy. Only the requests
+   * of an upload are retried here, since their caller cannot send the stream again; every other
+   * request fails at its first transient failure, for the caller's own retrier to decide (the
+   * core's wraps each blob call in the same policy, so retrying here too multiplied the attempts).
+   * With {@code conditional} (a write with {@code If-None-Match}): 412 is {@link
+   * PreconditionFailed}, 501 a clear refusal, and 409 (S3's ConditionalRequestConflict: another
+   * conditional write of the key is in flight) is retried.
    */
   private <T> T call(String what, Supplier<T> request, boolean retry, boolean conditional) {
     int attempt = 1;
@@ -913,7 +954,18 @@ public final class S3BlobStore implements BlobStore {
         }
         RemoteCallException mapped =
             new RemoteCallException(
-                "s3", e.statusCode(), what + " in bucket '" + bucket + "': " + describe(e), e);
+                "s3",
+                e.statusCode(),
+                what
+                    + " in bucket '"
+                    + bucket
+                    + "': "
+                    + describe(e)
+                    + (isTransient(e.statusCode())
+                        ? "; throttled or unavailable, which should pass: check the request rate"
+                            + " and the health of the S3 server"
+                        : ""),
+                e);
         boolean conflict = conditional && e.statusCode() == 409;
         boolean again =
             conflict
@@ -944,6 +996,11 @@ public final class S3BlobStore implements BlobStore {
         throw new TransientStoreException(what + " was interrupted", interrupted);
       }
     }
+  }
+
+  /** What {@link RemoteCallException#isTransient()} says of a status: 408, 429, 5xx. */
+  private static boolean isTransient(int statusCode) {
+    return statusCode == 408 || statusCode == 429 || statusCode >= 500;
   }
 
   private static String code(S3Exception e) {
@@ -1011,6 +1068,10 @@ public final class S3BlobStore implements BlobStore {
       return this;
     }
 
+    /**
+     * The retries of an upload's requests and of the bucket check at {@link #build()}; every other
+     * request is sent once, for the caller to retry (see {@link S3BlobStore}).
+     */
     public Builder retryPolicy(RetryPolicy retryPolicy) {
       this.retryPolicy = retryPolicy;
       return this;
