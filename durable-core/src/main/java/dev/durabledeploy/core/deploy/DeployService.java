@@ -266,7 +266,8 @@ public final class DeployService {
           // decides is the re-check after the write.
           requireUploadable(requireDeploy(op, site, deployId));
           BlobKey key = BlobLayout.deploy(site, deployId).resolve(path.value());
-          boolean known = uploads.admit(site, deployId, key, () -> countUploaded(site, deployId));
+          boolean known =
+              uploads.admit(site, deployId, key, () -> countUploaded(op, site, deployId));
           if (known || !lockFreeUploads()) {
             return replace(op, site, deployId, key, data, size, metadata);
           }
@@ -668,10 +669,12 @@ public final class DeployService {
             + " deploy's state; if it is finalized, upload to a new deploy");
   }
 
-  private Set<String> countUploaded(SiteId site, DeployId deployId) {
+  private Set<String> countUploaded(Operation op, SiteId site, DeployId deployId) {
     Set<String> paths = new HashSet<>();
     BlobKey marker = BlobLayout.marker(site, deployId);
-    for (BlobInfo info : blobs.listAll(BlobLayout.deploy(site, deployId))) {
+    List<BlobInfo> listed =
+        retrier.call(op, () -> blobs.listAll(BlobLayout.deploy(site, deployId)));
+    for (BlobInfo info : listed) {
       // A marker in a pending deploy is a leftover (a finalize that stopped), not a file.
       if (!info.key().equals(marker)) {
         paths.add(info.key().value());

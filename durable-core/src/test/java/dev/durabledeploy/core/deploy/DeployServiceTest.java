@@ -31,6 +31,7 @@ import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.StandardEvents;
+import dev.durabledeploy.testkit.FaultInjectingBlobStore;
 import java.io.ByteArrayInputStream;
 import java.time.Duration;
 import java.time.Instant;
@@ -112,6 +113,17 @@ class DeployServiceTest extends CoreFixture {
       assertThatThrownBy(() -> upload(DeployId.of("20260101-000000-0000000"), "a.txt", "x"))
           .isInstanceOf(DeployNotFoundException.class);
       assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a blob store fault while an upload counts the deploy's files is retried")
+    void countingFaultIsRetried() {
+      Deploy d = deploys.init(SITE, null);
+      // The first blob call of a deploy's first upload lists the deploy to count its files.
+      blobs.failOnCall(1, FaultInjectingBlobStore.When.BEFORE);
+      upload(d.id(), "index.html", "<h1>v1</h1>");
+      assertThat(keys(BlobLayout.deploy(SITE, d.id())))
+          .containsExactly(SITE.value() + "/deploys/" + d.id().value() + "/index.html");
     }
 
     @Test
