@@ -26,13 +26,11 @@ import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.io.InputStream;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -107,17 +105,14 @@ public final class DeployService {
 
   private final Store store;
   private final MetadataStore metadata;
-  private final MetadataCommands commands;
-  private final BlobStore blobs;
   private final Operations operations;
-  private final Retrier retrier;
   private final DeployOptions options;
-  private final RandomGenerator random;
   private final Actor actor;
-  private final UploadCounter uploadCounter;
   private final SitePurge sitePurge;
+  private final Lifecycle lifecycle;
   private final Uploads uploads;
   private final Finalization finalization;
+  private final AliasMoves aliasMoves;
 
   public DeployService(
       Store store,
@@ -126,17 +121,25 @@ public final class DeployService {
       Retrier retrier,
       DeployOptions options,
       RandomGenerator random) {
-    this.uploadCounter = new UploadCounter(options.maxFilesPerDeploy());
+    UploadCounter uploadCounter = new UploadCounter(options.maxFilesPerDeploy());
     this.store = store;
     this.metadata = store.metadata();
-    this.commands = new MetadataCommands(metadata);
-    this.blobs = blobs;
+    MetadataCommands commands = new MetadataCommands(metadata);
     this.operations = operations;
-    this.retrier = retrier;
     this.options = options;
-    this.random = random;
     this.actor = Actor.SYSTEM;
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
+    this.lifecycle =
+        new Lifecycle(
+            metadata,
+            commands,
+            blobs,
+            operations,
+            retrier,
+            options,
+            random,
+            uploadCounter,
+            sitePurge);
     this.uploads =
         new Uploads(
             store,
@@ -147,6 +150,7 @@ public final class DeployService {
             new Settlement(store, blobs, operations, retrier, options, uploadCounter));
     this.finalization =
         new Finalization(metadata, commands, blobs, operations, retrier, options, uploadCounter);
+    this.aliasMoves = new AliasMoves(metadata, commands, retrier);
   }
 
   /**
@@ -154,19 +158,16 @@ public final class DeployService {
    * nothing else that depends on it, so the view shares them all, the upload counter too.
    */
   private DeployService(DeployService base, Actor actor) {
-    this.uploadCounter = base.uploadCounter;
     this.store = base.store;
     this.metadata = base.metadata;
-    this.commands = base.commands;
-    this.blobs = base.blobs;
     this.operations = base.operations;
-    this.retrier = base.retrier;
     this.options = base.options;
-    this.random = base.random;
     this.actor = actor;
     this.sitePurge = base.sitePurge;
+    this.lifecycle = base.lifecycle;
     this.uploads = base.uploads;
     this.finalization = base.finalization;
+    this.aliasMoves = base.aliasMoves;
   }
 
   /** The same service, recording {@code actor} in the audit log for every mutation. */
@@ -187,30 +188,7 @@ public final class DeployService {
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    return mutate(
-        "init",
-        site,
-        op -> {
-          // A purge of this site that crashed half way is finished first, or it would later remove
-          // the deploy started here.
-          sitePurge.finishPending(op, site, actor);
-          java.time.Instant now = operations.clock().instant();
-          DeployId id = sha == null ? DeployId.random(now, random) : DeployId.forSha(now, sha);
-          // Under the site lock, so two inits of one sha in the same second get distinct ids.
-          while (taken(op, site, id)) {
-            id = DeployId.random(now, random);
-          }
-          DeployId chosen = id;
-          return retrier.call(op, () -> commands.createPending(site, chosen, sha, actor));
-        });
-  }
-
-  private boolean taken(Operation op, SiteId site, DeployId id) {
-    return retrier.call(
-        op,
-        () ->
-            metadata.findDeploy(site, id).isPresent()
-                || metadata.findTombstone(site, id).isPresent());
+    return mutate("init", site, op -> lifecycle.init(op, site, sha, actor));
   }
 
   /**
@@ -320,7 +298,7 @@ public final class DeployService {
     Objects.requireNonNull(target, "deployId");
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
-    return mutate("promote", site, op -> moveAlias(op, site, alias, target, expect));
+    return mutate("promote", site, op -> aliasMoves.move(op, site, alias, target, expect, actor));
   }
 
   /** Points {@code to} at the deploy {@code from} targets (e.g. preview to production). */
@@ -329,17 +307,7 @@ public final class DeployService {
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
     return mutate(
-        "promote",
-        site,
-        op -> {
-          Alias source =
-              retrier
-                  .call(op, () -> metadata.findAlias(site, from))
-                  .orElseThrow(
-                      () ->
-                          new InvalidInputException("from", "alias '" + from + "' does not exist"));
-          return moveAlias(op, site, to, source.target(), expect);
-        });
+        "promote", site, op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
   }
 
   /** Points {@code alias} back at an earlier deploy {@code to}, by CAS. */
@@ -347,7 +315,7 @@ public final class DeployService {
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
-    return mutate("rollback", site, op -> moveAlias(op, site, alias, to, expect));
+    return mutate("rollback", site, op -> aliasMoves.move(op, site, alias, to, expect, actor));
   }
 
   /**
@@ -358,42 +326,7 @@ public final class DeployService {
    */
   public Alias rollback(SiteId site, AliasName alias) {
     Objects.requireNonNull(alias, "alias");
-    return mutate(
-        "rollback",
-        site,
-        op -> {
-          Alias current =
-              retrier
-                  .call(op, () -> metadata.findAlias(site, alias))
-                  .orElseThrow(
-                      () ->
-                          new InvalidInputException(
-                              "alias", "alias '" + alias + "' does not exist"));
-          Deploy previous =
-              retrier.call(op, () -> metadata.listDeploys(site)).stream()
-                  .filter(Deploy::isActive)
-                  .filter(d -> d.id().compareTo(current.target()) < 0)
-                  .max(Comparator.comparing(Deploy::id))
-                  .orElseThrow(
-                      () ->
-                          new DeployStateException(
-                              site,
-                              current.target(),
-                              DeployState.ACTIVE,
-                              "it is the oldest active deploy; there is nothing to roll back to"));
-          return moveAlias(
-              op, site, alias, previous.id(), AliasExpectation.version(current.version()));
-        });
-  }
-
-  /**
-   * One CAS move. If a transient failure hid a committed first attempt, the retry reports drift
-   * whose current alias is the caller's own target: honest, and the caller can check it. Guessing
-   * "that was us" instead would count another writer's identical move as ours (a lost update).
-   */
-  private Alias moveAlias(
-      Operation op, SiteId site, AliasName alias, DeployId target, AliasExpectation expect) {
-    return retrier.call(op, () -> commands.moveAlias(site, alias, target, expect, actor));
+    return mutate("rollback", site, op -> aliasMoves.rollback(op, site, alias, actor));
   }
 
   /**
@@ -403,23 +336,7 @@ public final class DeployService {
    */
   public Tombstone delete(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate(
-        "delete",
-        site,
-        op -> {
-          Tombstone tombstone =
-              retrier.call(
-                  op, () -> commands.tombstone(site, deployId, options.recoveryWindow(), actor));
-          retrier.run(
-              op,
-              () ->
-                  blobs.movePrefix(
-                      BlobLayout.deploy(site, deployId),
-                      BlobLayout.trash(site, deployId),
-                      op.fence()));
-          uploadCounter.forget(site, deployId);
-          return tombstone;
-        });
+    return mutate("delete", site, op -> lifecycle.delete(op, site, deployId, actor));
   }
 
   /**
@@ -430,27 +347,7 @@ public final class DeployService {
    */
   public Deploy restore(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate(
-        "restore",
-        site,
-        op -> {
-          Optional<Tombstone> tombstone =
-              retrier.call(op, () -> metadata.findTombstone(site, deployId));
-          if (tombstone.isEmpty()) {
-            return requireDeploy(op, site, deployId);
-          }
-          if (tombstone.get().isExpired(operations.clock().instant())) {
-            throw new TombstoneExpiredException(site, deployId, tombstone.get().expiresAt());
-          }
-          retrier.run(
-              op,
-              () ->
-                  blobs.movePrefix(
-                      BlobLayout.trash(site, deployId),
-                      BlobLayout.deploy(site, deployId),
-                      op.fence()));
-          return retrier.call(op, () -> commands.restore(site, deployId, actor));
-        });
+    return mutate("restore", site, op -> lifecycle.restore(op, site, deployId, actor));
   }
 
   /**
@@ -485,12 +382,6 @@ public final class DeployService {
   }
 
   // ---- internals -----------------------------------------------------------------------------
-
-  private Deploy requireDeploy(Operation op, SiteId site, DeployId deployId) {
-    return retrier
-        .call(op, () -> metadata.findDeploy(site, deployId))
-        .orElseThrow(() -> new DeployNotFoundException(site, deployId));
-  }
 
   /** Runs a mutation as an operation under the site lock (E1). */
   private <T> T mutate(String name, SiteId site, java.util.function.Function<Operation, T> body) {
