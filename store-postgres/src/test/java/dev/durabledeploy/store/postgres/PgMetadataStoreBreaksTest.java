@@ -29,8 +29,9 @@ class PgMetadataStoreBreaksTest extends StoreFixture {
   // HELD (not a break): a unit of work nested in another on the same thread joins the outer
   // transaction (Jdbi hands the thread's open handle to the inner call; the advisory lock is
   // re-entrant in one session), so an outer failure rolls the inner work back too, and a query
-  // called inside the work sees the work's own uncommitted writes (as in memory). Neither is
-  // documented on MetadataStore; Valkey behaves differently (ValkeyMetadataStoreBreaksTest).
+  // called inside the work sees the work's own uncommitted writes (as in memory), which is the one
+  // part that contradicts MetadataStore#inSite ("queries see either none or all of its writes").
+  // Neither is documented; Valkey behaves differently (ValkeyMetadataStoreBreaksTest).
   @Test
   void nestedUnitOfWorkJoinsTheOuterTransaction() {
     boolean[] querySaw = new boolean[1];

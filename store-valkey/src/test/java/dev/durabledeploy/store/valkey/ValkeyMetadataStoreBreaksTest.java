@@ -44,7 +44,7 @@ class ValkeyMetadataStoreBreaksTest extends StoreFixture {
   // the race with other commands on the same site 100 times in a row ... check for a host
   // writing to this site in a loop" (misleading: there is no other host) and the inner work's
   // audit entry is in the log 100 times. Expected: refused at once (nesting is not supported) or
-  // documented; in memory the same nesting commits both, on PostgreSQL it hangs. (On a site with
+  // documented; in memory the inner commits on its own, on PostgreSQL it joins the outer one. (On a site with
   // no rows at all the nesting "works": an audit-only commit there leaves the revision at 0.)
   @Test
   void nestedUnitOfWorkCommitsOncePerOuterRetry() {
@@ -127,5 +127,69 @@ class ValkeyMetadataStoreBreaksTest extends StoreFixture {
                 });
     assertThat(store.metadata().listDeploys(SITE)).hasSize(1);
     assertThat(count).as("deployCount after replacing the only deploy").isEqualTo(1);
+  }
+
+  // HELD (probe): 16 threads on one site, each 30 read-modify-write units of work (a counter in an alias
+  // row's version). Every one must commit exactly once; the optimistic store gives up after 100
+  // lost races with TransientStoreException (the core's retrier would retry it).
+  @Test
+  void sixteenWritersOnOneSite() throws Exception {
+    dev.durabledeploy.spi.AliasName counter = dev.durabledeploy.spi.AliasName.of("counter");
+    putDeploy(1);
+    store
+        .metadata()
+        .inSite(
+            "review.init",
+            SITE,
+            RowSelection.WHOLE_SITE,
+            s -> {
+              s.putAlias(counter, new dev.durabledeploy.spi.metadata.AliasRow(null, 0, s.now()));
+              return null;
+            });
+    AtomicInteger gaveUp = new AtomicInteger();
+    AtomicInteger committed = new AtomicInteger();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(16);
+    List<java.util.concurrent.Future<?>> fs = new java.util.ArrayList<>();
+    for (int t = 0; t < 16; t++) {
+      fs.add(
+          pool.submit(
+              () -> {
+                for (int i = 0; i < 30; i++) {
+                  try {
+                    store
+                        .metadata()
+                        .inSite(
+                            "review.count",
+                            SITE,
+                            RowSelection.of(List.of(), List.of()),
+                            s -> {
+                              var row = s.aliases().get(counter);
+                              s.putAlias(
+                                  counter,
+                                  new dev.durabledeploy.spi.metadata.AliasRow(
+                                      null, row.version() + 1, s.now()));
+                              return null;
+                            });
+                    committed.incrementAndGet();
+                  } catch (dev.durabledeploy.spi.exception.TransientStoreException e) {
+                    gaveUp.incrementAndGet();
+                  }
+                }
+              }));
+    }
+    for (var f : fs) {
+      f.get(300, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    pool.shutdown();
+    long version =
+        store
+            .metadata()
+            .inSite(
+                "review.read",
+                SITE,
+                RowSelection.WHOLE_SITE,
+                s -> s.aliases().get(counter).version());
+    assertThat(version).isEqualTo(committed.get());
+    assertThat(gaveUp.get()).as("units of work that gave up after 100 lost races").isZero();
   }
 }

@@ -62,9 +62,9 @@ class InMemoryMetadataStoreBreaksTest extends StoreFixture {
   // BREAKS: a unit of work nested in another on the same site (the monitor is reentrant) sees the
   // outer work's uncommitted writes and commits on its own: when the outer work then throws, its
   // deploy is rolled back, but the inner work's audit entry and event, which describe that
-  // deploy, stay. Neither refused nor documented; on PostgreSQL the same nesting hangs, on Valkey
-  // the inner work commits once per outer retry (see PgMetadataStoreBreaksTest,
-  // ValkeyMetadataStoreBreaksTest).
+  // deploy, stay. Neither refused nor documented; on PostgreSQL the same nesting joins the outer
+  // transaction (Jdbi reuses the thread's handle) and rolls back with it, on Valkey the inner work
+  // commits once per outer retry (see PgMetadataStoreBreaksTest, ValkeyMetadataStoreBreaksTest).
   @Test
   void nestedUnitOfWorkCommitsWhatTheOuterRollsBack() {
     assertThatThrownBy(
@@ -104,7 +104,8 @@ class InMemoryMetadataStoreBreaksTest extends StoreFixture {
 
   // BREAKS: a query called from inside a unit of work (same thread) sees its uncommitted,
   // possibly-to-be-rolled-back writes; MetadataStore#inSite says "queries see either none or all
-  // of its writes". On PostgreSQL and Valkey such a query sees none.
+  // of its writes". PostgreSQL does the same (the query joins the work's transaction on the same
+  // thread: PgMetadataStoreBreaksTest); on Valkey such a query sees none.
   @Test
   void queryInsideWorkSeesUncommittedWrites() {
     AtomicReference<Boolean> seen = new AtomicReference<>();
@@ -149,5 +150,36 @@ class InMemoryMetadataStoreBreaksTest extends StoreFixture {
       // the expected outcome: refused
     }
     assertThat(store.metadata().findDeploy(SITE, deployId(2))).isEmpty();
+  }
+
+  // BREAKS: SiteRows takes rows of another site without a word. In memory a deploy (or tombstone)
+  // whose site() is site-b is kept under site-a and comes back from findDeploy(site-a, ...) and
+  // listExpiredTombstones with site() = site-b; the tombstone purge then purges
+  // (site-b, id), finds nothing, and the site-a tombstone is listed as expired for ever.
+  // PostgreSQL and Valkey silently rewrite the row's site to the unit of work's (they bind the
+  // Tx's site, and parse rows with it). Expected: refused (IllegalArgumentException) on every
+  // store, or at least the same outcome on all three.
+  @Test
+  void rowOfAnotherSiteIsKeptWithItsForeignSite() {
+    store
+        .metadata()
+        .inSite(
+            "review.foreign",
+            SITE,
+            RowSelection.WHOLE_SITE,
+            s -> {
+              s.putDeploy(
+                  new Deploy(
+                      OTHER_SITE,
+                      deployId(1),
+                      sha(1),
+                      DeployState.PENDING,
+                      clock.instant(),
+                      null,
+                      null));
+              return null;
+            });
+    assertThat(store.metadata().findDeploy(SITE, deployId(1)))
+        .hasValueSatisfying(d -> assertThat(d.site()).isEqualTo(SITE));
   }
 }
