@@ -7,6 +7,7 @@ import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.AliasDriftException;
 import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.MetadataStore;
@@ -19,24 +20,20 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /** Review of issue 23: MetadataCommands used by a host, under an ambiguous store failure. */
-class MetadataCommandsBreaksTest {
+class MetadataCommandsLostReplyTest {
 
   private static final SiteId SITE = SiteId.of("site-a");
   private static final Actor ACTOR = Actor.of("user:review");
   private static final AliasName PROD = AliasName.PRODUCTION;
 
-  // BREAKS: an ambiguous failure (the unit of work committed, its reply was lost: a Valkey
-  // connection reset after EVALSHA, a PostgreSQL commit whose acknowledgement never arrived) is a
-  // TransientStoreException, which DeployService retries (promote/rollback:
-  // retrier.call(op, () -> commands.moveAlias(..., expect, ...))). The retry of a version-guarded
-  // move then meets the caller's own move and raises AliasDriftException ("a stale expectation is
-  // drift even then"), so the host is told someone else moved the alias when it was its own move
-  // that landed. Expected: the retry of a move that already landed answers the alias (e.g. match
-  // on target + version + 1 written by this request), or the store/retrier documents that a
-  // version-guarded move is not safe to retry after a transient failure. (Not new in issue 23:
-  // the rule moved into MetadataCommands unchanged; the retry is DeployService's.)
+  // An ambiguous failure (the unit of work committed, its reply was lost: a Valkey connection
+  // reset after EVALSHA, a PostgreSQL commit whose acknowledgement never arrived) is a
+  // TransientStoreException, which DeployService retries. The retry of a version-guarded move then
+  // meets the caller's own move. It is reported as drift carrying the current alias, which targets
+  // the caller's own target, so the caller can tell; answering "that was us" instead would count
+  // another writer's identical move as ours (AliasMoves.move says why). This pins that decision.
   @Test
-  void retriedMoveAfterALostReplyReportsDriftForItsOwnMove() {
+  void retriedMoveAfterALostReplyIsDriftShowingItsOwnTarget() {
     MutableClock clock = new MutableClock();
     MetadataStore real = new InMemoryStore(clock).metadata();
     AtomicBoolean loseNextReply = new AtomicBoolean();
@@ -72,7 +69,13 @@ class MetadataCommandsBreaksTest {
         .isInstanceOf(TransientStoreException.class);
     assertThat(real.findAlias(SITE, PROD).orElseThrow().target()).isEqualTo(two); // it landed
     // What the core's retrier does next: the same call again.
-    assertThat(commands.moveAlias(SITE, PROD, two, AliasExpectation.version(version), ACTOR).target())
-        .isEqualTo(two);
+    assertThatThrownBy(
+            () -> commands.moveAlias(SITE, PROD, two, AliasExpectation.version(version), ACTOR))
+        .isInstanceOfSatisfying(
+            AliasDriftException.class,
+            drift -> {
+              assertThat(drift.current().orElseThrow().target()).isEqualTo(two);
+              assertThat(drift.current().orElseThrow().version()).isEqualTo(version + 1);
+            });
   }
 }

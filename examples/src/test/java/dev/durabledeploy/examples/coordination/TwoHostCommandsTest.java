@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Review of issue 23: MetadataCommands used directly by two hosts, each with its own store
- * instance on the same PostgreSQL schema / Valkey namespace, racing with real threads.
+ * Review of issue 23: MetadataCommands used directly by two hosts, each with its own store instance
+ * on the same PostgreSQL schema / Valkey namespace, racing with real threads.
  */
 class TwoHostCommandsTest {
 
@@ -164,9 +164,7 @@ class TwoHostCommandsTest {
         a.tombstone(site, dead, Duration.ofDays(7), ACTOR);
       }
       List<String> rp =
-          race(
-              () -> a.restore(site, dead, ACTOR).id(),
-              () -> b.purgeTombstone(site, dead, ACTOR));
+          race(() -> a.restore(site, dead, ACTOR).id(), () -> b.purgeTombstone(site, dead, ACTOR));
       boolean restored = rp.get(0).startsWith("ok:");
       boolean purged = rp.get(1).equals("ok:true");
       assertThat(restored ^ purged).as("restore/purge round %d: %s", round, rp).isTrue();

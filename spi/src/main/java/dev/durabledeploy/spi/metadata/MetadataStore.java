@@ -33,10 +33,16 @@ public interface MetadataStore {
   /**
    * Runs {@code work} against {@code site}'s rows in one atom: the rows it writes, its audit
    * entries and its outbox events (appended in order to the same store's outbox) all take effect if
-   * it returns, none if it throws; the exception reaches the caller as thrown. No other unit of
-   * work on {@code site} runs in between, and queries see either none or all of its writes. A store
-   * may run {@code work} more than once (an optimistic retry), so it must have no effects outside
-   * {@link SiteRows}.
+   * it returns, none if it throws (checked exceptions too); the exception reaches the caller as
+   * thrown. No other unit of work on {@code site} runs in between, and queries from other threads
+   * see either none or all of its writes. A store may run {@code work} more than once (an
+   * optimistic retry), so it must have no effects outside {@link SiteRows}.
+   *
+   * <p>The rules every store enforces alike ({@link dev.durabledeploy.spi.support.UnitsOfWork}): a
+   * unit of work or a query started from inside a running work is refused with {@link
+   * IllegalStateException}; the work reads and writes only the rows its selection names, the
+   * deploys aliases target and, after {@link SiteRows#removeAll}, anything; its rows refuse every
+   * call once it has ended; a row of another site is refused with {@link IllegalArgumentException}.
    *
    * @param action what the work is (an audit action such as {@code deploy.activate}), for messages
    * @param rows the rows the work looks up

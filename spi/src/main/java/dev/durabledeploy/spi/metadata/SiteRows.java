@@ -9,9 +9,11 @@ import java.util.Map;
 
 /**
  * One site's rows as one unit of work sees them, and where its writes go; valid only inside {@link
- * MetadataStore#inSite}. Reads see the work's own writes. Lookups answer null for rows that do not
- * exist. Nothing written here is visible to anyone else until the unit of work returns, and nothing
- * of it ever is if the work throws.
+ * MetadataStore#inSite} (every call after the work has ended is refused). Reads see the work's own
+ * writes. Lookups answer null for rows that do not exist; a lookup or write of a deploy or
+ * tombstone the work's {@link RowSelection} does not name is refused (see {@link
+ * MetadataStore#inSite}). Nothing written here is visible to anyone else until the unit of work
+ * returns, and nothing of it ever is if the work throws.
  */
 public interface SiteRows {
 

@@ -14,6 +14,7 @@ import dev.durabledeploy.spi.metadata.RowSelection;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -32,6 +33,8 @@ import java.util.function.Function;
  * until it returns.
  */
 final class InMemoryMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("in-memory metadata store");
 
   private static final class SiteState {
     final TreeMap<DeployId, Deploy> deploys = new TreeMap<>();
@@ -193,13 +196,15 @@ final class InMemoryMetadataStore implements MetadataStore {
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(rows, "rows");
+    guard.requireOutside(action + " on site " + site);
     boolean appended;
     T result;
     synchronized (atom) {
       Tx tx = new Tx(site);
       try {
-        result = work.apply(tx);
-      } catch (RuntimeException | Error e) {
+        result = guard.run(action, site, rows, tx, work);
+      } catch (Throwable e) {
+        // Every throwable, checked ones too (a work in Kotlin or with Lombok's @SneakyThrows).
         tx.rollback();
         throw e;
       }
@@ -230,16 +235,19 @@ final class InMemoryMetadataStore implements MetadataStore {
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     return read(site, s -> Optional.ofNullable(s.deploys.get(id)), Optional.empty());
   }
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return read(site, s -> List.copyOf(s.deploys.values()), List.of());
   }
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     return read(
         site,
         s -> Optional.ofNullable(liveAlias(site, alias, s.aliases.get(alias))),
@@ -248,6 +256,7 @@ final class InMemoryMetadataStore implements MetadataStore {
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return read(
         site,
         s ->
@@ -260,16 +269,19 @@ final class InMemoryMetadataStore implements MetadataStore {
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     return read(site, s -> Optional.ofNullable(s.tombstones.get(id)), Optional.empty());
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return read(site, s -> List.copyOf(s.tombstones.values()), List.of());
   }
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 100_000);
     synchronized (atom) {
@@ -287,6 +299,7 @@ final class InMemoryMetadataStore implements MetadataStore {
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     Inputs.requireRange("limit", limit, 1, 100_000);
     synchronized (atom) {
       Map<SiteId, SiteState> tail = after == null ? sites : sites.tailMap(after, false);
@@ -300,6 +313,7 @@ final class InMemoryMetadataStore implements MetadataStore {
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     Objects.requireNonNull(site, "site");
     Inputs.requireRange("limit", limit, 1, 100_000);
     synchronized (atom) {

@@ -14,6 +14,7 @@ import dev.durabledeploy.spi.metadata.RowSelection;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -38,6 +39,8 @@ import org.jdbi.v3.core.Jdbi;
  * for belt and braces.
  */
 final class PgMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("PostgreSQL metadata store");
 
   private final Jdbi jdbi;
   private final PgOutbox outbox;
@@ -215,12 +218,13 @@ final class PgMetadataStore implements MetadataStore {
               "INSERT INTO <schema>.audit_log (at, actor, action, site, target, before, after)"
                   + " VALUES (:at, :actor, :action, :site, :target, :before, :after)")
           .bind("at", Sql.ts(now))
-          .bind("actor", actor.value())
-          .bind("action", action)
+          // PostgreSQL text cannot hold NUL; the other stores keep it, this one a space.
+          .bind("actor", Sql.clean(actor.value()))
+          .bind("action", Sql.clean(action))
           .bind("site", site.value())
-          .bind("target", target)
-          .bind("before", before)
-          .bind("after", after)
+          .bind("target", Sql.clean(target))
+          .bind("before", Sql.clean(before))
+          .bind("after", Sql.clean(after))
           .execute();
     }
 
@@ -248,6 +252,7 @@ final class PgMetadataStore implements MetadataStore {
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(rows, "rows");
+    guard.requireOutside(action + " on site " + site);
     return Sql.call(
         action + " on site " + site,
         () ->
@@ -260,7 +265,7 @@ final class PgMetadataStore implements MetadataStore {
                       .mapTo(String.class)
                       .one();
                   Tx tx = new Tx(h, site);
-                  T result = work.apply(tx);
+                  T result = guard.run(action, site, rows, tx, work);
                   outbox.insert(h, tx.now, tx.events);
                   return result;
                 }));
@@ -290,11 +295,13 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     return read("find deploy", h -> findDeploy(h, site, id));
   }
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return read(
         "list deploys",
         h ->
@@ -306,6 +313,7 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     return read(
         "find alias",
         h ->
@@ -320,6 +328,7 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return read(
         "list aliases",
         h ->
@@ -332,11 +341,13 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     return read("find tombstone", h -> findTombstone(h, site, id));
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return read(
         "list tombstones",
         h ->
@@ -348,6 +359,7 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 100_000);
     return read(
@@ -364,6 +376,7 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     Inputs.requireRange("limit", limit, 1, 100_000);
     return read(
         "list sites",
@@ -382,6 +395,7 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     Objects.requireNonNull(site, "site");
     Inputs.requireRange("limit", limit, 1, 100_000);
     return read(

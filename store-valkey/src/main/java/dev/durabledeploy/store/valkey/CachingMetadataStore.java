@@ -10,6 +10,7 @@ import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.RowSelection;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,10 +40,15 @@ import java.util.function.Supplier;
  *       while the bus looked connected.
  * </ul>
  *
- * Losing the cache makes it cold, never wrong: units of work (and so every command: CAS, tombstone,
- * ...) always run against the store, never against cached values.
+ * Reads on the host that wrote see the write at once; another host drops its copy when the change
+ * message reaches it, so for that long (the bus's delivery time, well under a second on one server)
+ * a read there can answer the previous value. A host that must read its own write on any instance
+ * reads through the store itself. Losing the cache makes it cold, never wrong: units of work (and
+ * so every command: CAS, tombstone, ...) always run against the store, never against cached values.
  */
 public final class CachingMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("Valkey metadata cache");
 
   private record SiteView(List<Alias> aliases, List<Deploy> deploys, Instant loadedAt) {}
 
@@ -138,16 +144,19 @@ public final class CachingMetadataStore implements MetadataStore {
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return view(site).deploys();
   }
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return view(site).aliases();
   }
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     return view(site).aliases().stream().filter(a -> a.name().equals(alias)).findFirst();
   }
 
@@ -155,38 +164,46 @@ public final class CachingMetadataStore implements MetadataStore {
 
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
-    return mutate(site, () -> store.inSite(action, site, rows, work));
+    guard.requireOutside(action + " on site " + site);
+    return mutate(
+        site, () -> store.inSite(action, site, rows, r -> guard.run(action, site, rows, r, work)));
   }
 
   // ---- other reads: not cached -----------------------------------------------------------------
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     return store.findDeploy(site, id);
   }
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     return store.findTombstone(site, id);
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return store.listTombstones(site);
   }
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     return store.listExpiredTombstones(cutoff, limit);
   }
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     return store.listSites(after, limit);
   }
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     return store.auditLog(site, limit);
   }
 }

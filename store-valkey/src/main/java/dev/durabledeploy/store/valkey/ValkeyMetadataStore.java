@@ -15,6 +15,7 @@ import dev.durabledeploy.spi.metadata.RowSelection;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.ScriptOutputType;
@@ -49,6 +50,8 @@ import java.util.function.Function;
  * counters, so neither repeats when a site is deleted and created again.
  */
 final class ValkeyMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("Valkey metadata store");
 
   /** Re-reads after a lost race before giving up; each waits a little longer (jittered). */
   private static final int MAX_ATTEMPTS = 100;
@@ -249,9 +252,10 @@ final class ValkeyMetadataStore implements MetadataStore {
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(rows, "rows");
+    guard.requireOutside(action + " on site " + site);
     for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       Tx tx = read(site, rows);
-      T result = work.apply(tx);
+      T result = guard.run(action, site, rows, tx, work);
       if (tx.ops.isEmpty()) {
         return result;
       }
@@ -317,40 +321,47 @@ final class ValkeyMetadataStore implements MetadataStore {
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     Objects.requireNonNull(id, "deployId");
     return row(site, "deploys", id.value(), v -> Records.deploy(site, id, v));
   }
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return rows(site, "deploys", DeployId::of, (id, v) -> Records.deploy(site, id, v));
   }
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     Objects.requireNonNull(alias, "alias");
     return row(site, "aliases", alias.value(), v -> liveAlias(site, alias, Records.alias(v)));
   }
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return rows(
         site, "aliases", AliasName::of, (name, v) -> liveAlias(site, name, Records.alias(v)));
   }
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     Objects.requireNonNull(id, "deployId");
     return row(site, "tombstones", id.value(), v -> Records.tombstone(site, id, v));
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return rows(site, "tombstones", DeployId::of, (id, v) -> Records.tombstone(site, id, v));
   }
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 100_000);
     List<String> members =
@@ -375,6 +386,7 @@ final class ValkeyMetadataStore implements MetadataStore {
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     Inputs.requireRange("limit", limit, 1, 100_000);
     Range<String> range =
         Range.from(
@@ -389,6 +401,7 @@ final class ValkeyMetadataStore implements MetadataStore {
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     Objects.requireNonNull(site, "site");
     Inputs.requireRange("limit", limit, 1, 100_000);
     List<String> entries =

@@ -1,7 +1,5 @@
 package dev.durabledeploy.store.valkey;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -12,12 +10,14 @@ import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.tck.Rows;
+import java.time.Duration;
 import java.util.List;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Review of issue 23: the cache in front of a store, on two hosts. */
-class CachingMetadataStoreBreaksTest {
+class CachingMetadataStoreCrossHostTest {
 
   @RegisterExtension static final ValkeyExtension VALKEY = new ValkeyExtension();
 
@@ -28,15 +28,11 @@ class CachingMetadataStoreBreaksTest {
     return ValkeyStore.builder().uri(VALKEY.uri().toString()).namespace(namespace).build();
   }
 
-  // BREAKS (doc): host B reads its cached alias right after host A's unit of work returned and
-  // gets the old target: the other host's copy is dropped only when the bus message arrives.
-  // CachingMetadataStore's javadoc ("kept honest by the change bus", "every other host drops it
-  // too", ttl "bounds how stale an entry can be should a change message be lost") and
-  // ValkeyStore#cached say nothing of this window, so a host that routes a client's follow-up
-  // request to another instance sees its own write undone. Expected: documented (reads on other
-  // hosts are eventually consistent) or closed (e.g. a per-site revision checked on read).
+  // Another host's cached copy is dropped when the change message reaches it: reads there are
+  // eventually consistent (documented on CachingMetadataStore and in docs/valkey.md), and the
+  // window is the bus's delivery time, not the TTL.
   @Test
-  void otherHostReadsStaleAliasRightAfterAWrite() {
+  void anotherHostSeesAWriteOnceItsMessageArrives() {
     MutableClock clock = new MutableClock();
     MetadataStore db = new InMemoryStore(clock).metadata();
     DeployId first = DeployId.forSha(clock.instant().plusSeconds(1), "abc0001");
@@ -45,7 +41,6 @@ class CachingMetadataStoreBreaksTest {
     Rows.alias(db, SITE, PROD, first);
     Rows.active(db, SITE, second, "abc0002");
     String ns = ValkeyExtension.newNamespace();
-    int stale = 0;
     int trials = 20;
     try (ValkeyStore a = host(ns);
         ValkeyStore b = host(ns)) {
@@ -63,11 +58,10 @@ class CachingMetadataStoreBreaksTest {
               s.putAlias(PROD, new AliasRow(want, row.version() + 1, s.now()));
               return null;
             });
-        if (!cacheB.findAlias(SITE, PROD).orElseThrow().target().equals(want)) {
-          stale++;
-        }
+        Awaitility.await("host B sees host A's write")
+            .atMost(Duration.ofSeconds(2))
+            .until(() -> cacheB.findAlias(SITE, PROD).orElseThrow().target().equals(want));
       }
     }
-    assertThat(stale).as("reads on host B right after host A's write that were stale").isZero();
   }
 }

@@ -169,6 +169,186 @@ public abstract class MetadataStoreContract extends StoreFixture {
         metadata.listSites(null, 1000));
   }
 
+  // ---- the rules of a unit of work (spi.support.UnitsOfWork) -----------------------------------
+
+  /** Throws {@code t} as if it were unchecked, as Kotlin, Groovy or Lombok's @SneakyThrows do. */
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> RuntimeException sneaky(Throwable t) throws E {
+    throw (E) t;
+  }
+
+  @Nested
+  @DisplayName("the rules every unit of work obeys")
+  class Rules {
+
+    @Test
+    @DisplayName(
+        "a checked exception thrown from a work leaves nothing either, and reaches the caller")
+    void checkedException() {
+      java.io.IOException checked = new java.io.IOException("checked, thrown sneakily");
+      Snapshot before = snapshot(SITE);
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s -> {
+                        s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+                        s.audit(ACTOR, "tck.checked", "x", null, null);
+                        s.emit(event(SITE, "tck.checked", 1));
+                        throw sneaky(checked);
+                      }))
+          .isSameAs(checked);
+      assertThat(snapshot(SITE)).isEqualTo(before);
+      assertThat(drainEvents()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a unit of work started inside another is refused, and the outer commits nothing")
+    void noNesting() {
+      populate(SITE);
+      drainEvents();
+      Snapshot before = snapshot(SITE);
+      AtomicInteger runs = new AtomicInteger();
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s -> {
+                        runs.incrementAndGet();
+                        s.putDeploy(deploy(SITE, 9, DeployState.PENDING, s.now()));
+                        write(
+                            OTHER_SITE, inner -> inner.audit(ACTOR, "tck.inner", "x", null, null));
+                      }))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("inside a unit of work");
+      assertThat(runs).hasValue(1);
+      assertThat(snapshot(SITE)).isEqualTo(before);
+      assertThat(metadata.auditLog(OTHER_SITE, 10)).isEmpty();
+      assertThat(drainEvents()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a query from inside a unit of work is refused: a work reads through its rows")
+    void noQueryInside() {
+      AtomicBoolean saw = new AtomicBoolean();
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s -> {
+                        s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+                        saw.set(metadata.findDeploy(SITE, deployId(1)).isPresent());
+                      }))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("findDeploy");
+      assertThat(saw).isFalse();
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isEmpty();
+    }
+
+    @Test
+    @DisplayName("the rows handed to a work refuse every call once it has returned")
+    void rowsEndWithTheWork() {
+      SiteRows[] kept = new SiteRows[1];
+      write(SITE, s -> kept[0] = s);
+      Deploy late = deploy(SITE, 2, DeployState.PENDING, clock.instant());
+      assertThatThrownBy(() -> kept[0].putDeploy(late))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("after that unit of work ended");
+      assertThatThrownBy(() -> kept[0].deployCount()).isInstanceOf(IllegalStateException.class);
+      assertThat(metadata.findDeploy(SITE, deployId(2))).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a row of another site is refused, naming both sites")
+    void rowOfAnotherSite() {
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE, s -> s.putDeploy(deploy(OTHER_SITE, 1, DeployState.PENDING, s.now()))))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(SITE.value())
+          .hasMessageContaining(OTHER_SITE.value());
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s ->
+                          s.putTombstone(
+                              tombstone(
+                                  deploy(OTHER_SITE, 1, DeployState.ACTIVE, s.now()),
+                                  s.now(),
+                                  WINDOW))))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(metadata.listDeploys(SITE)).isEmpty();
+      assertThat(metadata.listTombstones(SITE)).isEmpty();
+      assertThat(metadata.listDeploys(OTHER_SITE)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a row the selection does not name is refused, whether read, written or removed")
+    void selectionIsTheScope() {
+      populate(SITE); // deploys 1 (aliased) and 2, tombstone 3
+      Snapshot before = snapshot(SITE);
+      RowSelection none = RowSelection.of(List.of(), List.of());
+      List<Consumer<SiteRows>> outside =
+          List.of(
+              s -> s.deploy(deployId(2)),
+              s -> s.removeDeploy(deployId(2)),
+              s -> s.putDeploy(deploy(SITE, 2, DeployState.ACTIVE, s.now())),
+              s -> s.tombstone(deployId(3)),
+              s -> s.removeTombstone(deployId(3)),
+              s ->
+                  s.putTombstone(
+                      tombstone(deploy(SITE, 4, DeployState.ACTIVE, s.now()), s.now(), WINDOW)));
+      for (Consumer<SiteRows> work : outside) {
+        assertThatThrownBy(
+                () ->
+                    metadata.inSite(
+                        WRITE,
+                        SITE,
+                        none,
+                        s -> {
+                          work.accept(s);
+                          return null;
+                        }))
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("RowSelection");
+      }
+      // The deploy an alias targets comes along; after removeAll the work knows the whole site.
+      Deploy aliased = metadata.inSite(WRITE, SITE, none, s -> s.deploy(deployId(1)));
+      assertThat(aliased).isEqualTo(before.deploys().get(0));
+      metadata.inSite(
+          WRITE,
+          SITE,
+          none,
+          s -> {
+            s.removeAll();
+            s.putDeploy(deploy(SITE, 5, DeployState.PENDING, s.now()));
+            return null;
+          });
+      assertThat(metadata.listDeploys(SITE)).extracting(Deploy::id).containsExactly(deployId(5));
+      int[] counts = read(SITE, s -> new int[] {s.deployCount(), s.tombstoneCount()});
+      assertThat(counts).containsExactly(1, 0);
+      assertThat(metadata.listSites(null, 10)).containsExactly(SITE);
+    }
+
+    @Test
+    @DisplayName("a NUL in audit text does not fail the unit of work")
+    void nulInAuditText() {
+      write(
+          SITE,
+          s -> {
+            s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+            s.audit(ACTOR, "tck.nul", "a\u0000b", null, "c\u0000d");
+          });
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isPresent();
+      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
+      // PostgreSQL text cannot hold NUL: it keeps a space there; the other stores keep the NUL.
+      assertThat(entry.target()).isIn("a\u0000b", "a b");
+      assertThat(entry.after()).isIn("c\u0000d", "c d");
+    }
+  }
+
   // ---- atomicity -------------------------------------------------------------------------------
 
   @Nested
@@ -225,7 +405,9 @@ public abstract class MetadataStoreContract extends StoreFixture {
                   metadata.inSite(
                       WRITE,
                       SITE,
-                      RowSelection.of(List.of(deployId(1), deployId(2)), List.of(deployId(3))),
+                      RowSelection.of(
+                          List.of(deployId(1), deployId(2), deployId(3)),
+                          List.of(deployId(3), deployId(4))),
                       s -> {
                         Instant now = s.now();
                         s.putDeploy(deploy(SITE, 2, DeployState.FINALIZING, now));
