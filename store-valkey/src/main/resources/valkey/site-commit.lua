@@ -4,6 +4,7 @@
 -- otherwise changes nothing (the adapter re-reads and re-decides).
 -- ARGV[1] namespace; ARGV[2] site; ARGV[3] expected revision; ARGV[4] now; ARGV[5..] operations:
 --   HSET <suffix> <field> <value> | HDEL <suffix> <field> | DEL <suffix>
+--   CLEAR (every deploy, alias and tombstone of the site, and its tombstones' expiry entries)
 --   AUDIT <max entries kept> <text> | SITE+ | SITE- | EXP+ <member> <score> | EXP- <member>
 --   EVENT <type> <n> <k1> <v1> ...
 -- Returns -1 on a revision conflict, else the number of events appended.
@@ -26,7 +27,7 @@ local function next_from(global, own)
 end
 
 -- Check the whole list before the first write: a script that fails half-way keeps its writes.
-local arity = {HSET = 3, HDEL = 2, DEL = 1, AUDIT = 2, ['SITE+'] = 0, ['SITE-'] = 0,
+local arity = {HSET = 3, HDEL = 2, DEL = 1, CLEAR = 0, AUDIT = 2, ['SITE+'] = 0, ['SITE-'] = 0,
                ['EXP+'] = 2, ['EXP-'] = 1}
 local i = 5
 while i <= #ARGV do
@@ -50,6 +51,13 @@ while i <= #ARGV do
     redis.call('HDEL', site_key(site, ARGV[i + 1]), ARGV[i + 2]); i = i + 3
   elseif op == 'DEL' then
     redis.call('DEL', site_key(site, ARGV[i + 1])); i = i + 2
+  elseif op == 'CLEAR' then
+    for _, id in ipairs(redis.call('HKEYS', site_key(site, 'tombstones'))) do
+      redis.call('ZREM', M .. 'tombstone-expiry', site .. ' ' .. id)
+    end
+    redis.call('DEL', site_key(site, 'deploys'), site_key(site, 'aliases'),
+               site_key(site, 'tombstones'))
+    i = i + 1
   elseif op == 'AUDIT' then
     -- Ids come from the namespace ({meta}:audit-seq), as in the other stores; the site's own
     -- counter of older versions is read once, then dropped. The list keeps the newest entries.

@@ -1,11 +1,12 @@
 package dev.durabledeploy.benchmarks;
 
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.exception.AliasDriftException;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import java.time.Instant;
@@ -32,15 +33,15 @@ final class CasHarness {
       throws Exception {
     SiteId site = SiteId.of(siteName);
     List<DeployId> targets = new ArrayList<>();
+    MetadataCommands commands = new MetadataCommands(store.metadata());
     Instant base = Instant.parse("2026-01-01T00:00:00Z");
     for (int i = 0; i < 4; i++) {
       DeployId id = DeployId.forSha(base.plusSeconds(i), String.format("%07x", i + 1));
-      store.metadata().adopt(site, id, null, base, Actor.SYSTEM);
+      commands.adopt(site, id, null, base, Actor.SYSTEM);
       targets.add(id);
     }
-    store
-        .metadata()
-        .moveAlias(site, AliasName.PRODUCTION, targets.get(0), AliasExpectation.ANY, Actor.SYSTEM);
+    commands.moveAlias(
+        site, AliasName.PRODUCTION, targets.get(0), AliasExpectation.ANY, Actor.SYSTEM);
     AtomicLong successes = new AtomicLong();
     AtomicLong retries = new AtomicLong();
     ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -61,14 +62,12 @@ final class CasHarness {
                       target = targets.get((thread + i + 1) % targets.size());
                     }
                     try {
-                      store
-                          .metadata()
-                          .moveAlias(
-                              site,
-                              AliasName.PRODUCTION,
-                              target,
-                              AliasExpectation.version(seen.version()),
-                              Actor.SYSTEM);
+                      commands.moveAlias(
+                          site,
+                          AliasName.PRODUCTION,
+                          target,
+                          AliasExpectation.version(seen.version()),
+                          Actor.SYSTEM);
                       successes.incrementAndGet();
                       break;
                     } catch (AliasDriftException drift) {

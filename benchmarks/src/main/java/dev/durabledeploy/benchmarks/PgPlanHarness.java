@@ -2,6 +2,7 @@ package dev.durabledeploy.benchmarks;
 
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.gc.RetentionPlanner;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -32,15 +33,16 @@ final class PgPlanHarness {
 
   static Result run(MetadataStore metadata, int sites, int deploysPerSite) {
     Instant base = Instant.parse("2026-01-01T00:00:00Z");
+    MetadataCommands commands = new MetadataCommands(metadata);
     List<SiteId> ids = new ArrayList<>();
     for (int s = 0; s < sites; s++) {
       SiteId site = SiteId.of("plan-" + s);
       ids.add(site);
       for (int n = 0; n < deploysPerSite; n++) {
         DeployId id = DeployId.forSha(base.plusSeconds(n * 60L), String.format("%07x", n));
-        metadata.createPending(site, id, null, Actor.SYSTEM);
+        commands.createPending(site, id, null, Actor.SYSTEM);
         if (n % 2 == 0) {
-          metadata.activate(site, id, AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
+          commands.activate(site, id, AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
         }
       }
     }

@@ -1,5 +1,6 @@
 package dev.durabledeploy.benchmarks;
 
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -32,18 +33,17 @@ final class StoreFigures {
   static Latency finalizeLatency(Store store, int samples, ObjLongConsumer<DeployId> baseline) {
     SiteId site = SiteId.of("bench");
     Instant base = Instant.parse("2026-01-01T00:00:00Z");
+    MetadataCommands commands = new MetadataCommands(store.metadata());
     DeployId[] ids = new DeployId[samples + WARM_UP];
     for (int i = 0; i < ids.length; i++) {
       ids[i] = DeployId.forSha(base.plusSeconds(i), String.format("%07x", i));
-      store.metadata().createPending(site, ids[i], null, Actor.SYSTEM);
+      commands.createPending(site, ids[i], null, Actor.SYSTEM);
     }
     long[] command = new long[samples];
     long[] bare = new long[samples];
     for (int i = 0; i < ids.length; i++) {
       long t0 = System.nanoTime();
-      store
-          .metadata()
-          .activate(site, ids[i], AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
+      commands.activate(site, ids[i], AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
       long t1 = System.nanoTime();
       baseline.accept(ids[i], i);
       long t2 = System.nanoTime();

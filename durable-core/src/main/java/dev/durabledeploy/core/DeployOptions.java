@@ -1,6 +1,6 @@
 package dev.durabledeploy.core;
 
-import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import java.time.Duration;
 
 /**

@@ -3,8 +3,8 @@ package dev.durabledeploy.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.store.memory.InMemoryBlobStore;
 import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;

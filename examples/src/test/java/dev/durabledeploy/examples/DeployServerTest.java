@@ -8,7 +8,7 @@ import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import dev.durabledeploy.store.memory.InMemoryBlobStore;

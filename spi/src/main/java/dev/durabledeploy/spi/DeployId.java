@@ -1,5 +1,6 @@
 package dev.durabledeploy.spi;
 
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;

@@ -1,5 +1,6 @@
 package dev.durabledeploy.spi;
 
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.regex.Matcher;

@@ -1,5 +1,6 @@
 package dev.durabledeploy.spi;
 
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.text.Normalizer;
 import java.util.Locale;
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobPrefix;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.git.RepoId;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -3,6 +3,7 @@ package dev.durabledeploy.spi;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.spi.git.RepoUrl;
 import org.junit.jupiter.api.DisplayName;

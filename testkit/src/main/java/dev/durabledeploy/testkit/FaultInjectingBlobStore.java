@@ -1,6 +1,5 @@
 package dev.durabledeploy.testkit;
 
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
@@ -8,6 +7,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.Fence;
 import java.io.InputStream;
 import java.time.Duration;

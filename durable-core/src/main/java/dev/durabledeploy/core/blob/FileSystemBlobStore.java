@@ -1,8 +1,6 @@
 package dev.durabledeploy.core.blob;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -12,6 +10,8 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.lock.Fence;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;

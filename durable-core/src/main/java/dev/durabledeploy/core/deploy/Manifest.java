@@ -1,8 +1,8 @@
 package dev.durabledeploy.core.deploy;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;

@@ -1,7 +1,7 @@
 package dev.durabledeploy.core.deploy;
 
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.util.List;
 
 /**

@@ -1,6 +1,6 @@
 package dev.durabledeploy.core.deploy;
 
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.util.List;
 
 /**

@@ -1,9 +1,9 @@
 package dev.durabledeploy.core.deploy;
 
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 
 /**
  * Another writer stored the path while this upload was writing it — a concurrent upload of the same

@@ -1,6 +1,6 @@
 package dev.durabledeploy.core.deploy;
 
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

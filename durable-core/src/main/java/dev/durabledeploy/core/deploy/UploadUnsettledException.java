@@ -1,9 +1,9 @@
 package dev.durabledeploy.core.deploy;
 
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.spi.metadata.DeployState;
 import java.time.Duration;
 import java.util.Optional;
@@ -12,11 +12,12 @@ import java.util.Optional;
  * An upload wrote its file while the deploy stopped being pending, and what became of the deploy
  * was still undecided when the upload stopped waiting ({@link DeployService#SETTLE_TIMEOUT}):
  * typically a finalize that has been verifying the deploy for that long, or that crashed and left
- * it {@code FINALIZING}. Unlike a {@link dev.durabledeploy.spi.DeployStateException} from an
- * upload, the file was <em>not</em> withdrawn. Call {@code finalizeDeploy} to finish the finalize:
- * a resumed finalize lists and verifies the file with the others. If the finalize that was running
- * had listed the deploy before the write and activates it, the file is outside what it verified;
- * {@code reconcile} reports it as {@code FILE_ADDED_AFTER_FINALIZE} and removes it past grace.
+ * it {@code FINALIZING}. Unlike a {@link dev.durabledeploy.spi.exception.DeployStateException} from
+ * an upload, the file was <em>not</em> withdrawn. Call {@code finalizeDeploy} to finish the
+ * finalize: a resumed finalize lists and verifies the file with the others. If the finalize that
+ * was running had listed the deploy before the write and activates it, the file is outside what it
+ * verified; {@code reconcile} reports it as {@code FILE_ADDED_AFTER_FINALIZE} and removes it past
+ * grace.
  */
 public class UploadUnsettledException extends DurableDeployException {
 

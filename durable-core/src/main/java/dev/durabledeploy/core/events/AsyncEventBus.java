@@ -4,6 +4,7 @@ import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.EventListener;
 import dev.durabledeploy.spi.events.LifecycleEvent;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.support.Threads;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.LinkedHashMap;
@@ -50,13 +51,7 @@ public final class AsyncEventBus implements EventBus, AutoCloseable {
 
   public AsyncEventBus(MeterRegistry meters, int queueCapacity, int statusCapacity) {
     this.queueCapacity = queueCapacity;
-    this.pool =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t = new Thread(r, "durable-event-bus");
-              t.setDaemon(true);
-              return t;
-            });
+    this.pool = Executors.newCachedThreadPool(Threads.daemon("durable-event-bus"));
     this.latest =
         new LinkedHashMap<>(16, 0.75f, false) {
           @Override

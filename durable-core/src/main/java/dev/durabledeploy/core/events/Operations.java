@@ -1,11 +1,11 @@
 package dev.durabledeploy.core.events;
 
-import dev.durabledeploy.spi.DeployNotFoundException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.SiteLockLostException;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
+import dev.durabledeploy.spi.exception.SiteLockLostException;
 import dev.durabledeploy.spi.lock.Fence;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
@@ -156,8 +156,8 @@ public final class Operations {
      * Takes {@code site}'s lock for this operation and fences the operation's steps by it until the
      * returned lock is closed (closing it releases the lock).
      *
-     * @throws dev.durabledeploy.spi.SiteBusyException when the lock is not free within {@code
-     *     timeout}
+     * @throws dev.durabledeploy.spi.exception.SiteBusyException when the lock is not free within
+     *     {@code timeout}
      */
     public SiteLock lockSite(SiteLocks locks, SiteId site, Duration timeout) {
       SiteLock lock = locks.acquire(site, timeout);

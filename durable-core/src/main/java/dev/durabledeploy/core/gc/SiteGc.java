@@ -4,15 +4,16 @@ import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.Debounce;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.exception.DeployAliasedException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.outbox.StandardEvents;
@@ -36,6 +37,7 @@ public final class SiteGc {
   private static final Actor GC = Actor.of("system:gc");
 
   private final Store store;
+  private final MetadataCommands commands;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -45,6 +47,7 @@ public final class SiteGc {
   public SiteGc(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
     this.store = store;
+    this.commands = new MetadataCommands(store.metadata());
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -86,8 +89,7 @@ public final class SiteGc {
             int done = 0;
             for (DeployId id : now) {
               try {
-                retrier.call(
-                    op, () -> store.metadata().tombstone(site, id, options.recoveryWindow(), GC));
+                retrier.call(op, () -> commands.tombstone(site, id, options.recoveryWindow(), GC));
                 retrier.run(
                     op,
                     () ->

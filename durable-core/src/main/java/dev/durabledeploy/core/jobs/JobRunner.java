@@ -1,10 +1,11 @@
 package dev.durabledeploy.core.jobs;
 
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
+import dev.durabledeploy.spi.support.Threads;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -77,12 +78,7 @@ public final class JobRunner implements AutoCloseable {
     this.registration = Incarnations.registration(token);
     this.ttl = ttl;
     this.heartbeats =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "durable-job-heartbeat");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadScheduledExecutor(Threads.daemonNamed("durable-job-heartbeat"));
   }
 
   /** This runner's incarnation, {@code <instanceId>@<random>}: the prefix of its lease owners. */

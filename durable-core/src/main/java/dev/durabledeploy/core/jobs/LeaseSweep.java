@@ -2,10 +2,10 @@ package dev.durabledeploy.core.jobs;
 
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
 import java.util.HashSet;

@@ -3,7 +3,7 @@ package dev.durabledeploy.core.outbox;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import java.util.List;

@@ -2,12 +2,12 @@ package dev.durabledeploy.core.outbox;
 
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.retry.RetryPolicy;

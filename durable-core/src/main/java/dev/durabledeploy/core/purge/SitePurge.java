@@ -4,13 +4,14 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import java.io.ByteArrayInputStream;
@@ -41,13 +42,13 @@ public final class SitePurge {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final MetadataStore metadata;
+  private final MetadataCommands metadata;
   private final BlobStore blobs;
   private final Retrier retrier;
   private final Clock clock;
 
   public SitePurge(MetadataStore metadata, BlobStore blobs, Retrier retrier, Clock clock) {
-    this.metadata = metadata;
+    this.metadata = new MetadataCommands(metadata);
     this.blobs = blobs;
     this.retrier = retrier;
     this.clock = clock;

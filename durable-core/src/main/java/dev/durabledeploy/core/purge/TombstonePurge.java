@@ -4,6 +4,7 @@ import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.Store;
@@ -38,6 +39,7 @@ public final class TombstonePurge {
   public record Report(int purged, int failedBatches, int sitesFinished) {}
 
   private final Store store;
+  private final MetadataCommands commands;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -47,6 +49,7 @@ public final class TombstonePurge {
   public TombstonePurge(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
     this.store = store;
+    this.commands = new MetadataCommands(store.metadata());
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -154,7 +157,7 @@ public final class TombstonePurge {
     try (SiteLock lock = op.lockSite(store.siteLocks(), t.site(), options.lockTimeout())) {
       blobs.deletePrefix(BlobLayout.trash(t.site(), t.deployId()), op.fence());
       op.requireLockHeld();
-      store.metadata().purgeTombstone(t.site(), t.deployId(), PURGE);
+      commands.purgeTombstone(t.site(), t.deployId(), PURGE);
     }
   }
 }

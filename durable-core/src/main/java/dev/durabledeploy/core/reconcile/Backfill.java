@@ -4,6 +4,7 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
@@ -30,6 +31,7 @@ public final class Backfill {
       int sites, int adopted, int alreadyIndexed, int unmarked, int unreadableMarkers) {}
 
   private final MetadataStore metadata;
+  private final MetadataCommands commands;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -37,6 +39,7 @@ public final class Backfill {
 
   public Backfill(MetadataStore metadata, BlobStore blobs, Operations operations, Retrier retrier) {
     this.metadata = metadata;
+    this.commands = new MetadataCommands(metadata);
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -96,7 +99,7 @@ public final class Backfill {
       boolean added =
           retrier
               .call(
-                  op, () -> metadata.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
+                  op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
               .isPresent();
       if (added) {
         adopted++;
@@ -115,7 +118,7 @@ public final class Backfill {
     Marker marker = readMarker(op, site, id);
     return marker != null
         && retrier
-            .call(op, () -> metadata.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
+            .call(op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
             .isPresent();
   }
 

@@ -2,7 +2,6 @@ package dev.durabledeploy.core.reconcile;
 
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
@@ -10,6 +9,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

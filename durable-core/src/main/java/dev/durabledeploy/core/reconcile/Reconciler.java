@@ -5,6 +5,7 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
@@ -56,6 +57,7 @@ public final class Reconciler {
 
   private final Store store;
   private final MetadataStore metadata;
+  private final MetadataCommands commands;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -73,6 +75,7 @@ public final class Reconciler {
       MeterRegistry meters) {
     this.store = store;
     this.metadata = store.metadata();
+    this.commands = new MetadataCommands(metadata);
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -458,7 +461,7 @@ public final class Reconciler {
         case FINALIZE_UNFINISHED -> {
           // Under the site lock no finalize is running: this one crashed. Unsealing touches no
           // byte; the next finalize verifies the deploy again.
-          retrier.call(op, () -> metadata.abortFinalize(site, id.get(), RECONCILER));
+          retrier.call(op, () -> commands.abortFinalize(site, id.get(), RECONCILER));
           repaired.add(drift);
         }
         case FILE_ADDED_AFTER_FINALIZE -> throw new IllegalStateException("handled above");
@@ -482,11 +485,11 @@ public final class Reconciler {
       case TRASH_WITHOUT_TOMBSTONE ->
           retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site, id), op.fence()));
       case TOMBSTONE_WITHOUT_TRASH ->
-          retrier.run(op, () -> metadata.purgeTombstone(site, id, RECONCILER));
+          retrier.run(op, () -> commands.purgeTombstone(site, id, RECONCILER));
       case ROW_WITHOUT_BYTES -> {
         // The bytes are gone: the row goes the normal way, tombstone then purge.
-        retrier.run(op, () -> metadata.tombstone(site, id, java.time.Duration.ZERO, RECONCILER));
-        retrier.run(op, () -> metadata.purgeTombstone(site, id, RECONCILER));
+        retrier.run(op, () -> commands.tombstone(site, id, java.time.Duration.ZERO, RECONCILER));
+        retrier.run(op, () -> commands.purgeTombstone(site, id, RECONCILER));
       }
       default -> throw new IllegalArgumentException(kind + " is not destructive");
     }

@@ -2,12 +2,12 @@ package dev.durabledeploy.core.reconcile;
 
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.retry.Retrier;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.durabledeploy.core.retry;
 
 import dev.durabledeploy.core.events.Operations.Operation;
-import dev.durabledeploy.spi.SiteLockLostException;
+import dev.durabledeploy.spi.exception.SiteLockLostException;
 import dev.durabledeploy.spi.retry.BatchFailureTracker;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import io.micrometer.core.instrument.Counter;
@@ -57,8 +57,8 @@ public final class Retrier {
   /**
    * Calls {@code body} until it succeeds, fails permanently or runs out of attempts.
    *
-   * @throws dev.durabledeploy.spi.SiteLockLostException before an attempt, when {@code op} runs
-   *     under a site lock that is no longer held
+   * @throws dev.durabledeploy.spi.exception.SiteLockLostException before an attempt, when {@code
+   *     op} runs under a site lock that is no longer held
    */
   public <T> T call(Operation op, Supplier<T> body) {
     int attempt = 1;
@@ -128,7 +128,8 @@ public final class Retrier {
   /**
    * Processes batches in order as {@code batches} yields them, each with retries; a batch that
    * still fails is skipped and counted, and after the policy's number of consecutive failed batches
-   * the job aborts with a {@link dev.durabledeploy.spi.BatchAbortedException} naming the batch.
+   * the job aborts with a {@link dev.durabledeploy.spi.exception.BatchAbortedException} naming the
+   * batch.
    *
    * @return how many batches failed (and were skipped)
    */

@@ -1,10 +1,10 @@
 package dev.durabledeploy.core.sidecar;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.SidecarEvent;
 import dev.durabledeploy.spi.events.SidecarEvent.Step;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import dev.durabledeploy.spi.support.Threads;
 import java.io.IOException;

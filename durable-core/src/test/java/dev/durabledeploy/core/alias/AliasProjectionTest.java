@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.core.CoreFixture;
 import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.engine.RunState;
@@ -86,8 +87,7 @@ class AliasProjectionTest extends CoreFixture {
     Deploy v2 = finalizedDeploy(AliasName.PREVIEW, "v2");
     deploys.promote(SITE, v2.id(), PROD, AliasExpectation.version(1));
     awaitProjected(PROD, v2.id().value(), 2);
-    store
-        .metadata()
+    new MetadataCommands(store.metadata())
         .deleteAlias(
             SITE, AliasName.PREVIEW, AliasExpectation.ANY, dev.durabledeploy.spi.Actor.SYSTEM);
     awaitProjected(AliasName.PREVIEW, null, 2);

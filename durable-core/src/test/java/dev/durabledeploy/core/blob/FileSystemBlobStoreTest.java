@@ -3,14 +3,14 @@ package dev.durabledeploy.core.blob;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.tck.BlobStoreContract;
 import java.io.ByteArrayInputStream;

@@ -6,31 +6,32 @@ import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.core.CoreFixture;
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DeployNotFoundException;
-import dev.durabledeploy.spi.DeployStateException;
-import dev.durabledeploy.spi.InvalidInputException;
-import dev.durabledeploy.spi.SiteBusyException;
-import dev.durabledeploy.spi.TombstoneExpiredException;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.events.LifecycleEvent;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployAliasedException;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
+import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
-import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.StandardEvents;
+import dev.durabledeploy.testkit.FaultInjectingBlobStore;
 import java.io.ByteArrayInputStream;
 import java.time.Duration;
 import java.time.Instant;
@@ -112,6 +113,17 @@ class DeployServiceTest extends CoreFixture {
       assertThatThrownBy(() -> upload(DeployId.of("20260101-000000-0000000"), "a.txt", "x"))
           .isInstanceOf(DeployNotFoundException.class);
       assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a blob store fault while an upload counts the deploy's files is retried")
+    void countingFaultIsRetried() {
+      Deploy d = deploys.init(SITE, null);
+      // The first blob call of a deploy's first upload lists the deploy to count its files.
+      blobs.failOnCall(1, FaultInjectingBlobStore.When.BEFORE);
+      upload(d.id(), "index.html", "<h1>v1</h1>");
+      assertThat(keys(BlobLayout.deploy(SITE, d.id())))
+          .containsExactly(SITE.value() + "/deploys/" + d.id().value() + "/index.html");
     }
 
     @Test
@@ -500,7 +512,7 @@ class DeployServiceTest extends CoreFixture {
       deploys.as(Actor.of("user:alice")).promote(SITE, v1.id(), PROD, AliasExpectation.ANY);
       AuditEntry last = store.metadata().auditLog(SITE, 1).get(0);
       assertThat(last.actor()).isEqualTo(Actor.of("user:alice"));
-      assertThat(last.action()).isEqualTo(MetadataStore.ACTION_ALIAS_MOVE);
+      assertThat(last.action()).isEqualTo(MetadataCommands.ACTION_ALIAS_MOVE);
       assertThat(last.after()).isEqualTo(v1.id().value());
     }
 

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.core.CoreFixture;
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.metadata.Deploy;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.durabledeploy.core.CoreFixture;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -119,8 +120,7 @@ class SiteGcTest extends CoreFixture {
     blobs.onCall(
         6,
         () ->
-            store
-                .metadata()
+            new MetadataCommands(store.metadata())
                 .moveAlias(
                     SITE, AliasName.of("hotfix"), victim.id(), AliasExpectation.ANY, Actor.SYSTEM));
     GcReport report = plane.gc().run(SITE, false);

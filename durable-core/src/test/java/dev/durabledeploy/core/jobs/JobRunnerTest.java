@@ -5,8 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.JobKey;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
 import dev.durabledeploy.spi.retry.RetryPolicy;

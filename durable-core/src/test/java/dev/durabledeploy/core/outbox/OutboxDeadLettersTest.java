@@ -5,14 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.core.DurableDeploy;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.StandardEvents;

@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;

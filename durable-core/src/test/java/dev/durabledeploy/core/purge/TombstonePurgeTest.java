@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.durabledeploy.core.CoreFixture;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
-import dev.durabledeploy.spi.BatchAbortedException;
+import dev.durabledeploy.spi.exception.BatchAbortedException;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.testkit.FaultInjectingBlobStore.When;
 import java.time.Duration;

@@ -6,6 +6,7 @@ import dev.durabledeploy.core.CoreFixture;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Marker;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -118,8 +119,7 @@ class ReconcilerTest extends CoreFixture {
     void halfDone() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
       Deploy v2 = finalizedDeploy(PROD, "v2");
-      store
-          .metadata()
+      new MetadataCommands(store.metadata())
           .tombstone(SITE, v1.id(), Duration.ofDays(7), Actor.SYSTEM); // crash before move
       rawBlobs.put(
           BlobLayout.trash(SITE, v2.id()).resolve("stray.txt"),
@@ -235,7 +235,8 @@ class ReconcilerTest extends CoreFixture {
     void safeRepairs() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
       Deploy v2 = finalizedDeploy(PROD, "v2");
-      store.metadata().tombstone(SITE, v1.id(), Duration.ofDays(7), Actor.SYSTEM);
+      new MetadataCommands(store.metadata())
+          .tombstone(SITE, v1.id(), Duration.ofDays(7), Actor.SYSTEM);
       DeployId marked = idAt(clock.instant(), 3);
       put(BlobLayout.deploy(SITE, marked).resolve("index.html").value(), "x");
       marker(marked);
@@ -332,8 +333,7 @@ class ReconcilerTest extends CoreFixture {
       finalizedDeploy(AliasName.of("staging"), "v3"); // keeps the bucket non-empty
       rawBlobs.deletePrefix(BlobLayout.deploy(SITE, v1.id()));
       rawBlobs.deletePrefix(BlobLayout.deploy(SITE, v2.id()));
-      store
-          .metadata()
+      new MetadataCommands(store.metadata())
           .moveAlias(
               SITE,
               PROD,

@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.core.events.Operations;
-import dev.durabledeploy.spi.BatchAbortedException;
-import dev.durabledeploy.spi.RemoteCallException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.SiteLockLostException;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.BatchAbortedException;
+import dev.durabledeploy.spi.exception.RemoteCallException;
+import dev.durabledeploy.spi.exception.SiteLockLostException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.retry.RetryPolicy;

@@ -1,9 +1,5 @@
 package dev.durabledeploy.engine.executor;
 
-import dev.durabledeploy.spi.DurableDeployException;
-import dev.durabledeploy.spi.EngineNotRunningException;
-import dev.durabledeploy.spi.EngineUnavailableException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.DeadLetter;
 import dev.durabledeploy.spi.engine.EngineStatus;
@@ -16,6 +12,10 @@ import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.EngineNotRunningException;
+import dev.durabledeploy.spi.exception.EngineUnavailableException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.support.Config;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

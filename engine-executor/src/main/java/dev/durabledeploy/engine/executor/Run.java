@@ -1,7 +1,5 @@
 package dev.durabledeploy.engine.executor;
 
-import dev.durabledeploy.spi.EngineNotRunningException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunContext;
@@ -10,6 +8,8 @@ import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.RunState;
 import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.exception.EngineNotRunningException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;

@@ -2,9 +2,9 @@ package dev.durabledeploy.engine.temporal;
 
 import static dev.durabledeploy.engine.temporal.Errors.describe;
 
-import dev.durabledeploy.spi.EngineNotRunningException;
-import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.exception.EngineNotRunningException;
+import dev.durabledeploy.spi.exception.EngineUnavailableException;
 import dev.durabledeploy.spi.support.Threads;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;

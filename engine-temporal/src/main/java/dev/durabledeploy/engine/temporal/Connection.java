@@ -2,7 +2,7 @@ package dev.durabledeploy.engine.temporal;
 
 import static dev.durabledeploy.engine.temporal.Errors.describe;
 
-import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import io.grpc.Status;
 import io.temporal.api.workflowservice.v1.DescribeNamespaceRequest;
 import io.temporal.client.WorkflowClient;

@@ -2,11 +2,11 @@ package dev.durabledeploy.engine.temporal;
 
 import static dev.durabledeploy.engine.temporal.Errors.describe;
 
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.DeadLetter;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.Submission;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.UpdateOptions;
 import io.temporal.client.WithStartWorkflowOperation;

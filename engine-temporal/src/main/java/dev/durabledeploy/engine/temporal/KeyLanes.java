@@ -1,7 +1,7 @@
 package dev.durabledeploy.engine.temporal;
 
-import dev.durabledeploy.spi.EngineNotRunningException;
 import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.exception.EngineNotRunningException;
 import dev.durabledeploy.spi.support.Threads;
 import java.time.Duration;
 import java.util.Map;

@@ -2,9 +2,9 @@ package dev.durabledeploy.engine.temporal;
 
 import static dev.durabledeploy.engine.temporal.Errors.describe;
 
-import dev.durabledeploy.spi.EngineUnavailableException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.CronSchedule;
+import dev.durabledeploy.spi.exception.EngineUnavailableException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.temporal.api.common.v1.Payloads;

@@ -2,14 +2,14 @@ package dev.durabledeploy.engine.temporal;
 
 import static dev.durabledeploy.engine.temporal.Errors.describe;
 
-import dev.durabledeploy.spi.DurableDeployException;
-import dev.durabledeploy.spi.EngineNotRunningException;
-import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.EngineNotRunningException;
+import dev.durabledeploy.spi.exception.EngineUnavailableException;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.UpdateOptions;

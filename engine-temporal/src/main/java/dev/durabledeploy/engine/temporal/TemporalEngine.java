@@ -2,9 +2,6 @@ package dev.durabledeploy.engine.temporal;
 
 import static dev.durabledeploy.engine.temporal.Errors.describe;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.DurableDeployException;
-import dev.durabledeploy.spi.EngineUnavailableException;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.DeadLetter;
 import dev.durabledeploy.spi.engine.EngineStatus;
@@ -14,6 +11,9 @@ import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.EngineUnavailableException;
 import dev.durabledeploy.spi.support.Config;
 import dev.durabledeploy.spi.support.Threads;
 import io.temporal.client.WorkflowClient;
@@ -76,7 +76,7 @@ import java.util.concurrent.TimeUnit;
  *       answers; a stopped engine answers nothing.
  *   <li><b>Failures.</b> When Temporal cannot be reached or no worker answers in time, calls fail
  *       with {@link EngineUnavailableException} (transient) saying what to check; a stopped engine
- *       refuses with {@link dev.durabledeploy.spi.EngineNotRunningException}.
+ *       refuses with {@link dev.durabledeploy.spi.exception.EngineNotRunningException}.
  * </ul>
  *
  * <p>This class is the entry point and builder; each role is a package-private part: {@link
@@ -241,7 +241,7 @@ public final class TemporalEngine implements WorkflowEngine {
    * Stops polling, waits up to {@code deadline} for running handlers and then interrupts them
    * (their runs resume on another worker); submissions and calls still under way get what is left
    * of the deadline before they are cut short and fail with {@link
-   * dev.durabledeploy.spi.EngineNotRunningException}.
+   * dev.durabledeploy.spi.exception.EngineNotRunningException}.
    */
   @Override
   public synchronized void stop(Duration deadline) {

@@ -1,9 +1,9 @@
 package dev.durabledeploy.examples.hostile;
 
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.testkit.ForwardingWorkflowEngine;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;

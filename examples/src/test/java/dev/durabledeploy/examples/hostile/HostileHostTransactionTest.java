@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -62,8 +63,7 @@ class HostileHostTransactionTest {
             outcome =
                 catchThrowable(
                     () ->
-                        store
-                            .metadata()
+                        new MetadataCommands(store.metadata())
                             .createPending(
                                 SITE, DeployId.of("20260115-100000-abc1234"), null, Actor.SYSTEM));
           } finally {
@@ -110,7 +110,7 @@ class HostileHostTransactionTest {
                 .schema(schema)
                 .build()) {
       DeployId id = DeployId.of("20260115-100000-abc1234");
-      store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
+      new MetadataCommands(store.metadata()).createPending(SITE, id, null, Actor.SYSTEM);
       assertThat(other.metadata().findDeploy(SITE, id)).isPresent();
       java.util.concurrent.ExecutorService threads =
           java.util.concurrent.Executors.newFixedThreadPool(6);
@@ -141,7 +141,7 @@ class HostileHostTransactionTest {
         assertThat(
                 catchThrowable(
                     () -> other.siteLocks().acquire(SITE, java.time.Duration.ofMillis(300))))
-            .isInstanceOf(dev.durabledeploy.spi.SiteBusyException.class);
+            .isInstanceOf(dev.durabledeploy.spi.exception.SiteBusyException.class);
         assertThat(held.isHeld()).isTrue();
       }
     }

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.store.postgres.MigrationLockTimeoutException;
 import dev.durabledeploy.store.postgres.PostgresStore;

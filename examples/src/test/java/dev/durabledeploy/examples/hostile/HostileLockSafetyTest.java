@@ -3,9 +3,9 @@ package dev.durabledeploy.examples.hostile;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.store.postgres.PostgresStore;
 import dev.durabledeploy.store.valkey.ValkeyStore;
@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DisplayName;
@@ -146,6 +147,8 @@ class HostileLockSafetyTest {
         t.join(30_000);
       }
       chaos.join(10_000);
+      // The chaos thread returns at once when interrupted, possibly between a cut and a restore.
+      proxy.restore();
       List<Interval> sorted = new ArrayList<>(intervals);
       sorted.sort(Comparator.comparingLong(Interval::from));
       List<String> overlaps = new ArrayList<>();
@@ -158,8 +161,31 @@ class HostileLockSafetyTest {
           "HostileLockSafetyTest[%s]: %d acquisitions, %d lost while working, %d overlaps%n",
           hosts, acquired.get(), lostWhileWorking.get(), overlaps.size());
       assertThat(acquired.get()).isGreaterThan(20);
-      assertThat(lostWhileWorking.get()).as("the chaos made holders lose locks").isPositive();
       assertThat(overlaps).isEmpty();
+      // The random chaos may or may not cut a holder off long enough (seen: 0 to 3 losses a run);
+      // a partition longer than the TTL always must, and the steady host then takes the lock.
+      AtomicReference<SiteLock> taken = new AtomicReference<>();
+      await("the flaky host takes the lock again once the chaos has stopped")
+          .atMost(Duration.ofSeconds(20))
+          .ignoreExceptions()
+          .until(
+              () -> {
+                taken.set(flaky.siteLocks().acquire(SITE, Duration.ofSeconds(2)));
+                return true;
+              });
+      SiteLock held = taken.get();
+      proxy.cut();
+      try {
+        await("a holder cut off for longer than its TTL knows it lost the lock")
+            .atMost(TTL.multipliedBy(10))
+            .until(() -> !held.isHeld());
+        try (SiteLock next = steady.siteLocks().acquire(SITE, TTL.multipliedBy(10))) {
+          assertThat(next.isHeld()).isTrue();
+        }
+      } finally {
+        proxy.restore();
+      }
+      held.close(); // releasing a lock that was lost is quiet
     }
   }
 
@@ -178,7 +204,8 @@ class HostileLockSafetyTest {
                 SiteLock lock;
                 try {
                   lock = store.siteLocks().acquire(SITE, Duration.ofSeconds(2));
-                } catch (SiteBusyException | dev.durabledeploy.spi.TransientStoreException e) {
+                } catch (SiteBusyException
+                    | dev.durabledeploy.spi.exception.TransientStoreException e) {
                   continue;
                 } catch (RuntimeException e) {
                   continue;

@@ -5,12 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.store.postgres.PostgresStore;
@@ -58,11 +59,10 @@ class HostilePoolHygieneTest {
         PostgresStore store =
             PostgresStore.builder().dataSource(pool).schema(schema).migrateOnStart(true).build()) {
       DeployId id = DeployId.of("20260115-100000-abc1234");
-      store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
+      new MetadataCommands(store.metadata()).createPending(SITE, id, null, Actor.SYSTEM);
       assertThatThrownBy(
               () ->
-                  store
-                      .metadata()
+                  new MetadataCommands(store.metadata())
                       .moveAlias(
                           SITE,
                           AliasName.PRODUCTION,
@@ -140,7 +140,7 @@ class HostilePoolHygieneTest {
                 .schema(schema)
                 .build()) {
       DeployId id = DeployId.of("20260115-100000-abc1234");
-      store.metadata().createPending(SITE, id, null, Actor.SYSTEM);
+      new MetadataCommands(store.metadata()).createPending(SITE, id, null, Actor.SYSTEM);
       assertThat(other.metadata().findDeploy(SITE, id)).isPresent();
       store
           .outbox()

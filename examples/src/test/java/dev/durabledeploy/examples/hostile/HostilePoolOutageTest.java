@@ -10,9 +10,9 @@ import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.store.postgres.PostgresStore;
@@ -126,7 +126,7 @@ class HostilePoolOutageTest {
       SiteId site = site(s);
       await("a saga on " + site + " completes after the trouble")
           .atMost(Duration.ofSeconds(60))
-          .ignoreExceptionsInstanceOf(dev.durabledeploy.spi.TransientStoreException.class)
+          .ignoreExceptionsInstanceOf(dev.durabledeploy.spi.exception.TransientStoreException.class)
           .untilAsserted(() -> saga(plane.deploys(), site));
     }
     for (int s = 0; s < SITES; s++) {

@@ -6,12 +6,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.retry.RetryPolicy;

@@ -2,8 +2,8 @@ package dev.durabledeploy.examples.reliability;
 
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.outbox.OutboxRelay;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.sql.Connection;

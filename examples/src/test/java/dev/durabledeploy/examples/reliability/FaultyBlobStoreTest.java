@@ -3,8 +3,8 @@ package dev.durabledeploy.examples.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.durabledeploy.core.blob.FileSystemBlobStore;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.testkit.FaultInjectingBlobStore;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import java.nio.file.Path;

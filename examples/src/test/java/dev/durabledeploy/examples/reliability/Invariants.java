@@ -9,6 +9,7 @@ import dev.durabledeploy.core.blob.FileSystemBlobStore;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.gc.GcReport;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.reconcile.Drift;
 import dev.durabledeploy.core.reconcile.DriftKind;
 import dev.durabledeploy.core.reconcile.DriftReport;
@@ -419,19 +420,19 @@ final class Invariants {
             + ".audit_log t JOIN LATERAL (SELECT at FROM "
             + schema
             + ".audit_log r WHERE r.site = t.site AND r.target = t.target AND r.action = '"
-            + MetadataStore.ACTION_RESTORE
+            + MetadataCommands.ACTION_RESTORE
             + "' AND r.id < t.id ORDER BY r.id DESC LIMIT 1) r ON true WHERE t.action = '"
-            + MetadataStore.ACTION_TOMBSTONE
+            + MetadataCommands.ACTION_TOMBSTONE
             + "' AND t.actor = 'system:gc'";
     String tombstoneRows =
         "SELECT b.site, b.deploy_id, b.deleted_at, b.restored_at, (SELECT a.actor FROM "
             + schema
             + ".audit_log a WHERE a.site = b.site AND a.target = b.deploy_id AND a.action = '"
-            + MetadataStore.ACTION_TOMBSTONE
+            + MetadataCommands.ACTION_TOMBSTONE
             + "' ORDER BY a.id DESC LIMIT 1), (SELECT a.at FROM "
             + schema
             + ".audit_log a WHERE a.site = b.site AND a.target = b.deploy_id AND a.action = '"
-            + MetadataStore.ACTION_RESTORE
+            + MetadataCommands.ACTION_RESTORE
             + "' ORDER BY a.id DESC LIMIT 1) FROM "
             + schema
             + ".tombstones b";
@@ -555,9 +556,9 @@ final class Invariants {
             + ".audit_log t JOIN "
             + schema
             + ".audit_log c ON c.site = t.site AND c.target = t.target AND c.action = '"
-            + MetadataStore.ACTION_CREATE
+            + MetadataCommands.ACTION_CREATE
             + "' WHERE t.action = '"
-            + MetadataStore.ACTION_TOMBSTONE
+            + MetadataCommands.ACTION_TOMBSTONE
             + "' AND t.actor = 'system:gc' AND t.at < c.at + interval '"
             + minimumAge.toMillis()
             + " milliseconds'"
@@ -565,7 +566,7 @@ final class Invariants {
                 ? " AND EXISTS (SELECT 1 FROM "
                     + schema
                     + ".audit_log a WHERE a.site = t.site AND a.target = t.target AND a.action = '"
-                    + MetadataStore.ACTION_ACTIVATE
+                    + MetadataCommands.ACTION_ACTIVATE
                     + "' AND a.at < t.at)"
                 : "");
     try (Connection c = db.getConnection();

@@ -11,17 +11,11 @@ import dev.durabledeploy.core.gc.GcPlan;
 import dev.durabledeploy.core.gc.GcReport;
 import dev.durabledeploy.core.gc.KeepReason;
 import dev.durabledeploy.core.gc.SiteGc;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DeployNotFoundException;
-import dev.durabledeploy.spi.DeployStateException;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TombstoneExpiredException;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -29,6 +23,13 @@ import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.events.OperationEvent;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployAliasedException;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
+import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.TombstoneExpiredException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
@@ -853,7 +854,7 @@ final class Workload {
     count("restore.followed-by-gc");
     Instant until = w.restoredAt().plus(Plane.OPTIONS.grace());
     for (AuditEntry a : metadata.auditLog(w.site(), 200)) {
-      if (a.action().equals(MetadataStore.ACTION_TOMBSTONE)
+      if (a.action().equals(MetadataCommands.ACTION_TOMBSTONE)
           && a.target().equals(w.id().value())
           && a.actor().value().equals(GC_ACTOR)
           && !a.at().isBefore(w.restoredAt())) {

@@ -1,6 +1,6 @@
 package dev.durabledeploy.git.jgit;
 
-import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.git.RepoRef;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package dev.durabledeploy.git.jgit;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.RepoCloneException;
-import dev.durabledeploy.spi.RepoCloneException.Reason;
+import dev.durabledeploy.spi.exception.RepoCloneException;
+import dev.durabledeploy.spi.exception.RepoCloneException.Reason;
 import dev.durabledeploy.spi.git.RepoRef;
 import java.nio.file.Path;
 import java.time.Duration;

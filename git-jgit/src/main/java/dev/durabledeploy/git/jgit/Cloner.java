@@ -1,10 +1,10 @@
 package dev.durabledeploy.git.jgit;
 
-import dev.durabledeploy.spi.InvalidInputException;
-import dev.durabledeploy.spi.RepoCloneException;
-import dev.durabledeploy.spi.RepoCloneException.Reason;
 import dev.durabledeploy.spi.events.CloneEvent;
 import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.RepoCloneException;
+import dev.durabledeploy.spi.exception.RepoCloneException.Reason;
 import dev.durabledeploy.spi.git.RepoRef;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,9 +1,9 @@
 package dev.durabledeploy.git.jgit;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.RepoCloneException;
-import dev.durabledeploy.spi.RepoCloneException.Reason;
 import dev.durabledeploy.spi.events.EventBus;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.RepoCloneException;
+import dev.durabledeploy.spi.exception.RepoCloneException.Reason;
 import dev.durabledeploy.spi.git.RepoId;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.spi.git.RepoSource;
@@ -62,7 +62,8 @@ import org.slf4j.LoggerFactory;
  * (it reads the host's own disk); {@link Builder#allowedSchemes} turns them on, e.g. {@code file}
  * in tests. A {@code file} URL into the clone root is always refused. Every address a connection
  * goes to passes the {@link AddressFilter} ({@link AddressFilter#NOT_LINK_LOCAL} by default). A
- * refused URL is an {@link dev.durabledeploy.spi.InvalidInputException} on field {@code url}.
+ * refused URL is an {@link dev.durabledeploy.spi.exception.InvalidInputException} on field {@code
+ * url}.
  *
  * <p><b>Credentials</b> come from the provider, or from the URL's user info (percent-decoded as RFC
  * 3986 says: {@code %2B} is {@code +}, and {@code +} stays {@code +}), and are handed to the

@@ -1,6 +1,6 @@
 package dev.durabledeploy.git.jgit;
 
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.git.RepoRef;
 import java.io.File;
 import java.io.IOException;

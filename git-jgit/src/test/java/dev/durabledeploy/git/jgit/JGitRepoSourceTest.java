@@ -3,8 +3,8 @@ package dev.durabledeploy.git.jgit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.RepoCloneException;
 import dev.durabledeploy.spi.events.CloneEvent;
+import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.git.RepoId;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.spi.git.RepoSource;

@@ -3,8 +3,8 @@ package dev.durabledeploy.git.jgit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.InvalidInputException;
-import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.testkit.fixtures.GitRepos;
 import java.io.IOException;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpServer;
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.testkit.fixtures.GitRepos;
 import java.net.InetAddress;

@@ -1,6 +1,6 @@
 package dev.durabledeploy.spi.blob;
 
-import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 
 /**
  * {@link BlobStore#create} found an object under the key: another writer created it first (or it

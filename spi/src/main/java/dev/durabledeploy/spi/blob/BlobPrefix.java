@@ -1,7 +1,7 @@
 package dev.durabledeploy.spi.blob;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 
 /**
  * A "directory" of a blob store: either the empty root or a valid key path that ends in {@code /},

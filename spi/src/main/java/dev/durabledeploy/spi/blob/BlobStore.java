@@ -12,9 +12,9 @@ import java.util.Optional;
  * values, so an implementation can never be asked to touch anything outside its root.
  *
  * <p>Failures: transient backend trouble surfaces as {@link
- * dev.durabledeploy.spi.TransientStoreException} (or a transient {@link
- * dev.durabledeploy.spi.RemoteCallException}); everything else as a permanent {@link
- * dev.durabledeploy.spi.DurableDeployException}. Implementations are thread-safe.
+ * dev.durabledeploy.spi.exception.TransientStoreException} (or a transient {@link
+ * dev.durabledeploy.spi.exception.RemoteCallException}); everything else as a permanent {@link
+ * dev.durabledeploy.spi.exception.DurableDeployException}. Implementations are thread-safe.
  */
 public interface BlobStore extends AutoCloseable {
 
@@ -22,8 +22,8 @@ public interface BlobStore extends AutoCloseable {
    * Stores exactly {@code size} bytes read from {@code data} under {@code key}, replacing any
    * object there. Atomic: a reader sees the old object, the new one or nothing, never a part. If
    * the stream holds fewer or more than {@code size} bytes nothing is stored and {@link
-   * dev.durabledeploy.spi.InvalidInputException} (field {@code size}) is thrown. The stream is not
-   * closed. The SHA-256 is computed and recorded as for {@link #create}.
+   * dev.durabledeploy.spi.exception.InvalidInputException} (field {@code size}) is thrown. The
+   * stream is not closed. The SHA-256 is computed and recorded as for {@link #create}.
    */
   BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata);
 
@@ -109,7 +109,7 @@ public interface BlobStore extends AutoCloseable {
    * crash at any point it finishes the move; a gone source is a no-op returning 0. Objects already
    * at the destination are overwritten by the source's. Foreign objects ({@link ForeignBlob}) move
    * too, to the same raw relative key, so a prefix moves whole. The prefixes must not overlap
-   * ({@link dev.durabledeploy.spi.InvalidInputException}, field {@code to}).
+   * ({@link dev.durabledeploy.spi.exception.InvalidInputException}, field {@code to}).
    */
   long movePrefix(BlobPrefix from, BlobPrefix to);
 

@@ -1,6 +1,6 @@
 package dev.durabledeploy.spi.blob;
 
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.time.Instant;
 import java.util.Objects;
 

@@ -1,7 +1,7 @@
 package dev.durabledeploy.spi.engine;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import java.util.Map;
 import java.util.Objects;

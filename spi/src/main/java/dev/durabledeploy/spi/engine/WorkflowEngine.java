@@ -1,9 +1,9 @@
 package dev.durabledeploy.spi.engine;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.DurableDeployException;
-import dev.durabledeploy.spi.EngineNotRunningException;
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.EngineNotRunningException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -19,14 +19,15 @@ import java.util.concurrent.CompletionStage;
  *
  * <p>Failures an engine reports as types: {@link EngineNotRunningException} when it is not running
  * (not started, stopping, stopped) and so refuses a call; {@link
- * dev.durabledeploy.spi.EngineUnavailableException} when it cannot take or answer a call now (its
- * backend is unreachable or slow to answer, or it is full) and the same call may succeed later.
+ * dev.durabledeploy.spi.exception.EngineUnavailableException} when it cannot take or answer a call
+ * now (its backend is unreachable or slow to answer, or it is full) and the same call may succeed
+ * later.
  */
 public interface WorkflowEngine extends AutoCloseable {
 
   /**
    * Registers a workflow. Registering a name twice is refused with {@link
-   * dev.durabledeploy.spi.ConfigurationException}.
+   * dev.durabledeploy.spi.exception.ConfigurationException}.
    */
   void register(WorkflowDefinition definition);
 
@@ -42,17 +43,18 @@ public interface WorkflowEngine extends AutoCloseable {
   /**
    * Submits a run. The stage completes when the run is <b>durably accepted</b> — as durable as this
    * engine gets — so the outbox relay acknowledges an event only then (E3). It completes
-   * exceptionally with {@link dev.durabledeploy.spi.InvalidInputException} (field {@code workflow})
-   * for an unknown workflow, with {@link EngineNotRunningException} when the engine is not running
-   * (or stopped before the run was accepted), and with {@link
-   * dev.durabledeploy.spi.EngineUnavailableException} when the engine cannot take the run now.
+   * exceptionally with {@link dev.durabledeploy.spi.exception.InvalidInputException} (field {@code
+   * workflow}) for an unknown workflow, with {@link EngineNotRunningException} when the engine is
+   * not running (or stopped before the run was accepted), and with {@link
+   * dev.durabledeploy.spi.exception.EngineUnavailableException} when the engine cannot take the run
+   * now.
    */
   CompletionStage<RunHandle> submit(Submission submission);
 
   /**
    * Submits the schedule's workflow at each cron fire time while the engine runs. Scheduling an id
-   * again replaces it. An invalid expression is {@link dev.durabledeploy.spi.InvalidInputException}
-   * (field {@code cron}).
+   * again replaces it. An invalid expression is {@link
+   * dev.durabledeploy.spi.exception.InvalidInputException} (field {@code cron}).
    */
   void schedule(CronSchedule schedule);
 

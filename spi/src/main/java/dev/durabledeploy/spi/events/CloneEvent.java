@@ -1,6 +1,6 @@
 package dev.durabledeploy.spi.events;
 
-import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.git.RepoId;
 import java.nio.file.Path;
 import java.time.Duration;

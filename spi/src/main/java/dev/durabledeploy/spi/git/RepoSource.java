@@ -5,8 +5,8 @@ import java.nio.file.Path;
 /**
  * The re-clone chokepoint: working trees are a cache of the remote that may vanish at any time, so
  * every reader asks for a tree through {@link #ensureClone} and gets one that is complete. Failures
- * are {@link dev.durabledeploy.spi.RepoCloneException} with an actionable, redacted message.
- * Implementations are thread-safe.
+ * are {@link dev.durabledeploy.spi.exception.RepoCloneException} with an actionable, redacted
+ * message. Implementations are thread-safe.
  */
 public interface RepoSource extends AutoCloseable {
 

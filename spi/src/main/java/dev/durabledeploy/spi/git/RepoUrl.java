@@ -1,6 +1,6 @@
 package dev.durabledeploy.spi.git;
 
-import dev.durabledeploy.spi.InvalidInputException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;

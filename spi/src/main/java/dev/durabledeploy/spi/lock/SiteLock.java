@@ -14,7 +14,8 @@ public interface SiteLock extends AutoCloseable {
 
   /**
    * Whether the lock is still held. Decided locally, without a round trip, so that a saga can ask
-   * before every step (the core does: see {@link dev.durabledeploy.spi.SiteLockLostException}).
+   * before every step (the core does: see {@link
+   * dev.durabledeploy.spi.exception.SiteLockLostException}).
    *
    * <p>False after {@link #close()}. For a store whose locks expire unless renewed, false from the
    * moment the store could let anyone else take the lock: the lock counts as held only while the

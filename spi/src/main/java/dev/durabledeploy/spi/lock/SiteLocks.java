@@ -10,7 +10,10 @@ import java.time.Duration;
  */
 public interface SiteLocks {
 
-  /** How long a caller waits by default before {@link dev.durabledeploy.spi.SiteBusyException}. */
+  /**
+   * How long a caller waits by default before {@link
+   * dev.durabledeploy.spi.exception.SiteBusyException}.
+   */
   Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 
   /**
@@ -19,8 +22,8 @@ public interface SiteLocks {
    * store's lock time to live. A caller waiting for one site's lock never keeps another site's
    * caller from its lock, nor holds resources the holders need (such as pooled connections).
    *
-   * @throws dev.durabledeploy.spi.SiteBusyException if the lock is still held by someone else after
-   *     {@code timeout}; a zero timeout means one try
+   * @throws dev.durabledeploy.spi.exception.SiteBusyException if the lock is still held by someone
+   *     else after {@code timeout}; a zero timeout means one try
    */
   SiteLock acquire(SiteId site, Duration timeout);
 }

@@ -1,189 +1,54 @@
 package dev.durabledeploy.spi.metadata;
 
-import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.outbox.StandardEvents;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
- * The deploy index: deploys, aliases, tombstones and the audit log.
+ * The deploy index as a store keeps it: deploys, aliases, tombstones and the audit log, written by
+ * units of work over one site's rows and read by the queries below.
  *
- * <p>Every mutation is an <b>atomic command</b>: its checks, its writes, its audit entry and its
- * outbox events (as built by {@link StandardEvents}) commit together or not at all — one SQL
- * transaction, or one Valkey Lua script. Commands take their time from the store's injected {@link
- * java.time.Clock}. A command that finds its work already done changes nothing, appends no event
- * and returns the current state (docs/invariants.md V9); "changes nothing" includes the audit log.
+ * <p>A store provides storage, not rules. The commands (create, finalize, alias moves, delete,
+ * restore, purge) and their checks are decided once, in {@code durable-core}'s {@code
+ * MetadataCommands}, each as one {@link #inSite unit of work}. What a store guarantees is the unit
+ * of work itself: its reads, writes, audit entries and outbox events take effect all together or
+ * not at all (one SQL transaction, one Valkey script commit guarded by the site's revision, one
+ * monitor in memory), and two units of work on one site never interleave. The contract {@code
+ * dev.durabledeploy.testkit.tck.MetadataStoreContract} checks atomicity, isolation, precision and
+ * order on every store.
  *
- * <p>Every command that changes anything appends {@link StandardEvents#SITE_CHANGED} last. Unknown
- * deploys raise {@link dev.durabledeploy.spi.DeployNotFoundException}; transient backend trouble
- * {@link dev.durabledeploy.spi.TransientStoreException}. Implementations are thread-safe; mutual
- * exclusion of whole sagas is the {@link dev.durabledeploy.spi.lock.SiteLocks site lock}'s job, not
- * this interface's.
+ * <p>Time comes from the store's injected {@link java.time.Clock}. Transient backend trouble raises
+ * {@link dev.durabledeploy.spi.exception.TransientStoreException}. Implementations are thread-safe;
+ * mutual exclusion of whole sagas is the {@link dev.durabledeploy.spi.lock.SiteLocks site lock}'s
+ * job, not this interface's.
  */
 public interface MetadataStore {
 
-  /** Audit action of {@link #createPending}. */
-  String ACTION_CREATE = "deploy.create";
-
-  /** Audit action of {@link #activate}. */
-  String ACTION_ACTIVATE = "deploy.activate";
-
-  /** Audit action of {@link #beginFinalize}. */
-  String ACTION_BEGIN_FINALIZE = "deploy.finalize-begin";
-
-  /** Audit action of {@link #abortFinalize}. */
-  String ACTION_ABORT_FINALIZE = "deploy.finalize-abort";
-
-  /** Audit action of {@link #adopt}. */
-  String ACTION_ADOPT = "deploy.adopt";
-
-  /** Audit action of {@link #moveAlias}. */
-  String ACTION_ALIAS_MOVE = "alias.move";
-
-  /** Audit action of {@link #deleteAlias}. */
-  String ACTION_ALIAS_DELETE = "alias.delete";
-
-  /** Audit action of {@link #tombstone}. */
-  String ACTION_TOMBSTONE = "deploy.tombstone";
-
-  /** Audit action of {@link #restore}. */
-  String ACTION_RESTORE = "deploy.restore";
-
-  /** Audit action of {@link #purgeTombstone}. */
-  String ACTION_PURGE = "deploy.purge";
-
-  /** Audit action of {@link #deleteSite}. */
-  String ACTION_DELETE_SITE = "site.delete";
-
-  // ---- commands ----------------------------------------------------------------------------
+  // ---- the unit of work --------------------------------------------------------------------
 
   /**
-   * Creates a {@link DeployState#PENDING} deploy. Idempotent: if the deploy already exists with the
-   * same sha it is returned unchanged; with another sha (or as a tombstone) it is refused with
-   * {@link dev.durabledeploy.spi.DeployStateException}. Events: site.changed.
+   * Runs {@code work} against {@code site}'s rows in one atom: the rows it writes, its audit
+   * entries and its outbox events (appended in order to the same store's outbox) all take effect if
+   * it returns, none if it throws (checked exceptions too); the exception reaches the caller as
+   * thrown. No other unit of work on {@code site} runs in between, and queries from other threads
+   * see either none or all of its writes. A store may run {@code work} more than once (an
+   * optimistic retry), so it must have no effects outside {@link SiteRows}.
    *
-   * @param sha the commit sha, or {@code null}
-   */
-  Deploy createPending(SiteId site, DeployId id, String sha, Actor actor);
-
-  /**
-   * Seals a deploy for finalize: {@link DeployState#PENDING} becomes {@link
-   * DeployState#FINALIZING}, after which uploads into it are refused (an upload that was already
-   * writing re-reads the state after its write and withdraws it). The caller verifies the deploy's
-   * bytes after this commits, so nothing it verified can change under it. Idempotent: a deploy
-   * already FINALIZING is returned unchanged (a finalize resuming one that crashed). Events:
-   * site.changed.
+   * <p>The rules every store enforces alike ({@link dev.durabledeploy.spi.support.UnitsOfWork}): a
+   * unit of work or a query started from inside a running work is refused with {@link
+   * IllegalStateException}; the work reads and writes only the rows its selection names, the
+   * deploys aliases target and, after {@link SiteRows#removeAll}, anything; its rows refuse every
+   * call once it has ended; a row of another site is refused with {@link IllegalArgumentException}.
    *
-   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
-   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
-   * @throws UnsupportedOperationException from stores that do not keep the FINALIZING state (see
-   *     {@link #supportsFinalizing()}); the default
+   * @param action what the work is (an audit action such as {@code deploy.activate}), for messages
+   * @param rows the rows the work looks up
+   * @return what {@code work} returned
    */
-  default Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
-    throw new UnsupportedOperationException(
-        getClass().getName() + " does not keep the FINALIZING state (MetadataStore.beginFinalize)");
-  }
-
-  /**
-   * Unseals a deploy whose finalize failed its verification: {@link DeployState#FINALIZING} becomes
-   * {@link DeployState#PENDING} again, so the client can upload what was missing. Idempotent: a
-   * PENDING deploy is returned unchanged. Events: site.changed.
-   *
-   * @throws dev.durabledeploy.spi.DeployStateException when the deploy is ACTIVE
-   * @throws dev.durabledeploy.spi.DeployNotFoundException when there is no live deploy with the id
-   * @throws UnsupportedOperationException as {@link #beginFinalize}
-   */
-  default Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
-    throw new UnsupportedOperationException(
-        getClass().getName() + " does not keep the FINALIZING state (MetadataStore.abortFinalize)");
-  }
-
-  /**
-   * Whether {@link #beginFinalize} and {@link #abortFinalize} are implemented. The default is
-   * {@code false}, so a store written against an older version of this interface keeps compiling;
-   * the library then serialises every upload with finalize under the site lock instead.
-   */
-  default boolean supportsFinalizing() {
-    return false;
-  }
-
-  /**
-   * Finalizes a deploy in one atom: the deploy (PENDING or FINALIZING) becomes {@link
-   * DeployState#ACTIVE}, {@code alias} moves to it by compare-and-set against {@code expect}, and
-   * the deploy the alias targeted before gets {@code releasedAt = now}. Events: alias.changed,
-   * site.changed.
-   *
-   * <p>If the deploy is already ACTIVE and the alias already targets it, nothing changes and the
-   * alias is returned (a re-run finalize, V9), whatever {@code expect} says. If it is ACTIVE and
-   * the alias targets something else, {@link dev.durabledeploy.spi.DeployStateException}. If {@code
-   * expect} does not match, {@link dev.durabledeploy.spi.AliasDriftException} with the current
-   * alias and the deploy keeps its state (PENDING or FINALIZING).
-   */
-  Alias activate(SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor);
-
-  /**
-   * Adds an ACTIVE deploy found in the blob store (backfill) without touching any alias. Never
-   * overwrites: returns empty and changes nothing when a deploy or tombstone with this id exists.
-   * Events: site.changed.
-   */
-  Optional<Deploy> adopt(SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor);
-
-  /**
-   * Points {@code alias} at {@code target} by compare-and-set against {@code expect} (promote,
-   * rollback), creating the alias at version 1 if it does not exist and {@code expect} allows it.
-   * The previous target gets {@code releasedAt = now}. The target must be an ACTIVE deploy ({@link
-   * dev.durabledeploy.spi.DeployStateException} if pending). If the alias already targets {@code
-   * target} and {@code expect} matches, nothing changes and the alias is returned (V9); a stale
-   * expectation is drift even then, so a caller never mistakes someone else's move for its own.
-   * Events: alias.changed, site.changed.
-   *
-   * @throws dev.durabledeploy.spi.AliasDriftException if {@code expect} does not match
-   */
-  Alias moveAlias(
-      SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor);
-
-  /**
-   * Deletes an alias by compare-and-set; its target gets {@code releasedAt = now}. The alias's
-   * version keeps counting (a re-created alias continues above the deleted one's version). Returns
-   * false and changes nothing when the alias does not exist. Events: alias.changed (with an empty
-   * deployId), site.changed.
-   */
-  boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor);
-
-  /**
-   * Soft-deletes a deploy: the deploy row becomes a {@link Tombstone} expiring at {@code now +
-   * recoveryWindow}. Refused atomically with {@link dev.durabledeploy.spi.DeployAliasedException}
-   * when any alias targets the deploy (docs/invariants.md V1). Idempotent: an existing tombstone is
-   * returned unchanged. The caller moves the bytes to trash after this commits (V6). Events:
-   * deploy.deleted, site.changed.
-   */
-  Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor);
-
-  /**
-   * Turns a tombstone back into its deploy row (never writes an alias). The caller moves the bytes
-   * back before calling this. Idempotent: a live deploy with no tombstone is returned unchanged.
-   * Events: deploy.restored, site.changed.
-   *
-   * @throws dev.durabledeploy.spi.TombstoneExpiredException if the recovery window has closed
-   */
-  Deploy restore(SiteId site, DeployId id, Actor actor);
-
-  /**
-   * Removes a tombstone for good; the caller deleted its bytes first (V6). Returns false and
-   * changes nothing when there is none. Events: deploy.purged, site.changed.
-   */
-  boolean purgeTombstone(SiteId site, DeployId id, Actor actor);
-
-  /**
-   * Removes every deploy, alias and tombstone of the site. Idempotent. Outbox events already
-   * appended stay and are delivered. Events: site.deleted (no site.changed).
-   */
-  SiteDeletion deleteSite(SiteId site, Actor actor);
+  <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work);
 
   // ---- queries -----------------------------------------------------------------------------
 

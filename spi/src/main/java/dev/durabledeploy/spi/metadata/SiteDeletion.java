@@ -1,6 +1,9 @@
 package dev.durabledeploy.spi.metadata;
 
-/** What {@link MetadataStore#deleteSite} removed. All zero when the site was already gone. */
+/**
+ * What a site deletion ({@code MetadataCommands.deleteSite}) removed. All zero when the site was
+ * already gone.
+ */
 public record SiteDeletion(int deploys, int aliases, int tombstones) {
 
   public boolean removedAnything() {

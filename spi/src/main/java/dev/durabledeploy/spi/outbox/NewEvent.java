@@ -1,8 +1,8 @@
 package dev.durabledeploy.spi.outbox;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Objects;

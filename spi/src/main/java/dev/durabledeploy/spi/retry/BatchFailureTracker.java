@@ -1,6 +1,6 @@
 package dev.durabledeploy.spi.retry;
 
-import dev.durabledeploy.spi.BatchAbortedException;
+import dev.durabledeploy.spi.exception.BatchAbortedException;
 
 /**
  * Counts consecutive failed batches of one job and aborts it when they reach the policy's limit

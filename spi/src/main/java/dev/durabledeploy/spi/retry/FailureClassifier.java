@@ -1,9 +1,9 @@
 package dev.durabledeploy.spi.retry;
 
-import dev.durabledeploy.spi.DurableDeployException;
-import dev.durabledeploy.spi.EngineUnavailableException;
-import dev.durabledeploy.spi.RemoteCallException;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.EngineUnavailableException;
+import dev.durabledeploy.spi.exception.RemoteCallException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,9 +23,9 @@ public interface FailureClassifier {
    * The library's rules. Transient: {@link TransientStoreException}, {@link
    * EngineUnavailableException}, a transient {@link RemoteCallException} (408, 429, 5xx), timeouts,
    * and I/O errors other than "file not found". Permanent: everything else, notably validation
-   * ({@link dev.durabledeploy.spi.InvalidInputException}), 4xx answers and every other {@link
-   * DurableDeployException}. Wrappers ({@link CompletionException}, {@link ExecutionException},
-   * {@link UncheckedIOException}) are looked through.
+   * ({@link dev.durabledeploy.spi.exception.InvalidInputException}), 4xx answers and every other
+   * {@link DurableDeployException}. Wrappers ({@link CompletionException}, {@link
+   * ExecutionException}, {@link UncheckedIOException}) are looked through.
    */
   FailureClassifier DEFAULT = FailureClassifier::defaultIsTransient;
 

@@ -1,6 +1,6 @@
 package dev.durabledeploy.spi.retry;
 
-import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.random.RandomGenerator;

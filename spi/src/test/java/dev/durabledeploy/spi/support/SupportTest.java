@@ -3,7 +3,7 @@ package dev.durabledeploy.spi.support;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;

@@ -1,7 +1,6 @@
 package dev.durabledeploy.store.memory;
 
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -11,6 +10,7 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.lock.Fence;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -35,9 +35,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * also hold objects under keys the library would never write ({@link #putForeign}), which listings
  * report as {@link ForeignBlob}s and prefix deletes and moves treat as objects.
  */
-// Not final only so that testkit's deprecated alias (dev.durabledeploy.testkit.memory) can
-// extend it for one release; it is not designed for other subclasses.
-public class InMemoryBlobStore implements BlobStore {
+public final class InMemoryBlobStore implements BlobStore {
 
   /** An object: {@code info} for a valid key, {@code foreign} (and no info) for any other. */
   private record StoredObject(byte[] bytes, BlobInfo info, ForeignBlob foreign) {

@@ -6,11 +6,15 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,11 +27,14 @@ import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
- * The reference metadata store: every command runs under one monitor shared with the outbox, which
- * makes it one atom exactly as a SQL transaction or a Lua script would. The decisions are {@link
- * SiteRowsMetadataStore}'s, shared with the Valkey store.
+ * The reference metadata store: every unit of work runs under one monitor shared with the outbox,
+ * which makes it one atom exactly as a SQL transaction or a Lua script would. Writes go to the maps
+ * at once and are undone, in reverse, if the work throws; audit entries and events are kept aside
+ * until it returns.
  */
-final class InMemoryMetadataStore extends SiteRowsMetadataStore {
+final class InMemoryMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("in-memory metadata store");
 
   private static final class SiteState {
     final TreeMap<DeployId, Deploy> deploys = new TreeMap<>();
@@ -59,10 +66,36 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
     final SiteState state;
     final Instant now = clock.instant();
     final List<NewEvent> events = new ArrayList<>();
+    final List<AuditEntry> entries = new ArrayList<>();
+
+    /** How to take back each write, newest last. */
+    final List<Runnable> undo = new ArrayList<>();
 
     Tx(SiteId site) {
       this.site = site;
-      this.state = sites.computeIfAbsent(site, s -> new SiteState());
+      SiteState existing = sites.get(site);
+      if (existing == null) {
+        existing = new SiteState();
+        sites.put(site, existing);
+        undo.add(() -> sites.remove(site));
+      }
+      this.state = existing;
+    }
+
+    private <K, V> void put(TreeMap<K, V> map, K key, V value) {
+      V before = map.put(key, value);
+      undo.add(() -> restore(map, key, before));
+    }
+
+    private <K, V> void remove(TreeMap<K, V> map, K key) {
+      V before = map.remove(key);
+      undo.add(() -> restore(map, key, before));
+    }
+
+    void rollback() {
+      for (int i = undo.size() - 1; i >= 0; i--) {
+        undo.get(i).run();
+      }
     }
 
     @Override
@@ -102,40 +135,46 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
     @Override
     public void putDeploy(Deploy deploy) {
-      state.deploys.put(deploy.id(), deploy);
+      put(state.deploys, deploy.id(), deploy);
     }
 
     @Override
     public void removeDeploy(DeployId id) {
-      state.deploys.remove(id);
+      remove(state.deploys, id);
     }
 
     @Override
     public void putAlias(AliasName name, AliasRow row) {
-      state.aliases.put(name, row);
+      put(state.aliases, name, row);
     }
 
     @Override
     public void putTombstone(Tombstone tombstone) {
-      state.tombstones.put(tombstone.deployId(), tombstone);
+      put(state.tombstones, tombstone.deployId(), tombstone);
     }
 
     @Override
     public void removeTombstone(DeployId id) {
-      state.tombstones.remove(id);
+      remove(state.tombstones, id);
     }
 
     @Override
     public void removeAll() {
-      sites.remove(site);
-      state.deploys.clear();
-      state.aliases.clear();
-      state.tombstones.clear();
+      for (DeployId id : List.copyOf(state.deploys.keySet())) {
+        remove(state.deploys, id);
+      }
+      for (AliasName name : List.copyOf(state.aliases.keySet())) {
+        remove(state.aliases, name);
+      }
+      for (DeployId id : List.copyOf(state.tombstones.keySet())) {
+        remove(state.tombstones, id);
+      }
     }
 
     @Override
     public void audit(Actor actor, String action, String target, String before, String after) {
-      audit.add(new AuditEntry(audit.size() + 1L, now, actor, action, site, target, before, after));
+      long id = audit.size() + entries.size() + 1L;
+      entries.add(new AuditEntry(id, now, actor, action, site, target, before, after));
     }
 
     @Override
@@ -144,15 +183,35 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
     }
   }
 
+  private static <K, V> void restore(TreeMap<K, V> map, K key, V before) {
+    if (before == null) {
+      map.remove(key);
+    } else {
+      map.put(key, before);
+    }
+  }
+
   @Override
-  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(rows, "rows");
+    guard.requireOutside(action + " on site " + site);
     boolean appended;
     T result;
     synchronized (atom) {
       Tx tx = new Tx(site);
-      // The maps change as the decision runs: a decision that throws must not have written yet.
-      // Every decision checks before its first write, so a throw leaves the state as it was.
-      result = decision.apply(tx);
+      try {
+        result = guard.run(action, site, rows, tx, work);
+      } catch (Throwable e) {
+        // Every throwable, checked ones too (a work in Kotlin or with Lombok's @SneakyThrows).
+        tx.rollback();
+        throw e;
+      }
+      if (!tx.state.hasContent() && tx.state.aliases.isEmpty()) {
+        sites.remove(site);
+      }
+      audit.addAll(tx.entries);
       for (NewEvent event : tx.events) {
         outbox.appendLocked(event, tx.now);
       }
@@ -176,16 +235,19 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     return read(site, s -> Optional.ofNullable(s.deploys.get(id)), Optional.empty());
   }
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return read(site, s -> List.copyOf(s.deploys.values()), List.of());
   }
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     return read(
         site,
         s -> Optional.ofNullable(liveAlias(site, alias, s.aliases.get(alias))),
@@ -194,6 +256,7 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return read(
         site,
         s ->
@@ -206,16 +269,19 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     return read(site, s -> Optional.ofNullable(s.tombstones.get(id)), Optional.empty());
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return read(site, s -> List.copyOf(s.tombstones.values()), List.of());
   }
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 100_000);
     synchronized (atom) {
@@ -233,6 +299,7 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     Inputs.requireRange("limit", limit, 1, 100_000);
     synchronized (atom) {
       Map<SiteId, SiteState> tail = after == null ? sites : sites.tailMap(after, false);
@@ -246,6 +313,7 @@ final class InMemoryMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     Objects.requireNonNull(site, "site");
     Inputs.requireRange("limit", limit, 1, 100_000);
     synchronized (atom) {

@@ -1,6 +1,6 @@
 package dev.durabledeploy.store.memory;
 
-import dev.durabledeploy.spi.RepoCloneException;
+import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.git.RepoId;
 import dev.durabledeploy.spi.git.RepoRef;
 import dev.durabledeploy.spi.git.RepoSource;
@@ -26,9 +26,7 @@ import java.util.stream.Stream;
  * RepoRef} is found by its URL and branch; one published for a {@link RepoId} by the id, whatever
  * the URL and branch.
  */
-// Not final only so that testkit's deprecated alias (dev.durabledeploy.testkit.memory) can
-// extend it for one release; it is not designed for other subclasses.
-public class InMemoryRepoSource implements RepoSource {
+public final class InMemoryRepoSource implements RepoSource {
 
   private final Path root;
   private final Map<RepoId, Map<String, String>> remotes = new ConcurrentHashMap<>();

@@ -1,7 +1,7 @@
 package dev.durabledeploy.store.memory;
 
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import java.time.Duration;

@@ -15,9 +15,7 @@ import java.util.Objects;
  * (atomic commands, CAS, outbox claim order and lease expiry on the injected clock). It passes the
  * same TCK as the PostgreSQL and Valkey stores; use it for fast tests and as the embedded default.
  */
-// Not final only so that testkit's deprecated alias (dev.durabledeploy.testkit.memory) can
-// extend it for one release; it is not designed for other subclasses.
-public class InMemoryStore implements Store {
+public final class InMemoryStore implements Store {
 
   // One monitor for metadata and outbox: a command and its events are one atom.
   private final Object atom = new Object();

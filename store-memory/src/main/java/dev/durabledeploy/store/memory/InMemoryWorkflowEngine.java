@@ -1,8 +1,6 @@
 package dev.durabledeploy.store.memory;
 
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.Inputs;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.DeadLetter;
 import dev.durabledeploy.spi.engine.EngineStatus;
@@ -14,6 +12,9 @@ import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.support.Threads;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -44,9 +45,7 @@ import java.util.random.RandomGenerator;
  * {@link #fire} rather than by a clock, so tests decide when. Concurrency keys are scoped per
  * workflow. Nothing is durable: use {@code engine-executor} in production.
  */
-// Not final only so that testkit's deprecated alias (dev.durabledeploy.testkit.memory) can
-// extend it for one release; it is not designed for other subclasses.
-public class InMemoryWorkflowEngine implements WorkflowEngine {
+public final class InMemoryWorkflowEngine implements WorkflowEngine {
 
   /** How long {@link #close()} waits for a running attempt. */
   public static final Duration DEFAULT_STOP_DEADLINE = Duration.ofSeconds(10);
@@ -87,12 +86,7 @@ public class InMemoryWorkflowEngine implements WorkflowEngine {
   private final Clock clock;
   private final RandomGenerator random;
   private final ScheduledExecutorService executor =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "in-memory-workflow-engine");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadScheduledExecutor(Threads.daemonNamed("in-memory-workflow-engine"));
   private final Map<String, WorkflowDefinition> definitions = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   // Guarded by this.

@@ -1,6 +1,6 @@
 package dev.durabledeploy.store.postgres;
 
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import java.time.Duration;
 import java.util.List;
 

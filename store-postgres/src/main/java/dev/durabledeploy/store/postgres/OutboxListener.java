@@ -1,6 +1,7 @@
 package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.support.Threads;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -60,9 +61,7 @@ final class OutboxListener implements AutoCloseable {
     subscribers.add(wakeUp);
     if (thread == null) {
       running = true;
-      thread = new Thread(this::listen, "durable-outbox-listen-" + channel);
-      thread.setDaemon(true);
-      thread.start();
+      thread = Threads.startDaemon("durable-outbox-listen-" + channel, this::listen);
     }
     return () -> subscribers.remove(wakeUp);
   }

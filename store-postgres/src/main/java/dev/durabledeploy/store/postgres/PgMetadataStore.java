@@ -6,11 +6,15 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -27,15 +31,16 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * The deploy index on PostgreSQL. Each command is one transaction that first takes a
+ * The deploy index on PostgreSQL. Each unit of work is one transaction that first takes a
  * transaction-scoped advisory lock on its site (key space {@code meta}, distinct from the saga's
- * site lock), so a command's reads, checks and writes — and its outbox events and audit entry —
- * form one atom exactly like a Lua script on Valkey. The decisions are {@link
- * SiteRowsMetadataStore}'s, shared with the in-memory and Valkey stores; this class reads and
- * writes the rows they name. An alias is still updated with {@code UPDATE ... WHERE version =
- * :read} for belt and braces.
+ * site lock), so its reads and writes — and its outbox events and audit entries — form one atom
+ * exactly like a Lua script on Valkey. This class reads and writes the rows the work names; the
+ * decisions are the core's. An alias is still updated with {@code UPDATE ... WHERE version = :read}
+ * for belt and braces.
  */
-final class PgMetadataStore extends SiteRowsMetadataStore {
+final class PgMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("PostgreSQL metadata store");
 
   private final Jdbi jdbi;
   private final PgOutbox outbox;
@@ -176,7 +181,12 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
       h.createUpdate(
               "INSERT INTO <schema>.tombstones (site, deploy_id, sha, state, created_at, finalized_at,"
                   + " released_at, restored_at, deleted_at, expires_at) VALUES (:site, :id, :sha, :state,"
-                  + " :created, :finalized, :released, :restored, :deleted, :expires)")
+                  + " :created, :finalized, :released, :restored, :deleted, :expires)"
+                  + " ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
+                  + " state = EXCLUDED.state, created_at = EXCLUDED.created_at,"
+                  + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at,"
+                  + " restored_at = EXCLUDED.restored_at, deleted_at = EXCLUDED.deleted_at,"
+                  + " expires_at = EXCLUDED.expires_at")
           .bindMap(columns(t.deploy()))
           .bind("deleted", Sql.ts(t.deletedAt()))
           .bind("expires", Sql.ts(t.expiresAt()))
@@ -208,12 +218,13 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
               "INSERT INTO <schema>.audit_log (at, actor, action, site, target, before, after)"
                   + " VALUES (:at, :actor, :action, :site, :target, :before, :after)")
           .bind("at", Sql.ts(now))
-          .bind("actor", actor.value())
-          .bind("action", action)
+          // PostgreSQL text cannot hold NUL; the other stores keep it, this one a space.
+          .bind("actor", Sql.clean(actor.value()))
+          .bind("action", Sql.clean(action))
           .bind("site", site.value())
-          .bind("target", target)
-          .bind("before", before)
-          .bind("after", after)
+          .bind("target", Sql.clean(target))
+          .bind("before", Sql.clean(before))
+          .bind("after", Sql.clean(after))
           .execute();
     }
 
@@ -237,7 +248,11 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
   }
 
   @Override
-  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(rows, "rows");
+    guard.requireOutside(action + " on site " + site);
     return Sql.call(
         action + " on site " + site,
         () ->
@@ -250,7 +265,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
                       .mapTo(String.class)
                       .one();
                   Tx tx = new Tx(h, site);
-                  T result = decision.apply(tx);
+                  T result = guard.run(action, site, rows, tx, work);
                   outbox.insert(h, tx.now, tx.events);
                   return result;
                 }));
@@ -280,11 +295,13 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     return read("find deploy", h -> findDeploy(h, site, id));
   }
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return read(
         "list deploys",
         h ->
@@ -296,6 +313,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     return read(
         "find alias",
         h ->
@@ -310,6 +328,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return read(
         "list aliases",
         h ->
@@ -322,11 +341,13 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     return read("find tombstone", h -> findTombstone(h, site, id));
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return read(
         "list tombstones",
         h ->
@@ -338,6 +359,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 100_000);
     return read(
@@ -354,6 +376,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     Inputs.requireRange("limit", limit, 1, 100_000);
     return read(
         "list sites",
@@ -372,6 +395,7 @@ final class PgMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     Objects.requireNonNull(site, "site");
     Inputs.requireRange("limit", limit, 1, 100_000);
     return read(

@@ -1,9 +1,10 @@
 package dev.durabledeploy.store.postgres;
 
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
+import dev.durabledeploy.spi.support.Threads;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -95,12 +96,7 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
       stripes[i] = new Stripe();
     }
     this.watchdog =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "durable-pg-lock-watchdog");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadScheduledExecutor(Threads.daemonNamed("durable-pg-lock-watchdog"));
     long period = Math.max(1, ttlMillis / 3);
     watchdog.scheduleWithFixedDelay(this::renewAll, period, period, TimeUnit.MILLISECONDS);
   }

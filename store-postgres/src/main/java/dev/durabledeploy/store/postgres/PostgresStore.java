@@ -2,8 +2,8 @@ package dev.durabledeploy.store.postgres;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.metadata.MetadataStore;
@@ -343,7 +343,7 @@ public final class PostgresStore implements Store {
         Thread.sleep(Math.min(pauseMillis, leftMillis));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new dev.durabledeploy.spi.TransientStoreException(
+        throw new dev.durabledeploy.spi.exception.TransientStoreException(
             "migrating schema " + schema + ": interrupted while waiting for the migration lock");
       }
       pauseMillis = Math.min(1000, pauseMillis * 2);

@@ -1,6 +1,6 @@
 package dev.durabledeploy.store.postgres;
 
-import dev.durabledeploy.spi.DurableDeployException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
 
 /**
  * The database lacks migrations this version of the library needs. The message names the missing

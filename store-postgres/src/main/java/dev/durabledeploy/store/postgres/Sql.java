@@ -1,10 +1,10 @@
 package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DurableDeployException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.DurableDeployException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
 import java.nio.ByteBuffer;
@@ -19,6 +19,7 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.function.Supplier;
 import org.jdbi.v3.core.ConnectionException;
 import org.jdbi.v3.core.JdbiException;
@@ -28,9 +29,16 @@ final class Sql {
 
   private Sql() {}
 
-  /** Instants are bound as UTC offsets so no session time zone can shift them. */
+  /**
+   * Instants are bound as UTC offsets so no session time zone can shift them, truncated to the
+   * microseconds PostgreSQL keeps (left to the server, the nanoseconds would be rounded, and a
+   * value read back would differ from {@code at.truncatedTo(MICROS)}, which the metadata store
+   * promises).
+   */
   static OffsetDateTime ts(Instant instant) {
-    return instant == null ? null : OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
+    return instant == null
+        ? null
+        : OffsetDateTime.ofInstant(instant.truncatedTo(ChronoUnit.MICROS), ZoneOffset.UTC);
   }
 
   static Instant instant(ResultSet rs, String column) throws SQLException {

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lease.Lease;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;

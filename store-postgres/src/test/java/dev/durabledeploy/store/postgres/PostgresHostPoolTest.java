@@ -5,16 +5,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.PostgresServer;
+import dev.durabledeploy.testkit.tck.Rows;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
@@ -132,9 +132,7 @@ class PostgresHostPoolTest {
       AtomicInteger wakes = new AtomicInteger();
       try (Subscription listening = store.outbox().onAppend(wakes::incrementAndGet).orElseThrow()) {
         try (SiteLock lock = store.siteLocks().acquire(SITE, Duration.ofSeconds(5))) {
-          store
-              .metadata()
-              .createPending(SITE, DeployId.of("20260115-100000-abc1234"), null, Actor.SYSTEM);
+          Rows.pending(store.metadata(), SITE, DeployId.of("20260115-100000-abc1234"));
           assertThat(store.metadata().listDeploys(SITE)).hasSize(1);
           assertThat(lock.isHeld()).isTrue();
         }

@@ -3,8 +3,8 @@ package dev.durabledeploy.store.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import java.util.Map;

@@ -4,18 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lease.Lease;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
+import dev.durabledeploy.testkit.tck.Rows;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -262,9 +262,7 @@ class PostgresStoreTest {
   void auditAppendOnly() {
     String schema = newSchema();
     PostgresStore store = store(schema, true);
-    store
-        .metadata()
-        .createPending(SITE, DeployId.of("20260101-000000-abcdef0"), null, Actor.SYSTEM);
+    Rows.pending(store.metadata(), SITE, DeployId.of("20260101-000000-abcdef0"));
     for (String statement :
         List.of(
             "UPDATE " + schema + ".audit_log SET actor = 'mallory'",

@@ -1,6 +1,7 @@
 package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.support.Threads;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
@@ -52,9 +53,7 @@ final class AppendWatcher implements AutoCloseable {
     if (thread == null) {
       // Where to read from is fixed before returning, so an append right after subscribing wakes.
       String start = newest();
-      thread = new Thread(() -> run(start), "valkey-outbox-wake");
-      thread.setDaemon(true);
-      thread.start();
+      thread = Threads.startDaemon("valkey-outbox-wake", () -> run(start));
     }
     return () -> listeners.remove(wakeUp);
   }

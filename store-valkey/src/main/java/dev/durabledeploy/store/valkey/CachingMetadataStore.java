@@ -1,16 +1,16 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.Alias;
-import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
-import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,6 +22,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -30,7 +31,7 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li>Single flight: concurrent misses for one site share one load.
- *   <li>Every mutation through this store drops the site here at once and publishes {@code
+ *   <li>Every unit of work through this store drops the site here at once and publishes {@code
  *       site.changed} on the bus, so every other host drops it too.
  *   <li>A load that raced with an invalidation is handed to its callers but not kept.
  *   <li>While the bus is disconnected nothing is cached (reads go to the store), and the whole
@@ -39,10 +40,15 @@ import java.util.function.Supplier;
  *       while the bus looked connected.
  * </ul>
  *
- * Losing the cache makes it cold, never wrong: commands (CAS, tombstone, ...) always run against
- * the store, never against cached values.
+ * Reads on the host that wrote see the write at once; another host drops its copy when the change
+ * message reaches it, so for that long (the bus's delivery time, well under a second on one server)
+ * a read there can answer the previous value. A host that must read its own write on any instance
+ * reads through the store itself. Losing the cache makes it cold, never wrong: units of work (and
+ * so every command: CAS, tombstone, ...) always run against the store, never against cached values.
  */
 public final class CachingMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("Valkey metadata cache");
 
   private record SiteView(List<Alias> aliases, List<Deploy> deploys, Instant loadedAt) {}
 
@@ -138,113 +144,66 @@ public final class CachingMetadataStore implements MetadataStore {
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return view(site).deploys();
   }
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return view(site).aliases();
   }
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     return view(site).aliases().stream().filter(a -> a.name().equals(alias)).findFirst();
   }
 
-  // ---- commands: through to the store, then invalidate everywhere ----------------------------
+  // ---- units of work: through to the store, then invalidate everywhere ----------------------
 
   @Override
-  public Deploy createPending(SiteId site, DeployId id, String sha, Actor actor) {
-    return mutate(site, () -> store.createPending(site, id, sha, actor));
-  }
-
-  @Override
-  public Alias activate(
-      SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
-    return mutate(site, () -> store.activate(site, id, alias, expect, actor));
-  }
-
-  @Override
-  public boolean supportsFinalizing() {
-    return store.supportsFinalizing();
-  }
-
-  @Override
-  public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.beginFinalize(site, id, actor));
-  }
-
-  @Override
-  public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.abortFinalize(site, id, actor));
-  }
-
-  @Override
-  public Optional<Deploy> adopt(
-      SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
-    return mutate(site, () -> store.adopt(site, id, sha, finalizedAt, actor));
-  }
-
-  @Override
-  public Alias moveAlias(
-      SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
-    return mutate(site, () -> store.moveAlias(site, alias, target, expect, actor));
-  }
-
-  @Override
-  public boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor) {
-    return mutate(site, () -> store.deleteAlias(site, alias, expect, actor));
-  }
-
-  @Override
-  public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
-    return mutate(site, () -> store.tombstone(site, id, recoveryWindow, actor));
-  }
-
-  @Override
-  public Deploy restore(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.restore(site, id, actor));
-  }
-
-  @Override
-  public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
-    return mutate(site, () -> store.purgeTombstone(site, id, actor));
-  }
-
-  @Override
-  public SiteDeletion deleteSite(SiteId site, Actor actor) {
-    return mutate(site, () -> store.deleteSite(site, actor));
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    guard.requireOutside(action + " on site " + site);
+    return mutate(
+        site, () -> store.inSite(action, site, rows, r -> guard.run(action, site, rows, r, work)));
   }
 
   // ---- other reads: not cached -----------------------------------------------------------------
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     return store.findDeploy(site, id);
   }
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     return store.findTombstone(site, id);
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return store.listTombstones(site);
   }
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     return store.listExpiredTombstones(cutoff, limit);
   }
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     return store.listSites(after, limit);
   }
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     return store.auditLog(site, limit);
   }
 }

@@ -1,9 +1,9 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionStateListener;

@@ -1,6 +1,6 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.ConfigurationException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
 import io.lettuce.core.RedisCommandExecutionException;
 import java.util.ArrayList;
 import java.util.HashMap;

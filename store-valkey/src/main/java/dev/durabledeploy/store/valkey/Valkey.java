@@ -1,7 +1,7 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.ConfigurationException;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisNoScriptException;

@@ -5,13 +5,17 @@ import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
-import dev.durabledeploy.spi.metadata.SiteRowsMetadataStore;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.spi.support.UnitsOfWork;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.ScriptOutputType;
@@ -30,15 +34,14 @@ import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
- * The metadata store on Valkey. Each command reads what it decides on from its site (one script:
- * every alias, the deploys they target, the rows the command names, the row counts), decides as
- * {@link SiteRowsMetadataStore} does for every such store, and commits with one script ({@code
- * site-commit.lua}) that applies the writes, the audit entry and the outbox events only if the
- * site's revision is still the one it read, and bumps it. The check and the write are thus one atom
- * per site (optimistic, like a serialisable transaction): a command that lost a race with another
- * command on the same site reads again and decides again, so an alias CAS, the "refused while
- * aliased" check of a tombstone and the events it appends never act on stale state. Commands that
- * find nothing to do write nothing (V9).
+ * The metadata store on Valkey. Each unit of work reads what it needs from its site (one script:
+ * every alias, the deploys they target, the rows the work selects, the row counts), runs the work
+ * against that snapshot, and commits with one script ({@code site-commit.lua}) that applies the
+ * writes, the audit entries and the outbox events only if the site's revision is still the one it
+ * read, and bumps it. The read and the write are thus one atom per site (optimistic, like a
+ * serialisable transaction): a unit of work that lost a race with another on the same site reads
+ * again and runs again, so an alias CAS, the "refused while aliased" check of a tombstone and the
+ * events it appends never act on stale state. A unit of work that writes nothing commits nothing.
  *
  * <p>A site's rows are hashes under its hash tag; {@code {meta}} indexes list sites with content
  * and tombstones by expiry for the sweeps. Key layout: {@code Keys}. Nothing of a deleted site
@@ -46,7 +49,9 @@ import java.util.function.Function;
  * the revision goes with the site's last row, and revisions and audit ids come from namespace-wide
  * counters, so neither repeats when a site is deleted and created again.
  */
-final class ValkeyMetadataStore extends SiteRowsMetadataStore {
+final class ValkeyMetadataStore implements MetadataStore {
+
+  private final UnitsOfWork guard = new UnitsOfWork("Valkey metadata store");
 
   /** Re-reads after a lost race before giving up; each waits a little longer (jittered). */
   private static final int MAX_ATTEMPTS = 100;
@@ -165,13 +170,14 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
 
     @Override
     public void removeAll() {
-      for (DeployId id : List.copyOf(tombstones.keySet())) {
-        removeTombstone(id);
-      }
+      // CLEAR drops the expiry entries of every tombstone of the site, not only those read: a
+      // work that selected some rows still removes them all.
       deploys.clear();
       aliases.clear();
+      tombstones.clear();
       deployCount = 0;
-      ops.addAll(List.of("DEL", "deploys", "DEL", "aliases", "DEL", "tombstones"));
+      tombstoneCount = 0;
+      ops.add("CLEAR");
     }
 
     @Override
@@ -211,7 +217,7 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
     return out;
   }
 
-  private Tx read(SiteId site, Rows rows) {
+  private Tx read(SiteId site, RowSelection rows) {
     List<String> args = new ArrayList<>();
     if (rows.wholeSite()) {
       args.add("all");
@@ -234,11 +240,22 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
     return new Tx(site, snapshot);
   }
 
+  /** Whether the site keeps a deploy, a live alias or a tombstone (it is listed by listSites). */
+  private static boolean hasContent(Tx tx) {
+    return tx.deployCount() > 0
+        || tx.tombstoneCount() > 0
+        || tx.aliases().values().stream().anyMatch(a -> a.target() != null);
+  }
+
   @Override
-  protected <T> T command(String action, SiteId site, Rows rows, Function<SiteRows, T> decision) {
+  public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(rows, "rows");
+    guard.requireOutside(action + " on site " + site);
     for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       Tx tx = read(site, rows);
-      T result = decision.apply(tx);
+      T result = guard.run(action, site, rows, tx, work);
       if (tx.ops.isEmpty()) {
         return result;
       }
@@ -253,7 +270,7 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
       if (committed >= 0) {
         return result;
       }
-      // Another command on this site committed between our read and our commit: decide again.
+      // Another unit of work on this site committed between our read and our commit: run again.
       LockSupport.parkNanos(
           ThreadLocalRandom.current().nextLong(1, 50_000L * Math.min(attempt, 20)));
     }
@@ -304,40 +321,47 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public Optional<Deploy> findDeploy(SiteId site, DeployId id) {
+    guard.requireOutside("findDeploy");
     Objects.requireNonNull(id, "deployId");
     return row(site, "deploys", id.value(), v -> Records.deploy(site, id, v));
   }
 
   @Override
   public List<Deploy> listDeploys(SiteId site) {
+    guard.requireOutside("listDeploys");
     return rows(site, "deploys", DeployId::of, (id, v) -> Records.deploy(site, id, v));
   }
 
   @Override
   public Optional<Alias> findAlias(SiteId site, AliasName alias) {
+    guard.requireOutside("findAlias");
     Objects.requireNonNull(alias, "alias");
     return row(site, "aliases", alias.value(), v -> liveAlias(site, alias, Records.alias(v)));
   }
 
   @Override
   public List<Alias> listAliases(SiteId site) {
+    guard.requireOutside("listAliases");
     return rows(
         site, "aliases", AliasName::of, (name, v) -> liveAlias(site, name, Records.alias(v)));
   }
 
   @Override
   public Optional<Tombstone> findTombstone(SiteId site, DeployId id) {
+    guard.requireOutside("findTombstone");
     Objects.requireNonNull(id, "deployId");
     return row(site, "tombstones", id.value(), v -> Records.tombstone(site, id, v));
   }
 
   @Override
   public List<Tombstone> listTombstones(SiteId site) {
+    guard.requireOutside("listTombstones");
     return rows(site, "tombstones", DeployId::of, (id, v) -> Records.tombstone(site, id, v));
   }
 
   @Override
   public List<Tombstone> listExpiredTombstones(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredTombstones");
     Objects.requireNonNull(cutoff, "cutoff");
     Inputs.requireRange("limit", limit, 1, 100_000);
     List<String> members =
@@ -362,6 +386,7 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<SiteId> listSites(SiteId after, int limit) {
+    guard.requireOutside("listSites");
     Inputs.requireRange("limit", limit, 1, 100_000);
     Range<String> range =
         Range.from(
@@ -376,6 +401,7 @@ final class ValkeyMetadataStore extends SiteRowsMetadataStore {
 
   @Override
   public List<AuditEntry> auditLog(SiteId site, int limit) {
+    guard.requireOutside("auditLog");
     Objects.requireNonNull(site, "site");
     Inputs.requireRange("limit", limit, 1, 100_000);
     List<String> entries =

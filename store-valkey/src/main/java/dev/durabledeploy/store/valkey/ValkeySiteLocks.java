@@ -1,8 +1,8 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import io.lettuce.core.ScriptOutputType;

@@ -1,13 +1,14 @@
 package dev.durabledeploy.store.valkey;
 
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.Store;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.outbox.Outbox;
+import dev.durabledeploy.spi.support.Threads;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
@@ -283,13 +284,7 @@ public final class ValkeyStore implements Store {
   private static final class Watchdog extends ScheduledThreadPoolExecutor {
 
     Watchdog() {
-      super(
-          1,
-          r -> {
-            Thread t = new Thread(r, "valkey-lock-watchdog");
-            t.setDaemon(true);
-            return t;
-          });
+      super(1, Threads.daemonNamed("valkey-lock-watchdog"));
     }
 
     @Override

@@ -4,13 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
@@ -18,6 +17,7 @@ import dev.durabledeploy.spi.outbox.OutboxStats;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.fixtures.ValkeyServer;
+import dev.durabledeploy.testkit.tck.Rows;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -163,7 +163,7 @@ class ValkeyServerSafetyTest {
     @DisplayName("noeviction is accepted")
     void noevictionAccepted() {
       try (ValkeyStore store = builder(valkey.uri()).build()) {
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         assertThat(store.metadata().findDeploy(SITE, DEPLOY)).isPresent();
       }
     }
@@ -214,7 +214,7 @@ class ValkeyServerSafetyTest {
       try (ValkeyStore store = unsafe(ValkeyExtension.newNamespace())) {
         assertThat(store.startupWarnings())
             .anySatisfy(w -> assertThat(w).contains("allkeys-lru", "outbox event"));
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
       }
     }
 
@@ -312,7 +312,7 @@ class ValkeyServerSafetyTest {
         assertThat(store.startupWarnings())
             .singleElement()
             .satisfies(w -> assertThat(w).contains("CONFIG GET", "noeviction", "appendonly yes"));
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         assertThat(store.metadata().findDeploy(SITE, DEPLOY)).isPresent();
       }
     }
@@ -448,10 +448,7 @@ class ValkeyServerSafetyTest {
           RedisClient client = RedisClient.create(VALKEY.uri().toString());
           StatefulRedisConnection<String, String> c = client.connect()) {
         for (int i = 0; i < 5; i++) {
-          store
-              .metadata()
-              .createPending(
-                  SITE, DeployId.of("20260115-10000" + i + "-abc1234"), null, Actor.SYSTEM);
+          Rows.pending(store.metadata(), SITE, DeployId.of("20260115-10000" + i + "-abc1234"));
         }
         assertThat(store.metadata().auditLog(SITE, 100))
             .extracting(e -> e.target())
@@ -481,10 +478,10 @@ class ValkeyServerSafetyTest {
           StatefulRedisConnection<String, String> c = client.connect()) {
         c.sync().set(keys.site(SITE, "rev"), "40");
         c.sync().set(keys.site(SITE, "audit-seq"), "500");
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         assertThat(c.sync().exists(keys.site(SITE, "audit-seq"))).isZero();
         assertThat(Long.parseLong(c.sync().get(keys.site(SITE, "rev")))).isGreaterThan(40);
-        store.metadata().createPending(OTHER, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), OTHER, DEPLOY);
         assertThat(store.metadata().auditLog(SITE, 10).get(0).id()).isEqualTo(501);
         assertThat(store.metadata().auditLog(OTHER, 10).get(0).id()).isEqualTo(502);
       }
@@ -498,11 +495,11 @@ class ValkeyServerSafetyTest {
       try (ValkeyStore store = builder(VALKEY.uri().toString()).namespace(namespace).build();
           RedisClient client = RedisClient.create(VALKEY.uri().toString());
           StatefulRedisConnection<String, String> c = client.connect()) {
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         long before = Long.parseLong(c.sync().get(keys.site(SITE, "rev")));
-        store.metadata().deleteSite(SITE, Actor.SYSTEM);
+        Rows.deleteSite(store.metadata(), SITE);
         assertThat(c.sync().exists(keys.site(SITE, "rev"))).isZero();
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         assertThat(Long.parseLong(c.sync().get(keys.site(SITE, "rev")))).isGreaterThan(before);
       }
     }
@@ -514,8 +511,8 @@ class ValkeyServerSafetyTest {
       try (ValkeyStore store = builder(VALKEY.uri().toString()).namespace(namespace).build();
           RedisClient client = RedisClient.create(VALKEY.uri().toString());
           StatefulRedisConnection<String, String> c = client.connect()) {
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
-        assertThat(store.metadata().deleteSite(SITE, Actor.SYSTEM).removedAnything()).isTrue();
+        Rows.pending(store.metadata(), SITE, DEPLOY);
+        assertThat(Rows.deleteSite(store.metadata(), SITE)).isTrue();
         List<OutboxEvent> events = store.outbox().claim("relay", 100, Duration.ofMinutes(1));
         store.outbox().ack("relay", events.stream().map(OutboxEvent::id).toList());
         Keys keys = new Keys(namespace);
@@ -537,7 +534,7 @@ class ValkeyServerSafetyTest {
           ValkeyStore store = builder(valkey.uri()).build()) {
         valkey.admin().configSet("maxmemory", "1");
         try {
-          assertThatThrownBy(() -> store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM))
+          assertThatThrownBy(() -> Rows.pending(store.metadata(), SITE, DEPLOY))
               .isInstanceOf(TransientStoreException.class)
               .hasMessageContaining("out of memory")
               .hasMessageContaining("maxmemory")
@@ -548,7 +545,7 @@ class ValkeyServerSafetyTest {
         } finally {
           valkey.admin().configSet("maxmemory", "0");
         }
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         assertThat(store.metadata().findDeploy(SITE, DEPLOY)).isPresent();
       }
     }
@@ -559,7 +556,7 @@ class ValkeyServerSafetyTest {
       try (Dedicated valkey = new Dedicated()) {
         valkey.acl("noscript", "on", ">pw-noscript", "~*", "&*", "+@all", "-@scripting");
         try (ValkeyStore store = builder(valkey.uriOf("noscript", "pw-noscript")).build()) {
-          assertThatThrownBy(() -> store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM))
+          assertThatThrownBy(() -> Rows.pending(store.metadata(), SITE, DEPLOY))
               .isInstanceOf(ConfigurationException.class)
               .hasMessageContaining("NOPERM")
               .hasMessageContaining("ACL SETUSER")
@@ -637,7 +634,7 @@ class ValkeyServerSafetyTest {
                 .namespace(namespace)
                 .build()) {
           var cached = store.cached(store.metadata());
-          cached.createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+          Rows.pending(cached, SITE, DEPLOY);
           assertThat(cached.findDeploy(SITE, DEPLOY)).isPresent();
           AtomicInteger woken = new AtomicInteger();
           try (var subscription = store.outbox().onAppend(woken::incrementAndGet).orElseThrow()) {
@@ -665,7 +662,7 @@ class ValkeyServerSafetyTest {
           ValkeyStore store = builder(valkey.uri()).build()) {
         String old = valkey.server.password();
         String rotated = "rotated-" + old;
-        store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+        Rows.pending(store.metadata(), SITE, DEPLOY);
         valkey.admin().configSet("requirepass", rotated);
         try {
           valkey.admin().clientKill(KillArgs.Builder.typeNormal().skipme());

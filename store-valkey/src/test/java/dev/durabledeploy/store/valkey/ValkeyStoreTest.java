@@ -4,20 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.ConfigurationException;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.JobKey;
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.ConfigurationException;
+import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import dev.durabledeploy.testkit.MutableClock;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
 import dev.durabledeploy.testkit.fixtures.ValkeyServer;
+import dev.durabledeploy.testkit.tck.Rows;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
@@ -52,11 +52,11 @@ class ValkeyStoreTest {
         RedisClient admin = RedisClient.create(VALKEY.uri().toString());
         StatefulRedisConnection<String, String> c = admin.connect()) {
       assertThat(store.jobLeases().tryAcquire(JOB, "a", Duration.ofMinutes(1))).isPresent();
-      store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+      Rows.pending(store.metadata(), SITE, DEPLOY);
       c.sync().scriptFlush();
       assertThat(store.jobLeases().renew(JOB, "a", Duration.ofMinutes(2))).isPresent();
       assertThat(store.jobLeases().release(JOB, "a")).isTrue();
-      store.metadata().tombstone(SITE, DEPLOY, Duration.ofDays(1), Actor.SYSTEM);
+      Rows.tombstone(store.metadata(), SITE, DEPLOY, Duration.ofDays(1));
       assertThat(store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
           .extracting(OutboxEvent::type)
           .containsExactly(
@@ -109,7 +109,7 @@ class ValkeyStoreTest {
         assertThatThrownBy(() -> store.siteLocks().acquire(SITE, Duration.ofSeconds(1)))
             .isInstanceOf(TransientStoreException.class)
             .hasMessageNotContaining(server.password());
-        assertThatThrownBy(() -> store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM))
+        assertThatThrownBy(() -> Rows.pending(store.metadata(), SITE, DEPLOY))
             .isInstanceOf(TransientStoreException.class)
             .hasMessageNotContaining(server.password());
         assertThatThrownBy(() -> store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
@@ -130,7 +130,7 @@ class ValkeyStoreTest {
         assertThat(lock.isHeld()).isTrue();
       }
       int before = wakeUps.get();
-      store.metadata().createPending(SITE, DEPLOY, null, Actor.SYSTEM);
+      Rows.pending(store.metadata(), SITE, DEPLOY);
       assertThat(store.outbox().claim("relay", 10, Duration.ofMinutes(1)))
           .extracting(OutboxEvent::type)
           .containsExactly(StandardEvents.SITE_CHANGED);

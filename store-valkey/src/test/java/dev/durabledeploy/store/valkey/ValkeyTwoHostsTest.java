@@ -3,7 +3,6 @@ package dev.durabledeploy.store.valkey;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
@@ -11,6 +10,7 @@ import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.testkit.fixtures.ValkeyExtension;
+import dev.durabledeploy.testkit.tck.Rows;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -78,9 +78,7 @@ class ValkeyTwoHostsTest {
       CountDownLatch woke = new CountDownLatch(3);
       try (Subscription subscription = b.outbox().onAppend(woke::countDown).orElseThrow()) {
         for (int i = 0; i < 3; i++) {
-          a.metadata()
-              .createPending(
-                  SITE, DeployId.of("20260115-10000" + i + "-abc1234"), null, Actor.SYSTEM);
+          Rows.pending(a.metadata(), SITE, DeployId.of("20260115-10000" + i + "-abc1234"));
           // One wake-up per append: wait for each so they are not merged into one read.
           long expected = 2 - i;
           await().atMost(Duration.ofSeconds(10)).until(() -> woke.getCount() == expected);
@@ -113,7 +111,7 @@ class ValkeyTwoHostsTest {
                     for (int i = 0; i < perThread; i++) {
                       DeployId id =
                           DeployId.of(String.format("20260115-%02d%04d-abc1234", thread, i));
-                      metadata.createPending(SITE, id, null, Actor.SYSTEM);
+                      Rows.pending(metadata, SITE, id);
                       created.incrementAndGet();
                     }
                     return null;

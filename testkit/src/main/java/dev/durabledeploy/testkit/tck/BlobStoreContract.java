@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.durabledeploy.spi.InvalidInputException;
-import dev.durabledeploy.spi.TransientStoreException;
 import dev.durabledeploy.spi.blob.BlobContent;
 import dev.durabledeploy.spi.blob.BlobExistsException;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -16,6 +14,8 @@ import dev.durabledeploy.spi.blob.BlobPage;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.Fence;
 import dev.durabledeploy.testkit.MutableClock;
 import java.io.ByteArrayInputStream;

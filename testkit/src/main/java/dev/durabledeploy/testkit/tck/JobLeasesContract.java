@@ -3,8 +3,8 @@ package dev.durabledeploy.testkit.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.JobKey;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
 import java.time.Duration;

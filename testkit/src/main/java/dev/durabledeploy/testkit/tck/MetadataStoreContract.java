@@ -4,50 +4,57 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.durabledeploy.spi.Actor;
-import dev.durabledeploy.spi.AliasDriftException;
 import dev.durabledeploy.spi.AliasName;
-import dev.durabledeploy.spi.DeployAliasedException;
 import dev.durabledeploy.spi.DeployId;
-import dev.durabledeploy.spi.DeployNotFoundException;
-import dev.durabledeploy.spi.DeployStateException;
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
-import dev.durabledeploy.spi.TombstoneExpiredException;
 import dev.durabledeploy.spi.metadata.Alias;
-import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.MetadataStore;
-import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
+import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
-import dev.durabledeploy.spi.outbox.StandardEvents;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract of {@link MetadataStore}: every command's effect, refusals, idempotency (V9), CAS
- * (E2), V1, the events each command appends in its atom, and the audit log.
+ * The contract of a {@link MetadataStore} as storage: what a store guarantees of a {@link
+ * MetadataStore#inSite unit of work} (atomicity, isolation, reads of its own writes, the rows it
+ * sees), the precision of its times, the order of the audit entries and events it appends, and what
+ * its queries answer. Every unit of work here is written by hand against {@link SiteRows}; the
+ * commands built on them (and their rules) are {@code durable-core}'s and tested there.
  */
 public abstract class MetadataStoreContract extends StoreFixture {
 
   protected static final AliasName PROD = AliasName.PRODUCTION;
   protected static final AliasName PREVIEW = AliasName.PREVIEW;
   private static final Duration WINDOW = Duration.ofDays(7);
+  private static final String WRITE = "tck.write";
 
   protected MetadataStore metadata;
 
@@ -56,762 +63,1446 @@ public abstract class MetadataStoreContract extends StoreFixture {
     metadata = store.metadata();
   }
 
-  /** Creates deploy {@code n} and finalizes it to {@code alias}. */
-  protected Alias finalized(int n, AliasName alias) {
-    metadata.createPending(SITE, deployId(n), sha(n), ACTOR);
-    return metadata.activate(SITE, deployId(n), alias, AliasExpectation.ANY, ACTOR);
+  /** The exception the failing units of work throw. */
+  private static final class WorkFailed extends RuntimeException {
+    WorkFailed() {
+      super("the unit of work failed on purpose");
+    }
   }
 
-  /** An active deploy {@code n} that no alias targets. */
-  protected Deploy unaliased(int n) {
-    return metadata.adopt(SITE, deployId(n), sha(n), clock.instant(), ACTOR).orElseThrow();
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** Runs {@code work} on the whole of {@code site} and commits it. */
+  protected void write(SiteId site, Consumer<SiteRows> work) {
+    metadata.inSite(
+        WRITE,
+        site,
+        RowSelection.WHOLE_SITE,
+        s -> {
+          work.accept(s);
+          return null;
+        });
+  }
+
+  /** Runs {@code work} on the whole of {@code site}, returning what it returns. */
+  protected <T> T read(SiteId site, Function<SiteRows, T> work) {
+    return metadata.inSite("tck.read", site, RowSelection.WHOLE_SITE, work);
+  }
+
+  /** Deploy {@code n} of {@code site} in {@code state}, created (and finalized) at {@code at}. */
+  protected static Deploy deploy(SiteId site, int n, DeployState state, Instant at) {
+    return new Deploy(
+        site, deployId(n), sha(n), state, at, state == DeployState.ACTIVE ? at : null, null, null);
+  }
+
+  protected static Tombstone tombstone(Deploy deploy, Instant at, Duration window) {
+    return new Tombstone(deploy, at, at.plus(window));
+  }
+
+  private static NewEvent event(SiteId site, String type, int n) {
+    return new NewEvent(site, type, Map.of("n", Integer.toString(n)));
+  }
+
+  private void runConcurrently(int threads, Callable<Void> body) throws Exception {
+    CountDownLatch start = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<Void>> futures = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        futures.add(
+            pool.submit(
+                () -> {
+                  assertThat(start.await(30, TimeUnit.SECONDS)).isTrue();
+                  return body.call();
+                }));
+      }
+      start.countDown();
+      for (Future<Void> f : futures) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+      assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  /**
+   * A site with two deploys (1 active behind production, 2 pending), a deleted alias, a tombstone.
+   */
+  private void populate(SiteId site) {
+    write(
+        site,
+        s -> {
+          Instant now = s.now();
+          s.putDeploy(deploy(site, 1, DeployState.ACTIVE, now));
+          s.putDeploy(deploy(site, 2, DeployState.PENDING, now));
+          s.putAlias(PROD, new AliasRow(deployId(1), 3, now));
+          s.putAlias(PREVIEW, new AliasRow(null, 2, now));
+          s.putTombstone(tombstone(deploy(site, 3, DeployState.ACTIVE, now), now, WINDOW));
+          s.audit(ACTOR, "tck.populate", site.value(), null, "populated");
+          s.emit(event(site, "tck.populated", 0));
+        });
+  }
+
+  /** Everything a store answers about a site, to compare before and after. */
+  private record Snapshot(
+      List<Deploy> deploys,
+      List<Alias> aliases,
+      List<Tombstone> tombstones,
+      Map<AliasName, AliasRow> aliasRows,
+      int deployCount,
+      int tombstoneCount,
+      List<AuditEntry> audit,
+      List<SiteId> sites) {}
+
+  private Snapshot snapshot(SiteId site) {
+    Map<AliasName, AliasRow> rows = read(site, s -> new LinkedHashMap<>(s.aliases()));
+    int[] counts = read(site, s -> new int[] {s.deployCount(), s.tombstoneCount()});
+    return new Snapshot(
+        metadata.listDeploys(site),
+        metadata.listAliases(site),
+        metadata.listTombstones(site),
+        rows,
+        counts[0],
+        counts[1],
+        metadata.auditLog(site, 1000),
+        metadata.listSites(null, 1000));
+  }
+
+  // ---- the rules of a unit of work (spi.support.UnitsOfWork) -----------------------------------
+
+  /** Throws {@code t} as if it were unchecked, as Kotlin, Groovy or Lombok's @SneakyThrows do. */
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> RuntimeException sneaky(Throwable t) throws E {
+    throw (E) t;
   }
 
   @Nested
-  @DisplayName("creating a pending deploy")
-  class CreatePending {
+  @DisplayName("the rules every unit of work obeys")
+  class Rules {
 
     @Test
-    @DisplayName("stores it PENDING at the clock's time and announces site.changed")
-    void creates() {
-      Deploy d = metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      assertThat(d.state()).isEqualTo(DeployState.PENDING);
-      assertThat(d.createdAt()).isEqualTo(clock.instant());
-      assertThat(d.sha()).isEqualTo(sha(1));
-      assertThat(d.finalizedAt()).isNull();
-      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(d);
-      assertThat(metadata.listDeploys(SITE)).containsExactly(d);
-      List<OutboxEvent> events = drainEvents();
-      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).payload())
-          .isEqualTo(StandardEvents.siteChanged(SITE, MetadataStore.ACTION_CREATE).payload());
-      assertThat(events.get(0).site()).isEqualTo(SITE);
+    @DisplayName(
+        "a checked exception thrown from a work leaves nothing either, and reaches the caller")
+    void checkedException() {
+      java.io.IOException checked = new java.io.IOException("checked, thrown sneakily");
+      Snapshot before = snapshot(SITE);
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s -> {
+                        s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+                        s.audit(ACTOR, "tck.checked", "x", null, null);
+                        s.emit(event(SITE, "tck.checked", 1));
+                        throw sneaky(checked);
+                      }))
+          .isSameAs(checked);
+      assertThat(snapshot(SITE)).isEqualTo(before);
+      assertThat(drainEvents()).isEmpty();
     }
 
     @Test
-    @DisplayName("is idempotent for the same sha: no second event, no second audit entry")
-    void idempotent() {
-      Deploy first = metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      clock.advance(Duration.ofSeconds(5));
-      assertThat(metadata.createPending(SITE, deployId(1), sha(1), ACTOR)).isEqualTo(first);
-      assertThat(drainEventTypes()).hasSize(1);
-      assertThat(metadata.auditLog(SITE, 10)).hasSize(1);
+    @DisplayName("a unit of work started inside another is refused, and the outer commits nothing")
+    void noNesting() {
+      populate(SITE);
+      drainEvents();
+      Snapshot before = snapshot(SITE);
+      AtomicInteger runs = new AtomicInteger();
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s -> {
+                        runs.incrementAndGet();
+                        s.putDeploy(deploy(SITE, 9, DeployState.PENDING, s.now()));
+                        write(
+                            OTHER_SITE, inner -> inner.audit(ACTOR, "tck.inner", "x", null, null));
+                      }))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("inside a unit of work");
+      assertThat(runs).hasValue(1);
+      assertThat(snapshot(SITE)).isEqualTo(before);
+      assertThat(metadata.auditLog(OTHER_SITE, 10)).isEmpty();
+      assertThat(drainEvents()).isEmpty();
     }
 
     @Test
-    @DisplayName("refuses the same id with another sha")
-    void refusesOtherSha() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      assertThatThrownBy(() -> metadata.createPending(SITE, deployId(1), sha(2), ACTOR))
-          .isInstanceOf(DeployStateException.class);
+    @DisplayName("a query from inside a unit of work is refused: a work reads through its rows")
+    void noQueryInside() {
+      AtomicBoolean saw = new AtomicBoolean();
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s -> {
+                        s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+                        saw.set(metadata.findDeploy(SITE, deployId(1)).isPresent());
+                      }))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("findDeploy");
+      assertThat(saw).isFalse();
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isEmpty();
     }
 
     @Test
-    @DisplayName("accepts a deploy without sha")
-    void withoutSha() {
-      assertThat(metadata.createPending(SITE, deployId(1), null, ACTOR).sha()).isNull();
+    @DisplayName("the rows handed to a work refuse every call once it has returned")
+    void rowsEndWithTheWork() {
+      SiteRows[] kept = new SiteRows[1];
+      write(SITE, s -> kept[0] = s);
+      Deploy late = deploy(SITE, 2, DeployState.PENDING, clock.instant());
+      assertThatThrownBy(() -> kept[0].putDeploy(late))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("after that unit of work ended");
+      assertThatThrownBy(() -> kept[0].deployCount()).isInstanceOf(IllegalStateException.class);
+      assertThat(metadata.findDeploy(SITE, deployId(2))).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a row of another site is refused, naming both sites")
+    void rowOfAnotherSite() {
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE, s -> s.putDeploy(deploy(OTHER_SITE, 1, DeployState.PENDING, s.now()))))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(SITE.value())
+          .hasMessageContaining(OTHER_SITE.value());
+      assertThatThrownBy(
+              () ->
+                  write(
+                      SITE,
+                      s ->
+                          s.putTombstone(
+                              tombstone(
+                                  deploy(OTHER_SITE, 1, DeployState.ACTIVE, s.now()),
+                                  s.now(),
+                                  WINDOW))))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(metadata.listDeploys(SITE)).isEmpty();
+      assertThat(metadata.listTombstones(SITE)).isEmpty();
+      assertThat(metadata.listDeploys(OTHER_SITE)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a row the selection does not name is refused, whether read, written or removed")
+    void selectionIsTheScope() {
+      populate(SITE); // deploys 1 (aliased) and 2, tombstone 3
+      Snapshot before = snapshot(SITE);
+      RowSelection none = RowSelection.of(List.of(), List.of());
+      List<Consumer<SiteRows>> outside =
+          List.of(
+              s -> s.deploy(deployId(2)),
+              s -> s.removeDeploy(deployId(2)),
+              s -> s.putDeploy(deploy(SITE, 2, DeployState.ACTIVE, s.now())),
+              s -> s.tombstone(deployId(3)),
+              s -> s.removeTombstone(deployId(3)),
+              s ->
+                  s.putTombstone(
+                      tombstone(deploy(SITE, 4, DeployState.ACTIVE, s.now()), s.now(), WINDOW)));
+      for (Consumer<SiteRows> work : outside) {
+        assertThatThrownBy(
+                () ->
+                    metadata.inSite(
+                        WRITE,
+                        SITE,
+                        none,
+                        s -> {
+                          work.accept(s);
+                          return null;
+                        }))
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("RowSelection");
+      }
+      // The deploy an alias targets comes along; after removeAll the work knows the whole site.
+      Deploy aliased = metadata.inSite(WRITE, SITE, none, s -> s.deploy(deployId(1)));
+      assertThat(aliased).isEqualTo(before.deploys().get(0));
+      metadata.inSite(
+          WRITE,
+          SITE,
+          none,
+          s -> {
+            s.removeAll();
+            s.putDeploy(deploy(SITE, 5, DeployState.PENDING, s.now()));
+            return null;
+          });
+      assertThat(metadata.listDeploys(SITE)).extracting(Deploy::id).containsExactly(deployId(5));
+      int[] counts = read(SITE, s -> new int[] {s.deployCount(), s.tombstoneCount()});
+      assertThat(counts).containsExactly(1, 0);
+      assertThat(metadata.listSites(null, 10)).containsExactly(SITE);
+    }
+
+    @Test
+    @DisplayName("a NUL in audit text does not fail the unit of work")
+    void nulInAuditText() {
+      write(
+          SITE,
+          s -> {
+            s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+            s.audit(ACTOR, "tck.nul", "a\u0000b", null, "c\u0000d");
+          });
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isPresent();
+      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
+      // PostgreSQL text cannot hold NUL: it keeps a space there; the other stores keep the NUL.
+      assertThat(entry.target()).isIn("a\u0000b", "a b");
+      assertThat(entry.after()).isIn("c\u0000d", "c d");
     }
   }
 
+  // ---- atomicity -------------------------------------------------------------------------------
+
   @Nested
-  @DisplayName("activating (finalize)")
-  class Activate {
+  @DisplayName("a unit of work that throws")
+  class Atomicity {
 
     @Test
-    @DisplayName("makes the deploy ACTIVE and creates the alias at version 1 in one atom")
-    void firstFinalize() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      drainEvents();
-      clock.advance(Duration.ofSeconds(1));
-      Alias alias = metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ABSENT, ACTOR);
-      assertThat(alias.target()).isEqualTo(deployId(1));
-      assertThat(alias.version()).isEqualTo(1);
-      assertThat(alias.updatedAt()).isEqualTo(clock.instant());
-      Deploy d = metadata.findDeploy(SITE, deployId(1)).orElseThrow();
-      assertThat(d.state()).isEqualTo(DeployState.ACTIVE);
-      assertThat(d.finalizedAt()).isEqualTo(clock.instant());
-      assertThat(metadata.findAlias(SITE, PROD)).contains(alias);
-      List<OutboxEvent> events = drainEvents();
-      assertThat(events)
-          .extracting(OutboxEvent::type)
-          .containsExactly(StandardEvents.ALIAS_CHANGED, StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).payload())
-          .isEqualTo(StandardEvents.aliasChanged(SITE, PROD, deployId(1), 1, null).payload());
+    @DisplayName("leaves no row, no audit entry, no event, and its exception reaches the caller")
+    void throwLeavesNothing() {
+      WorkFailed boom = new WorkFailed();
+      assertThatThrownBy(
+              () ->
+                  metadata.inSite(
+                      WRITE,
+                      SITE,
+                      RowSelection.WHOLE_SITE,
+                      s -> {
+                        Instant now = s.now();
+                        s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, now));
+                        s.putAlias(PROD, new AliasRow(deployId(1), 1, now));
+                        s.putTombstone(
+                            tombstone(deploy(SITE, 2, DeployState.PENDING, now), now, WINDOW));
+                        s.audit(ACTOR, "tck.fail", "x", null, null);
+                        s.emit(event(SITE, "tck.failed", 1));
+                        throw boom;
+                      }))
+          .isSameAs(boom);
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isEmpty();
+      assertThat(metadata.listDeploys(SITE)).isEmpty();
+      assertThat(metadata.findAlias(SITE, PROD)).isEmpty();
+      assertThat(metadata.listAliases(SITE)).isEmpty();
+      assertThat(metadata.findTombstone(SITE, deployId(2))).isEmpty();
+      assertThat(metadata.listTombstones(SITE)).isEmpty();
+      assertThat(metadata.listExpiredTombstones(clock.instant().plus(WINDOW), 10)).isEmpty();
+      assertThat(metadata.listSites(null, 10)).isEmpty();
+      assertThat(metadata.auditLog(SITE, 10)).isEmpty();
+      assertThat(drainEvents()).isEmpty();
+      assertThat(
+              MetadataStoreContract.this.<Integer>read(
+                  SITE, s -> s.aliases().size() + s.deployCount() + s.tombstoneCount()))
+          .isZero();
     }
 
     @Test
-    @DisplayName("moves an existing alias and stamps releasedAt on the previous target")
-    void secondFinalizeReleasesPrevious() {
-      finalized(1, PROD);
+    @DisplayName("over existing rows restores every row it replaced or removed")
+    void throwRestoresExisting() {
+      populate(SITE);
       drainEvents();
+      Snapshot before = snapshot(SITE);
       clock.advance(Duration.ofMinutes(1));
-      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
-      Alias alias = metadata.activate(SITE, deployId(2), PROD, AliasExpectation.version(1), ACTOR);
-      assertThat(alias.version()).isEqualTo(2);
-      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().releasedAt())
-          .isEqualTo(clock.instant());
-      assertThat(metadata.findDeploy(SITE, deployId(2)).orElseThrow().releasedAt()).isNull();
-      OutboxEvent changed =
-          drainEvents().stream()
-              .filter(e -> e.type().equals(StandardEvents.ALIAS_CHANGED))
-              .findFirst()
-              .orElseThrow();
-      assertThat(changed.get(StandardEvents.KEY_PREVIOUS)).isEqualTo(deployId(1).value());
-      assertThat(changed.get(StandardEvents.KEY_VERSION)).isEqualTo("2");
+      IllegalStateException boom = new IllegalStateException("no");
+      assertThatThrownBy(
+              () ->
+                  metadata.inSite(
+                      WRITE,
+                      SITE,
+                      RowSelection.of(
+                          List.of(deployId(1), deployId(2), deployId(3)),
+                          List.of(deployId(3), deployId(4))),
+                      s -> {
+                        Instant now = s.now();
+                        s.putDeploy(deploy(SITE, 2, DeployState.FINALIZING, now));
+                        s.removeDeploy(deployId(1));
+                        s.putAlias(PROD, new AliasRow(deployId(2), 4, now));
+                        s.putAlias(PREVIEW, new AliasRow(deployId(2), 3, now));
+                        s.removeTombstone(deployId(3));
+                        s.putDeploy(deploy(SITE, 3, DeployState.ACTIVE, now));
+                        s.putTombstone(
+                            tombstone(deploy(SITE, 4, DeployState.ACTIVE, now), now, WINDOW));
+                        s.audit(ACTOR, "tck.fail", "x", null, null);
+                        s.emit(event(SITE, "tck.failed", 1));
+                        throw boom;
+                      }))
+          .isSameAs(boom);
+      assertThat(snapshot(SITE)).isEqualTo(before);
+      assertThat(metadata.findTombstone(SITE, deployId(4))).isEmpty();
+      assertThat(drainEvents()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("after removeAll restores the whole site, deleted alias rows included")
+    void removeAllThenThrow() {
+      populate(SITE);
+      drainEvents();
+      Snapshot before = snapshot(SITE);
+      WorkFailed boom = new WorkFailed();
+      assertThatThrownBy(
+              () ->
+                  metadata.inSite(
+                      WRITE,
+                      SITE,
+                      RowSelection.WHOLE_SITE,
+                      s -> {
+                        s.removeAll();
+                        s.putDeploy(deploy(SITE, 9, DeployState.PENDING, s.now()));
+                        s.audit(ACTOR, "site.delete", SITE.value(), null, null);
+                        s.emit(event(SITE, "site.deleted", 1));
+                        throw boom;
+                      }))
+          .isSameAs(boom);
+      assertThat(snapshot(SITE)).isEqualTo(before);
+      assertThat(before.aliasRows()).containsKey(PREVIEW);
+      assertThat(metadata.findDeploy(SITE, deployId(9))).isEmpty();
+      assertThat(metadata.listExpiredTombstones(clock.instant().plus(WINDOW), 10))
+          .extracting(Tombstone::deployId)
+          .containsExactly(deployId(3));
+      assertThat(drainEvents()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("leaves the site usable: the next unit of work commits and sees only its rows")
+    void nextWorkCommits() {
+      assertThatThrownBy(
+              () ->
+                  metadata.inSite(
+                      WRITE,
+                      SITE,
+                      RowSelection.WHOLE_SITE,
+                      s -> {
+                        s.putDeploy(deploy(SITE, 1, DeployState.PENDING, s.now()));
+                        s.audit(ACTOR, "tck.fail", "x", null, null);
+                        throw new WorkFailed();
+                      }))
+          .isInstanceOf(WorkFailed.class);
+      write(
+          SITE,
+          s -> {
+            assertThat(s.deploy(deployId(1))).isNull();
+            assertThat(s.deployCount()).isZero();
+            s.putDeploy(deploy(SITE, 2, DeployState.PENDING, s.now()));
+            s.audit(ACTOR, "tck.ok", "y", null, null);
+            s.emit(event(SITE, "tck.ok", 2));
+          });
+      assertThat(metadata.listDeploys(SITE)).extracting(Deploy::id).containsExactly(deployId(2));
+      assertThat(metadata.auditLog(SITE, 10))
+          .extracting(AuditEntry::action)
+          .containsExactly("tck.ok");
+      assertThat(drainEventTypes()).containsExactly("tck.ok");
+    }
+  }
+
+  // ---- reads of own writes -------------------------------------------------------------------
+
+  @Nested
+  @DisplayName("inside a unit of work, reads see its own writes")
+  class OwnWrites {
+
+    @Test
+    @DisplayName("putDeploy, replace and removeDeploy, with the deploy count")
+    void deploys() {
+      List<Object> seen =
+          metadata.inSite(
+              WRITE,
+              SITE,
+              RowSelection.of(List.of(deployId(1)), List.of()),
+              s -> {
+                List<Object> out = new ArrayList<>();
+                out.add(s.deploy(deployId(1)));
+                out.add(s.now());
+                Deploy pending = deploy(SITE, 1, DeployState.PENDING, s.now());
+                s.putDeploy(pending);
+                out.add(s.deploy(deployId(1)));
+                out.add(s.deployCount());
+                Deploy active = deploy(SITE, 1, DeployState.ACTIVE, s.now());
+                s.putDeploy(active);
+                out.add(s.deploy(deployId(1)));
+                out.add(s.deployCount());
+                s.removeDeploy(deployId(1));
+                out.add(s.deploy(deployId(1)));
+                out.add(s.deployCount());
+                s.putDeploy(pending);
+                return out;
+              });
+      Deploy pending = deploy(SITE, 1, DeployState.PENDING, (Instant) seen.get(1));
+      Deploy active = deploy(SITE, 1, DeployState.ACTIVE, (Instant) seen.get(1));
+      assertThat(seen).containsExactly(null, seen.get(1), pending, 1, active, 1, null, 0);
+      assertThat(metadata.listDeploys(SITE)).containsExactly(pending);
+      assertThat(MetadataStoreContract.this.<Integer>read(SITE, s -> s.deployCount())).isEqualTo(1);
+    }
+
+    @Test
+    @DisplayName("putAlias: aliases() holds every row, deleted ones included, ordered by name")
+    void aliases() {
+      Map<AliasName, AliasRow> seen =
+          read(
+              SITE,
+              s -> {
+                Instant now = s.now();
+                s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, now));
+                s.putAlias(AliasName.of("zeta"), new AliasRow(deployId(1), 1, now));
+                s.putAlias(AliasName.of("alpha"), new AliasRow(null, 2, now));
+                s.putAlias(AliasName.of("mid"), new AliasRow(deployId(1), 5, now));
+                s.putAlias(AliasName.of("mid"), new AliasRow(deployId(1), 6, now));
+                return new LinkedHashMap<>(s.aliases());
+              });
+      assertThat(seen.keySet())
+          .extracting(AliasName::value)
+          .containsExactly("alpha", "mid", "zeta");
+      assertThat(seen.get(AliasName.of("alpha")).target()).isNull();
+      assertThat(seen.get(AliasName.of("mid")).version()).isEqualTo(6);
+      assertThat(metadata.findAlias(SITE, AliasName.of("mid")).orElseThrow().version())
+          .isEqualTo(6);
+    }
+
+    @Test
+    @DisplayName("putTombstone and removeTombstone, with the tombstone count")
+    void tombstones() {
+      List<Object> seen =
+          metadata.inSite(
+              WRITE,
+              SITE,
+              RowSelection.of(List.of(), List.of(deployId(1), deployId(2))),
+              s -> {
+                Instant now = s.now();
+                List<Object> out = new ArrayList<>();
+                Tombstone t1 = tombstone(deploy(SITE, 1, DeployState.ACTIVE, now), now, WINDOW);
+                Tombstone t2 = tombstone(deploy(SITE, 2, DeployState.PENDING, now), now, WINDOW);
+                s.putTombstone(t1);
+                s.putTombstone(t2);
+                out.add(s.tombstone(deployId(1)).equals(t1));
+                out.add(s.tombstoneCount());
+                s.removeTombstone(deployId(1));
+                out.add(s.tombstone(deployId(1)));
+                out.add(s.tombstoneCount());
+                return out;
+              });
+      assertThat(seen).containsExactly(true, 2, null, 1);
+      assertThat(metadata.listTombstones(SITE))
+          .extracting(Tombstone::deployId)
+          .containsExactly(deployId(2));
+    }
+
+    @Test
+    @DisplayName("removeAll empties the site's view; rows written after it in the work are kept")
+    void removeAllThenWrite() {
+      populate(SITE);
+      List<Integer> counts =
+          read(
+              SITE,
+              s -> {
+                s.removeAll();
+                List<Integer> out =
+                    new ArrayList<>(
+                        List.of(s.deployCount(), s.tombstoneCount(), s.aliases().size()));
+                out.add(s.deploy(deployId(1)) == null ? 0 : 1);
+                out.add(s.tombstone(deployId(3)) == null ? 0 : 1);
+                Instant now = s.now();
+                s.putDeploy(deploy(SITE, 5, DeployState.ACTIVE, now));
+                s.putAlias(PROD, new AliasRow(deployId(5), 1, now));
+                s.putTombstone(tombstone(deploy(SITE, 6, DeployState.ACTIVE, now), now, WINDOW));
+                out.add(s.deployCount());
+                out.add(s.tombstoneCount());
+                return out;
+              });
+      assertThat(counts).containsExactly(0, 0, 0, 0, 0, 1, 1);
+      assertThat(metadata.listDeploys(SITE)).extracting(Deploy::id).containsExactly(deployId(5));
+      assertThat(metadata.listAliases(SITE))
+          .singleElement()
+          .satisfies(
+              a -> {
+                assertThat(a.target()).isEqualTo(deployId(5));
+                assertThat(a.version()).isEqualTo(1);
+              });
+      assertThat(
+              MetadataStoreContract.this.<Set<AliasName>>read(
+                  SITE, s -> new HashSet<>(s.aliases().keySet())))
+          .containsExactly(PROD);
+      assertThat(metadata.listTombstones(SITE))
+          .extracting(Tombstone::deployId)
+          .containsExactly(deployId(6));
+      assertThat(metadata.listExpiredTombstones(clock.instant().plus(WINDOW), 10))
+          .extracting(Tombstone::deployId)
+          .containsExactly(deployId(6));
+      assertThat(metadata.listSites(null, 10)).containsExactly(SITE);
+    }
+  }
+
+  // ---- later units of work ---------------------------------------------------------------------
+
+  @Nested
+  @DisplayName("across units of work")
+  class Later {
+
+    @Test
+    @DisplayName("after removeAll a later unit of work writes again, versions as written")
+    void removeAllThenLaterWrite() {
+      populate(SITE);
+      write(SITE, SiteRows::removeAll);
+      assertThat(snapshot(SITE).aliasRows()).isEmpty();
+      assertThat(metadata.listSites(null, 10)).isEmpty();
+      assertThat(metadata.listExpiredTombstones(clock.instant().plus(WINDOW), 10)).isEmpty();
+      write(
+          SITE,
+          s -> {
+            assertThat(s.aliases()).isEmpty();
+            assertThat(s.deployCount()).isZero();
+            assertThat(s.tombstoneCount()).isZero();
+            Instant now = s.now();
+            s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, now));
+            s.putAlias(PROD, new AliasRow(deployId(1), 1, now));
+            s.putTombstone(tombstone(deploy(SITE, 3, DeployState.ACTIVE, now), now, WINDOW));
+          });
+      assertThat(metadata.findAlias(SITE, PROD).orElseThrow().version()).isEqualTo(1);
+      assertThat(metadata.findAlias(SITE, PREVIEW)).isEmpty();
+      assertThat(
+              MetadataStoreContract.this.<Set<AliasName>>read(
+                  SITE, s -> new HashSet<>(s.aliases().keySet())))
+          .containsExactly(PROD);
+      assertThat(metadata.listDeploys(SITE)).extracting(Deploy::id).containsExactly(deployId(1));
+      assertThat(metadata.findTombstone(SITE, deployId(3))).isPresent();
+      assertThat(metadata.listSites(null, 10)).containsExactly(SITE);
+    }
+
+    @Test
+    @DisplayName("removeAll under a partial selection still removes every row, listings included")
+    void removeAllPartialSelection() {
+      populate(SITE);
+      write(
+          SITE,
+          s -> {
+            for (int n = 10; n < 13; n++) {
+              s.putTombstone(
+                  tombstone(deploy(SITE, n, DeployState.ACTIVE, s.now()), s.now(), WINDOW));
+            }
+          });
+      metadata.inSite(
+          "site.delete",
+          SITE,
+          RowSelection.of(List.of(deployId(2)), List.of(deployId(3))),
+          s -> {
+            s.removeAll();
+            assertThat(s.deployCount()).isZero();
+            assertThat(s.tombstoneCount()).isZero();
+            assertThat(s.aliases()).isEmpty();
+            return null;
+          });
+      assertThat(metadata.listDeploys(SITE)).isEmpty();
+      assertThat(metadata.listAliases(SITE)).isEmpty();
+      assertThat(metadata.listTombstones(SITE)).isEmpty();
+      assertThat(metadata.listSites(null, 10)).isEmpty();
+      assertThat(metadata.listExpiredTombstones(clock.instant().plus(WINDOW), 10)).isEmpty();
+      write(
+          OTHER_SITE,
+          s ->
+              s.putTombstone(
+                  tombstone(deploy(OTHER_SITE, 1, DeployState.ACTIVE, s.now()), s.now(), WINDOW)));
+      // A limit of one must find the live tombstone, not a left-over entry of the deleted site.
+      assertThat(metadata.listExpiredTombstones(clock.instant().plus(WINDOW), 1))
+          .extracting(Tombstone::site)
+          .containsExactly(OTHER_SITE);
+      assertThat(
+              MetadataStoreContract.this.<Map<AliasName, AliasRow>>read(
+                  SITE, s -> new LinkedHashMap<>(s.aliases())))
+          .isEmpty();
+    }
+
+    @Test
+    @DisplayName("an alias's version continues after a deleted row (null target) and a live one")
+    void aliasVersionContinues() {
+      write(
+          SITE,
+          s -> {
+            s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, s.now()));
+            s.putAlias(PROD, new AliasRow(deployId(1), 1, s.now()));
+          });
+      write(
+          SITE,
+          s -> s.putAlias(PROD, new AliasRow(null, s.aliases().get(PROD).version() + 1, s.now())));
+      assertThat(metadata.findAlias(SITE, PROD)).isEmpty();
+      assertThat(metadata.listAliases(SITE)).isEmpty();
+      AliasRow deleted = read(SITE, s -> s.aliases().get(PROD));
+      assertThat(deleted.target()).isNull();
+      assertThat(deleted.version()).isEqualTo(2);
+      write(
+          SITE,
+          s ->
+              s.putAlias(
+                  PROD, new AliasRow(deployId(1), s.aliases().get(PROD).version() + 1, s.now())));
+      Alias again = metadata.findAlias(SITE, PROD).orElseThrow();
+      assertThat(again.version()).isEqualTo(3);
+      assertThat(again.target()).isEqualTo(deployId(1));
+      assertThat(metadata.listAliases(SITE)).containsExactly(again);
+    }
+
+    @Test
+    @DisplayName("a unit of work that writes nothing appends no event and no audit entry")
+    void readOnlyWork() {
+      populate(SITE);
+      drainEvents();
+      int audits = metadata.auditLog(SITE, 100).size();
+      Object token = new Object();
+      Object result =
+          metadata.inSite(
+              "tck.read",
+              SITE,
+              RowSelection.of(List.of(deployId(1)), List.of(deployId(3))),
+              s -> {
+                assertThat(s.deploy(deployId(1))).isNotNull();
+                return token;
+              });
+      assertThat(result).isSameAs(token);
+      assertThat(MetadataStoreContract.this.<Integer>read(OTHER_SITE, s -> s.aliases().size()))
+          .isZero();
+      assertThat(metadata.auditLog(SITE, 100)).hasSize(audits);
+      assertThat(metadata.auditLog(OTHER_SITE, 100)).isEmpty();
+      assertThat(drainEvents()).isEmpty();
+      assertThat(metadata.listSites(null, 10)).containsExactly(SITE);
     }
 
     @Test
     @DisplayName(
-        "re-running a finalize that succeeded returns the same alias and changes nothing (V9)")
-    void rerunIsNoOp() {
-      Alias first = finalized(1, PROD);
-      drainEvents();
-      int audits = metadata.auditLog(SITE, 100).size();
-      clock.advance(Duration.ofSeconds(30));
-      Alias again = metadata.activate(SITE, deployId(1), PROD, AliasExpectation.version(0), ACTOR);
-      assertThat(again).isEqualTo(first);
-      assertThat(drainEvents()).isEmpty();
-      assertThat(metadata.auditLog(SITE, 100)).hasSize(audits);
-    }
-
-    @Test
-    @DisplayName("refuses a deploy already finalized behind another alias")
-    void refusesActiveElsewhere() {
-      finalized(1, PROD);
-      assertThatThrownBy(
-              () -> metadata.activate(SITE, deployId(1), PREVIEW, AliasExpectation.ANY, ACTOR))
-          .isInstanceOf(DeployStateException.class)
-          .satisfies(
-              e -> assertThat(((DeployStateException) e).state()).isEqualTo(DeployState.ACTIVE));
-    }
-
-    @Test
-    @DisplayName("a CAS mismatch carries the current alias and leaves the deploy PENDING")
-    void driftLeavesPending() {
-      Alias current = finalized(1, PROD);
-      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
-      drainEvents();
-      assertThatThrownBy(
-              () -> metadata.activate(SITE, deployId(2), PROD, AliasExpectation.version(7), ACTOR))
-          .isInstanceOfSatisfying(
-              AliasDriftException.class,
-              e -> {
-                assertThat(e.current()).contains(current);
-                assertThat(e.alias()).isEqualTo(PROD);
-              });
-      assertThat(metadata.findDeploy(SITE, deployId(2)).orElseThrow().state())
-          .isEqualTo(DeployState.PENDING);
-      assertThat(metadata.findAlias(SITE, PROD)).contains(current);
-      assertThat(drainEvents()).isEmpty();
-    }
-
-    @Test
-    @DisplayName("ABSENT refuses an existing alias; an unknown deploy is not found")
-    void absentAndUnknown() {
-      finalized(1, PROD);
-      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
-      assertThatThrownBy(
-              () -> metadata.activate(SITE, deployId(2), PROD, AliasExpectation.ABSENT, ACTOR))
-          .isInstanceOf(AliasDriftException.class);
-      assertThatThrownBy(
-              () -> metadata.activate(SITE, deployId(9), PROD, AliasExpectation.ANY, ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
+        "a tombstone taken back out of the site leaves the expiry listing; a new expiry replaces")
+    void expiryIndexFollowsRows() {
+      write(
+          SITE,
+          s -> {
+            Instant now = s.now();
+            s.putTombstone(tombstone(deploy(SITE, 1, DeployState.ACTIVE, now), now, WINDOW));
+            s.putTombstone(tombstone(deploy(SITE, 2, DeployState.ACTIVE, now), now, WINDOW));
+          });
+      Instant later = clock.instant().plus(Duration.ofDays(30));
+      assertThat(metadata.listExpiredTombstones(later, 10)).hasSize(2);
+      write(
+          SITE,
+          s -> {
+            Tombstone t = s.tombstone(deployId(1));
+            s.removeTombstone(deployId(1));
+            s.putDeploy(t.deploy());
+            Tombstone t2 = s.tombstone(deployId(2));
+            s.putTombstone(
+                new Tombstone(
+                    t2.deploy(), t2.deletedAt(), t2.expiresAt().plus(Duration.ofDays(60))));
+          });
+      assertThat(metadata.listExpiredTombstones(later, 10)).isEmpty();
+      assertThat(metadata.listExpiredTombstones(later.plus(Duration.ofDays(60)), 10))
+          .extracting(Tombstone::deployId)
+          .containsExactly(deployId(2));
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isPresent();
+      assertThat(metadata.listTombstones(SITE)).hasSize(1);
     }
   }
 
-  @Nested
-  @DisplayName("sealing a deploy for finalize (FINALIZING)")
-  class Finalizing {
-
-    @Test
-    @DisplayName("beginFinalize seals a pending deploy, audits it and announces site.changed")
-    void seals() {
-      assertThat(metadata.supportsFinalizing()).isTrue();
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      drainEvents();
-      Deploy sealed = metadata.beginFinalize(SITE, deployId(1), ACTOR);
-      assertThat(sealed.state()).isEqualTo(DeployState.FINALIZING);
-      assertThat(sealed.finalizedAt()).isNull();
-      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(sealed);
-      assertThat(metadata.listDeploys(SITE)).containsExactly(sealed);
-      List<OutboxEvent> events = drainEvents();
-      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).payload())
-          .isEqualTo(
-              StandardEvents.siteChanged(SITE, MetadataStore.ACTION_BEGIN_FINALIZE).payload());
-      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
-      assertThat(entry.action()).isEqualTo(MetadataStore.ACTION_BEGIN_FINALIZE);
-      assertThat(entry.before()).isEqualTo("pending");
-      assertThat(entry.after()).isEqualTo("finalizing");
-      assertThat(entry.actor()).isEqualTo(ACTOR);
-    }
-
-    @Test
-    @DisplayName("sealing a sealed deploy changes nothing: no event, no audit entry (V9)")
-    void sealIsIdempotent() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      Deploy sealed = metadata.beginFinalize(SITE, deployId(1), ACTOR);
-      drainEvents();
-      int audits = metadata.auditLog(SITE, 100).size();
-      clock.advance(Duration.ofSeconds(5));
-      assertThat(metadata.beginFinalize(SITE, deployId(1), ACTOR)).isEqualTo(sealed);
-      assertThat(drainEvents()).isEmpty();
-      assertThat(metadata.auditLog(SITE, 100)).hasSize(audits);
-    }
-
-    @Test
-    @DisplayName("activate finalizes a sealed deploy and moves the alias in one atom")
-    void activatesSealed() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      metadata.beginFinalize(SITE, deployId(1), ACTOR);
-      drainEvents();
-      Alias alias = metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ABSENT, ACTOR);
-      assertThat(alias.target()).isEqualTo(deployId(1));
-      Deploy d = metadata.findDeploy(SITE, deployId(1)).orElseThrow();
-      assertThat(d.state()).isEqualTo(DeployState.ACTIVE);
-      assertThat(d.finalizedAt()).isEqualTo(clock.instant());
-      assertThat(drainEventTypes())
-          .containsExactly(StandardEvents.ALIAS_CHANGED, StandardEvents.SITE_CHANGED);
-    }
-
-    @Test
-    @DisplayName("a CAS mismatch leaves the deploy sealed; abortFinalize unseals it, once")
-    void driftThenUnseal() {
-      finalized(1, PROD);
-      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
-      metadata.beginFinalize(SITE, deployId(2), ACTOR);
-      drainEvents();
-      assertThatThrownBy(
-              () -> metadata.activate(SITE, deployId(2), PROD, AliasExpectation.version(9), ACTOR))
-          .isInstanceOf(AliasDriftException.class);
-      assertThat(metadata.findDeploy(SITE, deployId(2)).orElseThrow().state())
-          .isEqualTo(DeployState.FINALIZING);
-      assertThat(drainEvents()).isEmpty();
-
-      Deploy unsealed = metadata.abortFinalize(SITE, deployId(2), ACTOR);
-      assertThat(unsealed.state()).isEqualTo(DeployState.PENDING);
-      assertThat(metadata.findDeploy(SITE, deployId(2))).contains(unsealed);
-      List<OutboxEvent> events = drainEvents();
-      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).payload())
-          .isEqualTo(
-              StandardEvents.siteChanged(SITE, MetadataStore.ACTION_ABORT_FINALIZE).payload());
-      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
-      assertThat(entry.action()).isEqualTo(MetadataStore.ACTION_ABORT_FINALIZE);
-      assertThat(entry.before()).isEqualTo("finalizing");
-      assertThat(entry.after()).isEqualTo("pending");
-
-      int audits = metadata.auditLog(SITE, 100).size();
-      assertThat(metadata.abortFinalize(SITE, deployId(2), ACTOR)).isEqualTo(unsealed);
-      assertThat(drainEvents()).isEmpty();
-      assertThat(metadata.auditLog(SITE, 100)).hasSize(audits);
-    }
-
-    @Test
-    @DisplayName("an active deploy is neither sealed nor unsealed; a missing one is not found")
-    void refusals() {
-      finalized(1, PROD);
-      assertThatThrownBy(() -> metadata.beginFinalize(SITE, deployId(1), ACTOR))
-          .isInstanceOfSatisfying(
-              DeployStateException.class, e -> assertThat(e.state()).isEqualTo(DeployState.ACTIVE));
-      assertThatThrownBy(() -> metadata.abortFinalize(SITE, deployId(1), ACTOR))
-          .isInstanceOfSatisfying(
-              DeployStateException.class, e -> assertThat(e.state()).isEqualTo(DeployState.ACTIVE));
-      assertThatThrownBy(() -> metadata.beginFinalize(SITE, deployId(9), ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
-      metadata.createPending(SITE, deployId(3), sha(3), ACTOR);
-      metadata.tombstone(SITE, deployId(3), WINDOW, ACTOR);
-      assertThatThrownBy(() -> metadata.beginFinalize(SITE, deployId(3), ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
-      assertThatThrownBy(() -> metadata.abortFinalize(SITE, deployId(3), ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
-    }
-
-    @Test
-    @DisplayName("a sealed deploy cannot be aliased; deleted and restored, it comes back sealed")
-    void sealedDeployElsewhere() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      metadata.beginFinalize(SITE, deployId(1), ACTOR);
-      assertThatThrownBy(
-              () -> metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ANY, ACTOR))
-          .isInstanceOfSatisfying(
-              DeployStateException.class,
-              e -> assertThat(e.state()).isEqualTo(DeployState.FINALIZING));
-      Tombstone tombstone = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      assertThat(tombstone.deploy().state()).isEqualTo(DeployState.FINALIZING);
-      assertThat(metadata.findTombstone(SITE, deployId(1))).contains(tombstone);
-      assertThat(metadata.restore(SITE, deployId(1), ACTOR).state())
-          .isEqualTo(DeployState.FINALIZING);
-      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().state())
-          .isEqualTo(DeployState.FINALIZING);
-    }
-  }
+  // ---- isolation -------------------------------------------------------------------------------
 
   @Nested
-  @DisplayName("moving an alias (promote, rollback)")
-  class MoveAlias {
+  @DisplayName("isolation")
+  class Isolation {
 
     @Test
-    @DisplayName("moves by version CAS, bumps the version and releases the previous target")
-    void moves() {
-      finalized(1, PROD);
-      unaliased(2);
-      drainEvents();
-      clock.advance(Duration.ofSeconds(3));
-      Alias moved = metadata.moveAlias(SITE, PROD, deployId(2), AliasExpectation.version(1), ACTOR);
-      assertThat(moved.version()).isEqualTo(2);
-      assertThat(moved.target()).isEqualTo(deployId(2));
-      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().releasedAt())
-          .isEqualTo(clock.instant());
-      assertThat(drainEventTypes())
-          .containsExactly(StandardEvents.ALIAS_CHANGED, StandardEvents.SITE_CHANGED);
+    @DisplayName("8 threads x 25 units of work incrementing an alias version lose no update")
+    void noLostUpdateOnAlias() throws Exception {
+      write(SITE, s -> s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, s.now())));
+      int threads = 8;
+      int perThread = 25;
+      runConcurrently(
+          threads,
+          () -> {
+            for (int i = 0; i < perThread; i++) {
+              metadata.inSite(
+                  WRITE,
+                  SITE,
+                  RowSelection.of(List.of(), List.of()),
+                  s -> {
+                    AliasRow row = s.aliases().get(PROD);
+                    long next = row == null ? 1 : row.version() + 1;
+                    s.putAlias(PROD, new AliasRow(deployId(1), next, s.now()));
+                    s.audit(ACTOR, "tck.increment", "alias:production", null, Long.toString(next));
+                    s.emit(event(SITE, "tck.incremented", (int) next));
+                    return null;
+                  });
+            }
+            return null;
+          });
+      int total = threads * perThread;
+      assertThat(metadata.findAlias(SITE, PROD).orElseThrow().version()).isEqualTo(total);
+      List<AuditEntry> log = metadata.auditLog(SITE, 1000);
+      assertThat(log).hasSize(total);
+      assertThat(log).extracting(AuditEntry::after).doesNotHaveDuplicates();
+      assertThat(log.get(0).after()).isEqualTo(Integer.toString(total));
+      List<OutboxEvent> events = drainEvents();
+      assertThat(events).hasSize(total);
+      // One work at a time: the counters were appended in order.
+      assertThat(events)
+          .extracting(e -> Integer.parseInt(e.get("n")))
+          .isSortedAccordingTo(Integer::compare)
+          .doesNotHaveDuplicates();
     }
 
     @Test
-    @DisplayName("an expectedCurrent mismatch is drift carrying the current target (E2)")
-    void expectedCurrentMismatch() {
-      finalized(1, PROD);
-      unaliased(2);
-      assertThatThrownBy(
-              () ->
-                  metadata.moveAlias(
-                      SITE, PROD, deployId(2), AliasExpectation.current(deployId(2)), ACTOR))
-          .isInstanceOfSatisfying(
-              AliasDriftException.class,
-              e -> assertThat(e.current().orElseThrow().target()).isEqualTo(deployId(1)));
+    @DisplayName("8 threads x 25 units of work incrementing a selected deploy's sha lose no update")
+    void noLostUpdateOnSelectedDeploy() throws Exception {
+      write(
+          SITE,
+          s ->
+              s.putDeploy(
+                  new Deploy(
+                      SITE, deployId(1), counter(0), DeployState.PENDING, s.now(), null, null)));
+      int threads = 8;
+      int perThread = 25;
+      runConcurrently(
+          threads,
+          () -> {
+            for (int i = 0; i < perThread; i++) {
+              metadata.inSite(
+                  WRITE,
+                  SITE,
+                  RowSelection.of(List.of(deployId(1)), List.of()),
+                  s -> {
+                    Deploy d = s.deploy(deployId(1));
+                    int n = Integer.parseInt(d.sha(), 16);
+                    s.putDeploy(
+                        new Deploy(
+                            SITE, d.id(), counter(n + 1), d.state(), d.createdAt(), null, null));
+                    return null;
+                  });
+            }
+            return null;
+          });
+      assertThat(Integer.parseInt(metadata.findDeploy(SITE, deployId(1)).orElseThrow().sha(), 16))
+          .isEqualTo(threads * perThread);
+    }
+
+    private static String counter(int n) {
+      return String.format(Locale.ROOT, "%08x", n);
     }
 
     @Test
-    @DisplayName("creates an alias that does not exist yet")
-    void createsAlias() {
-      unaliased(1);
-      Alias created =
-          metadata.moveAlias(SITE, PREVIEW, deployId(1), AliasExpectation.ABSENT, ACTOR);
-      assertThat(created.version()).isEqualTo(1);
-    }
-
-    @Test
-    @DisplayName("refuses a pending or unknown target")
-    void refusesPendingOrUnknown() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      assertThatThrownBy(
-              () -> metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ANY, ACTOR))
-          .isInstanceOf(DeployStateException.class);
-      assertThatThrownBy(
-              () -> metadata.moveAlias(SITE, PROD, deployId(5), AliasExpectation.ANY, ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
-    }
-
-    @Test
-    @DisplayName("moving an alias where it already points changes nothing (V9)")
-    void alreadyThere() {
-      Alias current = finalized(1, PROD);
-      drainEvents();
-      assertThat(metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.version(1), ACTOR))
-          .isEqualTo(current);
-      assertThat(metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ANY, ACTOR))
-          .isEqualTo(current);
-      assertThat(drainEvents()).isEmpty();
-    }
-
-    @Test
-    @DisplayName("a stale expectation is drift even when the alias already points at the target")
-    void staleExpectationIsDrift() {
-      finalized(1, PROD);
-      unaliased(2);
-      metadata.moveAlias(SITE, PROD, deployId(2), AliasExpectation.version(1), ACTOR);
-      assertThatThrownBy(
-              () -> metadata.moveAlias(SITE, PROD, deployId(2), AliasExpectation.version(1), ACTOR))
-          .isInstanceOfSatisfying(
-              AliasDriftException.class,
-              e -> assertThat(e.current().orElseThrow().version()).isEqualTo(2));
-    }
-
-    @Test
-    @DisplayName("32 threads doing CAS on one alias lose no update: version = 1 + successes")
+    @DisplayName("16 threads doing compare-and-set on one alias: version = 1 + successes (port)")
     void concurrentCas() throws Exception {
-      finalized(0, PROD);
-      for (int i = 1; i <= 4; i++) {
-        unaliased(i);
-      }
-      int threads = 32;
-      int perThread = 20;
+      write(
+          SITE,
+          s -> {
+            for (int i = 0; i < 5; i++) {
+              s.putDeploy(deploy(SITE, i, DeployState.ACTIVE, s.now()));
+            }
+            s.putAlias(PROD, new AliasRow(deployId(0), 1, s.now()));
+          });
+      drainEvents();
+      int threads = 16;
+      int perThread = 10;
       AtomicInteger successes = new AtomicInteger();
       AtomicInteger drifts = new AtomicInteger();
-      CountDownLatch start = new CountDownLatch(1);
-      ExecutorService pool = Executors.newFixedThreadPool(threads);
-      try {
-        List<Future<?>> futures = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-          int thread = t;
-          futures.add(
-              pool.submit(
-                  () -> {
-                    start.await();
-                    for (int i = 0; i < perThread; i++) {
-                      Alias seen = metadata.findAlias(SITE, PROD).orElseThrow();
-                      DeployId target = deployId((thread + i) % 5);
-                      if (target.equals(seen.target())) {
-                        target = deployId((thread + i + 1) % 5);
-                      }
-                      try {
-                        Alias after =
-                            metadata.moveAlias(
-                                SITE,
-                                PROD,
-                                target,
-                                AliasExpectation.version(seen.version()),
-                                ACTOR);
-                        assertThat(after.version()).isEqualTo(seen.version() + 1);
-                        successes.incrementAndGet();
-                      } catch (AliasDriftException e) {
-                        drifts.incrementAndGet();
-                      }
-                    }
-                    return null;
-                  }));
-        }
-        start.countDown();
-        for (Future<?> f : futures) {
-          f.get(60, TimeUnit.SECONDS);
-        }
-      } finally {
-        pool.shutdownNow();
-      }
+      AtomicInteger thread = new AtomicInteger();
+      runConcurrently(
+          threads,
+          () -> {
+            int me = thread.getAndIncrement();
+            for (int i = 0; i < perThread; i++) {
+              Alias seen = metadata.findAlias(SITE, PROD).orElseThrow();
+              DeployId target = deployId((me + i) % 5);
+              if (target.equals(seen.target())) {
+                target = deployId((me + i + 1) % 5);
+              }
+              DeployId to = target;
+              try {
+                long after =
+                    metadata.inSite(
+                        "alias.move",
+                        SITE,
+                        RowSelection.of(List.of(to), List.of()),
+                        s -> {
+                          AliasRow row = s.aliases().get(PROD);
+                          if (row.version() != seen.version()) {
+                            throw new WorkFailed();
+                          }
+                          assertThat(s.deploy(to)).isNotNull();
+                          s.putAlias(PROD, new AliasRow(to, row.version() + 1, s.now()));
+                          s.emit(event(SITE, "alias.changed", (int) row.version() + 1));
+                          return row.version() + 1;
+                        });
+                assertThat(after).isEqualTo(seen.version() + 1);
+                successes.incrementAndGet();
+              } catch (WorkFailed e) {
+                drifts.incrementAndGet();
+              }
+            }
+            return null;
+          });
       assertThat(successes.get() + drifts.get()).isEqualTo(threads * perThread);
       assertThat(successes.get()).isPositive();
       assertThat(metadata.findAlias(SITE, PROD).orElseThrow().version())
           .isEqualTo(1L + successes.get());
-      long aliasEvents =
-          drainEvents().stream().filter(e -> e.type().equals(StandardEvents.ALIAS_CHANGED)).count();
-      assertThat(aliasEvents).isEqualTo(1L + successes.get());
+      assertThat(drainEvents()).hasSize(successes.get());
+    }
+
+    @Test
+    @DisplayName("queries never see half a unit of work")
+    void queriesSeeAllOrNothing() throws Exception {
+      AliasName a = AliasName.of("a");
+      AliasName b = AliasName.of("b");
+      write(SITE, s -> s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, s.now())));
+      AtomicBoolean writing = new AtomicBoolean(true);
+      AtomicInteger reads = new AtomicInteger();
+      ExecutorService pool = Executors.newFixedThreadPool(2);
+      CountDownLatch start = new CountDownLatch(1);
+      try {
+        Future<?> writer =
+            pool.submit(
+                () -> {
+                  start.await();
+                  for (int i = 1; i <= 100; i++) {
+                    long v = i;
+                    write(
+                        SITE,
+                        s -> {
+                          s.putAlias(a, new AliasRow(deployId(1), v, s.now()));
+                          s.putAlias(b, new AliasRow(deployId(1), v, s.now()));
+                        });
+                  }
+                  writing.set(false);
+                  return null;
+                });
+        Future<?> reader =
+            pool.submit(
+                () -> {
+                  start.await();
+                  while (writing.get() || reads.get() == 0) {
+                    List<Alias> aliases = metadata.listAliases(SITE);
+                    if (!aliases.isEmpty()) {
+                      assertThat(aliases).hasSize(2);
+                      assertThat(aliases.get(0).version()).isEqualTo(aliases.get(1).version());
+                    }
+                    reads.incrementAndGet();
+                  }
+                  return null;
+                });
+        start.countDown();
+        writer.get(120, TimeUnit.SECONDS);
+        reader.get(120, TimeUnit.SECONDS);
+      } finally {
+        pool.shutdownNow();
+      }
+      assertThat(reads.get()).isPositive();
+      assertThat(metadata.findAlias(SITE, b).orElseThrow().version()).isEqualTo(100);
+    }
+
+    @Test
+    @DisplayName("a site's rows are not seen by another site's unit of work or queries")
+    void sitesAreSeparate() {
+      populate(SITE);
+      List<Object> other =
+          metadata.inSite(
+              WRITE,
+              OTHER_SITE,
+              RowSelection.of(List.of(deployId(1), deployId(2)), List.of(deployId(3))),
+              s -> {
+                List<Object> out = new ArrayList<>();
+                out.add(s.aliases().size());
+                out.add(s.deployCount());
+                out.add(s.tombstoneCount());
+                out.add(s.deploy(deployId(1)));
+                out.add(s.tombstone(deployId(3)));
+                s.putDeploy(deploy(OTHER_SITE, 1, DeployState.PENDING, s.now()));
+                return out;
+              });
+      assertThat(other).containsExactly(0, 0, 0, null, null);
+      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().state())
+          .isEqualTo(DeployState.ACTIVE);
+      assertThat(metadata.findDeploy(OTHER_SITE, deployId(1)).orElseThrow().site())
+          .isEqualTo(OTHER_SITE);
+      assertThat(metadata.listAliases(OTHER_SITE)).isEmpty();
+      assertThat(metadata.listTombstones(OTHER_SITE)).isEmpty();
     }
   }
 
+  // ---- the selection ---------------------------------------------------------------------------
+
   @Nested
-  @DisplayName("deleting an alias")
-  class DeleteAlias {
+  @DisplayName("the rows a unit of work sees")
+  class Selection {
 
     @Test
-    @DisplayName("removes it, releases its target and announces an empty deployId")
-    void deletes() {
-      finalized(1, PROD);
-      drainEvents();
-      assertThat(metadata.deleteAlias(SITE, PROD, AliasExpectation.version(1), ACTOR)).isTrue();
-      assertThat(metadata.findAlias(SITE, PROD)).isEmpty();
-      assertThat(metadata.listAliases(SITE)).isEmpty();
-      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().releasedAt())
-          .isEqualTo(clock.instant());
-      List<OutboxEvent> events = drainEvents();
-      assertThat(events.get(0).payload())
-          .isEqualTo(StandardEvents.aliasChanged(SITE, PROD, null, 2, deployId(1)).payload());
+    @DisplayName("the selected deploy and tombstone, as stored")
+    void selected() {
+      write(
+          SITE,
+          s -> {
+            Instant now = s.now();
+            for (int n = 1; n <= 3; n++) {
+              s.putDeploy(deploy(SITE, n, DeployState.ACTIVE, now));
+            }
+            s.putTombstone(tombstone(deploy(SITE, 4, DeployState.ACTIVE, now), now, WINDOW));
+            s.putTombstone(tombstone(deploy(SITE, 5, DeployState.PENDING, now), now, WINDOW));
+          });
+      Deploy two = metadata.findDeploy(SITE, deployId(2)).orElseThrow();
+      Tombstone five = metadata.findTombstone(SITE, deployId(5)).orElseThrow();
+      List<Object> seen =
+          metadata.inSite(
+              "tck.read",
+              SITE,
+              RowSelection.of(List.of(deployId(2), deployId(7)), List.of(deployId(5), deployId(8))),
+              s -> {
+                List<Object> out = new ArrayList<>();
+                out.add(s.deploy(deployId(2)));
+                out.add(s.tombstone(deployId(5)));
+                out.add(s.deploy(deployId(7)));
+                out.add(s.tombstone(deployId(8)));
+                return out;
+              });
+      assertThat(seen).containsExactly(two, five, null, null);
     }
 
     @Test
-    @DisplayName("a re-created alias continues the version so projections never go backwards")
-    void versionContinues() {
-      finalized(1, PROD);
-      metadata.deleteAlias(SITE, PROD, AliasExpectation.ANY, ACTOR);
-      Alias again = metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ABSENT, ACTOR);
-      assertThat(again.version()).isEqualTo(3);
+    @DisplayName("every alias row and the deploys aliases target, even when not selected")
+    void aliasesAlwaysVisible() {
+      write(
+          SITE,
+          s -> {
+            Instant now = s.now();
+            s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, now));
+            s.putDeploy(deploy(SITE, 2, DeployState.ACTIVE, now));
+            s.putDeploy(deploy(SITE, 3, DeployState.ACTIVE, now));
+            s.putAlias(PROD, new AliasRow(deployId(1), 4, now));
+            s.putAlias(PREVIEW, new AliasRow(deployId(2), 1, now));
+            s.putAlias(AliasName.of("gone"), new AliasRow(null, 7, now));
+          });
+      Map<AliasName, AliasRow> expected = read(SITE, s -> new LinkedHashMap<>(s.aliases()));
+      List<Object> seen =
+          metadata.inSite(
+              "tck.read",
+              SITE,
+              RowSelection.of(List.of(), List.of()),
+              s -> {
+                List<Object> out = new ArrayList<>();
+                out.add(new LinkedHashMap<>(s.aliases()));
+                out.add(s.deploy(deployId(1)));
+                out.add(s.deploy(deployId(2)));
+                return out;
+              });
+      assertThat(seen.get(0)).isEqualTo(expected);
+      assertThat(expected).hasSize(3);
+      assertThat(expected.get(AliasName.of("gone")))
+          .isEqualTo(new AliasRow(null, 7, expected.get(PROD).updatedAt()));
+      assertThat(seen.get(1)).isEqualTo(metadata.findDeploy(SITE, deployId(1)).orElseThrow());
+      assertThat(seen.get(2)).isEqualTo(metadata.findDeploy(SITE, deployId(2)).orElseThrow());
     }
 
     @Test
-    @DisplayName("a missing alias is a no-op; a version mismatch is drift")
-    void missingAndDrift() {
-      assertThat(metadata.deleteAlias(SITE, PROD, AliasExpectation.ANY, ACTOR)).isFalse();
-      finalized(1, PROD);
-      assertThatThrownBy(() -> metadata.deleteAlias(SITE, PROD, AliasExpectation.version(3), ACTOR))
-          .isInstanceOf(AliasDriftException.class);
-      assertThat(metadata.findAlias(SITE, PROD)).isPresent();
+    @DisplayName("WHOLE_SITE: exact counts and every deploy and tombstone")
+    void wholeSite() {
+      write(
+          SITE,
+          s -> {
+            Instant now = s.now();
+            for (int n = 1; n <= 4; n++) {
+              s.putDeploy(deploy(SITE, n, DeployState.ACTIVE, now));
+            }
+            for (int n = 5; n <= 7; n++) {
+              s.putTombstone(tombstone(deploy(SITE, n, DeployState.ACTIVE, now), now, WINDOW));
+            }
+          });
+      write(OTHER_SITE, s -> s.putDeploy(deploy(OTHER_SITE, 9, DeployState.ACTIVE, s.now())));
+      List<Integer> seen =
+          read(
+              SITE,
+              s -> {
+                int visible = 0;
+                for (int n = 1; n <= 7; n++) {
+                  visible += s.deploy(deployId(n)) != null ? 1 : 0;
+                  visible += s.tombstone(deployId(n)) != null ? 10 : 0;
+                }
+                return List.of(s.deployCount(), s.tombstoneCount(), visible);
+              });
+      assertThat(seen).containsExactly(4, 3, 34);
+      assertThat(
+              MetadataStoreContract.this.<List<Integer>>read(
+                  SiteId.of("ghost"),
+                  s -> List.of(s.deployCount(), s.tombstoneCount(), s.aliases().size())))
+          .containsExactly(0, 0, 0);
     }
   }
 
+  // ---- precision -------------------------------------------------------------------------------
+
   @Nested
-  @DisplayName("tombstones")
-  class Tombstones {
+  @DisplayName("time precision")
+  class Precision {
+
+    private static final Instant ODD = Instant.parse("2026-03-04T05:06:07.123456789Z");
 
     @Test
-    @DisplayName("tombstoning moves the row to a tombstone expiring after the recovery window")
-    void tombstones() {
-      Deploy d = unaliased(1);
-      drainEvents();
-      Tombstone t = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      assertThat(t.deploy()).isEqualTo(d);
-      assertThat(t.deletedAt()).isEqualTo(clock.instant());
-      assertThat(t.expiresAt()).isEqualTo(clock.instant().plus(WINDOW));
-      assertThat(metadata.findDeploy(SITE, deployId(1))).isEmpty();
-      assertThat(metadata.listDeploys(SITE)).isEmpty();
-      assertThat(metadata.findTombstone(SITE, deployId(1))).contains(t);
-      assertThat(metadata.listTombstones(SITE)).containsExactly(t);
+    @DisplayName("now() is at the store's precision, between the clock truncated and the clock")
+    void nowIsStoredPrecision() {
+      clock.set(ODD);
+      List<Instant> seen = read(SITE, s -> List.of(s.now(), s.stored(s.now()), s.stored(ODD)));
+      Instant now = seen.get(0);
+      assertThat(seen.get(1)).isEqualTo(now);
+      assertThat(now).isAfterOrEqualTo(seen.get(2)).isBeforeOrEqualTo(ODD);
+    }
+
+    @Test
+    @DisplayName("rows written at now() read back equal, in the work, the queries and the audit")
+    void nowRoundTrips() {
+      clock.set(ODD);
+      Instant now =
+          read(
+              SITE,
+              s -> {
+                Instant t = s.now();
+                s.putDeploy(new Deploy(SITE, deployId(1), sha(1), DeployState.ACTIVE, t, t, t, t));
+                s.putAlias(PROD, new AliasRow(deployId(1), 1, t));
+                s.putTombstone(tombstone(deploy(SITE, 2, DeployState.ACTIVE, t), t, WINDOW));
+                s.audit(ACTOR, "tck.at", "x", null, null);
+                s.emit(event(SITE, "tck.at", 1));
+                return t;
+              });
+      Deploy expected =
+          new Deploy(SITE, deployId(1), sha(1), DeployState.ACTIVE, now, now, now, now);
+      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(expected);
+      assertThat(metadata.listDeploys(SITE)).containsExactly(expected);
+      assertThat(MetadataStoreContract.this.<Deploy>read(SITE, s -> s.deploy(deployId(1))))
+          .isEqualTo(expected);
+      assertThat(metadata.findAlias(SITE, PROD).orElseThrow().updatedAt()).isEqualTo(now);
+      Tombstone t = metadata.findTombstone(SITE, deployId(2)).orElseThrow();
+      assertThat(t.deletedAt()).isEqualTo(now);
+      assertThat(t.deploy().createdAt()).isEqualTo(now);
+      assertThat(metadata.auditLog(SITE, 1).get(0).at()).isEqualTo(now);
+      assertThat(drainEvents().get(0).createdAt()).isEqualTo(now);
+    }
+
+    @Test
+    @DisplayName("stored(x) is what the store keeps: written, it reads back exactly")
+    void storedRoundTrips() {
+      Instant x = ODD.plus(Duration.ofDays(3));
+      Instant y = ODD.minus(Duration.ofDays(3)).plusNanos(999);
+      List<Instant> stored =
+          read(
+              SITE,
+              s -> {
+                Instant sx = s.stored(x);
+                Instant sy = s.stored(y);
+                s.putDeploy(
+                    new Deploy(SITE, deployId(1), null, DeployState.ACTIVE, sy, sx, sy, sx));
+                s.putAlias(PROD, new AliasRow(deployId(1), 1, sx));
+                s.putTombstone(
+                    new Tombstone(
+                        new Deploy(
+                            SITE, deployId(2), null, DeployState.PENDING, sy, null, null, null),
+                        sy,
+                        sx));
+                return List.of(sx, sy, s.stored(sx));
+              });
+      Instant sx = stored.get(0);
+      Instant sy = stored.get(1);
+      assertThat(stored.get(2)).isEqualTo(sx);
+      assertThat(Duration.between(sx, x).abs()).isLessThan(Duration.ofMillis(1));
+      assertThat(Duration.between(sy, y).abs()).isLessThan(Duration.ofMillis(1));
+      assertThat(metadata.findDeploy(SITE, deployId(1)))
+          .contains(new Deploy(SITE, deployId(1), null, DeployState.ACTIVE, sy, sx, sy, sx));
+      assertThat(metadata.findAlias(SITE, PROD).orElseThrow().updatedAt()).isEqualTo(sx);
+      Tombstone t = metadata.findTombstone(SITE, deployId(2)).orElseThrow();
+      assertThat(t.deletedAt()).isEqualTo(sy);
+      assertThat(t.expiresAt()).isEqualTo(sx);
+      assertThat(t.deploy().createdAt()).isEqualTo(sy);
+      // The expiry cutoff is inclusive, at the stored precision.
+      assertThat(metadata.listExpiredTombstones(sx, 10)).containsExactly(t);
+      assertThat(metadata.listExpiredTombstones(sx.minus(Duration.ofMillis(1)), 10)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("an instant written as it is is kept as stored(instant)")
+    void rawInstantKeptAsStored() {
+      // 789 ns: a store that rounds instead of keeping stored(x) gives .123457 back, not .123456.
+      Instant x = ODD;
+      Instant sx =
+          read(
+              SITE,
+              s -> {
+                s.putDeploy(new Deploy(SITE, deployId(1), null, DeployState.ACTIVE, x, x, x, x));
+                s.putAlias(PROD, new AliasRow(deployId(1), 1, x));
+                s.putTombstone(
+                    new Tombstone(
+                        new Deploy(
+                            SITE, deployId(2), null, DeployState.PENDING, x, null, null, null),
+                        x,
+                        x));
+                return s.stored(x);
+              });
+      assertThat(metadata.findDeploy(SITE, deployId(1)))
+          .contains(new Deploy(SITE, deployId(1), null, DeployState.ACTIVE, sx, sx, sx, sx));
+      assertThat(metadata.findAlias(SITE, PROD).orElseThrow().updatedAt()).isEqualTo(sx);
+      Tombstone t = metadata.findTombstone(SITE, deployId(2)).orElseThrow();
+      assertThat(List.of(t.deletedAt(), t.expiresAt(), t.deploy().createdAt())).containsOnly(sx);
+      assertThat(metadata.listExpiredTombstones(sx, 10)).containsExactly(t);
+    }
+  }
+
+  // ---- order -----------------------------------------------------------------------------------
+
+  @Nested
+  @DisplayName("order of what a unit of work appends")
+  class Order {
+
+    @Test
+    @DisplayName("events are claimed in emission order, carrying their site and payload")
+    void eventsInOrder() {
+      List<NewEvent> emitted =
+          List.of(
+              event(SITE, "tck.zz", 1),
+              event(SITE, "tck.aa", 2),
+              new NewEvent(
+                  SITE, "tck.mm", Map.of("k", "o'brien\"; DROP TABLE outbox; -- %s \\ ü 😀\n")),
+              event(SITE, "tck.aa", 4),
+              event(SITE, "tck.bb", 5));
+      write(SITE, s -> emitted.forEach(s::emit));
+      write(OTHER_SITE, s -> s.emit(event(OTHER_SITE, "tck.other", 6)));
       List<OutboxEvent> events = drainEvents();
-      assertThat(events)
+      assertThat(events).hasSize(6);
+      List<OutboxEvent> mine = events.stream().filter(e -> e.site().equals(SITE)).toList();
+      assertThat(mine)
           .extracting(OutboxEvent::type)
-          .containsExactly(StandardEvents.DEPLOY_DELETED, StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).get(StandardEvents.KEY_DEPLOY_ID)).isEqualTo(deployId(1).value());
-    }
-
-    @Test
-    @DisplayName("tombstoning an aliased deploy is refused atomically (V1)")
-    void refusesAliased() {
-      finalized(1, PROD);
-      metadata.moveAlias(SITE, PREVIEW, deployId(1), AliasExpectation.ANY, ACTOR);
-      drainEvents();
-      assertThatThrownBy(() -> metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR))
-          .isInstanceOfSatisfying(
-              DeployAliasedException.class,
-              e -> assertThat(e.aliases()).containsExactly(PREVIEW, PROD));
-      assertThat(metadata.findDeploy(SITE, deployId(1))).isPresent();
-      assertThat(metadata.findTombstone(SITE, deployId(1))).isEmpty();
-      assertThat(drainEvents()).isEmpty();
-    }
-
-    @Test
-    @DisplayName("re-tombstoning returns the existing tombstone and changes nothing (V9)")
-    void idempotent() {
-      unaliased(1);
-      Tombstone first = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      drainEvents();
-      clock.advance(Duration.ofHours(1));
-      assertThat(metadata.tombstone(SITE, deployId(1), Duration.ofDays(30), ACTOR))
-          .isEqualTo(first);
-      assertThat(drainEvents()).isEmpty();
-    }
-
-    @Test
-    @DisplayName("tombstoning an unknown deploy is not found; a negative window is invalid")
-    void unknownAndInvalid() {
-      assertThatThrownBy(() -> metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
-      unaliased(1);
-      assertThatThrownBy(() -> metadata.tombstone(SITE, deployId(1), Duration.ofSeconds(-1), ACTOR))
-          .isInstanceOf(InvalidInputException.class);
-    }
-
-    @Test
-    @DisplayName("restoring within the window brings the row back and writes no alias")
-    void restores() {
-      Deploy d = unaliased(1);
-      metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      drainEvents();
-      clock.advance(WINDOW.minusSeconds(1));
-      Deploy restored = metadata.restore(SITE, deployId(1), ACTOR);
-      assertThat(restored.restoredAt()).isEqualTo(clock.instant());
-      assertThat(restored).usingRecursiveComparison().ignoringFields("restoredAt").isEqualTo(d);
-      assertThat(metadata.findDeploy(SITE, deployId(1))).contains(restored);
-      assertThat(metadata.findTombstone(SITE, deployId(1))).isEmpty();
-      assertThat(metadata.listAliases(SITE)).isEmpty();
-      assertThat(drainEventTypes())
-          .containsExactly(StandardEvents.DEPLOY_RESTORED, StandardEvents.SITE_CHANGED);
-      clock.advance(Duration.ofMinutes(1));
-      assertThat(metadata.restore(SITE, deployId(1), ACTOR)).isEqualTo(restored);
-      assertThat(drainEvents()).isEmpty();
-    }
-
-    @Test
-    @DisplayName(
-        "the restore time stays with the row through alias moves, a second delete and restore")
-    void restoreTimeKept() {
-      unaliased(1);
-      metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      clock.advance(Duration.ofHours(1));
-      Instant first = clock.instant();
-      metadata.restore(SITE, deployId(1), ACTOR);
-      assertThat(metadata.listDeploys(SITE))
+          .containsExactly("tck.zz", "tck.aa", "tck.mm", "tck.aa", "tck.bb");
+      for (int i = 0; i < emitted.size(); i++) {
+        assertThat(mine.get(i).payload()).isEqualTo(emitted.get(i).payload());
+      }
+      assertThat(mine).extracting(OutboxEvent::id).isSorted().doesNotHaveDuplicates();
+      assertThat(events.stream().filter(e -> e.site().equals(OTHER_SITE)))
           .singleElement()
-          .satisfies(d -> assertThat(d.restoredAt()).isEqualTo(first));
-      clock.advance(Duration.ofMinutes(1));
-      metadata.moveAlias(SITE, PROD, deployId(1), AliasExpectation.ANY, ACTOR);
-      clock.advance(Duration.ofMinutes(1));
-      finalized(2, PROD);
-      Deploy released = metadata.findDeploy(SITE, deployId(1)).orElseThrow();
-      assertThat(released.releasedAt()).isEqualTo(clock.instant());
-      assertThat(released.restoredAt()).isEqualTo(first);
-      Tombstone again = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      assertThat(again.deploy()).isEqualTo(released);
-      assertThat(metadata.findTombstone(SITE, deployId(1))).contains(again);
-      clock.advance(Duration.ofHours(1));
-      assertThat(metadata.restore(SITE, deployId(1), ACTOR).restoredAt())
-          .isEqualTo(clock.instant());
-      assertThat(metadata.findDeploy(SITE, deployId(2)).orElseThrow().restoredAt()).isNull();
+          .satisfies(e -> assertThat(e.type()).isEqualTo("tck.other"));
     }
 
     @Test
-    @DisplayName("restoring an expired tombstone is refused; an unknown one is not found")
-    void restoreExpired() {
-      unaliased(1);
-      Tombstone t = metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      clock.advance(WINDOW);
-      assertThatThrownBy(() -> metadata.restore(SITE, deployId(1), ACTOR))
-          .isInstanceOfSatisfying(
-              TombstoneExpiredException.class,
-              e -> assertThat(e.expiredAt()).isEqualTo(t.expiresAt()));
-      assertThat(metadata.findTombstone(SITE, deployId(1))).isPresent();
-      assertThatThrownBy(() -> metadata.restore(SITE, deployId(2), ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
+    @DisplayName("audit entries are listed newest first, ids increasing, fields exact")
+    void auditOrder() {
+      Actor alice = Actor.of("user:alice");
+      write(
+          SITE,
+          s -> {
+            s.audit(ACTOR, "tck.one", "t1", null, "a1");
+            s.audit(alice, "tck.two", "alias:production", "b2", null);
+            s.audit(ACTOR, "tck.three", "t3", "", "~");
+          });
+      clock.advance(Duration.ofSeconds(1));
+      write(SITE, s -> s.audit(ACTOR, "tck.four", "t4", null, null));
+      List<AuditEntry> log = metadata.auditLog(SITE, 10);
+      assertThat(log)
+          .extracting(AuditEntry::action)
+          .containsExactly("tck.four", "tck.three", "tck.two", "tck.one");
+      assertThat(log.get(0).id()).isGreaterThan(log.get(1).id());
+      assertThat(log.get(1).id()).isGreaterThan(log.get(2).id());
+      assertThat(log.get(2).id()).isGreaterThan(log.get(3).id());
+      AuditEntry two = log.get(2);
+      assertThat(two.actor()).isEqualTo(alice);
+      assertThat(two.site()).isEqualTo(SITE);
+      assertThat(two.target()).isEqualTo("alias:production");
+      assertThat(two.before()).isEqualTo("b2");
+      assertThat(two.after()).isNull();
+      AuditEntry three = log.get(1);
+      assertThat(three.before()).isEmpty();
+      assertThat(three.after()).isEqualTo("~");
+      assertThat(log.get(0).at()).isAfter(log.get(3).at());
+      assertThat(log.get(3).at()).isEqualTo(log.get(1).at());
+      assertThat(metadata.auditLog(SITE, 2))
+          .extracting(AuditEntry::action)
+          .containsExactly("tck.four", "tck.three");
+      assertThat(metadata.auditLog(OTHER_SITE, 10)).isEmpty();
     }
 
     @Test
-    @DisplayName("purging removes the tombstone once; a second purge is a no-op")
-    void purges() {
-      unaliased(1);
-      metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      drainEvents();
-      assertThat(metadata.purgeTombstone(SITE, deployId(1), ACTOR)).isTrue();
-      assertThat(metadata.findTombstone(SITE, deployId(1))).isEmpty();
-      assertThat(drainEventTypes())
-          .containsExactly(StandardEvents.DEPLOY_PURGED, StandardEvents.SITE_CHANGED);
-      assertThat(metadata.purgeTombstone(SITE, deployId(1), ACTOR)).isFalse();
-      assertThat(drainEvents()).isEmpty();
+    @DisplayName("SQL- and script-special characters round-trip unchanged")
+    void specialCharacters() {
+      Actor nasty = Actor.of("o'brien\"; DROP TABLE deploys; -- {x} %s %% \\ ü 😀 ]] | : ~");
+      String target = "'); DROP TABLE audit_log; --\n%_\\%";
+      String before =
+          "line1\nline2\t\"quoted\" 'single' $1 ?? :name {{x}} ]]--[[ redis.call('FLUSHALL')";
+      String after = "ünïcödé 😀 中文 \\u0000 | 12:34 ~ 5:abc";
+      write(SITE, s -> s.audit(nasty, "tck.special'\"%", target, before, after));
+      AuditEntry entry = metadata.auditLog(SITE, 1).get(0);
+      assertThat(entry.actor()).isEqualTo(nasty);
+      assertThat(entry.action()).isEqualTo("tck.special'\"%");
+      assertThat(entry.target()).isEqualTo(target);
+      assertThat(entry.before()).isEqualTo(before);
+      assertThat(entry.after()).isEqualTo(after);
+      assertThat(metadata.auditLog(SiteId.of("site-a-other"), 10)).isEmpty();
+    }
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+
+  @Nested
+  @DisplayName("queries")
+  class Queries {
+
+    @Test
+    @DisplayName("listDeploys is ordered by id; findDeploy finds each")
+    void deploysById() {
+      write(
+          SITE,
+          s -> {
+            for (int n : new int[] {3, 1, 5, 2, 4}) {
+              s.putDeploy(deploy(SITE, n, DeployState.PENDING, s.now()));
+            }
+          });
+      assertThat(metadata.listDeploys(SITE))
+          .extracting(Deploy::id)
+          .containsExactly(deployId(1), deployId(2), deployId(3), deployId(4), deployId(5));
+      assertThat(metadata.findDeploy(SITE, deployId(4)).orElseThrow().id()).isEqualTo(deployId(4));
+      assertThat(metadata.findDeploy(SITE, deployId(6))).isEmpty();
+    }
+
+    @Test
+    @DisplayName("listAliases is ordered by name and leaves out deleted rows")
+    void aliasesByName() {
+      write(
+          SITE,
+          s -> {
+            Instant now = s.now();
+            s.putDeploy(deploy(SITE, 1, DeployState.ACTIVE, now));
+            s.putDeploy(deploy(SITE, 2, DeployState.ACTIVE, now));
+            s.putAlias(AliasName.of("b"), new AliasRow(deployId(1), 2, now));
+            s.putAlias(AliasName.of("c"), new AliasRow(null, 3, now));
+            s.putAlias(AliasName.of("a"), new AliasRow(deployId(2), 1, now));
+          });
+      Instant now = metadata.findDeploy(SITE, deployId(1)).orElseThrow().createdAt();
+      assertThat(metadata.listAliases(SITE))
+          .containsExactly(
+              new Alias(SITE, AliasName.of("a"), deployId(2), 1, now),
+              new Alias(SITE, AliasName.of("b"), deployId(1), 2, now));
+      assertThat(metadata.findAlias(SITE, AliasName.of("c"))).isEmpty();
+      assertThat(metadata.findAlias(SITE, AliasName.of("b")))
+          .contains(new Alias(SITE, AliasName.of("b"), deployId(1), 2, now));
+    }
+
+    @Test
+    @DisplayName("listTombstones is ordered by deploy id")
+    void tombstonesById() {
+      write(
+          SITE,
+          s -> {
+            Instant now = s.now();
+            for (int n : new int[] {2, 3, 1}) {
+              s.putTombstone(
+                  tombstone(deploy(SITE, n, DeployState.ACTIVE, now), now, Duration.ofHours(n)));
+            }
+          });
+      assertThat(metadata.listTombstones(SITE))
+          .extracting(Tombstone::deployId)
+          .containsExactly(deployId(1), deployId(2), deployId(3));
+      assertThat(metadata.findTombstone(SITE, deployId(3)).orElseThrow().expiresAt())
+          .isEqualTo(clock.instant().plus(Duration.ofHours(3)));
     }
 
     @Test
     @DisplayName("expired tombstones are listed across sites, oldest expiry first, up to a limit")
-    void listsExpired() {
-      unaliased(1);
-      unaliased(2);
-      metadata.adopt(OTHER_SITE, deployId(3), null, clock.instant(), ACTOR);
-      metadata.tombstone(SITE, deployId(2), Duration.ofHours(1), ACTOR);
-      metadata.tombstone(OTHER_SITE, deployId(3), Duration.ofHours(2), ACTOR);
-      metadata.tombstone(SITE, deployId(1), Duration.ofHours(10), ACTOR);
+    void expiredTombstones() {
+      Instant start = clock.instant();
+      write(
+          SITE,
+          s -> {
+            s.putTombstone(
+                tombstone(deploy(SITE, 1, DeployState.ACTIVE, start), start, Duration.ofHours(10)));
+            s.putTombstone(
+                tombstone(deploy(SITE, 2, DeployState.ACTIVE, start), start, Duration.ofHours(1)));
+          });
+      write(
+          OTHER_SITE,
+          s ->
+              s.putTombstone(
+                  tombstone(
+                      deploy(OTHER_SITE, 3, DeployState.PENDING, start),
+                      start,
+                      Duration.ofHours(2))));
       Instant now = clock.advance(Duration.ofHours(3));
-      assertThat(metadata.listExpiredTombstones(now, 10))
+      List<Tombstone> expired = metadata.listExpiredTombstones(now, 10);
+      assertThat(expired).extracting(Tombstone::deployId).containsExactly(deployId(2), deployId(3));
+      assertThat(expired).extracting(Tombstone::site).containsExactly(SITE, OTHER_SITE);
+      assertThat(expired.get(1))
+          .isEqualTo(metadata.findTombstone(OTHER_SITE, deployId(3)).orElseThrow());
+      assertThat(metadata.listExpiredTombstones(now, 1))
           .extracting(Tombstone::deployId)
-          .containsExactly(deployId(2), deployId(3));
-      assertThat(metadata.listExpiredTombstones(now, 1)).hasSize(1);
-      assertThat(metadata.listExpiredTombstones(now.minus(Duration.ofHours(3)), 10)).isEmpty();
+          .containsExactly(deployId(2));
+      assertThat(metadata.listExpiredTombstones(start, 10)).isEmpty();
+      assertThat(metadata.listExpiredTombstones(start.plus(Duration.ofHours(10)), 10)).hasSize(3);
     }
-  }
-
-  @Nested
-  @DisplayName("adopting deploys found in the bucket (backfill)")
-  class Adopt {
 
     @Test
-    @DisplayName("adds an ACTIVE row created at the id's time and never overwrites")
-    void adopts() {
-      Deploy d = metadata.adopt(SITE, deployId(1), sha(1), clock.instant(), ACTOR).orElseThrow();
-      assertThat(d.state()).isEqualTo(DeployState.ACTIVE);
-      assertThat(d.createdAt()).isEqualTo(deployId(1).createdAt());
-      assertThat(metadata.adopt(SITE, deployId(1), sha(2), clock.instant(), ACTOR)).isEmpty();
-      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().sha()).isEqualTo(sha(1));
-      metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR);
-      assertThat(metadata.adopt(SITE, deployId(1), sha(1), clock.instant(), ACTOR)).isEmpty();
-      assertThat(metadata.listAliases(SITE)).isEmpty();
-    }
-  }
-
-  @Nested
-  @DisplayName("sites")
-  class Sites {
-
-    @Test
-    @DisplayName("are listed in id order and paged")
-    void lists() {
-      for (String s : List.of("c-site", "a-site", "b-site")) {
-        metadata.createPending(SiteId.of(s), deployId(1), null, ACTOR);
+    @DisplayName("listSites is ordered and paged, and leaves out sites with only deleted aliases")
+    void sites() {
+      for (String name : List.of("c-site", "a-site", "d-site", "b-site")) {
+        SiteId site = SiteId.of(name);
+        write(site, s -> s.putDeploy(deploy(site, 1, DeployState.PENDING, s.now())));
       }
+      SiteId onlyDeleted = SiteId.of("e-site");
+      write(onlyDeleted, s -> s.putAlias(PROD, new AliasRow(null, 4, s.now())));
+      SiteId onlyTombstone = SiteId.of("f-site");
+      write(
+          onlyTombstone,
+          s ->
+              s.putTombstone(
+                  tombstone(
+                      deploy(onlyTombstone, 1, DeployState.ACTIVE, s.now()), s.now(), WINDOW)));
+      SiteId onlyAlias = SiteId.of("g-site");
+      write(onlyAlias, s -> s.putAlias(PROD, new AliasRow(deployId(1), 1, s.now())));
+      write(SiteId.of("d-site"), SiteRows::removeAll);
       assertThat(metadata.listSites(null, 10))
           .extracting(SiteId::value)
-          .containsExactly("a-site", "b-site", "c-site");
-      assertThat(metadata.listSites(SiteId.of("a-site"), 1))
+          .containsExactly("a-site", "b-site", "c-site", "f-site", "g-site");
+      assertThat(metadata.listSites(null, 2))
           .extracting(SiteId::value)
-          .containsExactly("b-site");
-    }
-
-    @Test
-    @DisplayName("deleting a site removes every row once and keeps the audit log")
-    void deletesSite() {
-      finalized(1, PROD);
-      unaliased(2);
-      unaliased(3);
-      metadata.tombstone(SITE, deployId(3), WINDOW, ACTOR);
-      metadata.createPending(OTHER_SITE, deployId(1), null, ACTOR);
-      drainEvents();
-      SiteDeletion deletion = metadata.deleteSite(SITE, ACTOR);
-      assertThat(deletion).isEqualTo(new SiteDeletion(2, 1, 1));
-      assertThat(metadata.listDeploys(SITE)).isEmpty();
-      assertThat(metadata.listAliases(SITE)).isEmpty();
-      assertThat(metadata.listTombstones(SITE)).isEmpty();
-      assertThat(metadata.listSites(null, 10)).containsExactly(OTHER_SITE);
-      assertThat(drainEventTypes()).containsExactly(StandardEvents.SITE_DELETED);
-      assertThat(metadata.deleteSite(SITE, ACTOR).removedAnything()).isFalse();
-      assertThat(drainEvents()).isEmpty();
-      assertThat(metadata.auditLog(SITE, 1).get(0).action())
-          .isEqualTo(MetadataStore.ACTION_DELETE_SITE);
-    }
-
-    @Test
-    @DisplayName("a step on a site deleted mid-pipeline fails cleanly as not found")
-    void deletedMidPipeline() {
-      metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
-      metadata.deleteSite(SITE, ACTOR);
-      assertThatThrownBy(
-              () -> metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ANY, ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
-      assertThatThrownBy(() -> metadata.tombstone(SITE, deployId(1), WINDOW, ACTOR))
-          .isInstanceOf(DeployNotFoundException.class);
+          .containsExactly("a-site", "b-site");
+      assertThat(metadata.listSites(SiteId.of("b-site"), 2))
+          .extracting(SiteId::value)
+          .containsExactly("c-site", "f-site");
+      assertThat(metadata.listSites(SiteId.of("bb"), 10))
+          .extracting(SiteId::value)
+          .containsExactly("c-site", "f-site", "g-site");
+      assertThat(metadata.listSites(SiteId.of("g-site"), 10)).isEmpty();
     }
 
     @Test
     @DisplayName("queries on an unknown site answer empty")
     void unknownSite() {
+      populate(SITE);
       SiteId ghost = SiteId.of("ghost");
       assertThat(metadata.listDeploys(ghost)).isEmpty();
       assertThat(metadata.listAliases(ghost)).isEmpty();
       assertThat(metadata.listTombstones(ghost)).isEmpty();
       assertThat(metadata.findDeploy(ghost, deployId(1))).isEmpty();
       assertThat(metadata.findAlias(ghost, PROD)).isEmpty();
+      assertThat(metadata.findTombstone(ghost, deployId(3))).isEmpty();
       assertThat(metadata.auditLog(ghost, 5)).isEmpty();
+      assertThat(metadata.listSites(null, 10)).containsExactly(SITE);
     }
-  }
-
-  @Nested
-  @DisplayName("the audit log")
-  class Audit {
 
     @Test
-    @DisplayName("records actor, action, target, before and after of each command, newest first")
-    void records() {
-      finalized(1, PROD);
-      unaliased(2);
-      Actor alice = Actor.of("user:alice");
-      metadata.moveAlias(SITE, PROD, deployId(2), AliasExpectation.ANY, alice);
-      List<AuditEntry> log = metadata.auditLog(SITE, 10);
-      assertThat(log)
+    @DisplayName("the Rows helpers write rows, audit entries and events as a command would")
+    void rowsHelpers() {
+      Deploy pending = Rows.pending(metadata, SITE, deployId(1), sha(1));
+      assertThat(Rows.pending(metadata, SITE, deployId(1), sha(1))).isEqualTo(pending);
+      Alias alias = Rows.alias(metadata, SITE, PROD, deployId(1));
+      assertThat(alias.version()).isEqualTo(1);
+      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().isActive()).isTrue();
+      Rows.active(metadata, SITE, deployId(2), null);
+      assertThat(Rows.alias(metadata, SITE, PROD, deployId(2)).version()).isEqualTo(2);
+      assertThat(metadata.findDeploy(SITE, deployId(1)).orElseThrow().releasedAt())
+          .isEqualTo(clock.instant());
+      Tombstone t = Rows.tombstone(metadata, SITE, deployId(1), WINDOW);
+      assertThat(t.expiresAt()).isEqualTo(t.deletedAt().plus(WINDOW));
+      assertThat(metadata.findDeploy(SITE, deployId(1))).isEmpty();
+      assertThat(metadata.auditLog(SITE, 10))
           .extracting(AuditEntry::action)
           .containsExactly(
-              MetadataStore.ACTION_ALIAS_MOVE,
-              MetadataStore.ACTION_ADOPT,
-              MetadataStore.ACTION_ACTIVATE,
-              MetadataStore.ACTION_CREATE);
-      AuditEntry move = log.get(0);
-      assertThat(move.actor()).isEqualTo(alice);
-      assertThat(move.site()).isEqualTo(SITE);
-      assertThat(move.target()).isEqualTo("alias:production");
-      assertThat(move.before()).isEqualTo(deployId(1).value());
-      assertThat(move.after()).isEqualTo(deployId(2).value());
-      assertThat(move.at()).isEqualTo(clock.instant());
-      assertThat(metadata.auditLog(SITE, 2)).hasSize(2);
-    }
-
-    @Test
-    @DisplayName("SQL- and script-special characters in actors round-trip unchanged")
-    void specialCharacters() {
-      Actor nasty = Actor.of("o'brien\"; DROP TABLE deploys; -- {x} %s \\ ü 😀");
-      metadata.createPending(SITE, deployId(1), null, nasty);
-      assertThat(metadata.auditLog(SITE, 1).get(0).actor()).isEqualTo(nasty);
-    }
-  }
-
-  @Test
-  @DisplayName("every command's events carry the site and the standard payload")
-  void eventsCarrySite() {
-    finalized(1, PROD);
-    for (OutboxEvent e : drainEvents()) {
-      assertThat(e.site()).isEqualTo(SITE);
-      assertThat(e.payload()).containsEntry(StandardEvents.KEY_SITE, SITE.value());
-      assertThat(e.payload()).isInstanceOf(Map.class);
+              Rows.ACTION_TOMBSTONE,
+              Rows.ACTION_ALIAS_MOVE,
+              Rows.ACTION_ADOPT,
+              Rows.ACTION_ALIAS_MOVE,
+              Rows.ACTION_CREATE);
+      drainEvents();
+      assertThat(Rows.deleteSite(metadata, SITE)).isTrue();
+      assertThat(drainEventTypes()).containsExactly("site.deleted");
+      assertThat(Rows.deleteSite(metadata, SITE)).isFalse();
+      assertThat(drainEvents()).isEmpty();
+      Set<SiteId> sites = new HashSet<>(metadata.listSites(null, 10));
+      assertThat(sites).isEmpty();
     }
   }
 }

@@ -3,9 +3,9 @@ package dev.durabledeploy.testkit.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.durabledeploy.spi.InvalidInputException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;

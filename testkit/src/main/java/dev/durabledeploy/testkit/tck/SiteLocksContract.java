@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.durabledeploy.spi.SiteBusyException;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import java.time.Duration;
@@ -210,7 +210,7 @@ public abstract class SiteLocksContract extends StoreFixture {
                   for (int r = 0; r < rounds; r++) {
                     int n = thread * rounds + r;
                     try (SiteLock lock = locks.acquire(site, Duration.ofSeconds(60))) {
-                      store.metadata().createPending(site, deployId(n), sha(n), ACTOR);
+                      Rows.pending(store.metadata(), site, deployId(n), sha(n));
                       assertThat(store.metadata().findDeploy(site, deployId(n))).isPresent();
                       assertThat(lock.isHeld()).isTrue();
                     }

@@ -1,0 +1,570 @@
+package dev.durabledeploy.core.metadata;
+
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployAliasedException;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
+import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.exception.TombstoneExpiredException;
+import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasExpectation;
+import dev.durabledeploy.spi.metadata.AliasRow;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.DeployState;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteRows;
+import dev.durabledeploy.spi.metadata.Tombstone;
+import dev.durabledeploy.spi.outbox.StandardEvents;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The deploy index's commands, decided once for every store: each is one {@link
+ * MetadataStore#inSite unit of work} over one site's rows, so its checks, its writes, its audit
+ * entry and its outbox events (as built by {@link StandardEvents}) commit together or not at all.
+ * The store provides the atom; this class provides the rules (the V1 refusal, alias
+ * compare-and-set, release stamps, idempotence, audit and events).
+ *
+ * <p>A command that finds its work already done changes nothing, appends no event and returns the
+ * current state (docs/invariants.md V9); "changes nothing" includes the audit log. Every command
+ * that changes anything appends {@link StandardEvents#SITE_CHANGED} last. Unknown deploys raise
+ * {@link DeployNotFoundException}; transient backend trouble the store's {@link
+ * dev.durabledeploy.spi.exception.TransientStoreException}. Thread-safe: it holds no state of its
+ * own.
+ *
+ * <p>These are the index's rules, not a saga: a command moves rows, never bytes, and takes no site
+ * lock. Hosts deploy through {@link dev.durabledeploy.core.deploy.DeployService}, which calls these
+ * in the right order under the site's lock.
+ */
+public final class MetadataCommands {
+
+  /** Audit action of {@link #createPending}. */
+  public static final String ACTION_CREATE = "deploy.create";
+
+  /** Audit action of {@link #activate}. */
+  public static final String ACTION_ACTIVATE = "deploy.activate";
+
+  /** Audit action of {@link #beginFinalize}. */
+  public static final String ACTION_BEGIN_FINALIZE = "deploy.finalize-begin";
+
+  /** Audit action of {@link #abortFinalize}. */
+  public static final String ACTION_ABORT_FINALIZE = "deploy.finalize-abort";
+
+  /** Audit action of {@link #adopt}. */
+  public static final String ACTION_ADOPT = "deploy.adopt";
+
+  /** Audit action of {@link #moveAlias}. */
+  public static final String ACTION_ALIAS_MOVE = "alias.move";
+
+  /** Audit action of {@link #deleteAlias}. */
+  public static final String ACTION_ALIAS_DELETE = "alias.delete";
+
+  /** Audit action of {@link #tombstone}. */
+  public static final String ACTION_TOMBSTONE = "deploy.tombstone";
+
+  /** Audit action of {@link #restore}. */
+  public static final String ACTION_RESTORE = "deploy.restore";
+
+  /** Audit action of {@link #purgeTombstone}. */
+  public static final String ACTION_PURGE = "deploy.purge";
+
+  /** Audit action of {@link #deleteSite}. */
+  public static final String ACTION_DELETE_SITE = "site.delete";
+
+  private final MetadataStore store;
+
+  public MetadataCommands(MetadataStore store) {
+    this.store = Objects.requireNonNull(store, "store");
+  }
+
+  /** The store the commands run on, for its queries. */
+  public MetadataStore store() {
+    return store;
+  }
+
+  /** Whether the site has a deploy, a live alias or a tombstone (listed by listSites). */
+  private static boolean hasContent(SiteRows s) {
+    return s.deployCount() > 0
+        || s.tombstoneCount() > 0
+        || s.aliases().values().stream().anyMatch(a -> a.target() != null);
+  }
+
+  /**
+   * Moves {@code name} to {@code target} (null: delete) and releases the previous target. A deleted
+   * alias is version 0 to expectations but continues its version when re-created.
+   */
+  private static AliasRow move(
+      SiteId site, SiteRows s, AliasName name, DeployId target, AliasExpectation expect) {
+    AliasRow row = s.aliases().get(name);
+    DeployId previous = row == null ? null : row.target();
+    checkExpectation(site, name, row, expect);
+    long version = (row == null ? 0 : row.version()) + 1;
+    AliasRow next = new AliasRow(target, version, s.now());
+    s.putAlias(name, next);
+    if (previous != null && !previous.equals(target)) {
+      Deploy released = s.deploy(previous);
+      if (released != null) {
+        s.putDeploy(
+            new Deploy(
+                released.site(),
+                released.id(),
+                released.sha(),
+                released.state(),
+                released.createdAt(),
+                released.finalizedAt(),
+                s.now(),
+                released.restoredAt()));
+      }
+    }
+    s.emit(StandardEvents.aliasChanged(site, name, target, version, previous));
+    return next;
+  }
+
+  private static void checkExpectation(
+      SiteId site, AliasName name, AliasRow row, AliasExpectation expect) {
+    DeployId current = row == null ? null : row.target();
+    long visibleVersion = current == null ? 0 : row.version();
+    if (!expect.matches(visibleVersion, current)) {
+      throw new AliasDriftException(
+          site, name, row == null ? null : row.toAlias(site, name), expect);
+    }
+  }
+
+  /** The deploy the command names, which must exist. */
+  private static Deploy existing(SiteRows s, SiteId site, DeployId id) {
+    Deploy deploy = s.deploy(id);
+    if (deploy == null) {
+      throw new DeployNotFoundException(site, id);
+    }
+    return deploy;
+  }
+
+  private static String describe(DeployId id) {
+    return id == null ? null : id.value();
+  }
+
+  private static String lower(DeployState state) {
+    return state.name().toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * Creates a {@link DeployState#PENDING} deploy. Idempotent: if the deploy already exists with the
+   * same sha it is returned unchanged; with another sha (or as a tombstone) it is refused with
+   * {@link dev.durabledeploy.spi.exception.DeployStateException}. Events: site.changed.
+   *
+   * @param sha the commit sha, or {@code null}
+   */
+  public Deploy createPending(SiteId site, DeployId id, String sha, Actor actor) {
+    requireArgs(site, id, actor);
+    if (sha != null) {
+      DeployId.requireSha(sha);
+    }
+    return store.inSite(
+        ACTION_CREATE,
+        site,
+        RowSelection.of(List.of(id), List.of(id)),
+        s -> {
+          Tombstone tombstone = s.tombstone(id);
+          if (tombstone != null) {
+            throw new DeployStateException(site, id, tombstone.deploy().state(), "it was deleted");
+          }
+          Deploy existing = s.deploy(id);
+          if (existing != null) {
+            if (Objects.equals(existing.sha(), sha)) {
+              return existing;
+            }
+            throw new DeployStateException(
+                site, id, existing.state(), "it already exists with another sha");
+          }
+          Deploy created = new Deploy(site, id, sha, DeployState.PENDING, s.now(), null, null);
+          s.putDeploy(created);
+          s.audit(actor, ACTION_CREATE, id.value(), null, "pending");
+          s.emit(StandardEvents.siteChanged(site, ACTION_CREATE));
+          return created;
+        });
+  }
+
+  /**
+   * Finalizes a deploy in one atom: the deploy (PENDING or FINALIZING) becomes {@link
+   * DeployState#ACTIVE}, {@code alias} moves to it by compare-and-set against {@code expect}, and
+   * the deploy the alias targeted before gets {@code releasedAt = now}. Events: alias.changed,
+   * site.changed.
+   *
+   * <p>If the deploy is already ACTIVE and the alias already targets it, nothing changes and the
+   * alias is returned (a re-run finalize, V9), whatever {@code expect} says. If it is ACTIVE and
+   * the alias targets something else, {@link dev.durabledeploy.spi.exception.DeployStateException}.
+   * If {@code expect} does not match, {@link dev.durabledeploy.spi.exception.AliasDriftException}
+   * with the current alias and the deploy keeps its state (PENDING or FINALIZING).
+   */
+  public Alias activate(
+      SiteId site, DeployId id, AliasName alias, AliasExpectation expect, Actor actor) {
+    requireArgs(site, id, actor);
+    Objects.requireNonNull(alias, "alias");
+    Objects.requireNonNull(expect, "expect");
+    return store.inSite(
+        ACTION_ACTIVATE,
+        site,
+        RowSelection.of(List.of(id), List.of()),
+        s -> {
+          Deploy deploy = existing(s, site, id);
+          AliasRow row = s.aliases().get(alias);
+          if (deploy.isActive()) {
+            if (row != null && id.equals(row.target())) {
+              return row.toAlias(site, alias);
+            }
+            throw new DeployStateException(
+                site,
+                id,
+                DeployState.ACTIVE,
+                "it is already finalized; move alias '" + alias + "' to it instead");
+          }
+          DeployId previous = row == null ? null : row.target();
+          AliasRow moved = move(site, s, alias, id, expect);
+          s.putDeploy(
+              new Deploy(
+                  site,
+                  id,
+                  deploy.sha(),
+                  DeployState.ACTIVE,
+                  deploy.createdAt(),
+                  s.now(),
+                  null,
+                  deploy.restoredAt()));
+          s.audit(actor, ACTION_ACTIVATE, id.value(), describe(previous), alias.value());
+          s.emit(StandardEvents.siteChanged(site, ACTION_ACTIVATE));
+          return moved.toAlias(site, alias);
+        });
+  }
+
+  /**
+   * Seals a deploy for finalize: {@link DeployState#PENDING} becomes {@link
+   * DeployState#FINALIZING}, after which uploads into it are refused (an upload that was already
+   * writing re-reads the state after its write and withdraws it). The caller verifies the deploy's
+   * bytes after this commits, so nothing it verified can change under it. Idempotent: a deploy
+   * already FINALIZING is returned unchanged (a finalize resuming one that crashed). Events:
+   * site.changed.
+   *
+   * @throws dev.durabledeploy.spi.exception.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.exception.DeployNotFoundException when there is no live deploy
+   *     with the id
+   */
+  public Deploy beginFinalize(SiteId site, DeployId id, Actor actor) {
+    return reseal(site, id, actor, DeployState.PENDING, DeployState.FINALIZING);
+  }
+
+  /**
+   * Unseals a deploy whose finalize failed its verification: {@link DeployState#FINALIZING} becomes
+   * {@link DeployState#PENDING} again, so the client can upload what was missing. Idempotent: a
+   * PENDING deploy is returned unchanged. Events: site.changed.
+   *
+   * @throws dev.durabledeploy.spi.exception.DeployStateException when the deploy is ACTIVE
+   * @throws dev.durabledeploy.spi.exception.DeployNotFoundException when there is no live deploy
+   *     with the id
+   */
+  public Deploy abortFinalize(SiteId site, DeployId id, Actor actor) {
+    return reseal(site, id, actor, DeployState.FINALIZING, DeployState.PENDING);
+  }
+
+  /** Moves a deploy {@code from -> to} (PENDING and FINALIZING only); {@code to} is a no-op. */
+  private Deploy reseal(SiteId site, DeployId id, Actor actor, DeployState from, DeployState to) {
+    requireArgs(site, id, actor);
+    String action = to == DeployState.FINALIZING ? ACTION_BEGIN_FINALIZE : ACTION_ABORT_FINALIZE;
+    return store.inSite(
+        action,
+        site,
+        RowSelection.of(List.of(id), List.of()),
+        s -> {
+          Deploy deploy = existing(s, site, id);
+          if (deploy.state() == to) {
+            return deploy;
+          }
+          if (deploy.state() != from) {
+            throw new DeployStateException(
+                site,
+                id,
+                deploy.state(),
+                "it is already finalized; only a pending deploy is sealed or unsealed");
+          }
+          Deploy moved =
+              new Deploy(
+                  site,
+                  id,
+                  deploy.sha(),
+                  to,
+                  deploy.createdAt(),
+                  deploy.finalizedAt(),
+                  deploy.releasedAt(),
+                  deploy.restoredAt());
+          s.putDeploy(moved);
+          s.audit(actor, action, id.value(), lower(from), lower(to));
+          s.emit(StandardEvents.siteChanged(site, action));
+          return moved;
+        });
+  }
+
+  /**
+   * Adds an ACTIVE deploy found in the blob store (backfill) without touching any alias. Never
+   * overwrites: returns empty and changes nothing when a deploy or tombstone with this id exists.
+   * Events: site.changed.
+   */
+  public Optional<Deploy> adopt(
+      SiteId site, DeployId id, String sha, Instant finalizedAt, Actor actor) {
+    requireArgs(site, id, actor);
+    Objects.requireNonNull(finalizedAt, "finalizedAt");
+    if (sha != null) {
+      DeployId.requireSha(sha);
+    }
+    return store.inSite(
+        ACTION_ADOPT,
+        site,
+        RowSelection.of(List.of(id), List.of(id)),
+        s -> {
+          if (s.deploy(id) != null || s.tombstone(id) != null) {
+            return Optional.empty();
+          }
+          Deploy adopted =
+              new Deploy(
+                  site, id, sha, DeployState.ACTIVE, id.createdAt(), s.stored(finalizedAt), null);
+          s.putDeploy(adopted);
+          s.audit(actor, ACTION_ADOPT, id.value(), null, "active");
+          s.emit(StandardEvents.siteChanged(site, ACTION_ADOPT));
+          return Optional.of(adopted);
+        });
+  }
+
+  /**
+   * Points {@code alias} at {@code target} by compare-and-set against {@code expect} (promote,
+   * rollback), creating the alias at version 1 if it does not exist and {@code expect} allows it.
+   * The previous target gets {@code releasedAt = now}. The target must be an ACTIVE deploy ({@link
+   * dev.durabledeploy.spi.exception.DeployStateException} if pending). If the alias already targets
+   * {@code target} and {@code expect} matches, nothing changes and the alias is returned (V9); a
+   * stale expectation is drift even then, so a caller never mistakes someone else's move for its
+   * own. Events: alias.changed, site.changed.
+   *
+   * @throws dev.durabledeploy.spi.exception.AliasDriftException if {@code expect} does not match
+   */
+  public Alias moveAlias(
+      SiteId site, AliasName alias, DeployId target, AliasExpectation expect, Actor actor) {
+    requireArgs(site, target, actor);
+    Objects.requireNonNull(alias, "alias");
+    Objects.requireNonNull(expect, "expect");
+    return store.inSite(
+        ACTION_ALIAS_MOVE,
+        site,
+        RowSelection.of(List.of(target), List.of()),
+        s -> {
+          Deploy deploy = existing(s, site, target);
+          if (!deploy.isActive()) {
+            throw new DeployStateException(
+                site, target, deploy.state(), "only finalized deploys can be aliased");
+          }
+          AliasRow row = s.aliases().get(alias);
+          checkExpectation(site, alias, row, expect);
+          if (row != null && target.equals(row.target())) {
+            return row.toAlias(site, alias);
+          }
+          DeployId previous = row == null ? null : row.target();
+          AliasRow moved = move(site, s, alias, target, expect);
+          s.audit(
+              actor,
+              ACTION_ALIAS_MOVE,
+              "alias:" + alias.value(),
+              describe(previous),
+              target.value());
+          s.emit(StandardEvents.siteChanged(site, ACTION_ALIAS_MOVE));
+          return moved.toAlias(site, alias);
+        });
+  }
+
+  /**
+   * Deletes an alias by compare-and-set; its target gets {@code releasedAt = now}. The alias's
+   * version keeps counting (a re-created alias continues above the deleted one's version). Returns
+   * false and changes nothing when the alias does not exist. Events: alias.changed (with an empty
+   * deployId), site.changed.
+   */
+  public boolean deleteAlias(SiteId site, AliasName alias, AliasExpectation expect, Actor actor) {
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(alias, "alias");
+    Objects.requireNonNull(expect, "expect");
+    Objects.requireNonNull(actor, "actor");
+    return store.inSite(
+        ACTION_ALIAS_DELETE,
+        site,
+        RowSelection.of(List.of(), List.of()),
+        s -> {
+          AliasRow row = s.aliases().get(alias);
+          if (row == null || row.target() == null) {
+            return false;
+          }
+          DeployId previous = row.target();
+          move(site, s, alias, null, expect);
+          s.audit(actor, ACTION_ALIAS_DELETE, "alias:" + alias.value(), previous.value(), null);
+          s.emit(StandardEvents.siteChanged(site, ACTION_ALIAS_DELETE));
+          return true;
+        });
+  }
+
+  /**
+   * Soft-deletes a deploy: the deploy row becomes a {@link Tombstone} expiring at {@code now +
+   * recoveryWindow}. Refused atomically with {@link
+   * dev.durabledeploy.spi.exception.DeployAliasedException} when any alias targets the deploy
+   * (docs/invariants.md V1). Idempotent: an existing tombstone is returned unchanged. The caller
+   * moves the bytes to trash after this commits (V6). Events: deploy.deleted, site.changed.
+   */
+  public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
+    requireArgs(site, id, actor);
+    if (recoveryWindow == null || recoveryWindow.isNegative()) {
+      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
+    }
+    return store.inSite(
+        ACTION_TOMBSTONE,
+        site,
+        RowSelection.of(List.of(id), List.of(id)),
+        s -> {
+          Tombstone existing = s.tombstone(id);
+          if (existing != null) {
+            return existing;
+          }
+          Deploy deploy = existing(s, site, id);
+          List<AliasName> aliased = new ArrayList<>();
+          s.aliases()
+              .forEach(
+                  (name, row) -> {
+                    if (id.equals(row.target())) {
+                      aliased.add(name);
+                    }
+                  });
+          if (!aliased.isEmpty()) {
+            throw new DeployAliasedException(site, id, aliased);
+          }
+          s.removeDeploy(id);
+          Tombstone tombstone =
+              new Tombstone(deploy, s.now(), s.stored(s.now().plus(recoveryWindow)));
+          s.putTombstone(tombstone);
+          s.audit(
+              actor,
+              ACTION_TOMBSTONE,
+              id.value(),
+              lower(deploy.state()),
+              "tombstone until " + tombstone.expiresAt());
+          s.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_DELETED, site, id));
+          s.emit(StandardEvents.siteChanged(site, ACTION_TOMBSTONE));
+          return tombstone;
+        });
+  }
+
+  /**
+   * Turns a tombstone back into its deploy row (never writes an alias). The caller moves the bytes
+   * back before calling this. Idempotent: a live deploy with no tombstone is returned unchanged.
+   * Events: deploy.restored, site.changed.
+   *
+   * @throws dev.durabledeploy.spi.exception.TombstoneExpiredException if the recovery window has
+   *     closed
+   */
+  public Deploy restore(SiteId site, DeployId id, Actor actor) {
+    requireArgs(site, id, actor);
+    return store.inSite(
+        ACTION_RESTORE,
+        site,
+        RowSelection.of(List.of(id), List.of(id)),
+        s -> {
+          Tombstone tombstone = s.tombstone(id);
+          if (tombstone == null) {
+            Deploy live = existing(s, site, id);
+            return live;
+          }
+          if (tombstone.isExpired(s.now())) {
+            throw new TombstoneExpiredException(site, id, tombstone.expiresAt());
+          }
+          Deploy was = tombstone.deploy();
+          // The restore time goes with the row: GC keeps the deploy for its grace from now on,
+          // however old the deploy is (the restore's own site.changed runs GC seconds later).
+          Deploy restored =
+              new Deploy(
+                  site,
+                  id,
+                  was.sha(),
+                  was.state(),
+                  was.createdAt(),
+                  was.finalizedAt(),
+                  was.releasedAt(),
+                  s.now());
+          s.removeTombstone(id);
+          s.putDeploy(restored);
+          s.audit(actor, ACTION_RESTORE, id.value(), "tombstone", lower(was.state()));
+          s.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_RESTORED, site, id));
+          s.emit(StandardEvents.siteChanged(site, ACTION_RESTORE));
+          return restored;
+        });
+  }
+
+  /**
+   * Removes a tombstone for good; the caller deleted its bytes first (V6). Returns false and
+   * changes nothing when there is none. Events: deploy.purged, site.changed.
+   */
+  public boolean purgeTombstone(SiteId site, DeployId id, Actor actor) {
+    requireArgs(site, id, actor);
+    return store.inSite(
+        ACTION_PURGE,
+        site,
+        RowSelection.of(List.of(), List.of(id)),
+        s -> {
+          if (s.tombstone(id) == null) {
+            return false;
+          }
+          s.removeTombstone(id);
+          s.audit(actor, ACTION_PURGE, id.value(), "tombstone", null);
+          s.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_PURGED, site, id));
+          s.emit(StandardEvents.siteChanged(site, ACTION_PURGE));
+          return true;
+        });
+  }
+
+  /**
+   * Removes every deploy, alias and tombstone of the site. Idempotent. Outbox events already
+   * appended stay and are delivered. Events: site.deleted (no site.changed).
+   */
+  public SiteDeletion deleteSite(SiteId site, Actor actor) {
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(actor, "actor");
+    return store.inSite(
+        ACTION_DELETE_SITE,
+        site,
+        RowSelection.WHOLE_SITE,
+        s -> {
+          if (!hasContent(s)) {
+            if (!s.aliases().isEmpty()) {
+              // Only deleted aliases are left: their rows go too, so versions start again at 1
+              // as after any site deletion. Nothing is audited or announced: nothing was live.
+              s.removeAll();
+            }
+            return new SiteDeletion(0, 0, 0);
+          }
+          int liveAliases =
+              (int) s.aliases().values().stream().filter(a -> a.target() != null).count();
+          SiteDeletion deletion =
+              new SiteDeletion(s.deployCount(), liveAliases, s.tombstoneCount());
+          s.removeAll();
+          s.audit(actor, ACTION_DELETE_SITE, site.value(), deletion.toString(), null);
+          s.emit(StandardEvents.siteDeleted(site));
+          return deletion;
+        });
+  }
+
+  private static void requireArgs(SiteId site, DeployId id, Actor actor) {
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(id, "deployId");
+    Objects.requireNonNull(actor, "actor");
+  }
+}

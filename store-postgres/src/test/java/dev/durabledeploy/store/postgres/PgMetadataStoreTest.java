@@ -1,0 +1,16 @@
+package dev.durabledeploy.store.postgres;
+
+import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.testkit.MutableClock;
+import dev.durabledeploy.testkit.fixtures.PostgresExtension;
+import dev.durabledeploy.testkit.tck.MetadataStoreContract;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+class PgMetadataStoreTest extends MetadataStoreContract {
+  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+
+  @Override
+  protected Store createStore(MutableClock clock) {
+    return PgStores.fresh(PG, clock);
+  }
+}
