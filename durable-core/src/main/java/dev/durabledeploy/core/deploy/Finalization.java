@@ -16,7 +16,6 @@ import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.exception.AliasDriftException;
-import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
@@ -304,8 +303,6 @@ final class Finalization {
   }
 
   private Deploy requireDeploy(Operation op, SiteId site, DeployId deployId) {
-    return retrier
-        .call(op, () -> metadata.findDeploy(site, deployId))
-        .orElseThrow(() -> new DeployNotFoundException(site, deployId));
+    return LiveDeploys.require(retrier, metadata, op, site, deployId);
   }
 }

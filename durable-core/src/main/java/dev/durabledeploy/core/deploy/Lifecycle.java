@@ -10,7 +10,6 @@ import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobStore;
-import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
@@ -109,8 +108,6 @@ final class Lifecycle {
   }
 
   private Deploy requireDeploy(Operation op, SiteId site, DeployId deployId) {
-    return retrier
-        .call(op, () -> metadata.findDeploy(site, deployId))
-        .orElseThrow(() -> new DeployNotFoundException(site, deployId));
+    return LiveDeploys.require(retrier, metadata, op, site, deployId);
   }
 }

@@ -12,7 +12,6 @@ import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobStore;
-import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.exception.SiteLockLostException;
@@ -266,8 +265,6 @@ final class Uploads {
   }
 
   private Deploy requireDeploy(Operation op, SiteId site, DeployId deployId) {
-    return retrier
-        .call(op, () -> metadata.findDeploy(site, deployId))
-        .orElseThrow(() -> new DeployNotFoundException(site, deployId));
+    return LiveDeploys.require(retrier, metadata, op, site, deployId);
   }
 }
