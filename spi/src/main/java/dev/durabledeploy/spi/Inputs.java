@@ -151,7 +151,16 @@ public final class Inputs {
    * user info of 4,096), so a long run without a separator is scanned in linear time.
    */
   private static final Pattern URL_USER_INFO =
-      Pattern.compile("(?i)\\b([a-z][a-z0-9+.-]{0,31}://)([^/?#\\s\"'<>]{0,4096})@");
+      Pattern.compile("(?i)\\b([a-z][a-z0-9+.-]{0,31}://)([^/?#\\s\"'<>{}]{0,4096})@");
+
+  /**
+   * {@code scheme://user:password} that the text's end cuts off before its {@code @} (a message cut
+   * to its bound); a numeric port is no password.
+   */
+  private static final Pattern URL_CUT_PASSWORD =
+      Pattern.compile(
+          "(?i)\\b([a-z][a-z0-9+.-]{0,31}://[^\\s/?#@:\\[\\]\"'<>]{1,256}+:)"
+              + "(?![0-9]{0,5}+\\z)(?!\\*\\*\\*\\z)[^\\s/?#@\"'<>]{1,256}+\\z");
 
   /**
    * {@code scheme://user:password@host} whose password holds a raw {@code /}, {@code ?} or {@code
@@ -217,7 +226,11 @@ public final class Inputs {
       Pattern.compile(
           "(\\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump"
               + "|mariadb|mariadb-dump)\\b[^\\r\\n|;&]{0,200}?\\s-p"
-              + "|\\bdocker\\s+login\\b[^\\r\\n|;&]{0,200}?\\s-p\\s+)"
+              + "|\\b(?:docker\\s+login|az\\s+login|twine)\\b[^\\r\\n|;&]{0,200}?\\s-p\\s+"
+              + "|\\bsshpass\\b[^\\r\\n|;&]{0,200}?\\s-p\\s*"
+              + "|\\bredis-cli\\b[^\\r\\n|;&]{0,200}?\\s-a\\s*"
+              + "|\\bldap[a-z]{0,16}\\b[^\\r\\n|;&]{0,200}?\\s-w\\s*"
+              + "|\\bhtpasswd\\s+-[A-Za-z]{0,8}b[A-Za-z]{0,8}\\s+(?:-\\S{1,64}\\s+){0,4}\\S{1,256}\\s+\\S{1,256}\\s+)"
               + "(?!\\*\\*\\*)[^\\s\"']+");
 
   private static final String AUTH_SCHEMES =
@@ -226,7 +239,7 @@ public final class Inputs {
   /** Authorization headers: the scheme stays readable, its credentials go. */
   private static final Pattern AUTHORIZATION =
       Pattern.compile(
-          "(?i)\\b((?:proxy-)?authorization[\"']?\\s*[:=]\\s*[\"']?)"
+          "(?i)\\b((?:proxy-)?authorization[\"']?+\\s*+[:=]\\s*+[\"']?+)"
               + "(?!(?:"
               + AUTH_SCHEMES
               + "\\s+)?\\*\\*\\*)"
@@ -237,7 +250,7 @@ public final class Inputs {
 
   /** Cookie headers: every value goes. */
   private static final Pattern COOKIE =
-      Pattern.compile("(?i)\\b((?:set-)?cookie\\s*:\\s*)[^\\r\\n]+");
+      Pattern.compile("(?i)\\b((?:set-)?cookie[\"']?\\s*:\\s*)[^\\r\\n]+");
 
   /**
    * {@code name=value}, {@code name: value}, {@code "name": "value"}, {@code name="value"} and
@@ -249,25 +262,120 @@ public final class Inputs {
    */
   private static final Pattern NAMED_VALUE =
       Pattern.compile(
-          "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]{0,255}+)([\"']?\\s*(?:[=:]|(?<=--[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
-              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+(?:\"|\\z)|'[^']{0,8192}+(?:'|\\z)"
-              + "|[^\\s&;\"'<>}\\])]{1,1024}+)");
+          "(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)([A-Za-z_][A-Za-z0-9_.-]{0,255}+)((?:\\\\?[\"'])?\\s*(?::=|=>|->|[=:]|%3[Dd]|(?<=(?<![A-Za-z0-9_.-])--?[A-Za-z0-9_.-]{1,64})\\s)\\s*)"
+              + "(\\\\\"(?:[^\"\\\\]|\\\\[^\"]){0,8192}+(?:\\\\\"|\\z)"
+              + "|\"(?:[^\"\\\\]|\\\\.){0,8192}+(?:\"|\\z)|'[^']{0,8192}+(?:'|\\z)"
+              + "|\\{[^}\\r\\n]{0,1024}+\\}|[^\\s&;\"'<>}\\])]{1,1024}+)");
 
   /** {@code <password>value</password>} (Maven settings, XML configuration). */
   private static final Pattern XML_ELEMENT =
       Pattern.compile("<([A-Za-z_][A-Za-z0-9_.:-]*)(\\s[^<>]*)?>([^<]+)</\\1\\s*>");
 
-  /** A bare bearer token in prose. */
+  /**
+   * A bare bearer token in prose; not the next parameter of a form after {@code token_type=bearer}
+   * ({@code bearer expires_in=3600}).
+   */
   private static final Pattern BEARER =
-      Pattern.compile("(?i)\\b(bearer\\s+)(?!\\*\\*\\*)[A-Za-z0-9._~+/=-]{8,}");
+      Pattern.compile(
+          "(?i)\\b(bearer\\s+)(?!\\*\\*\\*)(?![A-Za-z0-9_.-]{1,64}+=[^=])[A-Za-z0-9._~+/=-]{8,}");
 
   /** Tokens whose shape gives them away wherever they appear. */
   private static final Pattern TOKEN_SHAPES =
       Pattern.compile(
-          "\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
-              + "|xox[abprs]-[A-Za-z0-9-]{10,}"
-              + "|AIza[0-9A-Za-z_-]{30,}"
+          "\\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,}"
+              + "|gl(?:pat|dt|rt|cbt|ptt|ft|imt|soat|oas)-[A-Za-z0-9_-]{20,}"
+              + "|ATBB[A-Za-z0-9_=.-]{24,}"
+              + "|xox[abeoprs]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,}"
+              + "|AIza[0-9A-Za-z_-]{30,}|ya29\\.[A-Za-z0-9_-]{20,}|GOCSPX-[A-Za-z0-9_-]{20,}"
+              + "|[MNO][A-Za-z0-9_-]{23,27}\\.[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,}"
+              + "|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,}"
+              + "|SG\\.[A-Za-z0-9_-]{16,}\\.[A-Za-z0-9_-]{16,}|key-[0-9a-z]{32}"
+              + "|npm_[A-Za-z0-9]{30,}|pypi-AgE[A-Za-z0-9_-]{16,}|dckr_pat_[A-Za-z0-9_-]{20,}"
+              + "|rubygems_[0-9a-f]{40,}|sq[pua]_[0-9a-f]{40}"
+              + "|hv[sbr]\\.[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{14}\\.atlasv1\\.[A-Za-z0-9_=-]{40,}"
+              + "|NR(?:AK|AA|II|JS)-[A-Za-z0-9]{20,}"
+              + "|sk-(?:proj|svcacct|admin|ant-[a-z]{3,5}[0-9]{2})-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20,}"
+              + "|hf_[A-Za-z0-9]{30,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"
+              + "|AGE-SECRET-KEY-1[0-9A-Z]{50,}"
               + "|eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+)");
+
+  /**
+   * Webhook URLs whose path is the credential (Slack, Discord): the host and the fixed part of the
+   * path stay, the rest goes.
+   */
+  private static final Pattern WEBHOOK_PATH =
+      Pattern.compile(
+          "(?i)\\b((?:hooks\\.slack\\.com/(?:services|workflows|triggers)"
+              + "|discord(?:app)?\\.com/api/webhooks)/)(?!\\*\\*\\*)[A-Za-z0-9/_-]+");
+
+  /**
+   * An OAuth authorization code in a redirect's query or fragment ({@code ?code=...&state=}); a
+   * number or an upper-case error name ({@code ?code=404}, {@code ?code=E_TIMEOUT}) is no code.
+   */
+  private static final Pattern OAUTH_CODE =
+      Pattern.compile(
+          "([?&#]code=)(?![A-Z0-9_.-]{1,64}+(?:[&#\\s\"'<>]|\\z))(?!\\*\\*\\*)[^&#\\s\"'<>]{8,1024}+");
+
+  /** A Twilio API key or account SID followed by its secret ({@code SK...:secret}). */
+  private static final Pattern SID_PAIR =
+      Pattern.compile("\\b((?:SK|AC)[0-9a-f]{32}:)(?!\\*\\*\\*)[^\\s@\"']+");
+
+  /**
+   * Base64 that encodes a private key or a JSON field {@code "private_key"} (a GCP service-account
+   * file passed as one base64 value, a kubeconfig's {@code client-key-data}): each of the three
+   * alignments of the words. The whole base64 run around it goes; found by this marker, then
+   * widened by hand, so a long base64 run without one is scanned once.
+   */
+  private static final Pattern BASE64_KEY_MARKER =
+      Pattern.compile(
+          "ByaXZhdGVfa2V5|wcml2YXRlX2tle|cHJpdmF0ZV9rZX|UFJJVkFURSBLRV|BSSVZBVEUgS0VZ"
+              + "|QUklWQVRFIEtFWS");
+
+  /**
+   * SQL that sets a password: {@code IDENTIFIED BY 'x'}, {@code IDENTIFIED WITH plugin BY 'x'},
+   * PostgreSQL's {@code PASSWORD 'x'}.
+   */
+  private static final Pattern SQL_PASSWORD =
+      Pattern.compile(
+          "(?i)(\\bidentified\\s{1,64}+(?:with\\s{1,64}+[A-Za-z0-9_]{1,64}+\\s{1,64}+)?by"
+              + "(?:\\s{1,64}+password)?\\s{1,64}+|\\bpassword\\s{1,64}+(?='))"
+              + "('(?!\\*\\*\\*')[^']{0,1024}+'|\"(?!\\*\\*\\*\")[^\"]{0,1024}+\"|(?!\\*\\*\\*)[^\\s;'\"]{1,1024}+)");
+
+  /**
+   * Redis: {@code AUTH [user] password} (the command, upper case, at a line's start or after a
+   * {@code redis-cli} prompt), {@code requirepass}, {@code masterauth} (configuration, {@code
+   * CONFIG SET}).
+   */
+  private static final Pattern REDIS_AUTH =
+      Pattern.compile(
+          "(?m)(^[ \\t]{0,64}+(?:\\S{0,64}>[ \\t]{0,4})?AUTH[ \\t]{1,64}+|(?i:\\b(?:requirepass|masterauth|masteruser\\s+\\S+\\s+masterauth)[ \\t]{1,64}+))"
+              + "([\"']?)(?!\\*\\*\\*)[^\\s\"']{1,1024}+(?:[ \\t]{1,64}+(?!\\*\\*\\*)[^\\s\"']{1,1024}+)?\\2");
+
+  /**
+   * A {@code .netrc} entry: {@code machine host login user password secret}, on one or more lines.
+   */
+  private static final Pattern NETRC =
+      Pattern.compile(
+          "(\\bmachine\\s{1,64}+\\S{1,256}+(?:\\s{1,64}+(?:login|account|port)\\s{1,64}+\\S{1,256}+){0,3}"
+              + "\\s{1,64}+password\\s{1,64}+)(?!\\*\\*\\*)\\S+");
+
+  /**
+   * An environment entry written as a name and a value field (a Kubernetes {@code env} list, an ECS
+   * task definition): {@code name: DB_PASSWORD value: x}, {@code {"name": "API_TOKEN", "value":
+   * "x"}}. The value goes when the name is secret.
+   */
+  private static final Pattern NAME_VALUE_PAIR =
+      Pattern.compile(
+          "(\\bname[\"']?\\s{0,64}+:\\s{0,64}+[\"']?([A-Za-z_][A-Za-z0-9_.-]{0,255}+)[\"']?\\s{0,64}+,?"
+              + "\\s{0,64}+[\"']?value[\"']?\\s{0,64}+:\\s{0,64}+)"
+              + "(\"(?:[^\"\\\\]|\\\\.){0,8192}+\"|'[^']{0,8192}+'|[^\\s,}\\]\"']{1,1024}+)");
+
+  /**
+   * {@code aws configure set aws_secret_access_key VALUE}: a secret name and its value, by a space.
+   */
+  private static final Pattern AWS_CONFIGURE_SET =
+      Pattern.compile(
+          "(\\baws\\s+configure\\s+set\\s+([A-Za-z0-9_.-]{1,128}+)\\s+)(?!\\*\\*\\*)[^\\s\"']+");
 
   /**
    * An AWS access key id followed by its secret key (a {@code credentials.csv} row, a pasted pair):
@@ -277,6 +385,25 @@ public final class Inputs {
       Pattern.compile(
           "\\b((?:AKIA|ASIA)[A-Z0-9]{16}[\\s,;:|\"']+)(?!\\*\\*\\*)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])");
 
+  /** The last words of names that are about a secret but hold none: a type, a length, a time. */
+  private static final java.util.Set<String> HARMLESS_LAST_WORDS =
+      java.util.Set.of(
+          "type",
+          "length",
+          "len",
+          "size",
+          "count",
+          "at",
+          "mode",
+          "policy",
+          "expiry",
+          "expires",
+          "ttl",
+          "endpoint",
+          "format",
+          "enabled",
+          "required");
+
   private static final Pattern NAME_WORDS = Pattern.compile("[_.\\-]+|(?<=[a-z0-9])(?=[A-Z])");
 
   /**
@@ -285,21 +412,27 @@ public final class Inputs {
    * to the last {@code @} of the authority, or a password holding {@code / ? #}), Oracle's {@code
    * user/password@db}, {@code curl -u user:pass}, {@code mysql -pPASS}, {@code Authorization} and
    * {@code Cookie} headers, bearer tokens, private key blocks (PEM and PGP, also when cut off
-   * before their end or after their start), tokens of well-known shapes (GitHub, GitLab, Slack,
-   * JWT, Google API keys, an AWS key id with its secret), and the values of every parameter, JSON
-   * field, XML element, environment variable or option named like a secret ({@code password},
-   * {@code DURABLE_DEPLOY_S3_SECRET_KEY}, {@code aws_secret_access_key}, {@code AccountKey}, {@code
-   * accessToken}, {@code --token}...), quoted or not; in a {@code ;}-separated connection string
-   * the value runs to the next {@code ;}. A safety net for messages of third-party exceptions and
-   * process output; values the library knows to be secret are never put into text in the first
-   * place. Scrub a multi-line text as one string: a key block is recognised only whole. Scrubbing
-   * twice gives the same text.
+   * before their end or after their start; PuTTY key files; base64 holding a private key), tokens
+   * of well-known shapes (GitHub, GitLab, Bitbucket, Slack, Discord, Stripe, SendGrid, Mailgun,
+   * npm, PyPI, Docker Hub, RubyGems, SonarQube, Vault, Terraform Cloud, New Relic, OpenAI,
+   * Anthropic, Hugging Face, Shopify, age, JWT, Google API keys and OAuth tokens, an AWS key id
+   * with its secret, a Twilio SID with its secret), webhook URLs (Slack, Discord), OAuth codes in
+   * redirects, SQL {@code IDENTIFIED BY} and {@code PASSWORD '...'}, Redis {@code AUTH} and {@code
+   * requirepass}, {@code .netrc} entries, environment lists ({@code name: X_TOKEN, value: ...}),
+   * YAML block scalars, and the values of every parameter, JSON field, XML element, environment
+   * variable or option named like a secret ({@code password}, {@code DURABLE_DEPLOY_S3_SECRET_KEY},
+   * {@code aws_secret_access_key}, {@code AccountKey}, {@code accessToken}, {@code --token}...),
+   * quoted or not; in a {@code ;}-separated connection string the value runs to the next {@code ;}.
+   * A safety net for messages of third-party exceptions and process output; values the library
+   * knows to be secret are never put into text in the first place. Scrub a multi-line text as one
+   * string: a key block is recognised only whole. Scrubbing twice gives the same text.
    */
   public static String redactCredentials(String text) {
     if (text == null) {
       return null;
     }
-    String out = maskPrivateKeys(text);
+    String out = maskPuttyKey(maskPrivateKeys(text));
+    out = URL_CUT_PASSWORD.matcher(out).replaceAll("$1" + MASK);
     if (out.indexOf('@') >= 0) {
       // The conventional "git" user of ssh URLs is no secret; any other user info may be a token.
       out =
@@ -332,6 +465,28 @@ public final class Inputs {
                     Matcher.quoteReplacement(
                         m.group(1) + (m.group(2) == null ? "" : m.group(2) + " ") + MASK));
     out = COOKIE.matcher(out).replaceAll("$1" + MASK);
+    out =
+        SQL_PASSWORD
+            .matcher(out)
+            .replaceAll(m -> Matcher.quoteReplacement(m.group(1) + masked(m.group(2))));
+    out = REDIS_AUTH.matcher(out).replaceAll("$1$2" + MASK + "$2");
+    if (out.contains("machine")) {
+      out = NETRC.matcher(out).replaceAll("$1" + MASK);
+    }
+    out =
+        NAME_VALUE_PAIR
+            .matcher(out)
+            .replaceAll(
+                m ->
+                    Matcher.quoteReplacement(
+                        isSecretName(m.group(2)) ? m.group(1) + masked(m.group(3)) : m.group()));
+    out =
+        AWS_CONFIGURE_SET
+            .matcher(out)
+            .replaceAll(
+                m ->
+                    Matcher.quoteReplacement(
+                        isSecretName(m.group(2)) ? m.group(1) + MASK : m.group()));
     out = maskNamedValues(out);
     out =
         XML_ELEMENT
@@ -351,7 +506,46 @@ public final class Inputs {
                             : m.group()));
     out = BEARER.matcher(out).replaceAll("$1" + MASK);
     out = AWS_KEY_PAIR.matcher(out).replaceAll("$1" + MASK);
+    out = WEBHOOK_PATH.matcher(out).replaceAll("$1" + MASK);
+    out = SID_PAIR.matcher(out).replaceAll("$1" + MASK);
+    out = OAUTH_CODE.matcher(out).replaceAll("$1" + MASK);
+    out = maskBase64Keys(out);
     return TOKEN_SHAPES.matcher(out).replaceAll(MASK);
+  }
+
+  /** A value masked, its quotes kept. */
+  private static String masked(String value) {
+    char first = value.charAt(0);
+    return first == '"' || first == '\'' ? first + MASK + first : MASK;
+  }
+
+  /**
+   * Masks each base64 run that holds a {@link #BASE64_KEY_MARKER}: from the marker out to the run's
+   * ends. The scan resumes after the run, so every character is looked at a bounded number of
+   * times.
+   */
+  private static String maskBase64Keys(String text) {
+    Matcher m = BASE64_KEY_MARKER.matcher(text);
+    if (!m.find()) {
+      return text;
+    }
+    StringBuilder out = new StringBuilder(text.length());
+    int copied = 0;
+    int from = 0;
+    while (from < text.length() && m.find(from)) {
+      int start = m.start();
+      while (start > copied && isBase64(text.charAt(start - 1))) {
+        start--;
+      }
+      int end = m.end();
+      while (end < text.length() && isBase64(text.charAt(end))) {
+        end++;
+      }
+      out.append(text, copied, start).append(MASK);
+      copied = end;
+      from = end;
+    }
+    return out.append(text, copied, text.length()).toString();
   }
 
   /**
@@ -506,9 +700,21 @@ public final class Inputs {
       if (isSecretName(m.group(1))) {
         String value = m.group(3);
         char first = value.charAt(0);
-        boolean quoted = first == '"' || first == '\'';
-        out.append(text, copied, m.start(3)).append(quoted ? first + MASK + first : MASK);
+        boolean escaped = value.startsWith("\\\"");
+        boolean braced = first == '{';
+        boolean quoted = escaped || braced || first == '"' || first == '\'';
+        out.append(text, copied, m.start(3))
+            .append(
+                escaped
+                    ? "\\\"" + MASK + "\\\""
+                    : braced ? "{" + MASK + "}" : quoted ? first + MASK + first : MASK);
         int end = m.end();
+        if (!quoted && YAML_BLOCK_INDICATOR.matcher(value).matches()) {
+          end = yamlBlockEnd(text, m.start(1), end);
+          copied = end;
+          from = end;
+          continue;
+        }
         while (!quoted && end < text.length() && isUnquotedValue(text.charAt(end))) {
           end++;
         }
@@ -518,6 +724,94 @@ public final class Inputs {
         // The value of a harmless name may itself hold a secret one (note:password=...).
         from = m.start(3);
       }
+    }
+    return out.append(text, copied, text.length()).toString();
+  }
+
+  /** A YAML block scalar's indicator ({@code password: |}): the value is on the lines after it. */
+  private static final Pattern YAML_BLOCK_INDICATOR = Pattern.compile("[|>][-+0-9]{0,2}");
+
+  /**
+   * Where a YAML block scalar whose indicator ends at {@code indicatorEnd} ends: after the last of
+   * the following lines that are blank or indented deeper than the line of its name. When the
+   * indicator is not at its line's end it is no block scalar, and nothing after it is taken.
+   */
+  private static int yamlBlockEnd(String text, int nameStart, int indicatorEnd) {
+    int i = indicatorEnd;
+    while (i < text.length() && (text.charAt(i) == ' ' || text.charAt(i) == '\r')) {
+      i++;
+    }
+    if (i >= text.length() || text.charAt(i) != '\n') {
+      return indicatorEnd; // checked first: the scan back below runs once per line at most
+    }
+    int lineStart = nameStart;
+    while (lineStart > 0 && text.charAt(lineStart - 1) != '\n') {
+      lineStart--;
+    }
+    int indent = 0;
+    while (lineStart + indent < nameStart && text.charAt(lineStart + indent) == ' ') {
+      indent++;
+    }
+    int end = indicatorEnd;
+    while (i < text.length() && text.charAt(i) == '\n') {
+      int next = i + 1;
+      int spaces = 0;
+      while (next + spaces < text.length() && text.charAt(next + spaces) == ' ') {
+        spaces++;
+      }
+      int lineEnd = text.indexOf('\n', next);
+      lineEnd = lineEnd < 0 ? text.length() : lineEnd;
+      boolean blank = text.substring(next + spaces, lineEnd).isBlank();
+      if (!blank && spaces <= indent) {
+        break;
+      }
+      if (!blank) {
+        end = lineEnd > next && text.charAt(lineEnd - 1) == '\r' ? lineEnd - 1 : lineEnd;
+      }
+      i = lineEnd;
+    }
+    return end;
+  }
+
+  /**
+   * Masks the private lines of a PuTTY key file ({@code Private-Lines: N} and the base64 lines
+   * after it), which has no PEM markers.
+   */
+  private static String maskPuttyKey(String text) {
+    int at = text.indexOf("Private-Lines:");
+    if (at < 0) {
+      return text;
+    }
+    StringBuilder out = new StringBuilder(text.length());
+    int copied = 0;
+    while (at >= 0) {
+      int i = at + "Private-Lines:".length();
+      while (i < text.length() && (text.charAt(i) == ' ' || Character.isDigit(text.charAt(i)))) {
+        i++;
+      }
+      int bodyStart = i;
+      int end = i;
+      while (true) {
+        int k = skipKeySeparators(text, i);
+        int word = k;
+        while (k < text.length() && isBase64(text.charAt(k))) {
+          k++;
+        }
+        // A line of base64 only: the next header ("Private-MAC:") ends the body.
+        if (k == word
+            || (k < text.length()
+                && !Character.isWhitespace(text.charAt(k))
+                && text.charAt(k) != '\\')) {
+          break;
+        }
+        end = k;
+        i = k;
+      }
+      if (end > bodyStart && !text.startsWith(MASK, skipKeySeparators(text, bodyStart))) {
+        out.append(text, copied, bodyStart).append(' ').append(MASK);
+        copied = end;
+      }
+      at = text.indexOf("Private-Lines:", Math.max(end, at + 1));
     }
     return out.append(text, copied, text.length()).toString();
   }
@@ -559,6 +853,11 @@ public final class Inputs {
    */
   static boolean isSecretName(String name) {
     String[] words = NAME_WORDS.split(name.replaceFirst("^-+", ""));
+    if (words.length > 1
+        && HARMLESS_LAST_WORDS.contains(
+            words[words.length - 1].toLowerCase(java.util.Locale.ROOT))) {
+      return false; // token_type, password_changed_at, max_password_length, AUTH_MODE
+    }
     for (int i = 0; i < words.length; i++) {
       String w = words[i].toLowerCase(java.util.Locale.ROOT);
       String previous = i > 0 ? words[i - 1].toLowerCase(java.util.Locale.ROOT) : "";
@@ -581,13 +880,27 @@ public final class Inputs {
           || w.equals("apikey")
           || w.equals("privatekey")
           || w.equals("accountkey")
-          || w.equals("sharedaccesskey")) {
+          || w.equals("sharedaccesskey")
+          || w.endsWith("storepass")
+          || w.endsWith("keypass")
+          || w.equals("requirepass")
+          || w.equals("masterauth")
+          || w.equals("sessionid")
+          || w.equals("sess")) {
         return true;
       }
       if (w.equals("key")
           && (previous.equals("api")
               || previous.equals("private")
               || previous.equals("account")
+              || previous.equals("app")
+              || (previous.equals("access") && !next.equals("id") && !next.equals("name"))
+              || previous.equals("encryption")
+              || previous.equals("signing")
+              || previous.equals("master")
+              || previous.equals("license")
+              || previous.equals("subscription")
+              || (previous.equals("client") && next.equals("data"))
               || (previous.equals("storage") && before.equals("azure"))
               || (previous.equals("access") && before.equals("shared") && !next.equals("name")))) {
         return true;

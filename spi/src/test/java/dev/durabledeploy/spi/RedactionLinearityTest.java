@@ -26,7 +26,26 @@ class RedactionLinearityTest {
         Arguments.of("underscores", "_".repeat(LENGTH) + " mail bob@example.com"),
         Arguments.of("percent signs", "%".repeat(LENGTH) + " mail bob@example.com"),
         // USER_OPTION scanned an unbounded user name from every "-u" not after a word character.
-        Arguments.of("(-u repeated", "(-u".repeat(LENGTH / 3)));
+        Arguments.of("(-u repeated", "(-u".repeat(LENGTH / 3)),
+        // The patterns of the second corpus: each must cost a bounded scan per start.
+        Arguments.of("base64 run", "QUJD".repeat(LENGTH / 4) + " UFJJVkFURSBLRV"),
+        Arguments.of("base64 markers", "cHJpdmF0ZV9rZX !!!!!!!!!!!!!!!!!".repeat(LENGTH / 32)),
+        Arguments.of("AUTH repeated", "AUTH ".repeat(LENGTH / 5)),
+        Arguments.of("machine repeated", "machine x login y ".repeat(LENGTH / 18)),
+        Arguments.of("name/value repeated", "name: a, ".repeat(LENGTH / 9)),
+        Arguments.of("identified by repeated", "identified by ".repeat(LENGTH / 14)),
+        Arguments.of("dashes", "-".repeat(LENGTH) + " x"),
+        Arguments.of("single-dash options", "-a ".repeat(LENGTH / 3)),
+        Arguments.of("yaml indicators", "password: | ".repeat(LENGTH / 12)),
+        Arguments.of(
+            "yaml block lines",
+            "password: |\n  x\nnext: a line of ordinary text\n".repeat(LENGTH / 40)),
+        Arguments.of("putty lines", "Private-Lines: 1\n".repeat(LENGTH / 17)),
+        Arguments.of("cut url", "https://u:" + "p".repeat(LENGTH) + " end"),
+        Arguments.of("schemes", "a://b:".repeat(LENGTH / 6)),
+        Arguments.of("redis-cli", "redis-cli ".repeat(LENGTH / 10)),
+        Arguments.of("htpasswd", "htpasswd -b ".repeat(LENGTH / 12)),
+        Arguments.of("sk- runs", "sk-".repeat(LENGTH / 3)));
   }
 
   @ParameterizedTest(name = "{0}")
