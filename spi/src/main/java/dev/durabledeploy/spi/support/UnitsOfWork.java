@@ -20,8 +20,8 @@ import java.util.function.Function;
 
 /**
  * The rules every {@link MetadataStore#inSite unit of work} obeys, kept in one place so that every
- * store enforces them alike. A store runs each work through {@link #run} and calls {@link
- * #requireOutside} first in every query:
+ * store enforces them alike. A store calls {@link #requireStartable} first in {@code inSite}, runs
+ * each work through {@link #run}, and calls {@link #requireOutside} first in every query:
  *
  * <ul>
  *   <li><b>No nesting.</b> A work (or a query) started on the thread of a running work is refused
@@ -75,6 +75,17 @@ public final class UnitsOfWork {
       scoped.open = false;
       running.remove();
     }
+  }
+
+  /**
+   * Checks the arguments of {@link MetadataStore#inSite} and refuses a unit of work started from
+   * inside a running one on this thread; call it first, before the store opens its atom.
+   */
+  public void requireStartable(String action, SiteId site, RowSelection selection) {
+    Objects.requireNonNull(action, "action");
+    Objects.requireNonNull(site, "site");
+    Objects.requireNonNull(selection, "rows");
+    requireOutside(action + " on site " + site);
   }
 
   /** Refuses a query made from inside a running unit of work on this thread. */

@@ -193,10 +193,7 @@ final class InMemoryMetadataStore implements MetadataStore {
 
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
-    Objects.requireNonNull(action, "action");
-    Objects.requireNonNull(site, "site");
-    Objects.requireNonNull(rows, "rows");
-    guard.requireOutside(action + " on site " + site);
+    guard.requireStartable(action, site, rows);
     boolean appended;
     T result;
     synchronized (atom) {

@@ -249,10 +249,7 @@ final class PgMetadataStore implements MetadataStore {
 
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
-    Objects.requireNonNull(action, "action");
-    Objects.requireNonNull(site, "site");
-    Objects.requireNonNull(rows, "rows");
-    guard.requireOutside(action + " on site " + site);
+    guard.requireStartable(action, site, rows);
     return Sql.call(
         action + " on site " + site,
         () ->

@@ -164,7 +164,7 @@ public final class CachingMetadataStore implements MetadataStore {
 
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
-    guard.requireOutside(action + " on site " + site);
+    guard.requireStartable(action, site, rows);
     return mutate(
         site, () -> store.inSite(action, site, rows, r -> guard.run(action, site, rows, r, work)));
   }

@@ -249,10 +249,7 @@ final class ValkeyMetadataStore implements MetadataStore {
 
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
-    Objects.requireNonNull(action, "action");
-    Objects.requireNonNull(site, "site");
-    Objects.requireNonNull(rows, "rows");
-    guard.requireOutside(action + " on site " + site);
+    guard.requireStartable(action, site, rows);
     for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       Tx tx = read(site, rows);
       T result = guard.run(action, site, rows, tx, work);
