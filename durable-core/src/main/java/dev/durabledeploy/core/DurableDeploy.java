@@ -17,11 +17,13 @@ import dev.durabledeploy.core.reconcile.Backfill;
 import dev.durabledeploy.core.reconcile.Reconciler;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.core.retry.Sleeper;
+import dev.durabledeploy.core.site.SiteRegistry;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
@@ -37,6 +39,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -91,6 +94,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final Retrier retrier;
   private final DeployOptions options;
   private final DeployService deploys;
+  private final SiteRegistry sites;
   private final AliasProjection aliasProjection;
   private final SiteGc gc;
   private final GcSweep gcSweep;
@@ -117,6 +121,7 @@ public final class DurableDeploy implements AutoCloseable {
     this.operations = new Operations(bus, b.meters, b.clock, random);
     this.retrier = new Retrier(b.retryPolicy, random, b.sleeper, b.meters);
     this.deploys = new DeployService(store, blobs, operations, retrier, options, random);
+    this.sites = new SiteRegistry(store.metadata(), blobs, operations, retrier, deploys);
     this.aliasProjection =
         new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     this.gc = new SiteGc(store, blobs, operations, retrier, options);
@@ -170,7 +175,8 @@ public final class DurableDeploy implements AutoCloseable {
             reconciler.definition(),
             outboxPurge.definition(),
             leaseSweep.definition(),
-            gcSweep.definition());
+            gcSweep.definition(),
+            sites.definition());
     // Before any side effect: a route to nothing would only fail until its events are
     // dead-lettered, and a start refused here can be fixed (the workflow registered) and retried.
     relay.checkRoutes(
@@ -198,6 +204,9 @@ public final class DurableDeploy implements AutoCloseable {
       engine.start();
     }
     relay.start();
+    if (options.importSitesOnStart()) {
+      submitSiteImport();
+    }
     started = true;
     return this;
   }
@@ -205,6 +214,27 @@ public final class DurableDeploy implements AutoCloseable {
   /** The deploy lifecycle. */
   public DeployService deploys() {
     return deploys;
+  }
+
+  /** Sites as records: register, list, update, delete, restore, import. */
+  public SiteRegistry sites() {
+    return sites;
+  }
+
+  /** Once per start, in the background: a failed import only leaves sites unregistered. */
+  private void submitSiteImport() {
+    try {
+      engine
+          .submit(
+              new Submission(SiteRegistry.WORKFLOW, Map.of(), "site-import:" + jobs.incarnation()))
+          .exceptionally(
+              e -> {
+                LOG.warn("the start-up site import was not submitted: {}", Operations.describe(e));
+                return null;
+              });
+    } catch (RuntimeException e) {
+      LOG.warn("the start-up site import was not submitted: {}", Operations.describe(e));
+    }
   }
 
   /** Retention GC: plan, dry-run or run it for a site (it also runs on every site change). */

@@ -89,12 +89,13 @@ public abstract class CoreFixture {
    * goes: its intent is recorded, then the saga stops.
    */
   protected void crashedPurge() {
-    // purgeSite's blob calls: the intent (1), the site's bytes (2), its trash (3); the rows go
+    // purgeSiteNow's blob calls: the intent (1), the site's bytes (2), its trash (3), its site
+    // trash (4); the rows go
     // between the first two. Crash right before the bytes: rows gone, bytes and intent left.
     blobs
         .failOnCall(2, FaultInjectingBlobStore.When.BEFORE)
         .throwing(() -> new IllegalStateException("crash"));
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSite(SITE))
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSiteNow(SITE))
         .hasMessageContaining("crash");
     blobs.heal();
     org.assertj.core.api.Assertions.assertThat(deploys.deploys(SITE)).isEmpty();
@@ -107,9 +108,9 @@ public abstract class CoreFixture {
   /** A purge that crashed after its last byte deletion: only the intent is left. */
   protected void crashedPurgeAfterTheBytes() {
     blobs
-        .failOnCall(3, FaultInjectingBlobStore.When.AFTER)
+        .failOnCall(4, FaultInjectingBlobStore.When.AFTER)
         .throwing(() -> new IllegalStateException("crash"));
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSite(SITE))
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSiteNow(SITE))
         .hasMessageContaining("crash");
     blobs.heal();
     org.assertj.core.api.Assertions.assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).isEmpty();

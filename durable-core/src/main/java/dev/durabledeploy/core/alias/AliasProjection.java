@@ -97,6 +97,12 @@ public final class AliasProjection implements WorkflowHandler {
           // Lock: the site lock (E1), so no alias move of this library commits while we read
           // and write; the version guard in project() covers a write that outlives the lock.
           try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
+            var record = retrier.call(op, () -> store.metadata().findSite(site));
+            if (record.isPresent() && !record.get().isActive()) {
+              // A trashed site's projection sits in its trash and comes back with a restore as it
+              // was; one being purged is going away. Writing one now would serve a deleted site.
+              return op.skip("site " + site + " is " + record.get().state());
+            }
             Optional<Boolean> wrote = retrier.call(op, () -> project(site, alias, eventVersion));
             if (wrote.isEmpty()) {
               return op.skip("site " + site + " no longer exists");

@@ -5,6 +5,7 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
+import dev.durabledeploy.core.purge.SiteTrash;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
@@ -27,6 +28,7 @@ import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.io.InputStream;
@@ -109,6 +111,7 @@ public final class DeployService {
   private final DeployOptions options;
   private final Actor actor;
   private final SitePurge sitePurge;
+  private final SiteTrash siteTrash;
   private final Lifecycle lifecycle;
   private final Uploads uploads;
   private final Finalization finalization;
@@ -129,6 +132,7 @@ public final class DeployService {
     this.options = options;
     this.actor = Actor.SYSTEM;
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
+    this.siteTrash = new SiteTrash(metadata, blobs, retrier, uploadCounter::forget);
     this.lifecycle =
         new Lifecycle(
             metadata,
@@ -164,6 +168,7 @@ public final class DeployService {
     this.options = base.options;
     this.actor = actor;
     this.sitePurge = base.sitePurge;
+    this.siteTrash = base.siteTrash;
     this.lifecycle = base.lifecycle;
     this.uploads = base.uploads;
     this.finalization = base.finalization;
@@ -351,13 +356,54 @@ public final class DeployService {
   }
 
   /**
-   * Removes a site for good: it records its intent (the site's tombstone), then deletes all its
-   * rows, then all its bytes (deploys, aliases, trash): record first, bytes second, like every
-   * removal (V6), so an upload racing it finds its deploy gone and withdraws what it wrote.
+   * Deletes a site so that it can be restored: its record becomes TRASHED (every command on it is
+   * refused from then on), its pending deploys are abandoned, and its bytes (deploys and the alias
+   * projection, so the serve plane stops serving it) move to {@code _trash-site/<site>/}; {@link
+   * #restoreSite} brings it back until {@link DeployOptions#recoveryWindow()} has passed, after
+   * which the {@code tombstone-purge} cron deletes it for good. Record first, bytes second (V6): an
+   * upload racing it finds its deploy gone and withdraws what it wrote. Idempotent; a crash half
+   * way is finished by calling it again or by {@code reconcile}. An unregistered site with content
+   * is registered as trashed; one without content is left alone (all zero).
+   *
+   * @throws dev.durabledeploy.spi.exception.SiteStateException when the site is being purged
+   */
+  public SiteDeletion purgeSite(SiteId site) {
+    return mutate(
+        "trash-site",
+        site,
+        op -> {
+          // A purge for good that crashed half way is finished rather than trashed.
+          if (sitePurge.finishPending(op, site, actor)) {
+            return new SiteDeletion(0, 0, 0);
+          }
+          return siteTrash.trash(op, site, options.recoveryWindow(), actor);
+        });
+  }
+
+  /**
+   * Brings a site deleted by {@link #purgeSite} back, within its recovery window: its record is
+   * ACTIVE again, then its bytes move back, with its deploys, aliases (and their projection) and
+   * tombstones as they were; the deploys that were pending when it was deleted are gone. An active
+   * site is returned unchanged.
+   *
+   * @throws dev.durabledeploy.spi.exception.SiteNotFoundException when the site is not registered
+   *     (or was purged for good)
+   * @throws dev.durabledeploy.spi.exception.SiteStateException when its recovery window has closed,
+   *     or it is being purged
+   */
+  public Site restoreSite(SiteId site) {
+    return mutate("restore-site", site, op -> siteTrash.restore(op, site, actor));
+  }
+
+  /**
+   * Removes a site for good, now, whatever its state: it records its intent, then deletes all its
+   * rows (its record stays PURGING meanwhile), then all its bytes (live, trash and site trash),
+   * then the record: record first, bytes second, like every removal (V6), so an upload racing it
+   * finds its deploy gone and withdraws what it wrote. Nothing can be restored afterwards.
    * Idempotent. A crash half way is finished by calling it again, by the next {@code init} on the
    * site, by {@code reconcile} or by the {@code tombstone-purge} cron (see {@link SitePurge}).
    */
-  public SiteDeletion purgeSite(SiteId site) {
+  public SiteDeletion purgeSiteNow(SiteId site) {
     return mutate("purge-site", site, op -> sitePurge.purge(op, site, actor));
   }
 

@@ -107,6 +107,11 @@ public final class SiteGc {
   }
 
   private GcPlan planLocked(Operation op, SiteId site) {
+    var record = retrier.call(op, () -> store.metadata().findSite(site));
+    if (record.isPresent() && !record.get().isActive()) {
+      // A trashed site is kept whole for its restore; a purging one is going away anyway.
+      return planner.plan(site, List.of(), List.of(), Set.of(), operations.clock().instant());
+    }
     List<Deploy> deploys = retrier.call(op, () -> store.metadata().listDeploys(site));
     var aliases = retrier.call(op, () -> store.metadata().listAliases(site));
     Set<DeployId> marked = new HashSet<>();

@@ -110,7 +110,7 @@ class AliasProjectionTest extends CoreFixture {
   void purgedSiteSkipped() {
     Deploy v1 = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, v1.id().value(), 1);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     runLateEvent(v1, 5);
     assertThat(rawBlobs.stat(BlobLayout.alias(SITE, PROD))).isEmpty();
     await()
@@ -129,7 +129,7 @@ class AliasProjectionTest extends CoreFixture {
     // that no longer exists.
     Deploy old = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, old.id().value(), 1);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     Deploy fresh = finalizedDeploy(PROD, "v2");
     awaitProjected(PROD, fresh.id().value(), 1);
     runLateEvent(old, 6);
@@ -147,7 +147,7 @@ class AliasProjectionTest extends CoreFixture {
     // refused every later version of the re-created alias (1, 2, ...) for good.
     Deploy old = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, old.id().value(), 1);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     Deploy fresh = finalizedDeploy(AliasName.PREVIEW, "v2");
     runLateEvent(old, 6);
     deploys.promote(SITE, fresh.id(), PROD, AliasExpectation.ANY);

@@ -300,7 +300,7 @@ final class Workload {
       case "race-gc" -> raceGc(site(sites), pick);
       case "reconcile" -> plane.reconciler().reconcile(site, true);
       case "purge-expired" -> plane.tombstonePurge().run();
-      case "purge-site" -> deploys.purgeSite(site);
+      case "purge-site" -> deploys.purgeSiteNow(site);
       case "race-purge" -> racePurge(site, pick);
       default -> throw new IllegalStateException(name);
     }
@@ -520,7 +520,7 @@ final class Workload {
             "purge-site",
             // The purge has deleted the site's bytes; its rows go next.
             () -> inspect.listAll(BlobLayout.deploy(site, d.id())).isEmpty(),
-            () -> deploys.purgeSite(site));
+            () -> deploys.purgeSiteNow(site));
     count("race-purge." + start.label());
     rethrowUnlessRefused(race.other());
     Outcome<BlobInfo> up = race.upload();
