@@ -85,7 +85,7 @@ class MetadataCommandsTest extends StoreFixture {
   class CreatePending {
 
     @Test
-    @DisplayName("stores it PENDING at the clock's time and announces site.changed")
+    @DisplayName("stores it PENDING at the clock's time, registers the site, announces both")
     void creates() {
       Deploy d = metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
       assertThat(d.state()).isEqualTo(DeployState.PENDING);
@@ -95,10 +95,13 @@ class MetadataCommandsTest extends StoreFixture {
       assertThat(rows.findDeploy(SITE, deployId(1))).contains(d);
       assertThat(rows.listDeploys(SITE)).containsExactly(d);
       List<OutboxEvent> events = drainEvents();
-      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).payload())
+      assertThat(events)
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.SITE_REGISTERED, StandardEvents.SITE_CHANGED);
+      assertThat(events.get(1).payload())
           .isEqualTo(StandardEvents.siteChanged(SITE, MetadataCommands.ACTION_CREATE).payload());
-      assertThat(events.get(0).site()).isEqualTo(SITE);
+      assertThat(events.get(1).site()).isEqualTo(SITE);
+      assertThat(rows.findSite(SITE).orElseThrow().profile().owner()).isEqualTo(ACTOR.value());
     }
 
     @Test
@@ -107,8 +110,9 @@ class MetadataCommandsTest extends StoreFixture {
       Deploy first = metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
       clock.advance(Duration.ofSeconds(5));
       assertThat(metadata.createPending(SITE, deployId(1), sha(1), ACTOR)).isEqualTo(first);
-      assertThat(drainEventTypes()).hasSize(1);
-      assertThat(rows.auditLog(SITE, 10)).hasSize(1);
+      // The site's registration and the deploy's creation, once each.
+      assertThat(drainEventTypes()).hasSize(2);
+      assertThat(rows.auditLog(SITE, 10)).hasSize(2);
     }
 
     @Test
@@ -758,6 +762,13 @@ class MetadataCommandsTest extends StoreFixture {
     void deletedMidPipeline() {
       metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
       metadata.deleteSite(SITE, ACTOR);
+      // While the purge deletes the bytes, the PURGING record refuses every command...
+      assertThatThrownBy(
+              () -> metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ANY, ACTOR))
+          .isInstanceOf(dev.durabledeploy.spi.exception.SiteStateException.class)
+          .hasMessageContaining("being purged");
+      assertThat(metadata.forgetSite(SITE)).isTrue();
+      // ...and once it is forgotten, the deploy is simply gone.
       assertThatThrownBy(
               () -> metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ANY, ACTOR))
           .isInstanceOf(DeployNotFoundException.class);
@@ -796,7 +807,8 @@ class MetadataCommandsTest extends StoreFixture {
               MetadataCommands.ACTION_ALIAS_MOVE,
               MetadataCommands.ACTION_ADOPT,
               MetadataCommands.ACTION_ACTIVATE,
-              MetadataCommands.ACTION_CREATE);
+              MetadataCommands.ACTION_CREATE,
+              MetadataCommands.ACTION_REGISTER_SITE);
       AuditEntry move = log.get(0);
       assertThat(move.actor()).isEqualTo(alice);
       assertThat(move.site()).isEqualTo(SITE);

@@ -137,7 +137,8 @@ class SiteTrashTest extends CoreFixture {
     assertThat(eventTypes()).containsExactly(StandardEvents.SITE_UPDATED);
     // Usable again.
     Deploy next = finalizedDeploy(PROD, "v4");
-    assertThat(deploys.aliases(SITE).get(0).target()).isEqualTo(next.id());
+    assertThat(plane.store().metadata().findAlias(SITE, PROD).orElseThrow().target())
+        .isEqualTo(next.id());
     assertThat(deploys.restoreSite(SITE).state()).isEqualTo(SiteState.ACTIVE);
   }
 

@@ -19,6 +19,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.junit.jupiter.api.BeforeEach;
@@ -326,5 +331,60 @@ public abstract class SiteRecordsContract extends StoreFixture {
           return null;
         });
     assertThat(metadata.findSite(SITE)).isPresent();
+  }
+
+  @Test
+  @DisplayName("concurrent works that bump the record's version never lose one")
+  void concurrentBumps() throws Exception {
+    RowSelection none = RowSelection.of(List.of(), List.of());
+    metadata.inSite(
+        "register",
+        SITE,
+        none,
+        s -> {
+          s.putSite(
+              new Site(
+                  SITE,
+                  SiteProfile.of("A", "team:a"),
+                  SiteState.ACTIVE,
+                  s.now(),
+                  s.now(),
+                  null,
+                  1));
+          return null;
+        });
+    int threads = 8;
+    int bumps = 20;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch start = new CountDownLatch(1);
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        futures.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  for (int i = 0; i < bumps; i++) {
+                    metadata.inSite(
+                        "bump",
+                        SITE,
+                        none,
+                        s -> {
+                          Site r = s.site();
+                          s.putSite(r.withProfile(r.profile(), s.now()));
+                          return null;
+                        });
+                  }
+                  return null;
+                }));
+      }
+      start.countDown();
+      for (Future<?> f : futures) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(metadata.findSite(SITE).orElseThrow().version()).isEqualTo(1L + threads * bumps);
   }
 }
