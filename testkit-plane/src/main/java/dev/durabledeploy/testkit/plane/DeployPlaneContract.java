@@ -18,11 +18,19 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.SiteStateException;
+import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteProfile;
+import dev.durabledeploy.spi.metadata.SiteState;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.testkit.GatedInputStream;
 import dev.durabledeploy.testkit.MutableClock;
@@ -34,6 +42,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -243,6 +252,85 @@ public abstract class DeployPlaneContract {
       assertThat(blobs.stat(BlobLayout.deploy(SITE, d.id()).resolve("late.js"))).isEmpty();
       assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
     }
+  }
+
+  @Test
+  @DisplayName(
+      "a registered site is trashed, refuses deploys, is restored whole, and after its window is"
+          + " purged for good; every event is delivered")
+  void siteLifecycle() {
+    try (DurableDeploy plane = startPlane(options().keepLatest(5).build())) {
+      SiteProfile profile = new SiteProfile("Plane site", "team:plane", Map.of("tier", "gold"));
+      Site registered = plane.sites().register(SITE, profile);
+      assertThat(registered.version()).isEqualTo(1);
+      List<Deploy> deploys = releaseFourToProduction(plane);
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("4"));
+      List<String> live = keys(BlobLayout.site(SITE));
+      List<Alias> aliases = plane.deploys().aliases(SITE);
+
+      SiteDeletion trashed = plane.deploys().purgeSite(SITE);
+      assertThat(trashed.deploys()).isEqualTo(4);
+      assertThat(trashed.restorableUntil())
+          .isEqualTo(plane.sites().find(SITE).orElseThrow().purgeAfter());
+      assertThat(plane.sites().find(SITE).orElseThrow().state()).isEqualTo(SiteState.TRASHED);
+      assertThat(keys(BlobLayout.site(SITE))).as("live bytes of a trashed site").isEmpty();
+      assertThat(projected("version")).as("the projection is no longer served").isEmpty();
+      assertThatThrownBy(() -> plane.deploys().init(SITE, null))
+          .isInstanceOf(SiteStateException.class);
+      assertThatThrownBy(
+              () ->
+                  plane
+                      .deploys()
+                      .promote(
+                          SITE, deploys.get(0).id(), AliasName.PRODUCTION, AliasExpectation.ANY))
+          .isInstanceOf(SiteStateException.class);
+
+      clock.advance(Duration.ofDays(1));
+      Site restored = plane.deploys().restoreSite(SITE);
+      assertThat(restored.state()).isEqualTo(SiteState.ACTIVE);
+      assertThat(restored.profile()).isEqualTo(profile);
+      assertThat(keys(BlobLayout.site(SITE))).containsExactlyElementsOf(live);
+      assertThat(plane.deploys().aliases(SITE)).isEqualTo(aliases);
+      assertThat(projected("version")).isEqualTo("4");
+      assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+
+      plane.deploys().purgeSite(SITE);
+      clock.advance(DeployOptions.DEFAULT_RECOVERY_WINDOW);
+      assertThat(plane.tombstonePurge().run().sitesPurged()).isEqualTo(1);
+      assertThat(plane.sites().find(SITE)).isEmpty();
+      assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+      assertThat(plane.deploys().deploys(SITE)).isEmpty();
+      await()
+          .atMost(CATCH_UP)
+          .untilAsserted(
+              () ->
+                  assertThat(store.outbox().stats().undelivered())
+                      .as("undelivered outbox events")
+                      .isZero());
+      assertThat(plane.engine().deadLetters(10)).as("dead-lettered runs").isEmpty();
+    }
+  }
+
+  @Test
+  @DisplayName("start() registers the sites a bucket already has (import on boot)")
+  void importOnBoot() {
+    SiteId adopted = SiteId.of("bucket-only");
+    byte[] html = bytes("<h1>old</h1>");
+    blobs.put(
+        BlobLayout.deploy(adopted, DeployId.forSha(clock.instant(), "abc1234"))
+            .resolve("index.html"),
+        new ByteArrayInputStream(html),
+        html.length,
+        BlobMetadata.ofType("text/html"));
+    try (DurableDeploy plane = startPlane(options().build())) {
+      await().atMost(CATCH_UP).until(() -> plane.sites().find(adopted).isPresent());
+      assertThat(plane.sites().find(adopted).orElseThrow().profile().owner())
+          .isEqualTo("system:import");
+    }
+  }
+
+  private List<String> keys(BlobPrefix prefix) {
+    return blobs.listAll(prefix).stream().map(i -> i.key().value()).sorted().toList();
   }
 
   /** Four deploys of index.html and app.js, finalized to production a minute apart. */
