@@ -111,7 +111,10 @@ final class Workload {
           TransientStoreException.class,
           AliasDriftException.class,
           DeployAliasedException.class,
-          TombstoneExpiredException.class);
+          TombstoneExpiredException.class,
+          // A trashed site refuses every command but a restore; a restore after the window.
+          dev.durabledeploy.spi.exception.SiteStateException.class,
+          dev.durabledeploy.spi.exception.SiteNotFoundException.class);
 
   /**
    * An upload that ended with one of these has settled: its file is among the deploy's or it was
@@ -234,10 +237,18 @@ final class Workload {
       name = "reconcile";
     } else if (dice < 95) {
       name = "purge-expired";
-    } else if (dice < 97) {
+    } else if (dice < 96) {
       name = "purge-site";
-    } else {
+    } else if (dice < 97) {
       name = "race-purge";
+    } else if (dice < 98) {
+      name = "race-trash";
+    } else {
+      name = "register";
+    }
+    // A trashed site refuses nearly everything: half of what is picked for one restores it.
+    if (isTrashed(site) && random.nextBoolean()) {
+      name = "restore-site";
     }
     int pick = random.nextInt(1 << 20);
     long began = System.nanoTime();
@@ -302,6 +313,13 @@ final class Workload {
       case "purge-expired" -> plane.tombstonePurge().run();
       case "purge-site" -> deploys.purgeSiteNow(site);
       case "race-purge" -> racePurge(site, pick);
+      case "race-trash" -> raceTrash(site, pick);
+      case "restore-site" -> restoreSite(site);
+      case "register" ->
+          plane
+              .sites()
+              .as(actor)
+              .register(site, dev.durabledeploy.spi.metadata.SiteProfile.of("Site " + site, "team:" + (pick % 2)));
       default -> throw new IllegalStateException(name);
     }
   }
@@ -545,6 +563,90 @@ final class Workload {
             + " behind; the racing upload "
             + (up.ok() ? "reported success" : "was refused: " + describe(up.failure())));
     expect(!rowsLeft, site, "purgeSite left rows behind");
+  }
+
+  private boolean isTrashed(SiteId site) {
+    return metadata
+        .findSite(site)
+        .map(r -> r.state() == dev.durabledeploy.spi.metadata.SiteState.TRASHED)
+        .orElse(false);
+  }
+
+  /**
+   * An upload into a pending deploy racing {@code purgeSite} (a trash): the pending deploy is
+   * abandoned, so the upload must end refused or withdrawn, no byte of it live or in the site
+   * trash; the site's active deploys are all in the site trash; a restore brings them back.
+   */
+  private void raceTrash(SiteId site, int pick) {
+    Start start = Start.values()[pick % 3];
+    Deploy d = deploys.init(site, null);
+    require(upload(site, d.id(), "index.html", text("<h1>" + d.id() + "</h1>")));
+    byte[] racing = text("/* racing a trash of " + d.id() + " */");
+    long mark = auditMark(site);
+    Race<?> race =
+        race(
+            site,
+            d.id(),
+            "late.js",
+            racing,
+            start,
+            "trash-site",
+            // The trash has committed its record; the bytes move next.
+            trashedNow(site),
+            () -> deploys.purgeSite(site));
+    count("race-trash." + start.label());
+    rethrowUnlessRefused(race.other());
+    Outcome<BlobInfo> up = race.upload();
+    if (!race.other().ok()) {
+      return;
+    }
+    List<String> live = new ArrayList<>();
+    inspect.listAll(BlobLayout.site(site)).forEach(i -> live.add(i.key().value()));
+    List<String> pendingInTrash = new ArrayList<>();
+    inspect.listAll(BlobLayout.siteTrash(site)).stream()
+        .map(i -> i.key().value())
+        .filter(k -> k.contains(d.id().value()))
+        .forEach(pendingInTrash::add);
+    boolean pendingRow = metadata.findDeploy(site, d.id()).isPresent();
+    if (!checkable(site, mark, up)) {
+      return;
+    }
+    count("race-trash." + (up.ok() ? "upload-reported-success" : "upload-withdrawn"));
+    expect(live.isEmpty(), site, "purgeSite (trash) left live bytes " + live);
+    expect(
+        pendingInTrash.isEmpty(),
+        site,
+        "purgeSite (trash) kept the abandoned deploy's bytes " + pendingInTrash);
+    expect(!pendingRow, site, "purgeSite (trash) kept the pending deploy " + d.id());
+    restoreSite(site);
+  }
+
+  /** Whether the site's record is TRASHED now: a trash's first effect. */
+  private java.util.function.BooleanSupplier trashedNow(SiteId site) {
+    return () -> isTrashed(site);
+  }
+
+  /**
+   * {@code restoreSite}, then, unless another workload trashed the site again meanwhile: nothing of
+   * the site left in the site trash.
+   */
+  private void restoreSite(SiteId site) {
+    long mark = auditMark(site);
+    deploys.restoreSite(site);
+    count("restore-site");
+    List<String> left = new ArrayList<>();
+    inspect.listAll(BlobLayout.siteTrash(site)).forEach(i -> left.add(i.key().value()));
+    boolean trashedAgain =
+        metadata.auditLog(site, 200).stream()
+            .anyMatch(
+                a ->
+                    a.id() > mark
+                        && a.action().equals(MetadataCommands.ACTION_TRASH_SITE));
+    if (trashedAgain || isTrashed(site)) {
+      count("restore-site.unchecked.trashed-again");
+      return;
+    }
+    expect(left.isEmpty(), site, "restoreSite left " + left + " in the site trash");
   }
 
   private void raceGc(SiteId site, int pick) {
