@@ -6,6 +6,7 @@ import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -100,6 +101,11 @@ import java.util.random.RandomGenerator;
  * <p>A blob store without create-only writes (a third-party one written against an older SPI) gets
  * the third way for every upload: correct, but one upload per site at a time. Instances are
  * immutable and thread-safe; {@link #as} gives a view that records another actor.
+ *
+ * <p>Every mutation asks the host's {@link dev.durabledeploy.spi.Authorizer} first, with this
+ * view's actor and the mutation's {@link Actions action}; a refusal ({@link
+ * dev.durabledeploy.spi.exception.AccessDeniedException}) comes before the operation starts, so it
+ * takes no lock and writes nothing. The listings are not checked.
  */
 public final class DeployService {
 
@@ -170,7 +176,10 @@ public final class DeployService {
     this.aliasMoves = base.aliasMoves;
   }
 
-  /** The same service, recording {@code actor} in the audit log for every mutation. */
+  /**
+   * The same service, recording {@code actor} in the audit log for every mutation and asking the
+   * authorizer about {@code actor}. Without it calls run as {@link Actor#SYSTEM}.
+   */
   public DeployService as(Actor actor) {
     return new DeployService(this, Objects.requireNonNull(actor));
   }
@@ -188,7 +197,7 @@ public final class DeployService {
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    return mutate("init", site, op -> lifecycle.init(op, site, sha, actor));
+    return mutate("init", Actions.DEPLOY_INIT, site, op -> lifecycle.init(op, site, sha, actor));
   }
 
   /**
@@ -234,6 +243,7 @@ public final class DeployService {
     if (path.value().equals(BlobLayout.MARKER_NAME)) {
       throw new InvalidInputException("path", "'" + BlobLayout.MARKER_NAME + "' is reserved");
     }
+    operations.authorize(actor, site, Actions.DEPLOY_UPLOAD);
     return operations.run(
         "upload", site, op -> uploads.upload(op, site, deployId, path, data, size, metadata));
   }
@@ -282,6 +292,7 @@ public final class DeployService {
     Objects.requireNonNull(expect, "expect");
     return mutate(
         "finalize",
+        Actions.DEPLOY_FINALIZE,
         site,
         op -> finalization.finalizeDeploy(op, site, deployId, alias, manifest, expect, actor));
   }
@@ -298,7 +309,11 @@ public final class DeployService {
     Objects.requireNonNull(target, "deployId");
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
-    return mutate("promote", site, op -> aliasMoves.move(op, site, alias, target, expect, actor));
+    return mutate(
+        "promote",
+        Actions.ALIAS_PROMOTE,
+        site,
+        op -> aliasMoves.move(op, site, alias, target, expect, actor));
   }
 
   /** Points {@code to} at the deploy {@code from} targets (e.g. preview to production). */
@@ -307,7 +322,10 @@ public final class DeployService {
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
     return mutate(
-        "promote", site, op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
+        "promote",
+        Actions.ALIAS_PROMOTE,
+        site,
+        op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
   }
 
   /** Points {@code alias} back at an earlier deploy {@code to}, by CAS. */
@@ -315,7 +333,11 @@ public final class DeployService {
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
-    return mutate("rollback", site, op -> aliasMoves.move(op, site, alias, to, expect, actor));
+    return mutate(
+        "rollback",
+        Actions.ALIAS_ROLLBACK,
+        site,
+        op -> aliasMoves.move(op, site, alias, to, expect, actor));
   }
 
   /**
@@ -326,7 +348,11 @@ public final class DeployService {
    */
   public Alias rollback(SiteId site, AliasName alias) {
     Objects.requireNonNull(alias, "alias");
-    return mutate("rollback", site, op -> aliasMoves.rollback(op, site, alias, actor));
+    return mutate(
+        "rollback",
+        Actions.ALIAS_ROLLBACK,
+        site,
+        op -> aliasMoves.rollback(op, site, alias, actor));
   }
 
   /**
@@ -336,7 +362,8 @@ public final class DeployService {
    */
   public Tombstone delete(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate("delete", site, op -> lifecycle.delete(op, site, deployId, actor));
+    return mutate(
+        "delete", Actions.DEPLOY_DELETE, site, op -> lifecycle.delete(op, site, deployId, actor));
   }
 
   /**
@@ -347,7 +374,11 @@ public final class DeployService {
    */
   public Deploy restore(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate("restore", site, op -> lifecycle.restore(op, site, deployId, actor));
+    return mutate(
+        "restore",
+        Actions.DEPLOY_RESTORE,
+        site,
+        op -> lifecycle.restore(op, site, deployId, actor));
   }
 
   /**
@@ -358,7 +389,7 @@ public final class DeployService {
    * site, by {@code reconcile} or by the {@code tombstone-purge} cron (see {@link SitePurge}).
    */
   public SiteDeletion purgeSite(SiteId site) {
-    return mutate("purge-site", site, op -> sitePurge.purge(op, site, actor));
+    return mutate("purge-site", Actions.SITE_PURGE, site, op -> sitePurge.purge(op, site, actor));
   }
 
   // ---- listings ------------------------------------------------------------------------------
@@ -383,9 +414,14 @@ public final class DeployService {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  /** Runs a mutation as an operation under the site lock (E1). */
-  private <T> T mutate(String name, SiteId site, java.util.function.Function<Operation, T> body) {
+  /**
+   * Runs a mutation as an operation under the site lock (E1), once the authorizer allowed {@code
+   * action}: a refusal starts no operation, takes no lock and writes nothing.
+   */
+  private <T> T mutate(
+      String name, String action, SiteId site, java.util.function.Function<Operation, T> body) {
     Objects.requireNonNull(site, "site");
+    operations.authorize(actor, site, action);
     return operations.run(
         name,
         site,
