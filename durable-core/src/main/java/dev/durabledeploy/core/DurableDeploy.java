@@ -18,6 +18,7 @@ import dev.durabledeploy.core.reconcile.Reconciler;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.core.retry.Sleeper;
 import dev.durabledeploy.core.site.SiteRegistry;
+import dev.durabledeploy.spi.Authorizer;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
@@ -118,7 +119,7 @@ public final class DurableDeploy implements AutoCloseable {
     this.bus = new AsyncEventBus(b.meters);
     // Every service draws from it on its own threads: one thread-safe source for all.
     RandomGenerator random = SharedRandom.serialised(b.random);
-    this.operations = new Operations(bus, b.meters, b.clock, random);
+    this.operations = new Operations(bus, b.meters, b.clock, random, b.authorizer);
     this.retrier = new Retrier(b.retryPolicy, random, b.sleeper, b.meters);
     this.deploys = new DeployService(store, blobs, operations, retrier, options, random);
     this.sites = new SiteRegistry(store.metadata(), blobs, operations, retrier, deploys);
@@ -342,6 +343,7 @@ public final class DurableDeploy implements AutoCloseable {
     private RetryPolicy retryPolicy = RetryPolicy.defaults();
     private DeployOptions options = DeployOptions.defaults();
     private String instanceId = defaultInstanceId();
+    private Authorizer authorizer = Authorizer.ALLOW_ALL;
     private final List<String[]> routes = new ArrayList<>();
 
     private Builder() {}
@@ -421,6 +423,17 @@ public final class DurableDeploy implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Who may do what (default {@link Authorizer#ALLOW_ALL}): consulted once at the entry of every
+     * mutation the host calls, with the actor of the view it called through ({@code
+     * deploys().as(actor)}, {@code gc().as(actor)}, ...), before any lock or write; never for the
+     * library's background workflows.
+     */
+    public Builder authorizer(Authorizer authorizer) {
+      this.authorizer = authorizer;
+      return this;
+    }
+
     /** Delivers outbox events of {@code eventType} to the host's workflow {@code workflow}. */
     public Builder route(String eventType, String workflow) {
       routes.add(new String[] {eventType, workflow});
@@ -436,6 +449,7 @@ public final class DurableDeploy implements AutoCloseable {
       require("sleeper", sleeper);
       require("retryPolicy", retryPolicy);
       require("options", options);
+      require("authorizer", authorizer);
       if (blobs == null && blobRoot == null) {
         throw new ConfigurationException(
             "blobStore", "is required: pass a BlobStore or a blobRoot directory");

@@ -4,6 +4,7 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.Authorizer;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
@@ -45,6 +46,11 @@ public abstract class CoreFixture {
     return DeployOptions.defaults();
   }
 
+  /** Who may do what; everything, unless a test says otherwise. */
+  protected Authorizer authorizer() {
+    return Authorizer.ALLOW_ALL;
+  }
+
   /** The blob store under the fault injector; {@link #rawBlobs} unless a test needs another. */
   protected BlobStore blobBackend() {
     return rawBlobs;
@@ -69,6 +75,7 @@ public abstract class CoreFixture {
                 RetryPolicy.defaults().withBackoff(Duration.ofMillis(1), Duration.ofMillis(5), 2.0))
             .options(options())
             .instanceId("test-host-1")
+            .authorizer(authorizer())
             .build();
     plane.events().subscribe(e -> true, recorded::publish);
     deploys = plane.deploys();

@@ -20,6 +20,7 @@ import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.LifecycleEvent;
 import dev.durabledeploy.spi.events.OperationEvent;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.AccessDeniedException;
 import dev.durabledeploy.spi.exception.AliasDriftException;
 import dev.durabledeploy.spi.exception.DeployAliasedException;
 import dev.durabledeploy.spi.exception.DeployNotFoundException;
@@ -43,6 +44,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -66,7 +68,16 @@ import org.slf4j.LoggerFactory;
  *
  * Errors map to status codes: invalid input 400 (with the field), unknown 404, drift and conflicts
  * 409 (drift with the current alias), expired 410, site busy 423, transient backend trouble 503
- * with {@code Retry-After}. The actor of every mutation is the {@code X-Actor} header.
+ * with {@code Retry-After}.
+ *
+ * <p><b>Who is asking.</b> A mutation (any method but GET) needs {@code Authorization: Bearer
+ * <token>}, a token the host configured ({@link BearerTokens}); the token's actor is the one the
+ * plane's {@link dev.durabledeploy.spi.Authorizer} is asked about and the audit log records. No
+ * token, or one the server does not know, is 401 with {@code WWW-Authenticate}; an actor the
+ * authorizer refuses is 403 naming the action. Reads stay open, as the plane's authorizer does not
+ * check them either: they change nothing, and this server listens on the loopback interface only,
+ * behind whatever the host puts in front of it. A GET that does send a token must send a valid one,
+ * so a client with a wrong token learns it on its first request.
  */
 public final class DeployServer implements AutoCloseable {
 
@@ -75,17 +86,24 @@ public final class DeployServer implements AutoCloseable {
 
   private final DurableDeploy plane;
   private final HttpServer server;
+  private final BearerTokens tokens;
   private final ExecutorService threads = Executors.newCachedThreadPool();
 
-  private DeployServer(DurableDeploy plane, HttpServer server) {
+  private DeployServer(DurableDeploy plane, HttpServer server, BearerTokens tokens) {
     this.plane = plane;
     this.server = server;
+    this.tokens = tokens;
   }
 
-  /** Serves {@code plane} on {@code port} (0: any free port) on the loopback interface. */
-  public static DeployServer start(DurableDeploy plane, int port) throws IOException {
+  /**
+   * Serves {@code plane} on {@code port} (0: any free port) on the loopback interface; mutations
+   * need one of {@code tokens} ({@link BearerTokens#none()}: every mutation is refused).
+   */
+  public static DeployServer start(DurableDeploy plane, int port, BearerTokens tokens)
+      throws IOException {
+    java.util.Objects.requireNonNull(tokens, "tokens");
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
-    DeployServer app = new DeployServer(plane, server);
+    DeployServer app = new DeployServer(plane, server, tokens);
     server.createContext("/", app::handle);
     server.setExecutor(app.threads);
     server.start();
@@ -124,6 +142,7 @@ public final class DeployServer implements AutoCloseable {
 
   private void route(HttpExchange x) throws IOException {
     String method = x.getRequestMethod();
+    Actor actor = authenticate(x, method);
     List<String> p = segments(x.getRequestURI().getRawPath());
     if (p.size() == 1 && p.get(0).equals("events") && method.equals("GET")) {
       events(x);
@@ -133,7 +152,7 @@ public final class DeployServer implements AutoCloseable {
       throw new HttpError(404, "no such resource");
     }
     SiteId site = SiteId.of(p.get(1));
-    var deploys = plane.deploys().as(actor(x));
+    var deploys = plane.deploys().as(actor);
     String collection = p.get(2);
     if (collection.equals("deploys") && p.size() == 3) {
       if (method.equals("POST")) {
@@ -287,9 +306,41 @@ public final class DeployServer implements AutoCloseable {
     }
   }
 
-  private static Actor actor(HttpExchange x) {
-    String actor = x.getRequestHeaders().getFirst("X-Actor");
-    return actor == null ? Actor.of("http:anonymous") : Actor.of(actor);
+  /** Who reads anonymously: reads are not authorized and write no audit entry. */
+  private static final Actor ANONYMOUS = Actor.of("http:anonymous");
+
+  /**
+   * The actor of the request's bearer token; {@link #ANONYMOUS} for a GET without one. The token
+   * itself is never logged nor echoed.
+   */
+  private Actor authenticate(HttpExchange x, String method) {
+    String header = x.getRequestHeaders().getFirst("Authorization");
+    if (header == null) {
+      if (method.equals("GET")) {
+        return ANONYMOUS;
+      }
+      x.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"durable-deploy\"");
+      throw new HttpError(
+          401,
+          "a "
+              + method
+              + " needs a bearer token: send the header 'Authorization: Bearer <token>' with a"
+              + " token the server's host configured");
+    }
+    String token =
+        header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+    Optional<Actor> actor = tokens.actorFor(token);
+    if (actor.isEmpty()) {
+      x.getResponseHeaders()
+          .set("WWW-Authenticate", "Bearer realm=\"durable-deploy\", error=\"invalid_token\"");
+      throw new HttpError(
+          401,
+          token == null
+              ? "the Authorization header must be 'Bearer <token>'"
+              : "the bearer token is not one this server knows; send a token the server's host"
+                  + " configured");
+    }
+    return actor.get();
   }
 
   private static long contentLength(HttpExchange x) {
@@ -343,6 +394,9 @@ public final class DeployServer implements AutoCloseable {
     int status;
     if (e instanceof HttpError h) {
       status = h.status;
+    } else if (e instanceof AccessDeniedException denied) {
+      status = 403;
+      body.put("action", denied.action());
     } else if (e instanceof InvalidInputException i) {
       status = 400;
       body.put("field", i.field());

@@ -7,6 +7,7 @@ import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.purge.SiteTrash;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -102,6 +103,11 @@ import java.util.random.RandomGenerator;
  * <p>A blob store without create-only writes (a third-party one written against an older SPI) gets
  * the third way for every upload: correct, but one upload per site at a time. Instances are
  * immutable and thread-safe; {@link #as} gives a view that records another actor.
+ *
+ * <p>Every mutation asks the host's {@link dev.durabledeploy.spi.Authorizer} first, with this
+ * view's actor and the mutation's {@link Actions action}; a refusal ({@link
+ * dev.durabledeploy.spi.exception.AccessDeniedException}) comes before the operation starts, so it
+ * takes no lock and writes nothing. The listings are not checked.
  */
 public final class DeployService {
 
@@ -175,7 +181,10 @@ public final class DeployService {
     this.aliasMoves = base.aliasMoves;
   }
 
-  /** The same service, recording {@code actor} in the audit log for every mutation. */
+  /**
+   * The same service, recording {@code actor} in the audit log for every mutation and asking the
+   * authorizer about {@code actor}. Without it calls run as {@link Actor#SYSTEM}.
+   */
   public DeployService as(Actor actor) {
     return new DeployService(this, Objects.requireNonNull(actor));
   }
@@ -193,7 +202,7 @@ public final class DeployService {
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    return mutate("init", site, op -> lifecycle.init(op, site, sha, actor));
+    return mutate("init", Actions.DEPLOY_INIT, site, op -> lifecycle.init(op, site, sha, actor));
   }
 
   /**
@@ -239,6 +248,7 @@ public final class DeployService {
     if (path.value().equals(BlobLayout.MARKER_NAME)) {
       throw new InvalidInputException("path", "'" + BlobLayout.MARKER_NAME + "' is reserved");
     }
+    operations.authorize(actor, site, Actions.DEPLOY_UPLOAD);
     return operations.run(
         "upload", site, op -> uploads.upload(op, site, deployId, path, data, size, metadata));
   }
@@ -287,6 +297,7 @@ public final class DeployService {
     Objects.requireNonNull(expect, "expect");
     return mutate(
         "finalize",
+        Actions.DEPLOY_FINALIZE,
         site,
         op -> finalization.finalizeDeploy(op, site, deployId, alias, manifest, expect, actor));
   }
@@ -303,7 +314,11 @@ public final class DeployService {
     Objects.requireNonNull(target, "deployId");
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
-    return mutate("promote", site, op -> aliasMoves.move(op, site, alias, target, expect, actor));
+    return mutate(
+        "promote",
+        Actions.ALIAS_PROMOTE,
+        site,
+        op -> aliasMoves.move(op, site, alias, target, expect, actor));
   }
 
   /** Points {@code to} at the deploy {@code from} targets (e.g. preview to production). */
@@ -312,7 +327,10 @@ public final class DeployService {
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
     return mutate(
-        "promote", site, op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
+        "promote",
+        Actions.ALIAS_PROMOTE,
+        site,
+        op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
   }
 
   /** Points {@code alias} back at an earlier deploy {@code to}, by CAS. */
@@ -320,7 +338,11 @@ public final class DeployService {
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
-    return mutate("rollback", site, op -> aliasMoves.move(op, site, alias, to, expect, actor));
+    return mutate(
+        "rollback",
+        Actions.ALIAS_ROLLBACK,
+        site,
+        op -> aliasMoves.move(op, site, alias, to, expect, actor));
   }
 
   /**
@@ -331,7 +353,11 @@ public final class DeployService {
    */
   public Alias rollback(SiteId site, AliasName alias) {
     Objects.requireNonNull(alias, "alias");
-    return mutate("rollback", site, op -> aliasMoves.rollback(op, site, alias, actor));
+    return mutate(
+        "rollback",
+        Actions.ALIAS_ROLLBACK,
+        site,
+        op -> aliasMoves.rollback(op, site, alias, actor));
   }
 
   /**
@@ -341,7 +367,8 @@ public final class DeployService {
    */
   public Tombstone delete(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate("delete", site, op -> lifecycle.delete(op, site, deployId, actor));
+    return mutate(
+        "delete", Actions.DEPLOY_DELETE, site, op -> lifecycle.delete(op, site, deployId, actor));
   }
 
   /**
@@ -352,7 +379,11 @@ public final class DeployService {
    */
   public Deploy restore(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate("restore", site, op -> lifecycle.restore(op, site, deployId, actor));
+    return mutate(
+        "restore",
+        Actions.DEPLOY_RESTORE,
+        site,
+        op -> lifecycle.restore(op, site, deployId, actor));
   }
 
   /**
@@ -370,6 +401,7 @@ public final class DeployService {
   public SiteDeletion purgeSite(SiteId site) {
     return mutate(
         "trash-site",
+        Actions.SITE_DELETE,
         site,
         op -> {
           // A purge for good that crashed half way is finished rather than trashed.
@@ -392,7 +424,8 @@ public final class DeployService {
    *     or it is being purged
    */
   public Site restoreSite(SiteId site) {
-    return mutate("restore-site", site, op -> siteTrash.restore(op, site, actor));
+    return mutate(
+        "restore-site", Actions.SITE_RESTORE, site, op -> siteTrash.restore(op, site, actor));
   }
 
   /**
@@ -404,7 +437,7 @@ public final class DeployService {
    * site, by {@code reconcile} or by the {@code tombstone-purge} cron (see {@link SitePurge}).
    */
   public SiteDeletion purgeSiteNow(SiteId site) {
-    return mutate("purge-site", site, op -> sitePurge.purge(op, site, actor));
+    return mutate("purge-site", Actions.SITE_PURGE, site, op -> sitePurge.purge(op, site, actor));
   }
 
   // ---- listings ------------------------------------------------------------------------------
@@ -429,9 +462,14 @@ public final class DeployService {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  /** Runs a mutation as an operation under the site lock (E1). */
-  private <T> T mutate(String name, SiteId site, java.util.function.Function<Operation, T> body) {
+  /**
+   * Runs a mutation as an operation under the site lock (E1), once the authorizer allowed {@code
+   * action}: a refusal starts no operation, takes no lock and writes nothing.
+   */
+  private <T> T mutate(
+      String name, String action, SiteId site, java.util.function.Function<Operation, T> body) {
     Objects.requireNonNull(site, "site");
+    operations.authorize(actor, site, action);
     return operations.run(
         name,
         site,

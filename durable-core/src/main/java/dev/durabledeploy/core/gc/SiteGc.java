@@ -6,6 +6,7 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -30,6 +31,11 @@ import java.util.Set;
  *
  * <p>Workflow {@code gc-site} runs it on {@code site.changed}, keyed by site and debounced, so a
  * burst of changes to a site costs one run.
+ *
+ * <p>A host's {@link #run} that writes (not a dry run) asks the authorizer for {@link
+ * Actions#GC_RUN} first, as the actor of the view ({@link #as}; {@code system:gc} without one), and
+ * records that actor on the tombstones it writes. The workflow is the library's own work and is not
+ * checked.
  */
 public final class SiteGc {
 
@@ -43,6 +49,7 @@ public final class SiteGc {
   private final Retrier retrier;
   private final DeployOptions options;
   private final RetentionPlanner planner;
+  private final Actor actor;
 
   public SiteGc(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
@@ -53,6 +60,23 @@ public final class SiteGc {
     this.retrier = retrier;
     this.options = options;
     this.planner = new RetentionPlanner(options);
+    this.actor = GC;
+  }
+
+  private SiteGc(SiteGc base, Actor actor) {
+    this.store = base.store;
+    this.commands = base.commands;
+    this.blobs = base.blobs;
+    this.operations = base.operations;
+    this.retrier = base.retrier;
+    this.options = base.options;
+    this.planner = base.planner;
+    this.actor = actor;
+  }
+
+  /** The same GC, asking the authorizer about {@code actor} and recording it in the audit log. */
+  public SiteGc as(Actor actor) {
+    return new SiteGc(this, java.util.Objects.requireNonNull(actor, "actor"));
   }
 
   /** The workflow: GC of the event's site, debounced per site. */
@@ -61,7 +85,7 @@ public final class SiteGc {
         .keyedBy(StandardEvents.KEY_SITE)
         .retryPolicy(retrier.workflowPolicy())
         .debounce(new Debounce(options.gcQuiet(), options.gcMaxDelay()))
-        .handler(ctx -> run(SiteId.of(ctx.input().get(StandardEvents.KEY_SITE)), false));
+        .handler(ctx -> execute(SiteId.of(ctx.input().get(StandardEvents.KEY_SITE)), false));
   }
 
   /** Plans the site as it is now, without writing anything. */
@@ -69,8 +93,21 @@ public final class SiteGc {
     return operations.run("gc-plan", site, op -> planLocked(op, site));
   }
 
-  /** Runs retention on the site; with {@code dryRun} only reports what it would do. */
+  /**
+   * Runs retention on the site; with {@code dryRun} only reports what it would do.
+   *
+   * @throws dev.durabledeploy.spi.exception.AccessDeniedException when not a dry run and the
+   *     authorizer refuses {@link Actions#GC_RUN}; nothing was locked or written
+   */
   public GcReport run(SiteId site, boolean dryRun) {
+    java.util.Objects.requireNonNull(site, "site");
+    if (!dryRun) {
+      operations.authorize(actor, site, Actions.GC_RUN);
+    }
+    return execute(site, dryRun);
+  }
+
+  private GcReport execute(SiteId site, boolean dryRun) {
     return operations.run(
         "gc",
         site,
@@ -89,7 +126,8 @@ public final class SiteGc {
             int done = 0;
             for (DeployId id : now) {
               try {
-                retrier.call(op, () -> commands.tombstone(site, id, options.recoveryWindow(), GC));
+                retrier.call(
+                    op, () -> commands.tombstone(site, id, options.recoveryWindow(), actor));
                 retrier.run(
                     op,
                     () ->

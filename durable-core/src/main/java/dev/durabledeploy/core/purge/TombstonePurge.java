@@ -6,6 +6,7 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
@@ -27,6 +28,10 @@ import java.util.Set;
  * finishes. Works in batches; after three consecutive failed batches it aborts naming the batch.
  * Each run then finishes every site purge that a crash interrupted ({@link SitePurge}), and deletes
  * for good every trashed site whose recovery window has closed ({@link SiteTrash}).
+ *
+ * <p>A host's {@link #run} asks the authorizer for {@link Actions#TOMBSTONE_PURGE} across all sites
+ * first, as the actor of the view ({@link #as}; {@code system:purge} without one), and records that
+ * actor. The hourly cron is the library's own work and is not checked.
  */
 public final class TombstonePurge {
 
@@ -56,6 +61,7 @@ public final class TombstonePurge {
   private final Retrier retrier;
   private final DeployOptions options;
   private final SitePurge sitePurge;
+  private final Actor actor;
 
   public TombstonePurge(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
@@ -66,19 +72,44 @@ public final class TombstonePurge {
     this.retrier = retrier;
     this.options = options;
     this.sitePurge = new SitePurge(store.metadata(), blobs, retrier, operations.clock());
+    this.actor = PURGE;
+  }
+
+  private TombstonePurge(TombstonePurge base, Actor actor) {
+    this.store = base.store;
+    this.commands = base.commands;
+    this.blobs = base.blobs;
+    this.operations = base.operations;
+    this.retrier = base.retrier;
+    this.options = base.options;
+    this.sitePurge = base.sitePurge;
+    this.actor = actor;
+  }
+
+  /** The same purge, asking the authorizer about {@code actor} and recording it. */
+  public TombstonePurge as(Actor actor) {
+    return new TombstonePurge(this, java.util.Objects.requireNonNull(actor, "actor"));
   }
 
   public WorkflowDefinition definition() {
     return WorkflowDefinition.named(WORKFLOW)
         .retryPolicy(retrier.workflowPolicy())
-        .handler(ctx -> run());
+        .handler(ctx -> purge());
   }
 
   /**
    * Purges every expired tombstone, batch by batch. A batch that fails is skipped for this run (the
    * next run retries it); three failed batches in a row abort the run.
+   *
+   * @throws dev.durabledeploy.spi.exception.AccessDeniedException when the authorizer refuses
+   *     {@link Actions#TOMBSTONE_PURGE}; nothing was locked or written
    */
   public Report run() {
+    operations.authorize(actor, null, Actions.TOMBSTONE_PURGE);
+    return purge();
+  }
+
+  private Report purge() {
     return operations.run(
         WORKFLOW,
         null,
@@ -141,7 +172,7 @@ public final class TombstonePurge {
                     // Lock: the site lock (E1), like purgeSite itself.
                     try (SiteLock lock =
                         op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
-                      if (sitePurge.finishPending(op, site, PURGE)) {
+                      if (sitePurge.finishPending(op, site, actor)) {
                         sitesFinished[0]++;
                       }
                     }
@@ -204,7 +235,7 @@ public final class TombstonePurge {
     try (SiteLock lock = op.lockSite(store.siteLocks(), t.site(), options.lockTimeout())) {
       blobs.deletePrefix(BlobLayout.trash(t.site(), t.deployId()), op.fence());
       op.requireLockHeld();
-      commands.purgeTombstone(t.site(), t.deployId(), PURGE);
+      commands.purgeTombstone(t.site(), t.deployId(), actor);
     }
   }
 }

@@ -7,6 +7,7 @@ import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -21,6 +22,10 @@ import java.util.Optional;
  * Adopts an existing bucket: builds index rows from marked deploy prefixes. Never overwrites a row
  * or tombstone, never writes an alias; unmarked prefixes (unfinished uploads) are left for the
  * reconciler, and so is a site whose purge is unfinished.
+ *
+ * <p>Each call asks the authorizer for {@link Actions#BACKFILL_RUN} first (for the site, or across
+ * all sites for {@link #all}), as the actor of the view ({@link #as}; {@code system:backfill}
+ * without one), and records that actor on the rows it adopts.
  */
 public final class Backfill {
 
@@ -36,6 +41,7 @@ public final class Backfill {
   private final Operations operations;
   private final Retrier retrier;
   private final SitePurge sitePurge;
+  private final Actor actor;
 
   public Backfill(MetadataStore metadata, BlobStore blobs, Operations operations, Retrier retrier) {
     this.metadata = metadata;
@@ -44,15 +50,34 @@ public final class Backfill {
     this.operations = operations;
     this.retrier = retrier;
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
+    this.actor = BACKFILL;
+  }
+
+  private Backfill(Backfill base, Actor actor) {
+    this.metadata = base.metadata;
+    this.commands = base.commands;
+    this.blobs = base.blobs;
+    this.operations = base.operations;
+    this.retrier = base.retrier;
+    this.sitePurge = base.sitePurge;
+    this.actor = actor;
+  }
+
+  /** The same backfill, asking the authorizer about {@code actor} and recording it. */
+  public Backfill as(Actor actor) {
+    return new Backfill(this, java.util.Objects.requireNonNull(actor, "actor"));
   }
 
   /** Backfills one site. */
   public Report site(SiteId site) {
+    java.util.Objects.requireNonNull(site, "site");
+    operations.authorize(actor, site, Actions.BACKFILL_RUN);
     return operations.run("backfill", site, op -> backfill(op, site));
   }
 
   /** Backfills every site found in the bucket. */
   public Report all() {
+    operations.authorize(actor, null, Actions.BACKFILL_RUN);
     return operations.run(
         "backfill",
         null,
@@ -98,8 +123,7 @@ public final class Backfill {
       }
       boolean added =
           retrier
-              .call(
-                  op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
+              .call(op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), actor))
               .isPresent();
       if (added) {
         adopted++;
@@ -112,13 +136,14 @@ public final class Backfill {
 
   /**
    * Adopts one marked prefix from its marker; returns false when the marker is unreadable or a row
-   * or tombstone with this id exists.
+   * or tombstone with this id exists. The caller (the reconciler) has authorized it, as {@code
+   * actor}.
    */
-  boolean adopt(Operation op, SiteId site, DeployId id) {
+  boolean adopt(Operation op, SiteId site, DeployId id, Actor actor) {
     Marker marker = readMarker(op, site, id);
     return marker != null
         && retrier
-            .call(op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), BACKFILL))
+            .call(op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), actor))
             .isPresent();
   }
 

@@ -8,6 +8,7 @@ import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -49,6 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only, including sites that
  * only the bucket still knows (a purged site where a late upload left bytes), and publishes the
  * counts as the gauge {@code durable.drift}, tagged by {@code kind}.
+ *
+ * <p>A host's {@code reconcile(site, true)} asks the authorizer for {@link Actions#RECONCILE_APPLY}
+ * first, as the actor of the view ({@link #as}; {@code system:reconcile} without one), and records
+ * that actor on every repair. Report-only passes are reads and are not checked.
  */
 public final class Reconciler {
 
@@ -64,7 +69,8 @@ public final class Reconciler {
   private final DeployOptions options;
   private final Backfill backfill;
   private final SitePurge sitePurge;
-  private final Map<DriftKind, AtomicInteger> lastCounts = new EnumMap<>(DriftKind.class);
+  private final Map<DriftKind, AtomicInteger> lastCounts;
+  private final Actor actor;
 
   public Reconciler(
       Store store,
@@ -82,6 +88,8 @@ public final class Reconciler {
     this.options = options;
     this.backfill = new Backfill(metadata, blobs, operations, retrier);
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
+    this.actor = RECONCILER;
+    this.lastCounts = new EnumMap<>(DriftKind.class);
     for (DriftKind kind : DriftKind.values()) {
       AtomicInteger count = new AtomicInteger();
       lastCounts.put(kind, count);
@@ -90,6 +98,26 @@ public final class Reconciler {
           .tag("kind", kind.name().toLowerCase(java.util.Locale.ROOT))
           .register(meters);
     }
+  }
+
+  /** {@code base} with another actor; the gauges are shared. */
+  private Reconciler(Reconciler base, Actor actor) {
+    this.store = base.store;
+    this.metadata = base.metadata;
+    this.commands = base.commands;
+    this.blobs = base.blobs;
+    this.operations = base.operations;
+    this.retrier = base.retrier;
+    this.options = base.options;
+    this.backfill = base.backfill;
+    this.sitePurge = base.sitePurge;
+    this.lastCounts = base.lastCounts;
+    this.actor = actor;
+  }
+
+  /** The same reconciler, asking the authorizer about {@code actor} and recording it on repairs. */
+  public Reconciler as(Actor actor) {
+    return new Reconciler(this, java.util.Objects.requireNonNull(actor, "actor"));
   }
 
   /** The cron workflow: a report-only pass over every site. */
@@ -117,8 +145,17 @@ public final class Reconciler {
         });
   }
 
-  /** Finds the site's drift; with {@code apply}, repairs it as described on the class. */
+  /**
+   * Finds the site's drift; with {@code apply}, repairs it as described on the class.
+   *
+   * @throws dev.durabledeploy.spi.exception.AccessDeniedException with {@code apply}, when the
+   *     authorizer refuses {@link Actions#RECONCILE_APPLY}; nothing was locked or written
+   */
   public DriftReport reconcile(SiteId site, boolean apply) {
+    java.util.Objects.requireNonNull(site, "site");
+    if (apply) {
+      operations.authorize(actor, site, Actions.RECONCILE_APPLY);
+    }
     return operations.run(
         apply ? "reconcile-apply" : "reconcile",
         site,
@@ -377,7 +414,7 @@ public final class Reconciler {
     if (scan.drifts().stream().anyMatch(d -> d.kind() == DriftKind.PURGE_UNFINISHED)) {
       // Someone asked for the whole site to go: finishing that settles every other drift, and an
       // empty listing is the expected state of a half-purged site, not a listing fault.
-      sitePurge.purge(op, site, RECONCILER);
+      sitePurge.purge(op, site, actor);
       return scan.report(scan.drifts(), List.of(), null);
     }
     boolean indexHasDeploys =
@@ -419,7 +456,7 @@ public final class Reconciler {
           id.isPresent() && !scan.at().isBefore(id.get().createdAt().plus(options.grace()));
       switch (drift.kind()) {
         case MARKED_PREFIX_UNKNOWN -> {
-          if (backfill.adopt(op, site, id.get())) {
+          if (backfill.adopt(op, site, id.get(), actor)) {
             repaired.add(drift);
           } else {
             deferred.add(drift); // unreadable marker: a human decides
@@ -461,7 +498,7 @@ public final class Reconciler {
         case FINALIZE_UNFINISHED -> {
           // Under the site lock no finalize is running: this one crashed. Unsealing touches no
           // byte; the next finalize verifies the deploy again.
-          retrier.call(op, () -> commands.abortFinalize(site, id.get(), RECONCILER));
+          retrier.call(op, () -> commands.abortFinalize(site, id.get(), actor));
           repaired.add(drift);
         }
         case FILE_ADDED_AFTER_FINALIZE -> throw new IllegalStateException("handled above");
@@ -485,11 +522,11 @@ public final class Reconciler {
       case TRASH_WITHOUT_TOMBSTONE ->
           retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site, id), op.fence()));
       case TOMBSTONE_WITHOUT_TRASH ->
-          retrier.run(op, () -> commands.purgeTombstone(site, id, RECONCILER));
+          retrier.run(op, () -> commands.purgeTombstone(site, id, actor));
       case ROW_WITHOUT_BYTES -> {
         // The bytes are gone: the row goes the normal way, tombstone then purge.
-        retrier.run(op, () -> commands.tombstone(site, id, java.time.Duration.ZERO, RECONCILER));
-        retrier.run(op, () -> commands.purgeTombstone(site, id, RECONCILER));
+        retrier.run(op, () -> commands.tombstone(site, id, java.time.Duration.ZERO, actor));
+        retrier.run(op, () -> commands.purgeTombstone(site, id, actor));
       }
       default -> throw new IllegalArgumentException(kind + " is not destructive");
     }

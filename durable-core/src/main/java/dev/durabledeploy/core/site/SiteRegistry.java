@@ -5,6 +5,7 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.reconcile.Sites;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
@@ -27,8 +28,11 @@ import java.util.Optional;
  *
  * <p>Deleting, restoring and purging are {@link DeployService}'s sagas ({@link
  * DeployService#purgeSite}, {@link DeployService#restoreSite}, {@link DeployService#purgeSiteNow}),
- * reached here too so the registry is the whole of a site's lifecycle. Immutable and thread-safe;
- * {@link #as} gives a view that records another actor.
+ * reached here too so the registry is the whole of a site's lifecycle. Every change asks the
+ * plane's {@link dev.durabledeploy.spi.Authorizer} first ({@code site.register}, {@code
+ * site.update}, and the deploy service's {@code site.delete}, {@code site.restore}, {@code
+ * site.purge}), as the view's actor. Immutable and thread-safe; {@link #as} gives a view that
+ * records another actor.
  */
 public final class SiteRegistry {
 
@@ -112,6 +116,7 @@ public final class SiteRegistry {
   public Site register(SiteId site, SiteProfile profile) {
     requireSite(site);
     Objects.requireNonNull(profile, "profile");
+    operations.authorize(actor, site, Actions.SITE_REGISTER);
     return operations.run(
         "register-site",
         site,
@@ -145,6 +150,7 @@ public final class SiteRegistry {
   public Site update(SiteId site, SiteProfile profile, long expectedVersion) {
     requireSite(site);
     Objects.requireNonNull(profile, "profile");
+    operations.authorize(actor, site, Actions.SITE_UPDATE);
     return operations.run(
         "update-site",
         site,
@@ -174,6 +180,12 @@ public final class SiteRegistry {
    * first deploy counts as registered already).
    */
   public ImportReport importExisting() {
+    operations.authorize(actor, null, Actions.SITE_REGISTER);
+    return importUnchecked();
+  }
+
+  /** The import itself; the {@code site-import} workflow runs it as the library's own work. */
+  private ImportReport importUnchecked() {
     return operations.run(
         WORKFLOW,
         null,
@@ -208,7 +220,7 @@ public final class SiteRegistry {
   public WorkflowDefinition definition() {
     return WorkflowDefinition.named(WORKFLOW)
         .retryPolicy(retrier.workflowPolicy())
-        .handler(ctx -> importExisting());
+        .handler(ctx -> importUnchecked());
   }
 
   private static void requireSite(SiteId site) {
