@@ -80,7 +80,7 @@ public final class Reconciler {
     this.operations = operations;
     this.retrier = retrier;
     this.options = options;
-    this.backfill = new Backfill(metadata, blobs, operations, retrier);
+    this.backfill = new Backfill(store, blobs, operations, retrier, options.lockTimeout());
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
     for (DriftKind kind : DriftKind.values()) {
       AtomicInteger count = new AtomicInteger();
