@@ -126,7 +126,7 @@ public final class DurableDeploy implements AutoCloseable {
     this.aliasProjection =
         new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     this.gc = new SiteGc(store, blobs, operations, retrier, options);
-    this.backfill = new Backfill(store.metadata(), blobs, operations, retrier);
+    this.backfill = new Backfill(store, blobs, operations, retrier, options.lockTimeout());
     this.reconciler = new Reconciler(store, blobs, operations, retrier, options, b.meters);
     this.tombstonePurge = new TombstonePurge(store, blobs, operations, retrier, options);
     this.outboxPurge = new OutboxPurge(store.outbox(), operations, retrier, options);

@@ -21,6 +21,7 @@ import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.SiteProfile;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import io.micrometer.core.instrument.Timer;
@@ -170,9 +171,36 @@ class AuthorizerTest extends CoreFixture {
             (p, a, w) -> p.deploys().as(a).restore(SITE, w.deleted().id())),
         new Mutation(
             "deploys().purgeSite",
-            Actions.SITE_PURGE,
+            Actions.SITE_DELETE,
             true,
             (p, a, w) -> p.deploys().as(a).purgeSite(SITE)),
+        new Mutation(
+            "deploys().restoreSite",
+            Actions.SITE_RESTORE,
+            true,
+            (p, a, w) -> p.deploys().as(a).restoreSite(SITE)),
+        new Mutation(
+            "deploys().purgeSiteNow",
+            Actions.SITE_PURGE,
+            true,
+            (p, a, w) -> p.deploys().as(a).purgeSiteNow(SITE)),
+        new Mutation(
+            "sites().register",
+            Actions.SITE_REGISTER,
+            true,
+            (p, a, w) -> p.sites().as(a).register(SITE, SiteProfile.of("Site", "team:a"))),
+        new Mutation(
+            "sites().update",
+            Actions.SITE_UPDATE,
+            true,
+            (p, a, w) -> p.sites().as(a).update(SITE, SiteProfile.of("Renamed", "team:a"), 0)),
+        new Mutation(
+            "sites().delete", Actions.SITE_DELETE, true, (p, a, w) -> p.sites().as(a).delete(SITE)),
+        new Mutation(
+            "sites().importExisting",
+            Actions.SITE_REGISTER,
+            false,
+            (p, a, w) -> p.sites().as(a).importExisting()),
         new Mutation("gc().run", Actions.GC_RUN, true, (p, a, w) -> p.gc().as(a).run(SITE, false)),
         new Mutation(
             "reconciler().reconcile with apply",
@@ -205,6 +233,7 @@ class AuthorizerTest extends CoreFixture {
 
   /** Everything a mutation could leave behind: audit entries, rows, bytes, events, operations. */
   record Snapshot(
+      java.util.Optional<dev.durabledeploy.spi.metadata.Site> record,
       List<AuditEntry> audit,
       List<Deploy> deploys,
       List<Alias> aliases,
@@ -215,6 +244,7 @@ class AuthorizerTest extends CoreFixture {
 
   private Snapshot snapshot() {
     return new Snapshot(
+        store.metadata().findSite(SITE),
         store.metadata().auditLog(SITE, 1_000),
         store.metadata().listDeploys(SITE),
         store.metadata().listAliases(SITE),

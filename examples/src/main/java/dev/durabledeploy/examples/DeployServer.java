@@ -23,6 +23,7 @@ import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.exception.AccessDeniedException;
 import dev.durabledeploy.spi.exception.AliasDriftException;
 import dev.durabledeploy.spi.exception.DeployAliasedException;
+import dev.durabledeploy.spi.exception.DeployBytesMissingException;
 import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
@@ -406,6 +407,7 @@ public final class DeployServer implements AutoCloseable {
       status = 409;
       d.current().ifPresent(a -> body.set("current", alias(a)));
     } else if (e instanceof DeployAliasedException
+        || e instanceof DeployBytesMissingException
         || e instanceof DeployStateException
         || e instanceof UploadConflictException) {
       status = 409;

@@ -19,6 +19,7 @@ import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployBytesMissingException;
 import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
@@ -160,7 +161,7 @@ public final class DeployService {
             new Settlement(store, blobs, operations, retrier, options, uploadCounter));
     this.finalization =
         new Finalization(metadata, commands, blobs, operations, retrier, options, uploadCounter);
-    this.aliasMoves = new AliasMoves(metadata, commands, retrier);
+    this.aliasMoves = new AliasMoves(metadata, commands, blobs, retrier);
   }
 
   /**
@@ -306,9 +307,12 @@ public final class DeployService {
   public static final int DIGEST_CHECKS_IN_PARALLEL = 16;
 
   /**
-   * Points {@code alias} at an active deploy by compare-and-set (E2).
+   * Points {@code alias} at an active deploy by compare-and-set (E2). Every alias move (this,
+   * {@link #promoteAlias}, both {@code rollback}s) first checks that the target's marker and the
+   * files it lists are still in the blob store (one listing of the deploy's prefix).
    *
    * @throws AliasDriftException when {@code expect} does not match, with the current alias
+   * @throws DeployBytesMissingException when the target's marker or files are gone; nothing moved
    */
   public Alias promote(SiteId site, DeployId target, AliasName alias, AliasExpectation expect) {
     Objects.requireNonNull(target, "deployId");

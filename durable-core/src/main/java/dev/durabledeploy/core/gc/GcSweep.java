@@ -1,6 +1,7 @@
 package dev.durabledeploy.core.gc;
 
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.alias.ProjectedAliases;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
@@ -34,11 +35,12 @@ import org.slf4j.LoggerFactory;
  * debounced run in memory: a host that dies in the debounce window takes the run with it, and the
  * site would wait for its next change. The sweep bounds that wait to one sweep interval.
  *
- * <p>Which sites: those whose plan by the index alone, with every deploy counted as marked (the
- * most protection a marker can give), trashes something, or keeps a deploy only for its retention
- * and that deploy's marker is missing. That is exactly the sites {@code gc-site} would trash
- * something of, at the cost of a marker read only where the marker decides. Sites with nothing to
- * trash cost two index reads and no submission.
+ * <p>Which sites: those whose plan by the index and the alias projection objects, with every deploy
+ * counted as marked (the most protection a marker can give), trashes something, or keeps a deploy
+ * only for its retention and that deploy's marker is missing. That is the sites {@code gc-site}
+ * would trash something of (and, rarely, one whose deploy a projection protects as well), at the
+ * cost of a projection listing or a marker read only where they decide. Sites with nothing to trash
+ * cost two index reads and no submission.
  *
  * <p>Several hosts run the same cron. The sweep runs under the job lease {@value #JOB_KEY}, so
  * sweeps that fire together do not scan twice (the others report {@code ranElsewhere}); a sweep
@@ -161,7 +163,10 @@ public final class GcSweep {
     deploys.forEach(d -> all.add(d.id()));
     GcPlan mostProtected = planner.plan(site, deploys, aliases, all, now);
     if (!mostProtected.trash().isEmpty()) {
-      return true;
+      // The alias projections protect too; read them only for a site that has trash by its rows.
+      Set<DeployId> projected =
+          new HashSet<>(retrier.call(op, () -> ProjectedAliases.read(blobs, site)).targets());
+      return !planner.plan(site, deploys, aliases, all, projected, now).trash().isEmpty();
     }
     for (GcPlan.Keep keep : mostProtected.keeps()) {
       if (keep.reasons().equals(Set.of(KeepReason.RETENTION))

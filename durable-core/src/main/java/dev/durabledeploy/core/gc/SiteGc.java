@@ -1,6 +1,7 @@
 package dev.durabledeploy.core.gc;
 
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.alias.ProjectedAliases;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
@@ -158,6 +159,10 @@ public final class SiteGc {
         marked.add(d.id());
       }
     }
-    return planner.plan(site, deploys, aliases, marked, operations.clock().instant());
+    // What the bucket's alias projections point at is kept too: a serve plane reads those, and
+    // they can name a deploy no alias row targets (V1, KeepReason.PROJECTED).
+    Set<DeployId> projected =
+        new HashSet<>(retrier.call(op, () -> ProjectedAliases.read(blobs, site)).targets());
+    return planner.plan(site, deploys, aliases, marked, projected, operations.clock().instant());
   }
 }

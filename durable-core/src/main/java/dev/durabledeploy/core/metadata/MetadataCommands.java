@@ -72,6 +72,9 @@ public final class MetadataCommands {
   /** Audit action of {@link #moveAlias}. */
   public static final String ACTION_ALIAS_MOVE = "alias.move";
 
+  /** Audit action of {@link #restoreAlias}. */
+  public static final String ACTION_ALIAS_RESTORE = "alias.restore";
+
   /** Audit action of {@link #deleteAlias}. */
   public static final String ACTION_ALIAS_DELETE = "alias.delete";
 
@@ -133,22 +136,27 @@ public final class MetadataCommands {
     AliasRow next = new AliasRow(target, version, s.now());
     s.putAlias(name, next);
     if (previous != null && !previous.equals(target)) {
-      Deploy released = s.deploy(previous);
-      if (released != null) {
-        s.putDeploy(
-            new Deploy(
-                released.site(),
-                released.id(),
-                released.sha(),
-                released.state(),
-                released.createdAt(),
-                released.finalizedAt(),
-                s.now(),
-                released.restoredAt()));
-      }
+      release(s, previous);
     }
     s.emit(StandardEvents.aliasChanged(site, name, target, version, previous));
     return next;
+  }
+
+  /** Stamps {@code releasedAt = now} on a deploy an alias moved away from (V4). */
+  private static void release(SiteRows s, DeployId previous) {
+    Deploy released = s.deploy(previous);
+    if (released != null) {
+      s.putDeploy(
+          new Deploy(
+              released.site(),
+              released.id(),
+              released.sha(),
+              released.state(),
+              released.createdAt(),
+              released.finalizedAt(),
+              s.now(),
+              released.restoredAt()));
+    }
   }
 
   private static void checkExpectation(
@@ -433,6 +441,62 @@ public final class MetadataCommands {
               target.value());
           s.emit(StandardEvents.siteChanged(site, ACTION_ALIAS_MOVE));
           return moved.toAlias(site, alias);
+        });
+  }
+
+  /**
+   * Recreates an alias from its projection object in the blob store (backfill): {@code alias} is
+   * set to {@code target} at exactly {@code version} when its row is missing or older than {@code
+   * version} (a deleted row included). A row at {@code version} or above is left as it is, so an
+   * alias never moves backwards, and a restore run again changes nothing (V9). A row below the
+   * projection's version is moved forward because the projection is what serve planes serve, and a
+   * row that kept its lower version would have its next moves refused by the projection's version
+   * guard until it caught up. The previous target, if any, gets {@code releasedAt = now}. Events:
+   * alias.changed, site.changed.
+   *
+   * @return the alias as restored, or empty when the row was left alone
+   * @throws DeployNotFoundException when {@code target} is not a live deploy
+   * @throws DeployStateException when {@code target} is not finalized
+   * @throws InvalidInputException field {@code version} when it is below 1
+   */
+  public Optional<Alias> restoreAlias(
+      SiteId site, AliasName alias, DeployId target, long version, Actor actor) {
+    requireArgs(site, target, actor);
+    Objects.requireNonNull(alias, "alias");
+    if (version < 1) {
+      throw new InvalidInputException("version", "is " + version + "; alias versions start at 1");
+    }
+    return store.inSite(
+        ACTION_ALIAS_RESTORE,
+        site,
+        RowSelection.of(List.of(target), List.of()),
+        s -> {
+          AliasRow row = s.aliases().get(alias);
+          if (row != null && row.version() >= version) {
+            // The row is as new as the projection or newer: whatever the projection names, the
+            // row decides (a stale projection's target may be long gone).
+            return Optional.empty();
+          }
+          Deploy deploy = existing(s, site, target);
+          if (!deploy.isActive()) {
+            throw new DeployStateException(
+                site, target, deploy.state(), "only finalized deploys can be aliased");
+          }
+          DeployId previous = row == null ? null : row.target();
+          AliasRow restored = new AliasRow(target, version, s.now());
+          s.putAlias(alias, restored);
+          if (previous != null && !previous.equals(target)) {
+            release(s, previous);
+          }
+          s.emit(StandardEvents.aliasChanged(site, alias, target, version, previous));
+          s.audit(
+              actor,
+              ACTION_ALIAS_RESTORE,
+              "alias:" + alias.value(),
+              describe(previous),
+              target.value() + "@" + version);
+          s.emit(StandardEvents.siteChanged(site, ACTION_ALIAS_RESTORE));
+          return Optional.of(restored.toAlias(site, alias));
         });
   }
 

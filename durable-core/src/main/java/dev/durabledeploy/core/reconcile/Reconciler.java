@@ -86,7 +86,7 @@ public final class Reconciler {
     this.operations = operations;
     this.retrier = retrier;
     this.options = options;
-    this.backfill = new Backfill(metadata, blobs, operations, retrier);
+    this.backfill = new Backfill(store, blobs, operations, retrier, options.lockTimeout());
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
     this.actor = RECONCILER;
     this.lastCounts = new EnumMap<>(DriftKind.class);

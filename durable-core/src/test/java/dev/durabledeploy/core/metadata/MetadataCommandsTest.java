@@ -715,6 +715,54 @@ class MetadataCommandsTest extends StoreFixture {
       assertThat(metadata.adopt(SITE, deployId(1), sha(1), clock.instant(), ACTOR)).isEmpty();
       assertThat(rows.listAliases(SITE)).isEmpty();
     }
+
+    @Test
+    @DisplayName(
+        "restoreAlias writes the projection's version where the row is missing or older, and"
+            + " never moves an alias backwards (V9)")
+    void restoresAliases() {
+      unaliased(1);
+      unaliased(2);
+      drainEvents();
+      Alias restored = metadata.restoreAlias(SITE, PROD, deployId(1), 5, ACTOR).orElseThrow();
+      assertThat(restored.version()).isEqualTo(5);
+      List<OutboxEvent> events = drainEvents();
+      assertThat(events)
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.ALIAS_CHANGED, StandardEvents.SITE_CHANGED);
+      assertThat(events.get(0).payload())
+          .isEqualTo(StandardEvents.aliasChanged(SITE, PROD, deployId(1), 5, null).payload());
+
+      assertThat(metadata.restoreAlias(SITE, PROD, deployId(2), 5, ACTOR)).isEmpty();
+      assertThat(metadata.restoreAlias(SITE, PROD, deployId(2), 4, ACTOR)).isEmpty();
+      assertThat(drainEvents()).isEmpty();
+      assertThat(rows.findAlias(SITE, PROD).orElseThrow().target()).isEqualTo(deployId(1));
+
+      clock.advance(Duration.ofMinutes(1));
+      assertThat(metadata.restoreAlias(SITE, PROD, deployId(2), 6, ACTOR)).isPresent();
+      assertThat(rows.findDeploy(SITE, deployId(1)).orElseThrow().releasedAt())
+          .isEqualTo(clock.instant());
+      assertThat(rows.auditLog(SITE, 10))
+          .extracting(AuditEntry::action)
+          .filteredOn(MetadataCommands.ACTION_ALIAS_RESTORE::equals)
+          .as("one audit entry per restore that wrote")
+          .hasSize(2);
+    }
+
+    @Test
+    @DisplayName("restoreAlias refuses a target that is not a live finalized deploy, or version 0")
+    void restoreRefusals() {
+      assertThatThrownBy(() -> metadata.restoreAlias(SITE, PROD, deployId(1), 1, ACTOR))
+          .isInstanceOf(DeployNotFoundException.class);
+      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
+      assertThatThrownBy(() -> metadata.restoreAlias(SITE, PROD, deployId(2), 1, ACTOR))
+          .isInstanceOf(DeployStateException.class);
+      unaliased(3);
+      assertThatThrownBy(() -> metadata.restoreAlias(SITE, PROD, deployId(3), 0, ACTOR))
+          .isInstanceOfSatisfying(
+              InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("version"));
+      assertThat(rows.listAliases(SITE)).isEmpty();
+    }
   }
 
   @Nested

@@ -10,7 +10,9 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
+import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.gc.GcReport;
+import dev.durabledeploy.core.reconcile.Backfill;
 import dev.durabledeploy.core.reconcile.DriftReport;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -22,6 +24,7 @@ import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.exception.DeployBytesMissingException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.SiteStateException;
 import dev.durabledeploy.spi.metadata.Alias;
@@ -251,6 +254,118 @@ public abstract class DeployPlaneContract {
       assertThat(read(d, "index.html")).isEqualTo("v1");
       assertThat(blobs.stat(BlobLayout.deploy(SITE, d.id()).resolve("late.js"))).isEmpty();
       assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "backfill of a bucket another plane wrote restores its aliases, and the GC the adoption"
+          + " triggers keeps the deploy they serve")
+  void backfillRestoresAliases() {
+    // A bucket as another plane left it: three finalized deploys a month old, production
+    // projected at version 4 onto the oldest (a rollback), and no index at all.
+    List<DeployId> ids = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      DeployId id =
+          DeployId.forSha(
+              clock.instant().minus(Duration.ofDays(30)).plusSeconds(i),
+              String.format("%07x", i + 1));
+      byte[] page = bytes("<h1>v" + i + "</h1>");
+      blobs.put(
+          BlobLayout.deploy(SITE, id).resolve("index.html"),
+          new ByteArrayInputStream(page),
+          page.length,
+          BlobMetadata.ofType("text/html"));
+      byte[] marker =
+          Marker.of(
+                  SITE,
+                  id,
+                  null,
+                  clock.instant().minus(Duration.ofDays(30)),
+                  1,
+                  Map.of("index.html", new Marker.VerifiedFile(page.length, null, null)))
+              .toJson();
+      blobs.put(
+          BlobLayout.marker(SITE, id),
+          new ByteArrayInputStream(marker),
+          marker.length,
+          BlobMetadata.binary());
+      ids.add(id);
+    }
+    byte[] projection = bytes("{\"deployId\":\"" + ids.get(0) + "\",\"version\":4}");
+    blobs.put(
+        BlobLayout.alias(SITE, AliasName.PRODUCTION),
+        new ByteArrayInputStream(projection),
+        projection.length,
+        BlobMetadata.ofType("application/json"));
+
+    try (DurableDeploy plane = startPlane(options().keepLatest(1).build())) {
+      Backfill.Report report = plane.backfill().site(SITE);
+      assertThat(report.adopted()).isEqualTo(3);
+      assertThat(report.aliasesRestored()).isEqualTo(1);
+      assertThat(report.unrestoredAliases()).isEmpty();
+      DeployService service = plane.deploys();
+      assertThat(service.aliases(SITE))
+          .extracting(a -> a.name() + "@" + a.version() + "->" + a.target())
+          .containsExactly("production@4->" + ids.get(0));
+
+      plane.gc().run(SITE, false);
+      // The debounced gc-site the adoption triggered may have trashed it first: either way only
+      // the middle deploy goes; the served one and the newest stay.
+      await()
+          .atMost(CATCH_UP)
+          .untilAsserted(
+              () ->
+                  assertThat(service.trash(SITE))
+                      .extracting(Tombstone::deployId)
+                      .containsExactly(ids.get(1)));
+      assertThat(service.deploys(SITE))
+          .extracting(Deploy::id)
+          .containsExactly(ids.get(0), ids.get(2));
+      assertThat(plane.backfill().site(SITE).aliasesRestored()).as("a second backfill").isZero();
+
+      // The alias carries on from the projection's version, and the projection follows it.
+      service.promote(SITE, ids.get(2), AliasName.PRODUCTION, AliasExpectation.version(4));
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("5"));
+      assertThat(projected("deployId")).isEqualTo(ids.get(2).value());
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "promote and rollback to a deploy whose files or marker are gone are refused, naming what"
+          + " is missing, and the alias stays")
+  void aliasMovesRefuseMissingBytes() {
+    try (DurableDeploy plane = startPlane(options().build())) {
+      DeployService service = plane.deploys();
+      List<Deploy> released = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        Deploy d = service.init(SITE, null);
+        upload(service, d, "index.html", "v" + i);
+        upload(service, d, "app.js", "let v = " + i);
+        service.finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
+        released.add(d);
+        clock.advance(Duration.ofSeconds(1));
+      }
+      Deploy first = released.get(0);
+      blobs.delete(BlobLayout.deploy(SITE, first.id()).resolve("app.js"));
+      assertThatThrownBy(() -> service.rollback(SITE, AliasName.PRODUCTION))
+          .isInstanceOfSatisfying(
+              DeployBytesMissingException.class,
+              e -> assertThat(e.missing()).containsExactly("app.js"));
+
+      blobs.delete(BlobLayout.marker(SITE, first.id()));
+      assertThatThrownBy(
+              () ->
+                  service.promote(
+                      SITE, first.id(), AliasName.PRODUCTION, AliasExpectation.version(2)))
+          .isInstanceOfSatisfying(
+              DeployBytesMissingException.class,
+              e -> assertThat(e.missing()).containsExactly(BlobLayout.MARKER_NAME));
+
+      assertThat(service.aliases(SITE))
+          .extracting(a -> a.version() + "->" + a.target())
+          .containsExactly("2->" + released.get(1).id());
     }
   }
 
