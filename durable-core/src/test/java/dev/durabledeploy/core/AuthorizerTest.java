@@ -188,7 +188,9 @@ class AuthorizerTest extends CoreFixture {
             "sites().register",
             Actions.SITE_REGISTER,
             true,
-            (p, a, w) -> p.sites().as(a).register(SITE, SiteProfile.of("Site", "team:a"))),
+            // The profile the world's first deploy registered: a no-op once allowed.
+            (p, a, w) ->
+                p.sites().as(a).register(SITE, SiteProfile.of(SITE.value(), Actor.SYSTEM.value()))),
         new Mutation(
             "sites().update",
             Actions.SITE_UPDATE,

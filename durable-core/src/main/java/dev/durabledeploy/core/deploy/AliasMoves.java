@@ -110,6 +110,8 @@ final class AliasMoves {
       DeployId target,
       AliasExpectation expect,
       Actor actor) {
+    // A trashed site's bytes are in its trash: refused as trashed, not as a deploy that lost them.
+    retrier.run(op, () -> commands.requireActiveSite(site, "an alias move"));
     requireBytes(op, site, target);
     return retrier.call(op, () -> commands.moveAlias(site, alias, target, expect, actor));
   }
