@@ -9,6 +9,7 @@ import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.deploy.UploadConflictException;
+import dev.durabledeploy.core.site.SiteRegistry;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -30,11 +31,16 @@ import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.exception.RemoteCallException;
 import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.SiteNotFoundException;
+import dev.durabledeploy.spi.exception.SiteStateException;
 import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteProfile;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.io.IOException;
 import java.io.InputStream;
@@ -64,6 +70,12 @@ import org.slf4j.LoggerFactory;
  * DELETE /sites/{site}/deploys/{id}                                         → 200 {"expiresAt"}
  * POST   /sites/{site}/deploys/{id}/restore                                 → 200
  * GET    /sites/{site}/deploys | aliases | trash
+ * GET    /sites?after=&amp;limit=                      → 200 {"sites": [], "next"}
+ * POST   /sites/{site}                               {"displayName", "owner", "labels"} → 201
+ * PUT    /sites/{site}                               same body, If-Match: version → 200 | 409
+ * GET    /sites/{site}                                                      → 200 | 404
+ * DELETE /sites/{site}                               trash it → 200 {"restorableUntil"}
+ * POST   /sites/{site}/restore                                              → 200 | 409 | 404
  * GET    /events                                      server-sent lifecycle events
  * </pre>
  *
@@ -147,6 +159,17 @@ public final class DeployServer implements AutoCloseable {
     List<String> p = segments(x.getRequestURI().getRawPath());
     if (p.size() == 1 && p.get(0).equals("events") && method.equals("GET")) {
       events(x);
+      return;
+    }
+    if (p.size() == 1 && p.get(0).equals("sites") && method.equals("GET")) {
+      listSites(x);
+      return;
+    }
+    if (p.size() >= 2
+        && p.size() <= 3
+        && p.get(0).equals("sites")
+        && (p.size() == 2 || p.get(2).equals("restore"))) {
+      site(x, method, SiteId.of(p.get(1)), p.size() == 3, actor);
       return;
     }
     if (p.size() < 3 || !p.get(0).equals("sites")) {
@@ -247,6 +270,114 @@ public final class DeployServer implements AutoCloseable {
       return;
     }
     throw new HttpError(404, "no such resource");
+  }
+
+  /** {@code GET /sites?after=&limit=}: one page of site records. */
+  private void listSites(HttpExchange x) throws IOException {
+    String after = null;
+    int limit = 100;
+    String query = x.getRequestURI().getRawQuery();
+    if (query != null) {
+      for (String pair : query.split("&")) {
+        String[] kv = pair.split("=", 2);
+        String value = kv.length > 1 ? URLDecoder.decode(kv[1], StandardCharsets.UTF_8) : "";
+        if (kv[0].equals("after") && !value.isEmpty()) {
+          after = value;
+        } else if (kv[0].equals("limit")) {
+          try {
+            limit = Integer.parseInt(value);
+          } catch (NumberFormatException e) {
+            throw new InvalidInputException("limit", "must be a number from 1 to 1000");
+          }
+        }
+      }
+    }
+    SiteRegistry.Page page = plane.sites().list(after == null ? null : SiteId.of(after), limit);
+    ObjectNode out = JSON.createObjectNode();
+    var items = out.putArray("sites");
+    page.items().forEach(r -> items.add(site(r)));
+    out.put("next", page.next() == null ? null : page.next().value());
+    send(x, 200, out);
+  }
+
+  /**
+   * {@code /sites/{site}}: GET the record, POST to register it, PUT to update its profile ({@code
+   * If-Match}: the record version), DELETE to trash it; {@code POST /sites/{site}/restore} to
+   * restore it.
+   */
+  private void site(HttpExchange x, String method, SiteId site, boolean restore, Actor actor)
+      throws IOException {
+    var sites = plane.sites().as(actor);
+    if (restore) {
+      if (!method.equals("POST")) {
+        throw new HttpError(405, "method not allowed");
+      }
+      send(x, 200, site(sites.restore(site)));
+      return;
+    }
+    switch (method) {
+      case "GET" ->
+          send(
+              x,
+              200,
+              site(
+                  sites
+                      .find(site)
+                      .orElseThrow(
+                          () -> new HttpError(404, "site '" + site + "' is not registered"))));
+      case "POST" -> send(x, 201, site(sites.register(site, profile(body(x)))));
+      case "PUT" -> {
+        long version = 0;
+        String ifMatch = x.getRequestHeaders().getFirst("If-Match");
+        if (ifMatch != null) {
+          try {
+            version = Long.parseLong(ifMatch.replace("\"", "").trim());
+          } catch (NumberFormatException e) {
+            throw new InvalidInputException("If-Match", "must be a site record version number");
+          }
+        }
+        send(x, 200, site(sites.update(site, profile(body(x)), version)));
+      }
+      case "DELETE" -> {
+        SiteDeletion d = sites.delete(site);
+        ObjectNode out =
+            JSON.createObjectNode()
+                .put("site", site.value())
+                .put("deploys", d.deploys())
+                .put("aliases", d.aliases())
+                .put("tombstones", d.tombstones());
+        out.put(
+            "restorableUntil", d.restorableUntil() == null ? null : d.restorableUntil().toString());
+        send(x, 200, out);
+      }
+      default -> throw new HttpError(405, "method not allowed");
+    }
+  }
+
+  private static SiteProfile profile(JsonNode body) {
+    java.util.Map<String, String> labels = new java.util.TreeMap<>();
+    body.path("labels")
+        .fields()
+        .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+    return new SiteProfile(
+        body.hasNonNull("displayName") ? body.get("displayName").asText() : null,
+        body.hasNonNull("owner") ? body.get("owner").asText() : null,
+        labels);
+  }
+
+  private static ObjectNode site(Site r) {
+    ObjectNode out =
+        JSON.createObjectNode()
+            .put("site", r.id().value())
+            .put("displayName", r.profile().displayName())
+            .put("owner", r.profile().owner())
+            .put("state", r.state().name())
+            .put("version", r.version())
+            .put("createdAt", r.createdAt().toString())
+            .put("updatedAt", r.updatedAt().toString());
+    out.set("labels", JSON.valueToTree(r.profile().labels()));
+    out.put("purgeAfter", r.purgeAfter() == null ? null : r.purgeAfter().toString());
+    return out;
   }
 
   /** Server-sent events of every operation, until the client goes away. */
@@ -401,7 +532,7 @@ public final class DeployServer implements AutoCloseable {
     } else if (e instanceof InvalidInputException i) {
       status = 400;
       body.put("field", i.field());
-    } else if (e instanceof DeployNotFoundException) {
+    } else if (e instanceof DeployNotFoundException || e instanceof SiteNotFoundException) {
       status = 404;
     } else if (e instanceof AliasDriftException d) {
       status = 409;
@@ -409,6 +540,7 @@ public final class DeployServer implements AutoCloseable {
     } else if (e instanceof DeployAliasedException
         || e instanceof DeployBytesMissingException
         || e instanceof DeployStateException
+        || e instanceof SiteStateException
         || e instanceof UploadConflictException) {
       status = 409;
     } else if (e instanceof TombstoneExpiredException) {

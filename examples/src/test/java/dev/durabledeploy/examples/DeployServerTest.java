@@ -156,6 +156,64 @@ class DeployServerTest {
   }
 
   @Test
+  @DisplayName("sites: register, read, list, update by version, delete restorably, restore")
+  void sites() throws Exception {
+    HttpResponse<String> registered =
+        send(
+            "POST",
+            "/sites/site-a",
+            "{\"displayName\":\"Docs\",\"owner\":\"team:docs\",\"labels\":{\"env\":\"prod\"}}");
+    assertThat(registered.statusCode()).isEqualTo(201);
+    assertThat(json(registered).get("state").asText()).isEqualTo("ACTIVE");
+    assertThat(json(registered).get("labels").get("env").asText()).isEqualTo("prod");
+    assertThat(json(send("GET", "/sites/site-a", null)).get("version").asLong()).isEqualTo(1);
+    assertThat(send("GET", "/sites/nobody", null).statusCode()).isEqualTo(404);
+    String live = publish("production", "<h1>1</h1>");
+
+    HttpResponse<String> stale =
+        send("PUT", "/sites/site-a", "{\"displayName\":\"X\",\"owner\":\"t\"}", "If-Match", "7");
+    assertThat(stale.statusCode()).isEqualTo(409);
+    assertThat(json(stale).get("error").asText()).contains("not the expected 7");
+    HttpResponse<String> updated =
+        send(
+            "PUT",
+            "/sites/site-a",
+            "{\"displayName\":\"Docs 2\",\"owner\":\"t\"}",
+            "If-Match",
+            "1");
+    assertThat(updated.statusCode()).isEqualTo(200);
+    assertThat(json(updated).get("version").asLong()).isEqualTo(2);
+    HttpResponse<String> bad =
+        send("POST", "/sites/site-b", "{\"displayName\":\"\",\"owner\":\"t\"}");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(json(bad).get("field").asText()).isEqualTo("displayName");
+
+    JsonNode page = json(send("GET", "/sites?limit=10", null));
+    assertThat(page.get("sites")).hasSize(1);
+    assertThat(page.get("next").isNull()).isTrue();
+
+    HttpResponse<String> deleted = send("DELETE", "/sites/site-a", null);
+    assertThat(deleted.statusCode()).isEqualTo(200);
+    assertThat(json(deleted).get("restorableUntil").asText()).isNotEmpty();
+    assertThat(json(send("GET", "/sites/site-a", null)).get("state").asText()).isEqualTo("TRASHED");
+    HttpResponse<String> refused = send("POST", "/sites/site-a/deploys", "{}");
+    assertThat(refused.statusCode()).isEqualTo(409);
+    assertThat(json(refused).get("error").asText()).contains("restoreSite");
+    assertThat(sendRaw("POST", "/sites/site-a/restore", null).statusCode()).isEqualTo(401);
+    assertThat(
+            sendRaw("POST", "/sites/site-a/restore", null, "Authorization", "Bearer " + BOB_TOKEN)
+                .statusCode())
+        .isEqualTo(403);
+
+    HttpResponse<String> restored = send("POST", "/sites/site-a/restore", null);
+    assertThat(restored.statusCode()).isEqualTo(200);
+    assertThat(json(restored).get("state").asText()).isEqualTo("ACTIVE");
+    assertThat(json(send("GET", "/sites/site-a/aliases", null)).get(0).get("deployId").asText())
+        .isEqualTo(live);
+    assertThat(send("GET", "/sites/site-a/restore", null).statusCode()).isEqualTo(405);
+  }
+
+  @Test
   @DisplayName(
       "errors map to 400 with the field, 404, 409 with the current alias, 410, 423 and 503")
   void errorMapping() throws Exception {

@@ -221,8 +221,7 @@ final class Invariants {
     blobs.listAll(BlobLayout.site(site)).forEach(i -> live.add(i.key().value()));
     expect(live.isEmpty(), site, "a trashed site with live bytes " + live);
     for (Deploy d : metadata.listDeploys(site)) {
-      expect(
-          d.isActive(), site, "a trashed site kept the " + d.state() + " deploy " + d.id());
+      expect(d.isActive(), site, "a trashed site kept the " + d.state() + " deploy " + d.id());
       expect(
           blobs
               .stat(

@@ -319,7 +319,10 @@ final class Workload {
           plane
               .sites()
               .as(actor)
-              .register(site, dev.durabledeploy.spi.metadata.SiteProfile.of("Site " + site, "team:" + (pick % 2)));
+              .register(
+                  site,
+                  dev.durabledeploy.spi.metadata.SiteProfile.of(
+                      "Site " + site, "team:" + (pick % 2)));
       default -> throw new IllegalStateException(name);
     }
   }
@@ -638,10 +641,7 @@ final class Workload {
     inspect.listAll(BlobLayout.siteTrash(site)).forEach(i -> left.add(i.key().value()));
     boolean trashedAgain =
         metadata.auditLog(site, 200).stream()
-            .anyMatch(
-                a ->
-                    a.id() > mark
-                        && a.action().equals(MetadataCommands.ACTION_TRASH_SITE));
+            .anyMatch(a -> a.id() > mark && a.action().equals(MetadataCommands.ACTION_TRASH_SITE));
     if (trashedAgain || isTrashed(site)) {
       count("restore-site.unchecked.trashed-again");
       return;
