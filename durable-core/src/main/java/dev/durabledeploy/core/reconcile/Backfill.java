@@ -11,6 +11,7 @@ import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import java.util.List;
@@ -74,7 +75,8 @@ public final class Backfill {
         });
   }
 
-  private Report backfill(Operation op, SiteId site) {
+  /** Backfills one site within {@code op} (the reconciler's, under the site lock). */
+  Report backfill(Operation op, SiteId site) {
     if (sitePurge.pending(op, site)) {
       // A purge that has deleted the rows and not yet the bytes: adopting them would bring back a
       // site someone asked to remove. Whoever finishes the purge removes the bytes.
@@ -123,7 +125,15 @@ public final class Backfill {
   }
 
   private Marker readMarker(Operation op, SiteId site, DeployId id) {
-    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
+    return readMarker(op, site, id, BlobLayout.marker(site, id));
+  }
+
+  /**
+   * The marker at {@code key} (a deploy's, or one moved to trash with its bytes) when it is
+   * readable and names this site and deploy, else {@code null}.
+   */
+  Marker readMarker(Operation op, SiteId site, DeployId id, BlobKey key) {
+    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(key));
     if (content.isEmpty()) {
       return null;
     }

@@ -7,7 +7,10 @@ public enum DriftKind {
    * finishing the purge, which also settles every other drift of the site.
    */
   PURGE_UNFINISHED,
-  /** Bytes under {@code deploys/<id>/} without a marker, row or tombstone: an abandoned upload. */
+  /**
+   * Bytes under {@code deploys/<id>/} without a marker, row or tombstone: an abandoned upload. Past
+   * grace, apply moves them to trash under a tombstone of a PENDING deploy, restorable as one.
+   */
   BYTES_WITHOUT_ROW,
   /** A marked (finalized) prefix the index does not know: adopt it. */
   MARKED_PREFIX_UNKNOWN,
@@ -15,7 +18,11 @@ public enum DriftKind {
   ROW_WITHOUT_BYTES,
   /** A tombstone of a finalized deploy whose trash bytes are gone. */
   TOMBSTONE_WITHOUT_TRASH,
-  /** Trash bytes without a tombstone. */
+  /**
+   * Trash bytes without a tombstone. Past grace, apply gives them a tombstone (of the ACTIVE deploy
+   * their marker describes, else of a PENDING one), so they are restorable within the recovery
+   * window and purged after it, like any deleted deploy.
+   */
   TRASH_WITHOUT_TOMBSTONE,
   /** A tombstone whose bytes are (still, or again) under {@code deploys/}: a crashed delete. */
   TOMBSTONE_WITH_LIVE_BYTES,
@@ -53,5 +60,31 @@ public enum DriftKind {
    * key rendered safely; never repaired on its own, but it moves and goes with the prefix it lies
    * in (a deploy trashed, restored or purged, a site purged).
    */
-  FOREIGN_KEY
+  FOREIGN_KEY,
+  /**
+   * A site with no row in the index (no deploy, tombstone or alias) whose bucket holds marked
+   * deploy prefixes: a lost or new index (subject: the site). Adopted on apply by {@link Backfill},
+   * as {@code plane.backfill().site(site)} would; each prefix is also reported as {@link
+   * #MARKED_PREFIX_UNKNOWN}.
+   */
+  SITE_NOT_INDEXED,
+  /**
+   * An alias row without its projection object {@code <site>/aliases/<alias>.json}, once no {@code
+   * alias.changed} event can still be on its way to project it (subject {@code alias:<name>}).
+   * Re-projected on apply, by {@code AliasProjection}.
+   */
+  ALIAS_PROJECTION_MISSING,
+  /**
+   * An alias projection that disagrees with its row: an older version once no event can still be on
+   * its way, or another target (or a deletion) at the row's version or a newer one at once.
+   * Re-projected on apply, by {@code AliasProjection}.
+   */
+  ALIAS_PROJECTION_STALE,
+  /**
+   * A projection object that names a target for an alias without a row, once no event can still be
+   * on its way and the object is older than the grace period. On apply the deletion is projected
+   * (as {@code AliasProjection} projects every deleted alias), within the blast cap: it stops a
+   * serve plane from serving an alias the index does not have.
+   */
+  ALIAS_PROJECTION_ORPHAN
 }

@@ -1,6 +1,8 @@
 package dev.durabledeploy.core.reconcile;
 
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.alias.AliasProjection;
+import dev.durabledeploy.core.alias.AliasProjection.Projected;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.events.Operations;
@@ -9,6 +11,7 @@ import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
@@ -23,6 +26,7 @@ import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Tombstone;
+import dev.durabledeploy.spi.outbox.OutboxStats;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Instant;
@@ -32,6 +36,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -44,7 +49,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * rows whose bytes are gone) only for subjects older than the grace period and at most {@code
  * blastCap} of them. It refuses to repair anything when the bucket lists nothing for a site the
  * index says has deploys: a listing fault must never wipe a site. Aliases are never moved: drift on
- * them is reported.
+ * them is reported. Their projections are the index's to dictate: one that is missing or disagrees
+ * with its row is projected again, by {@link AliasProjection}.
+ *
+ * <p>No repair deletes bytes outright: abandoned uploads and trash without a tombstone get a
+ * tombstone (through {@link MetadataCommands#tombstoneOrphan}) and sit in trash, restorable with
+ * {@code deploys().restore(site, id)}, until the tombstone purge removes them after the recovery
+ * window. A site only the bucket knows is adopted by {@link Backfill}.
  *
  * <p>Workflow {@code drift-detect} (cron) reconciles every site report-only, including sites that
  * only the bucket still knows (a purged site where a late upload left bytes), and publishes the
@@ -64,6 +75,7 @@ public final class Reconciler {
   private final DeployOptions options;
   private final Backfill backfill;
   private final SitePurge sitePurge;
+  private final AliasProjection projection;
   private final Map<DriftKind, AtomicInteger> lastCounts = new EnumMap<>(DriftKind.class);
 
   public Reconciler(
@@ -82,6 +94,7 @@ public final class Reconciler {
     this.options = options;
     this.backfill = new Backfill(metadata, blobs, operations, retrier);
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
+    this.projection = new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     for (DriftKind kind : DriftKind.values()) {
       AtomicInteger count = new AtomicInteger();
       lastCounts.put(kind, count);
@@ -141,6 +154,7 @@ public final class Reconciler {
       Map<DeployId, Deploy> rows,
       Map<DeployId, Tombstone> tombstones,
       List<Alias> aliases,
+      Map<AliasName, Projected> projections,
       List<Drift> drifts) {
 
     DriftReport report(List<Drift> repaired, List<Drift> deferred, String refusal) {
@@ -160,10 +174,25 @@ public final class Reconciler {
     List<Alias> aliases = retrier.call(op, () -> metadata.listAliases(site));
 
     List<Drift> drifts = new ArrayList<>();
-    if (sitePurge.pending(op, site)) {
+    boolean purgePending = sitePurge.pending(op, site);
+    if (purgePending) {
       drifts.add(
           new Drift(
               DriftKind.PURGE_UNFINISHED, site.value(), "purgeSite started and did not finish"));
+    }
+    long markedPrefixes = bucket.deploys().values().stream().filter(Boolean::booleanValue).count();
+    if (!purgePending
+        && markedPrefixes > 0
+        && rows.isEmpty()
+        && tombstones.isEmpty()
+        && aliases.isEmpty()) {
+      drifts.add(
+          new Drift(
+              DriftKind.SITE_NOT_INDEXED,
+              site.value(),
+              "no row in the index; the bucket holds "
+                  + markedPrefixes
+                  + " marked deploy prefix(es) to adopt"));
     }
     bucket
         .deploys()
@@ -254,6 +283,18 @@ public final class Reconciler {
                     + (tombstones.containsKey(alias.target()) ? " (deleted)" : " (missing)")));
       }
     }
+    Map<AliasName, Projected> projections = new TreeMap<>();
+    bucket
+        .aliases()
+        .keySet()
+        .forEach(
+            name ->
+                retrier
+                    .call(op, () -> projection.read(site, name))
+                    .ifPresent(p -> projections.put(name, p)));
+    if (!purgePending) {
+      checkProjections(op, now, bucket, aliases, projections, drifts);
+    }
     bucket
         .unrecognized()
         .forEach(p -> drifts.add(new Drift(DriftKind.UNRECOGNIZED_PREFIX, p, "not a deploy id")));
@@ -269,7 +310,79 @@ public final class Reconciler {
                             + f.size()
                             + " bytes); its key "
                             + f.reason())));
-    return new Scan(site, now, bucket, rows, tombstones, aliases, drifts);
+    return new Scan(site, now, bucket, rows, tombstones, aliases, projections, drifts);
+  }
+
+  /**
+   * Compares each alias row with its projection object. A projection may lag its row while the
+   * row's {@code alias.changed} event is on its way (the outbox holds an event as old as the row's
+   * change) and for at most the grace period; after that, or at once where no lag explains it
+   * (another target at the row's version or a newer one), the disagreement is drift.
+   */
+  private void checkProjections(
+      Operation op,
+      Instant now,
+      BucketView bucket,
+      List<Alias> aliases,
+      Map<AliasName, Projected> projections,
+      List<Drift> drifts) {
+    if (aliases.isEmpty() && projections.isEmpty()) {
+      return;
+    }
+    OutboxStats outbox = retrier.call(op, () -> store.outbox().stats());
+    Instant oldestPending = outbox.undelivered() == 0 ? null : outbox.oldestUndeliveredAt();
+    for (Alias alias : aliases) {
+      Projected seen = projections.get(alias.name());
+      Instant changed = alias.updatedAt();
+      boolean settled =
+          oldestPending == null
+              || oldestPending.isAfter(changed)
+              || !now.isBefore(changed.plus(options.grace()));
+      String row = "the row targets " + alias.target() + " at version " + alias.version();
+      String subject = "alias:" + alias.name();
+      if (seen == null) {
+        if (settled) {
+          drifts.add(
+              new Drift(
+                  DriftKind.ALIAS_PROJECTION_MISSING, subject, row + "; no projection object"));
+        }
+        continue;
+      }
+      boolean sameTarget = alias.target().equals(seen.target());
+      boolean unexplained =
+          seen.target() != null && !sameTarget && seen.version() >= alias.version();
+      if (unexplained || (settled && (!sameTarget || seen.version() < alias.version()))) {
+        drifts.add(
+            new Drift(
+                DriftKind.ALIAS_PROJECTION_STALE,
+                subject,
+                row
+                    + "; the projection "
+                    + (seen.target() == null ? "a deletion" : seen.target())
+                    + " at version "
+                    + seen.version()));
+      }
+    }
+    java.util.Set<AliasName> rowNames = new java.util.HashSet<>();
+    aliases.forEach(a -> rowNames.add(a.name()));
+    projections.forEach(
+        (name, seen) -> {
+          if (seen.target() == null || rowNames.contains(name)) {
+            return; // a deleted alias stays projected as a deletion
+          }
+          Instant written = bucket.aliases().get(name).lastModified();
+          if (oldestPending == null || !now.isBefore(written.plus(options.grace()))) {
+            drifts.add(
+                new Drift(
+                    DriftKind.ALIAS_PROJECTION_ORPHAN,
+                    "alias:" + name,
+                    "the projection targets "
+                        + seen.target()
+                        + " at version "
+                        + seen.version()
+                        + "; no alias row"));
+          }
+        });
   }
 
   /**
@@ -394,6 +507,21 @@ public final class Reconciler {
     }
     List<Drift> repaired = new ArrayList<>();
     List<Drift> deferred = new ArrayList<>();
+    Scan found = scan;
+    Optional<Drift> notIndexed =
+        scan.drifts().stream().filter(d -> d.kind() == DriftKind.SITE_NOT_INDEXED).findFirst();
+    if (notIndexed.isPresent()) {
+      // Adopt the whole site the way a host's backfill would (one code path for it), then repair
+      // what is left on a fresh read: the prefixes it adopted are settled, whatever else it leaves
+      // (an unreadable marker, an orphan projection) is drift of an indexed site.
+      backfill.backfill(op, site);
+      repaired.add(notIndexed.get());
+      scan = scan(op, site);
+      List<Drift> left = scan.drifts();
+      found.drifts().stream()
+          .filter(d -> d.kind() != DriftKind.SITE_NOT_INDEXED && !left.contains(d))
+          .forEach(repaired::add);
+    }
     int destructive = 0;
     for (Drift drift : scan.drifts()) {
       if (drift.kind() == DriftKind.FILE_ADDED_AFTER_FINALIZE) {
@@ -418,6 +546,23 @@ public final class Reconciler {
       boolean pastGrace =
           id.isPresent() && !scan.at().isBefore(id.get().createdAt().plus(options.grace()));
       switch (drift.kind()) {
+        case SITE_NOT_INDEXED -> deferred.add(drift); // backfill adopted nothing: a human decides
+        case ALIAS_PROJECTION_MISSING, ALIAS_PROJECTION_STALE, ALIAS_PROJECTION_ORPHAN -> {
+          AliasName name = AliasName.of(drift.subject().substring("alias:".length()));
+          Projected seen = scan.projections().get(name);
+          if (drift.kind() == DriftKind.ALIAS_PROJECTION_ORPHAN) {
+            // Projecting the deletion takes the alias away from a serve plane: destructive.
+            Instant written = scan.bucket().aliases().get(name).lastModified();
+            if (scan.at().isBefore(written.plus(options.grace()))
+                || destructive >= options.blastCap()) {
+              deferred.add(drift);
+              continue;
+            }
+            destructive++;
+          }
+          Optional<Boolean> wrote = retrier.call(op, () -> projection.repair(site, name, seen));
+          (wrote.isPresent() ? repaired : deferred).add(drift);
+        }
         case MARKED_PREFIX_UNKNOWN -> {
           if (backfill.adopt(op, site, id.get())) {
             repaired.add(drift);
@@ -475,15 +620,42 @@ public final class Reconciler {
         }
       }
     }
-    return scan.report(repaired, deferred, null);
+    return found.report(repaired, deferred, null);
   }
 
   private void destroy(Operation op, SiteId site, DriftKind kind, DeployId id) {
     switch (kind) {
-      case BYTES_WITHOUT_ROW ->
-          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.deploy(site, id), op.fence()));
-      case TRASH_WITHOUT_TOMBSTONE ->
-          retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site, id), op.fence()));
+      case BYTES_WITHOUT_ROW -> {
+        // Not deleted: trashed like a deleted deploy, record first and bytes second (V6), so a
+        // wrong guess is restorable until the tombstone purge. Without a marker nothing says the
+        // bytes were verified: the tombstone is of a PENDING deploy (finalize verifies it again).
+        retrier.call(
+            op,
+            () ->
+                commands.tombstoneOrphan(
+                    site, id, null, null, options.recoveryWindow(), RECONCILER));
+        retrier.run(
+            op,
+            () ->
+                blobs.movePrefix(
+                    BlobLayout.deploy(site, id), BlobLayout.trash(site, id), op.fence()));
+      }
+      case TRASH_WITHOUT_TOMBSTONE -> {
+        // The bytes are in trash already: a tombstone makes them restorable, and purged on time.
+        Marker marker =
+            backfill.readMarker(
+                op, site, id, BlobLayout.trash(site, id).resolve(BlobLayout.MARKER_NAME));
+        retrier.call(
+            op,
+            () ->
+                commands.tombstoneOrphan(
+                    site,
+                    id,
+                    marker == null ? null : marker.sha(),
+                    marker == null ? null : marker.finalizedAt(),
+                    options.recoveryWindow(),
+                    RECONCILER));
+      }
       case TOMBSTONE_WITHOUT_TRASH ->
           retrier.run(op, () -> commands.purgeTombstone(site, id, RECONCILER));
       case ROW_WITHOUT_BYTES -> {
