@@ -119,15 +119,16 @@ public final class AliasProjection implements WorkflowHandler {
 
   /**
    * Projects the alias row as it is now, for the reconciler, which holds the site lock and has
-   * judged {@code seen} (what the object said when it looked) wrong: an object still saying {@code
-   * seen} is overwritten even where the version guard would keep it (another target at the row's
-   * version or a newer one cannot be a projection of the row). An alias without a row is projected
-   * as deleted at {@code seen}'s version plus one. Anything else goes as in the workflow.
+   * judged {@code seen} (what the object said when it looked, or {@code null} for no object) wrong:
+   * an object still saying {@code seen} is overwritten even where the version guard would keep it
+   * (another target at the row's version or a newer one cannot be a projection of the row). An
+   * alias without a live row is projected as deleted at {@code deletedVersion}, the version its
+   * deleted row holds. Anything else goes as in the workflow.
    *
    * @return whether it wrote; empty when the site has no rows at all (nothing written)
    */
-  public Optional<Boolean> repair(SiteId site, AliasName alias, Projected seen) {
-    long deletedVersion = seen == null ? 1 : Math.max(1, seen.version() + 1);
+  public Optional<Boolean> repair(
+      SiteId site, AliasName alias, Projected seen, long deletedVersion) {
     return project(site, alias, deletedVersion, seen);
   }
 

@@ -468,6 +468,30 @@ public final class MetadataCommands {
   }
 
   /**
+   * The version each deleted alias of the site was deleted at (a deleted alias keeps its row, so
+   * its version keeps counting). Changes nothing. The reconciler tells by it a projection the index
+   * deleted from one only the projection still records (a lost index).
+   */
+  public java.util.Map<AliasName, Long> deletedAliases(SiteId site) {
+    Objects.requireNonNull(site, "site");
+    return store.inSite(
+        "alias.read-deleted",
+        site,
+        RowSelection.of(List.of(), List.of()),
+        s -> {
+          java.util.Map<AliasName, Long> deleted = new java.util.TreeMap<>();
+          s.aliases()
+              .forEach(
+                  (name, row) -> {
+                    if (row.target() == null) {
+                      deleted.put(name, row.version());
+                    }
+                  });
+          return deleted;
+        });
+  }
+
+  /**
    * Records bytes the index has no row of (an abandoned upload, trash left without its tombstone)
    * as a deleted deploy: a tombstone expiring at {@code now + recoveryWindow}, so the repair that
    * trashes them leaves them restorable, as a deploy, within the window, and the tombstone purge

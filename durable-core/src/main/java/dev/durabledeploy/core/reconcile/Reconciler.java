@@ -155,6 +155,7 @@ public final class Reconciler {
       Map<DeployId, Tombstone> tombstones,
       List<Alias> aliases,
       Map<AliasName, Projected> projections,
+      Map<AliasName, Long> deletedAliases,
       List<Drift> drifts) {
 
     DriftReport report(List<Drift> repaired, List<Drift> deferred, String refusal) {
@@ -292,8 +293,9 @@ public final class Reconciler {
                 retrier
                     .call(op, () -> projection.read(site, name))
                     .ifPresent(p -> projections.put(name, p)));
+    Map<AliasName, Long> deletedAliases = new TreeMap<>();
     if (!purgePending) {
-      checkProjections(op, now, bucket, aliases, projections, drifts);
+      checkProjections(op, site, now, bucket, aliases, projections, deletedAliases, drifts);
     }
     bucket
         .unrecognized()
@@ -310,21 +312,26 @@ public final class Reconciler {
                             + f.size()
                             + " bytes); its key "
                             + f.reason())));
-    return new Scan(site, now, bucket, rows, tombstones, aliases, projections, drifts);
+    return new Scan(
+        site, now, bucket, rows, tombstones, aliases, projections, deletedAliases, drifts);
   }
 
   /**
    * Compares each alias row with its projection object. A projection may lag its row while the
    * row's {@code alias.changed} event is on its way (the outbox holds an event as old as the row's
    * change) and for at most the grace period; after that, or at once where no lag explains it
-   * (another target at the row's version or a newer one), the disagreement is drift.
+   * (another target at the row's version or a newer one), the disagreement is drift. A projection
+   * naming a target for an alias without a live row is an orphan; {@code deletedAliases} gets the
+   * deleted rows' versions, which tell one the index deleted from one only the projection records.
    */
   private void checkProjections(
       Operation op,
+      SiteId site,
       Instant now,
       BucketView bucket,
       List<Alias> aliases,
       Map<AliasName, Projected> projections,
+      Map<AliasName, Long> deletedAliases,
       List<Drift> drifts) {
     if (aliases.isEmpty() && projections.isEmpty()) {
       return;
@@ -365,6 +372,12 @@ public final class Reconciler {
     }
     java.util.Set<AliasName> rowNames = new java.util.HashSet<>();
     aliases.forEach(a -> rowNames.add(a.name()));
+    boolean orphans =
+        projections.entrySet().stream()
+            .anyMatch(e -> e.getValue().target() != null && !rowNames.contains(e.getKey()));
+    if (orphans) {
+      deletedAliases.putAll(retrier.call(op, () -> commands.deletedAliases(site)));
+    }
     projections.forEach(
         (name, seen) -> {
           if (seen.target() == null || rowNames.contains(name)) {
@@ -372,6 +385,7 @@ public final class Reconciler {
           }
           Instant written = bucket.aliases().get(name).lastModified();
           if (oldestPending == null || !now.isBefore(written.plus(options.grace()))) {
+            Long deletedAt = deletedAliases.get(name);
             drifts.add(
                 new Drift(
                     DriftKind.ALIAS_PROJECTION_ORPHAN,
@@ -380,7 +394,9 @@ public final class Reconciler {
                         + seen.target()
                         + " at version "
                         + seen.version()
-                        + "; no alias row"));
+                        + (deletedAt == null
+                            ? "; no alias row ever, the projection is its only record"
+                            : "; the alias was deleted at version " + deletedAt)));
           }
         });
   }
@@ -550,17 +566,23 @@ public final class Reconciler {
         case ALIAS_PROJECTION_MISSING, ALIAS_PROJECTION_STALE, ALIAS_PROJECTION_ORPHAN -> {
           AliasName name = AliasName.of(drift.subject().substring("alias:".length()));
           Projected seen = scan.projections().get(name);
+          Long deletedAt = scan.deletedAliases().get(name);
           if (drift.kind() == DriftKind.ALIAS_PROJECTION_ORPHAN) {
-            // Projecting the deletion takes the alias away from a serve plane: destructive.
+            // Projecting the deletion takes the alias away from a serve plane: destructive. And
+            // only where the index deleted the alias: with no row ever (a lost index adopted from
+            // its bucket) the projection is the one record of the alias, a human's to restore.
             Instant written = scan.bucket().aliases().get(name).lastModified();
-            if (scan.at().isBefore(written.plus(options.grace()))
+            if (deletedAt == null
+                || scan.at().isBefore(written.plus(options.grace()))
                 || destructive >= options.blastCap()) {
               deferred.add(drift);
               continue;
             }
             destructive++;
           }
-          Optional<Boolean> wrote = retrier.call(op, () -> projection.repair(site, name, seen));
+          long deletion = deletedAt == null ? 1 : deletedAt;
+          Optional<Boolean> wrote =
+              retrier.call(op, () -> projection.repair(site, name, seen, deletion));
           (wrote.isPresent() ? repaired : deferred).add(drift);
         }
         case MARKED_PREFIX_UNKNOWN -> {
