@@ -82,9 +82,11 @@ public enum DriftKind {
   ALIAS_PROJECTION_STALE,
   /**
    * A projection object that names a target for an alias without a row, once no event can still be
-   * on its way and the object is older than the grace period. On apply the deletion is projected
-   * (as {@code AliasProjection} projects every deleted alias), within the blast cap: it stops a
-   * serve plane from serving an alias the index does not have.
+   * on its way (or the object is older than the grace period). Where the index deleted the alias
+   * (its deleted row keeps the version), apply projects the deletion, as {@code AliasProjection}
+   * projects every deleted alias, past the grace period and within the blast cap. With no alias row
+   * ever (a lost index adopted from its bucket) it is deferred: the projection is the one record of
+   * the alias, and restoring it (a promote) is a human's call.
    */
   ALIAS_PROJECTION_ORPHAN
 }
