@@ -531,12 +531,9 @@ public final class Reconciler {
       // what is left on a fresh read: the prefixes it adopted are settled, whatever else it leaves
       // (an unreadable marker, an orphan projection) is drift of an indexed site.
       backfill.backfill(op, site);
-      repaired.add(notIndexed.get());
       scan = scan(op, site);
       List<Drift> left = scan.drifts();
-      found.drifts().stream()
-          .filter(d -> d.kind() != DriftKind.SITE_NOT_INDEXED && !left.contains(d))
-          .forEach(repaired::add);
+      found.drifts().stream().filter(d -> !left.contains(d)).forEach(repaired::add);
     }
     int destructive = 0;
     for (Drift drift : scan.drifts()) {
@@ -562,7 +559,7 @@ public final class Reconciler {
       boolean pastGrace =
           id.isPresent() && !scan.at().isBefore(id.get().createdAt().plus(options.grace()));
       switch (drift.kind()) {
-        case SITE_NOT_INDEXED -> deferred.add(drift); // backfill adopted nothing: a human decides
+        case SITE_NOT_INDEXED -> deferred.add(drift); // no marker was readable: a human decides
         case ALIAS_PROJECTION_MISSING, ALIAS_PROJECTION_STALE, ALIAS_PROJECTION_ORPHAN -> {
           AliasName name = AliasName.of(drift.subject().substring("alias:".length()));
           Projected seen = scan.projections().get(name);

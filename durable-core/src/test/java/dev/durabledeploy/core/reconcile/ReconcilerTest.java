@@ -400,6 +400,22 @@ class ReconcilerTest extends CoreFixture {
     }
 
     @Test
+    @DisplayName("a site only the bucket knows whose markers are unreadable is deferred, untouched")
+    void siteOnlyInBucketUnreadable() {
+      DeployId marked = idAt(clock.instant(), 1);
+      put(BlobLayout.deploy(other, marked).resolve("index.html").value(), "x");
+      put(BlobLayout.marker(other, marked).value(), "not a marker");
+      clock.advance(Duration.ofDays(30));
+      DriftReport applied = plane.reconciler().reconcile(other, true);
+      assertThat(applied.repaired()).isEmpty();
+      assertThat(applied.deferred())
+          .extracting(Drift::kind)
+          .containsExactlyInAnyOrder(DriftKind.SITE_NOT_INDEXED, DriftKind.MARKED_PREFIX_UNKNOWN);
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(other, marked))).hasSize(2);
+      assertThat(store.metadata().listDeploys(other)).isEmpty();
+    }
+
+    @Test
     @DisplayName(
         "an alias projection missing or behind its row is drift once no event can still project"
             + " it; apply re-projects it")
