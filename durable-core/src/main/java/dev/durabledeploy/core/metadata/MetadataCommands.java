@@ -468,23 +468,23 @@ public final class MetadataCommands {
   }
 
   /**
-   * The version each deleted alias of the site was deleted at (a deleted alias keeps its row, so
-   * its version keeps counting). Changes nothing. The reconciler tells by it a projection the index
-   * deleted from one only the projection still records (a lost index).
+   * The rows of the site's deleted aliases (a deleted alias keeps its row, with its version and
+   * when it was deleted, so its version keeps counting). Changes nothing. The reconciler tells by
+   * them a projection the index deleted from one only the projection still records (a lost index).
    */
-  public java.util.Map<AliasName, Long> deletedAliases(SiteId site) {
+  public java.util.Map<AliasName, AliasRow> deletedAliases(SiteId site) {
     Objects.requireNonNull(site, "site");
     return store.inSite(
         "alias.read-deleted",
         site,
         RowSelection.of(List.of(), List.of()),
         s -> {
-          java.util.Map<AliasName, Long> deleted = new java.util.TreeMap<>();
+          java.util.Map<AliasName, AliasRow> deleted = new java.util.TreeMap<>();
           s.aliases()
               .forEach(
                   (name, row) -> {
                     if (row.target() == null) {
-                      deleted.put(name, row.version());
+                      deleted.put(name, row);
                     }
                   });
           return deleted;

@@ -69,24 +69,24 @@ public enum DriftKind {
    */
   SITE_NOT_INDEXED,
   /**
-   * An alias row without its projection object {@code <site>/aliases/<alias>.json}, once no {@code
-   * alias.changed} event can still be on its way to project it (subject {@code alias:<name>}).
-   * Re-projected on apply, by {@code AliasProjection}.
+   * An alias row without its projection object {@code <site>/aliases/<alias>.json}, once the row's
+   * {@code alias.changed} event is delivered (no outbox event as old as the row's change is left)
+   * (subject {@code alias:<name>}). Re-projected on apply, by {@code AliasProjection}.
    */
   ALIAS_PROJECTION_MISSING,
   /**
-   * An alias projection that disagrees with its row: an older version once no event can still be on
-   * its way, or another target (or a deletion) at the row's version or a newer one at once.
-   * Re-projected on apply, by {@code AliasProjection}.
+   * An alias projection that disagrees with its row: an older version or a deletion, once the row's
+   * event is delivered; another target at the row's version or a newer one, at once (no event
+   * explains it). Re-projected on apply, by {@code AliasProjection}.
    */
   ALIAS_PROJECTION_STALE,
   /**
-   * A projection object that names a target for an alias without a row, once no event can still be
-   * on its way (or the object is older than the grace period). Where the index deleted the alias
-   * (its deleted row keeps the version), apply projects the deletion, as {@code AliasProjection}
-   * projects every deleted alias, past the grace period and within the blast cap. With no alias row
-   * ever (a lost index adopted from its bucket) it is deferred: the projection is the one record of
-   * the alias, and restoring it (a promote) is a human's call.
+   * A projection object that names a target for an alias without a live row. Where the index
+   * deleted the alias (its deleted row keeps the version), it is drift once that deletion's event
+   * is delivered, and apply projects the deletion, as {@code AliasProjection} projects every
+   * deleted alias, within the blast cap. With no alias row ever (a lost index adopted from its
+   * bucket) it is drift at once and deferred: the projection is the one record of the alias, and
+   * restoring it (a promote) is a human's call.
    */
   ALIAS_PROJECTION_ORPHAN
 }

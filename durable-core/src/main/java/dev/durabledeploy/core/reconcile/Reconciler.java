@@ -22,6 +22,7 @@ import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
+import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
 import dev.durabledeploy.spi.metadata.MetadataStore;
@@ -155,7 +156,7 @@ public final class Reconciler {
       Map<DeployId, Tombstone> tombstones,
       List<Alias> aliases,
       Map<AliasName, Projected> projections,
-      Map<AliasName, Long> deletedAliases,
+      Map<AliasName, AliasRow> deletedAliases,
       List<Drift> drifts) {
 
     DriftReport report(List<Drift> repaired, List<Drift> deferred, String refusal) {
@@ -293,9 +294,9 @@ public final class Reconciler {
                 retrier
                     .call(op, () -> projection.read(site, name))
                     .ifPresent(p -> projections.put(name, p)));
-    Map<AliasName, Long> deletedAliases = new TreeMap<>();
+    Map<AliasName, AliasRow> deletedAliases = new TreeMap<>();
     if (!purgePending) {
-      checkProjections(op, site, now, bucket, aliases, projections, deletedAliases, drifts);
+      checkProjections(op, site, bucket, aliases, projections, deletedAliases, drifts);
     }
     bucket
         .unrecognized()
@@ -317,38 +318,37 @@ public final class Reconciler {
   }
 
   /**
-   * Compares each alias row with its projection object. A projection may lag its row while the
-   * row's {@code alias.changed} event is on its way (the outbox holds an event as old as the row's
-   * change) and for at most the grace period; after that, or at once where no lag explains it
-   * (another target at the row's version or a newer one), the disagreement is drift. A projection
-   * naming a target for an alias without a live row is an orphan; {@code deletedAliases} gets the
-   * deleted rows' versions, which tell one the index deleted from one only the projection records.
+   * Compares each alias row with its projection object. A projection lags its row while the row's
+   * {@code alias.changed} event is on its way, that is while the outbox holds an event as old as
+   * the row's change (the event is written in the same atom); after that the disagreement is drift,
+   * and at once where no lag explains it (another target at the row's version or a newer one). A
+   * projection naming a target for an alias without a live row is an orphan: settled like a row by
+   * the alias's deleted row, or at once when the index never had the alias (no event will come). A
+   * relay that does not run therefore shows as outbox lag, not as drift.
    */
   private void checkProjections(
       Operation op,
       SiteId site,
-      Instant now,
       BucketView bucket,
       List<Alias> aliases,
       Map<AliasName, Projected> projections,
-      Map<AliasName, Long> deletedAliases,
+      Map<AliasName, AliasRow> deletedAliases,
       List<Drift> drifts) {
     if (aliases.isEmpty() && projections.isEmpty()) {
       return;
     }
     OutboxStats outbox = retrier.call(op, () -> store.outbox().stats());
     Instant oldestPending = outbox.undelivered() == 0 ? null : outbox.oldestUndeliveredAt();
+    java.util.function.Predicate<Instant> settled =
+        changed -> oldestPending == null || oldestPending.isAfter(changed);
+    java.util.Set<AliasName> rowNames = new java.util.HashSet<>();
     for (Alias alias : aliases) {
+      rowNames.add(alias.name());
       Projected seen = projections.get(alias.name());
-      Instant changed = alias.updatedAt();
-      boolean settled =
-          oldestPending == null
-              || oldestPending.isAfter(changed)
-              || !now.isBefore(changed.plus(options.grace()));
       String row = "the row targets " + alias.target() + " at version " + alias.version();
       String subject = "alias:" + alias.name();
       if (seen == null) {
-        if (settled) {
+        if (settled.test(alias.updatedAt())) {
           drifts.add(
               new Drift(
                   DriftKind.ALIAS_PROJECTION_MISSING, subject, row + "; no projection object"));
@@ -358,7 +358,8 @@ public final class Reconciler {
       boolean sameTarget = alias.target().equals(seen.target());
       boolean unexplained =
           seen.target() != null && !sameTarget && seen.version() >= alias.version();
-      if (unexplained || (settled && (!sameTarget || seen.version() < alias.version()))) {
+      boolean behind = !sameTarget || seen.version() < alias.version();
+      if (unexplained || (behind && settled.test(alias.updatedAt()))) {
         drifts.add(
             new Drift(
                 DriftKind.ALIAS_PROJECTION_STALE,
@@ -370,8 +371,6 @@ public final class Reconciler {
                     + seen.version()));
       }
     }
-    java.util.Set<AliasName> rowNames = new java.util.HashSet<>();
-    aliases.forEach(a -> rowNames.add(a.name()));
     boolean orphans =
         projections.entrySet().stream()
             .anyMatch(e -> e.getValue().target() != null && !rowNames.contains(e.getKey()));
@@ -383,9 +382,8 @@ public final class Reconciler {
           if (seen.target() == null || rowNames.contains(name)) {
             return; // a deleted alias stays projected as a deletion
           }
-          Instant written = bucket.aliases().get(name).lastModified();
-          if (oldestPending == null || !now.isBefore(written.plus(options.grace()))) {
-            Long deletedAt = deletedAliases.get(name);
+          AliasRow deleted = deletedAliases.get(name);
+          if (deleted == null || settled.test(deleted.updatedAt())) {
             drifts.add(
                 new Drift(
                     DriftKind.ALIAS_PROJECTION_ORPHAN,
@@ -394,9 +392,9 @@ public final class Reconciler {
                         + seen.target()
                         + " at version "
                         + seen.version()
-                        + (deletedAt == null
+                        + (deleted == null
                             ? "; no alias row ever, the projection is its only record"
-                            : "; the alias was deleted at version " + deletedAt)));
+                            : "; the alias was deleted at version " + deleted.version())));
           }
         });
   }
@@ -563,21 +561,19 @@ public final class Reconciler {
         case ALIAS_PROJECTION_MISSING, ALIAS_PROJECTION_STALE, ALIAS_PROJECTION_ORPHAN -> {
           AliasName name = AliasName.of(drift.subject().substring("alias:".length()));
           Projected seen = scan.projections().get(name);
-          Long deletedAt = scan.deletedAliases().get(name);
+          AliasRow deleted = scan.deletedAliases().get(name);
           if (drift.kind() == DriftKind.ALIAS_PROJECTION_ORPHAN) {
-            // Projecting the deletion takes the alias away from a serve plane: destructive. And
-            // only where the index deleted the alias: with no row ever (a lost index adopted from
-            // its bucket) the projection is the one record of the alias, a human's to restore.
-            Instant written = scan.bucket().aliases().get(name).lastModified();
-            if (deletedAt == null
-                || scan.at().isBefore(written.plus(options.grace()))
-                || destructive >= options.blastCap()) {
+            // Projecting the deletion takes the alias away from a serve plane: within the blast
+            // cap, and only where the index deleted the alias. With no row ever (a lost index
+            // adopted from its bucket) the projection is the one record of the alias, and
+            // restoring it (a promote) is a human's call.
+            if (deleted == null || destructive >= options.blastCap()) {
               deferred.add(drift);
               continue;
             }
             destructive++;
           }
-          long deletion = deletedAt == null ? 1 : deletedAt;
+          long deletion = deleted == null ? 1 : deleted.version();
           Optional<Boolean> wrote =
               retrier.call(op, () -> projection.repair(site, name, seen, deletion));
           (wrote.isPresent() ? repaired : deferred).add(drift);

@@ -415,15 +415,26 @@ class ReconcilerTest extends CoreFixture {
       assertThat(store.metadata().listDeploys(other)).isEmpty();
     }
 
+    /** Starts the plane and waits until the relay delivered every event (alias-project ran). */
+    private void drained() {
+      plane.start();
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> store.outbox().stats().undelivered() == 0);
+    }
+
     @Test
     @DisplayName(
-        "an alias projection missing or behind its row is drift once no event can still project"
-            + " it; apply re-projects it")
+        "an alias projection missing or behind its row is drift once its event was delivered;"
+            + " apply re-projects it")
     void missingAndStaleProjection() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
-      // alias-project has not run yet (this plane is not started): its event is still in flight.
+      rawBlobs.delete(BlobLayout.alias(SITE, PROD));
+      // The plane is not started: the alias.changed event is still on its way.
+      clock.advance(Duration.ofDays(30));
       assertThat(report().drifts()).isEmpty();
-      clock.advance(DeployOptions.DEFAULT_GRACE);
+      drained();
+      rawBlobs.delete(BlobLayout.alias(SITE, PROD));
       assertThat(report().drifts())
           .containsExactly(
               new Drift(
@@ -448,7 +459,7 @@ class ReconcilerTest extends CoreFixture {
     void projectionToAnotherTarget() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
       Deploy v2 = finalizedDeploy(PREVIEW_ALIAS, "v2");
-      // Same version as the row, another target: no event in flight explains that.
+      // Same version as the row, another target: no event on its way explains that.
       projection(PROD, "{\"deployId\":\"" + v2.id() + "\",\"version\":1}");
       projection(PREVIEW_ALIAS, "{\"deployId\":\"" + v2.id() + "\",\"version\":1}");
       assertThat(report().drifts())
@@ -469,7 +480,7 @@ class ReconcilerTest extends CoreFixture {
     @Test
     @DisplayName(
         "a projection of a deleted alias that still names a target is drift; apply projects the"
-            + " deletion past grace, but never over an alias only the projection records")
+            + " deletion, but never over an alias only the projection records")
     void orphanProjection() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
       projection(PROD, "{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
@@ -484,8 +495,17 @@ class ReconcilerTest extends CoreFixture {
       projection(ghost, "{\"deployId\":\"" + v1.id() + "\",\"version\":4}");
       // A deleted alias stays projected as a deletion: not drift.
       projection(AliasName.of("long-gone"), "{\"deployId\":null,\"version\":2}");
-      assertThat(report().drifts()).isEmpty(); // the deletion's event is still on its way
-      clock.advance(DeployOptions.DEFAULT_GRACE);
+      Drift ghostDrift =
+          new Drift(
+              DriftKind.ALIAS_PROJECTION_ORPHAN,
+              "alias:ghost",
+              "the projection targets "
+                  + v1.id()
+                  + " at version 4; no alias row ever, the projection is its only record");
+      // The deletion of "gone" is still on its way; no event will ever come for "ghost".
+      assertThat(report().drifts()).containsExactly(ghostDrift);
+      drained();
+      projection(gone, "{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
       assertThat(report().drifts())
           .containsExactlyInAnyOrder(
               new Drift(
@@ -494,18 +514,13 @@ class ReconcilerTest extends CoreFixture {
                   "the projection targets "
                       + v1.id()
                       + " at version 1; the alias was deleted at version 2"),
-              new Drift(
-                  DriftKind.ALIAS_PROJECTION_ORPHAN,
-                  "alias:ghost",
-                  "the projection targets "
-                      + v1.id()
-                      + " at version 4; no alias row ever, the projection is its only record"));
+              ghostDrift);
       DriftReport applied = plane.reconciler().reconcile(SITE, true);
       assertThat(applied.repaired()).extracting(Drift::subject).containsExactly("alias:gone");
-      assertThat(applied.deferred()).extracting(Drift::subject).containsExactly("alias:ghost");
+      assertThat(applied.deferred()).containsExactly(ghostDrift);
       assertThat(projected(gone)).isEqualTo("{\"deployId\":null,\"version\":2}");
       assertThat(projected(ghost)).contains(v1.id().value());
-      assertThat(report().drifts()).extracting(Drift::subject).containsExactly("alias:ghost");
+      assertThat(report().drifts()).containsExactly(ghostDrift);
     }
 
     @Test
