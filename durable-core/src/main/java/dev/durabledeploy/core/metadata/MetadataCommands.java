@@ -81,6 +81,9 @@ public final class MetadataCommands {
   /** Audit action of {@link #tombstone}. */
   public static final String ACTION_TOMBSTONE = "deploy.tombstone";
 
+  /** Audit action of {@link #tombstoneOrphan}. */
+  public static final String ACTION_TOMBSTONE_ORPHAN = "deploy.tombstone-orphan";
+
   /** Audit action of {@link #restore}. */
   public static final String ACTION_RESTORE = "deploy.restore";
 
@@ -576,6 +579,89 @@ public final class MetadataCommands {
           s.emit(StandardEvents.deployEvent(StandardEvents.DEPLOY_DELETED, site, id));
           s.emit(StandardEvents.siteChanged(site, ACTION_TOMBSTONE));
           return tombstone;
+        });
+  }
+
+  /**
+   * The rows of the site's deleted aliases (a deleted alias keeps its row, with its version and
+   * when it was deleted, so its version keeps counting). Changes nothing. The reconciler tells by
+   * them a projection the index deleted from one only the projection still records (a lost index).
+   */
+  public java.util.Map<AliasName, AliasRow> deletedAliases(SiteId site) {
+    Objects.requireNonNull(site, "site");
+    return store.inSite(
+        "alias.read-deleted",
+        site,
+        RowSelection.of(List.of(), List.of()),
+        s -> {
+          java.util.Map<AliasName, AliasRow> deleted = new java.util.TreeMap<>();
+          s.aliases()
+              .forEach(
+                  (name, row) -> {
+                    if (row.target() == null) {
+                      deleted.put(name, row);
+                    }
+                  });
+          return deleted;
+        });
+  }
+
+  /**
+   * Records bytes the index has no row of (an abandoned upload, trash left without its tombstone)
+   * as a deleted deploy: a tombstone expiring at {@code now + recoveryWindow}, so the repair that
+   * trashes them leaves them restorable, as a deploy, within the window, and the tombstone purge
+   * removes them after it. The caller moves the bytes to trash after this commits (V6). Never
+   * overwrites: returns empty and changes nothing when a deploy or tombstone with this id exists.
+   * Events: site.changed (no deploy.deleted: no host ever saw this deploy).
+   *
+   * @param sha the commit sha a marker records, or {@code null}
+   * @param finalizedAt when a marker says finalize verified the bytes: the tombstone is of an
+   *     ACTIVE deploy; {@code null} without a marker: of a PENDING one, which a restore gives back
+   *     for the client to upload to and finalize again
+   */
+  public Optional<Tombstone> tombstoneOrphan(
+      SiteId site,
+      DeployId id,
+      String sha,
+      Instant finalizedAt,
+      Duration recoveryWindow,
+      Actor actor) {
+    requireArgs(site, id, actor);
+    if (sha != null) {
+      DeployId.requireSha(sha);
+    }
+    if (recoveryWindow == null || recoveryWindow.isNegative()) {
+      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
+    }
+    return store.inSite(
+        ACTION_TOMBSTONE_ORPHAN,
+        site,
+        RowSelection.of(List.of(id), List.of(id)),
+        s -> {
+          if (s.deploy(id) != null || s.tombstone(id) != null) {
+            return Optional.empty();
+          }
+          DeployState state = finalizedAt == null ? DeployState.PENDING : DeployState.ACTIVE;
+          Deploy orphan =
+              new Deploy(
+                  site,
+                  id,
+                  sha,
+                  state,
+                  id.createdAt(),
+                  finalizedAt == null ? null : s.stored(finalizedAt),
+                  null);
+          Tombstone tombstone =
+              new Tombstone(orphan, s.now(), s.stored(s.now().plus(recoveryWindow)));
+          s.putTombstone(tombstone);
+          s.audit(
+              actor,
+              ACTION_TOMBSTONE_ORPHAN,
+              id.value(),
+              null,
+              "tombstone of a " + lower(state) + " deploy until " + tombstone.expiresAt());
+          s.emit(StandardEvents.siteChanged(site, ACTION_TOMBSTONE_ORPHAN));
+          return Optional.of(tombstone);
         });
   }
 

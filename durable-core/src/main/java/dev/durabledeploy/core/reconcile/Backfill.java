@@ -14,6 +14,7 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
@@ -155,48 +156,53 @@ public final class Backfill {
     // Lock: the site lock (E1), so no GC (nor any other saga) of the site runs between the
     // adoption of its deploys and the restoration of the aliases that protect them.
     try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
-      if (sitePurge.pending(op, site)) {
-        // A purge that has deleted the rows and not yet the bytes: adopting them would bring back
-        // a site someone asked to remove. Whoever finishes the purge removes the bytes.
-        return Report.empty();
-      }
-      BucketView bucket = retrier.call(op, () -> BucketView.read(blobs, site));
-      int adopted = 0;
-      int indexed = 0;
-      int unmarked = 0;
-      int unreadable = 0;
-      for (Map.Entry<DeployId, Boolean> prefix : bucket.deploys().entrySet()) {
-        DeployId id = prefix.getKey();
-        if (!prefix.getValue()) {
-          unmarked++;
-          continue;
-        }
-        Marker marker = readMarker(op, site, id);
-        if (marker == null) {
-          unreadable++;
-          continue;
-        }
-        boolean added =
-            retrier
-                .call(op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), actor))
-                .isPresent();
-        if (added) {
-          adopted++;
-        } else {
-          indexed++;
-        }
-      }
-      Report aliases = restoreAliases(op, site);
-      return new Report(
-          1,
-          adopted,
-          indexed,
-          unmarked,
-          unreadable,
-          aliases.aliasesRestored(),
-          aliases.aliasesIndexed(),
-          aliases.unrestoredAliases());
+      return backfillLocked(op, site);
     }
+  }
+
+  /** Backfills one site within {@code op}, whose caller holds the site's lock (the reconciler). */
+  Report backfillLocked(Operation op, SiteId site) {
+    if (sitePurge.pending(op, site)) {
+      // A purge that has deleted the rows and not yet the bytes: adopting them would bring back
+      // a site someone asked to remove. Whoever finishes the purge removes the bytes.
+      return Report.empty();
+    }
+    BucketView bucket = retrier.call(op, () -> BucketView.read(blobs, site));
+    int adopted = 0;
+    int indexed = 0;
+    int unmarked = 0;
+    int unreadable = 0;
+    for (Map.Entry<DeployId, Boolean> prefix : bucket.deploys().entrySet()) {
+      DeployId id = prefix.getKey();
+      if (!prefix.getValue()) {
+        unmarked++;
+        continue;
+      }
+      Marker marker = readMarker(op, site, id);
+      if (marker == null) {
+        unreadable++;
+        continue;
+      }
+      boolean added =
+          retrier
+              .call(op, () -> commands.adopt(site, id, marker.sha(), marker.finalizedAt(), actor))
+              .isPresent();
+      if (added) {
+        adopted++;
+      } else {
+        indexed++;
+      }
+    }
+    Report aliases = restoreAliases(op, site);
+    return new Report(
+        1,
+        adopted,
+        indexed,
+        unmarked,
+        unreadable,
+        aliases.aliasesRestored(),
+        aliases.aliasesIndexed(),
+        aliases.unrestoredAliases());
   }
 
   /** Restores the site's alias rows from its projection objects, after its deploys' adoption. */
@@ -258,7 +264,15 @@ public final class Backfill {
   }
 
   private Marker readMarker(Operation op, SiteId site, DeployId id) {
-    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(BlobLayout.marker(site, id)));
+    return readMarker(op, site, id, BlobLayout.marker(site, id));
+  }
+
+  /**
+   * The marker at {@code key} (a deploy's, or one moved to trash with its bytes) when it is
+   * readable and names this site and deploy, else {@code null}.
+   */
+  Marker readMarker(Operation op, SiteId site, DeployId id, BlobKey key) {
+    Optional<BlobContent> content = retrier.call(op, () -> blobs.get(key));
     if (content.isEmpty()) {
       return null;
     }

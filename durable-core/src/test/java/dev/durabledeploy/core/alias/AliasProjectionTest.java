@@ -106,6 +106,21 @@ class AliasProjectionTest extends CoreFixture {
   }
 
   @Test
+  @DisplayName("an object that is not JSON is replaced instead of failing every run")
+  void notJsonIsReplaced() {
+    Deploy v1 = finalizedDeploy(PROD, "v1");
+    awaitProjected(PROD, v1.id().value(), 1);
+    byte[] junk = "<html>not a projection".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    rawBlobs.put(
+        BlobLayout.alias(SITE, PROD),
+        new java.io.ByteArrayInputStream(junk),
+        junk.length,
+        dev.durabledeploy.spi.blob.BlobMetadata.binary());
+    runLateEvent(v1, 1);
+    awaitProjected(PROD, v1.id().value(), 1);
+  }
+
+  @Test
   @DisplayName("an event for a purged site is skipped instead of re-creating its bytes")
   void purgedSiteSkipped() {
     Deploy v1 = finalizedDeploy(PROD, "v1");

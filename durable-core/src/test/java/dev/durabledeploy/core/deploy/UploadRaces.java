@@ -688,7 +688,8 @@ abstract class UploadRaces {
 
   @Test
   @DisplayName(
-      "bytes an upload left in a purged site are found by drift-detect and removed past grace")
+      "bytes an upload left in a purged site are found by drift-detect, trashed past grace and"
+          + " purged after the recovery window")
   void leftoverInPurgedSite() throws Exception {
     Deploy d = pendingWithIndex();
     GatedInputStream body = new GatedInputStream(bytes("late"));
@@ -710,7 +711,12 @@ abstract class UploadRaces {
     assertThat(keys(BlobLayout.site(SITE))).hasSize(1);
     clock.advance(plane.options().grace());
     assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+    assertThat(keys(BlobLayout.deploys(SITE))).isEmpty();
+    assertThat(deploys.trash(SITE)).extracting(t -> t.deployId()).containsExactly(d.id());
+    clock.advance(plane.options().recoveryWindow());
+    plane.tombstonePurge().run();
     assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    assertThat(deploys.trash(SITE)).isEmpty();
   }
 
   @Test
@@ -734,7 +740,9 @@ abstract class UploadRaces {
                 "not among the files finalize verified"));
     assertThat(plane.reconciler().reconcile(SITE, true).deferred()).hasSize(1);
     clock.advance(plane.options().grace());
-    assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+    assertThat(plane.reconciler().reconcile(SITE, true).repaired())
+        .filteredOn(r -> r.kind() == DriftKind.FILE_ADDED_AFTER_FINALIZE)
+        .hasSize(1);
     assertThat(live(d.id())).containsExactly(BlobLayout.MARKER_NAME, "index.html");
     assertThat(served(d.id(), "index.html")).isEqualTo("v1");
     assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();

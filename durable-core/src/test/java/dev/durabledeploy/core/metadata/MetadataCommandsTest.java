@@ -568,6 +568,36 @@ class MetadataCommandsTest extends StoreFixture {
     }
 
     @Test
+    @DisplayName(
+        "bytes without a row get a tombstone of a pending deploy, or of the active one a marker"
+            + " describes, restorable; never over a row or tombstone")
+    void tombstonesOrphans() {
+      Tombstone pending =
+          metadata.tombstoneOrphan(SITE, deployId(1), null, null, WINDOW, ACTOR).orElseThrow();
+      assertThat(pending.deploy().state()).isEqualTo(DeployState.PENDING);
+      assertThat(pending.expiresAt()).isEqualTo(clock.instant().plus(WINDOW));
+      assertThat(rows.findTombstone(SITE, deployId(1))).contains(pending);
+      Tombstone active =
+          metadata
+              .tombstoneOrphan(SITE, deployId(2), sha(2), clock.instant(), WINDOW, ACTOR)
+              .orElseThrow();
+      assertThat(active.deploy().isActive()).isTrue();
+      assertThat(drainEvents())
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.SITE_CHANGED, StandardEvents.SITE_CHANGED);
+      assertThat(rows.auditLog(SITE, 1).get(0).action())
+          .isEqualTo(MetadataCommands.ACTION_TOMBSTONE_ORPHAN);
+
+      unaliased(3);
+      int audits = rows.auditLog(SITE, 100).size();
+      assertThat(metadata.tombstoneOrphan(SITE, deployId(3), null, null, WINDOW, ACTOR)).isEmpty();
+      assertThat(metadata.tombstoneOrphan(SITE, deployId(1), null, null, WINDOW, ACTOR)).isEmpty();
+      assertThat(rows.findDeploy(SITE, deployId(3))).isPresent();
+      assertThat(rows.auditLog(SITE, 100)).hasSize(audits);
+      assertThat(metadata.restore(SITE, deployId(1), ACTOR).isPending()).isTrue();
+    }
+
+    @Test
     @DisplayName("tombstoning an aliased deploy is refused atomically (V1)")
     void refusesAliased() {
       finalized(1, PROD);

@@ -238,6 +238,52 @@ class SiteTrashTest extends CoreFixture {
   }
 
   @Test
+  @DisplayName("reconcile leaves a trashed site whole: no drift, and apply past grace drops no row")
+  void reconcileTrashed() {
+    Deploy[] d = populated();
+    deploys.purgeSite(SITE);
+    List<String> inTrash = keys(BlobLayout.siteTrash(SITE));
+    clock.advance(Duration.ofDays(5));
+    assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+    assertThat(plane.reconciler().reconcile(SITE, true).isClean()).isTrue();
+    assertThat(plane.reconciler().detectAll()).allMatch(r -> r.isClean());
+    assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(d[0].id(), d[1].id());
+    assertThat(keys(BlobLayout.siteTrash(SITE))).isEqualTo(inTrash);
+    deploys.restoreSite(SITE);
+    assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+  }
+
+  @Test
+  @DisplayName("reconcile finishes a trash, and a restore, that crashed before their byte moves")
+  void reconcileFinishes() {
+    populated();
+    List<String> liveBefore = keys(BlobLayout.site(SITE));
+    blobs
+        .failOnCall(2, FaultInjectingBlobStore.When.BEFORE)
+        .throwing(() -> new IllegalStateException("crash"));
+    assertThatThrownBy(() -> deploys.purgeSite(SITE)).hasMessageContaining("crash");
+    blobs.heal();
+    var report = plane.reconciler().reconcile(SITE, false);
+    assertThat(report.counts())
+        .containsOnlyKeys(dev.durabledeploy.core.reconcile.DriftKind.SITE_TRASH_UNFINISHED);
+    assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+    assertThat(keys(BlobLayout.site(SITE))).isEmpty();
+    assertThat(keys(BlobLayout.siteTrash(SITE))).containsExactlyElementsOf(liveBefore);
+
+    blobs
+        .failOnCall(1, FaultInjectingBlobStore.When.BEFORE)
+        .throwing(() -> new IllegalStateException("crash"));
+    assertThatThrownBy(() -> deploys.restoreSite(SITE)).hasMessageContaining("crash");
+    blobs.heal();
+    assertThat(plane.reconciler().reconcile(SITE, false).counts())
+        .containsOnlyKeys(dev.durabledeploy.core.reconcile.DriftKind.SITE_TRASH_UNFINISHED);
+    plane.reconciler().reconcile(SITE, true);
+    assertThat(keys(BlobLayout.site(SITE))).containsExactlyElementsOf(liveBefore);
+    assertThat(keys(BlobLayout.siteTrash(SITE))).isEmpty();
+    assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+  }
+
+  @Test
   @DisplayName("an unregistered, empty site: purgeSite is a no-op, restoreSite says not registered")
   void nothingThere() {
     assertThat(deploys.purgeSite(SITE)).isEqualTo(new SiteDeletion(0, 0, 0));

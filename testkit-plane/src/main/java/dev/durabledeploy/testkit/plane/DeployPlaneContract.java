@@ -12,14 +12,19 @@ import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.gc.GcReport;
+import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.reconcile.Backfill;
+import dev.durabledeploy.core.reconcile.Drift;
+import dev.durabledeploy.core.reconcile.DriftKind;
 import dev.durabledeploy.core.reconcile.DriftReport;
+import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
@@ -184,6 +189,9 @@ public abstract class DeployPlaneContract {
                               service.trash(SITE).stream().map(Tombstone::deployId).toList()))
                       .containsExactlyInAnyOrder(0, 1, 2));
 
+      // The engine ran alias-project for the last move: the projection in the blob store carries
+      // the alias's version and target (the reconciler compares it with the row).
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("6"));
       DriftReport drift = plane.reconciler().reconcile(SITE, false);
       assertThat(drift.counts()).as("drift after GC").isEmpty();
       assertThat(indexes(deploys, service.deploys(SITE).stream().map(Deploy::id).toList()))
@@ -201,9 +209,6 @@ public abstract class DeployPlaneContract {
                   .toList())
           .containsExactly("production@6->3");
 
-      // The engine ran alias-project for the last move: the projection in the blob store carries
-      // the alias's version and target.
-      await().atMost(CATCH_UP).until(() -> projected("version").equals("6"));
       assertThat(projected("deployId")).isEqualTo(deploys.get(3).id().value());
       await()
           .atMost(CATCH_UP)
@@ -254,6 +259,63 @@ public abstract class DeployPlaneContract {
       assertThat(read(d, "index.html")).isEqualTo("v1");
       assertThat(blobs.stat(BlobLayout.deploy(SITE, d.id()).resolve("late.js"))).isEmpty();
       assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "the reconciler sees the whole bucket: a site the index lost is adopted, a wrong alias"
+          + " projection is projected again, abandoned bytes go to trash restorably")
+  void reconcilerSeesTheWholeBucket() {
+    try (DurableDeploy plane = startPlane(options().build())) {
+      DeployService service = plane.deploys();
+      List<Deploy> released = releaseFourToProduction(plane);
+      Deploy live = released.get(3);
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("4"));
+      await()
+          .atMost(CATCH_UP)
+          .untilAsserted(() -> assertThat(store.outbox().stats().undelivered()).isZero());
+
+      // Another target at the row's version: no event on its way can explain it.
+      put(
+          BlobLayout.alias(SITE, AliasName.PRODUCTION).value(),
+          "{\"deployId\":\"" + released.get(0).id() + "\",\"version\":4}");
+      assertThat(plane.reconciler().reconcile(SITE, false).counts())
+          .containsExactly(java.util.Map.entry(DriftKind.ALIAS_PROJECTION_STALE, 1));
+      plane.reconciler().reconcile(SITE, true);
+      assertThat(projected("deployId")).isEqualTo(live.id().value());
+      assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+
+      // An upload abandoned without a row: past grace it goes to trash under a tombstone, and
+      // comes back with a restore.
+      DeployId abandoned = DeployId.forSha(clock.instant(), "0abc123");
+      put(BlobLayout.deploy(SITE, abandoned).resolve("index.html").value(), "orphan");
+      clock.advance(plane.options().grace());
+      assertThat(plane.reconciler().reconcile(SITE, true).repaired())
+          .extracting(Drift::kind)
+          .containsExactly(DriftKind.BYTES_WITHOUT_ROW);
+      assertThat(blobs.listAll(BlobLayout.deploy(SITE, abandoned))).isEmpty();
+      assertThat(service.trash(SITE)).extracting(Tombstone::deployId).contains(abandoned);
+      assertThat(service.restore(SITE, abandoned).isPending()).isTrue();
+      assertThat(read(abandoned, "index.html")).isEqualTo("orphan");
+
+      // A site whose rows are lost while its bytes stay: drift-detect finds it, apply adopts it.
+      SiteId lost = SiteId.of("plane-lost-index");
+      Deploy onLost = service.init(lost, "1234567abc");
+      byte[] b = bytes("lost");
+      service.upload(
+          lost, onLost.id(), UploadPath.of("index.html"), new ByteArrayInputStream(b), 4);
+      service.finalizeDeploy(lost, onLost.id(), AliasName.PREVIEW, Manifest.of("index.html"));
+      new MetadataCommands(store.metadata()).deleteSite(lost, Actor.SYSTEM);
+      assertThat(plane.reconciler().detectAll())
+          .filteredOn(r -> r.site().equals(lost))
+          .singleElement()
+          .satisfies(r -> assertThat(r.counts()).containsEntry(DriftKind.SITE_NOT_INDEXED, 1));
+      DriftReport adopted = plane.reconciler().reconcile(lost, true);
+      assertThat(adopted.repaired())
+          .extracting(Drift::kind)
+          .contains(DriftKind.SITE_NOT_INDEXED, DriftKind.MARKED_PREFIX_UNKNOWN);
+      assertThat(service.deploy(lost, onLost.id()).orElseThrow().isActive()).isTrue();
     }
   }
 
@@ -498,9 +560,18 @@ public abstract class DeployPlaneContract {
   }
 
   private String read(Deploy d, String path) {
-    try (BlobContent c = blobs.get(BlobLayout.deploy(SITE, d.id()).resolve(path)).orElseThrow()) {
+    return read(d.id(), path);
+  }
+
+  private String read(DeployId id, String path) {
+    try (BlobContent c = blobs.get(BlobLayout.deploy(SITE, id).resolve(path)).orElseThrow()) {
       return new String(c.readAllBytes(), StandardCharsets.UTF_8);
     }
+  }
+
+  private void put(String key, String text) {
+    byte[] b = bytes(text);
+    blobs.put(BlobKey.of(key), new ByteArrayInputStream(b), b.length, BlobMetadata.binary());
   }
 
   private static void upload(DeployService deploys, Deploy d, String path, String text) {
