@@ -12,12 +12,10 @@ import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.gc.GcReport;
-import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.reconcile.Backfill;
 import dev.durabledeploy.core.reconcile.Drift;
 import dev.durabledeploy.core.reconcile.DriftKind;
 import dev.durabledeploy.core.reconcile.DriftReport;
-import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -306,7 +304,17 @@ public abstract class DeployPlaneContract {
       service.upload(
           lost, onLost.id(), UploadPath.of("index.html"), new ByteArrayInputStream(b), 4);
       service.finalizeDeploy(lost, onLost.id(), AliasName.PREVIEW, Manifest.of("index.html"));
-      new MetadataCommands(store.metadata()).deleteSite(lost, Actor.SYSTEM);
+      // Every row of it lost, its registry record too (a restored backup of another database).
+      store
+          .metadata()
+          .inSite(
+              "test.lose-index",
+              lost,
+              dev.durabledeploy.spi.metadata.RowSelection.WHOLE_SITE,
+              s -> {
+                s.removeAll();
+                return null;
+              });
       assertThat(plane.reconciler().detectAll())
           .filteredOn(r -> r.site().equals(lost))
           .singleElement()
