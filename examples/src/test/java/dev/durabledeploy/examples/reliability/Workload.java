@@ -243,8 +243,10 @@ final class Workload {
       name = "race-purge";
     } else if (dice < 98) {
       name = "race-trash";
-    } else {
+    } else if (dice < 99) {
       name = "register";
+    } else {
+      name = "adopt-bucket-site";
     }
     // A trashed site refuses nearly everything: half of what is picked for one restores it.
     if (isTrashed(site) && random.nextBoolean()) {
@@ -315,6 +317,7 @@ final class Workload {
       case "race-purge" -> racePurge(site, pick);
       case "race-trash" -> raceTrash(site, pick);
       case "restore-site" -> restoreSite(site);
+      case "adopt-bucket-site" -> adoptBucketSite(pick);
       case "register" ->
           plane
               .sites()
@@ -622,6 +625,59 @@ final class Workload {
         "purgeSite (trash) kept the abandoned deploy's bytes " + pendingInTrash);
     expect(!pendingRow, site, "purgeSite (trash) kept the pending deploy " + d.id());
     restoreSite(site);
+  }
+
+  private final java.util.concurrent.atomic.AtomicInteger bucketSites =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * A site only the bucket has (a finalized deploy another plane wrote, no row, no record):
+   * reconcile reports it and, applied, adopts it: the deploy is indexed ACTIVE and the site
+   * registered.
+   */
+  private void adoptBucketSite(int pick) {
+    SiteId site =
+        SiteId.of(
+            "bucket-"
+                + actor.value().replaceAll("[^a-z0-9]", "")
+                + "-"
+                + bucketSites.incrementAndGet());
+    DeployId id =
+        DeployId.forSha(
+            java.time.Instant.now().minus(Duration.ofDays(30)),
+            String.format(Locale.ROOT, "%07x", pick & 0xfffffff));
+    byte[] html = text("<h1>adopted " + id + "</h1>");
+    inspect.put(
+        BlobLayout.deploy(site, id).resolve("index.html"),
+        new java.io.ByteArrayInputStream(html),
+        html.length,
+        dev.durabledeploy.spi.blob.BlobMetadata.ofType("text/html"));
+    byte[] marker =
+        dev.durabledeploy.core.deploy.Marker.of(site, id, null, java.time.Instant.now(), 1)
+            .toJson();
+    inspect.put(
+        BlobLayout.marker(site, id),
+        new java.io.ByteArrayInputStream(marker),
+        marker.length,
+        dev.durabledeploy.spi.blob.BlobMetadata.ofType("application/json"));
+    expect(
+        plane
+            .reconciler()
+            .reconcile(site, false)
+            .counts()
+            .containsKey(dev.durabledeploy.core.reconcile.DriftKind.SITE_NOT_INDEXED),
+        site,
+        "a site only the bucket has is not reported as SITE_NOT_INDEXED");
+    plane.reconciler().as(actor).reconcile(site, true);
+    count("adopt-bucket-site");
+    expect(
+        metadata.findDeploy(site, id).map(Deploy::isActive).orElse(false),
+        site,
+        "reconcile(apply) did not adopt the bucket-only site's deploy " + id);
+    expect(
+        metadata.findSite(site).map(r -> r.isActive()).orElse(false),
+        site,
+        "reconcile(apply) adopted a site without registering it");
   }
 
   /** Whether the site's record is TRASHED now: a trash's first effect. */
