@@ -48,8 +48,11 @@ class SiteHostileTest extends CoreFixture {
   }
 
   private List<String> allKeys() {
-    return rawBlobs.listAll(BlobPrefix.ROOT).stream().map(BlobInfo::key).map(BlobKey::value)
-        .sorted().toList();
+    return rawBlobs.listAll(BlobPrefix.ROOT).stream()
+        .map(BlobInfo::key)
+        .map(BlobKey::value)
+        .sorted()
+        .toList();
   }
 
   @Test
@@ -72,7 +75,8 @@ class SiteHostileTest extends CoreFixture {
   }
 
   @Test
-  @DisplayName("the start-up import racing purgeSiteNow does not resurrect the purged site's record")
+  @DisplayName(
+      "the start-up import racing purgeSiteNow does not resurrect the purged site's record")
   void importRacingPurgeForGood() throws Exception {
     finalizedDeploy(PROD, "v1");
     // The import walks the index and the bucket first (the last call: the bucket listing's
@@ -132,7 +136,8 @@ class SiteHostileTest extends CoreFixture {
                 new ByteArrayInputStream(new byte[] {1}),
                 1));
     calls.put(
-        "finalize", () -> deploys.finalizeDeploy(SITE, first.id(), PROD, Manifest.of("index.html")));
+        "finalize",
+        () -> deploys.finalizeDeploy(SITE, first.id(), PROD, Manifest.of("index.html")));
     calls.put("promote", () -> deploys.promote(SITE, first.id(), PROD, AliasExpectation.ANY));
     calls.put("rollback", () -> deploys.rollback(SITE, PROD));
     calls.put("rollbackTo", () -> deploys.rollback(SITE, PROD, first.id(), AliasExpectation.ANY));
@@ -164,7 +169,8 @@ class SiteHostileTest extends CoreFixture {
     assertThat(changed).as("mutations that changed a trashed site %s", outcomes).isEmpty();
     // And it still restores whole.
     deploys.restoreSite(SITE);
-    assertThat(deploys.aliases(SITE)).anyMatch(a -> a.name().equals(PROD) && second.id().equals(a.target()));
+    assertThat(deploys.aliases(SITE))
+        .anyMatch(a -> a.name().equals(PROD) && second.id().equals(a.target()));
   }
 
   @Test
