@@ -212,4 +212,54 @@ class SiteHostileTest extends CoreFixture {
     assertThat(prod.target()).as("backfill report %s", report).isEqualTo(second.id());
     assertThat(prod.version()).as("alias version after the move").isPositive();
   }
+
+  private String projection(AliasName alias) {
+    try (var c = rawBlobs.get(BlobLayout.alias(SITE, alias)).orElseThrow()) {
+      return new String(c.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  private void project(Deploy target, long version) {
+    // As the alias-project workflow writes it.
+    put(
+        BlobLayout.alias(SITE, PROD),
+        "{\"deployId\":\"" + target.id().value() + "\",\"version\":" + version + "}");
+  }
+
+  @Test
+  @DisplayName(
+      "finishing a crashed restoreSite by calling it again does not roll the served production"
+          + " projection back over a deploy made in between")
+  void repeatedRestoreOverwritesANewerProjection() {
+    Deploy a = finalizedDeploy(PROD, "v1");
+    project(a, 1);
+    deploys.purgeSite(SITE);
+    // The restore's process dies after its record (ACTIVE again), before its byte move.
+    blobs
+        .failOnCall(1, dev.durabledeploy.testkit.FaultInjectingBlobStore.When.BEFORE)
+        .throwing(() -> new IllegalStateException("crash"));
+    assertThatThrownBy(() -> deploys.restoreSite(SITE)).hasMessageContaining("crash");
+    blobs.heal();
+    assertThat(plane.sites().find(SITE).orElseThrow().state()).isEqualTo(SiteState.ACTIVE);
+    assertThat(rawBlobs.listAll(BlobLayout.siteTrash(SITE)))
+        .as("left in the site trash")
+        .isNotEmpty();
+
+    // The site is active: CI deploys to it, and production's projection follows.
+    Deploy b = finalizedDeploy(PROD, "v2");
+    assertThat(
+            deploys.aliases(SITE).stream()
+                .filter(x -> x.name().equals(PROD))
+                .findFirst()
+                .orElseThrow()
+                .version())
+        .isEqualTo(2);
+    project(b, 2);
+
+    // The operator finishes the restore the documented way: by calling it again.
+    deploys.restoreSite(SITE);
+    assertThat(projection(PROD))
+        .as("the projection the serve plane reads after the repeated restore")
+        .contains(b.id().value());
+  }
 }
