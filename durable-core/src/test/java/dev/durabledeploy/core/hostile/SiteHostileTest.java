@@ -262,4 +262,22 @@ class SiteHostileTest extends CoreFixture {
         .as("the projection the serve plane reads after the repeated restore")
         .contains(b.id().value());
   }
+
+  @Test
+  @DisplayName(
+      "a host's tombstonePurge().as(actor) that deletes an expired trashed site records that actor")
+  void expiredSitePurgeRecordsTheHostsActor() {
+    finalizedDeploy(PROD, "v1");
+    deploys.purgeSite(SITE);
+    clock.advance(WINDOW.plusSeconds(1));
+    var alice = dev.durabledeploy.spi.Actor.of("user:alice");
+    var report = plane.tombstonePurge().as(alice).run();
+    assertThat(report.sitesPurged()).isEqualTo(1);
+    var deletion =
+        store.metadata().auditLog(SITE, 100).stream()
+            .filter(e -> e.action().equals("site.delete"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(deletion.actor()).as("actor of %s", deletion).isEqualTo(alice);
+  }
 }
