@@ -280,4 +280,35 @@ class SiteHostileTest extends CoreFixture {
             .orElseThrow();
     assertThat(deletion.actor()).as("actor of %s", deletion).isEqualTo(alice);
   }
+
+  @Test
+  @DisplayName(
+      "backfill over a bucket with a site whose trash crashed before its byte move does not fail")
+  void backfillBesideAnUnfinishedTrash() {
+    finalizedDeploy(PROD, "v1");
+    // The trash's process dies after its record (TRASHED), before its byte move.
+    int calls = 0;
+    while (true) {
+      calls++;
+      blobs
+          .failOnCall(calls, dev.durabledeploy.testkit.FaultInjectingBlobStore.When.BEFORE)
+          .throwing(() -> new IllegalStateException("crash"));
+      try {
+        deploys.purgeSite(SITE);
+        throw new AssertionError("the trash made fewer blob calls than " + calls);
+      } catch (IllegalStateException crash) {
+        blobs.heal();
+      }
+      if (plane.sites().find(SITE).orElseThrow().state() == SiteState.TRASHED) {
+        break;
+      }
+    }
+    assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).as("bytes still live").isNotEmpty();
+
+    // The host adopts its bucket (a migration): the half-trashed site must not abort it.
+    org.assertj.core.api.ThrowableAssert.ThrowingCallable all = () -> plane.backfill().all();
+    org.assertj.core.api.Assertions.assertThatCode(all).doesNotThrowAnyException();
+    org.assertj.core.api.Assertions.assertThatCode(() -> plane.backfill().site(SITE))
+        .doesNotThrowAnyException();
+  }
 }
