@@ -311,4 +311,29 @@ class SiteHostileTest extends CoreFixture {
     org.assertj.core.api.Assertions.assertThatCode(() -> plane.backfill().site(SITE))
         .doesNotThrowAnyException();
   }
+
+  @Test
+  @DisplayName(
+      "a restoreSite that succeeded is not undone by the leftover intent of a crashed purgeSiteNow")
+  void restoreAfterACrashedPurgeForGoodStays() {
+    Deploy a = finalizedDeploy(PROD, "v1");
+    deploys.purgeSite(SITE);
+    // The operator starts a purge for good; its process dies right after it recorded its intent,
+    // before any row went.
+    blobs
+        .failOnCall(1, dev.durabledeploy.testkit.FaultInjectingBlobStore.When.AFTER)
+        .throwing(() -> new IllegalStateException("crash"));
+    assertThatThrownBy(() -> deploys.purgeSiteNow(SITE)).hasMessageContaining("crash");
+    blobs.heal();
+    assertThat(plane.sites().find(SITE).orElseThrow().state()).isEqualTo(SiteState.TRASHED);
+
+    // The operator changes their mind: the restore succeeds, the site is ACTIVE with its deploy.
+    assertThat(deploys.restoreSite(SITE).state()).isEqualTo(SiteState.ACTIVE);
+    assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(a.id());
+
+    // The hourly tombstone-purge cron runs (or the next init): the restored site must stay.
+    plane.tombstonePurge().run();
+    assertThat(plane.sites().find(SITE)).as("the site restoreSite answered ACTIVE for").isPresent();
+    assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(a.id());
+  }
 }
