@@ -292,7 +292,13 @@ public final class DeployServer implements AutoCloseable {
         }
       }
     }
-    SiteRegistry.Page page = plane.sites().list(after == null ? null : SiteId.of(after), limit);
+    SiteId cursor;
+    try {
+      cursor = after == null ? null : SiteId.of(after);
+    } catch (InvalidInputException e) {
+      throw new InvalidInputException("after", "must be a site id: " + e.getMessage());
+    }
+    SiteRegistry.Page page = plane.sites().list(cursor, limit);
     ObjectNode out = JSON.createObjectNode();
     var items = out.putArray("sites");
     page.items().forEach(r -> items.add(site(r)));
@@ -356,9 +362,28 @@ public final class DeployServer implements AutoCloseable {
 
   private static SiteProfile profile(JsonNode body) {
     java.util.Map<String, String> labels = new java.util.TreeMap<>();
-    body.path("labels")
-        .fields()
-        .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+    JsonNode given = body.get("labels");
+    if (given != null && !given.isNull()) {
+      if (!given.isObject()) {
+        throw new InvalidInputException("labels", "must be an object of string values");
+      }
+      given
+          .fields()
+          .forEachRemaining(
+              e -> {
+                if (!e.getValue().isTextual()) {
+                  throw new InvalidInputException(
+                      "labels." + e.getKey(),
+                      "must be a string, not " + e.getValue().getNodeType());
+                }
+                labels.put(e.getKey(), e.getValue().asText());
+              });
+    }
+    for (String field : List.of("displayName", "owner")) {
+      if (body.has(field) && !body.get(field).isTextual() && !body.get(field).isNull()) {
+        throw new InvalidInputException(field, "must be a string");
+      }
+    }
     return new SiteProfile(
         body.hasNonNull("displayName") ? body.get("displayName").asText() : null,
         body.hasNonNull("owner") ? body.get("owner").asText() : null,

@@ -44,6 +44,12 @@ public final class ProjectedAliases {
   public record Entry(AliasName alias, BlobKey key, DeployId target, long version) {}
 
   /**
+   * The highest version a projection may carry to be adopted: a million moves a second for thirty
+   * years stays below it, and it leaves room for every move after.
+   */
+  public static final long MAX_VERSION = 1L << 50;
+
+  /**
    * An object under the site's aliases prefix that is not a readable projection.
    *
    * @param key the object's key (a foreign key as {@link ForeignBlob#toString()} renders it)
@@ -142,6 +148,11 @@ public final class ProjectedAliases {
     JsonNode version = node.get("version");
     if (version == null || !version.canConvertToExactIntegral() || version.asLong() < 1) {
       throw new IllegalArgumentException("has no \"version\" of 1 or more");
+    }
+    if (!version.canConvertToLong() || version.asLong() > MAX_VERSION) {
+      // A version no run of moves reaches: adopted, it would leave no room for the next move.
+      throw new IllegalArgumentException(
+          "has a \"version\" above " + MAX_VERSION + ", which no alias reaches by moves");
     }
     JsonNode target = node.get("deployId");
     if (target == null) {

@@ -24,6 +24,7 @@ import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.exception.SiteLockLostException;
+import dev.durabledeploy.spi.exception.SiteNotFoundException;
 import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
@@ -429,7 +430,19 @@ public final class DeployService {
    */
   public Site restoreSite(SiteId site) {
     return mutate(
-        "restore-site", Actions.SITE_RESTORE, site, op -> siteTrash.restore(op, site, actor));
+        "restore-site",
+        Actions.SITE_RESTORE,
+        site,
+        op -> {
+          // A purge for good was asked for after the trash and did not finish: that request
+          // stands (the tombstone purge would finish it anyway, taking the restored site with it).
+          if (sitePurge.finishPending(op, site, actor)) {
+            throw new SiteNotFoundException(
+                site,
+                "a purge for good of it was unfinished and is now done; it cannot be restored");
+          }
+          return siteTrash.restore(op, site, actor);
+        });
   }
 
   /**

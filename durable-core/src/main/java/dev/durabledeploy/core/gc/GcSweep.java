@@ -7,6 +7,7 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.jobs.JobRunner;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.SiteId;
@@ -103,8 +104,16 @@ public final class GcSweep {
         .handler(ctx -> sweep("gc-sweep:" + ctx.runId().value()));
   }
 
-  /** Sweeps now, submitting {@code gc-site} for every site GC would trash something of. */
+  /**
+   * Sweeps now, submitting {@code gc-site} for every site GC would trash something of. A host's
+   * call asks the authorizer for {@link Actions#GC_RUN} across all sites first, as {@code
+   * system:gc} (the actor the runs it submits record); the daily cron is the library's own work.
+   *
+   * @throws dev.durabledeploy.spi.exception.AccessDeniedException when the authorizer refuses;
+   *     nothing was submitted
+   */
   public Report run() {
+    operations.authorize(SiteGc.GC_ACTOR, null, Actions.GC_RUN);
     return sweep(null);
   }
 

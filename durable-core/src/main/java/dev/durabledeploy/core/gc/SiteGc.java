@@ -41,7 +41,11 @@ import java.util.Set;
 public final class SiteGc {
 
   public static final String WORKFLOW = "gc-site";
-  private static final Actor GC = Actor.of("system:gc");
+
+  /** The actor of GC's own runs, and of a host's call that names none. */
+  public static final Actor GC_ACTOR = Actor.of("system:gc");
+
+  private static final Actor GC = GC_ACTOR;
 
   private final Store store;
   private final MetadataCommands commands;

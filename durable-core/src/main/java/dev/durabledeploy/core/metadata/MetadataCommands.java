@@ -385,10 +385,12 @@ public final class MetadataCommands {
         site,
         RowSelection.of(List.of(id), List.of(id)),
         s -> {
-          requireActiveSite(s, site, "an adoption");
+          // Already indexed comes first: an adoption that changes nothing is no refusal, even in
+          // a trashed site.
           if (s.deploy(id) != null || s.tombstone(id) != null) {
             return Optional.empty();
           }
+          requireActiveSite(s, site, "an adoption");
           if (s.site() == null) {
             registerDefault(s, site, actor);
           }
@@ -909,6 +911,15 @@ public final class MetadataCommands {
    * @throws SiteStateException when the site is being purged
    */
   public Trashed trashSite(SiteId site, Duration recoveryWindow, Actor actor) {
+    return trashSite(site, recoveryWindow, actor, false);
+  }
+
+  /**
+   * {@link #trashSite(SiteId, Duration, Actor)}; with {@code bucketHasBytes}, a site without a
+   * record or a row is trashed too (registered as trashed), for the bytes only the bucket has.
+   */
+  public Trashed trashSite(
+      SiteId site, Duration recoveryWindow, Actor actor, boolean bucketHasBytes) {
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(actor, "actor");
     if (recoveryWindow == null || recoveryWindow.isNegative()) {
@@ -926,7 +937,7 @@ public final class MetadataCommands {
           if (record != null && record.state() == SiteState.PURGING) {
             requireActiveSite(s, site, "a deletion");
           }
-          if (record == null && !hasContent(s)) {
+          if (record == null && !hasContent(s) && !bucketHasBytes) {
             return new Trashed(null, new SiteDeletion(0, 0, 0), List.of());
           }
           List<DeployId> abandoned = new ArrayList<>();
@@ -971,7 +982,8 @@ public final class MetadataCommands {
   /**
    * Brings a trashed site back within its recovery window: {@link SiteState#ACTIVE} again, with the
    * deploys, aliases and tombstones it had. The caller moves the bytes back after this commits.
-   * Idempotent: an active site is returned unchanged. Events: site.updated.
+   * Idempotent: an active site is returned unchanged. Events: site.updated, then alias.changed for
+   * every live alias (the trash deleted their projection).
    *
    * @throws SiteNotFoundException when the site is not registered (or was purged)
    * @throws SiteStateException when it is being purged, or its recovery window has closed
@@ -1007,6 +1019,17 @@ public final class MetadataCommands {
           s.putSite(restored);
           s.audit(actor, ACTION_RESTORE_SITE, site.value(), "trashed", "active");
           s.emit(StandardEvents.siteRecord(StandardEvents.SITE_UPDATED, restored));
+          // The trash deleted the alias projection (it is derived from these rows): each live
+          // alias is projected again, version-guarded, by alias-project.
+          s.aliases()
+              .forEach(
+                  (name, row) -> {
+                    if (row.target() != null) {
+                      s.emit(
+                          StandardEvents.aliasChanged(
+                              site, name, row.target(), row.version(), null));
+                    }
+                  });
           return restored;
         });
   }

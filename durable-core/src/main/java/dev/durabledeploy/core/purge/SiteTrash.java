@@ -19,13 +19,13 @@ import java.util.function.BiConsumer;
 /**
  * A site deletion you can undo. Trashing records it first ({@link MetadataCommands#trashSite}: the
  * record becomes TRASHED, which is the site's tombstone, and its pending deploys go), then deletes
- * the pending deploys' bytes and moves everything else under {@code <site>/} (deploys and the alias
- * projection, so the serve plane stops serving it) to {@link BlobLayout#siteTrash}. A restore
- * records it first too (ACTIVE again), then moves the bytes back. The record is the truth and the
- * bytes follow it, so a crash between the two steps leaves a state whose repair is plain: {@link
- * #finish} moves the bytes to where the record says they belong (the reconciler calls it, and so
- * does a repeated trash or restore). After the recovery window the tombstone purge deletes the site
- * for good ({@link SitePurge}).
+ * the alias projection (so the serve plane stops serving it; a restore projects it again from the
+ * rows), moves everything else under {@code <site>/} to {@link BlobLayout#siteTrash} and deletes
+ * the pending deploys' bytes there. A restore records it first too (ACTIVE again), then moves the
+ * bytes back. The record is the truth and the bytes follow it, so a crash between the two steps
+ * leaves a state whose repair is plain: {@link #finish} moves the bytes to where the record says
+ * they belong (the reconciler calls it, and so does a repeated trash or restore). After the
+ * recovery window the tombstone purge deletes the site for good ({@link SitePurge}).
  *
  * <p>Every method expects its caller to hold the site's lock.
  */
@@ -51,18 +51,31 @@ public final class SiteTrash {
     this.forgetUploads = forgetUploads;
   }
 
-  /** The record (TRASHED), then pending deploys' bytes deleted, then the rest moved to trash. */
+  /**
+   * The record (TRASHED), then the alias projection deleted (it is derived from the rows, and a
+   * restore projects it again), then everything else under {@code <site>/} moved to the site trash,
+   * then the abandoned pending deploys' bytes deleted there. Moved before deleted: an upload whose
+   * write lands before the move has it moved along and deleted with its deploy; one that lands
+   * after finds its deploy gone and withdraws it from the live prefix itself.
+   */
   public SiteDeletion trash(Operation op, SiteId site, Duration recoveryWindow, Actor actor) {
+    boolean bucketHasBytes =
+        !retrier.call(op, () -> blobs.list(BlobLayout.site(site), null, 1)).items().isEmpty();
     MetadataCommands.Trashed trashed =
-        retrier.call(op, () -> commands.trashSite(site, recoveryWindow, actor));
+        retrier.call(op, () -> commands.trashSite(site, recoveryWindow, actor, bucketHasBytes));
     if (trashed.site() == null) {
       return trashed.trashed();
     }
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.aliases(site), op.fence()));
+    moveToTrash(op, site);
     for (DeployId id : trashed.abandoned()) {
-      retrier.run(op, () -> blobs.deletePrefix(BlobLayout.deploy(site, id), op.fence()));
+      retrier.run(
+          op,
+          () ->
+              blobs.deletePrefix(
+                  BlobLayout.siteTrash(site).child("deploys").child(id.value()), op.fence()));
       forgetUploads.accept(site, id);
     }
-    moveToTrash(op, site);
     return trashed.trashed();
   }
 

@@ -191,7 +191,7 @@ public final class TombstonePurge {
                       if (now.isPresent()
                           && now.get().state() == SiteState.TRASHED
                           && !operations.clock().instant().isBefore(now.get().purgeAfter())) {
-                        sitePurge.purge(op, site, PURGE);
+                        sitePurge.purge(op, site, actor);
                         sitesPurged[0]++;
                       }
                     }

@@ -162,6 +162,12 @@ public final class Backfill {
 
   /** Backfills one site within {@code op}, whose caller holds the site's lock (the reconciler). */
   Report backfillLocked(Operation op, SiteId site) {
+    var record = retrier.call(op, () -> store.metadata().findSite(site));
+    if (record.isPresent() && !record.get().isActive()) {
+      // A trashed site's rows are kept whole for its restore (bytes still under <site>/ are a
+      // trash the reconciler finishes); a purging one is going away.
+      return Report.empty();
+    }
     if (sitePurge.pending(op, site)) {
       // A purge that has deleted the rows and not yet the bytes: adopting them would bring back
       // a site someone asked to remove. Whoever finishes the purge removes the bytes.

@@ -34,6 +34,7 @@ import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.OutboxStats;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -408,13 +409,20 @@ public final class Reconciler {
   }
 
   /**
+   * How long after an alias change its projection may still be missing or behind without drift: the
+   * alias-project run its event submitted may still be writing, or retrying.
+   */
+  public static final Duration PROJECTION_LAG = Duration.ofMinutes(1);
+
+  /**
    * Compares each alias row with its projection object. A projection lags its row while the row's
    * {@code alias.changed} event is on its way, that is while the outbox holds an event as old as
-   * the row's change (the event is written in the same atom); after that the disagreement is drift,
-   * and at once where no lag explains it (another target at the row's version or a newer one). A
-   * projection naming a target for an alias without a live row is an orphan: settled like a row by
-   * the alias's deleted row, or at once when the index never had the alias (no event will come). A
-   * relay that does not run therefore shows as outbox lag, not as drift.
+   * the row's change (the event is written in the same atom), and for {@link #PROJECTION_LAG} after
+   * the change; after that the disagreement is drift, and at once where no lag explains it (another
+   * target at the row's version or a newer one). A projection naming a target for an alias without
+   * a live row is an orphan: settled like a row by the alias's deleted row, or at once when the
+   * index never had the alias (no event will come). A relay that does not run therefore shows as
+   * outbox lag, not as drift.
    */
   private void checkProjections(
       Operation op,
@@ -429,8 +437,12 @@ public final class Reconciler {
     }
     OutboxStats outbox = retrier.call(op, () -> store.outbox().stats());
     Instant oldestPending = outbox.undelivered() == 0 ? null : outbox.oldestUndeliveredAt();
+    Instant lagged = operations.clock().instant().minus(PROJECTION_LAG);
+    // Delivered is not yet projected: the relay acknowledges an event once the engine took the
+    // run, and the run may still be writing (or retrying) the object.
     java.util.function.Predicate<Instant> settled =
-        changed -> oldestPending == null || oldestPending.isAfter(changed);
+        changed ->
+            (oldestPending == null || oldestPending.isAfter(changed)) && !changed.isAfter(lagged);
     java.util.Set<AliasName> rowNames = new java.util.HashSet<>();
     for (Alias alias : aliases) {
       rowNames.add(alias.name());

@@ -3,18 +3,22 @@ package dev.durabledeploy.core.site;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.metadata.MetadataCommands;
+import dev.durabledeploy.core.purge.SitePurge;
 import dev.durabledeploy.core.reconcile.Sites;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import dev.durabledeploy.spi.metadata.SiteProfile;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -70,40 +74,51 @@ public final class SiteRegistry {
   }
 
   private final MetadataCommands commands;
+  private final Store store;
+  private final SitePurge sitePurge;
+  private final Duration lockTimeout;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
   private final DeployService deploys;
   private final Actor actor;
 
+  /**
+   * @param lockTimeout how long the import waits for a site's lock (it registers under it)
+   */
   public SiteRegistry(
-      MetadataStore metadata,
-      BlobStore blobs,
-      Operations operations,
-      Retrier retrier,
-      DeployService deploys) {
-    this(new MetadataCommands(metadata), blobs, operations, retrier, deploys, Actor.SYSTEM);
-  }
-
-  private SiteRegistry(
-      MetadataCommands commands,
+      Store store,
       BlobStore blobs,
       Operations operations,
       Retrier retrier,
       DeployService deploys,
-      Actor actor) {
-    this.commands = commands;
+      Duration lockTimeout) {
+    this.commands = new MetadataCommands(store.metadata());
+    this.store = store;
+    this.sitePurge = new SitePurge(store.metadata(), blobs, retrier, operations.clock());
+    this.lockTimeout = lockTimeout;
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
     this.deploys = deploys;
+    this.actor = Actor.SYSTEM;
+  }
+
+  private SiteRegistry(SiteRegistry base, Actor actor) {
+    this.commands = base.commands;
+    this.store = base.store;
+    this.sitePurge = base.sitePurge;
+    this.lockTimeout = base.lockTimeout;
+    this.blobs = base.blobs;
+    this.operations = base.operations;
+    this.retrier = base.retrier;
+    this.deploys = base.deploys.as(actor);
     this.actor = actor;
   }
 
   /** The same registry, recording {@code actor} in the audit log for every change. */
   public SiteRegistry as(Actor actor) {
-    Objects.requireNonNull(actor, "actor");
-    return new SiteRegistry(commands, blobs, operations, retrier, deploys.as(actor), actor);
+    return new SiteRegistry(this, Objects.requireNonNull(actor, "actor"));
   }
 
   /**
@@ -197,23 +212,52 @@ public final class SiteRegistry {
           for (SiteId site : known) {
             if (retrier.call(op, () -> commands.store().findSite(site)).isPresent()) {
               already++;
+            } else if (importOne(op, site)) {
+              registered.add(site);
             } else {
-              try {
-                retrier.call(
-                    op,
-                    () ->
-                        commands.registerSite(
-                            site, SiteProfile.of(site.value(), IMPORT.value()), IMPORT));
-                registered.add(site);
-              } catch (dev.durabledeploy.spi.exception.SiteStateException registeredMeanwhile) {
-                // Registered (by its first deploy, or a host) between the read and the write.
-                already++;
-              }
+              already++;
             }
             op.progress(++done, known.size(), "imported " + site);
           }
           return new ImportReport(registered, already);
         });
+  }
+
+  /**
+   * Registers one site the walk found, under its lock: a purge for good that ran since the walk (or
+   * is unfinished) has removed it, and registering it would bring back a site someone asked to
+   * remove. Returns whether it registered the site.
+   */
+  private boolean importOne(Operations.Operation op, SiteId site) {
+    // Lock: the site lock (E1), so no purge runs between the check and the registration.
+    try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
+      if (sitePurge.pending(op, site) || !exists(op, site)) {
+        return false;
+      }
+      try {
+        retrier.call(
+            op,
+            () ->
+                commands.registerSite(site, SiteProfile.of(site.value(), IMPORT.value()), IMPORT));
+        return true;
+      } catch (dev.durabledeploy.spi.exception.SiteStateException registeredMeanwhile) {
+        // Registered (by its first deploy, or a host) between the walk and the lock.
+        return false;
+      }
+    }
+  }
+
+  /** Whether the index or the bucket still has anything of the site. */
+  private boolean exists(Operations.Operation op, SiteId site) {
+    MetadataStore metadata = commands.store();
+    return !retrier.call(op, () -> metadata.listDeploys(site)).isEmpty()
+        || !retrier.call(op, () -> metadata.listTombstones(site)).isEmpty()
+        || !retrier.call(op, () -> metadata.listAliases(site)).isEmpty()
+        || !retrier
+            .call(
+                op, () -> blobs.list(dev.durabledeploy.core.deploy.BlobLayout.site(site), null, 1))
+            .items()
+            .isEmpty();
   }
 
   /** The {@code site-import} workflow. */

@@ -609,12 +609,13 @@ abstract class UploadRaces {
       "an upload landing between purgeSite's record and its byte moves finds its deploy gone")
   void uploadBetweenTrashRecordAndMove() {
     Deploy d = pendingWithIndex();
-    // purgeSite's blob calls: the check for an unfinished purge (1), then after its record the
-    // abandoned deploy's bytes deleted (2) and the site's bytes moved to the site trash (3).
+    // purgeSite's blob calls: the check for an unfinished purge (1), the look for bytes (2), then
+    // after its record the projection's deletion (3), the move to the site trash (4) and the
+    // abandoned deploy's bytes deleted there (5). The upload lands between record and move.
     java.util.concurrent.atomic.AtomicReference<Object> outcome =
         new java.util.concurrent.atomic.AtomicReference<>();
     blobs.afterCall(
-        2,
+        3,
         () -> {
           try {
             outcome.set(concurrently(() -> upload(d.id(), "between.js", "between")));

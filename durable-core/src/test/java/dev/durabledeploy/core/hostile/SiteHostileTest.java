@@ -234,9 +234,10 @@ class SiteHostileTest extends CoreFixture {
     Deploy a = finalizedDeploy(PROD, "v1");
     project(a, 1);
     deploys.purgeSite(SITE);
-    // The restore's process dies after its record (ACTIVE again), before its byte move.
+    // The restore's process dies after its record (ACTIVE again), before its byte move (its
+    // blob calls: the check for an unfinished purge, then the move).
     blobs
-        .failOnCall(1, dev.durabledeploy.testkit.FaultInjectingBlobStore.When.BEFORE)
+        .failOnCall(2, dev.durabledeploy.testkit.FaultInjectingBlobStore.When.BEFORE)
         .throwing(() -> new IllegalStateException("crash"));
     assertThatThrownBy(() -> deploys.restoreSite(SITE)).hasMessageContaining("crash");
     blobs.heal();
@@ -314,9 +315,10 @@ class SiteHostileTest extends CoreFixture {
 
   @Test
   @DisplayName(
-      "a restoreSite that succeeded is not undone by the leftover intent of a crashed purgeSiteNow")
+      "a restoreSite after a purgeSiteNow that crashed past its intent finishes the purge and is"
+          + " refused: a purge for good once recorded stands")
   void restoreAfterACrashedPurgeForGoodStays() {
-    Deploy a = finalizedDeploy(PROD, "v1");
+    finalizedDeploy(PROD, "v1");
     deploys.purgeSite(SITE);
     // The operator starts a purge for good; its process dies right after it recorded its intent,
     // before any row went.
@@ -327,13 +329,15 @@ class SiteHostileTest extends CoreFixture {
     blobs.heal();
     assertThat(plane.sites().find(SITE).orElseThrow().state()).isEqualTo(SiteState.TRASHED);
 
-    // The operator changes their mind: the restore succeeds, the site is ACTIVE with its deploy.
-    assertThat(deploys.restoreSite(SITE).state()).isEqualTo(SiteState.ACTIVE);
-    assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(a.id());
-
-    // The hourly tombstone-purge cron runs (or the next init): the restored site must stay.
+    // A restore does not answer ACTIVE for a site the tombstone purge would then delete: the
+    // recorded purge is finished, and the restore says so.
+    assertThatThrownBy(() -> deploys.restoreSite(SITE))
+        .isInstanceOf(SiteNotFoundException.class)
+        .hasMessageContaining("purge for good of it was unfinished");
+    assertThat(plane.sites().find(SITE)).isEmpty();
+    assertThat(deploys.deploys(SITE)).isEmpty();
+    assertThat(allKeys()).noneMatch(k -> k.contains(SITE.value()));
     plane.tombstonePurge().run();
-    assertThat(plane.sites().find(SITE)).as("the site restoreSite answered ACTIVE for").isPresent();
-    assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(a.id());
+    assertThat(plane.sites().find(SITE)).isEmpty();
   }
 }

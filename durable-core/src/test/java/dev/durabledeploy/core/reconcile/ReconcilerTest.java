@@ -505,6 +505,8 @@ class ReconcilerTest extends CoreFixture {
       // The deletion of "gone" is still on its way; no event will ever come for "ghost".
       assertThat(report().drifts()).containsExactly(ghostDrift);
       drained();
+      // Delivered, and past the time its alias-project run may still take.
+      clock.advance(Reconciler.PROJECTION_LAG);
       projection(gone, "{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
       assertThat(report().drifts())
           .containsExactlyInAnyOrder(

@@ -249,12 +249,15 @@ final class Workload {
       name = "adopt-bucket-site";
     }
     // A trashed site refuses nearly everything: half of what is picked for one restores it.
-    if (isTrashed(site) && random.nextBoolean()) {
-      name = "restore-site";
-    }
+    // Drawn whatever the site's state, so a seed gives the same sequence of choices.
+    boolean restoreIfTrashed = random.nextBoolean();
     int pick = random.nextInt(1 << 20);
     long began = System.nanoTime();
     try {
+      // Inside the try: reading the record can meet an outage like any other call.
+      if (restoreIfTrashed && isTrashed(site)) {
+        name = "restore-site";
+      }
       run(name, site, pick);
       done.incrementAndGet();
     } catch (RuntimeException e) {

@@ -33,8 +33,8 @@ public final class StandardEvents {
   public static final String SITE_REGISTERED = "site.registered";
 
   /**
-   * A site's record changed: its profile, or its state ({@link #KEY_STATE}: trashed, restored to
-   * active, purging).
+   * A site's record changed: its profile, or its state ({@link #KEY_STATE}: {@code trashed}, or
+   * {@code active} again after a restore). A purge for good announces {@link #SITE_DELETED}.
    */
   public static final String SITE_UPDATED = "site.updated";
 
