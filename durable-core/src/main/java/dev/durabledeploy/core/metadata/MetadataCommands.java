@@ -543,9 +543,7 @@ public final class MetadataCommands {
    */
   public Tombstone tombstone(SiteId site, DeployId id, Duration recoveryWindow, Actor actor) {
     requireArgs(site, id, actor);
-    if (recoveryWindow == null || recoveryWindow.isNegative()) {
-      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
-    }
+    requireWindow(recoveryWindow);
     return store.inSite(
         ACTION_TOMBSTONE,
         site,
@@ -632,9 +630,7 @@ public final class MetadataCommands {
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    if (recoveryWindow == null || recoveryWindow.isNegative()) {
-      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
-    }
+    requireWindow(recoveryWindow);
     return store.inSite(
         ACTION_TOMBSTONE_ORPHAN,
         site,
@@ -922,9 +918,7 @@ public final class MetadataCommands {
       SiteId site, Duration recoveryWindow, Actor actor, boolean bucketHasBytes) {
     Objects.requireNonNull(site, "site");
     Objects.requireNonNull(actor, "actor");
-    if (recoveryWindow == null || recoveryWindow.isNegative()) {
-      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
-    }
+    requireWindow(recoveryWindow);
     // The deploy rows a work can enumerate are the ones it names: listed first, re-read inside.
     // The caller holds the site lock, so no deploy is created in between.
     List<DeployId> listed = store.listDeploys(site).stream().map(Deploy::id).toList();
@@ -1098,6 +1092,12 @@ public final class MetadataCommands {
     s.audit(actor, ACTION_REGISTER_SITE, site.value(), null, "active");
     s.emit(StandardEvents.siteRecord(StandardEvents.SITE_REGISTERED, record));
     return record;
+  }
+
+  private static void requireWindow(Duration recoveryWindow) {
+    if (recoveryWindow == null || recoveryWindow.isNegative()) {
+      throw new InvalidInputException("recoveryWindow", "must be zero or positive");
+    }
   }
 
   private static void requireArgs(SiteId site, DeployId id, Actor actor) {
