@@ -4,7 +4,9 @@
 -- otherwise changes nothing (the adapter re-reads and re-decides).
 -- ARGV[1] namespace; ARGV[2] site; ARGV[3] expected revision; ARGV[4] now; ARGV[5..] operations:
 --   HSET <suffix> <field> <value> | HDEL <suffix> <field> | DEL <suffix>
---   CLEAR (every deploy, alias and tombstone of the site, and its tombstones' expiry entries)
+--   CLEAR (every deploy, alias and tombstone of the site, its tombstones' expiry entries, and its
+--   registry record with its index entries)
+--   RECORD <record> <purgeAfter> (the site's registry record; purgeAfter '' unless it is TRASHED)
 --   AUDIT <max entries kept> <text> | SITE+ | SITE- | EXP+ <member> <score> | EXP- <member>
 --   EVENT <type> <n> <k1> <v1> ...
 -- Returns -1 on a revision conflict, else the number of events appended.
@@ -27,7 +29,7 @@ local function next_from(global, own)
 end
 
 -- Check the whole list before the first write: a script that fails half-way keeps its writes.
-local arity = {HSET = 3, HDEL = 2, DEL = 1, CLEAR = 0, AUDIT = 2, ['SITE+'] = 0, ['SITE-'] = 0,
+local arity = {HSET = 3, HDEL = 2, DEL = 1, CLEAR = 0, RECORD = 2, AUDIT = 2, ['SITE+'] = 0, ['SITE-'] = 0,
                ['EXP+'] = 2, ['EXP-'] = 1}
 local i = 5
 while i <= #ARGV do
@@ -56,8 +58,21 @@ while i <= #ARGV do
       redis.call('ZREM', M .. 'tombstone-expiry', site .. ' ' .. id)
     end
     redis.call('DEL', site_key(site, 'deploys'), site_key(site, 'aliases'),
-               site_key(site, 'tombstones'))
+               site_key(site, 'tombstones'), site_key(site, 'site'))
+    redis.call('ZREM', M .. 'registered', site)
+    redis.call('ZREM', M .. 'site-purge', site)
     i = i + 1
+  elseif op == 'RECORD' then
+    -- The record and both of its indexes change together, so listRegisteredSites and
+    -- listExpiredSites never name a site whose record says otherwise.
+    redis.call('SET', site_key(site, 'site'), ARGV[i + 1])
+    redis.call('ZADD', M .. 'registered', 0, site)
+    if ARGV[i + 2] == '' then
+      redis.call('ZREM', M .. 'site-purge', site)
+    else
+      redis.call('ZADD', M .. 'site-purge', ARGV[i + 2], site)
+    end
+    i = i + 3
   elseif op == 'AUDIT' then
     -- Ids come from the namespace ({meta}:audit-seq), as in the other stores; the site's own
     -- counter of older versions is read once, then dropped. The list keeps the newest entries.
@@ -83,13 +98,13 @@ while i <= #ARGV do
     i = i + 3 + 2 * n
   end
 end
--- The revision goes with the site's last row: a missing revision ('0') then always means "no
--- rows at all", and a command that read the site before it emptied can still only commit on the
--- same empty state. Revisions never repeat (next_from), so one that read an older incarnation of
--- the site never commits on a newer one.
+-- The revision goes with the site's last row (its registry record is one): a missing revision
+-- ('0') then always means "no rows at all", and a command that read the site before it emptied
+-- can still only commit on the same empty state. Revisions never repeat (next_from), so one that
+-- read an older incarnation of the site never commits on a newer one.
 local revision = next_from('rev', current)
 if redis.call('EXISTS', site_key(site, 'deploys'), site_key(site, 'aliases'),
-              site_key(site, 'tombstones')) == 0 then
+              site_key(site, 'tombstones'), site_key(site, 'site')) == 0 then
   redis.call('DEL', site_key(site, 'rev'))
 else
   redis.call('SET', site_key(site, 'rev'), revision)

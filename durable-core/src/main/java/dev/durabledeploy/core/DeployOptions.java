@@ -24,6 +24,11 @@ import java.time.Duration;
  * @param leaseTtl job leases expire this long after their last heartbeat (E4)
  * @param gcSweepCron when the GC sweep submits {@code gc-site} for every site GC would trash
  *     something of, catching runs lost with their host (a five-field UTC cron expression)
+ * @param requireRegisteredSites whether {@code init} refuses a site that is not registered ({@code
+ *     SiteNotFoundException}); off by default, so a first deploy registers its site (see {@link
+ *     Builder#requireRegisteredSites})
+ * @param importSitesOnStart whether {@code start()} submits {@code site-import}, which registers
+ *     every site the index or the bucket has and the registry lacks
  */
 public record DeployOptions(
     int keepLatest,
@@ -40,7 +45,9 @@ public record DeployOptions(
     Duration outboxRetention,
     int batchSize,
     Duration leaseTtl,
-    String gcSweepCron) {
+    String gcSweepCron,
+    boolean requireRegisteredSites,
+    boolean importSitesOnStart) {
 
   public static final int DEFAULT_KEEP_LATEST = 3;
   public static final Duration DEFAULT_GRACE = Duration.ofHours(72);
@@ -82,6 +89,43 @@ public record DeployOptions(
       throw new ConfigurationException(
           "gcSweepCron", "is required: a five-field cron expression such as '0 3 * * *'");
     }
+  }
+
+  /** Options without the registry's two switches (the components before they existed). */
+  public DeployOptions(
+      int keepLatest,
+      Duration grace,
+      Duration retention,
+      Duration releasedAliasTtl,
+      Duration recoveryWindow,
+      Duration lockTimeout,
+      int blastCap,
+      long maxFileSize,
+      int maxFilesPerDeploy,
+      Duration gcQuiet,
+      Duration gcMaxDelay,
+      Duration outboxRetention,
+      int batchSize,
+      Duration leaseTtl,
+      String gcSweepCron) {
+    this(
+        keepLatest,
+        grace,
+        retention,
+        releasedAliasTtl,
+        recoveryWindow,
+        lockTimeout,
+        blastCap,
+        maxFileSize,
+        maxFilesPerDeploy,
+        gcQuiet,
+        gcMaxDelay,
+        outboxRetention,
+        batchSize,
+        leaseTtl,
+        gcSweepCron,
+        false,
+        true);
   }
 
   /** Options with the default GC sweep schedule (the components before it existed). */
@@ -145,6 +189,8 @@ public record DeployOptions(
     b.batchSize = batchSize;
     b.leaseTtl = leaseTtl;
     b.gcSweepCron = gcSweepCron;
+    b.requireRegisteredSites = requireRegisteredSites;
+    b.importSitesOnStart = importSitesOnStart;
     return b;
   }
 
@@ -187,6 +233,8 @@ public record DeployOptions(
     private int batchSize = DEFAULT_BATCH_SIZE;
     private Duration leaseTtl = DEFAULT_LEASE_TTL;
     private String gcSweepCron = DEFAULT_GC_SWEEP_CRON;
+    private boolean requireRegisteredSites = false;
+    private boolean importSitesOnStart = true;
 
     private Builder() {}
 
@@ -265,6 +313,27 @@ public record DeployOptions(
       return this;
     }
 
+    /**
+     * Whether {@code init} refuses a site that is not registered; default off. Off, a first deploy
+     * registers its site (the slug as display name, the actor as owner), so a host embedding the
+     * plane needs no registry calls and existing hosts keep working; a platform that manages sites
+     * as records turns it on, so a typo in a slug fails instead of creating a site.
+     */
+    public Builder requireRegisteredSites(boolean v) {
+      requireRegisteredSites = v;
+      return this;
+    }
+
+    /**
+     * Whether {@code start()} submits the {@code site-import} workflow, which registers every site
+     * the index or the bucket has and the registry lacks; default on. It runs in the background,
+     * once per start; a bucket walk costs one listing per site.
+     */
+    public Builder importSitesOnStart(boolean v) {
+      importSitesOnStart = v;
+      return this;
+    }
+
     public DeployOptions build() {
       return new DeployOptions(
           keepLatest,
@@ -281,7 +350,9 @@ public record DeployOptions(
           outboxRetention,
           batchSize,
           leaseTtl,
-          gcSweepCron);
+          gcSweepCron,
+          requireRegisteredSites,
+          importSitesOnStart);
     }
   }
 }

@@ -17,11 +17,14 @@ import dev.durabledeploy.core.reconcile.Backfill;
 import dev.durabledeploy.core.reconcile.Reconciler;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.core.retry.Sleeper;
+import dev.durabledeploy.core.site.SiteRegistry;
+import dev.durabledeploy.spi.Authorizer;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.CronSchedule;
 import dev.durabledeploy.spi.engine.EngineStatus;
+import dev.durabledeploy.spi.engine.Submission;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
@@ -37,6 +40,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -91,6 +95,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final Retrier retrier;
   private final DeployOptions options;
   private final DeployService deploys;
+  private final SiteRegistry sites;
   private final AliasProjection aliasProjection;
   private final SiteGc gc;
   private final GcSweep gcSweep;
@@ -114,13 +119,15 @@ public final class DurableDeploy implements AutoCloseable {
     this.bus = new AsyncEventBus(b.meters);
     // Every service draws from it on its own threads: one thread-safe source for all.
     RandomGenerator random = SharedRandom.serialised(b.random);
-    this.operations = new Operations(bus, b.meters, b.clock, random);
+    this.operations = new Operations(bus, b.meters, b.clock, random, b.authorizer);
     this.retrier = new Retrier(b.retryPolicy, random, b.sleeper, b.meters);
     this.deploys = new DeployService(store, blobs, operations, retrier, options, random);
+    this.sites =
+        new SiteRegistry(store, blobs, operations, retrier, deploys, options.lockTimeout());
     this.aliasProjection =
         new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     this.gc = new SiteGc(store, blobs, operations, retrier, options);
-    this.backfill = new Backfill(store.metadata(), blobs, operations, retrier);
+    this.backfill = new Backfill(store, blobs, operations, retrier, options.lockTimeout());
     this.reconciler = new Reconciler(store, blobs, operations, retrier, options, b.meters);
     this.tombstonePurge = new TombstonePurge(store, blobs, operations, retrier, options);
     this.outboxPurge = new OutboxPurge(store.outbox(), operations, retrier, options);
@@ -170,7 +177,8 @@ public final class DurableDeploy implements AutoCloseable {
             reconciler.definition(),
             outboxPurge.definition(),
             leaseSweep.definition(),
-            gcSweep.definition());
+            gcSweep.definition(),
+            sites.definition());
     // Before any side effect: a route to nothing would only fail until its events are
     // dead-lettered, and a start refused here can be fixed (the workflow registered) and retried.
     relay.checkRoutes(
@@ -198,6 +206,9 @@ public final class DurableDeploy implements AutoCloseable {
       engine.start();
     }
     relay.start();
+    if (options.importSitesOnStart()) {
+      submitSiteImport();
+    }
     started = true;
     return this;
   }
@@ -205,6 +216,27 @@ public final class DurableDeploy implements AutoCloseable {
   /** The deploy lifecycle. */
   public DeployService deploys() {
     return deploys;
+  }
+
+  /** Sites as records: register, list, update, delete, restore, import. */
+  public SiteRegistry sites() {
+    return sites;
+  }
+
+  /** Once per start, in the background: a failed import only leaves sites unregistered. */
+  private void submitSiteImport() {
+    try {
+      engine
+          .submit(
+              new Submission(SiteRegistry.WORKFLOW, Map.of(), "site-import:" + jobs.incarnation()))
+          .exceptionally(
+              e -> {
+                LOG.warn("the start-up site import was not submitted: {}", Operations.describe(e));
+                return null;
+              });
+    } catch (RuntimeException e) {
+      LOG.warn("the start-up site import was not submitted: {}", Operations.describe(e));
+    }
   }
 
   /** Retention GC: plan, dry-run or run it for a site (it also runs on every site change). */
@@ -312,6 +344,7 @@ public final class DurableDeploy implements AutoCloseable {
     private RetryPolicy retryPolicy = RetryPolicy.defaults();
     private DeployOptions options = DeployOptions.defaults();
     private String instanceId = defaultInstanceId();
+    private Authorizer authorizer = Authorizer.ALLOW_ALL;
     private final List<String[]> routes = new ArrayList<>();
 
     private Builder() {}
@@ -391,6 +424,17 @@ public final class DurableDeploy implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Who may do what (default {@link Authorizer#ALLOW_ALL}): consulted once at the entry of every
+     * mutation the host calls, with the actor of the view it called through ({@code
+     * deploys().as(actor)}, {@code gc().as(actor)}, ...), before any lock or write; never for the
+     * library's background workflows.
+     */
+    public Builder authorizer(Authorizer authorizer) {
+      this.authorizer = authorizer;
+      return this;
+    }
+
     /** Delivers outbox events of {@code eventType} to the host's workflow {@code workflow}. */
     public Builder route(String eventType, String workflow) {
       routes.add(new String[] {eventType, workflow});
@@ -406,6 +450,7 @@ public final class DurableDeploy implements AutoCloseable {
       require("sleeper", sleeper);
       require("retryPolicy", retryPolicy);
       require("options", options);
+      require("authorizer", authorizer);
       if (blobs == null && blobRoot == null) {
         throw new ConfigurationException(
             "blobStore", "is required: pass a BlobStore or a blobRoot directory");

@@ -4,6 +4,7 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.Authorizer;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
@@ -45,6 +46,11 @@ public abstract class CoreFixture {
     return DeployOptions.defaults();
   }
 
+  /** Who may do what; everything, unless a test says otherwise. */
+  protected Authorizer authorizer() {
+    return Authorizer.ALLOW_ALL;
+  }
+
   /** The blob store under the fault injector; {@link #rawBlobs} unless a test needs another. */
   protected BlobStore blobBackend() {
     return rawBlobs;
@@ -69,6 +75,7 @@ public abstract class CoreFixture {
                 RetryPolicy.defaults().withBackoff(Duration.ofMillis(1), Duration.ofMillis(5), 2.0))
             .options(options())
             .instanceId("test-host-1")
+            .authorizer(authorizer())
             .build();
     plane.events().subscribe(e -> true, recorded::publish);
     deploys = plane.deploys();
@@ -89,12 +96,13 @@ public abstract class CoreFixture {
    * goes: its intent is recorded, then the saga stops.
    */
   protected void crashedPurge() {
-    // purgeSite's blob calls: the intent (1), the site's bytes (2), its trash (3); the rows go
+    // purgeSiteNow's blob calls: the intent (1), the site's bytes (2), its trash (3), its site
+    // trash (4); the rows go
     // between the first two. Crash right before the bytes: rows gone, bytes and intent left.
     blobs
         .failOnCall(2, FaultInjectingBlobStore.When.BEFORE)
         .throwing(() -> new IllegalStateException("crash"));
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSite(SITE))
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSiteNow(SITE))
         .hasMessageContaining("crash");
     blobs.heal();
     org.assertj.core.api.Assertions.assertThat(deploys.deploys(SITE)).isEmpty();
@@ -107,9 +115,9 @@ public abstract class CoreFixture {
   /** A purge that crashed after its last byte deletion: only the intent is left. */
   protected void crashedPurgeAfterTheBytes() {
     blobs
-        .failOnCall(3, FaultInjectingBlobStore.When.AFTER)
+        .failOnCall(4, FaultInjectingBlobStore.When.AFTER)
         .throwing(() -> new IllegalStateException("crash"));
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSite(SITE))
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> deploys.purgeSiteNow(SITE))
         .hasMessageContaining("crash");
     blobs.heal();
     org.assertj.core.api.Assertions.assertThat(rawBlobs.listAll(BlobLayout.site(SITE))).isEmpty();

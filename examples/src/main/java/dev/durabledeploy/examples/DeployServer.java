@@ -9,6 +9,7 @@ import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
 import dev.durabledeploy.core.deploy.UploadConflictException;
+import dev.durabledeploy.core.site.SiteRegistry;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -20,19 +21,26 @@ import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.LifecycleEvent;
 import dev.durabledeploy.spi.events.OperationEvent;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.exception.AccessDeniedException;
 import dev.durabledeploy.spi.exception.AliasDriftException;
 import dev.durabledeploy.spi.exception.DeployAliasedException;
+import dev.durabledeploy.spi.exception.DeployBytesMissingException;
 import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.exception.RemoteCallException;
 import dev.durabledeploy.spi.exception.RepoCloneException;
 import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.exception.SiteNotFoundException;
+import dev.durabledeploy.spi.exception.SiteStateException;
 import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteProfile;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,6 +51,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -61,12 +70,27 @@ import org.slf4j.LoggerFactory;
  * DELETE /sites/{site}/deploys/{id}                                         → 200 {"expiresAt"}
  * POST   /sites/{site}/deploys/{id}/restore                                 → 200
  * GET    /sites/{site}/deploys | aliases | trash
+ * GET    /sites?after=&amp;limit=                      → 200 {"sites": [], "next"}
+ * POST   /sites/{site}                               {"displayName", "owner", "labels"} → 201
+ * PUT    /sites/{site}                               same body, If-Match: version → 200 | 409
+ * GET    /sites/{site}                                                      → 200 | 404
+ * DELETE /sites/{site}                               trash it → 200 {"restorableUntil"}
+ * POST   /sites/{site}/restore                                              → 200 | 409 | 404
  * GET    /events                                      server-sent lifecycle events
  * </pre>
  *
  * Errors map to status codes: invalid input 400 (with the field), unknown 404, drift and conflicts
  * 409 (drift with the current alias), expired 410, site busy 423, transient backend trouble 503
- * with {@code Retry-After}. The actor of every mutation is the {@code X-Actor} header.
+ * with {@code Retry-After}.
+ *
+ * <p><b>Who is asking.</b> A mutation (any method but GET) needs {@code Authorization: Bearer
+ * <token>}, a token the host configured ({@link BearerTokens}); the token's actor is the one the
+ * plane's {@link dev.durabledeploy.spi.Authorizer} is asked about and the audit log records. No
+ * token, or one the server does not know, is 401 with {@code WWW-Authenticate}; an actor the
+ * authorizer refuses is 403 naming the action. Reads stay open, as the plane's authorizer does not
+ * check them either: they change nothing, and this server listens on the loopback interface only,
+ * behind whatever the host puts in front of it. A GET that does send a token must send a valid one,
+ * so a client with a wrong token learns it on its first request.
  */
 public final class DeployServer implements AutoCloseable {
 
@@ -75,17 +99,24 @@ public final class DeployServer implements AutoCloseable {
 
   private final DurableDeploy plane;
   private final HttpServer server;
+  private final BearerTokens tokens;
   private final ExecutorService threads = Executors.newCachedThreadPool();
 
-  private DeployServer(DurableDeploy plane, HttpServer server) {
+  private DeployServer(DurableDeploy plane, HttpServer server, BearerTokens tokens) {
     this.plane = plane;
     this.server = server;
+    this.tokens = tokens;
   }
 
-  /** Serves {@code plane} on {@code port} (0: any free port) on the loopback interface. */
-  public static DeployServer start(DurableDeploy plane, int port) throws IOException {
+  /**
+   * Serves {@code plane} on {@code port} (0: any free port) on the loopback interface; mutations
+   * need one of {@code tokens} ({@link BearerTokens#none()}: every mutation is refused).
+   */
+  public static DeployServer start(DurableDeploy plane, int port, BearerTokens tokens)
+      throws IOException {
+    java.util.Objects.requireNonNull(tokens, "tokens");
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
-    DeployServer app = new DeployServer(plane, server);
+    DeployServer app = new DeployServer(plane, server, tokens);
     server.createContext("/", app::handle);
     server.setExecutor(app.threads);
     server.start();
@@ -124,16 +155,28 @@ public final class DeployServer implements AutoCloseable {
 
   private void route(HttpExchange x) throws IOException {
     String method = x.getRequestMethod();
+    Actor actor = authenticate(x, method);
     List<String> p = segments(x.getRequestURI().getRawPath());
     if (p.size() == 1 && p.get(0).equals("events") && method.equals("GET")) {
       events(x);
+      return;
+    }
+    if (p.size() == 1 && p.get(0).equals("sites") && method.equals("GET")) {
+      listSites(x);
+      return;
+    }
+    if (p.size() >= 2
+        && p.size() <= 3
+        && p.get(0).equals("sites")
+        && (p.size() == 2 || p.get(2).equals("restore"))) {
+      site(x, method, SiteId.of(p.get(1)), p.size() == 3, actor);
       return;
     }
     if (p.size() < 3 || !p.get(0).equals("sites")) {
       throw new HttpError(404, "no such resource");
     }
     SiteId site = SiteId.of(p.get(1));
-    var deploys = plane.deploys().as(actor(x));
+    var deploys = plane.deploys().as(actor);
     String collection = p.get(2);
     if (collection.equals("deploys") && p.size() == 3) {
       if (method.equals("POST")) {
@@ -229,6 +272,139 @@ public final class DeployServer implements AutoCloseable {
     throw new HttpError(404, "no such resource");
   }
 
+  /** {@code GET /sites?after=&limit=}: one page of site records. */
+  private void listSites(HttpExchange x) throws IOException {
+    String after = null;
+    int limit = 100;
+    String query = x.getRequestURI().getRawQuery();
+    if (query != null) {
+      for (String pair : query.split("&")) {
+        String[] kv = pair.split("=", 2);
+        String value = kv.length > 1 ? URLDecoder.decode(kv[1], StandardCharsets.UTF_8) : "";
+        if (kv[0].equals("after") && !value.isEmpty()) {
+          after = value;
+        } else if (kv[0].equals("limit")) {
+          try {
+            limit = Integer.parseInt(value);
+          } catch (NumberFormatException e) {
+            throw new InvalidInputException("limit", "must be a number from 1 to 1000");
+          }
+        }
+      }
+    }
+    SiteId cursor;
+    try {
+      cursor = after == null ? null : SiteId.of(after);
+    } catch (InvalidInputException e) {
+      throw new InvalidInputException("after", "must be a site id: " + e.getMessage());
+    }
+    SiteRegistry.Page page = plane.sites().list(cursor, limit);
+    ObjectNode out = JSON.createObjectNode();
+    var items = out.putArray("sites");
+    page.items().forEach(r -> items.add(site(r)));
+    out.put("next", page.next() == null ? null : page.next().value());
+    send(x, 200, out);
+  }
+
+  /**
+   * {@code /sites/{site}}: GET the record, POST to register it, PUT to update its profile ({@code
+   * If-Match}: the record version), DELETE to trash it; {@code POST /sites/{site}/restore} to
+   * restore it.
+   */
+  private void site(HttpExchange x, String method, SiteId site, boolean restore, Actor actor)
+      throws IOException {
+    var sites = plane.sites().as(actor);
+    if (restore) {
+      if (!method.equals("POST")) {
+        throw new HttpError(405, "method not allowed");
+      }
+      send(x, 200, site(sites.restore(site)));
+      return;
+    }
+    switch (method) {
+      case "GET" ->
+          send(
+              x,
+              200,
+              site(
+                  sites
+                      .find(site)
+                      .orElseThrow(
+                          () -> new HttpError(404, "site '" + site + "' is not registered"))));
+      case "POST" -> send(x, 201, site(sites.register(site, profile(body(x)))));
+      case "PUT" -> {
+        long version = 0;
+        String ifMatch = x.getRequestHeaders().getFirst("If-Match");
+        if (ifMatch != null) {
+          try {
+            version = Long.parseLong(ifMatch.replace("\"", "").trim());
+          } catch (NumberFormatException e) {
+            throw new InvalidInputException("If-Match", "must be a site record version number");
+          }
+        }
+        send(x, 200, site(sites.update(site, profile(body(x)), version)));
+      }
+      case "DELETE" -> {
+        SiteDeletion d = sites.delete(site);
+        ObjectNode out =
+            JSON.createObjectNode()
+                .put("site", site.value())
+                .put("deploys", d.deploys())
+                .put("aliases", d.aliases())
+                .put("tombstones", d.tombstones());
+        out.put(
+            "restorableUntil", d.restorableUntil() == null ? null : d.restorableUntil().toString());
+        send(x, 200, out);
+      }
+      default -> throw new HttpError(405, "method not allowed");
+    }
+  }
+
+  private static SiteProfile profile(JsonNode body) {
+    java.util.Map<String, String> labels = new java.util.TreeMap<>();
+    JsonNode given = body.get("labels");
+    if (given != null && !given.isNull()) {
+      if (!given.isObject()) {
+        throw new InvalidInputException("labels", "must be an object of string values");
+      }
+      given
+          .fields()
+          .forEachRemaining(
+              e -> {
+                if (!e.getValue().isTextual()) {
+                  throw new InvalidInputException(
+                      "labels." + e.getKey(),
+                      "must be a string, not " + e.getValue().getNodeType());
+                }
+                labels.put(e.getKey(), e.getValue().asText());
+              });
+    }
+    for (String field : List.of("displayName", "owner")) {
+      if (body.has(field) && !body.get(field).isTextual() && !body.get(field).isNull()) {
+        throw new InvalidInputException(field, "must be a string");
+      }
+    }
+    return new SiteProfile(
+        body.hasNonNull("displayName") ? body.get("displayName").asText() : null,
+        body.hasNonNull("owner") ? body.get("owner").asText() : null,
+        labels);
+  }
+
+  private static ObjectNode site(Site r) {
+    ObjectNode out =
+        JSON.createObjectNode()
+            .put("site", r.id().value())
+            .put("displayName", r.profile().displayName())
+            .put("owner", r.profile().owner())
+            .put("state", r.state().name())
+            .put("version", r.version())
+            .put("createdAt", r.createdAt().toString())
+            .put("updatedAt", r.updatedAt().toString());
+    out.set("labels", JSON.valueToTree(r.profile().labels()));
+    out.put("purgeAfter", r.purgeAfter() == null ? null : r.purgeAfter().toString());
+    return out;
+  }
+
   /** Server-sent events of every operation, until the client goes away. */
   private void events(HttpExchange x) throws IOException {
     LinkedBlockingQueue<LifecycleEvent> queue = new LinkedBlockingQueue<>(10_000);
@@ -287,9 +463,41 @@ public final class DeployServer implements AutoCloseable {
     }
   }
 
-  private static Actor actor(HttpExchange x) {
-    String actor = x.getRequestHeaders().getFirst("X-Actor");
-    return actor == null ? Actor.of("http:anonymous") : Actor.of(actor);
+  /** Who reads anonymously: reads are not authorized and write no audit entry. */
+  private static final Actor ANONYMOUS = Actor.of("http:anonymous");
+
+  /**
+   * The actor of the request's bearer token; {@link #ANONYMOUS} for a GET without one. The token
+   * itself is never logged nor echoed.
+   */
+  private Actor authenticate(HttpExchange x, String method) {
+    String header = x.getRequestHeaders().getFirst("Authorization");
+    if (header == null) {
+      if (method.equals("GET")) {
+        return ANONYMOUS;
+      }
+      x.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"durable-deploy\"");
+      throw new HttpError(
+          401,
+          "a "
+              + method
+              + " needs a bearer token: send the header 'Authorization: Bearer <token>' with a"
+              + " token the server's host configured");
+    }
+    String token =
+        header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+    Optional<Actor> actor = tokens.actorFor(token);
+    if (actor.isEmpty()) {
+      x.getResponseHeaders()
+          .set("WWW-Authenticate", "Bearer realm=\"durable-deploy\", error=\"invalid_token\"");
+      throw new HttpError(
+          401,
+          token == null
+              ? "the Authorization header must be 'Bearer <token>'"
+              : "the bearer token is not one this server knows; send a token the server's host"
+                  + " configured");
+    }
+    return actor.get();
   }
 
   private static long contentLength(HttpExchange x) {
@@ -343,16 +551,21 @@ public final class DeployServer implements AutoCloseable {
     int status;
     if (e instanceof HttpError h) {
       status = h.status;
+    } else if (e instanceof AccessDeniedException denied) {
+      status = 403;
+      body.put("action", denied.action());
     } else if (e instanceof InvalidInputException i) {
       status = 400;
       body.put("field", i.field());
-    } else if (e instanceof DeployNotFoundException) {
+    } else if (e instanceof DeployNotFoundException || e instanceof SiteNotFoundException) {
       status = 404;
     } else if (e instanceof AliasDriftException d) {
       status = 409;
       d.current().ifPresent(a -> body.set("current", alias(a)));
     } else if (e instanceof DeployAliasedException
+        || e instanceof DeployBytesMissingException
         || e instanceof DeployStateException
+        || e instanceof SiteStateException
         || e instanceof UploadConflictException) {
       status = 409;
     } else if (e instanceof TombstoneExpiredException) {

@@ -29,6 +29,8 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  *                                        embedded PostgreSQL in ./data/pg
  * DURABLE_DEPLOY_S3_ENDPOINT, _BUCKET (+ _ACCESS_KEY, _SECRET_KEY, _REGION)  S3, else ./data/blobs
  * DURABLE_DEPLOY_TEMPORAL_TARGET (host:port, + _NAMESPACE, _TASK_QUEUE)  Temporal, else in process
+ * DURABLE_DEPLOY_TOKENS (actor=token,...)  the bearer tokens mutations need, else none: every
+ *                                        mutation is refused with 401
  * </pre>
  */
 public final class DeployServiceMain {
@@ -49,6 +51,12 @@ public final class DeployServiceMain {
    * defaults' data under {@code data} ({@code pg/} and {@code blobs/}).
    */
   public static Service start(Map<String, String> env, Path data) throws IOException {
+    // Before anything starts: a malformed token list is refused with nothing to stop again.
+    BearerTokens tokens = BearerTokens.parse(env.get(BearerTokens.ENV));
+    if (tokens.isEmpty()) {
+      System.err.println(
+          BearerTokens.ENV + " is not set: every mutation will be refused with 401 (reads work)");
+    }
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
       DurableDeploy.Builder builder = DurableDeploy.builder();
@@ -106,7 +114,7 @@ public final class DeployServiceMain {
       DurableDeploy plane = builder.build().start();
       opened.push(plane);
       DeployServer server =
-          DeployServer.start(plane, Integer.parseInt(env.getOrDefault("PORT", "8080")));
+          DeployServer.start(plane, Integer.parseInt(env.getOrDefault("PORT", "8080")), tokens);
       opened.push(server::close);
       return new Service(server, opened);
     } catch (IOException | RuntimeException e) {

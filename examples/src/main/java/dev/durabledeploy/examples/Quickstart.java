@@ -13,9 +13,13 @@ import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.LifecycleEvent;
 import dev.durabledeploy.spi.events.OperationEvent;
+import dev.durabledeploy.spi.exception.SiteStateException;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteProfile;
 import dev.durabledeploy.store.memory.InMemoryStore;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -57,6 +61,19 @@ public final class Quickstart {
       plane.events().subscribe(EventBus.topic("operation"), this::print);
       plane.start();
       out.println("durable-deploy quickstart: blobs under " + dataDir);
+
+      Site registered =
+          plane
+              .sites()
+              .register(SITE, new SiteProfile("Docs", "team:docs", Map.of("env", "production")));
+      step(
+          "registered site "
+              + registered.id()
+              + " ("
+              + registered.profile().displayName()
+              + ", owned by "
+              + registered.profile().owner()
+              + ")");
 
       Deploy first = deploy(plane, "a1b2c3d", "Hello, world");
       Finalized live =
@@ -112,6 +129,34 @@ public final class Quickstart {
 
       DriftReport drift = plane.reconciler().reconcile(SITE, false);
       step("drift report: " + (drift.isClean() ? "clean" : drift.toString()));
+
+      SiteDeletion trashed = plane.deploys().purgeSite(SITE);
+      step(
+          "deleted the site: "
+              + trashed.deploys()
+              + " deploys and "
+              + trashed.aliases()
+              + " aliases in its trash, restorable until "
+              + trashed.restorableUntil()
+              + "; state "
+              + plane.sites().find(SITE).orElseThrow().state());
+      try {
+        plane.deploys().init(SITE, "0000000");
+        throw new IllegalStateException("a deleted site took a deploy");
+      } catch (SiteStateException refused) {
+        step("a deploy to it is refused: " + refused.getMessage());
+      }
+
+      Site restored = plane.deploys().restoreSite(SITE);
+      step(
+          "restored the site: state "
+              + restored.state()
+              + ", production -> "
+              + plane.deploys().aliases(SITE).stream()
+                  .filter(a -> a.name().equals(AliasName.PRODUCTION))
+                  .findFirst()
+                  .orElseThrow()
+                  .target());
 
       out.println();
       out.println(

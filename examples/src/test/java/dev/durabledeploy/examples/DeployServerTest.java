@@ -7,7 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.core.DeployOptions;
 import dev.durabledeploy.core.DurableDeploy;
 import dev.durabledeploy.engine.executor.ExecutorEngine;
+import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.exception.AccessDeniedException;
 import dev.durabledeploy.spi.exception.TransientStoreException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.retry.RetryPolicy;
@@ -24,19 +26,26 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 @DisplayName("the deploy service over real HTTP")
 class DeployServerTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String ALICE_TOKEN = "alice-0123456789abcdef0123456789";
+  private static final String BOB_TOKEN = "bob-fedcba9876543210fedcba98765";
+  private static final Actor BOB = Actor.of("user:bob");
+  private static final SiteId SITE = SiteId.of("site-a");
   private final HttpClient http = HttpClient.newHttpClient();
   private InMemoryStore store;
   private FaultInjectingBlobStore blobs;
@@ -54,9 +63,18 @@ class DeployServerTest {
             .engine(ExecutorEngine.builder().build())
             .retryPolicy(RetryPolicy.noRetry())
             .options(DeployOptions.builder().lockTimeout(Duration.ofMillis(200)).build())
+            // Bob holds a valid token but may change nothing.
+            .authorizer(
+                (actor, site, action) -> {
+                  if (actor.equals(BOB)) {
+                    throw new AccessDeniedException(actor, site, action, "bob may only read");
+                  }
+                })
             .build()
             .start();
-    server = DeployServer.start(plane, 0);
+    server =
+        DeployServer.start(
+            plane, 0, BearerTokens.of(Map.of(ALICE_TOKEN, Actor.of("user:alice"), BOB_TOKEN, BOB)));
   }
 
   @AfterEach
@@ -65,7 +83,17 @@ class DeployServerTest {
     plane.close();
   }
 
+  /** A request as Alice, whose token the server knows and whom the authorizer allows. */
   private HttpResponse<String> send(String method, String path, String body, String... headers)
+      throws Exception {
+    String[] withToken = Arrays.copyOf(headers, headers.length + 2);
+    withToken[headers.length] = "Authorization";
+    withToken[headers.length + 1] = "Bearer " + ALICE_TOKEN;
+    return sendRaw(method, path, body, withToken);
+  }
+
+  /** A request with exactly {@code headers}. */
+  private HttpResponse<String> sendRaw(String method, String path, String body, String... headers)
       throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
@@ -114,9 +142,7 @@ class DeployServerTest {
             "/sites/site-a/aliases/production",
             "{\"deployId\":\"" + v2 + "\"}",
             "If-Match",
-            "1",
-            "X-Actor",
-            "user:alice");
+            "1");
     assertThat(promoted.statusCode()).isEqualTo(200);
     assertThat(json(promoted).get("version").asLong()).isEqualTo(2);
     assertThat(store.metadata().auditLog(SiteId.of("site-a"), 1).get(0).actor().value())
@@ -127,6 +153,64 @@ class DeployServerTest {
     assertThat(send("POST", "/sites/site-a/deploys/" + v1 + "/restore", null).statusCode())
         .isEqualTo(200);
     assertThat(json(send("GET", "/sites/site-a/deploys", null))).hasSize(2);
+  }
+
+  @Test
+  @DisplayName("sites: register, read, list, update by version, delete restorably, restore")
+  void sites() throws Exception {
+    HttpResponse<String> registered =
+        send(
+            "POST",
+            "/sites/site-a",
+            "{\"displayName\":\"Docs\",\"owner\":\"team:docs\",\"labels\":{\"env\":\"prod\"}}");
+    assertThat(registered.statusCode()).isEqualTo(201);
+    assertThat(json(registered).get("state").asText()).isEqualTo("ACTIVE");
+    assertThat(json(registered).get("labels").get("env").asText()).isEqualTo("prod");
+    assertThat(json(send("GET", "/sites/site-a", null)).get("version").asLong()).isEqualTo(1);
+    assertThat(send("GET", "/sites/nobody", null).statusCode()).isEqualTo(404);
+    String live = publish("production", "<h1>1</h1>");
+
+    HttpResponse<String> stale =
+        send("PUT", "/sites/site-a", "{\"displayName\":\"X\",\"owner\":\"t\"}", "If-Match", "7");
+    assertThat(stale.statusCode()).isEqualTo(409);
+    assertThat(json(stale).get("error").asText()).contains("not the expected 7");
+    HttpResponse<String> updated =
+        send(
+            "PUT",
+            "/sites/site-a",
+            "{\"displayName\":\"Docs 2\",\"owner\":\"t\"}",
+            "If-Match",
+            "1");
+    assertThat(updated.statusCode()).isEqualTo(200);
+    assertThat(json(updated).get("version").asLong()).isEqualTo(2);
+    HttpResponse<String> bad =
+        send("POST", "/sites/site-b", "{\"displayName\":\"\",\"owner\":\"t\"}");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(json(bad).get("field").asText()).isEqualTo("displayName");
+
+    JsonNode page = json(send("GET", "/sites?limit=10", null));
+    assertThat(page.get("sites")).hasSize(1);
+    assertThat(page.get("next").isNull()).isTrue();
+
+    HttpResponse<String> deleted = send("DELETE", "/sites/site-a", null);
+    assertThat(deleted.statusCode()).isEqualTo(200);
+    assertThat(json(deleted).get("restorableUntil").asText()).isNotEmpty();
+    assertThat(json(send("GET", "/sites/site-a", null)).get("state").asText()).isEqualTo("TRASHED");
+    HttpResponse<String> refused = send("POST", "/sites/site-a/deploys", "{}");
+    assertThat(refused.statusCode()).isEqualTo(409);
+    assertThat(json(refused).get("error").asText()).contains("restoreSite");
+    assertThat(sendRaw("POST", "/sites/site-a/restore", null).statusCode()).isEqualTo(401);
+    assertThat(
+            sendRaw("POST", "/sites/site-a/restore", null, "Authorization", "Bearer " + BOB_TOKEN)
+                .statusCode())
+        .isEqualTo(403);
+
+    HttpResponse<String> restored = send("POST", "/sites/site-a/restore", null);
+    assertThat(restored.statusCode()).isEqualTo(200);
+    assertThat(json(restored).get("state").asText()).isEqualTo("ACTIVE");
+    assertThat(json(send("GET", "/sites/site-a/aliases", null)).get(0).get("deployId").asText())
+        .isEqualTo(live);
+    assertThat(send("GET", "/sites/site-a/restore", null).statusCode()).isEqualTo(405);
   }
 
   @Test
@@ -204,6 +288,7 @@ class DeployServerTest {
                       URI.create(
                           "http://127.0.0.1:" + server.port() + "/sites/site-a/aliases/production"))
                   .header("If-Match", "1")
+                  .header("Authorization", "Bearer " + ALICE_TOKEN)
                   .POST(HttpRequest.BodyPublishers.ofString("{\"deployId\":\"" + v2 + "\"}"))
                   .build(),
               HttpResponse.BodyHandlers.ofString()));
@@ -276,5 +361,93 @@ class DeployServerTest {
         .doesNotContain("9000")
         .doesNotContain("deploys-prod")
         .doesNotContain("s3cr3t-k3y");
+  }
+
+  @Nested
+  @DisplayName("who may change what")
+  class Authentication {
+
+    @Test
+    @DisplayName(
+        "a mutation without a bearer token is 401, saying what to send, and writes nothing")
+    void noToken() throws Exception {
+      HttpResponse<String> r = sendRaw("POST", "/sites/site-a/deploys", "{}");
+      assertThat(r.statusCode()).isEqualTo(401);
+      assertThat(r.headers().firstValue("WWW-Authenticate"))
+          .contains("Bearer realm=\"durable-deploy\"");
+      assertThat(json(r).get("error").asText()).contains("Authorization: Bearer <token>");
+      assertThat(store.metadata().listDeploys(SITE)).isEmpty();
+    }
+
+    @Test
+    @DisplayName(
+        "X-Actor proves nothing: without a token it is 401, with one the token's actor counts")
+    void xActorIsNotTrusted() throws Exception {
+      assertThat(
+              sendRaw("POST", "/sites/site-a/deploys", "{}", "X-Actor", "user:root").statusCode())
+          .isEqualTo(401);
+      assertThat(send("POST", "/sites/site-a/deploys", "{}", "X-Actor", "user:root").statusCode())
+          .isEqualTo(201);
+      assertThat(store.metadata().auditLog(SITE, 1).get(0).actor().value()).isEqualTo("user:alice");
+    }
+
+    @Test
+    @DisplayName("an unknown or malformed token is 401 and the answer never echoes it")
+    void unknownToken() throws Exception {
+      String guess = "guess-0123456789abcdef0123456789";
+      for (String header : List.of("Bearer " + guess, "Basic " + guess, "Bearer")) {
+        HttpResponse<String> r =
+            sendRaw("POST", "/sites/site-a/deploys", "{}", "Authorization", header);
+        assertThat(r.statusCode()).as(header).isEqualTo(401);
+        assertThat(r.headers().firstValue("WWW-Authenticate").orElseThrow())
+            .contains("invalid_token");
+        assertThat(r.body()).doesNotContain(guess);
+      }
+      assertThat(store.metadata().listDeploys(SITE)).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a valid token whose actor the authorizer refuses is 403 naming the action")
+    void refusedActor() throws Exception {
+      String id = publish("production", "<h1>1</h1>");
+      int audited = store.metadata().auditLog(SITE, 100).size();
+      String bob = "Bearer " + BOB_TOKEN;
+      HttpResponse<String> init =
+          sendRaw("POST", "/sites/site-a/deploys", "{}", "Authorization", bob);
+      assertThat(init.statusCode()).isEqualTo(403);
+      assertThat(json(init).get("action").asText()).isEqualTo("deploy.init");
+      assertThat(json(init).get("error").asText())
+          .contains("'user:bob'")
+          .contains("deploy.init")
+          .contains("bob may only read")
+          .doesNotContain(BOB_TOKEN);
+      HttpResponse<String> delete =
+          sendRaw("DELETE", "/sites/site-a/deploys/" + id, null, "Authorization", bob);
+      assertThat(delete.statusCode()).isEqualTo(403);
+      assertThat(json(delete).get("action").asText()).isEqualTo("deploy.delete");
+      assertThat(store.metadata().listDeploys(SITE)).hasSize(1);
+      assertThat(store.metadata().listTombstones(SITE)).isEmpty();
+      assertThat(store.metadata().auditLog(SITE, 100)).hasSize(audited);
+    }
+
+    @Test
+    @DisplayName("reads need no token, but a token sent with one must be valid")
+    void reads() throws Exception {
+      publish("production", "<h1>1</h1>");
+      assertThat(sendRaw("GET", "/sites/site-a/deploys", null).statusCode()).isEqualTo(200);
+      assertThat(
+              sendRaw("GET", "/sites/site-a/aliases", null, "Authorization", "Bearer " + BOB_TOKEN)
+                  .statusCode())
+          .isEqualTo(200);
+      assertThat(
+              sendRaw(
+                      "GET",
+                      "/sites/site-a/deploys",
+                      null,
+                      "Authorization",
+                      "Bearer not-a-token-0123456789abcdef")
+                  .statusCode())
+          .isEqualTo(401);
+    }
   }
 }

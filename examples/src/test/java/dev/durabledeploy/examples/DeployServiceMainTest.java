@@ -15,12 +15,15 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-@DisplayName("the deploy service with nothing configured")
+@DisplayName("the deploy service with nothing configured but its tokens")
 class DeployServiceMainTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  // Nothing of the host's environment: the embedded defaults, on a free port.
-  private static final Map<String, String> NOTHING_CONFIGURED = Map.of("PORT", "0");
+  private static final String TOKEN = "0123456789abcdef0123456789abcdef";
+
+  // Nothing of the host's environment: the embedded defaults, on a free port, one token.
+  private static final Map<String, String> NOTHING_CONFIGURED =
+      Map.of("PORT", "0", BearerTokens.ENV, "user:ops=" + TOKEN);
 
   private final HttpClient http = HttpClient.newHttpClient();
 
@@ -31,6 +34,13 @@ class DeployServiceMainTest {
   void deploysSurviveARestart() throws Exception {
     String id;
     try (DeployServiceMain.Service service = DeployServiceMain.start(NOTHING_CONFIGURED, data)) {
+      HttpRequest anonymous =
+          HttpRequest.newBuilder(
+                  URI.create("http://127.0.0.1:" + service.port() + "/sites/site-a/deploys"))
+              .POST(HttpRequest.BodyPublishers.ofString("{}"))
+              .build();
+      assertThat(http.send(anonymous, HttpResponse.BodyHandlers.ofString()).statusCode())
+          .isEqualTo(401);
       id = json(send(service, "POST", "/sites/site-a/deploys", "{}")).get("deployId").asText();
       assertThat(
               send(
@@ -65,6 +75,7 @@ class DeployServiceMainTest {
       DeployServiceMain.Service service, String method, String path, String body) throws Exception {
     HttpRequest request =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + service.port() + path))
+            .header("Authorization", "Bearer " + TOKEN)
             .method(
                 method,
                 body == null

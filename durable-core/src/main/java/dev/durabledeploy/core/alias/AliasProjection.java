@@ -97,6 +97,12 @@ public final class AliasProjection implements WorkflowHandler {
           // Lock: the site lock (E1), so no alias move of this library commits while we read
           // and write; the version guard in project() covers a write that outlives the lock.
           try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
+            var record = retrier.call(op, () -> store.metadata().findSite(site));
+            if (record.isPresent() && !record.get().isActive()) {
+              // A trashed site's projection sits in its trash and comes back with a restore as it
+              // was; one being purged is going away. Writing one now would serve a deleted site.
+              return op.skip("site " + site + " is " + record.get().state());
+            }
             Optional<Boolean> wrote = retrier.call(op, () -> project(site, alias, eventVersion));
             if (wrote.isEmpty()) {
               return op.skip("site " + site + " no longer exists");
@@ -106,8 +112,31 @@ public final class AliasProjection implements WorkflowHandler {
         });
   }
 
-  /** What a projection object says: the target (null for a deleted alias) and its version. */
-  record Projected(DeployId target, long version) {}
+  /**
+   * What a projection object says: the target ({@code null} for a deleted alias) and its version.
+   * An object this library did not write reads as a deletion at version -1.
+   */
+  public record Projected(DeployId target, long version) {}
+
+  /** What the alias's projection object says now, or empty when there is none. */
+  public Optional<Projected> read(SiteId site, AliasName alias) {
+    return projected(BlobLayout.alias(site, alias));
+  }
+
+  /**
+   * Projects the alias row as it is now, for the reconciler, which holds the site lock and has
+   * judged {@code seen} (what the object said when it looked, or {@code null} for no object) wrong:
+   * an object still saying {@code seen} is overwritten even where the version guard would keep it
+   * (another target at the row's version or a newer one cannot be a projection of the row). An
+   * alias without a live row is projected as deleted at {@code deletedVersion}, the version its
+   * deleted row holds. Anything else goes as in the workflow.
+   *
+   * @return whether it wrote; empty when the site has no rows at all (nothing written)
+   */
+  public Optional<Boolean> repair(
+      SiteId site, AliasName alias, Projected seen, long deletedVersion) {
+    return project(site, alias, deletedVersion, seen);
+  }
 
   /**
    * The projection the alias row asks for now: the row's target and version, a deleted alias (with
@@ -137,6 +166,15 @@ public final class AliasProjection implements WorkflowHandler {
    *     own late write removed again)
    */
   Optional<Boolean> project(SiteId site, AliasName alias, long eventVersion) {
+    return project(site, alias, eventVersion, null);
+  }
+
+  /**
+   * {@link #project(SiteId, AliasName, long)}, overruling the version guard for an object that
+   * still says exactly {@code overrule} (see {@link #repair}).
+   */
+  private Optional<Boolean> project(
+      SiteId site, AliasName alias, long eventVersion, Projected overrule) {
     BlobKey key = BlobLayout.alias(site, alias);
     Optional<Projected> wanted = wanted(site, alias, eventVersion);
     Projected mine = null; // what this run wrote last
@@ -152,6 +190,7 @@ public final class AliasProjection implements WorkflowHandler {
       Optional<Projected> there = projected(key);
       if (there.isPresent()
           && !there.get().equals(mine)
+          && !there.get().equals(overrule)
           && there.get().version() >= wanted.get().version()
           && (there.get().target() != null || wanted.get().target() == null)) {
         // This version or a newer one is already there, written by someone who re-checks the row
@@ -207,6 +246,9 @@ public final class AliasProjection implements WorkflowHandler {
     JsonNode node;
     try (BlobContent c = content.get()) {
       node = JSON.readTree(c.readAllBytes());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
+      // Not a projection this library wrote (nor anything a serve plane can read): replaced.
+      return Optional.of(new Projected(null, -1));
     } catch (IOException e) {
       throw new UncheckedIOException("reading the alias projection " + key + " failed", e);
     }

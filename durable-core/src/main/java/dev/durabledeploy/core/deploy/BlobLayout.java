@@ -27,6 +27,9 @@ public final class BlobLayout {
 
   public static final String PURGING = "_purging";
 
+  /** The root of trashed sites' bytes: {@code _trash-site/<site>/} mirrors {@code <site>/}. */
+  public static final String SITE_TRASH = "_trash-site";
+
   private BlobLayout() {}
 
   public static BlobPrefix site(SiteId site) {
@@ -54,6 +57,11 @@ public final class BlobLayout {
   }
 
   /** Where {@code purgeSite} records that it started, so a crash half way is finished later. */
+  /** Where a trashed site's bytes wait for a restore or the purge: {@code _trash-site/<site>/}. */
+  public static BlobPrefix siteTrash(SiteId site) {
+    return BlobPrefix.of(SITE_TRASH, site.value());
+  }
+
   public static BlobKey purgeIntent(SiteId site) {
     return purgeIntents().resolve(site.value() + ".json");
   }

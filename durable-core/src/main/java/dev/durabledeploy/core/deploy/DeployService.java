@@ -5,7 +5,9 @@ import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
+import dev.durabledeploy.core.purge.SiteTrash;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -17,16 +19,19 @@ import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.exception.AliasDriftException;
+import dev.durabledeploy.spi.exception.DeployBytesMissingException;
 import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.exception.SiteLockLostException;
+import dev.durabledeploy.spi.exception.SiteNotFoundException;
 import dev.durabledeploy.spi.exception.TombstoneExpiredException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.io.InputStream;
@@ -100,6 +105,11 @@ import java.util.random.RandomGenerator;
  * <p>A blob store without create-only writes (a third-party one written against an older SPI) gets
  * the third way for every upload: correct, but one upload per site at a time. Instances are
  * immutable and thread-safe; {@link #as} gives a view that records another actor.
+ *
+ * <p>Every mutation asks the host's {@link dev.durabledeploy.spi.Authorizer} first, with this
+ * view's actor and the mutation's {@link Actions action}; a refusal ({@link
+ * dev.durabledeploy.spi.exception.AccessDeniedException}) comes before the operation starts, so it
+ * takes no lock and writes nothing. The listings are not checked.
  */
 public final class DeployService {
 
@@ -109,6 +119,7 @@ public final class DeployService {
   private final DeployOptions options;
   private final Actor actor;
   private final SitePurge sitePurge;
+  private final SiteTrash siteTrash;
   private final Lifecycle lifecycle;
   private final Uploads uploads;
   private final Finalization finalization;
@@ -129,6 +140,7 @@ public final class DeployService {
     this.options = options;
     this.actor = Actor.SYSTEM;
     this.sitePurge = new SitePurge(metadata, blobs, retrier, operations.clock());
+    this.siteTrash = new SiteTrash(metadata, blobs, retrier, uploadCounter::forget);
     this.lifecycle =
         new Lifecycle(
             metadata,
@@ -150,7 +162,7 @@ public final class DeployService {
             new Settlement(store, blobs, operations, retrier, options, uploadCounter));
     this.finalization =
         new Finalization(metadata, commands, blobs, operations, retrier, options, uploadCounter);
-    this.aliasMoves = new AliasMoves(metadata, commands, retrier);
+    this.aliasMoves = new AliasMoves(metadata, commands, blobs, retrier);
   }
 
   /**
@@ -164,13 +176,17 @@ public final class DeployService {
     this.options = base.options;
     this.actor = actor;
     this.sitePurge = base.sitePurge;
+    this.siteTrash = base.siteTrash;
     this.lifecycle = base.lifecycle;
     this.uploads = base.uploads;
     this.finalization = base.finalization;
     this.aliasMoves = base.aliasMoves;
   }
 
-  /** The same service, recording {@code actor} in the audit log for every mutation. */
+  /**
+   * The same service, recording {@code actor} in the audit log for every mutation and asking the
+   * authorizer about {@code actor}. Without it calls run as {@link Actor#SYSTEM}.
+   */
   public DeployService as(Actor actor) {
     return new DeployService(this, Objects.requireNonNull(actor));
   }
@@ -188,7 +204,7 @@ public final class DeployService {
     if (sha != null) {
       DeployId.requireSha(sha);
     }
-    return mutate("init", site, op -> lifecycle.init(op, site, sha, actor));
+    return mutate("init", Actions.DEPLOY_INIT, site, op -> lifecycle.init(op, site, sha, actor));
   }
 
   /**
@@ -234,6 +250,7 @@ public final class DeployService {
     if (path.value().equals(BlobLayout.MARKER_NAME)) {
       throw new InvalidInputException("path", "'" + BlobLayout.MARKER_NAME + "' is reserved");
     }
+    operations.authorize(actor, site, Actions.DEPLOY_UPLOAD);
     return operations.run(
         "upload", site, op -> uploads.upload(op, site, deployId, path, data, size, metadata));
   }
@@ -282,6 +299,7 @@ public final class DeployService {
     Objects.requireNonNull(expect, "expect");
     return mutate(
         "finalize",
+        Actions.DEPLOY_FINALIZE,
         site,
         op -> finalization.finalizeDeploy(op, site, deployId, alias, manifest, expect, actor));
   }
@@ -290,15 +308,22 @@ public final class DeployService {
   public static final int DIGEST_CHECKS_IN_PARALLEL = 16;
 
   /**
-   * Points {@code alias} at an active deploy by compare-and-set (E2).
+   * Points {@code alias} at an active deploy by compare-and-set (E2). Every alias move (this,
+   * {@link #promoteAlias}, both {@code rollback}s) first checks that the target's marker and the
+   * files it lists are still in the blob store (one listing of the deploy's prefix).
    *
    * @throws AliasDriftException when {@code expect} does not match, with the current alias
+   * @throws DeployBytesMissingException when the target's marker or files are gone; nothing moved
    */
   public Alias promote(SiteId site, DeployId target, AliasName alias, AliasExpectation expect) {
     Objects.requireNonNull(target, "deployId");
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(expect, "expect");
-    return mutate("promote", site, op -> aliasMoves.move(op, site, alias, target, expect, actor));
+    return mutate(
+        "promote",
+        Actions.ALIAS_PROMOTE,
+        site,
+        op -> aliasMoves.move(op, site, alias, target, expect, actor));
   }
 
   /** Points {@code to} at the deploy {@code from} targets (e.g. preview to production). */
@@ -307,7 +332,10 @@ public final class DeployService {
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
     return mutate(
-        "promote", site, op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
+        "promote",
+        Actions.ALIAS_PROMOTE,
+        site,
+        op -> aliasMoves.promoteAlias(op, site, from, to, expect, actor));
   }
 
   /** Points {@code alias} back at an earlier deploy {@code to}, by CAS. */
@@ -315,7 +343,11 @@ public final class DeployService {
     Objects.requireNonNull(alias, "alias");
     Objects.requireNonNull(to, "to");
     Objects.requireNonNull(expect, "expect");
-    return mutate("rollback", site, op -> aliasMoves.move(op, site, alias, to, expect, actor));
+    return mutate(
+        "rollback",
+        Actions.ALIAS_ROLLBACK,
+        site,
+        op -> aliasMoves.move(op, site, alias, to, expect, actor));
   }
 
   /**
@@ -326,7 +358,11 @@ public final class DeployService {
    */
   public Alias rollback(SiteId site, AliasName alias) {
     Objects.requireNonNull(alias, "alias");
-    return mutate("rollback", site, op -> aliasMoves.rollback(op, site, alias, actor));
+    return mutate(
+        "rollback",
+        Actions.ALIAS_ROLLBACK,
+        site,
+        op -> aliasMoves.rollback(op, site, alias, actor));
   }
 
   /**
@@ -336,7 +372,8 @@ public final class DeployService {
    */
   public Tombstone delete(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate("delete", site, op -> lifecycle.delete(op, site, deployId, actor));
+    return mutate(
+        "delete", Actions.DEPLOY_DELETE, site, op -> lifecycle.delete(op, site, deployId, actor));
   }
 
   /**
@@ -347,18 +384,77 @@ public final class DeployService {
    */
   public Deploy restore(SiteId site, DeployId deployId) {
     Objects.requireNonNull(deployId, "deployId");
-    return mutate("restore", site, op -> lifecycle.restore(op, site, deployId, actor));
+    return mutate(
+        "restore",
+        Actions.DEPLOY_RESTORE,
+        site,
+        op -> lifecycle.restore(op, site, deployId, actor));
   }
 
   /**
-   * Removes a site for good: it records its intent (the site's tombstone), then deletes all its
-   * rows, then all its bytes (deploys, aliases, trash): record first, bytes second, like every
-   * removal (V6), so an upload racing it finds its deploy gone and withdraws what it wrote.
+   * Deletes a site so that it can be restored: its record becomes TRASHED (every command on it is
+   * refused from then on), its pending deploys are abandoned, and its bytes (deploys and the alias
+   * projection, so the serve plane stops serving it) move to {@code _trash-site/<site>/}; {@link
+   * #restoreSite} brings it back until {@link DeployOptions#recoveryWindow()} has passed, after
+   * which the {@code tombstone-purge} cron deletes it for good. Record first, bytes second (V6): an
+   * upload racing it finds its deploy gone and withdraws what it wrote. Idempotent; a crash half
+   * way is finished by calling it again or by {@code reconcile}. An unregistered site with content
+   * is registered as trashed; one without content is left alone (all zero).
+   *
+   * @throws dev.durabledeploy.spi.exception.SiteStateException when the site is being purged
+   */
+  public SiteDeletion purgeSite(SiteId site) {
+    return mutate(
+        "trash-site",
+        Actions.SITE_DELETE,
+        site,
+        op -> {
+          // A purge for good that crashed half way is finished rather than trashed.
+          if (sitePurge.finishPending(op, site, actor)) {
+            return new SiteDeletion(0, 0, 0);
+          }
+          return siteTrash.trash(op, site, options.recoveryWindow(), actor);
+        });
+  }
+
+  /**
+   * Brings a site deleted by {@link #purgeSite} back, within its recovery window: its record is
+   * ACTIVE again, then its bytes move back, with its deploys, aliases (and their projection) and
+   * tombstones as they were; the deploys that were pending when it was deleted are gone. An active
+   * site is returned unchanged.
+   *
+   * @throws dev.durabledeploy.spi.exception.SiteNotFoundException when the site is not registered
+   *     (or was purged for good)
+   * @throws dev.durabledeploy.spi.exception.SiteStateException when its recovery window has closed,
+   *     or it is being purged
+   */
+  public Site restoreSite(SiteId site) {
+    return mutate(
+        "restore-site",
+        Actions.SITE_RESTORE,
+        site,
+        op -> {
+          // A purge for good was asked for after the trash and did not finish: that request
+          // stands (the tombstone purge would finish it anyway, taking the restored site with it).
+          if (sitePurge.finishPending(op, site, actor)) {
+            throw new SiteNotFoundException(
+                site,
+                "a purge for good of it was unfinished and is now done; it cannot be restored");
+          }
+          return siteTrash.restore(op, site, actor);
+        });
+  }
+
+  /**
+   * Removes a site for good, now, whatever its state: it records its intent, then deletes all its
+   * rows (its record stays PURGING meanwhile), then all its bytes (live, trash and site trash),
+   * then the record: record first, bytes second, like every removal (V6), so an upload racing it
+   * finds its deploy gone and withdraws what it wrote. Nothing can be restored afterwards.
    * Idempotent. A crash half way is finished by calling it again, by the next {@code init} on the
    * site, by {@code reconcile} or by the {@code tombstone-purge} cron (see {@link SitePurge}).
    */
-  public SiteDeletion purgeSite(SiteId site) {
-    return mutate("purge-site", site, op -> sitePurge.purge(op, site, actor));
+  public SiteDeletion purgeSiteNow(SiteId site) {
+    return mutate("purge-site", Actions.SITE_PURGE, site, op -> sitePurge.purge(op, site, actor));
   }
 
   // ---- listings ------------------------------------------------------------------------------
@@ -383,9 +479,14 @@ public final class DeployService {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  /** Runs a mutation as an operation under the site lock (E1). */
-  private <T> T mutate(String name, SiteId site, java.util.function.Function<Operation, T> body) {
+  /**
+   * Runs a mutation as an operation under the site lock (E1), once the authorizer allowed {@code
+   * action}: a refusal starts no operation, takes no lock and writes nothing.
+   */
+  private <T> T mutate(
+      String name, String action, SiteId site, java.util.function.Function<Operation, T> body) {
     Objects.requireNonNull(site, "site");
+    operations.authorize(actor, site, action);
     return operations.run(
         name,
         site,

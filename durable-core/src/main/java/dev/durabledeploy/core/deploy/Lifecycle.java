@@ -66,7 +66,9 @@ final class Lifecycle {
       id = DeployId.random(now, random);
     }
     DeployId chosen = id;
-    return retrier.call(op, () -> commands.createPending(site, chosen, sha, actor));
+    return retrier.call(
+        op,
+        () -> commands.createPending(site, chosen, sha, actor, !options.requireRegisteredSites()));
   }
 
   private boolean taken(Operation op, SiteId site, DeployId id) {
@@ -99,6 +101,8 @@ final class Lifecycle {
     if (tombstone.get().isExpired(operations.clock().instant())) {
       throw new TombstoneExpiredException(site, deployId, tombstone.get().expiresAt());
     }
+    // Before the bytes move: a trashed site's deploy must not come back into its live prefix.
+    retrier.run(op, () -> commands.requireActiveSite(site, "a deploy restore"));
     retrier.run(
         op,
         () ->

@@ -1,5 +1,7 @@
 package dev.durabledeploy.core.events;
 
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.Authorizer;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.EventBus;
@@ -23,6 +25,10 @@ import java.util.random.RandomGenerator;
  * Failed} or {@code Skipped}, and a {@code durable.operation} timer tagged with {@code operation}
  * and {@code outcome}. A {@link DeployNotFoundException} means the site or deploy disappeared
  * (deleted meanwhile): it is reported as {@code Skipped}, never as a crash, and rethrown typed.
+ *
+ * <p>It also holds the host's {@link Authorizer}: every mutation a host calls asks {@link
+ * #authorize} before it starts its operation, so a refused call is no operation at all (no event,
+ * no lock, no write).
  */
 public final class Operations {
 
@@ -30,12 +36,34 @@ public final class Operations {
   private final MeterRegistry meters;
   private final Clock clock;
   private final RandomGenerator random;
+  private final Authorizer authorizer;
 
+  /** Operations that allow every actor every action ({@link Authorizer#ALLOW_ALL}). */
   public Operations(EventBus bus, MeterRegistry meters, Clock clock, RandomGenerator random) {
+    this(bus, meters, clock, random, Authorizer.ALLOW_ALL);
+  }
+
+  public Operations(
+      EventBus bus,
+      MeterRegistry meters,
+      Clock clock,
+      RandomGenerator random,
+      Authorizer authorizer) {
     this.bus = bus;
     this.meters = meters;
     this.clock = clock;
     this.random = random;
+    this.authorizer = java.util.Objects.requireNonNull(authorizer, "authorizer");
+  }
+
+  /**
+   * Asks the host's authorizer whether {@code actor} may perform {@code action} on {@code site}
+   * (null: across every site); throws its {@link
+   * dev.durabledeploy.spi.exception.AccessDeniedException} when not. Called at the entry of a
+   * host-initiated mutation, before its operation starts; never by background work.
+   */
+  public void authorize(Actor actor, SiteId site, String action) {
+    authorizer.authorize(actor, site, action);
   }
 
   public EventBus bus() {

@@ -1,11 +1,13 @@
 package dev.durabledeploy.core.gc;
 
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.alias.ProjectedAliases;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.jobs.JobRunner;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.JobKey;
 import dev.durabledeploy.spi.SiteId;
@@ -34,11 +36,12 @@ import org.slf4j.LoggerFactory;
  * debounced run in memory: a host that dies in the debounce window takes the run with it, and the
  * site would wait for its next change. The sweep bounds that wait to one sweep interval.
  *
- * <p>Which sites: those whose plan by the index alone, with every deploy counted as marked (the
- * most protection a marker can give), trashes something, or keeps a deploy only for its retention
- * and that deploy's marker is missing. That is exactly the sites {@code gc-site} would trash
- * something of, at the cost of a marker read only where the marker decides. Sites with nothing to
- * trash cost two index reads and no submission.
+ * <p>Which sites: those whose plan by the index and the alias projection objects, with every deploy
+ * counted as marked (the most protection a marker can give), trashes something, or keeps a deploy
+ * only for its retention and that deploy's marker is missing. That is the sites {@code gc-site}
+ * would trash something of (and, rarely, one whose deploy a projection protects as well), at the
+ * cost of a projection listing or a marker read only where they decide. Sites with nothing to trash
+ * cost two index reads and no submission.
  *
  * <p>Several hosts run the same cron. The sweep runs under the job lease {@value #JOB_KEY}, so
  * sweeps that fire together do not scan twice (the others report {@code ranElsewhere}); a sweep
@@ -101,8 +104,16 @@ public final class GcSweep {
         .handler(ctx -> sweep("gc-sweep:" + ctx.runId().value()));
   }
 
-  /** Sweeps now, submitting {@code gc-site} for every site GC would trash something of. */
+  /**
+   * Sweeps now, submitting {@code gc-site} for every site GC would trash something of. A host's
+   * call asks the authorizer for {@link Actions#GC_RUN} across all sites first, as {@code
+   * system:gc} (the actor the runs it submits record); the daily cron is the library's own work.
+   *
+   * @throws dev.durabledeploy.spi.exception.AccessDeniedException when the authorizer refuses;
+   *     nothing was submitted
+   */
   public Report run() {
+    operations.authorize(SiteGc.GC_ACTOR, null, Actions.GC_RUN);
     return sweep(null);
   }
 
@@ -161,7 +172,10 @@ public final class GcSweep {
     deploys.forEach(d -> all.add(d.id()));
     GcPlan mostProtected = planner.plan(site, deploys, aliases, all, now);
     if (!mostProtected.trash().isEmpty()) {
-      return true;
+      // The alias projections protect too; read them only for a site that has trash by its rows.
+      Set<DeployId> projected =
+          new HashSet<>(retrier.call(op, () -> ProjectedAliases.read(blobs, site)).targets());
+      return !planner.plan(site, deploys, aliases, all, projected, now).trash().isEmpty();
     }
     for (GcPlan.Keep keep : mostProtected.keeps()) {
       if (keep.reasons().equals(Set.of(KeepReason.RETENTION))

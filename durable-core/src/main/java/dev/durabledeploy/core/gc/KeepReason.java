@@ -16,5 +16,12 @@ public enum KeepReason {
    * It was restored from a tombstone less than the grace period ago: a restore is never undone by
    * the GC it triggers, whatever the deploy's age (V3; issue 20).
    */
-  RESTORED
+  RESTORED,
+  /**
+   * An alias projection object in the blob store points at it, so a serve plane reading the bucket
+   * may be serving it even though no alias row targets it: a bucket adopted by backfill whose
+   * aliases were not restored, a move whose {@code alias-project} has not run yet, an index that
+   * lost an alias row (V1).
+   */
+  PROJECTED
 }

@@ -20,8 +20,9 @@ import java.util.TreeMap;
  * <p>A live deploy is kept when any rule protects it — aliased (V1), newest {@code keepLatest}
  * active (V2), younger than {@code grace} (V3), released from an alias less than {@code
  * releasedAliasTtl} ago (V4), marked and younger than {@code retention} (V5), restored less than
- * {@code grace} ago — and trashed otherwise. An unmarked deploy (an unfinished upload, or an active
- * one whose marker is missing) is protected by grace only.
+ * {@code grace} ago, named by an alias projection object — and trashed otherwise. An unmarked
+ * deploy (an unfinished upload, or an active one whose marker is missing) is protected by grace
+ * only.
  */
 public final class RetentionPlanner {
 
@@ -31,15 +32,27 @@ public final class RetentionPlanner {
     this.options = options;
   }
 
+  /** {@link #plan(SiteId, List, List, Set, Set, Instant)} with no alias projection read. */
+  public GcPlan plan(
+      SiteId site, List<Deploy> deploys, List<Alias> aliases, Set<DeployId> marked, Instant now) {
+    return plan(site, deploys, aliases, marked, Set.of(), now);
+  }
+
   /**
    * Plans one site.
    *
    * @param deploys the site's live deploys
    * @param aliases the site's aliases
    * @param marked the deploys whose prefix holds a marker, read from the blob store
+   * @param projected the deploys an alias projection object points at, read from the blob store
    */
   public GcPlan plan(
-      SiteId site, List<Deploy> deploys, List<Alias> aliases, Set<DeployId> marked, Instant now) {
+      SiteId site,
+      List<Deploy> deploys,
+      List<Alias> aliases,
+      Set<DeployId> marked,
+      Set<DeployId> projected,
+      Instant now) {
     Set<DeployId> aliased = new HashSet<>();
     aliases.forEach(a -> aliased.add(a.target()));
     TreeMap<DeployId, Deploy> byId = new TreeMap<>();
@@ -74,6 +87,9 @@ public final class RetentionPlanner {
       }
       if (d.restoredAt() != null && now.isBefore(d.restoredAt().plus(options.grace()))) {
         reasons.add(KeepReason.RESTORED);
+      }
+      if (projected.contains(d.id())) {
+        reasons.add(KeepReason.PROJECTED);
       }
       if (reasons.isEmpty()) {
         trash.add(d.id());

@@ -1,11 +1,13 @@
 package dev.durabledeploy.core.gc;
 
 import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.alias.ProjectedAliases;
 import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
@@ -30,11 +32,20 @@ import java.util.Set;
  *
  * <p>Workflow {@code gc-site} runs it on {@code site.changed}, keyed by site and debounced, so a
  * burst of changes to a site costs one run.
+ *
+ * <p>A host's {@link #run} that writes (not a dry run) asks the authorizer for {@link
+ * Actions#GC_RUN} first, as the actor of the view ({@link #as}; {@code system:gc} without one), and
+ * records that actor on the tombstones it writes. The workflow is the library's own work and is not
+ * checked.
  */
 public final class SiteGc {
 
   public static final String WORKFLOW = "gc-site";
-  private static final Actor GC = Actor.of("system:gc");
+
+  /** The actor of GC's own runs, and of a host's call that names none. */
+  public static final Actor GC_ACTOR = Actor.of("system:gc");
+
+  private static final Actor GC = GC_ACTOR;
 
   private final Store store;
   private final MetadataCommands commands;
@@ -43,6 +54,7 @@ public final class SiteGc {
   private final Retrier retrier;
   private final DeployOptions options;
   private final RetentionPlanner planner;
+  private final Actor actor;
 
   public SiteGc(
       Store store, BlobStore blobs, Operations operations, Retrier retrier, DeployOptions options) {
@@ -53,6 +65,23 @@ public final class SiteGc {
     this.retrier = retrier;
     this.options = options;
     this.planner = new RetentionPlanner(options);
+    this.actor = GC;
+  }
+
+  private SiteGc(SiteGc base, Actor actor) {
+    this.store = base.store;
+    this.commands = base.commands;
+    this.blobs = base.blobs;
+    this.operations = base.operations;
+    this.retrier = base.retrier;
+    this.options = base.options;
+    this.planner = base.planner;
+    this.actor = actor;
+  }
+
+  /** The same GC, asking the authorizer about {@code actor} and recording it in the audit log. */
+  public SiteGc as(Actor actor) {
+    return new SiteGc(this, java.util.Objects.requireNonNull(actor, "actor"));
   }
 
   /** The workflow: GC of the event's site, debounced per site. */
@@ -61,7 +90,7 @@ public final class SiteGc {
         .keyedBy(StandardEvents.KEY_SITE)
         .retryPolicy(retrier.workflowPolicy())
         .debounce(new Debounce(options.gcQuiet(), options.gcMaxDelay()))
-        .handler(ctx -> run(SiteId.of(ctx.input().get(StandardEvents.KEY_SITE)), false));
+        .handler(ctx -> execute(SiteId.of(ctx.input().get(StandardEvents.KEY_SITE)), false));
   }
 
   /** Plans the site as it is now, without writing anything. */
@@ -69,8 +98,21 @@ public final class SiteGc {
     return operations.run("gc-plan", site, op -> planLocked(op, site));
   }
 
-  /** Runs retention on the site; with {@code dryRun} only reports what it would do. */
+  /**
+   * Runs retention on the site; with {@code dryRun} only reports what it would do.
+   *
+   * @throws dev.durabledeploy.spi.exception.AccessDeniedException when not a dry run and the
+   *     authorizer refuses {@link Actions#GC_RUN}; nothing was locked or written
+   */
   public GcReport run(SiteId site, boolean dryRun) {
+    java.util.Objects.requireNonNull(site, "site");
+    if (!dryRun) {
+      operations.authorize(actor, site, Actions.GC_RUN);
+    }
+    return execute(site, dryRun);
+  }
+
+  private GcReport execute(SiteId site, boolean dryRun) {
     return operations.run(
         "gc",
         site,
@@ -89,7 +131,8 @@ public final class SiteGc {
             int done = 0;
             for (DeployId id : now) {
               try {
-                retrier.call(op, () -> commands.tombstone(site, id, options.recoveryWindow(), GC));
+                retrier.call(
+                    op, () -> commands.tombstone(site, id, options.recoveryWindow(), actor));
                 retrier.run(
                     op,
                     () ->
@@ -107,6 +150,11 @@ public final class SiteGc {
   }
 
   private GcPlan planLocked(Operation op, SiteId site) {
+    var record = retrier.call(op, () -> store.metadata().findSite(site));
+    if (record.isPresent() && !record.get().isActive()) {
+      // A trashed site is kept whole for its restore; a purging one is going away anyway.
+      return planner.plan(site, List.of(), List.of(), Set.of(), operations.clock().instant());
+    }
     List<Deploy> deploys = retrier.call(op, () -> store.metadata().listDeploys(site));
     var aliases = retrier.call(op, () -> store.metadata().listAliases(site));
     Set<DeployId> marked = new HashSet<>();
@@ -115,6 +163,10 @@ public final class SiteGc {
         marked.add(d.id());
       }
     }
-    return planner.plan(site, deploys, aliases, marked, operations.clock().instant());
+    // What the bucket's alias projections point at is kept too: a serve plane reads those, and
+    // they can name a deploy no alias row targets (V1, KeepReason.PROJECTED).
+    Set<DeployId> projected =
+        new HashSet<>(retrier.call(op, () -> ProjectedAliases.read(blobs, site)).targets());
+    return planner.plan(site, deploys, aliases, marked, projected, operations.clock().instant());
   }
 }

@@ -2,6 +2,8 @@ package dev.durabledeploy.core.outbox;
 
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.retry.Retrier;
+import dev.durabledeploy.spi.Actions;
+import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.outbox.Outbox;
@@ -14,6 +16,9 @@ import java.util.List;
  * event is delivered before its site's later undelivered events, but after those delivered while it
  * was a dead letter (see {@link Outbox} for the ordering rule). Each call is one store operation,
  * retried like every other call the library makes.
+ *
+ * <p>Retry and discard ask the authorizer first, across all sites, as the actor of the view ({@link
+ * #as}; {@link Actor#SYSTEM} without one); listing is a read and is not checked.
  */
 public final class OutboxDeadLetters {
 
@@ -24,13 +29,25 @@ public final class OutboxDeadLetters {
   private final OutboxRelay relay;
   private final Operations operations;
   private final Retrier retrier;
+  private final Actor actor;
 
   public OutboxDeadLetters(
       Outbox outbox, OutboxRelay relay, Operations operations, Retrier retrier) {
+    this(outbox, relay, operations, retrier, Actor.SYSTEM);
+  }
+
+  private OutboxDeadLetters(
+      Outbox outbox, OutboxRelay relay, Operations operations, Retrier retrier, Actor actor) {
     this.outbox = outbox;
     this.relay = relay;
     this.operations = operations;
     this.retrier = retrier;
+    this.actor = java.util.Objects.requireNonNull(actor, "actor");
+  }
+
+  /** The same dead letters, asking the authorizer about {@code actor}. */
+  public OutboxDeadLetters as(Actor actor) {
+    return new OutboxDeadLetters(outbox, relay, operations, retrier, actor);
   }
 
   /** Up to {@code limit} (1 to {@value #MAX_LIST}) dead letters, oldest event first. */
@@ -46,6 +63,7 @@ public final class OutboxDeadLetters {
    */
   public boolean retry(long eventId) {
     requireId(eventId);
+    operations.authorize(actor, null, Actions.OUTBOX_DEAD_LETTER_RETRY);
     boolean retried =
         operations.run(
             "outbox-dead-letter-retry",
@@ -60,6 +78,7 @@ public final class OutboxDeadLetters {
   /** Deletes a dead letter for good. Returns false when {@code eventId} is not a dead letter. */
   public boolean discard(long eventId) {
     requireId(eventId);
+    operations.authorize(actor, null, Actions.OUTBOX_DEAD_LETTER_DISCARD);
     return operations.run(
         "outbox-dead-letter-discard",
         null,

@@ -22,11 +22,11 @@ import java.util.Map;
 
 /**
  * Removes a whole site for good. The purge first records its intent ({@link
- * BlobLayout#purgeIntent}), which is the site's tombstone; then deletes its rows, then its bytes
- * (live and trash), then the intent. Rows before bytes, like every other removal (V6: the record
- * first, the bytes second): an upload racing the purge reads its deploy gone once the rows are, and
- * withdraws whatever it wrote, so no write can land after the bytes went and still find a deploy to
- * report success into.
+ * BlobLayout#purgeIntent}); then deletes its rows (its registry record stays, {@code PURGING}),
+ * then its bytes (live, deploy trash and site trash), then the record, then the intent. Rows before
+ * bytes, like every other removal (V6: the record first, the bytes second): an upload racing the
+ * purge reads its deploy gone once the rows are, and withdraws whatever it wrote, so no write can
+ * land after the bytes went and still find a deploy to report success into.
  *
  * <p>Because nobody is bound to call {@code purgeSite} again after a crash, whoever finds an intent
  * next finishes the purge, whatever step crashed: a {@code reconcile} of the site (drift {@code
@@ -75,6 +75,10 @@ public final class SitePurge {
     SiteDeletion deleted = retrier.call(op, () -> metadata.deleteSite(site, actor));
     retrier.run(op, () -> blobs.deletePrefix(BlobLayout.site(site), op.fence()));
     retrier.run(op, () -> blobs.deletePrefix(BlobLayout.trash(site), op.fence()));
+    retrier.run(op, () -> blobs.deletePrefix(BlobLayout.siteTrash(site), op.fence()));
+    // The record (PURGING since the rows went) last: until now it kept deploys and registrations
+    // out of the half-deleted site.
+    retrier.call(op, () -> metadata.forgetSite(site));
     retrier.run(op, () -> blobs.delete(BlobLayout.purgeIntent(site)));
     return deleted;
   }

@@ -1,6 +1,7 @@
 package dev.durabledeploy.core.reconcile;
 
 import dev.durabledeploy.core.deploy.BlobLayout;
+import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobInfo;
@@ -27,13 +28,15 @@ import java.util.TreeSet;
  * nobody's bytes.
  *
  * @param files each deploy's objects by path relative to the deploy, the marker excluded
+ * @param aliases the alias projection objects ({@code aliases/<alias>.json}) by alias
  */
 record BucketView(
     TreeMap<DeployId, Boolean> deploys,
     Map<DeployId, Map<String, BlobInfo>> files,
     Set<DeployId> trash,
     Set<String> unrecognized,
-    List<ForeignBlob> foreign) {
+    List<ForeignBlob> foreign,
+    Map<AliasName, BlobInfo> aliases) {
 
   static BucketView read(BlobStore blobs, SiteId site) {
     TreeMap<DeployId, Boolean> deploys = new TreeMap<>();
@@ -70,7 +73,21 @@ record BucketView(
         trash.add(id);
       }
     }
-    return new BucketView(deploys, files, trash, unrecognized, List.copyOf(foreign));
+    // Alias projections: a key there that no alias name projects to is not the library's and is
+    // left out (a serve plane's own files, say); it does not make the site look non-empty either.
+    Map<AliasName, BlobInfo> aliases = new TreeMap<>();
+    BlobPrefix aliasRoot = BlobLayout.aliases(site);
+    for (BlobInfo info : listAll(blobs, aliasRoot, new ArrayList<>())) {
+      String relative = info.key().relativeTo(aliasRoot);
+      AliasName alias =
+          relative.endsWith(".json")
+              ? parseAlias(relative.substring(0, relative.length() - ".json".length()))
+              : null;
+      if (alias != null && BlobLayout.alias(site, alias).equals(info.key())) {
+        aliases.put(alias, info);
+      }
+    }
+    return new BucketView(deploys, files, trash, unrecognized, List.copyOf(foreign), aliases);
   }
 
   /** Every item under the prefix; its foreign objects go to {@code foreign}. */
@@ -85,6 +102,14 @@ record BucketView(
       after = page.next();
     } while (after != null);
     return all;
+  }
+
+  private static AliasName parseAlias(String name) {
+    try {
+      return AliasName.of(name);
+    } catch (InvalidInputException notAnAlias) {
+      return null;
+    }
   }
 
   private static DeployId parse(String segment) {

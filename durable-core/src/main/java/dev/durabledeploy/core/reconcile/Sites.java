@@ -12,8 +12,11 @@ import dev.durabledeploy.spi.metadata.MetadataStore;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Walks every site of the index, page by page, and every site prefix of the bucket. */
-final class Sites {
+/**
+ * Walks every site of the index, page by page, and every site prefix of the bucket (for the
+ * registry's import too).
+ */
+public final class Sites {
 
   private Sites() {}
 
@@ -21,7 +24,7 @@ final class Sites {
    * Every site the index or the bucket knows, in id order: a site whose rows are gone (purged) can
    * still hold bytes, e.g. an upload that wrote after the purge and died before withdrawing them.
    */
-  static List<SiteId> known(
+  public static List<SiteId> known(
       Operation op, Retrier retrier, MetadataStore metadata, BlobStore blobs, int pageSize) {
     java.util.TreeSet<SiteId> sites =
         new java.util.TreeSet<>(java.util.Comparator.comparing(SiteId::value));

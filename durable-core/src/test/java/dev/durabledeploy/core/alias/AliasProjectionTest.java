@@ -106,11 +106,26 @@ class AliasProjectionTest extends CoreFixture {
   }
 
   @Test
+  @DisplayName("an object that is not JSON is replaced instead of failing every run")
+  void notJsonIsReplaced() {
+    Deploy v1 = finalizedDeploy(PROD, "v1");
+    awaitProjected(PROD, v1.id().value(), 1);
+    byte[] junk = "<html>not a projection".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    rawBlobs.put(
+        BlobLayout.alias(SITE, PROD),
+        new java.io.ByteArrayInputStream(junk),
+        junk.length,
+        dev.durabledeploy.spi.blob.BlobMetadata.binary());
+    runLateEvent(v1, 1);
+    awaitProjected(PROD, v1.id().value(), 1);
+  }
+
+  @Test
   @DisplayName("an event for a purged site is skipped instead of re-creating its bytes")
   void purgedSiteSkipped() {
     Deploy v1 = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, v1.id().value(), 1);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     runLateEvent(v1, 5);
     assertThat(rawBlobs.stat(BlobLayout.alias(SITE, PROD))).isEmpty();
     await()
@@ -129,7 +144,7 @@ class AliasProjectionTest extends CoreFixture {
     // that no longer exists.
     Deploy old = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, old.id().value(), 1);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     Deploy fresh = finalizedDeploy(PROD, "v2");
     awaitProjected(PROD, fresh.id().value(), 1);
     runLateEvent(old, 6);
@@ -147,7 +162,7 @@ class AliasProjectionTest extends CoreFixture {
     // refused every later version of the re-created alias (1, 2, ...) for good.
     Deploy old = finalizedDeploy(PROD, "v1");
     awaitProjected(PROD, old.id().value(), 1);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     Deploy fresh = finalizedDeploy(AliasName.PREVIEW, "v2");
     runLateEvent(old, 6);
     deploys.promote(SITE, fresh.id(), PROD, AliasExpectation.ANY);

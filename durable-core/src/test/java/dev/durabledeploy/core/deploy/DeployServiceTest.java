@@ -449,17 +449,17 @@ class DeployServiceTest extends CoreFixture {
     }
 
     @Test
-    @DisplayName("purgeSite removes every row and byte of the site, rows first")
+    @DisplayName("purgeSiteNow removes every row and byte of the site, rows first")
     void purgeSite() {
       Deploy v1 = finalizedDeploy(PROD, "v1");
       finalizedDeploy(PROD, "v2");
       deploys.delete(SITE, v1.id());
-      deploys.purgeSite(SITE);
+      deploys.purgeSiteNow(SITE);
       assertThat(keys(BlobLayout.site(SITE))).isEmpty();
       assertThat(keys(BlobLayout.trash(SITE))).isEmpty();
       assertThat(deploys.deploys(SITE)).isEmpty();
       assertThat(deploys.trash(SITE)).isEmpty();
-      assertThat(deploys.purgeSite(SITE).removedAnything()).isFalse();
+      assertThat(deploys.purgeSiteNow(SITE).removedAnything()).isFalse();
       assertThat(keys(BlobLayout.purgeIntents())).isEmpty();
     }
 
@@ -520,7 +520,7 @@ class DeployServiceTest extends CoreFixture {
     @DisplayName("operations report Started and Succeeded; failures Failed; gone subjects Skipped")
     void lifecycleEvents() {
       Deploy d = deploys.init(SITE, null);
-      deploys.purgeSite(SITE);
+      deploys.purgeSiteNow(SITE);
       assertThatThrownBy(
               () -> deploys.finalizeDeploy(SITE, d.id(), PROD, Manifest.of("index.html")))
           .isInstanceOf(DeployNotFoundException.class);

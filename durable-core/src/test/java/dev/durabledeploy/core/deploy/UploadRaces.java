@@ -534,12 +534,12 @@ abstract class UploadRaces {
   // ---- purgeSite -------------------------------------------------------------------------------
 
   @Test
-  @DisplayName("an upload written after purgeSite is withdrawn: nothing of the site is left")
+  @DisplayName("an upload written after purgeSiteNow is withdrawn: nothing of the site is left")
   void uploadAfterPurge() throws Exception {
     Deploy d = pendingWithIndex();
     GatedInputStream body = new GatedInputStream(bytes("late"));
     Future<BlobInfo> upload = gatedUpload(d.id(), "late.js", body, 4);
-    concurrently(() -> deploys.purgeSite(SITE));
+    concurrently(() -> deploys.purgeSiteNow(SITE));
     body.open();
     assertThat(failure(upload)).isInstanceOf(DeployNotFoundException.class);
     assertThat(keys(BlobLayout.site(SITE))).isEmpty();
@@ -548,10 +548,10 @@ abstract class UploadRaces {
   }
 
   @Test
-  @DisplayName("an upload written before purgeSite deleted the bytes goes with the site")
+  @DisplayName("an upload written before purgeSiteNow deleted the bytes goes with the site")
   void uploadBeforePurge() {
     Deploy d = pendingWithIndex();
-    afterTheWrite(() -> concurrently(() -> deploys.purgeSite(SITE)));
+    afterTheWrite(() -> concurrently(() -> deploys.purgeSiteNow(SITE)));
     assertThatThrownBy(() -> upload(d.id(), "early.js", "early"))
         .isInstanceOf(DeployNotFoundException.class);
     assertThat(keys(BlobLayout.site(SITE))).isEmpty();
@@ -559,7 +559,7 @@ abstract class UploadRaces {
   }
 
   @Test
-  @DisplayName("an upload landing while purgeSite deletes the bytes finds its deploy gone")
+  @DisplayName("an upload landing while purgeSiteNow deletes the bytes finds its deploy gone")
   void uploadBetweenPurgeBytesAndRows() {
     Deploy d = pendingWithIndex();
     // purgeSite's blob calls: its intent (1), then (after the rows) the site's bytes (2) and the
@@ -575,7 +575,7 @@ abstract class UploadRaces {
             outcome.set(refused);
           }
         });
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     // Found by the reliability harness's race-purge seam when purgeSite deleted bytes before rows:
     // the upload read its deploy as pending and reported success, and its bytes outlived the
     // purge. Rows first, the upload is refused and nothing of the site remains.
@@ -586,11 +586,55 @@ abstract class UploadRaces {
   }
 
   @Test
+  @DisplayName("an upload written after purgeSite (trash) is withdrawn; a restore brings no trace")
+  void uploadAfterTrash() throws Exception {
+    Deploy live = pendingWithIndex();
+    deploys.finalizeDeploy(SITE, live.id(), PROD, Manifest.of("index.html"));
+    Deploy d = deploys.init(SITE, null);
+    upload(d.id(), "index.html", "pending");
+    GatedInputStream body = new GatedInputStream(bytes("late"));
+    Future<BlobInfo> upload = gatedUpload(d.id(), "late.js", body, 4);
+    concurrently(() -> deploys.purgeSite(SITE));
+    body.open();
+    assertThat(failure(upload)).isInstanceOf(DeployNotFoundException.class);
+    assertThat(keys(BlobLayout.site(SITE))).isEmpty();
+    assertThat(keys(BlobLayout.siteTrash(SITE))).noneMatch(k -> k.contains(d.id().value()));
+    deploys.restoreSite(SITE);
+    assertThat(deploys.deploys(SITE)).extracting(Deploy::id).containsExactly(live.id());
+    assertThat(keys(BlobPrefix.ROOT)).noneMatch(k -> k.contains(d.id().value()));
+  }
+
+  @Test
+  @DisplayName(
+      "an upload landing between purgeSite's record and its byte moves finds its deploy gone")
+  void uploadBetweenTrashRecordAndMove() {
+    Deploy d = pendingWithIndex();
+    // purgeSite's blob calls: the check for an unfinished purge (1), the look for bytes (2), then
+    // after its record the projection's deletion (3), the move to the site trash (4) and the
+    // abandoned deploy's bytes deleted there (5). The upload lands between record and move.
+    java.util.concurrent.atomic.AtomicReference<Object> outcome =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    blobs.afterCall(
+        3,
+        () -> {
+          try {
+            outcome.set(concurrently(() -> upload(d.id(), "between.js", "between")));
+          } catch (RuntimeException refused) {
+            outcome.set(refused);
+          }
+        });
+    deploys.purgeSite(SITE);
+    assertThat(outcome.get()).isInstanceOf(DeployNotFoundException.class);
+    assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    assertThat(deploys.deploys(SITE)).isEmpty();
+  }
+
+  @Test
   @DisplayName("every step of a pipeline on a site purged mid-way is a clean no-op")
   void pipelineOnPurgedSite() {
     Deploy d = pendingWithIndex();
     upload(d.id(), "app.js", "1");
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     assertThatThrownBy(() -> upload(d.id(), "more.js", "2"))
         .isInstanceOf(DeployNotFoundException.class);
     assertThatThrownBy(() -> upload(d.id(), "app.js", "3"))
@@ -645,13 +689,14 @@ abstract class UploadRaces {
 
   @Test
   @DisplayName(
-      "bytes an upload left in a purged site are found by drift-detect and removed past grace")
+      "bytes an upload left in a purged site are found by drift-detect, trashed past grace and"
+          + " purged after the recovery window")
   void leftoverInPurgedSite() throws Exception {
     Deploy d = pendingWithIndex();
     GatedInputStream body = new GatedInputStream(bytes("late"));
     dieAfterTheWrite(); // counted from the upload's write, which is the next blob call
     Future<BlobInfo> upload = gatedUpload(d.id(), "late.js", body, 4);
-    concurrently(() -> deploys.purgeSite(SITE));
+    concurrently(() -> deploys.purgeSiteNow(SITE));
     body.open();
     assertThat(failure(upload)).hasMessageContaining("died");
     blobs.heal();
@@ -667,7 +712,12 @@ abstract class UploadRaces {
     assertThat(keys(BlobLayout.site(SITE))).hasSize(1);
     clock.advance(plane.options().grace());
     assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+    assertThat(keys(BlobLayout.deploys(SITE))).isEmpty();
+    assertThat(deploys.trash(SITE)).extracting(t -> t.deployId()).containsExactly(d.id());
+    clock.advance(plane.options().recoveryWindow());
+    plane.tombstonePurge().run();
     assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+    assertThat(deploys.trash(SITE)).isEmpty();
   }
 
   @Test
@@ -691,7 +741,9 @@ abstract class UploadRaces {
                 "not among the files finalize verified"));
     assertThat(plane.reconciler().reconcile(SITE, true).deferred()).hasSize(1);
     clock.advance(plane.options().grace());
-    assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+    assertThat(plane.reconciler().reconcile(SITE, true).repaired())
+        .filteredOn(r -> r.kind() == DriftKind.FILE_ADDED_AFTER_FINALIZE)
+        .hasSize(1);
     assertThat(live(d.id())).containsExactly(BlobLayout.MARKER_NAME, "index.html");
     assertThat(served(d.id(), "index.html")).isEqualTo("v1");
     assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();

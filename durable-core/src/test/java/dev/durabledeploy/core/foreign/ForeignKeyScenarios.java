@@ -119,7 +119,7 @@ abstract class ForeignKeyScenarios extends CoreFixture {
     plant(BlobLayout.site(SITE).value() + kind);
     plant(BlobLayout.deploys(SITE).value() + kind);
     plant(BlobLayout.trash(SITE, v1.id()).value() + kind);
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     assertThat(foreignUnder(BlobLayout.site(SITE))).isEmpty();
     assertThat(foreignUnder(BlobLayout.trash(SITE))).isEmpty();
     assertThat(plane.blobs().listAll(BlobLayout.site(SITE))).isEmpty();

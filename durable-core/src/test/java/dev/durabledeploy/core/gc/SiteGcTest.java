@@ -137,10 +137,8 @@ class SiteGcTest extends CoreFixture {
     List<Deploy> deploys = oldSite();
     // Fail the second byte move: deploy 0 is done, deploy 1 has its tombstone but not its move.
     blobs.failOnCall(Integer.MAX_VALUE, When.BEFORE);
-    int markerStats = 6;
-    blobs
-        .failOnCall(markerStats + 2, When.BEFORE)
-        .throwing(() -> new IllegalStateException("crash"));
+    int planReads = 6 + 1; // six marker stats, one listing of the alias projections
+    blobs.failOnCall(planReads + 2, When.BEFORE).throwing(() -> new IllegalStateException("crash"));
     assertThatThrownBy(() -> plane.gc().run(SITE, false)).hasMessageContaining("crash");
     assertThat(store.metadata().findTombstone(SITE, deploys.get(1).id())).isPresent();
     assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, deploys.get(1).id()))).isNotEmpty();

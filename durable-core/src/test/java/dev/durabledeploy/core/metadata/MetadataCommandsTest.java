@@ -85,7 +85,7 @@ class MetadataCommandsTest extends StoreFixture {
   class CreatePending {
 
     @Test
-    @DisplayName("stores it PENDING at the clock's time and announces site.changed")
+    @DisplayName("stores it PENDING at the clock's time, registers the site, announces both")
     void creates() {
       Deploy d = metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
       assertThat(d.state()).isEqualTo(DeployState.PENDING);
@@ -95,10 +95,13 @@ class MetadataCommandsTest extends StoreFixture {
       assertThat(rows.findDeploy(SITE, deployId(1))).contains(d);
       assertThat(rows.listDeploys(SITE)).containsExactly(d);
       List<OutboxEvent> events = drainEvents();
-      assertThat(events).extracting(OutboxEvent::type).containsExactly(StandardEvents.SITE_CHANGED);
-      assertThat(events.get(0).payload())
+      assertThat(events)
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.SITE_REGISTERED, StandardEvents.SITE_CHANGED);
+      assertThat(events.get(1).payload())
           .isEqualTo(StandardEvents.siteChanged(SITE, MetadataCommands.ACTION_CREATE).payload());
-      assertThat(events.get(0).site()).isEqualTo(SITE);
+      assertThat(events.get(1).site()).isEqualTo(SITE);
+      assertThat(rows.findSite(SITE).orElseThrow().profile().owner()).isEqualTo(ACTOR.value());
     }
 
     @Test
@@ -107,8 +110,9 @@ class MetadataCommandsTest extends StoreFixture {
       Deploy first = metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
       clock.advance(Duration.ofSeconds(5));
       assertThat(metadata.createPending(SITE, deployId(1), sha(1), ACTOR)).isEqualTo(first);
-      assertThat(drainEventTypes()).hasSize(1);
-      assertThat(rows.auditLog(SITE, 10)).hasSize(1);
+      // The site's registration and the deploy's creation, once each.
+      assertThat(drainEventTypes()).hasSize(2);
+      assertThat(rows.auditLog(SITE, 10)).hasSize(2);
     }
 
     @Test
@@ -564,6 +568,36 @@ class MetadataCommandsTest extends StoreFixture {
     }
 
     @Test
+    @DisplayName(
+        "bytes without a row get a tombstone of a pending deploy, or of the active one a marker"
+            + " describes, restorable; never over a row or tombstone")
+    void tombstonesOrphans() {
+      Tombstone pending =
+          metadata.tombstoneOrphan(SITE, deployId(1), null, null, WINDOW, ACTOR).orElseThrow();
+      assertThat(pending.deploy().state()).isEqualTo(DeployState.PENDING);
+      assertThat(pending.expiresAt()).isEqualTo(clock.instant().plus(WINDOW));
+      assertThat(rows.findTombstone(SITE, deployId(1))).contains(pending);
+      Tombstone active =
+          metadata
+              .tombstoneOrphan(SITE, deployId(2), sha(2), clock.instant(), WINDOW, ACTOR)
+              .orElseThrow();
+      assertThat(active.deploy().isActive()).isTrue();
+      assertThat(drainEvents())
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.SITE_CHANGED, StandardEvents.SITE_CHANGED);
+      assertThat(rows.auditLog(SITE, 1).get(0).action())
+          .isEqualTo(MetadataCommands.ACTION_TOMBSTONE_ORPHAN);
+
+      unaliased(3);
+      int audits = rows.auditLog(SITE, 100).size();
+      assertThat(metadata.tombstoneOrphan(SITE, deployId(3), null, null, WINDOW, ACTOR)).isEmpty();
+      assertThat(metadata.tombstoneOrphan(SITE, deployId(1), null, null, WINDOW, ACTOR)).isEmpty();
+      assertThat(rows.findDeploy(SITE, deployId(3))).isPresent();
+      assertThat(rows.auditLog(SITE, 100)).hasSize(audits);
+      assertThat(metadata.restore(SITE, deployId(1), ACTOR).isPending()).isTrue();
+    }
+
+    @Test
     @DisplayName("tombstoning an aliased deploy is refused atomically (V1)")
     void refusesAliased() {
       finalized(1, PROD);
@@ -711,6 +745,54 @@ class MetadataCommandsTest extends StoreFixture {
       assertThat(metadata.adopt(SITE, deployId(1), sha(1), clock.instant(), ACTOR)).isEmpty();
       assertThat(rows.listAliases(SITE)).isEmpty();
     }
+
+    @Test
+    @DisplayName(
+        "restoreAlias writes the projection's version where the row is missing or older, and"
+            + " never moves an alias backwards (V9)")
+    void restoresAliases() {
+      unaliased(1);
+      unaliased(2);
+      drainEvents();
+      Alias restored = metadata.restoreAlias(SITE, PROD, deployId(1), 5, ACTOR).orElseThrow();
+      assertThat(restored.version()).isEqualTo(5);
+      List<OutboxEvent> events = drainEvents();
+      assertThat(events)
+          .extracting(OutboxEvent::type)
+          .containsExactly(StandardEvents.ALIAS_CHANGED, StandardEvents.SITE_CHANGED);
+      assertThat(events.get(0).payload())
+          .isEqualTo(StandardEvents.aliasChanged(SITE, PROD, deployId(1), 5, null).payload());
+
+      assertThat(metadata.restoreAlias(SITE, PROD, deployId(2), 5, ACTOR)).isEmpty();
+      assertThat(metadata.restoreAlias(SITE, PROD, deployId(2), 4, ACTOR)).isEmpty();
+      assertThat(drainEvents()).isEmpty();
+      assertThat(rows.findAlias(SITE, PROD).orElseThrow().target()).isEqualTo(deployId(1));
+
+      clock.advance(Duration.ofMinutes(1));
+      assertThat(metadata.restoreAlias(SITE, PROD, deployId(2), 6, ACTOR)).isPresent();
+      assertThat(rows.findDeploy(SITE, deployId(1)).orElseThrow().releasedAt())
+          .isEqualTo(clock.instant());
+      assertThat(rows.auditLog(SITE, 10))
+          .extracting(AuditEntry::action)
+          .filteredOn(MetadataCommands.ACTION_ALIAS_RESTORE::equals)
+          .as("one audit entry per restore that wrote")
+          .hasSize(2);
+    }
+
+    @Test
+    @DisplayName("restoreAlias refuses a target that is not a live finalized deploy, or version 0")
+    void restoreRefusals() {
+      assertThatThrownBy(() -> metadata.restoreAlias(SITE, PROD, deployId(1), 1, ACTOR))
+          .isInstanceOf(DeployNotFoundException.class);
+      metadata.createPending(SITE, deployId(2), sha(2), ACTOR);
+      assertThatThrownBy(() -> metadata.restoreAlias(SITE, PROD, deployId(2), 1, ACTOR))
+          .isInstanceOf(DeployStateException.class);
+      unaliased(3);
+      assertThatThrownBy(() -> metadata.restoreAlias(SITE, PROD, deployId(3), 0, ACTOR))
+          .isInstanceOfSatisfying(
+              InvalidInputException.class, e -> assertThat(e.field()).isEqualTo("version"));
+      assertThat(rows.listAliases(SITE)).isEmpty();
+    }
   }
 
   @Nested
@@ -758,6 +840,13 @@ class MetadataCommandsTest extends StoreFixture {
     void deletedMidPipeline() {
       metadata.createPending(SITE, deployId(1), sha(1), ACTOR);
       metadata.deleteSite(SITE, ACTOR);
+      // While the purge deletes the bytes, the PURGING record refuses every command...
+      assertThatThrownBy(
+              () -> metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ANY, ACTOR))
+          .isInstanceOf(dev.durabledeploy.spi.exception.SiteStateException.class)
+          .hasMessageContaining("being purged");
+      assertThat(metadata.forgetSite(SITE)).isTrue();
+      // ...and once it is forgotten, the deploy is simply gone.
       assertThatThrownBy(
               () -> metadata.activate(SITE, deployId(1), PROD, AliasExpectation.ANY, ACTOR))
           .isInstanceOf(DeployNotFoundException.class);
@@ -796,7 +885,8 @@ class MetadataCommandsTest extends StoreFixture {
               MetadataCommands.ACTION_ALIAS_MOVE,
               MetadataCommands.ACTION_ADOPT,
               MetadataCommands.ACTION_ACTIVATE,
-              MetadataCommands.ACTION_CREATE);
+              MetadataCommands.ACTION_CREATE,
+              MetadataCommands.ACTION_REGISTER_SITE);
       AuditEntry move = log.get(0);
       assertThat(move.actor()).isEqualTo(alice);
       assertThat(move.site()).isEqualTo(SITE);

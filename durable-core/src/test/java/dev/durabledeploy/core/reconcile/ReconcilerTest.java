@@ -83,9 +83,11 @@ class ReconcilerTest extends CoreFixture {
               new Drift(
                   DriftKind.BYTES_WITHOUT_ROW, unmarked.value(), "unfinished upload without a row"),
               new Drift(
-                  DriftKind.MARKED_PREFIX_UNKNOWN,
-                  marked.value(),
-                  "finalized bytes without a row"));
+                  DriftKind.MARKED_PREFIX_UNKNOWN, marked.value(), "finalized bytes without a row"),
+              new Drift(
+                  DriftKind.SITE_NOT_INDEXED,
+                  SITE.value(),
+                  "no row in the index; the bucket holds 1 marked deploy prefix(es) to adopt"));
     }
 
     @Test
@@ -193,7 +195,9 @@ class ReconcilerTest extends CoreFixture {
                   DriftKind.CONTENT_CHANGED, "size 11 verified, 15 stored"));
       clock.advance(Duration.ofDays(30));
       DriftReport applied = plane.reconciler().reconcile(SITE, true);
-      assertThat(applied.repaired()).isEmpty();
+      assertThat(applied.repaired())
+          .extracting(Drift::kind)
+          .doesNotContain(DriftKind.CONTENT_CHANGED);
       assertThat(rawBlobs.listAll(prefix)).hasSize(2);
     }
 
@@ -345,6 +349,231 @@ class ReconcilerTest extends CoreFixture {
       assertThat(store.metadata().findDeploy(SITE, v1.id())).isEmpty();
       assertThat(store.metadata().findDeploy(SITE, v2.id())).isPresent();
       assertThat(applied.deferred()).extracting(Drift::subject).contains(v2.id().value());
+    }
+  }
+
+  @Nested
+  @DisplayName("sees the whole bucket")
+  class WholeBucket {
+
+    private final dev.durabledeploy.spi.SiteId other =
+        dev.durabledeploy.spi.SiteId.of("site-only-in-bucket");
+
+    private void projection(AliasName alias, String json) {
+      put(BlobLayout.alias(SITE, alias).value(), json);
+    }
+
+    private String projected(AliasName alias) {
+      try (var c = rawBlobs.get(BlobLayout.alias(SITE, alias)).orElseThrow()) {
+        return new String(c.readAllBytes(), StandardCharsets.UTF_8);
+      }
+    }
+
+    @Test
+    @DisplayName("a site only the bucket knows is SITE_NOT_INDEXED; apply adopts it by backfill")
+    void siteOnlyInBucket() {
+      DeployId marked = idAt(clock.instant(), 1);
+      byte[] json = Marker.of(other, marked, null, marked.createdAt(), 1).toJson();
+      put(BlobLayout.deploy(other, marked).resolve("index.html").value(), "x");
+      rawBlobs.put(
+          BlobLayout.marker(other, marked),
+          new ByteArrayInputStream(json),
+          json.length,
+          BlobMetadata.binary());
+
+      assertThat(plane.reconciler().detectAll())
+          .singleElement()
+          .satisfies(r -> assertThat(r.site()).isEqualTo(other))
+          .extracting(DriftReport::drifts)
+          .asList()
+          .contains(
+              new Drift(
+                  DriftKind.SITE_NOT_INDEXED,
+                  other.value(),
+                  "no row in the index; the bucket holds 1 marked deploy prefix(es) to adopt"));
+      DriftReport applied = plane.reconciler().reconcile(other, true);
+      assertThat(applied.repaired())
+          .extracting(Drift::kind)
+          .containsExactlyInAnyOrder(DriftKind.SITE_NOT_INDEXED, DriftKind.MARKED_PREFIX_UNKNOWN);
+      assertThat(store.metadata().findDeploy(other, marked).orElseThrow().isActive()).isTrue();
+      assertThat(plane.reconciler().reconcile(other, false).isClean()).isTrue();
+    }
+
+    @Test
+    @DisplayName("a site only the bucket knows whose markers are unreadable is deferred, untouched")
+    void siteOnlyInBucketUnreadable() {
+      DeployId marked = idAt(clock.instant(), 1);
+      put(BlobLayout.deploy(other, marked).resolve("index.html").value(), "x");
+      put(BlobLayout.marker(other, marked).value(), "not a marker");
+      clock.advance(Duration.ofDays(30));
+      DriftReport applied = plane.reconciler().reconcile(other, true);
+      assertThat(applied.repaired()).isEmpty();
+      assertThat(applied.deferred())
+          .extracting(Drift::kind)
+          .containsExactlyInAnyOrder(DriftKind.SITE_NOT_INDEXED, DriftKind.MARKED_PREFIX_UNKNOWN);
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(other, marked))).hasSize(2);
+      assertThat(store.metadata().listDeploys(other)).isEmpty();
+    }
+
+    /** Starts the plane and waits until the relay delivered every event (alias-project ran). */
+    private void drained() {
+      plane.start();
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> store.outbox().stats().undelivered() == 0);
+    }
+
+    @Test
+    @DisplayName(
+        "an alias projection missing or behind its row is drift once its event was delivered;"
+            + " apply re-projects it")
+    void missingAndStaleProjection() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      rawBlobs.delete(BlobLayout.alias(SITE, PROD));
+      // The plane is not started: the alias.changed event is still on its way.
+      clock.advance(Duration.ofDays(30));
+      assertThat(report().drifts()).isEmpty();
+      drained();
+      rawBlobs.delete(BlobLayout.alias(SITE, PROD));
+      assertThat(report().drifts())
+          .containsExactly(
+              new Drift(
+                  DriftKind.ALIAS_PROJECTION_MISSING,
+                  "alias:production",
+                  "the row targets " + v1.id() + " at version 1; no projection object"));
+      assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+      assertThat(projected(PROD)).isEqualTo("{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
+      assertThat(report().isClean()).isTrue();
+
+      projection(PROD, "{\"deployId\":\"" + v1.id() + "\",\"version\":0}");
+      assertThat(report().drifts())
+          .extracting(Drift::kind)
+          .containsExactly(DriftKind.ALIAS_PROJECTION_STALE);
+      plane.reconciler().reconcile(SITE, true);
+      assertThat(projected(PROD)).contains("\"version\":1");
+      assertThat(report().isClean()).isTrue();
+    }
+
+    @Test
+    @DisplayName("a projection pointing at another target than its row is drift at once")
+    void projectionToAnotherTarget() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      Deploy v2 = finalizedDeploy(PREVIEW_ALIAS, "v2");
+      // Same version as the row, another target: no event on its way explains that.
+      projection(PROD, "{\"deployId\":\"" + v2.id() + "\",\"version\":1}");
+      projection(PREVIEW_ALIAS, "{\"deployId\":\"" + v2.id() + "\",\"version\":1}");
+      assertThat(report().drifts())
+          .containsExactly(
+              new Drift(
+                  DriftKind.ALIAS_PROJECTION_STALE,
+                  "alias:production",
+                  "the row targets "
+                      + v1.id()
+                      + " at version 1; the projection "
+                      + v2.id()
+                      + " at version 1"));
+      assertThat(plane.reconciler().reconcile(SITE, true).repaired()).hasSize(1);
+      assertThat(projected(PROD)).contains(v1.id().value());
+      assertThat(report().isClean()).isTrue();
+    }
+
+    @Test
+    @DisplayName(
+        "a projection of a deleted alias that still names a target is drift; apply projects the"
+            + " deletion, but never over an alias only the projection records")
+    void orphanProjection() {
+      Deploy v1 = finalizedDeploy(PROD, "v1");
+      projection(PROD, "{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
+      AliasName gone = AliasName.of("gone");
+      MetadataCommands commands = new MetadataCommands(store.metadata());
+      commands.moveAlias(
+          SITE, gone, v1.id(), dev.durabledeploy.spi.metadata.AliasExpectation.ANY, Actor.SYSTEM);
+      commands.deleteAlias(
+          SITE, gone, dev.durabledeploy.spi.metadata.AliasExpectation.ANY, Actor.SYSTEM);
+      projection(gone, "{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
+      AliasName ghost = AliasName.of("ghost");
+      projection(ghost, "{\"deployId\":\"" + v1.id() + "\",\"version\":4}");
+      // A deleted alias stays projected as a deletion: not drift.
+      projection(AliasName.of("long-gone"), "{\"deployId\":null,\"version\":2}");
+      Drift ghostDrift =
+          new Drift(
+              DriftKind.ALIAS_PROJECTION_ORPHAN,
+              "alias:ghost",
+              "the projection targets "
+                  + v1.id()
+                  + " at version 4; no alias row ever, the projection is its only record");
+      // The deletion of "gone" is still on its way; no event will ever come for "ghost".
+      assertThat(report().drifts()).containsExactly(ghostDrift);
+      drained();
+      // Delivered, and past the time its alias-project run may still take.
+      clock.advance(Reconciler.PROJECTION_LAG);
+      projection(gone, "{\"deployId\":\"" + v1.id() + "\",\"version\":1}");
+      assertThat(report().drifts())
+          .containsExactlyInAnyOrder(
+              new Drift(
+                  DriftKind.ALIAS_PROJECTION_ORPHAN,
+                  "alias:gone",
+                  "the projection targets "
+                      + v1.id()
+                      + " at version 1; the alias was deleted at version 2"),
+              ghostDrift);
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.repaired()).extracting(Drift::subject).containsExactly("alias:gone");
+      assertThat(applied.deferred()).containsExactly(ghostDrift);
+      assertThat(projected(gone)).isEqualTo("{\"deployId\":null,\"version\":2}");
+      assertThat(projected(ghost)).contains(v1.id().value());
+      assertThat(report().drifts()).containsExactly(ghostDrift);
+    }
+
+    @Test
+    @DisplayName(
+        "orphan bytes past grace go to trash under a tombstone: restorable, then purged after the"
+            + " recovery window")
+    void orphanBytesAreTrashedRestorably() {
+      finalizedDeploy(PROD, "v1");
+      DeployId abandoned = idAt(clock.instant(), 7);
+      put(BlobLayout.deploy(SITE, abandoned).resolve("index.html").value(), "x");
+      clock.advance(DeployOptions.DEFAULT_GRACE);
+      DriftReport applied = plane.reconciler().reconcile(SITE, true);
+      assertThat(applied.repaired()).extracting(Drift::kind).contains(DriftKind.BYTES_WITHOUT_ROW);
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, abandoned))).isEmpty();
+      assertThat(rawBlobs.listAll(BlobLayout.trash(SITE, abandoned))).hasSize(1);
+      assertThat(store.metadata().findTombstone(SITE, abandoned).orElseThrow().deploy().state())
+          .isEqualTo(dev.durabledeploy.spi.metadata.DeployState.PENDING);
+      assertThat(report().counts()).doesNotContainKey(DriftKind.BYTES_WITHOUT_ROW);
+
+      Deploy restored = deploys.restore(SITE, abandoned);
+      assertThat(restored.isPending()).isTrue();
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, abandoned))).hasSize(1);
+
+      deploys.delete(SITE, abandoned);
+      clock.advance(DeployOptions.DEFAULT_RECOVERY_WINDOW);
+      plane.tombstonePurge().run();
+      assertThat(rawBlobs.listAll(BlobLayout.trash(SITE, abandoned))).isEmpty();
+      assertThat(store.metadata().findTombstone(SITE, abandoned)).isEmpty();
+    }
+
+    @Test
+    @DisplayName(
+        "trash without a tombstone gets one past grace, restorable as what its marker says")
+    void trashWithoutTombstoneGetsOne() {
+      finalizedDeploy(PROD, "v1");
+      DeployId lost = idAt(clock.instant(), 8);
+      put(BlobLayout.trash(SITE, lost).resolve("index.html").value(), "x");
+      byte[] json = Marker.of(SITE, lost, null, lost.createdAt(), 1).toJson();
+      rawBlobs.put(
+          BlobLayout.trash(SITE, lost).resolve(BlobLayout.MARKER_NAME),
+          new ByteArrayInputStream(json),
+          json.length,
+          BlobMetadata.binary());
+      clock.advance(DeployOptions.DEFAULT_GRACE);
+      assertThat(plane.reconciler().reconcile(SITE, true).repaired())
+          .extracting(Drift::kind)
+          .contains(DriftKind.TRASH_WITHOUT_TOMBSTONE);
+      assertThat(rawBlobs.listAll(BlobLayout.trash(SITE, lost))).hasSize(2);
+      assertThat(report().counts()).doesNotContainKey(DriftKind.TRASH_WITHOUT_TOMBSTONE);
+      assertThat(deploys.restore(SITE, lost).isActive()).isTrue();
+      assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, lost))).hasSize(2);
     }
   }
 

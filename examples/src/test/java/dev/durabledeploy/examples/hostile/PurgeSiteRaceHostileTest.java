@@ -131,7 +131,7 @@ class PurgeSiteRaceHostileTest {
     } else {
       blobs.after(HookedBlobStore.Op.DELETE_PREFIX, k -> k.equals(prefix), 1, land);
     }
-    deploys.purgeSite(SITE);
+    deploys.purgeSiteNow(SITE);
     Throwable failure;
     try {
       failure = new AssertionError("the upload succeeded: " + upload.get(30, TimeUnit.SECONDS));

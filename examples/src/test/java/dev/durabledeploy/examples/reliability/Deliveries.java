@@ -29,7 +29,9 @@ final class Deliveries {
           StandardEvents.DEPLOY_DELETED,
           StandardEvents.DEPLOY_RESTORED,
           StandardEvents.DEPLOY_PURGED,
-          StandardEvents.SITE_DELETED);
+          StandardEvents.SITE_DELETED,
+          StandardEvents.SITE_REGISTERED,
+          StandardEvents.SITE_UPDATED);
 
   private Deliveries() {}
 

@@ -22,6 +22,7 @@ import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import java.io.IOException;
@@ -129,6 +130,14 @@ final class Invariants {
       plane.gc().run(site, false);
     }
     for (SiteId site : sites) {
+      if (!isActive(site)) {
+        trashedSiteKeptWhole(site);
+        continue;
+      }
+      expect(
+          blobs.list(BlobLayout.siteTrash(site), null, 1).items().isEmpty(),
+          site,
+          "an active site with bytes left in the site trash");
       DriftReport drift = plane.reconciler().reconcile(site, false);
       expect(drift.isClean(), site, "drift after one reconcile(apply=true): " + drift);
       // V9: a second repair and a second GC change nothing.
@@ -193,6 +202,36 @@ final class Invariants {
     projectionsMatch(sites);
     nothingStuck();
     return delivery();
+  }
+
+  /** Whether the site is registered and not trashed or purging (an unregistered one counts). */
+  private boolean isActive(SiteId site) {
+    return plane.store().metadata().findSite(site).map(Site::isActive).orElse(true);
+  }
+
+  /**
+   * A trashed site, after one repair: nothing of it live (the serve plane has nothing to serve),
+   * and every active deploy's marker and every alias target's in the site trash, so a restore
+   * brings them back whole.
+   */
+  private void trashedSiteKeptWhole(SiteId site) {
+    BlobStore blobs = plane.blobs();
+    MetadataStore metadata = plane.store().metadata();
+    List<String> live = new ArrayList<>();
+    blobs.listAll(BlobLayout.site(site)).forEach(i -> live.add(i.key().value()));
+    expect(live.isEmpty(), site, "a trashed site with live bytes " + live);
+    for (Deploy d : metadata.listDeploys(site)) {
+      expect(d.isActive(), site, "a trashed site kept the " + d.state() + " deploy " + d.id());
+      expect(
+          blobs
+              .stat(
+                  BlobLayout.siteTrash(site)
+                      .resolve("deploys/" + d.id().value() + "/" + BlobLayout.MARKER_NAME))
+              .isPresent(),
+          site,
+          "a trashed site's deploy " + d.id() + " has no marker in the site trash");
+    }
+    checks++;
   }
 
   /**
@@ -289,6 +328,9 @@ final class Invariants {
     for (SiteId site : sites) {
       if (blobs.stat(BlobLayout.purgeIntent(site)).isPresent()) {
         continue; // a purge crashed between bytes and rows: its ACTIVE rows are going, not deploys
+      }
+      if (!isActive(site)) {
+        continue; // trashed: its bytes are checked in the site trash, after the repair
       }
       for (Deploy d : metadata.listDeploys(site)) {
         if (d.isActive()) {
@@ -511,6 +553,9 @@ final class Invariants {
   /** The alias projection saga converged: every alias object holds its row's target and version. */
   private void projectionsMatch(List<SiteId> sites) {
     for (SiteId site : sites) {
+      if (!isActive(site)) {
+        continue; // a trashed site's projection waits in its trash, and is not served
+      }
       for (Alias alias : plane.store().metadata().listAliases(site)) {
         Optional<BlobContent> object = plane.blobs().get(BlobLayout.alias(site, alias.name()));
         String found;

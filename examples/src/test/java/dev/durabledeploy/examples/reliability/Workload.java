@@ -111,7 +111,10 @@ final class Workload {
           TransientStoreException.class,
           AliasDriftException.class,
           DeployAliasedException.class,
-          TombstoneExpiredException.class);
+          TombstoneExpiredException.class,
+          // A trashed site refuses every command but a restore; a restore after the window.
+          dev.durabledeploy.spi.exception.SiteStateException.class,
+          dev.durabledeploy.spi.exception.SiteNotFoundException.class);
 
   /**
    * An upload that ended with one of these has settled: its file is among the deploy's or it was
@@ -234,14 +237,27 @@ final class Workload {
       name = "reconcile";
     } else if (dice < 95) {
       name = "purge-expired";
-    } else if (dice < 97) {
+    } else if (dice < 96) {
       name = "purge-site";
-    } else {
+    } else if (dice < 97) {
       name = "race-purge";
+    } else if (dice < 98) {
+      name = "race-trash";
+    } else if (dice < 99) {
+      name = "register";
+    } else {
+      name = "adopt-bucket-site";
     }
+    // A trashed site refuses nearly everything: half of what is picked for one restores it.
+    // Drawn whatever the site's state, so a seed gives the same sequence of choices.
+    boolean restoreIfTrashed = random.nextBoolean();
     int pick = random.nextInt(1 << 20);
     long began = System.nanoTime();
     try {
+      // Inside the try: reading the record can meet an outage like any other call.
+      if (restoreIfTrashed && isTrashed(site)) {
+        name = "restore-site";
+      }
       run(name, site, pick);
       done.incrementAndGet();
     } catch (RuntimeException e) {
@@ -300,8 +316,19 @@ final class Workload {
       case "race-gc" -> raceGc(site(sites), pick);
       case "reconcile" -> plane.reconciler().reconcile(site, true);
       case "purge-expired" -> plane.tombstonePurge().run();
-      case "purge-site" -> deploys.purgeSite(site);
+      case "purge-site" -> deploys.purgeSiteNow(site);
       case "race-purge" -> racePurge(site, pick);
+      case "race-trash" -> raceTrash(site, pick);
+      case "restore-site" -> restoreSite(site);
+      case "adopt-bucket-site" -> adoptBucketSite(pick);
+      case "register" ->
+          plane
+              .sites()
+              .as(actor)
+              .register(
+                  site,
+                  dev.durabledeploy.spi.metadata.SiteProfile.of(
+                      "Site " + site, "team:" + (pick % 2)));
       default -> throw new IllegalStateException(name);
     }
   }
@@ -520,7 +547,7 @@ final class Workload {
             "purge-site",
             // The purge has deleted the site's bytes; its rows go next.
             () -> inspect.listAll(BlobLayout.deploy(site, d.id())).isEmpty(),
-            () -> deploys.purgeSite(site));
+            () -> deploys.purgeSiteNow(site));
     count("race-purge." + start.label());
     rethrowUnlessRefused(race.other());
     Outcome<BlobInfo> up = race.upload();
@@ -545,6 +572,140 @@ final class Workload {
             + " behind; the racing upload "
             + (up.ok() ? "reported success" : "was refused: " + describe(up.failure())));
     expect(!rowsLeft, site, "purgeSite left rows behind");
+  }
+
+  private boolean isTrashed(SiteId site) {
+    return metadata
+        .findSite(site)
+        .map(r -> r.state() == dev.durabledeploy.spi.metadata.SiteState.TRASHED)
+        .orElse(false);
+  }
+
+  /**
+   * An upload into a pending deploy racing {@code purgeSite} (a trash): the pending deploy is
+   * abandoned, so the upload must end refused or withdrawn, no byte of it live or in the site
+   * trash; the site's active deploys are all in the site trash; a restore brings them back.
+   */
+  private void raceTrash(SiteId site, int pick) {
+    Start start = Start.values()[pick % 3];
+    Deploy d = deploys.init(site, null);
+    require(upload(site, d.id(), "index.html", text("<h1>" + d.id() + "</h1>")));
+    byte[] racing = text("/* racing a trash of " + d.id() + " */");
+    long mark = auditMark(site);
+    Race<?> race =
+        race(
+            site,
+            d.id(),
+            "late.js",
+            racing,
+            start,
+            "trash-site",
+            // The trash has committed its record; the bytes move next.
+            trashedNow(site),
+            () -> deploys.purgeSite(site));
+    count("race-trash." + start.label());
+    rethrowUnlessRefused(race.other());
+    Outcome<BlobInfo> up = race.upload();
+    if (!race.other().ok()) {
+      return;
+    }
+    List<String> live = new ArrayList<>();
+    inspect.listAll(BlobLayout.site(site)).forEach(i -> live.add(i.key().value()));
+    List<String> pendingInTrash = new ArrayList<>();
+    inspect.listAll(BlobLayout.siteTrash(site)).stream()
+        .map(i -> i.key().value())
+        .filter(k -> k.contains(d.id().value()))
+        .forEach(pendingInTrash::add);
+    boolean pendingRow = metadata.findDeploy(site, d.id()).isPresent();
+    if (!checkable(site, mark, up)) {
+      return;
+    }
+    count("race-trash." + (up.ok() ? "upload-reported-success" : "upload-withdrawn"));
+    expect(live.isEmpty(), site, "purgeSite (trash) left live bytes " + live);
+    expect(
+        pendingInTrash.isEmpty(),
+        site,
+        "purgeSite (trash) kept the abandoned deploy's bytes " + pendingInTrash);
+    expect(!pendingRow, site, "purgeSite (trash) kept the pending deploy " + d.id());
+    restoreSite(site);
+  }
+
+  private final java.util.concurrent.atomic.AtomicInteger bucketSites =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * A site only the bucket has (a finalized deploy another plane wrote, no row, no record):
+   * reconcile reports it and, applied, adopts it: the deploy is indexed ACTIVE and the site
+   * registered.
+   */
+  private void adoptBucketSite(int pick) {
+    SiteId site =
+        SiteId.of(
+            "bucket-"
+                + actor.value().replaceAll("[^a-z0-9]", "")
+                + "-"
+                + bucketSites.incrementAndGet());
+    DeployId id =
+        DeployId.forSha(
+            java.time.Instant.now().minus(Duration.ofDays(30)),
+            String.format(Locale.ROOT, "%07x", pick & 0xfffffff));
+    byte[] html = text("<h1>adopted " + id + "</h1>");
+    inspect.put(
+        BlobLayout.deploy(site, id).resolve("index.html"),
+        new java.io.ByteArrayInputStream(html),
+        html.length,
+        dev.durabledeploy.spi.blob.BlobMetadata.ofType("text/html"));
+    byte[] marker =
+        dev.durabledeploy.core.deploy.Marker.of(site, id, null, java.time.Instant.now(), 1)
+            .toJson();
+    inspect.put(
+        BlobLayout.marker(site, id),
+        new java.io.ByteArrayInputStream(marker),
+        marker.length,
+        dev.durabledeploy.spi.blob.BlobMetadata.ofType("application/json"));
+    expect(
+        plane
+            .reconciler()
+            .reconcile(site, false)
+            .counts()
+            .containsKey(dev.durabledeploy.core.reconcile.DriftKind.SITE_NOT_INDEXED),
+        site,
+        "a site only the bucket has is not reported as SITE_NOT_INDEXED");
+    plane.reconciler().as(actor).reconcile(site, true);
+    count("adopt-bucket-site");
+    expect(
+        metadata.findDeploy(site, id).map(Deploy::isActive).orElse(false),
+        site,
+        "reconcile(apply) did not adopt the bucket-only site's deploy " + id);
+    expect(
+        metadata.findSite(site).map(r -> r.isActive()).orElse(false),
+        site,
+        "reconcile(apply) adopted a site without registering it");
+  }
+
+  /** Whether the site's record is TRASHED now: a trash's first effect. */
+  private java.util.function.BooleanSupplier trashedNow(SiteId site) {
+    return () -> isTrashed(site);
+  }
+
+  /**
+   * {@code restoreSite}, then, unless another workload trashed the site again meanwhile: nothing of
+   * the site left in the site trash.
+   */
+  private void restoreSite(SiteId site) {
+    long mark = auditMark(site);
+    deploys.restoreSite(site);
+    count("restore-site");
+    List<String> left = new ArrayList<>();
+    inspect.listAll(BlobLayout.siteTrash(site)).forEach(i -> left.add(i.key().value()));
+    boolean trashedAgain =
+        metadata.auditLog(site, 200).stream()
+            .anyMatch(a -> a.id() > mark && a.action().equals(MetadataCommands.ACTION_TRASH_SITE));
+    if (trashedAgain || isTrashed(site)) {
+      count("restore-site.unchecked.trashed-again");
+      return;
+    }
+    expect(left.isEmpty(), site, "restoreSite left " + left + " in the site trash");
   }
 
   private void raceGc(SiteId site, int pick) {

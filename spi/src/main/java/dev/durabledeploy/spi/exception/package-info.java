@@ -13,6 +13,10 @@
  *       dev.durabledeploy.spi.exception.DeployAliasedException}, {@link
  *       dev.durabledeploy.spi.exception.AliasDriftException} (carries the current alias), {@link
  *       dev.durabledeploy.spi.exception.TombstoneExpiredException}.
+ *   <li>Not permitted, whatever the state: {@link
+ *       dev.durabledeploy.spi.exception.AccessDeniedException}, the host's {@link
+ *       dev.durabledeploy.spi.Authorizer} refused the actor the action (answer 403); nothing was
+ *       changed.
  *   <li>Try again later: {@link dev.durabledeploy.spi.exception.TransientStoreException} (and its
  *       {@link dev.durabledeploy.spi.exception.SiteLockLostException}), {@link
  *       dev.durabledeploy.spi.exception.SiteBusyException}, {@link

@@ -76,6 +76,21 @@ public interface MetadataStore {
    */
   List<SiteId> listSites(SiteId after, int limit);
 
+  /** The site's registry record, if it is registered. */
+  Optional<Site> findSite(SiteId site);
+
+  /**
+   * Up to {@code limit} registered sites (any state), ordered by id, starting after {@code after}
+   * (null: from the first).
+   */
+  List<Site> listRegisteredSites(SiteId after, int limit);
+
+  /**
+   * Up to {@code limit} {@link SiteState#TRASHED} sites with {@code purgeAfter <= cutoff}, oldest
+   * {@code purgeAfter} first (ties by id).
+   */
+  List<Site> listExpiredSites(Instant cutoff, int limit);
+
   /** The newest {@code limit} audit entries of the site, newest first. */
   List<AuditEntry> auditLog(SiteId site, int limit);
 }

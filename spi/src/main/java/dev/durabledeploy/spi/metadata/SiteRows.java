@@ -38,6 +38,19 @@ public interface SiteRows {
   /** How many tombstones the site has. */
   int tombstoneCount();
 
+  /**
+   * The site's registry record, or {@code null} when it is not registered. Always loaded, whatever
+   * the selection: every command's gate reads it.
+   */
+  Site site();
+
+  /**
+   * Writes the site's registry record (insert or replace). {@link #removeAll} removes it too.
+   *
+   * @throws IllegalArgumentException when the record is of another site
+   */
+  void putSite(Site site);
+
   /** Writes a live deploy row, replacing the one with its id. */
   void putDeploy(Deploy deploy);
 
@@ -51,7 +64,10 @@ public interface SiteRows {
 
   void removeTombstone(DeployId id);
 
-  /** Removes every deploy, alias row and tombstone of the site (alias versions start again). */
+  /**
+   * Removes every deploy, alias row and tombstone of the site, and its registry record (alias
+   * versions start again).
+   */
   void removeAll();
 
   /** Appends an audit entry at {@link #now()}, after the work's earlier entries. */

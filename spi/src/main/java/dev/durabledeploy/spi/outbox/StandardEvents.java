@@ -26,8 +26,17 @@ public final class StandardEvents {
   /** A tombstone was purged for good. */
   public static final String DEPLOY_PURGED = "deploy.purged";
 
-  /** Every row of the site was removed. */
+  /** Every row of the site was removed: it was purged for good. */
   public static final String SITE_DELETED = "site.deleted";
+
+  /** A site was registered (by a host, on its first deploy, or by an import). */
+  public static final String SITE_REGISTERED = "site.registered";
+
+  /**
+   * A site's record changed: its profile, or its state ({@link #KEY_STATE}: {@code trashed}, or
+   * {@code active} again after a restore). A purge for good announces {@link #SITE_DELETED}.
+   */
+  public static final String SITE_UPDATED = "site.updated";
 
   public static final String KEY_SITE = "site";
   public static final String KEY_ALIAS = "alias";
@@ -35,6 +44,7 @@ public final class StandardEvents {
   public static final String KEY_PREVIOUS = "previous";
   public static final String KEY_VERSION = "version";
   public static final String KEY_CAUSE = "cause";
+  public static final String KEY_STATE = "state";
 
   private StandardEvents() {}
 
@@ -78,6 +88,26 @@ public final class StandardEvents {
   }
 
   /** {@code site.deleted}. */
+  /**
+   * {@code site.registered} or {@code site.updated}: the site, its state (lowercase) and its record
+   * version, so a follower applies only newer records.
+   */
+  public static NewEvent siteRecord(String type, dev.durabledeploy.spi.metadata.Site record) {
+    if (!SITE_REGISTERED.equals(type) && !SITE_UPDATED.equals(type)) {
+      throw new IllegalArgumentException("not a site record event: " + type);
+    }
+    return new NewEvent(
+        record.id(),
+        type,
+        Map.of(
+            KEY_SITE,
+            record.id().value(),
+            KEY_STATE,
+            record.state().name().toLowerCase(java.util.Locale.ROOT),
+            KEY_VERSION,
+            Long.toString(record.version())));
+  }
+
   public static NewEvent siteDeleted(SiteId site) {
     return new NewEvent(site, SITE_DELETED, Map.of(KEY_SITE, site.value()));
   }

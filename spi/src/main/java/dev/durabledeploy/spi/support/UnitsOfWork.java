@@ -241,6 +241,20 @@ public final class UnitsOfWork {
     }
 
     @Override
+    public dev.durabledeploy.spi.metadata.Site site() {
+      requireOpen();
+      return rows.site();
+    }
+
+    @Override
+    public void putSite(dev.durabledeploy.spi.metadata.Site site) {
+      Objects.requireNonNull(site, "site");
+      requireOpen();
+      requireSite(site.id(), "site record");
+      rows.putSite(site);
+    }
+
+    @Override
     public void putDeploy(Deploy deploy) {
       Objects.requireNonNull(deploy, "deploy");
       requireSite(deploy.site(), "deploy");

@@ -11,6 +11,7 @@ import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
@@ -40,6 +41,7 @@ final class InMemoryMetadataStore implements MetadataStore {
     final TreeMap<DeployId, Deploy> deploys = new TreeMap<>();
     final TreeMap<AliasName, AliasRow> aliases = new TreeMap<>();
     final TreeMap<DeployId, Tombstone> tombstones = new TreeMap<>();
+    Site record;
 
     boolean hasContent() {
       return !deploys.isEmpty()
@@ -134,6 +136,18 @@ final class InMemoryMetadataStore implements MetadataStore {
     }
 
     @Override
+    public Site site() {
+      return state.record;
+    }
+
+    @Override
+    public void putSite(Site site) {
+      Site before = state.record;
+      state.record = site;
+      undo.add(() -> state.record = before);
+    }
+
+    @Override
     public void putDeploy(Deploy deploy) {
       put(state.deploys, deploy.id(), deploy);
     }
@@ -169,6 +183,7 @@ final class InMemoryMetadataStore implements MetadataStore {
       for (DeployId id : List.copyOf(state.tombstones.keySet())) {
         remove(state.tombstones, id);
       }
+      putSite(null);
     }
 
     @Override
@@ -205,7 +220,7 @@ final class InMemoryMetadataStore implements MetadataStore {
         tx.rollback();
         throw e;
       }
-      if (!tx.state.hasContent() && tx.state.aliases.isEmpty()) {
+      if (!tx.state.hasContent() && tx.state.aliases.isEmpty() && tx.state.record == null) {
         sites.remove(site);
       }
       audit.addAll(tx.entries);
@@ -303,6 +318,41 @@ final class InMemoryMetadataStore implements MetadataStore {
       return tail.entrySet().stream()
           .filter(e -> e.getValue().hasContent())
           .map(Map.Entry::getKey)
+          .limit(limit)
+          .toList();
+    }
+  }
+
+  @Override
+  public Optional<Site> findSite(SiteId site) {
+    guard.requireOutside("findSite");
+    return read(site, s -> Optional.ofNullable(s.record), Optional.empty());
+  }
+
+  @Override
+  public List<Site> listRegisteredSites(SiteId after, int limit) {
+    guard.requireOutside("listRegisteredSites");
+    Inputs.requireRange("limit", limit, 1, 100_000);
+    synchronized (atom) {
+      Map<SiteId, SiteState> tail = after == null ? sites : sites.tailMap(after, false);
+      return tail.values().stream()
+          .map(s -> s.record)
+          .filter(Objects::nonNull)
+          .limit(limit)
+          .toList();
+    }
+  }
+
+  @Override
+  public List<Site> listExpiredSites(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredSites");
+    Objects.requireNonNull(cutoff, "cutoff");
+    Inputs.requireRange("limit", limit, 1, 100_000);
+    synchronized (atom) {
+      return sites.values().stream()
+          .map(s -> s.record)
+          .filter(r -> r != null && r.purgeAfter() != null && !r.purgeAfter().isAfter(cutoff))
+          .sorted(Comparator.comparing(Site::purgeAfter).thenComparing(r -> r.id().value()))
           .limit(limit)
           .toList();
     }

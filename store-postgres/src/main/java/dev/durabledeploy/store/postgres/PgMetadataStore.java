@@ -1,5 +1,8 @@
 package dev.durabledeploy.store.postgres;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -11,12 +14,16 @@ import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteProfile;
 import dev.durabledeploy.spi.metadata.SiteRows;
+import dev.durabledeploy.spi.metadata.SiteState;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.support.UnitsOfWork;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -36,9 +43,13 @@ import org.jdbi.v3.core.Jdbi;
  * site lock), so its reads and writes — and its outbox events and audit entries — form one atom
  * exactly like a Lua script on Valkey. This class reads and writes the rows the work names; the
  * decisions are the core's. An alias is still updated with {@code UPDATE ... WHERE version = :read}
- * for belt and braces.
+ * for belt and braces. The site's registry record (table {@code sites}) is read with the lock, in
+ * the same round trip, and written once when the work returns.
  */
 final class PgMetadataStore implements MetadataStore {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final TypeReference<TreeMap<String, String>> LABELS = new TypeReference<>() {};
 
   private final UnitsOfWork guard = new UnitsOfWork("PostgreSQL metadata store");
 
@@ -60,9 +71,16 @@ final class PgMetadataStore implements MetadataStore {
     final List<NewEvent> events = new ArrayList<>();
     private Map<AliasName, AliasRow> aliases;
 
-    Tx(Handle h, SiteId site) {
+    /** The site's record as the work sees it: read at the start, then as the work put it. */
+    private Site record;
+
+    /** Whether {@link #record} may differ from the table's row, to be written by {@link #flush}. */
+    private boolean recordChanged;
+
+    Tx(Handle h, SiteId site, Site record) {
       this.h = h;
       this.site = site;
+      this.record = record;
     }
 
     @Override
@@ -109,6 +127,52 @@ final class PgMetadataStore implements MetadataStore {
 
     private int count(String sql) {
       return h.createQuery(sql).bind("site", site.value()).mapTo(Integer.class).one();
+    }
+
+    @Override
+    public Site site() {
+      return record;
+    }
+
+    @Override
+    public void putSite(Site site) {
+      record = site;
+      recordChanged = true;
+    }
+
+    /**
+     * Writes the record the work left, once, however many times it put or removed it (a purge
+     * removes everything and puts the PURGING record back in one work).
+     */
+    void flush() {
+      if (!recordChanged) {
+        return;
+      }
+      if (record == null) {
+        h.createUpdate("DELETE FROM <schema>.sites WHERE site = :site")
+            .bind("site", site.value())
+            .execute();
+        return;
+      }
+      SiteProfile profile = record.profile();
+      h.createUpdate(
+              "INSERT INTO <schema>.sites (site, display_name, owner, labels, state, created_at,"
+                  + " updated_at, purge_after, version) VALUES (:site, :name, :owner,"
+                  + " CAST(:labels AS jsonb), :state, :created, :updated, :purgeAfter, :version)"
+                  + " ON CONFLICT (site) DO UPDATE SET display_name = EXCLUDED.display_name,"
+                  + " owner = EXCLUDED.owner, labels = EXCLUDED.labels, state = EXCLUDED.state,"
+                  + " created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,"
+                  + " purge_after = EXCLUDED.purge_after, version = EXCLUDED.version")
+          .bind("site", site.value())
+          .bind("name", profile.displayName())
+          .bind("owner", profile.owner())
+          .bind("labels", labelsJson(profile.labels()))
+          .bind("state", record.state().name())
+          .bind("created", Sql.ts(record.createdAt()))
+          .bind("updated", Sql.ts(record.updatedAt()))
+          .bind("purgeAfter", Sql.ts(record.purgeAfter()))
+          .bind("version", record.version())
+          .execute();
     }
 
     @Override
@@ -210,6 +274,10 @@ final class PgMetadataStore implements MetadataStore {
             .execute();
       }
       aliases = new TreeMap<>();
+      if (record != null) {
+        recordChanged = true;
+      }
+      record = null;
     }
 
     @Override
@@ -247,6 +315,36 @@ final class PgMetadataStore implements MetadataStore {
         Sql.deploy(rs), Sql.instant(rs, "deleted_at"), Sql.instant(rs, "expires_at"));
   }
 
+  private static Site siteRow(ResultSet rs) throws SQLException {
+    return new Site(
+        SiteId.of(rs.getString("site")),
+        new SiteProfile(
+            rs.getString("display_name"), rs.getString("owner"), labels(rs.getString("labels"))),
+        SiteState.valueOf(rs.getString("state")),
+        Sql.instant(rs, "created_at"),
+        Sql.instant(rs, "updated_at"),
+        Sql.instant(rs, "purge_after"),
+        rs.getLong("version"));
+  }
+
+  private static String labelsJson(Map<String, String> labels) {
+    try {
+      return JSON.writeValueAsString(labels);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a string map always serialises", e);
+    }
+  }
+
+  private static Map<String, String> labels(String json) {
+    try {
+      return JSON.readValue(json, LABELS);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(
+          "the labels of a site record are not a JSON object of strings: " + e.getOriginalMessage(),
+          e);
+    }
+  }
+
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
     guard.requireStartable(action, site, rows);
@@ -255,17 +353,43 @@ final class PgMetadataStore implements MetadataStore {
         () ->
             jdbi.inTransaction(
                 h -> {
-                  // Lock: the site's metadata lock (transaction-scoped), making this command one
-                  // atom against every other command on the site.
-                  h.createQuery("SELECT pg_advisory_xact_lock(:key)")
-                      .bind("key", Sql.lockKey("meta", schema, site.value()))
-                      .mapTo(String.class)
-                      .one();
-                  Tx tx = new Tx(h, site);
+                  Tx tx = new Tx(h, site, lockAndReadRecord(h, site));
                   T result = guard.run(action, site, rows, tx, work);
+                  tx.flush();
                   outbox.insert(h, tx.now, tx.events);
                   return result;
                 }));
+  }
+
+  /**
+   * Takes the site's metadata lock and reads its registry record, in one round trip.
+   *
+   * <p>Lock: the site's metadata lock (transaction-scoped), making this command one atom against
+   * every other command on the site.
+   *
+   * <p>Two statements, not one: under READ COMMITTED a statement sees what was committed when it
+   * started, so a read joined to the lock call could miss a record committed while it waited for
+   * the lock. pgjdbc sends both statements of the one prepared statement before it waits for
+   * either, so the second costs no extra round trip.
+   */
+  private Site lockAndReadRecord(Handle h, SiteId site) {
+    return h.createQuery(
+            "SELECT pg_advisory_xact_lock(:key);"
+                + " SELECT * FROM <schema>.sites WHERE site = :site")
+        .bind("key", Sql.lockKey("meta", schema, site.value()))
+        .bind("site", site.value())
+        .scanResultSet(
+            (results, ctx) -> {
+              Statement statement = results.get().getStatement();
+              if (!statement.getMoreResults()) {
+                throw new IllegalStateException(
+                    "the driver returned no result for the site record's read; check that the"
+                        + " PostgreSQL JDBC driver runs multi-statement queries");
+              }
+              try (ResultSet rs = statement.getResultSet()) {
+                return rs.next() ? siteRow(rs) : null;
+              }
+            });
   }
 
   private static Optional<Deploy> findDeploy(Handle h, SiteId site, DeployId id) {
@@ -387,6 +511,53 @@ final class PgMetadataStore implements MetadataStore {
                 .bind("after", after == null ? null : after.value())
                 .bind("limit", limit)
                 .map((rs, ctx) -> SiteId.of(rs.getString("site")))
+                .list());
+  }
+
+  @Override
+  public Optional<Site> findSite(SiteId site) {
+    guard.requireOutside("findSite");
+    Objects.requireNonNull(site, "site");
+    return read(
+        "find site",
+        h ->
+            h.createQuery("SELECT * FROM <schema>.sites WHERE site = :site")
+                .bind("site", site.value())
+                .map((rs, ctx) -> siteRow(rs))
+                .findOne());
+  }
+
+  @Override
+  public List<Site> listRegisteredSites(SiteId after, int limit) {
+    guard.requireOutside("listRegisteredSites");
+    Inputs.requireRange("limit", limit, 1, 100_000);
+    return read(
+        "list registered sites",
+        h ->
+            // Every id is greater than '' (COLLATE "C"), so one indexable range serves both cases.
+            h.createQuery(
+                    "SELECT * FROM <schema>.sites WHERE site > :after ORDER BY site LIMIT :limit")
+                .bind("after", after == null ? "" : after.value())
+                .bind("limit", limit)
+                .map((rs, ctx) -> siteRow(rs))
+                .list());
+  }
+
+  @Override
+  public List<Site> listExpiredSites(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredSites");
+    Objects.requireNonNull(cutoff, "cutoff");
+    Inputs.requireRange("limit", limit, 1, 100_000);
+    return read(
+        "list expired sites",
+        h ->
+            // Served by sites_by_purge_after (partial on state = 'TRASHED').
+            h.createQuery(
+                    "SELECT * FROM <schema>.sites WHERE state = 'TRASHED' AND purge_after <= :cutoff"
+                        + " ORDER BY purge_after, site LIMIT :limit")
+                .bind("cutoff", Sql.ts(cutoff))
+                .bind("limit", limit)
+                .map((rs, ctx) -> siteRow(rs))
                 .list());
   }
 

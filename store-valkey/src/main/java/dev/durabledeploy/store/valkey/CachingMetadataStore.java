@@ -8,6 +8,7 @@ import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.support.UnitsOfWork;
@@ -199,6 +200,27 @@ public final class CachingMetadataStore implements MetadataStore {
   public List<SiteId> listSites(SiteId after, int limit) {
     guard.requireOutside("listSites");
     return store.listSites(after, limit);
+  }
+
+  // Site records are not kept with the view: every view load would pay one more read for hosts
+  // that never ask, and a trash or purge on another host would show here only once its change
+  // message arrived. One GET on the store is cheap and never stale.
+  @Override
+  public Optional<Site> findSite(SiteId site) {
+    guard.requireOutside("findSite");
+    return store.findSite(site);
+  }
+
+  @Override
+  public List<Site> listRegisteredSites(SiteId after, int limit) {
+    guard.requireOutside("listRegisteredSites");
+    return store.listRegisteredSites(after, limit);
+  }
+
+  @Override
+  public List<Site> listExpiredSites(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredSites");
+    return store.listExpiredSites(cutoff, limit);
   }
 
   @Override

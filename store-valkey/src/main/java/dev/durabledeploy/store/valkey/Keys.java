@@ -18,10 +18,14 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:site-changed             change bus (pub/sub channel; message: the site id)
  *
  * &lt;ns&gt;:{&lt;site&gt;}:rev            revision, renewed from {meta}:rev by every metadata command that
- *                                 writes; deleted with the site's last row (string)
+ *                                 writes; deleted with the site's last row, its record included
+ *                                 (string)
  * &lt;ns&gt;:{&lt;site&gt;}:deploys        live deploys (hash: deploy id -&gt; record)
  * &lt;ns&gt;:{&lt;site&gt;}:aliases        aliases, deleted ones with an empty target (hash: name -&gt; record)
  * &lt;ns&gt;:{&lt;site&gt;}:tombstones     tombstones (hash: deploy id -&gt; record)
+ * &lt;ns&gt;:{&lt;site&gt;}:site           registry record (string: length-prefixed displayName, owner,
+ *                                 state, created, updated, purgeAfter, version, then label key
+ *                                 and value pairs; times epoch us)
  * &lt;ns&gt;:{&lt;site&gt;}:audit          audit log, newest first, trimmed to auditLogLength (list of
  *                                 "id:record"); kept when the site is deleted
  * &lt;ns&gt;:{&lt;site&gt;}:audit-seq      last audit id of the site, written by older versions only: read
@@ -30,6 +34,8 @@ import dev.durabledeploy.spi.SiteId;
  * &lt;ns&gt;:{&lt;site&gt;}:claims         claimed event ids by lease expiry (zset)
  * &lt;ns&gt;:{meta}:sites              sites with any deploy, alias or tombstone (zset, score 0)
  * &lt;ns&gt;:{meta}:tombstone-expiry   "site deployId" by expiry, epoch us (zset)
+ * &lt;ns&gt;:{meta}:registered         sites with a registry record, any state (zset, score 0)
+ * &lt;ns&gt;:{meta}:site-purge         TRASHED sites by purgeAfter, epoch us (zset; ties by site id)
  * &lt;ns&gt;:{meta}:rev                last revision handed to any site: none is reused (string)
  * &lt;ns&gt;:{meta}:audit-seq          last audit id of any site (string)
  * &lt;ns&gt;:{outbox}:seq              last event id (string)

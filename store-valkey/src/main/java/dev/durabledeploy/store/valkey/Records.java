@@ -7,10 +7,15 @@ import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.DeployState;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteProfile;
+import dev.durabledeploy.spi.metadata.SiteState;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How metadata rows are stored in hash fields. Deploys, aliases and tombstones hold only ids, shas,
@@ -19,7 +24,8 @@ import java.util.List;
  *
  * <p>A deploy is {@code sha|state|created|finalized|released[|restored]} and a tombstone that
  * record's first five fields, {@code |deleted|expires}, then {@code [|restored]}: the restore time
- * came later, so it goes last and a record written before it (without it) still reads.
+ * came later, so it goes last and a record written before it (without it) still reads. A site
+ * record holds free text (its profile) too, so it is length-prefixed like an audit entry.
  */
 final class Records {
 
@@ -94,9 +100,68 @@ final class Records {
   /** The audit record without its id (the commit script numbers it). */
   static String audit(
       Instant at, Actor actor, String action, String target, String before, String after) {
+    return fields(Micros.of(at), actor.value(), action, target, before, after);
+  }
+
+  /** Parses {@code <id>:<record>} as pushed by the commit script. */
+  static AuditEntry audit(SiteId site, String stored) {
+    int colon = stored.indexOf(':');
+    long id = Long.parseLong(stored.substring(0, colon));
+    List<String> fields = fields(stored, colon + 1);
+    return new AuditEntry(
+        id,
+        Micros.parse(fields.get(0)),
+        Actor.of(fields.get(1)),
+        fields.get(2),
+        site,
+        fields.get(3),
+        fields.get(4),
+        fields.get(5));
+  }
+
+  /**
+   * A site record: {@code displayName, owner, state, created, updated, purgeAfter, version}, then
+   * each label's key and value in key order, all length-prefixed (the profile is free text).
+   */
+  static String site(Site r) {
+    List<String> fields = new ArrayList<>(7 + 2 * r.profile().labels().size());
+    fields.add(r.profile().displayName());
+    fields.add(r.profile().owner());
+    fields.add(r.state().name());
+    fields.add(Micros.of(r.createdAt()));
+    fields.add(Micros.of(r.updatedAt()));
+    fields.add(r.purgeAfter() == null ? null : Micros.of(r.purgeAfter()));
+    fields.add(Long.toString(r.version()));
+    r.profile()
+        .labels()
+        .forEach(
+            (k, v) -> {
+              fields.add(k);
+              fields.add(v);
+            });
+    return fields(fields.toArray(String[]::new));
+  }
+
+  static Site site(SiteId site, String stored) {
+    List<String> f = fields(stored, 0);
+    Map<String, String> labels = new LinkedHashMap<>();
+    for (int i = 7; i + 1 < f.size(); i += 2) {
+      labels.put(f.get(i), f.get(i + 1));
+    }
+    return new Site(
+        site,
+        new SiteProfile(f.get(0), f.get(1), labels),
+        SiteState.valueOf(f.get(2)),
+        Micros.parse(f.get(3)),
+        Micros.parse(f.get(4)),
+        Micros.parse(f.get(5)),
+        Long.parseLong(f.get(6)));
+  }
+
+  /** Length-prefixed fields: {@code <length>:<text>} each, {@code ~} for null. */
+  private static String fields(String... fields) {
     StringBuilder out = new StringBuilder();
-    for (String field :
-        new String[] {Micros.of(at), actor.value(), action, target, before, after}) {
+    for (String field : fields) {
       if (field == null) {
         out.append('~');
       } else {
@@ -106,12 +171,9 @@ final class Records {
     return out.toString();
   }
 
-  /** Parses {@code <id>:<record>} as pushed by the commit script. */
-  static AuditEntry audit(SiteId site, String stored) {
-    int colon = stored.indexOf(':');
-    long id = Long.parseLong(stored.substring(0, colon));
-    List<String> fields = new ArrayList<>(6);
-    int i = colon + 1;
+  private static List<String> fields(String stored, int from) {
+    List<String> fields = new ArrayList<>();
+    int i = from;
     while (i < stored.length()) {
       if (stored.charAt(i) == '~') {
         fields.add(null);
@@ -123,14 +185,6 @@ final class Records {
         i = sep + 1 + length;
       }
     }
-    return new AuditEntry(
-        id,
-        Micros.parse(fields.get(0)),
-        Actor.of(fields.get(1)),
-        fields.get(2),
-        site,
-        fields.get(3),
-        fields.get(4),
-        fields.get(5));
+    return fields;
   }
 }

@@ -12,6 +12,7 @@ import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteRows;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
@@ -43,11 +44,13 @@ import java.util.function.Function;
  * again and runs again, so an alias CAS, the "refused while aliased" check of a tombstone and the
  * events it appends never act on stale state. A unit of work that writes nothing commits nothing.
  *
- * <p>A site's rows are hashes under its hash tag; {@code {meta}} indexes list sites with content
- * and tombstones by expiry for the sweeps. Key layout: {@code Keys}. Nothing of a deleted site
- * stays but its audit log, which every commit trims to its newest {@code auditLogLength} entries:
- * the revision goes with the site's last row, and revisions and audit ids come from namespace-wide
- * counters, so neither repeats when a site is deleted and created again.
+ * <p>A site's rows are hashes under its hash tag, its registry record a string beside them (read by
+ * every unit of work, whatever its selection); {@code {meta}} indexes list sites with content,
+ * registered sites, trashed sites by purge time and tombstones by expiry for the sweeps. Key
+ * layout: {@code Keys}. Nothing of a deleted site stays but its audit log, which every commit trims
+ * to its newest {@code auditLogLength} entries: the revision goes with the site's last row, and
+ * revisions and audit ids come from namespace-wide counters, so neither repeats when a site is
+ * deleted and created again.
  */
 final class ValkeyMetadataStore implements MetadataStore {
 
@@ -79,6 +82,7 @@ final class ValkeyMetadataStore implements MetadataStore {
     final List<String> ops = new ArrayList<>();
     int deployCount;
     int tombstoneCount;
+    Site record;
 
     Tx(SiteId site, List<Object> snapshot) {
       this.site = site;
@@ -91,6 +95,8 @@ final class ValkeyMetadataStore implements MetadataStore {
               (k, v) -> tombstones.put(DeployId.of(k), Records.tombstone(site, DeployId.of(k), v)));
       this.deployCount = ((Long) snapshot.get(4)).intValue();
       this.tombstoneCount = ((Long) snapshot.get(5)).intValue();
+      String stored = (String) snapshot.get(6);
+      this.record = stored.isEmpty() ? null : Records.site(site, stored);
     }
 
     @Override
@@ -126,6 +132,19 @@ final class ValkeyMetadataStore implements MetadataStore {
     @Override
     public int tombstoneCount() {
       return tombstoneCount;
+    }
+
+    @Override
+    public Site site() {
+      return record;
+    }
+
+    @Override
+    public void putSite(Site r) {
+      record = r;
+      ops.addAll(
+          List.of(
+              "RECORD", Records.site(r), r.purgeAfter() == null ? "" : Micros.of(r.purgeAfter())));
     }
 
     @Override
@@ -171,7 +190,8 @@ final class ValkeyMetadataStore implements MetadataStore {
     @Override
     public void removeAll() {
       // CLEAR drops the expiry entries of every tombstone of the site, not only those read: a
-      // work that selected some rows still removes them all.
+      // work that selected some rows still removes them all. The record goes with its indexes.
+      record = null;
       deploys.clear();
       aliases.clear();
       tombstones.clear();
@@ -235,7 +255,8 @@ final class ValkeyMetadataStore implements MetadataStore {
                 keys.site(site, "rev"),
                 keys.site(site, "deploys"),
                 keys.site(site, "aliases"),
-                keys.site(site, "tombstones")),
+                keys.site(site, "tombstones"),
+                keys.site(site, "site")),
             args);
     return new Tx(site, snapshot);
   }
@@ -394,6 +415,48 @@ final class ValkeyMetadataStore implements MetadataStore {
             "listing sites",
             () -> valkey.commands().zrangebylex(keys.meta("sites"), range, Limit.create(0, limit)));
     return sites.stream().map(SiteId::of).toList();
+  }
+
+  @Override
+  public Optional<Site> findSite(SiteId site) {
+    guard.requireOutside("findSite");
+    Objects.requireNonNull(site, "site");
+    String stored =
+        valkey.call(
+            "reading the record of site " + site,
+            () -> valkey.commands().get(keys.site(site, "site")));
+    return Optional.ofNullable(stored).map(v -> Records.site(site, v));
+  }
+
+  @Override
+  public List<Site> listRegisteredSites(SiteId after, int limit) {
+    guard.requireOutside("listRegisteredSites");
+    Inputs.requireRange("limit", limit, 1, 100_000);
+    return records("registered", limit, after == null ? "-" : "(" + after.value());
+  }
+
+  @Override
+  public List<Site> listExpiredSites(Instant cutoff, int limit) {
+    guard.requireOutside("listExpiredSites");
+    Objects.requireNonNull(cutoff, "cutoff");
+    Inputs.requireRange("limit", limit, 1, 100_000);
+    // Members of one score sort by id, which is the order ties are promised in.
+    return records("expired", limit, Micros.of(cutoff));
+  }
+
+  /** Records from one of the {meta} site indexes, read with it in one script. */
+  private List<Site> records(String index, int limit, String bound) {
+    List<Object> flat =
+        valkey.script(
+            "site-records",
+            ScriptOutputType.MULTI,
+            List.of(),
+            List.of(keys.namespace(), index, Integer.toString(limit), bound));
+    List<Site> out = new ArrayList<>(flat.size() / 2);
+    for (int i = 0; i + 1 < flat.size(); i += 2) {
+      out.add(Records.site(SiteId.of((String) flat.get(i)), (String) flat.get(i + 1)));
+    }
+    return out;
   }
 
   @Override

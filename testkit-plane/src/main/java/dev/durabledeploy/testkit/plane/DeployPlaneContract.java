@@ -10,7 +10,11 @@ import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.deploy.Finalized;
 import dev.durabledeploy.core.deploy.Manifest;
+import dev.durabledeploy.core.deploy.Marker;
 import dev.durabledeploy.core.gc.GcReport;
+import dev.durabledeploy.core.reconcile.Backfill;
+import dev.durabledeploy.core.reconcile.Drift;
+import dev.durabledeploy.core.reconcile.DriftKind;
 import dev.durabledeploy.core.reconcile.DriftReport;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
@@ -18,11 +22,21 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.blob.BlobContent;
+import dev.durabledeploy.spi.blob.BlobKey;
+import dev.durabledeploy.spi.blob.BlobMetadata;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.spi.exception.DeployBytesMissingException;
 import dev.durabledeploy.spi.exception.DeployStateException;
+import dev.durabledeploy.spi.exception.SiteStateException;
+import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.Site;
+import dev.durabledeploy.spi.metadata.SiteDeletion;
+import dev.durabledeploy.spi.metadata.SiteProfile;
+import dev.durabledeploy.spi.metadata.SiteState;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.testkit.GatedInputStream;
 import dev.durabledeploy.testkit.MutableClock;
@@ -34,6 +48,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -172,6 +187,9 @@ public abstract class DeployPlaneContract {
                               service.trash(SITE).stream().map(Tombstone::deployId).toList()))
                       .containsExactlyInAnyOrder(0, 1, 2));
 
+      // The engine ran alias-project for the last move: the projection in the blob store carries
+      // the alias's version and target (the reconciler compares it with the row).
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("6"));
       DriftReport drift = plane.reconciler().reconcile(SITE, false);
       assertThat(drift.counts()).as("drift after GC").isEmpty();
       assertThat(indexes(deploys, service.deploys(SITE).stream().map(Deploy::id).toList()))
@@ -189,9 +207,6 @@ public abstract class DeployPlaneContract {
                   .toList())
           .containsExactly("production@6->3");
 
-      // The engine ran alias-project for the last move: the projection in the blob store carries
-      // the alias's version and target.
-      await().atMost(CATCH_UP).until(() -> projected("version").equals("6"));
       assertThat(projected("deployId")).isEqualTo(deploys.get(3).id().value());
       await()
           .atMost(CATCH_UP)
@@ -245,6 +260,266 @@ public abstract class DeployPlaneContract {
     }
   }
 
+  @Test
+  @DisplayName(
+      "the reconciler sees the whole bucket: a site the index lost is adopted, a wrong alias"
+          + " projection is projected again, abandoned bytes go to trash restorably")
+  void reconcilerSeesTheWholeBucket() {
+    try (DurableDeploy plane = startPlane(options().build())) {
+      DeployService service = plane.deploys();
+      List<Deploy> released = releaseFourToProduction(plane);
+      Deploy live = released.get(3);
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("4"));
+      await()
+          .atMost(CATCH_UP)
+          .untilAsserted(() -> assertThat(store.outbox().stats().undelivered()).isZero());
+
+      // Another target at the row's version: no event on its way can explain it.
+      put(
+          BlobLayout.alias(SITE, AliasName.PRODUCTION).value(),
+          "{\"deployId\":\"" + released.get(0).id() + "\",\"version\":4}");
+      assertThat(plane.reconciler().reconcile(SITE, false).counts())
+          .containsExactly(java.util.Map.entry(DriftKind.ALIAS_PROJECTION_STALE, 1));
+      plane.reconciler().reconcile(SITE, true);
+      assertThat(projected("deployId")).isEqualTo(live.id().value());
+      assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+
+      // An upload abandoned without a row: past grace it goes to trash under a tombstone, and
+      // comes back with a restore.
+      DeployId abandoned = DeployId.forSha(clock.instant(), "0abc123");
+      put(BlobLayout.deploy(SITE, abandoned).resolve("index.html").value(), "orphan");
+      clock.advance(plane.options().grace());
+      assertThat(plane.reconciler().reconcile(SITE, true).repaired())
+          .extracting(Drift::kind)
+          .containsExactly(DriftKind.BYTES_WITHOUT_ROW);
+      assertThat(blobs.listAll(BlobLayout.deploy(SITE, abandoned))).isEmpty();
+      assertThat(service.trash(SITE)).extracting(Tombstone::deployId).contains(abandoned);
+      assertThat(service.restore(SITE, abandoned).isPending()).isTrue();
+      assertThat(read(abandoned, "index.html")).isEqualTo("orphan");
+
+      // A site whose rows are lost while its bytes stay: drift-detect finds it, apply adopts it.
+      SiteId lost = SiteId.of("plane-lost-index");
+      Deploy onLost = service.init(lost, "1234567abc");
+      byte[] b = bytes("lost");
+      service.upload(
+          lost, onLost.id(), UploadPath.of("index.html"), new ByteArrayInputStream(b), 4);
+      service.finalizeDeploy(lost, onLost.id(), AliasName.PREVIEW, Manifest.of("index.html"));
+      // Every row of it lost, its registry record too (a restored backup of another database).
+      store
+          .metadata()
+          .inSite(
+              "test.lose-index",
+              lost,
+              dev.durabledeploy.spi.metadata.RowSelection.WHOLE_SITE,
+              s -> {
+                s.removeAll();
+                return null;
+              });
+      assertThat(plane.reconciler().detectAll())
+          .filteredOn(r -> r.site().equals(lost))
+          .singleElement()
+          .satisfies(r -> assertThat(r.counts()).containsEntry(DriftKind.SITE_NOT_INDEXED, 1));
+      DriftReport adopted = plane.reconciler().reconcile(lost, true);
+      assertThat(adopted.repaired())
+          .extracting(Drift::kind)
+          .contains(DriftKind.SITE_NOT_INDEXED, DriftKind.MARKED_PREFIX_UNKNOWN);
+      assertThat(service.deploy(lost, onLost.id()).orElseThrow().isActive()).isTrue();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "backfill of a bucket another plane wrote restores its aliases, and the GC the adoption"
+          + " triggers keeps the deploy they serve")
+  void backfillRestoresAliases() {
+    // A bucket as another plane left it: three finalized deploys a month old, production
+    // projected at version 4 onto the oldest (a rollback), and no index at all.
+    List<DeployId> ids = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      DeployId id =
+          DeployId.forSha(
+              clock.instant().minus(Duration.ofDays(30)).plusSeconds(i),
+              String.format("%07x", i + 1));
+      byte[] page = bytes("<h1>v" + i + "</h1>");
+      blobs.put(
+          BlobLayout.deploy(SITE, id).resolve("index.html"),
+          new ByteArrayInputStream(page),
+          page.length,
+          BlobMetadata.ofType("text/html"));
+      byte[] marker =
+          Marker.of(
+                  SITE,
+                  id,
+                  null,
+                  clock.instant().minus(Duration.ofDays(30)),
+                  1,
+                  Map.of("index.html", new Marker.VerifiedFile(page.length, null, null)))
+              .toJson();
+      blobs.put(
+          BlobLayout.marker(SITE, id),
+          new ByteArrayInputStream(marker),
+          marker.length,
+          BlobMetadata.binary());
+      ids.add(id);
+    }
+    byte[] projection = bytes("{\"deployId\":\"" + ids.get(0) + "\",\"version\":4}");
+    blobs.put(
+        BlobLayout.alias(SITE, AliasName.PRODUCTION),
+        new ByteArrayInputStream(projection),
+        projection.length,
+        BlobMetadata.ofType("application/json"));
+
+    try (DurableDeploy plane = startPlane(options().keepLatest(1).build())) {
+      Backfill.Report report = plane.backfill().site(SITE);
+      assertThat(report.adopted()).isEqualTo(3);
+      assertThat(report.aliasesRestored()).isEqualTo(1);
+      assertThat(report.unrestoredAliases()).isEmpty();
+      DeployService service = plane.deploys();
+      assertThat(service.aliases(SITE))
+          .extracting(a -> a.name() + "@" + a.version() + "->" + a.target())
+          .containsExactly("production@4->" + ids.get(0));
+
+      plane.gc().run(SITE, false);
+      // The debounced gc-site the adoption triggered may have trashed it first: either way only
+      // the middle deploy goes; the served one and the newest stay.
+      await()
+          .atMost(CATCH_UP)
+          .untilAsserted(
+              () ->
+                  assertThat(service.trash(SITE))
+                      .extracting(Tombstone::deployId)
+                      .containsExactly(ids.get(1)));
+      assertThat(service.deploys(SITE))
+          .extracting(Deploy::id)
+          .containsExactly(ids.get(0), ids.get(2));
+      assertThat(plane.backfill().site(SITE).aliasesRestored()).as("a second backfill").isZero();
+
+      // The alias carries on from the projection's version, and the projection follows it.
+      service.promote(SITE, ids.get(2), AliasName.PRODUCTION, AliasExpectation.version(4));
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("5"));
+      assertThat(projected("deployId")).isEqualTo(ids.get(2).value());
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "promote and rollback to a deploy whose files or marker are gone are refused, naming what"
+          + " is missing, and the alias stays")
+  void aliasMovesRefuseMissingBytes() {
+    try (DurableDeploy plane = startPlane(options().build())) {
+      DeployService service = plane.deploys();
+      List<Deploy> released = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        Deploy d = service.init(SITE, null);
+        upload(service, d, "index.html", "v" + i);
+        upload(service, d, "app.js", "let v = " + i);
+        service.finalizeDeploy(SITE, d.id(), AliasName.PRODUCTION, Manifest.of("index.html"));
+        released.add(d);
+        clock.advance(Duration.ofSeconds(1));
+      }
+      Deploy first = released.get(0);
+      blobs.delete(BlobLayout.deploy(SITE, first.id()).resolve("app.js"));
+      assertThatThrownBy(() -> service.rollback(SITE, AliasName.PRODUCTION))
+          .isInstanceOfSatisfying(
+              DeployBytesMissingException.class,
+              e -> assertThat(e.missing()).containsExactly("app.js"));
+
+      blobs.delete(BlobLayout.marker(SITE, first.id()));
+      assertThatThrownBy(
+              () ->
+                  service.promote(
+                      SITE, first.id(), AliasName.PRODUCTION, AliasExpectation.version(2)))
+          .isInstanceOfSatisfying(
+              DeployBytesMissingException.class,
+              e -> assertThat(e.missing()).containsExactly(BlobLayout.MARKER_NAME));
+
+      assertThat(service.aliases(SITE))
+          .extracting(a -> a.version() + "->" + a.target())
+          .containsExactly("2->" + released.get(1).id());
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "a registered site is trashed, refuses deploys, is restored whole, and after its window is"
+          + " purged for good; every event is delivered")
+  void siteLifecycle() {
+    try (DurableDeploy plane = startPlane(options().keepLatest(5).build())) {
+      SiteProfile profile = new SiteProfile("Plane site", "team:plane", Map.of("tier", "gold"));
+      Site registered = plane.sites().register(SITE, profile);
+      assertThat(registered.version()).isEqualTo(1);
+      List<Deploy> deploys = releaseFourToProduction(plane);
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("4"));
+      List<String> live = keys(BlobLayout.site(SITE));
+      List<Alias> aliases = plane.deploys().aliases(SITE);
+
+      SiteDeletion trashed = plane.deploys().purgeSite(SITE);
+      assertThat(trashed.deploys()).isEqualTo(4);
+      assertThat(trashed.restorableUntil())
+          .isEqualTo(plane.sites().find(SITE).orElseThrow().purgeAfter());
+      assertThat(plane.sites().find(SITE).orElseThrow().state()).isEqualTo(SiteState.TRASHED);
+      assertThat(keys(BlobLayout.site(SITE))).as("live bytes of a trashed site").isEmpty();
+      assertThat(projected("version")).as("the projection is no longer served").isEmpty();
+      assertThatThrownBy(() -> plane.deploys().init(SITE, null))
+          .isInstanceOf(SiteStateException.class);
+      assertThatThrownBy(
+              () ->
+                  plane
+                      .deploys()
+                      .promote(
+                          SITE, deploys.get(0).id(), AliasName.PRODUCTION, AliasExpectation.ANY))
+          .isInstanceOf(SiteStateException.class);
+
+      clock.advance(Duration.ofDays(1));
+      Site restored = plane.deploys().restoreSite(SITE);
+      assertThat(restored.state()).isEqualTo(SiteState.ACTIVE);
+      assertThat(restored.profile()).isEqualTo(profile);
+      assertThat(plane.deploys().aliases(SITE)).isEqualTo(aliases);
+      // The deploys' bytes come back at once; the projection, derived from the rows, once
+      // alias-project ran for the alias.changed the restore appended.
+      await().atMost(CATCH_UP).until(() -> projected("version").equals("4"));
+      assertThat(keys(BlobLayout.site(SITE))).containsExactlyElementsOf(live);
+      assertThat(plane.reconciler().reconcile(SITE, false).isClean()).isTrue();
+
+      plane.deploys().purgeSite(SITE);
+      clock.advance(DeployOptions.DEFAULT_RECOVERY_WINDOW);
+      assertThat(plane.tombstonePurge().run().sitesPurged()).isEqualTo(1);
+      assertThat(plane.sites().find(SITE)).isEmpty();
+      assertThat(keys(BlobPrefix.ROOT)).isEmpty();
+      assertThat(plane.deploys().deploys(SITE)).isEmpty();
+      await()
+          .atMost(CATCH_UP)
+          .untilAsserted(
+              () ->
+                  assertThat(store.outbox().stats().undelivered())
+                      .as("undelivered outbox events")
+                      .isZero());
+      assertThat(plane.engine().deadLetters(10)).as("dead-lettered runs").isEmpty();
+    }
+  }
+
+  @Test
+  @DisplayName("start() registers the sites a bucket already has (import on boot)")
+  void importOnBoot() {
+    SiteId adopted = SiteId.of("bucket-only");
+    byte[] html = bytes("<h1>old</h1>");
+    blobs.put(
+        BlobLayout.deploy(adopted, DeployId.forSha(clock.instant(), "abc1234"))
+            .resolve("index.html"),
+        new ByteArrayInputStream(html),
+        html.length,
+        BlobMetadata.ofType("text/html"));
+    try (DurableDeploy plane = startPlane(options().build())) {
+      await().atMost(CATCH_UP).until(() -> plane.sites().find(adopted).isPresent());
+      assertThat(plane.sites().find(adopted).orElseThrow().profile().owner())
+          .isEqualTo("system:import");
+    }
+  }
+
+  private List<String> keys(BlobPrefix prefix) {
+    return blobs.listAll(prefix).stream().map(i -> i.key().value()).sorted().toList();
+  }
+
   /** Four deploys of index.html and app.js, finalized to production a minute apart. */
   private List<Deploy> releaseFourToProduction(DurableDeploy plane) {
     List<Deploy> deploys = new ArrayList<>();
@@ -295,9 +570,18 @@ public abstract class DeployPlaneContract {
   }
 
   private String read(Deploy d, String path) {
-    try (BlobContent c = blobs.get(BlobLayout.deploy(SITE, d.id()).resolve(path)).orElseThrow()) {
+    return read(d.id(), path);
+  }
+
+  private String read(DeployId id, String path) {
+    try (BlobContent c = blobs.get(BlobLayout.deploy(SITE, id).resolve(path)).orElseThrow()) {
       return new String(c.readAllBytes(), StandardCharsets.UTF_8);
     }
+  }
+
+  private void put(String key, String text) {
+    byte[] b = bytes(text);
+    blobs.put(BlobKey.of(key), new ByteArrayInputStream(b), b.length, BlobMetadata.binary());
   }
 
   private static void upload(DeployService deploys, Deploy d, String path, String text) {
