@@ -929,7 +929,7 @@ public final class MetadataCommands {
         s -> {
           Site record = s.site();
           if (record != null && record.state() == SiteState.PURGING) {
-            requireActiveSite(s, site, "a deletion");
+            refuseInactive(site, record, "a deletion");
           }
           if (record == null && !hasContent(s) && !bucketHasBytes) {
             return new Trashed(null, new SiteDeletion(0, 0, 0), List.of());

@@ -7,13 +7,12 @@ import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
-import dev.durabledeploy.spi.metadata.SiteState;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.function.BiConsumer;
 
 /**
@@ -87,34 +86,31 @@ public final class SiteTrash {
   }
 
   /**
-   * Moves the site's bytes to where its record says they belong, finishing a trash or a restore
-   * that a crash interrupted. Returns whether anything was out of place.
+   * Moves the site's bytes to where {@code record} (read under the site's lock) says they belong,
+   * finishing a trash or a restore that a crash interrupted. Returns whether anything was out of
+   * place. A purging site is its purge's business: nothing is moved.
    */
-  public boolean finish(Operation op, SiteId site) {
-    Optional<Site> record = retrier.call(op, () -> commands.store().findSite(site));
-    if (record.isEmpty() || record.get().state() == SiteState.PURGING) {
-      return false;
-    }
-    if (record.get().state() == SiteState.TRASHED) {
-      return moveToTrash(op, site) > 0;
-    }
-    return moveBack(op, site) > 0;
+  public boolean finish(Operation op, Site record) {
+    return switch (record.state()) {
+      case PURGING -> false;
+      case TRASHED -> moveToTrash(op, record.id()) > 0;
+      case ACTIVE -> moveBack(op, record.id()) > 0;
+    };
   }
 
   /**
-   * Whether the site's bytes are out of place: a trashed site with bytes under {@code <site>/}, or
-   * an active one with bytes in the site trash.
+   * Whether the site's bytes are out of place for {@code record}: a trashed site with bytes under
+   * {@code <site>/}, or an active one with bytes in the site trash.
    */
-  public boolean unfinished(Operation op, SiteId site) {
-    Optional<Site> record = retrier.call(op, () -> commands.store().findSite(site));
-    if (record.isEmpty() || record.get().state() == SiteState.PURGING) {
-      return false;
-    }
-    var prefix =
-        record.get().state() == SiteState.TRASHED
-            ? BlobLayout.site(site)
-            : BlobLayout.siteTrash(site);
-    return !retrier.call(op, () -> blobs.list(prefix, null, 1)).items().isEmpty();
+  public boolean unfinished(Operation op, Site record) {
+    BlobPrefix misplaced =
+        switch (record.state()) {
+          case PURGING -> null;
+          case TRASHED -> BlobLayout.site(record.id());
+          case ACTIVE -> BlobLayout.siteTrash(record.id());
+        };
+    return misplaced != null
+        && !retrier.call(op, () -> blobs.list(misplaced, null, 1)).items().isEmpty();
   }
 
   private long moveToTrash(Operation op, SiteId site) {

@@ -210,8 +210,11 @@ public final class Reconciler {
    */
   private Optional<DriftReport> trashedSite(Operation op, SiteId site, boolean apply) {
     Optional<Site> record = retrier.call(op, () -> metadata.findSite(site));
-    boolean trashed = record.isPresent() && record.get().state() == SiteState.TRASHED;
-    boolean unfinished = siteTrash.unfinished(op, site);
+    if (record.isEmpty()) {
+      return Optional.empty();
+    }
+    boolean trashed = record.get().state() == SiteState.TRASHED;
+    boolean unfinished = siteTrash.unfinished(op, record.get());
     if (!trashed && !unfinished) {
       return Optional.empty();
     }
@@ -231,7 +234,7 @@ public final class Reconciler {
           ? Optional.of(new DriftReport(site, now, drifts, List.of(), List.of(), null))
           : Optional.empty();
     }
-    siteTrash.finish(op, site);
+    siteTrash.finish(op, record.get());
     if (!trashed) {
       // The restore's bytes are back: the rest of the site is checked as any active site's.
       return Optional.empty();
