@@ -228,8 +228,10 @@ class HostileLockEdgesTest {
         int aBefore = aTook.get();
         // B and C each keep wanting the lock back at once, so between them a reservation is
         // almost always running: A's own threads must still get turns.
-        CompletableFuture<List<Long>> bWaits = CompletableFuture.supplyAsync(() -> waits(b));
-        CompletableFuture<List<Long>> cWaits = CompletableFuture.supplyAsync(() -> waits(c));
+        // Ten takes each: with three, B and C were done within 0.3 s on CI, a window in which
+        // A's threads (each holding 20 ms) had not yet come round once.
+        CompletableFuture<List<Long>> bWaits = CompletableFuture.supplyAsync(() -> waits(b, 10));
+        CompletableFuture<List<Long>> cWaits = CompletableFuture.supplyAsync(() -> waits(c, 10));
         List<Long> bw = bWaits.get(60, TimeUnit.SECONDS);
         List<Long> cw = cWaits.get(60, TimeUnit.SECONDS);
         int aDuring = aTook.get() - aBefore;
@@ -252,8 +254,13 @@ class HostileLockEdgesTest {
 
   /** Three acquires of 10 s each by {@code host}, each held 20 ms: the waits, -1 for SiteBusy. */
   private static List<Long> waits(Store host) {
+    return waits(host, 3);
+  }
+
+  /** {@code tries} takes of the lock by {@code host}, each held 20 ms: how long each waited. */
+  private static List<Long> waits(Store host, int tries) {
     List<Long> waits = new ArrayList<>();
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < tries; attempt++) {
       long start = System.nanoTime();
       try (SiteLock l = host.siteLocks().acquire(SITE, Duration.ofSeconds(10))) {
         waits.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));

@@ -454,6 +454,33 @@ final class Invariants {
   }
 
   /** Invariant 2 of the class description, from the audit log and from the tombstone rows. */
+  /** Every audit entry of one target, oldest first, for a violation's message. */
+  private String trail(String site, String target) throws SQLException {
+    StringBuilder out = new StringBuilder();
+    try (Connection c = db.getConnection();
+        java.sql.PreparedStatement q =
+            c.prepareStatement(
+                "SELECT at, actor, action, before, after FROM "
+                    + schema
+                    + ".audit_log WHERE site = ? AND target = ? ORDER BY id")) {
+      q.setString(1, site);
+      q.setString(2, target);
+      try (ResultSet r = q.executeQuery()) {
+        while (r.next()) {
+          out.append(
+              String.format(
+                  "[%s %s %s %s -> %s] ",
+                  r.getTimestamp(1),
+                  r.getString(2),
+                  r.getString(3),
+                  r.getString(4),
+                  r.getString(5)));
+        }
+      }
+    }
+    return out.toString();
+  }
+
   private void restoresNotUndoneByGc() throws SQLException {
     long graceMillis = Plane.OPTIONS.grace().toMillis();
     String gcTombstonesAfterRestores =
@@ -475,7 +502,13 @@ final class Invariants {
             + schema
             + ".audit_log a WHERE a.site = b.site AND a.target = b.deploy_id AND a.action = '"
             + MetadataCommands.ACTION_RESTORE
-            + "' ORDER BY a.id DESC LIMIT 1) FROM "
+            + "' ORDER BY a.id DESC LIMIT 1), (SELECT a.action FROM "
+            + schema
+            + ".audit_log a WHERE a.site = b.site AND a.target = b.deploy_id AND a.action IN ('"
+            + MetadataCommands.ACTION_TOMBSTONE
+            + "', '"
+            + MetadataCommands.ACTION_TOMBSTONE_ORPHAN
+            + "') ORDER BY a.id DESC LIMIT 1) FROM "
             + schema
             + ".tombstones b";
     try (Connection c = db.getConnection();
@@ -507,7 +540,13 @@ final class Invariants {
           Timestamp deleted = r.getTimestamp(3);
           Timestamp restored = r.getTimestamp(4);
           String by = r.getString(5);
-          Timestamp auditRestored = r.getTimestamp(6);
+          // A tombstone the reconciler made for bytes no row held starts a new history: the
+          // restores of the deploy's earlier life (whose tombstone was purged while a restore's
+          // bytes were already back) are not its own, and it has none.
+          Timestamp auditRestored =
+              MetadataCommands.ACTION_TOMBSTONE_ORPHAN.equals(r.getString(7))
+                  ? null
+                  : r.getTimestamp(6);
           if (!Objects.equals(
               restored == null ? null : restored.toInstant(),
               auditRestored == null ? null : auditRestored.toInstant())) {
@@ -516,7 +555,9 @@ final class Invariants {
                     + " says restored at "
                     + restored
                     + ", the audit log's last restore is at "
-                    + auditRestored);
+                    + auditRestored
+                    + "; its audit trail: "
+                    + trail(r.getString(1), r.getString(2)));
           }
           if ("system:gc".equals(by)
               && restored != null
