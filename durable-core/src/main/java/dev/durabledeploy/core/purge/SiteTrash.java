@@ -14,6 +14,7 @@ import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import java.time.Duration;
 import java.util.function.BiConsumer;
+import java.util.stream.Stream;
 
 /**
  * A site deletion you can undo. Trashing records it first ({@link MetadataCommands#trashSite}: the
@@ -58,8 +59,13 @@ public final class SiteTrash {
    * after finds its deploy gone and withdraws it from the live prefix itself.
    */
   public SiteDeletion trash(Operation op, SiteId site, Duration recoveryWindow, Actor actor) {
+    // Anywhere the site has bytes counts: its live prefix, a deploy trash whose tombstones are
+    // gone, a site trash whose record is gone. Registered TRASHED, they expire with the record
+    // (the purge for good deletes all three); left unregistered, nothing would ever delete them.
     boolean bucketHasBytes =
-        !retrier.call(op, () -> blobs.list(BlobLayout.site(site), null, 1)).items().isEmpty();
+        Stream.of(BlobLayout.site(site), BlobLayout.trash(site), BlobLayout.siteTrash(site))
+            .anyMatch(
+                prefix -> !retrier.call(op, () -> blobs.list(prefix, null, 1)).items().isEmpty());
     MetadataCommands.Trashed trashed =
         retrier.call(op, () -> commands.trashSite(site, recoveryWindow, actor, bucketHasBytes));
     if (trashed.site() == null) {

@@ -13,6 +13,7 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.MetadataStore;
 import dev.durabledeploy.spi.metadata.Site;
@@ -66,10 +67,13 @@ public final class SiteRegistry {
    *
    * @param registered sites it registered
    * @param alreadyRegistered sites that had a record
+   * @param busy sites whose lock another operation held past the lock timeout: left unregistered
+   *     for the next import (the cron's next run, or a call) to pick up
    */
-  public record ImportReport(List<SiteId> registered, int alreadyRegistered) {
+  public record ImportReport(List<SiteId> registered, int alreadyRegistered, List<SiteId> busy) {
     public ImportReport {
       registered = List.copyOf(registered);
+      busy = List.copyOf(busy);
     }
   }
 
@@ -207,19 +211,28 @@ public final class SiteRegistry {
         op -> {
           List<SiteId> known = Sites.known(op, retrier, commands.store(), blobs, WALK_PAGE);
           List<SiteId> registered = new java.util.ArrayList<>();
+          List<SiteId> busy = new java.util.ArrayList<>();
           int already = 0;
           int done = 0;
           for (SiteId site : known) {
             if (retrier.call(op, () -> commands.store().findSite(site)).isPresent()) {
               already++;
-            } else if (importOne(op, site)) {
-              registered.add(site);
             } else {
-              already++;
+              try {
+                if (importOne(op, site)) {
+                  registered.add(site);
+                } else {
+                  already++;
+                }
+              } catch (SiteBusyException held) {
+                // One site held past the timeout (a long upload, a stalled host) must not keep
+                // every other site out of the registry; the next import registers it.
+                busy.add(site);
+              }
             }
             op.progress(++done, known.size(), "imported " + site);
           }
-          return new ImportReport(registered, already);
+          return new ImportReport(registered, already, busy);
         });
   }
 
@@ -264,7 +277,15 @@ public final class SiteRegistry {
   public WorkflowDefinition definition() {
     return WorkflowDefinition.named(WORKFLOW)
         .retryPolicy(retrier.workflowPolicy())
-        .handler(ctx -> importUnchecked());
+        .handler(
+            ctx -> {
+              ImportReport report = importUnchecked();
+              if (!report.busy().isEmpty()) {
+                // The rest is registered; the engine runs the import again after its backoff
+                // (idempotent), and dead-letters it, visibly, if the site stays held.
+                throw new SiteBusyException(report.busy().get(0), lockTimeout);
+              }
+            });
   }
 
   private static void requireSite(SiteId site) {
