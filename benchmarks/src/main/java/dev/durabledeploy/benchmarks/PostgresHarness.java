@@ -1,7 +1,6 @@
 package dev.durabledeploy.benchmarks;
 
 import dev.durabledeploy.store.postgres.PostgresStore;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;
@@ -34,67 +33,65 @@ final class PostgresHarness {
 
   private PostgresHarness() {}
 
-  static Result run(int samples) throws Exception {
-    try (EmbeddedPostgres pg = EmbeddedPostgres.builder().start()) {
-      String url = pg.getJdbcUrl("postgres", "postgres");
-      try (PostgresStore store =
-              PostgresStore.builder()
-                  .jdbcUrl(url)
-                  .username("postgres")
-                  .password("postgres")
-                  .migrateOnStart(true)
-                  .build();
-          Connection baseline = pg.getPostgresDatabase().getConnection()) {
-        try (Statement s = baseline.createStatement()) {
-          s.execute(
-              "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, site text, payload text, at timestamptz)");
-        }
-        StoreFigures.Latency finalize;
-        try (PreparedStatement ps =
-            baseline.prepareStatement(
-                "INSERT INTO bench_insert (site, payload, at) VALUES (?, ?, now())")) {
-          finalize =
-              StoreFigures.finalizeLatency(
-                  store,
-                  samples,
-                  (id, i) -> {
-                    try {
-                      ps.setString(1, "bench");
-                      ps.setString(2, "{\"deployId\":\"" + id + "\"}");
-                      ps.executeUpdate();
-                    } catch (java.sql.SQLException e) {
-                      throw new IllegalStateException("the baseline INSERT failed", e);
-                    }
-                  });
-        }
-        double claimAck = StoreFigures.claimAckPerSecond(store);
-        List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
-        for (int producers : RELAY_PRODUCERS) {
-          for (boolean notifications : new boolean[] {true, false}) {
-            relay.add(RelayHarness.run(store, producers, notifications, 8_000 / producers));
-          }
-          relay.add(GruelboxHarness.run(url, "postgres", "postgres", producers, 8_000 / producers));
-        }
-        double drain = RelayHarness.drain(store, DRAIN_EVENTS);
-        double peerDrain = GruelboxHarness.drain(url, "postgres", "postgres", DRAIN_EVENTS);
-        PgPlanHarness.Result planning = PgPlanHarness.run(store.metadata(), 100, 100);
-        CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
-        CasHarness.Result casMemory =
-            CasHarness.run(
-                new dev.durabledeploy.store.memory.InMemoryStore(), "cas-bench", 32, 1_000);
-        return new Result(
-            finalize.p50(),
-            finalize.p99(),
-            finalize.baselineP50(),
-            finalize.baselineP99(),
-            claimAck,
-            relay,
-            drain,
-            peerDrain,
-            planning,
-            cas,
-            casMemory);
+  static Result run(DurablePostgres pg, int samples) throws Exception {
+    String url = pg.url();
+    try (PostgresStore store =
+            PostgresStore.builder()
+                .jdbcUrl(url)
+                .username(pg.user())
+                .password(pg.password())
+                .migrateOnStart(true)
+                .build();
+        Connection baseline = pg.connect()) {
+      try (Statement s = baseline.createStatement()) {
+        s.execute(
+            "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, site text, payload text, at timestamptz)");
       }
+      StoreFigures.Latency finalize;
+      try (PreparedStatement ps =
+          baseline.prepareStatement(
+              "INSERT INTO bench_insert (site, payload, at) VALUES (?, ?, now())")) {
+        finalize =
+            StoreFigures.finalizeLatency(
+                store,
+                samples,
+                (id, i) -> {
+                  try {
+                    ps.setString(1, "bench");
+                    ps.setString(2, "{\"deployId\":\"" + id + "\"}");
+                    ps.executeUpdate();
+                  } catch (java.sql.SQLException e) {
+                    throw new IllegalStateException("the baseline INSERT failed", e);
+                  }
+                });
+      }
+      double claimAck = StoreFigures.claimAckPerSecond(store);
+      List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
+      for (int producers : RELAY_PRODUCERS) {
+        for (boolean notifications : new boolean[] {true, false}) {
+          relay.add(RelayHarness.run(store, producers, notifications, 8_000 / producers));
+        }
+        relay.add(GruelboxHarness.run(url, pg.user(), pg.password(), producers, 8_000 / producers));
+      }
+      double drain = RelayHarness.drain(store, DRAIN_EVENTS);
+      double peerDrain = GruelboxHarness.drain(url, pg.user(), pg.password(), DRAIN_EVENTS);
+      PgPlanHarness.Result planning = PgPlanHarness.run(store.metadata(), 100, 100);
+      CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
+      CasHarness.Result casMemory =
+          CasHarness.run(
+              new dev.durabledeploy.store.memory.InMemoryStore(), "cas-bench", 32, 1_000);
+      return new Result(
+          finalize.p50(),
+          finalize.p99(),
+          finalize.baselineP50(),
+          finalize.baselineP99(),
+          claimAck,
+          relay,
+          drain,
+          peerDrain,
+          planning,
+          cas,
+          casMemory);
     }
   }
 }

@@ -26,20 +26,24 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  */
 public final class Suite {
 
-  private record Row(
-      String figure,
-      double value,
-      String unit,
-      String baseline,
-      double baselineValue,
-      String goal,
-      boolean pass) {}
+  /**
+   * The sections measured after the figures above, each on the same durable server; a new figure is
+   * a new section here.
+   */
+  private static final List<Bench.Section> SECTIONS = List.of();
 
   private Suite() {}
 
   public static void main(String[] args) throws Exception {
     Path out = Path.of(args.length > 0 ? args[0] : "benchmarks/results");
-    List<Row> rows = new ArrayList<>();
+    try (DurablePostgres postgres = DurablePostgres.start()) {
+      run(new Bench(postgres, out, date()));
+    }
+  }
+
+  private static void run(Bench bench) throws Exception {
+    Path out = bench.out();
+    List<Figure> rows = new ArrayList<>();
 
     Map<String, Double> jmh = new LinkedHashMap<>();
     Collection<RunResult> results =
@@ -60,7 +64,7 @@ public final class Suite {
     }
     double planMillis = jmh.get("planOneMillionDeploys");
     rows.add(
-        new Row(
+        new Figure(
             "GC plan of 1,000,000 deploys over 10,000 sites",
             planMillis,
             "ms",
@@ -71,7 +75,7 @@ public final class Suite {
     double engine = jmh.get("executorEngine");
     double raw = jmh.get("rawThreadPool");
     rows.add(
-        new Row(
+        new Figure(
             "ExecutorEngine no-op runs (4 workers, 1,000 keys)",
             engine,
             "runs/s",
@@ -81,7 +85,7 @@ public final class Suite {
             engine / raw >= 0.7));
 
     rows.add(
-        new Row(
+        new Figure(
             "warm ensureClone p99",
             warmCloneP99,
             "us",
@@ -92,7 +96,7 @@ public final class Suite {
 
     double lightWait = FairnessHarness.maxLightWaitMillis(10);
     rows.add(
-        new Row(
+        new Figure(
             "lightest key's max wait behind 10,000 runs of a heavy key",
             lightWait,
             "ms",
@@ -101,9 +105,9 @@ public final class Suite {
             "< 100 ms",
             lightWait < 100));
 
-    PostgresHarness.Result pg = PostgresHarness.run(2000);
+    PostgresHarness.Result pg = PostgresHarness.run(bench.postgres(), 2000);
     rows.add(
-        new Row(
+        new Figure(
             "finalize metadata command p50",
             pg.finalizeP50(),
             "us",
@@ -112,7 +116,7 @@ public final class Suite {
             "<= 1.3x",
             pg.finalizeP50() / pg.insertP50() <= 1.3));
     rows.add(
-        new Row(
+        new Figure(
             "finalize metadata command p99",
             pg.finalizeP99(),
             "us",
@@ -121,7 +125,7 @@ public final class Suite {
             "<= 1.3x",
             pg.finalizeP99() / pg.insertP99() <= 1.3));
     rows.add(
-        new Row(
+        new Figure(
             "outbox claim+ack, batch 100, 100 sites",
             pg.claimAckPerSecond(),
             "events/s",
@@ -134,7 +138,7 @@ public final class Suite {
       boolean notify = r.outbox().endsWith("LISTEN/NOTIFY");
       String label = "relay, " + r.producers() + " producer(s), " + r.outbox();
       rows.add(
-          new Row(
+          new Figure(
               label + ": delivered/s",
               r.deliveredPerSecond(),
               "events/s",
@@ -142,9 +146,9 @@ public final class Suite {
               r.committedPerSecond(),
               ours ? ">= 0.9x" : "-",
               !ours || r.deliveredPerSecond() / r.committedPerSecond() >= 0.9));
-      rows.add(new Row(label + ": lag p50", r.lagP50Millis(), "ms", "-", Double.NaN, "-", true));
+      rows.add(new Figure(label + ": lag p50", r.lagP50Millis(), "ms", "-", Double.NaN, "-", true));
       rows.add(
-          new Row(
+          new Figure(
               label + ": lag p99",
               r.lagP99Millis(),
               "ms",
@@ -157,7 +161,7 @@ public final class Suite {
       OutboxLoad.Result ours = relayResult(pg, producers, "LISTEN/NOTIFY");
       OutboxLoad.Result peer = relayResult(pg, producers, "gruelbox");
       rows.add(
-          new Row(
+          new Figure(
               "relay delivered/s, " + producers + " producer(s), durable-deploy LISTEN/NOTIFY",
               ours.deliveredPerSecond(),
               "events/s",
@@ -167,7 +171,7 @@ public final class Suite {
               ours.deliveredPerSecond() / peer.deliveredPerSecond() >= 2));
     }
     rows.add(
-        new Row(
+        new Figure(
             String.format(
                 Locale.ROOT,
                 "outbox backlog drain, %,d events committed while the consumer was off, durable-deploy",
@@ -180,7 +184,7 @@ public final class Suite {
             pg.drainPerSecond() / pg.peerDrainPerSecond() >= 2));
     PgPlanHarness.Result plan = pg.planning();
     rows.add(
-        new Row(
+        new Figure(
             String.format(
                 Locale.ROOT,
                 "GC plan read from PostgreSQL, %,d deploys over %d sites",
@@ -198,7 +202,7 @@ public final class Suite {
             Map.entry("32 threads x 1,000, in-memory", pg.casInMemory()))) {
       CasHarness.Result c = cas.getValue();
       rows.add(
-          new Row(
+          new Figure(
               "alias CAS promotes on one alias, "
                   + cas.getKey()
                   + " ("
@@ -215,7 +219,7 @@ public final class Suite {
     ValkeyHarness.Result vk = ValkeyHarness.run(2000);
     String on = " on Valkey (" + vk.server() + ")";
     rows.add(
-        new Row(
+        new Figure(
             "finalize metadata command p50" + on,
             vk.finalizeP50(),
             "us",
@@ -224,7 +228,7 @@ public final class Suite {
             "-",
             true));
     rows.add(
-        new Row(
+        new Figure(
             "finalize metadata command p99" + on,
             vk.finalizeP99(),
             "us",
@@ -233,7 +237,7 @@ public final class Suite {
             "-",
             true));
     rows.add(
-        new Row(
+        new Figure(
             "finalize metadata command p50" + on,
             vk.finalizeP50(),
             "us",
@@ -242,7 +246,7 @@ public final class Suite {
             "-",
             true));
     rows.add(
-        new Row(
+        new Figure(
             "outbox claim+ack, batch 100, 100 sites" + on,
             vk.claimAckPerSecond(),
             "events/s",
@@ -254,7 +258,7 @@ public final class Suite {
       OutboxLoad.Result pgRelay = relayResult(pg, r.producers(), "LISTEN/NOTIFY");
       String label = "relay, " + r.producers() + " producer(s), " + r.outbox();
       rows.add(
-          new Row(
+          new Figure(
               label + ": delivered/s",
               r.deliveredPerSecond(),
               "events/s",
@@ -263,7 +267,7 @@ public final class Suite {
               ">= 0.9x",
               r.deliveredPerSecond() / r.committedPerSecond() >= 0.9));
       rows.add(
-          new Row(
+          new Figure(
               label + ": lag p99",
               r.lagP99Millis(),
               "ms",
@@ -273,7 +277,7 @@ public final class Suite {
               r.lagP99Millis() < 50));
     }
     rows.add(
-        new Row(
+        new Figure(
             String.format(
                 Locale.ROOT,
                 "outbox backlog drain, %,d events%s",
@@ -286,7 +290,7 @@ public final class Suite {
             "-",
             true));
     rows.add(
-        new Row(
+        new Figure(
             "alias CAS promotes on one alias, 32 threads x 100"
                 + on
                 + " ("
@@ -301,7 +305,7 @@ public final class Suite {
 
     ColdHerdHarness.Result herd = ColdHerdHarness.run(100, 5);
     rows.add(
-        new Row(
+        new Figure(
             "cold ensureClone herd, 100 callers: last caller served ("
                 + herd.clones()
                 + " clone(s))",
@@ -312,7 +316,11 @@ public final class Suite {
             "1 clone, <= 1.5x",
             herd.clones() == 1 && herd.herdMillis() / herd.singleMillis() <= 1.5));
 
-    write(out, rows);
+    for (Bench.Section section : SECTIONS) {
+      rows.addAll(section.run(bench));
+    }
+
+    write(bench, rows);
     LagChart.write(out.resolve(date() + "-relay-lag.png"), pg.relay());
   }
 
@@ -328,7 +336,8 @@ public final class Suite {
     return LocalDate.now(ZoneOffset.UTC).toString();
   }
 
-  private static void write(Path dir, List<Row> rows) throws Exception {
+  private static void write(Bench bench, List<Figure> rows) throws Exception {
+    Path dir = bench.out();
     Files.createDirectories(dir);
     String date = date();
     StringBuilder md = new StringBuilder("# Benchmark results, " + date + "\n\n");
@@ -337,6 +346,9 @@ public final class Suite {
         .append(", ")
         .append(Runtime.getRuntime().availableProcessors())
         .append(" cores. Ratios compare figures measured side by side in this run.\n\n")
+        .append("PostgreSQL (every PostgreSQL figure, library and baselines alike): ")
+        .append(bench.postgres().describe())
+        .append(".\n\n")
         .append("Relay lag percentiles: ![relay lag](")
         .append(date)
         .append("-relay-lag.png)\n\n");
@@ -344,7 +356,7 @@ public final class Suite {
         "| figure | value | baseline | baseline value | ratio | goal | pass |\n|---|---|---|---|---|---|---|\n");
     StringBuilder json = new StringBuilder("[\n");
     for (int i = 0; i < rows.size(); i++) {
-      Row r = rows.get(i);
+      Figure r = rows.get(i);
       String ratio =
           Double.isNaN(r.baselineValue())
               ? "-"
