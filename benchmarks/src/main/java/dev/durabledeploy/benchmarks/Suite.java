@@ -74,15 +74,15 @@ public final class Suite {
             planMillis <= 2000));
     double engine = jmh.get("executorEngine");
     double raw = jmh.get("rawThreadPool");
+    // No goal (#27 item 9): a deploy plane's runs do milliseconds of I/O; microseconds of
+    // bookkeeping per run are not what its users feel.
     rows.add(
-        new Figure(
+        Figure.beside(
             "ExecutorEngine no-op runs (4 workers, 1,000 keys)",
             engine,
             "runs/s",
             "raw ThreadPoolExecutor, 4 threads",
-            raw,
-            ">= 0.7x",
-            engine / raw >= 0.7));
+            raw));
 
     rows.add(
         new Figure(
@@ -354,7 +354,17 @@ public final class Suite {
         .append("-relay-lag.png)\n\n");
     md.append(
         "| figure | value | baseline | baseline value | ratio | goal | pass |\n|---|---|---|---|---|---|---|\n");
-    StringBuilder json = new StringBuilder("[\n");
+    StringBuilder json =
+        new StringBuilder("{\n")
+            .append("  \"date\": \"")
+            .append(date)
+            .append("\",\n  \"jdk\": \"")
+            .append(Runtime.version())
+            .append("\",\n  \"cores\": ")
+            .append(Runtime.getRuntime().availableProcessors())
+            .append(",\n  \"postgres\": \"")
+            .append(bench.postgres().describe())
+            .append("\",\n  \"figures\": [\n");
     for (int i = 0; i < rows.size(); i++) {
       Figure r = rows.get(i);
       String ratio =
@@ -378,7 +388,7 @@ public final class Suite {
       json.append(
           String.format(
               Locale.ROOT,
-              "  {\"figure\": \"%s\", \"value\": %.3f, \"unit\": \"%s\", \"baseline\": \"%s\", \"baselineValue\": %s, \"goal\": \"%s\", \"pass\": %s}%s%n",
+              "    {\"figure\": \"%s\", \"value\": %.3f, \"unit\": \"%s\", \"baseline\": \"%s\", \"baselineValue\": %s, \"goal\": \"%s\", \"pass\": %s}%s%n",
               r.figure(),
               r.value(),
               r.unit(),
@@ -390,7 +400,7 @@ public final class Suite {
               r.pass(),
               i < rows.size() - 1 ? "," : ""));
     }
-    json.append("]\n");
+    json.append("  ]\n}\n");
     Files.writeString(dir.resolve(date + ".md"), md, StandardCharsets.UTF_8);
     Files.writeString(dir.resolve(date + ".json"), json, StandardCharsets.UTF_8);
     System.out.println(md);
