@@ -122,8 +122,7 @@ public final class DurableDeploy implements AutoCloseable {
     this.operations = new Operations(bus, b.meters, b.clock, random, b.authorizer);
     this.retrier = new Retrier(b.retryPolicy, random, b.sleeper, b.meters);
     this.deploys = new DeployService(store, blobs, operations, retrier, options, random);
-    this.sites =
-        new SiteRegistry(store, blobs, operations, retrier, deploys, options.lockTimeout());
+    this.sites = new SiteRegistry(store, blobs, operations, retrier, deploys, options);
     this.aliasProjection =
         new AliasProjection(blobs, store, operations, retrier, options.lockTimeout());
     this.gc = new SiteGc(store, blobs, operations, retrier, options);

@@ -5,6 +5,7 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobPrefix;
+import java.util.List;
 
 /**
  * Where everything lives in the blob store. A site id is a slug that never starts with an
@@ -56,12 +57,26 @@ public final class BlobLayout {
     return BlobPrefix.of(TRASH, site.value(), id.value());
   }
 
-  /** Where {@code purgeSite} records that it started, so a crash half way is finished later. */
   /** Where a trashed site's bytes wait for a restore or the purge: {@code _trash-site/<site>/}. */
   public static BlobPrefix siteTrash(SiteId site) {
     return BlobPrefix.of(SITE_TRASH, site.value());
   }
 
+  /**
+   * The roots under which a site's name is the first segment: the bucket's top level ({@code
+   * <site>/}), the deploy trash and the site trash. A walk for every site the bucket has walks all
+   * three: a site whose only bytes are trash still has bytes someone must expire.
+   */
+  public static List<BlobPrefix> siteRoots() {
+    return List.of(BlobPrefix.ROOT, BlobPrefix.of(TRASH), BlobPrefix.of(SITE_TRASH));
+  }
+
+  /** Every prefix that holds bytes of {@code site}: {@code <site>/}, its deploy and site trash. */
+  public static List<BlobPrefix> bytesOf(SiteId site) {
+    return List.of(site(site), trash(site), siteTrash(site));
+  }
+
+  /** Where {@code purgeSite} records that it started, so a crash half way is finished later. */
   public static BlobKey purgeIntent(SiteId site) {
     return purgeIntents().resolve(site.value() + ".json");
   }

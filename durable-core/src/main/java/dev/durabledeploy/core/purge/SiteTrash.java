@@ -14,7 +14,6 @@ import dev.durabledeploy.spi.metadata.Site;
 import dev.durabledeploy.spi.metadata.SiteDeletion;
 import java.time.Duration;
 import java.util.function.BiConsumer;
-import java.util.stream.Stream;
 
 /**
  * A site deletion you can undo. Trashing records it first ({@link MetadataCommands#trashSite}: the
@@ -63,7 +62,7 @@ public final class SiteTrash {
     // gone, a site trash whose record is gone. Registered TRASHED, they expire with the record
     // (the purge for good deletes all three); left unregistered, nothing would ever delete them.
     boolean bucketHasBytes =
-        Stream.of(BlobLayout.site(site), BlobLayout.trash(site), BlobLayout.siteTrash(site))
+        BlobLayout.bytesOf(site).stream()
             .anyMatch(
                 prefix -> !retrier.call(op, () -> blobs.list(prefix, null, 1)).items().isEmpty());
     MetadataCommands.Trashed trashed =

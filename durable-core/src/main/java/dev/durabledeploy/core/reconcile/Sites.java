@@ -1,5 +1,6 @@
 package dev.durabledeploy.core.reconcile;
 
+import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.events.Operations.Operation;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.SiteId;
@@ -34,28 +35,45 @@ public final class Sites {
   }
 
   /**
-   * The site prefixes of the bucket, found without listing every object: after each site's first
-   * key the listing jumps past the whole site ({@code <site>/} followed by the highest code point).
+   * The sites of the bucket: every site name under {@code <site>/}, {@code _trash/<site>/} or
+   * {@code _trash-site/<site>/} ({@link BlobLayout#siteRoots}), so a site whose only bytes are
+   * trash is found too.
    */
   static List<SiteId> inBucket(Operation op, Retrier retrier, BlobStore blobs) {
+    java.util.TreeSet<SiteId> sites =
+        new java.util.TreeSet<>(java.util.Comparator.comparing(SiteId::value));
+    for (BlobPrefix root : BlobLayout.siteRoots()) {
+      sites.addAll(under(op, retrier, blobs, root));
+    }
+    return new ArrayList<>(sites);
+  }
+
+  /**
+   * The site names directly under {@code root}, found without listing every object: after each
+   * site's first key the listing jumps past the whole site ({@code <site>/} followed by the highest
+   * code point).
+   */
+  private static List<SiteId> under(
+      Operation op, Retrier retrier, BlobStore blobs, BlobPrefix root) {
+    String base = root.value();
     List<SiteId> sites = new ArrayList<>();
     BlobKey after = null;
     while (true) {
       BlobKey cursor = after;
-      BlobPage page = retrier.call(op, () -> blobs.list(BlobPrefix.ROOT, cursor, 1));
+      BlobPage page = retrier.call(op, () -> blobs.list(root, cursor, 1));
       if (page.items().isEmpty()) {
         return sites;
       }
-      String key = page.items().get(0).key().value();
+      String key = page.items().get(0).key().value().substring(base.length());
       String first = key.substring(0, Math.max(0, key.indexOf('/')));
       if (!first.isEmpty()) {
         try {
           sites.add(SiteId.of(first));
         } catch (InvalidInputException notASite) {
-          // _trash/ and anything else that is not a site id.
+          // _trash/, _trash-site/, _purging/ and anything else that is not a site id.
         }
       }
-      after = BlobKey.of((first.isEmpty() ? key : first) + "/\uDBFF\uDFFF");
+      after = BlobKey.of(base + (first.isEmpty() ? key : first) + "/\uDBFF\uDFFF");
     }
   }
 

@@ -1,9 +1,12 @@
 package dev.durabledeploy.core.site;
 
+import dev.durabledeploy.core.DeployOptions;
+import dev.durabledeploy.core.deploy.BlobLayout;
 import dev.durabledeploy.core.deploy.DeployService;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.metadata.MetadataCommands;
 import dev.durabledeploy.core.purge.SitePurge;
+import dev.durabledeploy.core.purge.SiteTrash;
 import dev.durabledeploy.core.reconcile.Sites;
 import dev.durabledeploy.core.retry.Retrier;
 import dev.durabledeploy.spi.Actions;
@@ -11,6 +14,7 @@ import dev.durabledeploy.spi.Actor;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
+import dev.durabledeploy.spi.blob.BlobPrefix;
 import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.exception.SiteBusyException;
@@ -80,7 +84,9 @@ public final class SiteRegistry {
   private final MetadataCommands commands;
   private final Store store;
   private final SitePurge sitePurge;
+  private final SiteTrash siteTrash;
   private final Duration lockTimeout;
+  private final Duration recoveryWindow;
   private final BlobStore blobs;
   private final Operations operations;
   private final Retrier retrier;
@@ -96,11 +102,15 @@ public final class SiteRegistry {
       Operations operations,
       Retrier retrier,
       DeployService deploys,
-      Duration lockTimeout) {
+      DeployOptions options) {
     this.commands = new MetadataCommands(store.metadata());
     this.store = store;
     this.sitePurge = new SitePurge(store.metadata(), blobs, retrier, operations.clock());
-    this.lockTimeout = lockTimeout;
+    // A site without a record has no uploads counted on any host (a first upload registers its
+    // site), so there is no counter to forget.
+    this.siteTrash = new SiteTrash(store.metadata(), blobs, retrier, (site, id) -> {});
+    this.lockTimeout = options.lockTimeout();
+    this.recoveryWindow = options.recoveryWindow();
     this.blobs = blobs;
     this.operations = operations;
     this.retrier = retrier;
@@ -112,7 +122,9 @@ public final class SiteRegistry {
     this.commands = base.commands;
     this.store = base.store;
     this.sitePurge = base.sitePurge;
+    this.siteTrash = base.siteTrash;
     this.lockTimeout = base.lockTimeout;
+    this.recoveryWindow = base.recoveryWindow;
     this.blobs = base.blobs;
     this.operations = base.operations;
     this.retrier = base.retrier;
@@ -239,13 +251,22 @@ public final class SiteRegistry {
   /**
    * Registers one site the walk found, under its lock: a purge for good that ran since the walk (or
    * is unfinished) has removed it, and registering it would bring back a site someone asked to
-   * remove. Returns whether it registered the site.
+   * remove; another import (or a first deploy) may have registered it meanwhile. A site whose only
+   * bytes are its site trash ({@code _trash-site/<site>/}: deleted, and its record lost since) is
+   * registered {@code TRASHED}, so a restore can bring it back and the tombstone purge expires it.
+   * Returns whether this call registered the site.
    */
   private boolean importOne(Operations.Operation op, SiteId site) {
     // Lock: the site lock (E1), so no purge runs between the check and the registration.
     try (SiteLock lock = op.lockSite(store.siteLocks(), site, lockTimeout)) {
-      if (sitePurge.pending(op, site) || !exists(op, site)) {
+      if (retrier.call(op, () -> commands.store().findSite(site)).isPresent()
+          || sitePurge.pending(op, site)
+          || !exists(op, site)) {
         return false;
+      }
+      if (!has(op, BlobLayout.site(site)) && has(op, BlobLayout.siteTrash(site))) {
+        siteTrash.trash(op, site, recoveryWindow, IMPORT);
+        return true;
       }
       try {
         retrier.call(
@@ -254,23 +275,25 @@ public final class SiteRegistry {
                 commands.registerSite(site, SiteProfile.of(site.value(), IMPORT.value()), IMPORT));
         return true;
       } catch (dev.durabledeploy.spi.exception.SiteStateException registeredMeanwhile) {
-        // Registered (by its first deploy, or a host) between the walk and the lock.
+        // Registered (by its first deploy, or a host) between the check and the registration.
         return false;
       }
     }
   }
 
-  /** Whether the index or the bucket still has anything of the site. */
+  /**
+   * Whether the index or the bucket (live, deploy trash or site trash) has anything of the site.
+   */
   private boolean exists(Operations.Operation op, SiteId site) {
     MetadataStore metadata = commands.store();
     return !retrier.call(op, () -> metadata.listDeploys(site)).isEmpty()
         || !retrier.call(op, () -> metadata.listTombstones(site)).isEmpty()
         || !retrier.call(op, () -> metadata.listAliases(site)).isEmpty()
-        || !retrier
-            .call(
-                op, () -> blobs.list(dev.durabledeploy.core.deploy.BlobLayout.site(site), null, 1))
-            .items()
-            .isEmpty();
+        || BlobLayout.bytesOf(site).stream().anyMatch(prefix -> has(op, prefix));
+  }
+
+  private boolean has(Operations.Operation op, BlobPrefix prefix) {
+    return !retrier.call(op, () -> blobs.list(prefix, null, 1)).items().isEmpty();
   }
 
   /** The {@code site-import} workflow. */

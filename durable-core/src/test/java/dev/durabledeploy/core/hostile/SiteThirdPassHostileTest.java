@@ -99,8 +99,8 @@ class SiteThirdPassHostileTest extends CoreFixture {
 
   @Test
   @DisplayName(
-      "FAILS: the import leaves a site only the site trash has (its record lost) unregistered, so"
-          + " nothing ever purges its bytes")
+      "the import registers a site only the site trash has (its record lost), so its bytes"
+          + " expire")
   void importSeesASiteOnlyTheSiteTrashHas() {
     putAt(siteTrashDeploy(SITE, id(1)), "deleted site");
 
@@ -108,12 +108,16 @@ class SiteThirdPassHostileTest extends CoreFixture {
 
     assertThat(plane.sites().find(SITE))
         .as("a site the bucket has (in its site trash) is registered, so it can expire")
-        .isPresent();
+        .hasValueSatisfying(site -> assertThat(site.state()).isEqualTo(SiteState.TRASHED));
+    deploys.restoreSite(SITE);
+    assertThat(rawBlobs.listAll(BlobLayout.deploy(SITE, id(1))))
+        .as("the restore brings the site trash's bytes back live")
+        .isNotEmpty();
   }
 
   @Test
   @DisplayName(
-      "FAILS: detectAll over the whole bucket never reports a site whose only bytes are in the"
+      "detectAll over the whole bucket reports a site whose only bytes are in the"
           + " deploy trash")
   void detectAllSeesASiteOnlyTheDeployTrashHas() {
     putAt(BlobLayout.trash(SITE, id(2)), "old deploy");
@@ -204,8 +208,8 @@ class SiteThirdPassHostileTest extends CoreFixture {
 
   @Test
   @DisplayName(
-      "FAILS: two imports at once both report the same site as registered by them (the second"
-          + " re-registers it idempotently under the lock)")
+      "two imports at once: exactly one reports the site as registered by it (the second"
+          + " finds it registered once it holds the lock)")
   void twoImportersAtOnce() throws Exception {
     putAt(BlobLayout.deploy(BUSY, id(7)), "busy");
     CountDownLatch release = new CountDownLatch(1);
