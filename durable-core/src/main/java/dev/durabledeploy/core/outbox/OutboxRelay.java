@@ -130,6 +130,11 @@ public final class OutboxRelay implements AutoCloseable {
   private final Duration pollInterval;
   private final Duration claimMargin;
   private final Semaphore wakeUp = new Semaphore(0);
+  // Append notifications received, and how many of them a claim has covered since (afterAcks).
+  private final java.util.concurrent.atomic.AtomicLong appendsNotified =
+      new java.util.concurrent.atomic.AtomicLong();
+  private volatile long appendsCovered;
+  private volatile boolean starved;
   private final Semaphore inFlight;
   // Claimed and not yet settled: what ClaimRenewal extends and AckBatcher settles.
   private final Set<Long> outstanding = ConcurrentHashMap.newKeySet();
@@ -142,7 +147,7 @@ public final class OutboxRelay implements AutoCloseable {
   private volatile boolean running;
   private volatile boolean stopping;
   private Thread loop;
-  private Subscription notifications;
+  private volatile Subscription notifications;
   private Subscription appendClaims;
   // Starts the dispatch of events handed over on append: AppendClaimer#claimed must not block the
   // committing thread, and an engine's submit may.
@@ -163,7 +168,7 @@ public final class OutboxRelay implements AutoCloseable {
     this.inFlight = new Semaphore(b.maxInFlight);
     this.handoff =
         Executors.newSingleThreadExecutor(Threads.daemonNamed("durable-outbox-handoff-" + owner));
-    this.acks = new AckBatcher(outbox, owner, outstanding, inFlight, wakeUp, b.meters);
+    this.acks = new AckBatcher(outbox, owner, outstanding, inFlight, this::afterAcks, b.meters);
     this.renewal = new ClaimRenewal(outbox, owner, leaseTtl, clock, dispatching, outstanding);
     this.failures =
         new FailedDispatches(
@@ -242,7 +247,7 @@ public final class OutboxRelay implements AutoCloseable {
     }
     checkRoutes();
     running = true;
-    notifications = outbox.onAppend(wakeUp::release).orElse(null);
+    notifications = outbox.onAppend(this::appended).orElse(null);
     appendClaims = outbox.claimOnAppend(new LocalClaims()).orElse(null);
     renewal.start();
     loop = Threads.startDaemon("durable-outbox-relay-" + owner, this::runLoop);
@@ -253,11 +258,37 @@ public final class OutboxRelay implements AutoCloseable {
     wakeUp.release();
   }
 
+  /** An append notification: an event may be waiting for a claim. */
+  private void appended() {
+    appendsNotified.incrementAndGet();
+    wakeUp.release();
+  }
+
+  /**
+   * After acknowledgements freed permits and sites: the loop claims again when that may find
+   * something: when it waited for room, when the store does not notify appends (anything may be
+   * waiting), or when an append was notified since its last claim that found nothing with no chain
+   * of this relay in flight (a notified event may be waiting behind one of this relay's sites).
+   * Events handed over on append need no claim, so at low load the loop stays asleep.
+   */
+  private void afterAcks() {
+    if (starved || notifications == null || appendsNotified.get() > appendsCovered) {
+      wakeUp.release();
+    }
+  }
+
   private void runLoop() {
     while (running) {
       try {
         int room = Math.min(batchSize, inFlight.availablePermits());
+        starved = room == 0;
+        long notified = appendsNotified.get();
+        boolean idle = outstanding.isEmpty();
         int claimed = room == 0 ? 0 : claimAndDispatch(room).claimed();
+        if (claimed == 0 && room > 0 && idle) {
+          // Nothing held here could have blocked what was notified before this claim.
+          appendsCovered = notified;
+        }
         if (claimed > 0 && claimed < batchSize / 2) {
           // A partial batch: let the next events gather instead of claiming them one by one.
           Thread.sleep(DEFAULT_COALESCE.toMillis());
@@ -367,10 +398,13 @@ public final class OutboxRelay implements AutoCloseable {
       Instant claimedAt = clock.instant().minus(leaseAge);
       // Room may have gone since hasRoom(); without permits (or stopping) the events go back.
       if (!stopping && inFlight.tryAcquire(events.size())) {
+        // Outstanding from now on, not from the handoff: afterAcks counts on it.
+        events.forEach(e -> outstanding.add(e.id()));
         try {
           handoff.execute(() -> dispatch(events, claimedAt));
           return;
         } catch (RejectedExecutionException stopped) {
+          events.forEach(e -> outstanding.remove(e.id()));
           inFlight.release(events.size());
         }
       }
