@@ -133,42 +133,53 @@ public final class Suite {
             Double.NaN,
             "-",
             true));
-    for (OutboxLoad.Result r : pg.relay()) {
-      boolean ours = !r.outbox().startsWith("gruelbox");
-      boolean notify = r.outbox().endsWith("LISTEN/NOTIFY");
-      String label = "relay, " + r.producers() + " producer(s), " + r.outbox();
+    // Relay lag (issue 27, item 2): at every producer count, beside gruelbox in the same run, our
+    // p99 at most gruelbox's, our p50 within 2x of gruelbox's, delivered >= 0.95x committed.
+    for (int producers : PostgresHarness.RELAY_PRODUCERS) {
+      OutboxLoad.Result ours = relayResult(pg, producers, "LISTEN/NOTIFY");
+      OutboxLoad.Result polling = relayResult(pg, producers, "polling only");
+      OutboxLoad.Result peer = relayResult(pg, producers, "gruelbox");
+      String label = "relay, " + producers + " producer(s), " + ours.outbox();
+      String same = peer.outbox() + ", " + producers + " producer(s), same run";
       rows.add(
           new Figure(
-              label + ": delivered/s",
-              r.deliveredPerSecond(),
-              "events/s",
-              "committed/s",
-              r.committedPerSecond(),
-              ours ? ">= 0.9x" : "-",
-              !ours || r.deliveredPerSecond() / r.committedPerSecond() >= 0.9));
-      rows.add(new Figure(label + ": lag p50", r.lagP50Millis(), "ms", "-", Double.NaN, "-", true));
+              label + ": lag p50",
+              ours.lagP50Millis(),
+              "ms",
+              same + ": lag p50",
+              peer.lagP50Millis(),
+              "<= 2x",
+              ours.lagP50Millis() <= 2 * peer.lagP50Millis()));
       rows.add(
           new Figure(
               label + ": lag p99",
-              r.lagP99Millis(),
+              ours.lagP99Millis(),
               "ms",
-              "-",
-              Double.NaN,
-              notify ? "< 50 ms" : "-",
-              !notify || r.lagP99Millis() < 50));
-    }
-    for (int producers : PostgresHarness.RELAY_PRODUCERS) {
-      OutboxLoad.Result ours = relayResult(pg, producers, "LISTEN/NOTIFY");
-      OutboxLoad.Result peer = relayResult(pg, producers, "gruelbox");
+              same + ": lag p99",
+              peer.lagP99Millis(),
+              "<= 1x",
+              ours.lagP99Millis() <= peer.lagP99Millis()));
       rows.add(
           new Figure(
-              "relay delivered/s, " + producers + " producer(s), durable-deploy LISTEN/NOTIFY",
+              label + ": delivered/s",
               ours.deliveredPerSecond(),
               "events/s",
-              peer.outbox() + ", same load",
-              peer.deliveredPerSecond(),
-              ">= 2x",
-              ours.deliveredPerSecond() / peer.deliveredPerSecond() >= 2));
+              "committed/s",
+              ours.committedPerSecond(),
+              ">= 0.95x",
+              ours.deliveredPerSecond() >= 0.95 * ours.committedPerSecond()));
+      for (OutboxLoad.Result r : List.of(polling, peer)) {
+        String other = "relay, " + producers + " producer(s), " + r.outbox();
+        rows.add(
+            Figure.beside(
+                other + ": delivered/s",
+                r.deliveredPerSecond(),
+                "events/s",
+                "committed/s",
+                r.committedPerSecond()));
+        rows.add(Figure.reported(other + ": lag p50", r.lagP50Millis(), "ms"));
+        rows.add(Figure.reported(other + ": lag p99", r.lagP99Millis(), "ms"));
+      }
     }
     rows.add(
         new Figure(

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.AppendClaimer;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
@@ -25,7 +26,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.statement.PreparedBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The outbox on PostgreSQL. A claim runs in one transaction: lock a window of the oldest
@@ -37,9 +39,15 @@ import org.jdbi.v3.core.statement.PreparedBatch;
  * is a row it locked and due, and only if none of the site's events is under a live claim. A row
  * held by a concurrent claimer — the site's head or any event in between — thus stops the site's
  * run, which keeps per-site order without serialising claimers.
+ *
+ * <p>An append in a transaction the store runs (a metadata command, {@link #append(NewEvent)})
+ * claims its events for a relay of this process registered with {@link #claimOnAppend} in the
+ * INSERT itself, when their site has no undelivered event, and hands them to it from JDBI's
+ * after-commit hook; the statement sends {@code NOTIFY} only when it left an event unclaimed.
  */
 final class PgOutbox implements Outbox {
 
+  private static final Logger LOG = LoggerFactory.getLogger(PgOutbox.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final TypeReference<LinkedHashMap<String, String>> PAYLOAD =
       new TypeReference<>() {};
@@ -48,6 +56,7 @@ final class PgOutbox implements Outbox {
   private final Jdbi jdbi;
   private final Clock clock;
   private final OutboxListener listener;
+  private final AppendClaimers claimers = new AppendClaimers();
 
   PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener) {
     this.jdbi = jdbi;
@@ -59,29 +68,105 @@ final class PgOutbox implements Outbox {
     return clock.instant().truncatedTo(ChronoUnit.MICROS);
   }
 
-  /** Inserts events and notifies listeners, on the caller's handle and in its transaction. */
+  /**
+   * Inserts events in the store's own transaction on {@code h}: they may be claimed for a local
+   * relay ({@link #claimOnAppend}), which gets them when {@code h} commits.
+   */
   List<Long> insert(Handle h, Instant now, List<NewEvent> events) {
+    boolean own = h.isInTransaction();
+    return insert(h, now, events, own ? claimers.pick() : null, own);
+  }
+
+  /**
+   * Inserts events on the caller's handle and in its transaction, in one statement, claiming them
+   * for {@code claimer} (when not null) if their site has no undelivered event, and notifying
+   * listeners unless every event was claimed so: no other relay could claim those anyway. With
+   * {@code afterCommit}, {@code h} is told when the transaction commits, and this process's relays
+   * are handed or woken for the events then.
+   */
+  private List<Long> insert(
+      Handle h, Instant now, List<NewEvent> events, AppendClaimer claimer, boolean afterCommit) {
     if (events.isEmpty()) {
       return List.of();
     }
-    PreparedBatch batch =
-        h.prepareBatch(
-            "INSERT INTO <schema>.outbox (site, type, payload, created_at, next_attempt_at)"
-                + " VALUES (:site, :type, :payload, :now, :now)");
-    for (NewEvent e : events) {
-      batch
-          .bind("site", e.site().value())
-          .bind("type", e.type())
-          .bind("payload", json(e.payload()))
-          .bind("now", Sql.ts(now))
-          .add();
+    // The NOT EXISTS sees the table as the statement started, without the rows it inserts: all of
+    // a site's events in the batch are claimed, or none. ORDER BY n draws the ids in batch order.
+    List<Inserted> rows =
+        h.createQuery(
+                "WITH v AS (SELECT * FROM unnest(CAST(:sites AS text[]), CAST(:types AS text[]),"
+                    + "   CAST(:payloads AS text[])) WITH ORDINALITY AS v(site, type, payload, n)),"
+                    + " c AS (SELECT CAST(:owner AS text) AS owner WHERE CAST(:owner AS text) IS NOT NULL),"
+                    + " ins AS (INSERT INTO <schema>.outbox (site, type, payload, created_at,"
+                    + "   next_attempt_at, claimed_by, claim_expires_at, deliveries)"
+                    + "   SELECT v.site, v.type, v.payload, CAST(:now AS timestamptz),"
+                    + "   CAST(:now AS timestamptz), c.owner,"
+                    + "   CASE WHEN c.owner IS NOT NULL THEN CAST(:expires AS timestamptz) END,"
+                    + "   CASE WHEN c.owner IS NOT NULL THEN 1 ELSE 0 END"
+                    + "   FROM v LEFT JOIN c ON NOT EXISTS (SELECT 1 FROM <schema>.outbox b"
+                    + "     WHERE b.site = v.site AND b.delivered_at IS NULL)"
+                    + "   ORDER BY v.n RETURNING id, claimed_by IS NOT NULL AS claimed),"
+                    + " notified AS (SELECT pg_notify(:channel, '') FROM ins WHERE NOT claimed LIMIT 1)"
+                    + " SELECT id, claimed, (SELECT count(*) FROM notified) AS notified"
+                    + " FROM ins ORDER BY id")
+            .bindArray("sites", String.class, events.stream().map(e -> e.site().value()).toList())
+            .bindArray("types", String.class, events.stream().map(NewEvent::type).toList())
+            .bindArray(
+                "payloads", String.class, events.stream().map(e -> json(e.payload())).toList())
+            .bind("owner", claimer == null ? null : claimer.owner())
+            .bind("now", Sql.ts(now))
+            .bind("expires", claimer == null ? null : Sql.ts(now.plus(claimer.leaseTtl())))
+            .bind("channel", listener.channel())
+            .map((rs, ctx) -> new Inserted(rs.getLong("id"), rs.getBoolean("claimed")))
+            .list();
+    List<Long> ids = new ArrayList<>(rows.size());
+    List<OutboxEvent> claimed = new ArrayList<>();
+    boolean unclaimed = false;
+    for (int i = 0; i < rows.size(); i++) {
+      Inserted row = rows.get(i);
+      ids.add(row.id());
+      if (row.claimed()) {
+        NewEvent e = events.get(i);
+        claimed.add(
+            new OutboxEvent(
+                row.id(),
+                e.site(),
+                e.type(),
+                e.payload(),
+                now.truncatedTo(ChronoUnit.MICROS),
+                1,
+                null,
+                0));
+      } else {
+        unclaimed = true;
+      }
     }
-    List<Long> ids = batch.executePreparedBatch("id").mapTo(Long.class).list();
-    h.createQuery("SELECT pg_notify(:channel, '')")
-        .bind("channel", listener.channel())
-        .mapTo(String.class)
-        .one();
+    if (afterCommit) {
+      boolean wakeLocal = unclaimed;
+      h.afterCommit(() -> afterCommit(claimer, now, claimed, wakeLocal));
+    }
     return ids;
+  }
+
+  private record Inserted(long id, boolean claimed) {}
+
+  /**
+   * Right after the appending transaction committed: the local relay gets what was claimed for it,
+   * and is woken for the rest now rather than by the NOTIFY's round trip.
+   */
+  private void afterCommit(
+      AppendClaimer claimer, Instant now, List<OutboxEvent> claimed, boolean wakeLocal) {
+    try {
+      if (!claimed.isEmpty()) {
+        Duration age = Duration.between(now, clock.instant());
+        claimer.claimed(age.isNegative() ? Duration.ZERO : age, List.copyOf(claimed));
+      }
+    } catch (RuntimeException e) {
+      // The commit stands; the events come back to a claimer when their lease expires (E4).
+      LOG.warn("the local relay refused events claimed for it on append", e);
+    }
+    if (wakeLocal) {
+      listener.wakeLocal();
+    }
   }
 
   private static String json(Map<String, String> payload) {
@@ -136,9 +221,12 @@ final class PgOutbox implements Outbox {
     }
   }
 
-  /** Appends on the host's own handle, inside its transaction. */
+  /**
+   * Appends on the host's own handle, inside its transaction. Nothing is claimed on append: the
+   * store cannot rely on being told when the host commits.
+   */
   long append(Handle h, NewEvent event) {
-    return insert(h, now(), List.of(event)).get(0);
+    return insert(h, now(), List.of(event), null, false).get(0);
   }
 
   private record Candidate(long id, SiteId site, Instant nextAttemptAt) {}
@@ -479,5 +567,10 @@ final class PgOutbox implements Outbox {
   @Override
   public Optional<Subscription> onAppend(Runnable wakeUp) {
     return Optional.of(listener.subscribe(wakeUp));
+  }
+
+  @Override
+  public Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
+    return Optional.of(claimers.add(claimer));
   }
 }
