@@ -143,6 +143,21 @@ final class PgOutbox implements Outbox {
 
   private record Candidate(long id, SiteId site, Instant nextAttemptAt) {}
 
+  /**
+   * The claim's scan: the oldest undelivered rows of sites with no live claim and no event waiting
+   * for its next attempt, locked. The blocked sites are a {@code NOT IN} list, which PostgreSQL
+   * always runs as one hashed pass over them, so the scan walks the id index once and stops at the
+   * window. A correlated {@code NOT EXISTS} lets the planner pick a nested-loop anti join instead
+   * once the table has statistics: with every site of a 10,000-event backlog claimed it compared
+   * each row with every claimed one (about 250 ms a claim), the drain's largest cost.
+   */
+  static final String CLAIM_SCAN =
+      "SELECT id, site, next_attempt_at FROM <schema>.outbox WHERE delivered_at IS NULL"
+          + " AND site NOT IN (SELECT site FROM <schema>.outbox WHERE delivered_at IS NULL"
+          + "   AND (next_attempt_at > :now"
+          + "   OR (claimed_by IS NOT NULL AND claim_expires_at > :now)))"
+          + " ORDER BY id LIMIT :window FOR UPDATE SKIP LOCKED";
+
   @Override
   public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
     Inputs.requireText("owner", owner, 200);
@@ -168,12 +183,7 @@ final class PgOutbox implements Outbox {
     // Sites with a live claim or a not-yet-due event are skipped in the scan itself, so a large
     // blocked backlog can never fill the window and starve the sites behind it.
     List<Candidate> locked =
-        h.createQuery(
-                "SELECT id, site, next_attempt_at FROM <schema>.outbox o WHERE delivered_at IS NULL"
-                    + " AND NOT EXISTS (SELECT 1 FROM <schema>.outbox b WHERE b.site = o.site"
-                    + "   AND b.delivered_at IS NULL AND (b.next_attempt_at > :now"
-                    + "   OR (b.claimed_by IS NOT NULL AND b.claim_expires_at > :now)))"
-                    + " ORDER BY id LIMIT :window FOR UPDATE SKIP LOCKED")
+        h.createQuery(CLAIM_SCAN)
             .bind("window", window)
             .bind("now", Sql.ts(now))
             .map(
