@@ -32,11 +32,14 @@ import org.jdbi.v3.core.statement.PreparedBatch;
  * undelivered rows with {@code FOR UPDATE SKIP LOCKED}, decide in Java which of them may be handed
  * out under the per-site ordering rule, and stamp those with the owner and lease expiry.
  *
- * <p>Skipped rows are invisible to a claimer, so after locking it reads every undelivered event of
- * the sites it locked rows of, in id order, and hands out a site's events only while each next one
- * is a row it locked and due, and only if none of the site's events is under a live claim. A row
- * held by a concurrent claimer — the site's head or any event in between — thus stops the site's
- * run, which keeps per-site order without serialising claimers.
+ * <p>Claims of one schema run one at a time under a transaction-level advisory lock, so a claimer
+ * sees every claim committed before it and no claimer's row locks break another's runs; the
+ * dispatch after the claim, the long part, stays parallel across relays. Skipped rows (held by
+ * another statement, such as an acknowledgement) are invisible to a claimer, so after locking it
+ * reads every undelivered event of the sites it locked rows of, in id order, and hands out a site's
+ * events only while each next one is a row it locked and due, and only if none of the site's events
+ * is under a live claim. A held row — the site's head or any event in between — thus stops the
+ * site's run, which keeps per-site order.
  */
 final class PgOutbox implements Outbox {
 
@@ -48,11 +51,18 @@ final class PgOutbox implements Outbox {
   private final Jdbi jdbi;
   private final Clock clock;
   private final OutboxListener listener;
+  private final long claimLock;
 
-  PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener) {
+  PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener, String schema) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.listener = listener;
+    this.claimLock = claimLockKey(schema);
+  }
+
+  /** The advisory lock every claim on the schema's outbox takes for its transaction. */
+  static long claimLockKey(String schema) {
+    return Sql.lockKey("outbox-claim", schema, "");
   }
 
   Instant now() {
@@ -163,8 +173,9 @@ final class PgOutbox implements Outbox {
     Inputs.requireText("owner", owner, 200);
     Inputs.requireRange("maxEvents", maxEvents, 1, 10_000);
     Inputs.requirePositive("leaseTtl", leaseTtl);
-    // Widen the window only when a full window held nothing claimable (a blocked site's backlog).
-    for (int window : new int[] {Math.max(100, maxEvents * 4), Math.max(5_000, maxEvents * 64)}) {
+    // Claims run one at a time (see claimIn), so the first window's rows are claimable but for a
+    // rare row another statement holds; widen only when a full window held nothing claimable.
+    for (int window : new int[] {maxEvents, Math.max(5_000, maxEvents * 64)}) {
       ClaimResult result =
           Sql.call(
               "outbox claim",
@@ -179,6 +190,16 @@ final class PgOutbox implements Outbox {
   private record ClaimResult(List<OutboxEvent> events, boolean windowWasFull) {}
 
   private ClaimResult claimIn(Handle h, String owner, int maxEvents, Duration ttl, int window) {
+    // Lock: the schema's claim lock, for this transaction. It serialises claimers (relays in any
+    // number of hosts) so that none locks rows of a site another one is claiming: such a row
+    // breaks the site's run for both (the gap rule below), and under contention each claimer's
+    // window then held little it could use and the widened retry locked thousands of rows, which
+    // broke the others' runs in turn. A claim is a few statements; dispatching stays parallel.
+    // Taken in a statement of its own, so the scan's snapshot sees the claim committed before.
+    h.createQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) l")
+        .bind("key", claimLock)
+        .mapTo(Integer.class)
+        .one();
     Instant now = now();
     // Sites with a live claim or a not-yet-due event are skipped in the scan itself, so a large
     // blocked backlog can never fill the window and starve the sites behind it.
