@@ -82,7 +82,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class OutboxRelay implements AutoCloseable {
 
-  public static final int DEFAULT_BATCH_SIZE = 100;
+  /**
+   * Events one claim hands out. A claim's cost on PostgreSQL is mostly per claim (its scan and its
+   * durable commit), about the same for 100 events as for 500, so a backlog drains in a fifth of
+   * the claims; at low load a claim takes what is there whatever the size.
+   */
+  public static final int DEFAULT_BATCH_SIZE = 500;
+
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(30);
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(1);
 

@@ -389,4 +389,23 @@ class OutboxRelayTest {
       return delegate.claimOnAppend(claimer);
     }
   }
+
+  @Test
+  @DisplayName(
+      "by default a round claims 500 events, so a backlog drains in few claims (a claim costs"
+          + " about the same for 100 events as for 500)")
+  void defaultBatchDrainsABacklogInFewClaims() {
+    InMemoryStore store = new InMemoryStore();
+    engine.register(WorkflowDefinition.named("record").keyedBy("site").handler(ctx -> {}));
+    engine.start();
+    for (int i = 0; i < 1_000; i++) {
+      store.outbox().append(event(SiteId.of("site-" + i % 50), i));
+    }
+    OutboxRelay relay =
+        relay(store.outbox(), "r", java.time.Clock.systemUTC(), Duration.ofMillis(100));
+
+    assertThat(relay.relayOnce()).isEqualTo(OutboxRelay.DEFAULT_BATCH_SIZE).isEqualTo(500);
+    assertThat(relay.relayOnce()).isEqualTo(500);
+    assertThat(store.outbox().stats().undelivered()).isZero();
+  }
 }
