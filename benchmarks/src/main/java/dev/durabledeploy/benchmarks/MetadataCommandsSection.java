@@ -15,7 +15,7 @@ import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.store.postgres.PostgresStore;
-import dev.durabledeploy.testkit.RoundTripCounter;
+import dev.durabledeploy.testkit.fixtures.TcpProxy;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,23 +28,20 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * What the metadata commands cost beyond their latency (measured in {@link PostgresHarness}): the
- * round trips each takes on its connection, counted by a TCP proxy ({@link RoundTripCounter}: one
- * round trip per turn of the conversation, so statements pipelined before the client waits count
- * once) beside a bare single-row INSERT transaction; and the whole {@code finalizeDeploy} saga
- * ({@link DeployService} on the filesystem blob store and {@link PostgresStore}) beside what a host
- * would write by hand: the marker put and one INSERT transaction.
+ * round trips each takes on its connection, counted by a TCP proxy ({@link TcpProxy}: one round
+ * trip per turn of the conversation, so statements pipelined before the client waits count once)
+ * beside a bare single-row INSERT transaction; and the whole {@code finalizeDeploy} saga ({@link
+ * DeployService} on the filesystem blob store and {@link PostgresStore}) beside what a host would
+ * write by hand: the marker put and one INSERT transaction.
  */
 final class MetadataCommandsSection implements Bench.Section {
 
   static final int ROUND_TRIP_SAMPLES = 50;
   static final int SAGA_SAMPLES = 300;
   private static final int SAGA_WARM_UP = 50;
-  private static final Pattern HOST_PORT = Pattern.compile("//([^/:]+):(\\d+)/");
 
   @Override
   public List<Figure> run(Bench bench) throws Exception {
@@ -96,7 +93,7 @@ final class MetadataCommandsSection implements Bench.Section {
    * as many again to warm up (the driver describes a statement the first times it sees it).
    */
   static RoundTrips roundTrips(DurablePostgres pg) throws Exception {
-    try (RoundTripCounter counter = counter(pg);
+    try (TcpProxy counter = counter(pg);
         PostgresStore store = store(pg, proxied(pg, counter), 1);
         Connection bare =
             java.sql.DriverManager.getConnection(proxied(pg, counter), pg.user(), pg.password())) {
@@ -179,7 +176,7 @@ final class MetadataCommandsSection implements Bench.Section {
         }
       }
     }
-    try (RoundTripCounter counter = counter(pg);
+    try (TcpProxy counter = counter(pg);
         PostgresStore store = store(pg, proxied(pg, counter), 4);
         DurableDeploy plane = plane(store, blobs)) {
       DeployService deploys = plane.deploys();
@@ -238,16 +235,12 @@ final class MetadataCommandsSection implements Bench.Section {
         .build();
   }
 
-  private static RoundTripCounter counter(DurablePostgres pg) {
-    Matcher m = HOST_PORT.matcher(pg.url());
-    if (!m.find()) {
-      throw new IllegalStateException("no host:port in the JDBC URL " + pg.url());
-    }
-    return new RoundTripCounter(m.group(1), Integer.parseInt(m.group(2)));
+  private static TcpProxy counter(DurablePostgres pg) {
+    return TcpProxy.to(java.net.URI.create(pg.url().substring("jdbc:".length())));
   }
 
-  private static String proxied(DurablePostgres pg, RoundTripCounter counter) {
-    return HOST_PORT.matcher(pg.url()).replaceFirst("//127.0.0.1:" + counter.port() + "/");
+  private static String proxied(DurablePostgres pg, TcpProxy counter) {
+    return counter.jdbcUrl(pg.url());
   }
 
   private static void createBaselineTable(Connection c) throws SQLException {
