@@ -31,7 +31,10 @@ public final class Suite {
    * a new section here.
    */
   private static final List<Bench.Section> SECTIONS =
-      List.of(MultiHostDrainHarness::section, new MetadataCommandsSection());
+      List.of(
+          MultiHostDrainHarness::section,
+          new MetadataCommandsSection(),
+          new UploadHarness());
 
   private Suite() {}
 
