@@ -30,7 +30,7 @@ public final class Suite {
    * The sections measured after the figures above, each on the same durable server; a new figure is
    * a new section here.
    */
-  private static final List<Bench.Section> SECTIONS = List.of();
+  private static final List<Bench.Section> SECTIONS = List.of(new FleetGcHarness());
 
   private Suite() {}
 
