@@ -34,6 +34,7 @@ final class CountingBlobStore implements BlobStore {
   private final BlobStore delegate;
   private final Map<Kind, LongAdder> counts = counters();
   private final Map<Kind, LongAdder> watchedCounts = counters();
+  private final Map<Kind, LongAdder> nanos = counters();
   private volatile Thread watched;
 
   CountingBlobStore(BlobStore delegate) {
@@ -53,6 +54,13 @@ final class CountingBlobStore implements BlobStore {
     return sums(counts);
   }
 
+  /** The time spent in the requests counted, by kind, in milliseconds. */
+  Map<Kind, Long> millis() {
+    Map<Kind, Long> out = sums(nanos);
+    out.replaceAll((k, v) -> v / 1_000_000);
+    return out;
+  }
+
   /** Of {@link #snapshot()}, those made on the thread given to the last {@link #reset}. */
   Map<Kind, Long> watchedSnapshot() {
     return sums(watchedCounts);
@@ -69,25 +77,30 @@ final class CountingBlobStore implements BlobStore {
     watched = thread;
     counts.values().forEach(LongAdder::reset);
     watchedCounts.values().forEach(LongAdder::reset);
+    nanos.values().forEach(LongAdder::reset);
   }
 
-  private void count(Kind kind) {
+  private <T> T count(Kind kind, java.util.function.Supplier<T> call) {
     counts.get(kind).increment();
     if (Thread.currentThread() == watched) {
       watchedCounts.get(kind).increment();
+    }
+    long t0 = System.nanoTime();
+    try {
+      return call.get();
+    } finally {
+      nanos.get(kind).add(System.nanoTime() - t0);
     }
   }
 
   @Override
   public BlobInfo put(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
-    count(Kind.PUT);
-    return delegate.put(key, data, size, metadata);
+    return count(Kind.PUT, () -> delegate.put(key, data, size, metadata));
   }
 
   @Override
   public BlobInfo create(BlobKey key, InputStream data, long size, BlobMetadata metadata) {
-    count(Kind.CREATE);
-    return delegate.create(key, data, size, metadata);
+    return count(Kind.CREATE, () -> delegate.create(key, data, size, metadata));
   }
 
   @Override
@@ -97,50 +110,47 @@ final class CountingBlobStore implements BlobStore {
 
   @Override
   public Optional<BlobContent> get(BlobKey key) {
-    count(Kind.GET);
-    return delegate.get(key);
+    return count(Kind.GET, () -> delegate.get(key));
   }
 
   @Override
   public Optional<BlobInfo> stat(BlobKey key) {
-    count(Kind.STAT);
-    return delegate.stat(key);
+    return count(Kind.STAT, () -> delegate.stat(key));
   }
 
   @Override
   public BlobPage list(BlobPrefix prefix, BlobKey startAfter, int limit) {
-    count(Kind.LIST);
-    return delegate.list(prefix, startAfter, limit);
+    return count(Kind.LIST, () -> delegate.list(prefix, startAfter, limit));
   }
 
   @Override
   public void delete(BlobKey key) {
-    count(Kind.DELETE);
-    delegate.delete(key);
+    count(
+        Kind.DELETE,
+        () -> {
+          delegate.delete(key);
+          return null;
+        });
   }
 
   @Override
   public long deletePrefix(BlobPrefix prefix) {
-    count(Kind.DELETE_PREFIX);
-    return delegate.deletePrefix(prefix);
+    return count(Kind.DELETE_PREFIX, () -> delegate.deletePrefix(prefix));
   }
 
   @Override
   public long deletePrefix(BlobPrefix prefix, Fence fence) {
-    count(Kind.DELETE_PREFIX);
-    return delegate.deletePrefix(prefix, fence);
+    return count(Kind.DELETE_PREFIX, () -> delegate.deletePrefix(prefix, fence));
   }
 
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to) {
-    count(Kind.MOVE_PREFIX);
-    return delegate.movePrefix(from, to);
+    return count(Kind.MOVE_PREFIX, () -> delegate.movePrefix(from, to));
   }
 
   @Override
   public long movePrefix(BlobPrefix from, BlobPrefix to, Fence fence) {
-    count(Kind.MOVE_PREFIX);
-    return delegate.movePrefix(from, to, fence);
+    return count(Kind.MOVE_PREFIX, () -> delegate.movePrefix(from, to, fence));
   }
 
   @Override

@@ -111,7 +111,8 @@ final class FleetGcHarness implements Bench.Section {
       double sweepDoneMillis,
       double followUpMillis,
       Map<CountingBlobStore.Kind, Long> blobCalls,
-      Map<CountingBlobStore.Kind, Long> sweepThreadCalls) {}
+      Map<CountingBlobStore.Kind, Long> sweepThreadCalls,
+      Map<CountingBlobStore.Kind, Long> blobMillis) {}
 
   @Override
   public List<Figure> run(Bench bench) throws Exception {
@@ -257,7 +258,8 @@ final class FleetGcHarness implements Bench.Section {
             (t2 - t0) / 1e6,
             (t3 - t2) / 1e6,
             calls,
-            scanCalls);
+            scanCalls,
+            blobs.millis());
       }
     } finally {
       try (Connection c = pg.connect();
@@ -313,13 +315,15 @@ final class FleetGcHarness implements Bench.Section {
         double millis = (System.nanoTime() - t0) / 1e6;
         System.out.printf(
             Locale.ROOT,
-            "sweep call over %,d sites x %d deploys: %.0f ms (%.2f ms per site), %s, blob calls %s%n",
+            "sweep call over %,d sites x %d deploys: %.0f ms (%.2f ms per site), %s, blob calls %s,"
+                + " ms in them %s%n",
             sites,
             DEPLOYS,
             millis,
             millis / sites,
             report,
-            blobs.snapshot());
+            blobs.snapshot(),
+            blobs.millis());
         return millis;
       }
     } finally {
@@ -546,7 +550,7 @@ final class FleetGcHarness implements Bench.Section {
       System.out.printf(
           Locale.ROOT,
           "seeding %.0f ms; sweep %s; trashed %d; call %.0f ms, done %.0f ms, follow-up %.0f ms%n"
-              + "blob calls %s%nby the sweep's scan %s%n",
+              + "blob calls %s%nby the sweep's scan %s%nms in blob calls %s%n",
           r.seedMillis(),
           r.report(),
           r.deploysTrashed(),
@@ -554,7 +558,8 @@ final class FleetGcHarness implements Bench.Section {
           r.sweepDoneMillis(),
           r.followUpMillis(),
           r.blobCalls(),
-          r.sweepThreadCalls());
+          r.sweepThreadCalls(),
+          r.blobMillis());
       figures(r).forEach(System.out::println);
     }
   }
