@@ -34,7 +34,8 @@ public final class Suite {
       List.of(
           MultiHostDrainHarness::section,
           new MetadataCommandsSection(),
-          new UploadHarness());
+          new UploadHarness(),
+          new FleetGcHarness());
 
   private Suite() {}
 
