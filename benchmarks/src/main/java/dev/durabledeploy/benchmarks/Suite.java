@@ -30,7 +30,7 @@ public final class Suite {
    * The sections measured after the figures above, each on the same durable server; a new figure is
    * a new section here.
    */
-  private static final List<Bench.Section> SECTIONS = List.of();
+  private static final List<Bench.Section> SECTIONS = List.of(new PromoteLiveHarness());
 
   private Suite() {}
 
@@ -351,7 +351,10 @@ public final class Suite {
         .append(".\n\n")
         .append("Relay lag percentiles: ![relay lag](")
         .append(date)
-        .append("-relay-lag.png)\n\n");
+        .append("-relay-lag.png)\n\n")
+        .append("Promote -> live percentiles: ![promote -> live](")
+        .append(date)
+        .append("-promote-live.png)\n\n");
     md.append(
         "| figure | value | baseline | baseline value | ratio | goal | pass |\n|---|---|---|---|---|---|---|\n");
     StringBuilder json = new StringBuilder("[\n");
