@@ -35,7 +35,8 @@ public final class Suite {
           MultiHostDrainHarness::section,
           new MetadataCommandsSection(),
           new UploadHarness(),
-          new FleetGcHarness());
+          new FleetGcHarness(),
+          new PromoteLiveHarness());
 
   private Suite() {}
 
@@ -381,7 +382,10 @@ public final class Suite {
         .append(".\n\n")
         .append("Relay lag percentiles: ![relay lag](")
         .append(date)
-        .append("-relay-lag.png)\n\n");
+        .append("-relay-lag.png)\n\n")
+        .append("Promote -> live percentiles: ![promote -> live](")
+        .append(date)
+        .append("-promote-live.png)\n\n");
     md.append(
         "| figure | value | baseline | baseline value | ratio | goal | pass |\n|---|---|---|---|---|---|---|\n");
     StringBuilder json =
