@@ -70,15 +70,6 @@ public final class ExecutorEngine implements WorkflowEngine {
   public static final Duration DEFAULT_IDEMPOTENCY_WINDOW = Duration.ofHours(1);
   public static final Duration DEFAULT_STOP_DEADLINE = Duration.ofSeconds(30);
 
-  /**
-   * Worker threads, virtual or platform alike. A deploy plane's runs spend their time waiting on
-   * the store and the blob store, not on a core: sized by cores (it was max(4, 2 × cores) for
-   * platform threads), 16 sites promoting at once queued their {@code alias-project} runs behind
-   * four workers, and the engine queue was most of promote → live. Idle workers wait on one
-   * condition and cost a stack each.
-   */
-  public static final int DEFAULT_WORKERS = 64;
-
   /** Finished runs whose status stays queryable. */
   public static final int DEFAULT_RETAINED_RUNS = 10_000;
 
@@ -326,9 +317,7 @@ public final class ExecutorEngine implements WorkflowEngine {
       return this;
     }
 
-    /**
-     * Worker threads (virtual on JDK 21+, platform otherwise); default {@link #DEFAULT_WORKERS}.
-     */
+    /** Worker threads; default 64 virtual threads on JDK 21+, else max(4, 2 × cores). */
     public Builder workers(int workers) {
       this.workers = (int) Config.requireAtLeast("workers", workers, 1);
       return this;

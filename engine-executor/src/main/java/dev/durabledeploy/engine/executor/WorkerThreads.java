@@ -33,7 +33,7 @@ final class WorkerThreads {
   WorkerThreads(int workers) {
     this.workerFactory =
         VIRTUAL_THREADS != null ? VIRTUAL_THREADS : Threads.daemon("durable-engine");
-    this.workerCount = workers > 0 ? workers : ExecutorEngine.DEFAULT_WORKERS;
+    this.workerCount = workers > 0 ? workers : defaultWorkers(VIRTUAL_THREADS != null);
     // Starts its thread with the first task, which only a running engine schedules.
     this.timer = new ScheduledThreadPoolExecutor(1, Threads.daemonNamed("durable-engine-timer"));
     // A stopped engine fires nothing: pending debounces, retries and cron fires are dropped.
@@ -102,5 +102,10 @@ final class WorkerThreads {
     } catch (ReflectiveOperationException | RuntimeException notAvailable) {
       return null;
     }
+  }
+
+  private static int defaultWorkers(boolean virtual) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    return virtual ? 64 : Math.max(4, 2 * cores);
   }
 }

@@ -192,42 +192,6 @@ class ExecutorEngineTest extends WorkflowEngineContract {
   }
 
   @Test
-  @DisplayName(
-      "by default, the runs of 16 sites that wait on I/O all run at once, on any number of cores")
-  void defaultWorkersDoNotQueueWaitingRuns() throws Exception {
-    int sites = 16;
-    CountDownLatch running = new CountDownLatch(sites);
-    CountDownLatch release = new CountDownLatch(1);
-    engine.register(
-        workflow(
-            "waits-on-io",
-            ctx -> {
-              running.countDown();
-              release.await();
-            }));
-    engine.start();
-    List<CompletableFuture<RunHandle>> accepted = new ArrayList<>();
-    for (int i = 0; i < sites; i++) {
-      accepted.add(
-          engine
-              .submit(Submission.of("waits-on-io", Map.of("key", "site-" + i)))
-              .toCompletableFuture());
-    }
-    try {
-      // Sized by cores (max(4, 2 x cores) platform threads), only 4 of them ran on 2 cores.
-      assertThat(running.await(10, TimeUnit.SECONDS))
-          .as("runs started while all of them wait (%d of %d)", sites - running.getCount(), sites)
-          .isTrue();
-    } finally {
-      release.countDown();
-    }
-    for (CompletableFuture<RunHandle> stage : accepted) {
-      stage.get(30, TimeUnit.SECONDS);
-    }
-    assertThat(((ExecutorEngine) engine).workers()).isEqualTo(ExecutorEngine.DEFAULT_WORKERS);
-  }
-
-  @Test
   @DisplayName("uses virtual threads exactly when the JVM offers them")
   void threads() {
     boolean jvmHasVirtualThreads = Runtime.version().feature() >= 21;
