@@ -63,17 +63,11 @@ final class PgMetadataStore implements MetadataStore {
   private final Jdbi jdbi;
   private final PgOutbox outbox;
   private final String schema;
-  private final String channel;
 
-  /**
-   * @param channel the outbox's {@code NOTIFY} channel, notified in the transaction of every work
-   *     that emits events
-   */
-  PgMetadataStore(Jdbi jdbi, PgOutbox outbox, String schema, String channel) {
+  PgMetadataStore(Jdbi jdbi, PgOutbox outbox, String schema) {
     this.jdbi = jdbi;
     this.outbox = outbox;
     this.schema = schema;
-    this.channel = channel;
   }
 
   /**
@@ -197,25 +191,21 @@ final class PgMetadataStore implements MetadataStore {
       }
     }
 
-    /** Sends the queued writes, the record, the events and the commit: one round trip. */
+    /**
+     * Sends the queued writes, the record, the events and the commit: one round trip. The events
+     * are appended claimed for this process's relay where their site has nothing undelivered
+     * (docs/architecture.md, "Wake-up"), and handed to it once the commit returned.
+     */
     void commit() throws SQLException {
       writeRecord();
-      for (NewEvent e : events) {
-        writes.add(
-            "INSERT INTO "
-                + schema
-                + ".outbox (site, type, payload, created_at, next_attempt_at)"
-                + " VALUES (?, ?, ?, ?, ?)",
-            e.site().value(),
-            e.type(),
-            outboxPayload(e.payload()),
-            Sql.ts(now),
-            Sql.ts(now));
+      PgOutbox.Append append = outbox.appending(now, events, true);
+      if (!append.isEmpty()) {
+        writes.add(append.sql(), append.parameters());
       }
-      if (!events.isEmpty()) {
-        writes.add("SELECT pg_notify(?, '')", channel);
+      writes.add("COMMIT").run(c, append::read);
+      if (!append.isEmpty()) {
+        append.committed();
       }
-      writes.add("COMMIT").run(c);
     }
 
     /** Sends the writes queued so far, so that a read made now sees them. */
@@ -504,15 +494,6 @@ final class PgMetadataStore implements MetadataStore {
   private static final class SqlFailure extends RuntimeException {
     SqlFailure(SQLException cause) {
       super(cause);
-    }
-  }
-
-  /** The outbox payload as {@code PgOutbox} stores it: a JSON object of strings. */
-  private static String outboxPayload(Map<String, String> payload) {
-    try {
-      return JSON.writeValueAsString(payload);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("a string map always serialises", e);
     }
   }
 

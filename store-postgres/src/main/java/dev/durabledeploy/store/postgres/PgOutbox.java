@@ -61,11 +61,13 @@ final class PgOutbox implements Outbox {
   private final OutboxListener listener;
   private final AppendClaimers claimers = new AppendClaimers();
   private final long claimLock;
+  private final String schema;
 
   PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener, String schema) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.listener = listener;
+    this.schema = schema;
     this.claimLock = claimLockKey(schema);
   }
 
@@ -84,77 +86,144 @@ final class PgOutbox implements Outbox {
    */
   List<Long> insert(Handle h, Instant now, List<NewEvent> events) {
     boolean own = h.isInTransaction();
-    return insert(h, now, events, own ? claimers.pick() : null, own);
+    return insert(h, appending(now, events, own), own);
   }
 
   /**
-   * Inserts events on the caller's handle and in its transaction, in one statement, claiming them
-   * for {@code claimer} (when not null) if their site has no undelivered event, and notifying
-   * listeners unless every event was claimed so: no other relay could claim those anyway. With
-   * {@code afterCommit}, {@code h} is told when the transaction commits, and this process's relays
-   * are handed or woken for the events then.
+   * Runs {@code append} on the caller's handle and in its transaction; with {@code afterCommit},
+   * {@code h} is told when the transaction commits, and this process's relays are handed or woken
+   * for the events then.
    */
-  private List<Long> insert(
-      Handle h, Instant now, List<NewEvent> events, AppendClaimer claimer, boolean afterCommit) {
-    if (events.isEmpty()) {
+  private List<Long> insert(Handle h, Append append, boolean afterCommit) {
+    if (append.events.isEmpty()) {
       return List.of();
     }
-    // The NOT EXISTS sees the table as the statement started, without the rows it inserts: all of
-    // a site's events in the batch are claimed, or none. ORDER BY n draws the ids in batch order.
-    List<Inserted> rows =
-        h.createQuery(
-                "WITH v AS (SELECT * FROM unnest(CAST(:sites AS text[]), CAST(:types AS text[]),"
-                    + "   CAST(:payloads AS text[])) WITH ORDINALITY AS v(site, type, payload, n)),"
-                    + " c AS (SELECT CAST(:owner AS text) AS owner WHERE CAST(:owner AS text) IS NOT NULL),"
-                    + " ins AS (INSERT INTO <schema>.outbox (site, type, payload, created_at,"
-                    + "   next_attempt_at, claimed_by, claim_expires_at, deliveries)"
-                    + "   SELECT v.site, v.type, v.payload, CAST(:now AS timestamptz),"
-                    + "   CAST(:now AS timestamptz), c.owner,"
-                    + "   CASE WHEN c.owner IS NOT NULL THEN CAST(:expires AS timestamptz) END,"
-                    + "   CASE WHEN c.owner IS NOT NULL THEN 1 ELSE 0 END"
-                    + "   FROM v LEFT JOIN c ON NOT EXISTS (SELECT 1 FROM <schema>.outbox b"
-                    + "     WHERE b.site = v.site AND b.delivered_at IS NULL)"
-                    + "   ORDER BY v.n RETURNING id, claimed_by IS NOT NULL AS claimed),"
-                    + " notified AS (SELECT pg_notify(:channel, '') FROM ins WHERE NOT claimed LIMIT 1)"
-                    + " SELECT id, claimed, (SELECT count(*) FROM notified) AS notified"
-                    + " FROM ins ORDER BY id")
-            .bindArray("sites", String.class, events.stream().map(e -> e.site().value()).toList())
-            .bindArray("types", String.class, events.stream().map(NewEvent::type).toList())
-            .bindArray(
-                "payloads", String.class, events.stream().map(e -> json(e.payload())).toList())
-            .bind("owner", claimer == null ? null : claimer.owner())
-            .bind("now", Sql.ts(now))
-            .bind("expires", claimer == null ? null : Sql.ts(now.plus(claimer.leaseTtl())))
-            .bind("channel", listener.channel())
-            .map((rs, ctx) -> new Inserted(rs.getLong("id"), rs.getBoolean("claimed")))
-            .list();
-    List<Long> ids = new ArrayList<>(rows.size());
-    List<OutboxEvent> claimed = new ArrayList<>();
-    boolean unclaimed = false;
-    for (int i = 0; i < rows.size(); i++) {
-      Inserted row = rows.get(i);
-      ids.add(row.id());
-      if (row.claimed()) {
-        NewEvent e = events.get(i);
-        claimed.add(
-            new OutboxEvent(
-                row.id(),
-                e.site(),
-                e.type(),
-                e.payload(),
-                now.truncatedTo(ChronoUnit.MICROS),
-                1,
-                null,
-                0));
-      } else {
-        unclaimed = true;
-      }
+    try {
+      new Pipeline().add(append.sql(), append.parameters()).run(h.getConnection(), append::read);
+    } catch (java.sql.SQLException e) {
+      throw new org.jdbi.v3.core.statement.UnableToExecuteStatementException(e, null);
     }
     if (afterCommit) {
-      boolean wakeLocal = unclaimed;
-      h.afterCommit(() -> afterCommit(claimer, now, claimed, wakeLocal));
+      h.afterCommit(append::committed);
     }
-    return ids;
+    return append.ids();
+  }
+
+  /**
+   * An append of {@code events} as one statement, to run in a transaction (on a handle, or in a
+   * unit of work's commit pipeline); with {@code claim}, its events are claimed for a relay of this
+   * process with room, if there is one, and {@link Append#committed} hands them over.
+   */
+  Append appending(Instant now, List<NewEvent> events, boolean claim) {
+    return new Append(now, events, claim ? claimers.pick() : null);
+  }
+
+  /**
+   * One append: the INSERT claims the events for {@code claimer} (when not null) if their site has
+   * no undelivered event, and notifies listeners unless every event was claimed so (no other relay
+   * could claim those anyway). The NOT EXISTS sees the table as the statement started, without the
+   * rows it inserts: all of a site's events in the batch are claimed, or none. ORDER BY n draws the
+   * ids in batch order.
+   */
+  final class Append {
+    private final Instant now;
+    private final List<NewEvent> events;
+    private final AppendClaimer claimer;
+    private List<Inserted> rows = List.of();
+
+    private Append(Instant now, List<NewEvent> events, AppendClaimer claimer) {
+      this.now = now;
+      this.events = List.copyOf(events);
+      this.claimer = claimer;
+    }
+
+    boolean isEmpty() {
+      return events.isEmpty();
+    }
+
+    String sql() {
+      return "WITH v AS (SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]),"
+          + " CAST(? AS text[])) WITH ORDINALITY AS v(site, type, payload, n)),"
+          + " c AS (SELECT CAST(? AS text) AS owner WHERE CAST(? AS text) IS NOT NULL),"
+          + " ins AS (INSERT INTO "
+          + schema
+          + ".outbox (site, type, payload, created_at,"
+          + " next_attempt_at, claimed_by, claim_expires_at, deliveries)"
+          + " SELECT v.site, v.type, v.payload, CAST(? AS timestamptz),"
+          + " CAST(? AS timestamptz), c.owner,"
+          + " CASE WHEN c.owner IS NOT NULL THEN CAST(? AS timestamptz) END,"
+          + " CASE WHEN c.owner IS NOT NULL THEN 1 ELSE 0 END"
+          + " FROM v LEFT JOIN c ON NOT EXISTS (SELECT 1 FROM "
+          + schema
+          + ".outbox b WHERE b.site = v.site AND b.delivered_at IS NULL)"
+          + " ORDER BY v.n RETURNING id, claimed_by IS NOT NULL AS claimed),"
+          + " notified AS (SELECT pg_notify(?, '') FROM ins WHERE NOT claimed LIMIT 1)"
+          + " SELECT id, claimed, (SELECT count(*) FROM notified) AS notified"
+          + " FROM ins ORDER BY id";
+    }
+
+    Object[] parameters() {
+      String owner = claimer == null ? null : claimer.owner();
+      return new Object[] {
+        events.stream().map(e -> e.site().value()).toArray(String[]::new),
+        events.stream().map(NewEvent::type).toArray(String[]::new),
+        events.stream().map(e -> json(e.payload())).toArray(String[]::new),
+        owner,
+        owner,
+        Sql.ts(now),
+        Sql.ts(now),
+        claimer == null ? null : Sql.ts(now.plus(claimer.leaseTtl())),
+        listener.channel()
+      };
+    }
+
+    /**
+     * Reads the statement's rows from one of its pipeline's result sets; any other (a guard of
+     * another statement) is left alone.
+     */
+    void read(java.sql.ResultSet rs) throws java.sql.SQLException {
+      java.sql.ResultSetMetaData meta = rs.getMetaData();
+      if (meta.getColumnCount() != 3 || !"claimed".equals(meta.getColumnLabel(2))) {
+        return;
+      }
+      List<Inserted> read = new ArrayList<>(events.size());
+      while (rs.next()) {
+        read.add(new Inserted(rs.getLong("id"), rs.getBoolean("claimed")));
+      }
+      rows = read;
+    }
+
+    List<Long> ids() {
+      return rows.stream().map(Inserted::id).toList();
+    }
+
+    /**
+     * Right after the appending transaction committed: the local relay gets what was claimed for
+     * it, and is woken for the rest now rather than by the NOTIFY's round trip.
+     */
+    void committed() {
+      List<OutboxEvent> claimed = new ArrayList<>();
+      boolean unclaimed = false;
+      for (int i = 0; i < rows.size(); i++) {
+        Inserted row = rows.get(i);
+        if (row.claimed()) {
+          NewEvent e = events.get(i);
+          claimed.add(
+              new OutboxEvent(
+                  row.id(),
+                  e.site(),
+                  e.type(),
+                  e.payload(),
+                  now.truncatedTo(ChronoUnit.MICROS),
+                  1,
+                  null,
+                  0));
+        } else {
+          unclaimed = true;
+        }
+      }
+      afterCommit(claimer, now, claimed, unclaimed);
+    }
   }
 
   private record Inserted(long id, boolean claimed) {}
@@ -236,7 +305,7 @@ final class PgOutbox implements Outbox {
    * store cannot rely on being told when the host commits.
    */
   long append(Handle h, NewEvent event) {
-    return insert(h, now(), List.of(event), null, false).get(0);
+    return insert(h, appending(now(), List.of(event), false), false).get(0);
   }
 
   private record Candidate(long id, SiteId site, Instant nextAttemptAt) {}
