@@ -129,16 +129,7 @@ final class PgMetadataStore implements MetadataStore {
           .add("SELECT pg_advisory_xact_lock(?)", Sql.lockKey("meta", schema, site.value()))
           .add("SELECT * FROM " + schema + ".sites WHERE site = ?", site.value())
           .add("SELECT * FROM " + schema + ".aliases WHERE site = ?", site.value())
-          .add(
-              "SELECT * FROM "
-                  + schema
-                  + ".deploys WHERE site = ? AND (deploy_id = ANY (?) OR deploy_id IN"
-                  + " (SELECT deploy_id FROM "
-                  + schema
-                  + ".aliases WHERE site = ? AND deploy_id IS NOT NULL))",
-              site.value(),
-              selected,
-              site.value())
+          .add(selectedDeploysSql(schema), site.value(), selected, site.value())
           .add(
               "SELECT * FROM " + schema + ".tombstones WHERE site = ? AND deploy_id = ANY (?)",
               site.value(),
@@ -484,6 +475,20 @@ final class PgMetadataStore implements MetadataStore {
     public void emit(NewEvent event) {
       events.add(event);
     }
+  }
+
+  /**
+   * The selected deploys and the deploys the aliases target ({@code ?}: site, ids, site): one array
+   * of keys with the aliases' targets an InitPlan, so it is an index scan of exactly these rows (an
+   * OR of the two reads the site's every deploy).
+   */
+  static String selectedDeploysSql(String schema) {
+    return "SELECT * FROM "
+        + schema
+        + ".deploys WHERE site = ? AND deploy_id = ANY (array_cat(CAST(? AS text[]),"
+        + " ARRAY(SELECT deploy_id FROM "
+        + schema
+        + ".aliases WHERE site = ? AND deploy_id IS NOT NULL)))";
   }
 
   private static String[] ids(List<DeployId> ids) {
