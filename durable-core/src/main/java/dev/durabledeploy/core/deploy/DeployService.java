@@ -124,6 +124,7 @@ public final class DeployService {
   private final Uploads uploads;
   private final Finalization finalization;
   private final AliasMoves aliasMoves;
+  private final UploadCounter uploadCounter;
 
   public DeployService(
       Store store,
@@ -163,6 +164,7 @@ public final class DeployService {
     this.finalization =
         new Finalization(metadata, commands, blobs, operations, retrier, options, uploadCounter);
     this.aliasMoves = new AliasMoves(metadata, commands, blobs, retrier);
+    this.uploadCounter = uploadCounter;
   }
 
   /**
@@ -181,6 +183,7 @@ public final class DeployService {
     this.uploads = base.uploads;
     this.finalization = base.finalization;
     this.aliasMoves = base.aliasMoves;
+    this.uploadCounter = base.uploadCounter;
   }
 
   /**
@@ -494,7 +497,14 @@ public final class DeployService {
           // Lock: the site's lock, serialising every mutation of the site (E1), so no two sagas
           // interleave their steps on one site; it fences every step of the saga.
           try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
-            return body.apply(op);
+            // Before and after: an upload of this host spares its early check only on a read of
+            // the deploy made since this host last changed the site (UploadCounter).
+            uploadCounter.siteChanging(site);
+            try {
+              return body.apply(op);
+            } finally {
+              uploadCounter.siteChanging(site);
+            }
           }
         });
   }
