@@ -290,10 +290,12 @@ public final class DeployService {
    * then unseals the deploy, so a pending deploy holds no marker. Re-running a finalize that
    * succeeded returns the same result (V9).
    *
-   * <p>Cost: one listing of the prefix (which gives sizes and etags); SHA-256 checks read what the
-   * listing lacks, at most {@value #DIGEST_CHECKS_IN_PARALLEL} objects at a time: a stat where the
-   * store records the digest, the bytes where it does not (S3 objects above its multipart
-   * threshold).
+   * <p>Cost: one listing of the prefix (which gives sizes and etags); SHA-256 checks take the
+   * digest this host computed while it wrote a file whose listed ETag is still that write's (no
+   * request), and read what neither gives, at most {@value #DIGEST_CHECKS_IN_PARALLEL} objects at a
+   * time: a stat where the store records the digest, the bytes where it does not (S3 objects above
+   * its multipart threshold). So a deploy uploaded through this host costs the listing; files
+   * uploaded through other hosts cost a stat each.
    */
   public Finalized finalizeDeploy(
       SiteId site, DeployId deployId, AliasName alias, Manifest manifest, AliasExpectation expect) {
