@@ -63,7 +63,7 @@ final class UploadHarness implements Bench.Section {
   static final int THREADS = 16;
   static final int ROUNDS = 3;
   static final int FINALIZE_FILES = Integer.getInteger("bench.uploads.finalizeFiles", 20_000);
-  static final int LISTINGS = 3;
+  static final int LISTINGS = 1;
 
   /** Counts S3 requests by operation name. */
   static final class Requests implements ExecutionInterceptor {
