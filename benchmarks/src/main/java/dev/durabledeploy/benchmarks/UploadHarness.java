@@ -11,8 +11,6 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.store.postgres.PostgresStore;
-import dev.durabledeploy.testkit.fixtures.S3Extension;
-import dev.durabledeploy.testkit.fixtures.S3Server;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -63,7 +61,7 @@ final class UploadHarness implements Bench.Section {
   static final int THREADS = 16;
   static final int ROUNDS = 3;
   static final int FINALIZE_FILES = Integer.getInteger("bench.uploads.finalizeFiles", 20_000);
-  static final int LISTINGS = 3;
+  static final int LISTINGS = 1;
 
   /** Counts S3 requests by operation name. */
   static final class Requests implements ExecutionInterceptor {
@@ -94,14 +92,36 @@ final class UploadHarness implements Bench.Section {
 
   @Override
   public List<Figure> run(Bench bench) throws Exception {
-    S3Server server = S3Extension.server();
-    String bucket = new S3Extension().newBucket();
+    // S3Proxy's in-memory store in this process, stopped at the end (its Jetty threads would keep
+    // the JVM alive), as the testkit's S3 fixture starts it: no signature checks (see S3Server).
+    org.gaul.s3proxy.blobstore.BlobStore backend =
+        new org.gaul.s3proxy.nio2blob.TransientNio2BlobStore();
+    org.gaul.s3proxy.S3Proxy proxy =
+        org.gaul.s3proxy.S3Proxy.builder()
+            .blobStore(backend)
+            .endpoint(java.net.URI.create("http://127.0.0.1:0"))
+            .awsAuthentication(org.gaul.s3proxy.AuthenticationType.NONE, null, null)
+            .build();
+    proxy.start();
+    try {
+      return run(bench, proxy, backend);
+    } finally {
+      proxy.stop();
+    }
+  }
+
+  private List<Figure> run(
+      Bench bench, org.gaul.s3proxy.S3Proxy proxy, org.gaul.s3proxy.blobstore.BlobStore backend)
+      throws Exception {
+    String bucket = "bench-uploads";
+    backend.createContainer(bucket, org.gaul.s3proxy.blobstore.options.CreateContainerOptions.NONE);
+    java.net.URI endpoint = java.net.URI.create("http://127.0.0.1:" + proxy.getPort());
     Requests requests = new Requests();
-    try (S3Client s3 = client(server, requests);
+    try (S3Client s3 = client(endpoint, requests);
         S3BlobStore blobs =
             S3BlobStore.builder()
                 .bucket(bucket)
-                .endpoint(server.endpoint())
+                .endpoint(endpoint)
                 .pathStyle(true)
                 .client(s3)
                 .build();
@@ -129,15 +149,15 @@ final class UploadHarness implements Bench.Section {
   }
 
   /** The client both sides use, configured as {@link S3BlobStore} configures its own. */
-  private static S3Client client(S3Server server, Requests requests) {
+  private static S3Client client(java.net.URI endpoint, Requests requests) {
     return S3Client.builder()
-        .region(Region.of(server.region()))
-        .endpointOverride(server.endpoint())
+        .region(Region.of(S3BlobStore.DEFAULT_REGION))
+        .endpointOverride(endpoint)
         .forcePathStyle(true)
         .serviceConfiguration(c -> c.chunkedEncodingEnabled(false))
         .credentialsProvider(
             StaticCredentialsProvider.create(
-                AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                AwsBasicCredentials.create("bench-access-key", "bench-secret-key")))
         .overrideConfiguration(
             o -> o.retryStrategy(r -> r.maxAttempts(1)).addExecutionInterceptor(requests))
         .build();

@@ -66,6 +66,33 @@ final class UploadCounter {
         }
       };
 
+  /** The lock of each deploy being seeded; guarded by {@link #paths}. */
+  private final Map<String, Object> seedings = new HashMap<>();
+
+  /**
+   * When (System.nanoTime) this host last began or ended a mutation of each site (under its lock),
+   * which a pending mark must be newer than; guarded by {@link #paths}, recent sites only.
+   */
+  private final Map<String, Long> siteChanges =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+          return size() > TRACKED_DEPLOYS;
+        }
+      };
+
+  /**
+   * This host begins or ends a mutation of {@code site} (a finalize, delete, trash, purge, restore:
+   * every one that takes the site lock through {@link DeployService}): no pending mark read before
+   * spares an upload its early check.
+   */
+  void siteChanging(SiteId site) {
+    long now = System.nanoTime();
+    synchronized (paths) {
+      siteChanges.put(site.value(), now);
+    }
+  }
+
   UploadCounter(int max) {
     this.max = max;
   }
@@ -81,9 +108,28 @@ final class UploadCounter {
       seen = paths.get(deployKey);
     }
     if (seen == null) {
-      Set<String> seeded = new HashSet<>(seed.get());
+      // Lock: the deploy's seeding, so the uploads that start on a deploy together make one
+      // listing between them, not one each.
+      Object seeding;
       synchronized (paths) {
-        seen = paths.computeIfAbsent(deployKey, k -> seeded);
+        seeding = seedings.computeIfAbsent(deployKey, k -> new Object());
+      }
+      try {
+        synchronized (seeding) {
+          synchronized (paths) {
+            seen = paths.get(deployKey);
+          }
+          if (seen == null) {
+            Set<String> seeded = new HashSet<>(seed.get());
+            synchronized (paths) {
+              seen = paths.computeIfAbsent(deployKey, k -> seeded);
+            }
+          }
+        }
+      } finally {
+        synchronized (paths) {
+          seedings.remove(deployKey, seeding);
+        }
       }
     }
     synchronized (seen) {
@@ -181,9 +227,11 @@ final class UploadCounter {
     long now = System.nanoTime();
     synchronized (paths) {
       long[] mark = pendingMarks.get(site + "/" + id);
+      Long siteChanged = siteChanges.get(site.value());
       return mark != null
           && mark[0] != 0
           && (mark[1] == 0 || mark[0] - mark[1] > 0)
+          && (siteChanged == null || mark[0] - siteChanged > 0)
           && now - mark[0] < PENDING_REUSE_NANOS;
     }
   }
