@@ -9,9 +9,10 @@ import java.util.List;
 /**
  * The PostgreSQL figures, each beside its baseline on the same server in the same run: the finalize
  * metadata command (activate: deploy ACTIVE + alias CAS + release + audit + two outbox events in
- * one transaction) against a bare single-row INSERT transaction, interleaved so both see the same
- * machine; outbox claim+ack throughput at batch 100; the relay under {@link OutboxLoad} beside the
- * gruelbox peer; retention planning read from the store.
+ * one transaction) and the promote metadata command (alias CAS + release + audit + two outbox
+ * events) against a bare single-row INSERT transaction, interleaved so all see the same machine;
+ * outbox claim+ack throughput at batch 100; the relay under {@link OutboxLoad} beside the gruelbox
+ * peer; retention planning read from the store.
  */
 final class PostgresHarness {
 
@@ -20,6 +21,7 @@ final class PostgresHarness {
       double finalizeP99,
       double insertP50,
       double insertP99,
+      StoreFigures.Latency promote,
       double claimAckPerSecond,
       List<OutboxLoad.Result> relay,
       double drainPerSecond,
@@ -47,12 +49,12 @@ final class PostgresHarness {
         s.execute(
             "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, site text, payload text, at timestamptz)");
       }
-      StoreFigures.Latency finalize;
+      StoreFigures.Commands commands;
       try (PreparedStatement ps =
           baseline.prepareStatement(
               "INSERT INTO bench_insert (site, payload, at) VALUES (?, ?, now())")) {
-        finalize =
-            StoreFigures.finalizeLatency(
+        commands =
+            StoreFigures.commandLatencies(
                 store,
                 samples,
                 (id, i) -> {
@@ -65,6 +67,7 @@ final class PostgresHarness {
                   }
                 });
       }
+      StoreFigures.Latency finalize = commands.activate();
       double claimAck = StoreFigures.claimAckPerSecond(store);
       List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
       for (int producers : RELAY_PRODUCERS) {
@@ -85,6 +88,7 @@ final class PostgresHarness {
           finalize.p99(),
           finalize.baselineP50(),
           finalize.baselineP99(),
+          commands.promote(),
           claimAck,
           relay,
           drain,

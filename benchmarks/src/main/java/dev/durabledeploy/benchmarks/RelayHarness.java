@@ -20,8 +20,9 @@ import java.util.Optional;
 
 /**
  * The outbox relay end to end on PostgreSQL under {@link OutboxLoad}: the relay hands events to a
- * no-op workflow on the executor engine, with LISTEN/NOTIFY wake-ups and with polling only (same
- * relay, the store's notifications hidden).
+ * no-op workflow on the executor engine, as it runs by default (events of this process claimed on
+ * append and handed over after the commit, LISTEN/NOTIFY for the rest) and with polling only (same
+ * relay, the store's notifications and claiming on append hidden).
  */
 final class RelayHarness {
 
@@ -30,7 +31,12 @@ final class RelayHarness {
   static OutboxLoad.Result run(
       PostgresStore store, int producers, boolean notifications, int eventsPerProducer)
       throws Exception {
-    return run(store, "durable-deploy, LISTEN/NOTIFY", producers, notifications, eventsPerProducer);
+    return run(
+        store,
+        "durable-deploy, claim on append + LISTEN/NOTIFY",
+        producers,
+        notifications,
+        eventsPerProducer);
   }
 
   /** The same on any store; {@code wakeLabel} names the store's wake-up mechanism. */
@@ -101,7 +107,10 @@ final class RelayHarness {
     }
   }
 
-  /** The store's outbox with its notifications hidden, so the relay can only poll. */
+  /**
+   * The store's outbox with its notifications hidden, and claiming on append with them (the
+   * default), so the relay can only poll.
+   */
   private record PollingOnly(Outbox delegate) implements Outbox {
     @Override
     public long append(NewEvent event) {

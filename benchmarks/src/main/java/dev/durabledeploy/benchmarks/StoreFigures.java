@@ -31,27 +31,56 @@ final class StoreFigures {
    * baseline} (given the deploy id and the index), interleaved so both see the same machine.
    */
   static Latency finalizeLatency(Store store, int samples, ObjLongConsumer<DeployId> baseline) {
+    return commandLatencies(store, samples, baseline).activate();
+  }
+
+  /** The finalize and the promote command's latencies, each beside its own baseline samples. */
+  record Commands(Latency activate, Latency promote) {}
+
+  /**
+   * The finalize metadata command as in {@link #finalizeLatency} and the promote metadata command
+   * (alias move: alias CAS, release of the previous target, audit, two outbox events in one atom),
+   * each followed by its own {@code baseline}, all four interleaved: finalize deploy {@code i}
+   * (production moves to it), baseline, promote production back to deploy {@code i - 1} (a
+   * rollback, the same command), baseline.
+   */
+  static Commands commandLatencies(Store store, int samples, ObjLongConsumer<DeployId> baseline) {
     SiteId site = SiteId.of("bench");
     Instant base = Instant.parse("2026-01-01T00:00:00Z");
     MetadataCommands commands = new MetadataCommands(store.metadata());
-    DeployId[] ids = new DeployId[samples + WARM_UP];
+    DeployId[] ids = new DeployId[samples + WARM_UP + 1];
     for (int i = 0; i < ids.length; i++) {
       ids[i] = DeployId.forSha(base.plusSeconds(i), String.format("%07x", i));
       commands.createPending(site, ids[i], null, Actor.SYSTEM);
     }
-    long[] command = new long[samples];
-    long[] bare = new long[samples];
-    for (int i = 0; i < ids.length; i++) {
+    commands.activate(site, ids[0], AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
+    long[] finalize = new long[samples];
+    long[] finalizeBare = new long[samples];
+    long[] promote = new long[samples];
+    long[] promoteBare = new long[samples];
+    for (int i = 1; i < ids.length; i++) {
       long t0 = System.nanoTime();
       commands.activate(site, ids[i], AliasName.PRODUCTION, AliasExpectation.ANY, Actor.SYSTEM);
       long t1 = System.nanoTime();
       baseline.accept(ids[i], i);
       long t2 = System.nanoTime();
-      if (i >= WARM_UP) { // the first ones warm up the JIT and both connections
-        command[i - WARM_UP] = t1 - t0;
-        bare[i - WARM_UP] = t2 - t1;
+      commands.moveAlias(
+          site, AliasName.PRODUCTION, ids[i - 1], AliasExpectation.ANY, Actor.SYSTEM);
+      long t3 = System.nanoTime();
+      baseline.accept(ids[i], i);
+      long t4 = System.nanoTime();
+      int at = i - 1 - WARM_UP;
+      if (at >= 0) { // the first ones warm up the JIT and both connections
+        finalize[at] = t1 - t0;
+        finalizeBare[at] = t2 - t1;
+        promote[at] = t3 - t2;
+        promoteBare[at] = t4 - t3;
       }
     }
+    return new Commands(latency(finalize, finalizeBare), latency(promote, promoteBare));
+  }
+
+  private static Latency latency(long[] command, long[] bare) {
     Percentiles c = new Percentiles(command);
     Percentiles b = new Percentiles(bare);
     return new Latency(c.micros(50), c.micros(99), b.micros(50), b.micros(99));

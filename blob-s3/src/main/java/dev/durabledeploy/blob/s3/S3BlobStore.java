@@ -53,12 +53,13 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  * memory up to the multipart threshold (16 MiB) and streamed in parts above it, never holding more
  * than one part in memory. Objects up to the threshold carry the SHA-256 of their bytes as user
  * metadata {@code x-amz-meta-sha256}, which a server-side copy keeps; {@link #create} is a
- * conditional write ({@code If-None-Match: *}, which needs a server with conditional writes). ETags
- * are reported without their quotes. A plain server-side copy gives an object stored in parts a new
- * ETag, so a move copies such an object part by part on its original part boundaries, which keeps
- * its ETag (the boundaries are the source's own part size, asked of its first part, so objects
- * other clients wrote in parts keep theirs too; one whose parts differ in size but for the last is
- * copied on wrong boundaries, and re-tagged).
+ * conditional write ({@code If-None-Match: *}, which needs a server with conditional writes). A put
+ * or create up to the threshold is one {@code PutObject}: what it returns (the ETag above all) is
+ * read from the answer, not from a HEAD after it. ETags are reported without their quotes. A plain
+ * server-side copy gives an object stored in parts a new ETag, so a move copies such an object part
+ * by part on its original part boundaries, which keeps its ETag (the boundaries are the source's
+ * own part size, asked of its first part, so objects other clients wrote in parts keep theirs too;
+ * one whose parts differ in size but for the last is copied on wrong boundaries, and re-tagged).
  *
  * <p>Each request is sent once and a throttling, 5xx or network failure fails the call at once
  * ({@link RemoteCallException} with the status, or {@link TransientStoreException}, both transient
@@ -66,10 +67,10 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  * whole call: the core runs its blob calls (stats, gets, lists, puts, deletes, moves) under the
  * library's retry policy. The exceptions are the requests of an upload, which its caller cannot
  * repeat once the store has read its stream: the parts, start, completion and abort of a multipart
- * upload, a {@link #create} and the HEAD that confirms it, retried here with the builder's {@link
- * Builder#retryPolicy} ({@link #retryCount()} counts them); and the check of the bucket at {@link
- * Builder#build()}. The SDK's own retries are off, so there is one policy. 403 and other 4xx fail
- * at once. No message ever contains a credential.
+ * upload and the HEAD that confirms it, and a {@link #create}, retried here with the builder's
+ * {@link Builder#retryPolicy} ({@link #retryCount()} counts them); and the check of the bucket at
+ * {@link Builder#build()}. The SDK's own retries are off, so there is one policy. 403 and other 4xx
+ * fail at once. No message ever contains a credential.
  */
 public final class S3BlobStore implements BlobStore {
 

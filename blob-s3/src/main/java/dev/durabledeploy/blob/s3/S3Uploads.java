@@ -15,6 +15,10 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -25,6 +29,7 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.PutObjectResponse;
 
 /**
  * The uploads of an {@link S3BlobStore}: a put or create from memory up to the multipart threshold,
@@ -63,25 +68,27 @@ final class S3Uploads {
     // retrier). A create is retried here, because the core hands it an upload's one-shot stream
     // and no retrier; the retry is told apart from a concurrent creator by the SHA-256 recorded
     // with the object.
+    PutObjectResponse stored;
     try {
-      requests.call(
-          (createOnly ? "create " : "put ") + key,
-          () ->
-              s3.putObject(
-                  r -> {
-                    r.bucket(bucket)
-                        .key(requests.key(key))
-                        .contentType(metadata.contentType())
-                        .cacheControl(metadata.cacheControl())
-                        .metadata(Map.of(S3BlobStore.SHA256_METADATA, sha256))
-                        .contentLength(size);
-                    if (createOnly) {
-                      r.ifNoneMatch("*");
-                    }
-                  },
-                  RequestBody.fromBytes(body)),
-          createOnly,
-          createOnly);
+      stored =
+          requests.call(
+              (createOnly ? "create " : "put ") + key,
+              () ->
+                  s3.putObject(
+                      r -> {
+                        r.bucket(bucket)
+                            .key(requests.key(key))
+                            .contentType(metadata.contentType())
+                            .cacheControl(metadata.cacheControl())
+                            .metadata(Map.of(S3BlobStore.SHA256_METADATA, sha256))
+                            .contentLength(size);
+                        if (createOnly) {
+                          r.ifNoneMatch("*");
+                        }
+                      },
+                      RequestBody.fromBytes(body)),
+              createOnly,
+              createOnly);
     } catch (PreconditionFailed e) {
       Optional<BlobInfo> there = e.retried ? objects.stat(key, true) : Optional.empty();
       if (there.isPresent() && there.get().size() == size && sha256.equals(there.get().sha256())) {
@@ -89,9 +96,27 @@ final class S3Uploads {
       }
       throw new BlobExistsException(key);
     }
-    return objects
-        .stat(key, createOnly)
-        .orElseThrow(() -> new DurableDeployException("stored " + key + " but cannot see it"));
+    // The answer to the PutObject describes the object: no HEAD to confirm it (S3 is read-after-
+    // write consistent), which would be a second request per upload. Its ETag is the one listings
+    // and stats report; S3 keeps no finer time than the second, which the answer's Date gives.
+    return new BlobInfo(
+        key, size, metadata, answeredAt(stored), S3Objects.etag(stored.eTag()), sha256);
+  }
+
+  /** When the server answered (its {@code Date} header), else now, to the second. */
+  private static Instant answeredAt(PutObjectResponse answer) {
+    return answer
+        .sdkHttpResponse()
+        .firstMatchingHeader("Date")
+        .flatMap(
+            date -> {
+              try {
+                return Optional.of(Instant.from(DateTimeFormatter.RFC_1123_DATE_TIME.parse(date)));
+              } catch (DateTimeParseException unreadable) {
+                return Optional.empty();
+              }
+            })
+        .orElseGet(() -> Instant.now().truncatedTo(ChronoUnit.SECONDS));
   }
 
   /**

@@ -529,15 +529,39 @@ class S3BlobStoreTest extends BlobStoreContract {
   }
 
   @Test
-  @DisplayName("a create whose confirming HEAD answers 503 once still returns what it stored")
+  @DisplayName(
+      "a create whose stored PutObject answers 503 once is retried and still returns what it"
+          + " stored")
   void createConfirmationIsRetried() {
     recorder.failStatus = 503;
-    recorder.failOperation = "HeadObject";
+    recorder.failOperation = "PutObject";
     recorder.failuresLeft.set(1);
     long before = s3().retryCount();
     BlobInfo stored = create("a/x", "hello");
     assertThat(stored.sha256()).isEqualTo(sha256("hello"));
     assertThat(s3().retryCount() - before).isEqualTo(1);
+    assertThat(read("a/x")).isEqualTo("hello");
+  }
+
+  @Test
+  @DisplayName(
+      "a put or create below the multipart threshold is one PutObject: what it returns comes from"
+          + " the answer, as a stat reports it, with no HEAD")
+  void onePutObjectPerUpload() {
+    int puts = recorder.count("PutObject");
+    int heads = recorder.count("HeadObject");
+    BlobInfo created = create("one/created.html", "<h1>c</h1>");
+    BlobInfo put = put("one/put.html", "<h1>p</h1>");
+    assertThat(recorder.count("PutObject") - puts).isEqualTo(2);
+    assertThat(recorder.count("HeadObject") - heads).isZero();
+    for (BlobInfo returned : List.of(created, put)) {
+      BlobInfo stat = blobs.stat(returned.key()).orElseThrow();
+      assertThat(returned.etag()).isNotNull().isEqualTo(stat.etag());
+      assertThat(returned.sha256()).isEqualTo(stat.sha256());
+      assertThat(returned.size()).isEqualTo(stat.size());
+      assertThat(Duration.between(stat.lastModified(), returned.lastModified()).abs())
+          .isLessThanOrEqualTo(Duration.ofSeconds(2));
+    }
   }
 
   @Test

@@ -124,6 +124,7 @@ public final class DeployService {
   private final Uploads uploads;
   private final Finalization finalization;
   private final AliasMoves aliasMoves;
+  private final UploadCounter uploadCounter;
 
   public DeployService(
       Store store,
@@ -163,6 +164,7 @@ public final class DeployService {
     this.finalization =
         new Finalization(metadata, commands, blobs, operations, retrier, options, uploadCounter);
     this.aliasMoves = new AliasMoves(metadata, commands, blobs, retrier);
+    this.uploadCounter = uploadCounter;
   }
 
   /**
@@ -181,6 +183,7 @@ public final class DeployService {
     this.uploads = base.uploads;
     this.finalization = base.finalization;
     this.aliasMoves = base.aliasMoves;
+    this.uploadCounter = base.uploadCounter;
   }
 
   /**
@@ -287,10 +290,12 @@ public final class DeployService {
    * then unseals the deploy, so a pending deploy holds no marker. Re-running a finalize that
    * succeeded returns the same result (V9).
    *
-   * <p>Cost: one listing of the prefix (which gives sizes and etags); SHA-256 checks read what the
-   * listing lacks, at most {@value #DIGEST_CHECKS_IN_PARALLEL} objects at a time: a stat where the
-   * store records the digest, the bytes where it does not (S3 objects above its multipart
-   * threshold).
+   * <p>Cost: one listing of the prefix (which gives sizes and etags); SHA-256 checks take the
+   * digest this host computed while it wrote a file whose listed ETag is still that write's (no
+   * request), and read what neither gives, at most {@value #DIGEST_CHECKS_IN_PARALLEL} objects at a
+   * time: a stat where the store records the digest, the bytes where it does not (S3 objects above
+   * its multipart threshold). So a deploy uploaded through this host costs the listing; files
+   * uploaded through other hosts cost a stat each.
    */
   public Finalized finalizeDeploy(
       SiteId site, DeployId deployId, AliasName alias, Manifest manifest, AliasExpectation expect) {
@@ -494,7 +499,14 @@ public final class DeployService {
           // Lock: the site's lock, serialising every mutation of the site (E1), so no two sagas
           // interleave their steps on one site; it fences every step of the saga.
           try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
-            return body.apply(op);
+            // Before and after: an upload of this host spares its early check only on a read of
+            // the deploy made since this host last changed the site (UploadCounter).
+            uploadCounter.siteChanging(site);
+            try {
+              return body.apply(op);
+            } finally {
+              uploadCounter.siteChanging(site);
+            }
           }
         });
   }

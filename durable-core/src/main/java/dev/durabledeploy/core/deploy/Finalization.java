@@ -85,7 +85,10 @@ final class Finalization {
           site, deployId, DeployState.ACTIVE, "it is already finalized; promote it instead");
     }
     checkManifest(manifest);
+    // Before and after the seal: no read that began before it spares an upload its early check.
+    uploads.sealed(site, deployId);
     retrier.call(op, () -> commands.beginFinalize(site, deployId, actor));
+    uploads.sealed(site, deployId);
     Map<String, Marker.VerifiedFile> verified;
     try {
       verified = verify(op, site, deployId, manifest);
@@ -198,7 +201,7 @@ final class Finalization {
         digestChecks.add(entry);
       }
     }
-    Map<String, String> digests = storedDigests(op, present, digestChecks);
+    Map<String, String> digests = storedDigests(op, site, deployId, present, digestChecks);
     for (Manifest.Entry entry : digestChecks) {
       String stored = digests.get(entry.path().value());
       if (!entry.sha256().equals(stored)) {
@@ -221,17 +224,26 @@ final class Finalization {
   }
 
   /**
-   * The stored SHA-256 of each entry's file: from the listing when it has them, else a stat, else
-   * the bytes themselves, read {@value DeployService#DIGEST_CHECKS_IN_PARALLEL} at a time.
+   * The stored SHA-256 of each entry's file: from the listing when it has them; else the one this
+   * host computed when it wrote the file, when the listing shows the ETag of that write (see {@link
+   * UploadCounter}: no request); else a stat, else the bytes themselves, read {@value
+   * DeployService#DIGEST_CHECKS_IN_PARALLEL} at a time.
    */
   private Map<String, String> storedDigests(
-      Operation op, Map<String, BlobInfo> present, List<Manifest.Entry> entries) {
+      Operation op,
+      SiteId site,
+      DeployId deployId,
+      Map<String, BlobInfo> present,
+      List<Manifest.Entry> entries) {
     Map<String, String> digests = new java.util.concurrent.ConcurrentHashMap<>();
     Map<String, BlobKey> toRead = new TreeMap<>();
     for (Manifest.Entry entry : entries) {
       BlobInfo listed = present.get(entry.path().value());
+      String written = uploads.sha256(site, deployId, listed.key(), listed.etag());
       if (listed.sha256() != null) {
         digests.put(entry.path().value(), listed.sha256());
+      } else if (written != null) {
+        digests.put(entry.path().value(), written);
       } else {
         toRead.put(entry.path().value(), listed.key());
       }

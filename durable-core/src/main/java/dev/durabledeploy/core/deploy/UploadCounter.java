@@ -2,8 +2,10 @@ package dev.durabledeploy.core.deploy;
 
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.exception.InvalidInputException;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -18,6 +20,13 @@ import java.util.function.Supplier;
  * by the store and reported as {@link UploadConflictException}, and the path is known here from
  * then on. Bounded to the most recently used deploys; so the limit it enforces is per host, and
  * finalize enforces it for the deploy (every file its listing finds).
+ *
+ * <p>It also remembers, for each file this host stored, the ETag and SHA-256 the blob store
+ * reported for the write ({@link #stored}), so that finalize need not ask the store for the digest
+ * of a file whose listing shows that very ETag ({@link #sha256}): an ETag changes whenever the
+ * content does ({@link BlobInfo#etag()}), so the same ETag means the bytes this host wrote and
+ * digested. A file another host wrote, or one whose ETag differs, is not known here and finalize
+ * asks the store, as it would without this.
  */
 final class UploadCounter {
   private static final int TRACKED_DEPLOYS = 1_000;
@@ -26,9 +35,63 @@ final class UploadCounter {
       new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Set<String>> eldest) {
+          if (size() > TRACKED_DEPLOYS) {
+            digests.remove(eldest.getKey());
+            return true;
+          }
+          return false;
+        }
+      };
+
+  /** The ETag and SHA-256 of each file this host stored, by deploy and then by key. */
+  private final Map<String, Map<String, Stored>> digests = new HashMap<>();
+
+  private record Stored(String etag, String sha256) {}
+
+  /**
+   * How long a read that found a deploy PENDING spares later uploads of this host their early check
+   * (see {@link #recentlyPending}).
+   */
+  static final long PENDING_REUSE_NANOS = java.time.Duration.ofSeconds(1).toNanos();
+
+  /**
+   * Per deploy: when (System.nanoTime) the newest read that found it PENDING began, and when this
+   * host last sealed or forgot it; guarded by {@link #paths}, the most recently used only.
+   */
+  private final Map<String, long[]> pendingMarks =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, long[]> eldest) {
           return size() > TRACKED_DEPLOYS;
         }
       };
+
+  /** The lock of each deploy being seeded; guarded by {@link #paths}. */
+  private final Map<String, Object> seedings = new HashMap<>();
+
+  /**
+   * When (System.nanoTime) this host last began or ended a mutation of each site (under its lock),
+   * which a pending mark must be newer than; guarded by {@link #paths}, recent sites only.
+   */
+  private final Map<String, Long> siteChanges =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+          return size() > TRACKED_DEPLOYS;
+        }
+      };
+
+  /**
+   * This host begins or ends a mutation of {@code site} (a finalize, delete, trash, purge, restore:
+   * every one that takes the site lock through {@link DeployService}): no pending mark read before
+   * spares an upload its early check.
+   */
+  void siteChanging(SiteId site) {
+    long now = System.nanoTime();
+    synchronized (paths) {
+      siteChanges.put(site.value(), now);
+    }
+  }
 
   UploadCounter(int max) {
     this.max = max;
@@ -45,9 +108,28 @@ final class UploadCounter {
       seen = paths.get(deployKey);
     }
     if (seen == null) {
-      Set<String> seeded = new HashSet<>(seed.get());
+      // Lock: the deploy's seeding, so the uploads that start on a deploy together make one
+      // listing between them, not one each.
+      Object seeding;
       synchronized (paths) {
-        seen = paths.computeIfAbsent(deployKey, k -> seeded);
+        seeding = seedings.computeIfAbsent(deployKey, k -> new Object());
+      }
+      try {
+        synchronized (seeding) {
+          synchronized (paths) {
+            seen = paths.get(deployKey);
+          }
+          if (seen == null) {
+            Set<String> seeded = new HashSet<>(seed.get());
+            synchronized (paths) {
+              seen = paths.computeIfAbsent(deployKey, k -> seeded);
+            }
+          }
+        }
+      } finally {
+        synchronized (paths) {
+          seedings.remove(deployKey, seeding);
+        }
       }
     }
     synchronized (seen) {
@@ -68,6 +150,10 @@ final class UploadCounter {
     Set<String> seen;
     synchronized (paths) {
       seen = paths.get(site + "/" + id);
+      Map<String, Stored> known = digests.get(site + "/" + id);
+      if (known != null) {
+        known.remove(key.value());
+      }
     }
     if (seen != null) {
       synchronized (seen) {
@@ -76,9 +162,87 @@ final class UploadCounter {
     }
   }
 
+  /**
+   * Records what the store reported for a write of this host into a deploy it tracks (one with both
+   * an ETag and a SHA-256; anything else is forgotten, so finalize asks the store).
+   */
+  void stored(SiteId site, DeployId id, BlobInfo written) {
+    String deployKey = site + "/" + id;
+    synchronized (paths) {
+      if (!paths.containsKey(deployKey)) {
+        return;
+      }
+      Map<String, Stored> known = digests.computeIfAbsent(deployKey, k -> new HashMap<>());
+      if (written.etag() != null && written.sha256() != null) {
+        known.put(written.key().value(), new Stored(written.etag(), written.sha256()));
+      } else {
+        known.remove(written.key().value());
+      }
+    }
+  }
+
+  /**
+   * The SHA-256 of the file under {@code key} as this host wrote it, if the listing's {@code etag}
+   * shows the object is still that write; else null.
+   */
+  String sha256(SiteId site, DeployId id, BlobKey key, String etag) {
+    if (etag == null) {
+      return null;
+    }
+    synchronized (paths) {
+      Map<String, Stored> known = digests.get(site + "/" + id);
+      Stored stored = known == null ? null : known.get(key.value());
+      return stored != null && stored.etag().equals(etag) ? stored.sha256() : null;
+    }
+  }
+
   void forget(SiteId site, DeployId id) {
     synchronized (paths) {
       paths.remove(site + "/" + id);
+      digests.remove(site + "/" + id);
+    }
+    sealed(site, id);
+  }
+
+  /**
+   * Records that a read which began at {@code beganNanos} found the deploy PENDING, unless this
+   * host sealed or forgot the deploy since that read began.
+   */
+  void sawPending(SiteId site, DeployId id, long beganNanos) {
+    synchronized (paths) {
+      long[] mark = pendingMarks.computeIfAbsent(site + "/" + id, k -> new long[] {0, 0});
+      if (mark[1] == 0 || beganNanos - mark[1] > 0) {
+        mark[0] = beganNanos;
+      }
+    }
+  }
+
+  /**
+   * Whether a read that began less than {@link #PENDING_REUSE_NANOS} ago found the deploy PENDING
+   * and this host has not sealed or forgotten it since. Only an upload's early check, which merely
+   * spares sending bytes into a deploy that cannot take them, may rely on it: what decides is the
+   * fresh read after the write (see {@link DeployService}).
+   */
+  boolean recentlyPending(SiteId site, DeployId id) {
+    long now = System.nanoTime();
+    synchronized (paths) {
+      long[] mark = pendingMarks.get(site + "/" + id);
+      Long siteChanged = siteChanges.get(site.value());
+      return mark != null
+          && mark[0] != 0
+          && (mark[1] == 0 || mark[0] - mark[1] > 0)
+          && (siteChanged == null || mark[0] - siteChanged > 0)
+          && now - mark[0] < PENDING_REUSE_NANOS;
+    }
+  }
+
+  /** This host is sealing (or has otherwise changed) the deploy: no early check is spared. */
+  void sealed(SiteId site, DeployId id) {
+    long now = System.nanoTime();
+    synchronized (paths) {
+      long[] mark = pendingMarks.computeIfAbsent(site + "/" + id, k -> new long[] {0, 0});
+      mark[0] = 0;
+      mark[1] = now == 0 ? 1 : now;
     }
   }
 }

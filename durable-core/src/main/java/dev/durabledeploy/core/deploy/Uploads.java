@@ -41,6 +41,7 @@ final class Uploads {
   private final DeployOptions options;
   private final UploadCounter uploads;
   private final Settlement settlement;
+  private final DeployReads reads;
 
   Uploads(
       Store store,
@@ -56,6 +57,7 @@ final class Uploads {
     this.options = options;
     this.uploads = uploads;
     this.settlement = settlement;
+    this.reads = new DeployReads(metadata);
   }
 
   /** The upload's steps, run as its operation {@code op} (no lock: see the class description). */
@@ -68,8 +70,11 @@ final class Uploads {
       long size,
       BlobMetadata metadata) {
     // An early refusal only spares sending bytes into a deploy that cannot take them; what
-    // decides is the re-check after the write.
-    requireUploadable(requireDeploy(op, site, deployId));
+    // decides is the fresh read after the write. So a read of this host that found the deploy
+    // pending a moment ago (and no seal of this host since) stands in for it.
+    if (!uploads.recentlyPending(site, deployId)) {
+      requireUploadable(requireDeploy(op, site, deployId));
+    }
     BlobKey key = BlobLayout.deploy(site, deployId).resolve(path.value());
     boolean known = uploads.admit(site, deployId, key, () -> countUploaded(op, site, deployId));
     if (known || !lockFreeUploads()) {
@@ -131,9 +136,13 @@ final class Uploads {
       // as existing meanwhile: a re-sent upload replaces whatever is there.
       throw settlement.afterFailedCreate(op, site, deployId, path, key, maybeStored);
     }
-    Optional<Deploy> now = retrier.call(op, () -> this.metadata.findDeploy(site, deployId));
-    if (now.isPresent() && now.get().isPending()) {
+    uploads.stored(site, deployId, created);
+    // A read that began after the write ended, shared with the uploads of this deploy that wait
+    // for one at the same time (DeployReads).
+    DeployReads.Read now = retrier.call(op, () -> reads.fresh(site, deployId));
+    if (now.deploy().isPresent() && now.deploy().get().isPending()) {
       // Read after the write: a seal, delete or purge committed later, and sees the file.
+      uploads.sawPending(site, deployId, now.beganNanos());
       return created;
     }
     Settlement.Settled settled = settlement.settle(op, site, deployId, path, key);
@@ -190,6 +199,7 @@ final class Uploads {
           // attempt may still have stored the bytes.
           throw lost.getSuppressed().length == 0 ? lost : replacedWithoutLock(site, deployId, key);
         }
+        uploads.stored(site, deployId, written);
         if (!lock.isHeld()) {
           throw replacedWithoutLock(site, deployId, key);
         }

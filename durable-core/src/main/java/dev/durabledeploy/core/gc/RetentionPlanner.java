@@ -32,6 +32,15 @@ public final class RetentionPlanner {
     this.options = options;
   }
 
+  /**
+   * Whether the deploy's marker can change its plan at {@code now}: a marker keeps a deploy only
+   * while it is younger than {@code retention} (V5), so the marker of an older one need not be
+   * read.
+   */
+  public boolean markerMatters(Deploy deploy, Instant now) {
+    return now.isBefore(deploy.createdAt().plus(options.retention()));
+  }
+
   /** {@link #plan(SiteId, List, List, Set, Set, Instant)} with no alias projection read. */
   public GcPlan plan(
       SiteId site, List<Deploy> deploys, List<Alias> aliases, Set<DeployId> marked, Instant now) {
@@ -82,7 +91,7 @@ public final class RetentionPlanner {
       if (d.releasedAt() != null && now.isBefore(d.releasedAt().plus(options.releasedAliasTtl()))) {
         reasons.add(KeepReason.RELEASED_ALIAS_TTL);
       }
-      if (marked.contains(d.id()) && now.isBefore(d.createdAt().plus(options.retention()))) {
+      if (marked.contains(d.id()) && markerMatters(d, now)) {
         reasons.add(KeepReason.RETENTION);
       }
       if (d.restoredAt() != null && now.isBefore(d.restoredAt().plus(options.grace()))) {

@@ -19,6 +19,7 @@ import dev.durabledeploy.spi.exception.DeployAliasedException;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.metadata.Deploy;
 import dev.durabledeploy.spi.outbox.StandardEvents;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -157,9 +158,13 @@ public final class SiteGc {
     }
     List<Deploy> deploys = retrier.call(op, () -> store.metadata().listDeploys(site));
     var aliases = retrier.call(op, () -> store.metadata().listAliases(site));
+    Instant now = operations.clock().instant();
     Set<DeployId> marked = new HashSet<>();
     for (Deploy d : deploys) {
-      if (retrier.call(op, () -> blobs.stat(BlobLayout.marker(site, d.id()))).isPresent()) {
+      // Only a deploy younger than retention can be kept by its marker: for the older ones (most
+      // of a site that GC trashes) the plan is the same marked or not, so they cost no stat.
+      if (planner.markerMatters(d, now)
+          && retrier.call(op, () -> blobs.stat(BlobLayout.marker(site, d.id()))).isPresent()) {
         marked.add(d.id());
       }
     }
@@ -167,6 +172,6 @@ public final class SiteGc {
     // they can name a deploy no alias row targets (V1, KeepReason.PROJECTED).
     Set<DeployId> projected =
         new HashSet<>(retrier.call(op, () -> ProjectedAliases.read(blobs, site)).targets());
-    return planner.plan(site, deploys, aliases, marked, projected, operations.clock().instant());
+    return planner.plan(site, deploys, aliases, marked, projected, now);
   }
 }

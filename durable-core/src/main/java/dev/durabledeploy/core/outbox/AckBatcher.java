@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Acknowledges finished site chains in batches: one acker thread acknowledges everything queued in
  * a single statement per round, so a batch spanning many sites costs one round trip, not one per
- * site. Hands the chains' in-flight permits back and wakes the relay's loop after each round.
+ * site. Hands the chains' in-flight permits back and tells the relay after each round.
  */
 final class AckBatcher {
 
@@ -35,7 +35,7 @@ final class AckBatcher {
   private final String owner;
   private final Set<Long> outstanding;
   private final Semaphore inFlight;
-  private final Semaphore wakeUp;
+  private final Runnable afterRound;
   private final Counter delivered;
   private final ConcurrentLinkedQueue<PendingAck> acks = new ConcurrentLinkedQueue<>();
   private final ExecutorService acker;
@@ -45,13 +45,13 @@ final class AckBatcher {
       String owner,
       Set<Long> outstanding,
       Semaphore inFlight,
-      Semaphore wakeUp,
+      Runnable afterRound,
       MeterRegistry meters) {
     this.outbox = outbox;
     this.owner = owner;
     this.outstanding = outstanding;
     this.inFlight = inFlight;
-    this.wakeUp = wakeUp;
+    this.afterRound = afterRound;
     this.delivered =
         Counter.builder("durable.outbox.relay.delivered")
             .description("outbox events acknowledged after their workflows accepted them")
@@ -107,7 +107,7 @@ final class AckBatcher {
         inFlight.release(p.events().size());
         p.done().complete(null);
       }
-      wakeUp.release();
+      afterRound.run();
     }
   }
 }

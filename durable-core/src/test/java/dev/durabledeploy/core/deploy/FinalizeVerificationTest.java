@@ -110,30 +110,40 @@ class FinalizeVerificationTest {
   private final MutableClock clock = new MutableClock();
   private InMemoryBlobStore raw;
   private LikeS3 blobs;
+  private InMemoryStore store;
   private DurableDeploy plane;
+  private DurableDeploy otherHost;
   private DeployService deploys;
 
   @BeforeEach
   void build() {
     raw = new InMemoryBlobStore(clock);
     blobs = new LikeS3(raw);
-    plane =
-        DurableDeploy.builder()
-            .store(new InMemoryStore(clock))
-            .blobStore(blobs)
-            .engine(new InMemoryWorkflowEngine())
-            .clock(clock)
-            .random(new SplittableRandom(3))
-            .sleeper(d -> {})
-            .options(DeployOptions.defaults())
-            .instanceId("verify-host")
-            .build();
+    store = new InMemoryStore(clock);
+    plane = host("verify-host");
     deploys = plane.deploys();
+  }
+
+  /** A plane on the same stores: another host of the same deploy plane. */
+  private DurableDeploy host(String instanceId) {
+    return DurableDeploy.builder()
+        .store(store)
+        .blobStore(blobs)
+        .engine(new InMemoryWorkflowEngine())
+        .clock(clock)
+        .random(new SplittableRandom(3))
+        .sleeper(d -> {})
+        .options(DeployOptions.defaults())
+        .instanceId(instanceId)
+        .build();
   }
 
   @AfterEach
   void close() {
     plane.close();
+    if (otherHost != null) {
+      otherHost.close();
+    }
   }
 
   private static String sha256(String content) throws Exception {
@@ -158,9 +168,18 @@ class FinalizeVerificationTest {
       "sizes and SHA-256s that match finalize the deploy; the marker records what was verified")
   void matching() throws Exception {
     Deploy d = deploys.init(SITE, null);
-    upload(d, "index.html", "<h1>hi</h1>");
-    upload(d, "opaque/big.bin", "pretend this is stored in parts");
-    upload(d, "extra.txt", "not in the manifest");
+    // Uploaded through another host, so this one knows nothing of the files but the listing.
+    otherHost = host("upload-host");
+    DeployService uploader = otherHost.deploys();
+    for (String[] file :
+        new String[][] {
+          {"index.html", "<h1>hi</h1>"},
+          {"opaque/big.bin", "pretend this is stored in parts"},
+          {"extra.txt", "not in the manifest"}
+        }) {
+      byte[] b = file[1].getBytes(StandardCharsets.UTF_8);
+      uploader.upload(SITE, d.id(), UploadPath.of(file[0]), new ByteArrayInputStream(b), b.length);
+    }
     Manifest manifest =
         Manifest.ofEntries(
             Manifest.Entry.of("index.html", 11, sha256("<h1>hi</h1>")),
@@ -182,6 +201,59 @@ class FinalizeVerificationTest {
     // The listing lacks digests: one stat each, and the bytes where the stat lacks it too.
     assertThat(blobs.stats.get()).isEqualTo(2);
     assertThat(blobs.gets.get()).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName(
+      "files this host uploaded are checked against the SHA-256s it computed while writing them,"
+          + " while the listing shows their ETags: no stat, no read; a file replaced behind its back"
+          + " is read and refused")
+  void digestsOfThisHostsUploads() throws Exception {
+    Deploy d = deploys.init(SITE, null);
+    upload(d, "index.html", "<h1>hi</h1>");
+    upload(d, "opaque/big.bin", "pretend this is stored in parts");
+    upload(d, "app.js", "let a = 1");
+    // Replaced behind the plane's back (another writer of the bucket): a new ETag.
+    byte[] other = "let a = 2".getBytes(StandardCharsets.UTF_8);
+    raw.put(
+        BlobLayout.deploy(SITE, d.id()).resolve("app.js"),
+        new ByteArrayInputStream(other),
+        other.length,
+        BlobMetadata.ofType("text/javascript"));
+    Manifest.Entry index = Manifest.Entry.of("index.html", 11, sha256("<h1>hi</h1>"));
+    Manifest.Entry big =
+        Manifest.Entry.of("opaque/big.bin", 31, sha256("pretend this is stored in parts"));
+    blobs.stats.set(0);
+    blobs.gets.set(0);
+    assertThatThrownBy(
+            () ->
+                deploys.finalizeDeploy(
+                    SITE,
+                    d.id(),
+                    PROD,
+                    Manifest.ofEntries(
+                        index, big, Manifest.Entry.of("app.js", 9, sha256("let a = 1")))))
+        .isInstanceOfSatisfying(
+            ManifestMismatchException.class,
+            e ->
+                assertThat(e.mismatches())
+                    .extracting(ManifestMismatchException.Mismatch::path)
+                    .containsExactly("app.js"));
+    // Only the replaced file was asked about.
+    assertThat(blobs.stats.get()).isEqualTo(1);
+    blobs.stats.set(0);
+    blobs.gets.set(0);
+    Finalized done =
+        deploys.finalizeDeploy(
+            SITE,
+            d.id(),
+            PROD,
+            Manifest.ofEntries(index, big, Manifest.Entry.of("app.js", 9, sha256("let a = 2"))));
+    assertThat(done.deploy().state()).isEqualTo(DeployState.ACTIVE);
+    assertThat(marker(d).verified().get("opaque/big.bin").sha256())
+        .isEqualTo(sha256("pretend this is stored in parts"));
+    assertThat(blobs.stats.get()).isEqualTo(1);
+    assertThat(blobs.gets.get()).isZero();
   }
 
   @Test

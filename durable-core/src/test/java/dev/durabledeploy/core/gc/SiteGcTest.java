@@ -70,6 +70,23 @@ class SiteGcTest extends CoreFixture {
   }
 
   @Test
+  @DisplayName("reads the markers only of the deploys young enough for retention to keep")
+  void markerReadsWithinRetentionOnly() {
+    List<Deploy> old = oldSite();
+    Deploy recent = finalizedDeploy(AliasName.PRODUCTION, "v6");
+    blobs.onCall(Integer.MAX_VALUE, () -> {}); // counts the calls from here
+    GcPlan plan = plane.gc().plan(SITE);
+    // One stat, the recent deploy's marker, and one listing of the alias projections: not a stat
+    // for each of the six deploys past retention, which their markers could not keep.
+    assertThat(blobs.calls()).isEqualTo(2);
+    assertThat(plan.trash()).containsExactlyElementsOf(ids(old.subList(0, 5)));
+    assertThat(plan.keeps())
+        .filteredOn(k -> k.deployId().equals(recent.id()))
+        .singleElement()
+        .satisfies(k -> assertThat(k.reasons()).contains(KeepReason.RETENTION));
+  }
+
+  @Test
   @DisplayName("V7: over the blast cap, the oldest cap are trashed and the rest reported")
   void blastCap() {
     plane.close();
@@ -115,10 +132,11 @@ class SiteGcTest extends CoreFixture {
   void v1Recheck() {
     List<Deploy> deploys = oldSite();
     Deploy victim = deploys.get(0);
-    // GC reads rows and aliases, then stats the six markers to plan. During the last stat,
-    // after GC read the aliases and before it tombstones, another writer aliases the oldest deploy.
+    // GC reads rows and aliases, then lists the alias projections to plan (the six deploys are
+    // past retention, so no marker is read). During that listing, after GC read the aliases and
+    // before it tombstones, another writer aliases the oldest deploy.
     blobs.onCall(
-        6,
+        1,
         () ->
             new MetadataCommands(store.metadata())
                 .moveAlias(
@@ -137,7 +155,7 @@ class SiteGcTest extends CoreFixture {
     List<Deploy> deploys = oldSite();
     // Fail the second byte move: deploy 0 is done, deploy 1 has its tombstone but not its move.
     blobs.failOnCall(Integer.MAX_VALUE, When.BEFORE);
-    int planReads = 6 + 1; // six marker stats, one listing of the alias projections
+    int planReads = 1; // one listing of the alias projections; all six are past retention
     blobs.failOnCall(planReads + 2, When.BEFORE).throwing(() -> new IllegalStateException("crash"));
     assertThatThrownBy(() -> plane.gc().run(SITE, false)).hasMessageContaining("crash");
     assertThat(store.metadata().findTombstone(SITE, deploys.get(1).id())).isPresent();

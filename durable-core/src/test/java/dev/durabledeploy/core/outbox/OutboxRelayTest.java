@@ -314,4 +314,98 @@ class OutboxRelayTest {
     store.outbox().append(event(SiteId.of("a"), 7));
     await().atMost(Duration.ofSeconds(10)).until(() -> handled.contains("7"));
   }
+
+  @Test
+  @DisplayName(
+      "an event committed by this process reaches its workflow within a second, though the relay"
+          + " polls once a minute and gets no append notifications")
+  void claimedOnAppend() {
+    InMemoryStore store = new InMemoryStore();
+    List<String> handled = Collections.synchronizedList(new ArrayList<>());
+    engine.register(
+        WorkflowDefinition.named("record")
+            .keyedBy("site")
+            .handler(ctx -> handled.add(ctx.input().get("seq"))));
+    engine.start();
+    relay(
+            new WithoutNotifications(store.outbox()),
+            "local",
+            java.time.Clock.systemUTC(),
+            Duration.ofMinutes(1))
+        .start();
+
+    store.outbox().append(event(SiteId.of("s1"), 1));
+    store.outbox().append(event(SiteId.of("s2"), 1));
+
+    await().atMost(Duration.ofSeconds(1)).until(() -> handled.size() == 2);
+    await().atMost(Duration.ofSeconds(5)).until(() -> store.outbox().stats().undelivered() == 0);
+  }
+
+  /** An outbox that offers no append notifications; claiming on append stays. */
+  private record WithoutNotifications(Outbox delegate) implements Outbox {
+    @Override
+    public long append(NewEvent event) {
+      return delegate.append(event);
+    }
+
+    @Override
+    public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
+      return delegate.claim(owner, maxEvents, leaseTtl);
+    }
+
+    @Override
+    public int ack(String owner, java.util.Collection<Long> ids) {
+      return delegate.ack(owner, ids);
+    }
+
+    @Override
+    public boolean fail(String owner, long id, String error, java.time.Instant nextAttemptAt) {
+      return delegate.fail(owner, id, error, nextAttemptAt);
+    }
+
+    @Override
+    public int release(String owner, java.util.Collection<Long> ids) {
+      return delegate.release(owner, ids);
+    }
+
+    @Override
+    public int renew(String owner, java.util.Collection<Long> ids, Duration leaseTtl) {
+      return delegate.renew(owner, ids, leaseTtl);
+    }
+
+    @Override
+    public int purgeDelivered(java.time.Instant cutoff, int limit) {
+      return delegate.purgeDelivered(cutoff, limit);
+    }
+
+    @Override
+    public dev.durabledeploy.spi.outbox.OutboxStats stats() {
+      return delegate.stats();
+    }
+
+    @Override
+    public java.util.Optional<dev.durabledeploy.spi.events.Subscription> claimOnAppend(
+        dev.durabledeploy.spi.outbox.AppendClaimer claimer) {
+      return delegate.claimOnAppend(claimer);
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "by default a round claims 500 events, so a backlog drains in few claims (a claim costs"
+          + " about the same for 100 events as for 500)")
+  void defaultBatchDrainsABacklogInFewClaims() {
+    InMemoryStore store = new InMemoryStore();
+    engine.register(WorkflowDefinition.named("record").keyedBy("site").handler(ctx -> {}));
+    engine.start();
+    for (int i = 0; i < 1_000; i++) {
+      store.outbox().append(event(SiteId.of("site-" + i % 50), i));
+    }
+    OutboxRelay relay =
+        relay(store.outbox(), "r", java.time.Clock.systemUTC(), Duration.ofMillis(100));
+
+    assertThat(relay.relayOnce()).isEqualTo(OutboxRelay.DEFAULT_BATCH_SIZE).isEqualTo(500);
+    assertThat(relay.relayOnce()).isEqualTo(500);
+    assertThat(store.outbox().stats().undelivered()).isZero();
+  }
 }

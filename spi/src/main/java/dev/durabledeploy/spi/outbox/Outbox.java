@@ -118,4 +118,27 @@ public interface Outbox {
   default Optional<Subscription> onAppend(Runnable wakeUp) {
     return Optional.empty();
   }
+
+  /**
+   * Registers a relay of this process whose events are claimed by the transaction that appends
+   * them, and handed to it after the commit ({@link AppendClaimer}). An appended event is claimed
+   * so only when its site had no undelivered event before the appending transaction (then nothing
+   * of the site can be ahead of it, and no other claimer can hold the site), the transaction can
+   * tell when it committed, and the claimer {@linkplain AppendClaimer#hasRoom has room}; otherwise
+   * it waits for {@link #claim} as usual. With several claimers, each append picks one that has
+   * room. Should the claimer's process die between the commit and the dispatch, the claim expires
+   * after its lease and the event is claimed again (E4).
+   *
+   * <p>Order: a site's events appended by transactions that follow one another (one committed
+   * before the next appended, as a site's metadata commands do under the site's lock) are delivered
+   * in id order. Events of one site appended by transactions running at the same time have no order
+   * between them, claimed on append or not (ids are drawn before the commit, and an event is
+   * claimable from its commit on).
+   *
+   * <p>Empty when the store cannot claim on append (the default): the relay then relies on {@link
+   * #onAppend} and polling.
+   */
+  default Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
+    return Optional.empty();
+  }
 }

@@ -209,7 +209,7 @@ final class InMemoryMetadataStore implements MetadataStore {
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
     guard.requireStartable(action, site, rows);
-    boolean appended;
+    List<Long> appended = new ArrayList<>();
     T result;
     synchronized (atom) {
       Tx tx = new Tx(site);
@@ -225,12 +225,11 @@ final class InMemoryMetadataStore implements MetadataStore {
       }
       audit.addAll(tx.entries);
       for (NewEvent event : tx.events) {
-        outbox.appendLocked(event, tx.now);
+        appended.add(outbox.appendLocked(event, tx.now));
       }
-      appended = !tx.events.isEmpty();
     }
-    if (appended) {
-      outbox.notifyAppended();
+    if (!appended.isEmpty()) {
+      outbox.notifyAppended(appended);
     }
     return result;
   }

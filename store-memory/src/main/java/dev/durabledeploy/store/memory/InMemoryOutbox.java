@@ -3,6 +3,7 @@ package dev.durabledeploy.store.memory;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.AppendClaimer;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
@@ -72,6 +73,7 @@ final class InMemoryOutbox implements Outbox {
   private final TreeMap<Long, Row> delivered = new TreeMap<>();
   private final TreeMap<Long, Row> deadLetters = new TreeMap<>();
   private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+  private final List<AppendClaimer> claimers = new CopyOnWriteArrayList<>();
   private long nextId = 1;
 
   InMemoryOutbox(Object atom, Clock clock) {
@@ -80,8 +82,8 @@ final class InMemoryOutbox implements Outbox {
   }
 
   /**
-   * Appends inside the caller's atom; the caller holds {@code atom} and calls {@link
-   * #notifyAppended}.
+   * Appends inside the caller's atom; the caller holds {@code atom} and, after it, calls {@link
+   * #notifyAppended} with the ids.
    */
   long appendLocked(NewEvent event, Instant now) {
     long id = nextId++;
@@ -89,9 +91,72 @@ final class InMemoryOutbox implements Outbox {
     return id;
   }
 
-  void notifyAppended() {
+  /**
+   * After the atom that appended {@code ids}: hands a local relay those it may take at once ({@link
+   * #claimOnAppend}), and wakes the listeners unless it took them all.
+   */
+  void notifyAppended(List<Long> ids) {
+    AppendClaimer claimer = pickClaimer();
+    if (claimer != null) {
+      List<OutboxEvent> claimed = claimAppended(claimer, ids);
+      if (!claimed.isEmpty()) {
+        claimer.claimed(Duration.ZERO, claimed);
+      }
+      if (claimed.size() == ids.size()) {
+        return;
+      }
+    }
+    wakeListeners();
+  }
+
+  private void wakeListeners() {
     for (Runnable listener : listeners) {
       listener.run();
+    }
+  }
+
+  private AppendClaimer pickClaimer() {
+    for (AppendClaimer claimer : claimers) {
+      if (claimer.hasRoom()) {
+        return claimer;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Claims for {@code claimer} the sites all of whose undelivered events are among {@code ids}, due
+   * and unclaimed: the sites that had nothing undelivered before the atom that appended them.
+   */
+  private List<OutboxEvent> claimAppended(AppendClaimer claimer, List<Long> ids) {
+    Set<Long> appended = new HashSet<>(ids);
+    synchronized (atom) {
+      Instant now = clock.instant();
+      Set<SiteId> sites = new HashSet<>();
+      ids.stream()
+          .map(undelivered::get)
+          .filter(r -> r != null)
+          .forEach(r -> sites.add(r.event.site()));
+      for (Row row : undelivered.values()) {
+        SiteId site = row.event.site();
+        if (sites.contains(site)
+            && (!appended.contains(row.id)
+                || row.claimLiveAt(now)
+                || row.nextAttemptAt.isAfter(now))) {
+          sites.remove(site);
+        }
+      }
+      List<OutboxEvent> claimed = new ArrayList<>();
+      for (long id : ids) {
+        Row row = undelivered.get(id);
+        if (row != null && sites.contains(row.event.site())) {
+          row.claimedBy = claimer.owner();
+          row.claimExpiresAt = now.plus(claimer.leaseTtl());
+          row.deliveries++;
+          claimed.add(row.snapshot());
+        }
+      }
+      return claimed;
     }
   }
 
@@ -101,7 +166,7 @@ final class InMemoryOutbox implements Outbox {
     synchronized (atom) {
       id = appendLocked(event, clock.instant());
     }
-    notifyAppended();
+    notifyAppended(List.of(id));
     return id;
   }
 
@@ -219,7 +284,7 @@ final class InMemoryOutbox implements Outbox {
       row.nextAttemptAt = clock.instant();
       undelivered.put(id, row);
     }
-    notifyAppended();
+    wakeListeners();
     return true;
   }
 
@@ -296,6 +361,16 @@ final class InMemoryOutbox implements Outbox {
   public Optional<Subscription> onAppend(Runnable wakeUp) {
     listeners.add(wakeUp);
     return Optional.of(() -> listeners.remove(wakeUp));
+  }
+
+  /**
+   * Right after an atom appended events, claims those of sites that had nothing undelivered for the
+   * first registered claimer with room, and hands them over.
+   */
+  @Override
+  public Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
+    claimers.add(claimer);
+    return Optional.of(() -> claimers.remove(claimer));
   }
 
   /** Every event ever appended and not purged, delivered or not, in id order (for assertions). */

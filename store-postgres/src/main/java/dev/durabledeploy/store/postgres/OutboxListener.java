@@ -113,6 +113,14 @@ final class OutboxListener implements AutoCloseable {
     }
   }
 
+  /**
+   * Wakes this process's subscribers at once, after a commit of this process: its relays need not
+   * wait for the NOTIFY to come back from the server. Other processes still get the NOTIFY.
+   */
+  void wakeLocal() {
+    wakeAll();
+  }
+
   private void wakeAll() {
     for (Runnable subscriber : subscribers) {
       try {

@@ -21,6 +21,7 @@ import dev.durabledeploy.spi.metadata.SiteState;
 import dev.durabledeploy.spi.metadata.Tombstone;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.support.UnitsOfWork;
+import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -45,6 +46,12 @@ import org.jdbi.v3.core.Jdbi;
  * decisions are the core's. An alias is still updated with {@code UPDATE ... WHERE version = :read}
  * for belt and braces. The site's registry record (table {@code sites}) is read with the lock, in
  * the same round trip, and written once when the work returns.
+ *
+ * <p>A unit of work takes two round trips: the lock with every row the work selected (its record,
+ * its aliases, the selected deploys and tombstones, the deploys its aliases target), then its
+ * writes with the outbox events, the {@code NOTIFY} and the commit. With {@code
+ * synchronous_commit=on} the commit's flush is the cost of a single-row INSERT, so every round trip
+ * beyond it counts.
  */
 final class PgMetadataStore implements MetadataStore {
 
@@ -63,24 +70,156 @@ final class PgMetadataStore implements MetadataStore {
     this.schema = schema;
   }
 
-  /** One command's rows, read and written on its transaction's handle. */
+  /**
+   * One command's rows. What the work reads was read with the lock, in the same round trip; what it
+   * writes is queued and sent with the commit, in one more. A read the first round trip did not
+   * cover (a deploy outside the selection of a whole-site work, a count) first sends the writes
+   * queued so far, so it sees them, as every read of a unit of work sees the work's own writes.
+   */
   private final class Tx implements SiteRows {
-    final Handle h;
+    final Connection c;
     final SiteId site;
     final Instant now = outbox.now();
     final List<NewEvent> events = new ArrayList<>();
-    private Map<AliasName, AliasRow> aliases;
+    private final Map<AliasName, AliasRow> aliases = new TreeMap<>();
+
+    /** The deploys and tombstones known to the work: as read, then as written (null: absent). */
+    private final Map<DeployId, Deploy> deploys = new java.util.HashMap<>();
+
+    private final Map<DeployId, Tombstone> tombstones = new java.util.HashMap<>();
+
+    /** After {@link #removeAll}: every row is known, absent unless the work wrote it since. */
+    private boolean allKnown;
+
+    /** The writes not yet sent, in the order the work made them. */
+    private Pipeline writes = new Pipeline();
 
     /** The site's record as the work sees it: read at the start, then as the work put it. */
     private Site record;
 
-    /** Whether {@link #record} may differ from the table's row, to be written by {@link #flush}. */
+    /**
+     * Whether {@link #record} may differ from the table's row, to be written by {@link #commit}.
+     */
     private boolean recordChanged;
 
-    Tx(Handle h, SiteId site, Site record) {
-      this.h = h;
+    Tx(Connection c, SiteId site) {
+      this.c = c;
       this.site = site;
-      this.record = record;
+    }
+
+    /**
+     * Opens the transaction, takes the site's metadata lock and reads the site's record, its
+     * aliases, the selected deploys and tombstones and the deploys its aliases target: one round
+     * trip.
+     *
+     * <p>Lock: the site's metadata lock (transaction-scoped), making this command one atom against
+     * every other command on the site.
+     *
+     * <p>The reads are statements of their own after the lock's, not part of it: under READ
+     * COMMITTED a statement sees what was committed when it started, so a read joined to the lock
+     * call could miss a record committed while it waited for the lock.
+     */
+    void begin(RowSelection selection) throws SQLException {
+      String[] selected = ids(selection.deploys());
+      String[] selectedTombstones = ids(selection.tombstones());
+      List<Deploy> read = new ArrayList<>();
+      int[] results = {0};
+      new Pipeline()
+          .add("BEGIN")
+          .add("SELECT pg_advisory_xact_lock(?)", Sql.lockKey("meta", schema, site.value()))
+          .add("SELECT * FROM " + schema + ".sites WHERE site = ?", site.value())
+          .add("SELECT * FROM " + schema + ".aliases WHERE site = ?", site.value())
+          .add(selectedDeploysSql(schema), site.value(), selected, site.value())
+          .add(
+              "SELECT * FROM " + schema + ".tombstones WHERE site = ? AND deploy_id = ANY (?)",
+              site.value(),
+              selectedTombstones)
+          .run(
+              c,
+              rs -> {
+                switch (results[0]++) {
+                  case 0 -> {} // the lock
+                  case 1 -> record = rs.next() ? siteRow(rs) : null;
+                  case 2 -> {
+                    while (rs.next()) {
+                      aliases.put(AliasName.of(rs.getString("name")), aliasRow(rs));
+                    }
+                  }
+                  case 3 -> {
+                    while (rs.next()) {
+                      read.add(Sql.deploy(rs));
+                    }
+                  }
+                  case 4 -> {
+                    while (rs.next()) {
+                      Tombstone t = tombstoneRow(rs);
+                      tombstones.put(t.deployId(), t);
+                    }
+                  }
+                  default -> throw new IllegalStateException("one result set too many");
+                }
+              });
+      if (results[0] != 5) {
+        throw new IllegalStateException(
+            "the driver returned "
+                + results[0]
+                + " of the unit of work's 5 reads; check that the PostgreSQL JDBC driver runs"
+                + " multi-statement queries");
+      }
+      for (DeployId id : selection.deploys()) {
+        deploys.put(id, null);
+      }
+      for (AliasRow alias : aliases.values()) {
+        if (alias.target() != null) {
+          deploys.put(alias.target(), null);
+        }
+      }
+      for (Deploy d : read) {
+        deploys.put(d.id(), d);
+      }
+      for (DeployId id : selection.tombstones()) {
+        tombstones.putIfAbsent(id, null);
+      }
+    }
+
+    /**
+     * Sends the queued writes, the record, the events and the commit: one round trip. The events
+     * are appended claimed for this process's relay where their site has nothing undelivered
+     * (docs/architecture.md, "Wake-up"), and handed to it once the commit returned.
+     */
+    void commit() throws SQLException {
+      writeRecord();
+      PgOutbox.Append append = outbox.appending(now, events, true);
+      if (!append.isEmpty()) {
+        writes.add(append.sql(), append.parameters());
+      }
+      writes.add("COMMIT").run(c, append::read);
+      if (!append.isEmpty()) {
+        append.committed();
+      }
+    }
+
+    /** Sends the writes queued so far, so that a read made now sees them. */
+    private void sendWrites() {
+      if (writes.isEmpty()) {
+        return;
+      }
+      try {
+        writes.run(c);
+      } catch (SQLException e) {
+        throw new SqlFailure(e);
+      }
+      writes = new Pipeline();
+    }
+
+    /** A read the first round trip did not cover, after the writes queued so far. */
+    private void query(String sql, Pipeline.ResultSets rows, Object... parameters) {
+      sendWrites();
+      try {
+        new Pipeline().add(sql, parameters).run(c, rows);
+      } catch (SQLException e) {
+        throw new SqlFailure(e);
+      }
     }
 
     @Override
@@ -95,38 +234,63 @@ final class PgMetadataStore implements MetadataStore {
 
     @Override
     public Deploy deploy(DeployId id) {
-      return findDeploy(h, site, id).orElse(null);
+      if (!allKnown && !deploys.containsKey(id)) {
+        deploys.put(id, null);
+        query(
+            "SELECT * FROM " + schema + ".deploys WHERE site = ? AND deploy_id = ?",
+            rs -> {
+              if (rs.next()) {
+                deploys.put(id, Sql.deploy(rs));
+              }
+            },
+            site.value(),
+            id.value());
+      }
+      return deploys.get(id);
     }
 
     @Override
     public Tombstone tombstone(DeployId id) {
-      return findTombstone(h, site, id).orElse(null);
+      if (!allKnown && !tombstones.containsKey(id)) {
+        tombstones.put(id, null);
+        query(
+            "SELECT * FROM " + schema + ".tombstones WHERE site = ? AND deploy_id = ?",
+            rs -> {
+              if (rs.next()) {
+                tombstones.put(id, tombstoneRow(rs));
+              }
+            },
+            site.value(),
+            id.value());
+      }
+      return tombstones.get(id);
     }
 
     @Override
     public Map<AliasName, AliasRow> aliases() {
-      if (aliases == null) {
-        aliases = new TreeMap<>();
-        h.createQuery("SELECT * FROM <schema>.aliases WHERE site = :site")
-            .bind("site", site.value())
-            .map((rs, ctx) -> Map.entry(AliasName.of(rs.getString("name")), aliasRow(rs)))
-            .forEach(row -> aliases.put(row.getKey(), row.getValue()));
-      }
       return Collections.unmodifiableMap(aliases);
     }
 
     @Override
     public int deployCount() {
-      return count("SELECT count(*) FROM <schema>.deploys WHERE site = :site");
+      return count("deploys");
     }
 
     @Override
     public int tombstoneCount() {
-      return count("SELECT count(*) FROM <schema>.tombstones WHERE site = :site");
+      return count("tombstones");
     }
 
-    private int count(String sql) {
-      return h.createQuery(sql).bind("site", site.value()).mapTo(Integer.class).one();
+    private int count(String table) {
+      int[] count = {0};
+      query(
+          "SELECT count(*) FROM " + schema + "." + table + " WHERE site = ?",
+          rs -> {
+            rs.next();
+            count[0] = rs.getInt(1);
+          },
+          site.value());
+      return count[0];
     }
 
     @Override
@@ -141,139 +305,149 @@ final class PgMetadataStore implements MetadataStore {
     }
 
     /**
-     * Writes the record the work left, once, however many times it put or removed it (a purge
+     * Queues the record the work left, once, however many times it put or removed it (a purge
      * removes everything and puts the PURGING record back in one work).
      */
-    void flush() {
+    private void writeRecord() {
       if (!recordChanged) {
         return;
       }
       if (record == null) {
-        h.createUpdate("DELETE FROM <schema>.sites WHERE site = :site")
-            .bind("site", site.value())
-            .execute();
+        writes.add("DELETE FROM " + schema + ".sites WHERE site = ?", site.value());
         return;
       }
       SiteProfile profile = record.profile();
-      h.createUpdate(
-              "INSERT INTO <schema>.sites (site, display_name, owner, labels, state, created_at,"
-                  + " updated_at, purge_after, version) VALUES (:site, :name, :owner,"
-                  + " CAST(:labels AS jsonb), :state, :created, :updated, :purgeAfter, :version)"
-                  + " ON CONFLICT (site) DO UPDATE SET display_name = EXCLUDED.display_name,"
-                  + " owner = EXCLUDED.owner, labels = EXCLUDED.labels, state = EXCLUDED.state,"
-                  + " created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,"
-                  + " purge_after = EXCLUDED.purge_after, version = EXCLUDED.version")
-          .bind("site", site.value())
-          .bind("name", profile.displayName())
-          .bind("owner", profile.owner())
-          .bind("labels", labelsJson(profile.labels()))
-          .bind("state", record.state().name())
-          .bind("created", Sql.ts(record.createdAt()))
-          .bind("updated", Sql.ts(record.updatedAt()))
-          .bind("purgeAfter", Sql.ts(record.purgeAfter()))
-          .bind("version", record.version())
-          .execute();
+      writes.add(
+          "INSERT INTO "
+              + schema
+              + ".sites (site, display_name, owner, labels, state, created_at,"
+              + " updated_at, purge_after, version) VALUES (?, ?, ?, CAST(? AS jsonb), ?, ?, ?, ?, ?)"
+              + " ON CONFLICT (site) DO UPDATE SET display_name = EXCLUDED.display_name,"
+              + " owner = EXCLUDED.owner, labels = EXCLUDED.labels, state = EXCLUDED.state,"
+              + " created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,"
+              + " purge_after = EXCLUDED.purge_after, version = EXCLUDED.version",
+          site.value(),
+          profile.displayName(),
+          profile.owner(),
+          labelsJson(profile.labels()),
+          record.state().name(),
+          Sql.ts(record.createdAt()),
+          Sql.ts(record.updatedAt()),
+          Sql.ts(record.purgeAfter()),
+          record.version());
     }
 
     @Override
     public void putDeploy(Deploy d) {
-      h.createUpdate(
-              "INSERT INTO <schema>.deploys (site, deploy_id, sha, state, created_at, finalized_at, released_at,"
-                  + " restored_at) VALUES (:site, :id, :sha, :state, :created, :finalized, :released,"
-                  + " :restored) ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
-                  + " state = EXCLUDED.state, created_at = EXCLUDED.created_at,"
-                  + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at,"
-                  + " restored_at = EXCLUDED.restored_at")
-          .bindMap(columns(d))
-          .execute();
+      writes.add(
+          "INSERT INTO "
+              + schema
+              + ".deploys (site, deploy_id, sha, state, created_at, finalized_at, released_at,"
+              + " restored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, deploy_id) DO"
+              + " UPDATE SET sha = EXCLUDED.sha, state = EXCLUDED.state,"
+              + " created_at = EXCLUDED.created_at, finalized_at = EXCLUDED.finalized_at,"
+              + " released_at = EXCLUDED.released_at, restored_at = EXCLUDED.restored_at",
+          columns(d));
+      deploys.put(d.id(), d);
     }
 
-    /** The bindings of a deploy row, shared by the deploys and tombstones tables. */
-    private Map<String, Object> columns(Deploy d) {
-      Map<String, Object> columns = new java.util.HashMap<>();
-      columns.put("site", site.value());
-      columns.put("id", d.id().value());
-      columns.put("sha", d.sha());
-      columns.put("state", d.state().name());
-      columns.put("created", Sql.ts(d.createdAt()));
-      columns.put("finalized", Sql.ts(d.finalizedAt()));
-      columns.put("released", Sql.ts(d.releasedAt()));
-      columns.put("restored", Sql.ts(d.restoredAt()));
-      return columns;
+    /** The bindings of a deploy row, shared by the deploys and tombstones tables, in order. */
+    private Object[] columns(Deploy d) {
+      return new Object[] {
+        site.value(),
+        d.id().value(),
+        d.sha(),
+        d.state().name(),
+        Sql.ts(d.createdAt()),
+        Sql.ts(d.finalizedAt()),
+        Sql.ts(d.releasedAt()),
+        Sql.ts(d.restoredAt())
+      };
     }
 
     @Override
     public void removeDeploy(DeployId id) {
-      delete("DELETE FROM <schema>.deploys WHERE site = :site AND deploy_id = :id", id);
+      writes.add(
+          "DELETE FROM " + schema + ".deploys WHERE site = ? AND deploy_id = ?",
+          site.value(),
+          id.value());
+      deploys.put(id, null);
     }
 
     @Override
     public void putAlias(AliasName name, AliasRow row) {
-      AliasRow read = aliases().get(name);
+      AliasRow read = aliases.get(name);
       String target = row.target() == null ? null : row.target().value();
       if (read == null) {
-        h.createUpdate(
-                "INSERT INTO <schema>.aliases (site, name, deploy_id, version, updated_at)"
-                    + " VALUES (:site, :name, :target, :version, :now)")
-            .bind("site", site.value())
-            .bind("name", name.value())
-            .bind("target", target)
-            .bind("version", row.version())
-            .bind("now", Sql.ts(row.updatedAt()))
-            .execute();
+        writes.add(
+            "INSERT INTO "
+                + schema
+                + ".aliases (site, name, deploy_id, version, updated_at) VALUES (?, ?, ?, ?, ?)",
+            site.value(),
+            name.value(),
+            target,
+            row.version(),
+            Sql.ts(row.updatedAt()));
       } else {
-        int updated =
-            h.createUpdate(
-                    "UPDATE <schema>.aliases SET deploy_id = :target, version = :version, updated_at = :now"
-                        + " WHERE site = :site AND name = :name AND version = :expected")
-                .bind("site", site.value())
-                .bind("name", name.value())
-                .bind("target", target)
-                .bind("version", row.version())
-                .bind("expected", read.version())
-                .bind("now", Sql.ts(row.updatedAt()))
-                .execute();
-        if (updated != 1) {
-          throw new IllegalStateException("alias row changed under the site's metadata lock");
-        }
+        // The version guard fails the statement (and so the commit queued behind it) when the row
+        // changed under the lock: it cannot be checked in Java, the commit is in the same round
+        // trip.
+        writes.add(
+            "WITH moved AS (UPDATE "
+                + schema
+                + ".aliases SET deploy_id = ?, version = ?, updated_at = ?"
+                + " WHERE site = ? AND name = ? AND version = ? RETURNING 1)"
+                + " SELECT CAST(CASE WHEN count(*) = 1 THEN '1'"
+                + " ELSE 'alias row changed under the site''s metadata lock' END AS integer)"
+                + " FROM moved",
+            target,
+            row.version(),
+            Sql.ts(row.updatedAt()),
+            site.value(),
+            name.value(),
+            read.version());
       }
       aliases.put(name, row);
     }
 
     @Override
     public void putTombstone(Tombstone t) {
-      h.createUpdate(
-              "INSERT INTO <schema>.tombstones (site, deploy_id, sha, state, created_at, finalized_at,"
-                  + " released_at, restored_at, deleted_at, expires_at) VALUES (:site, :id, :sha, :state,"
-                  + " :created, :finalized, :released, :restored, :deleted, :expires)"
-                  + " ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
-                  + " state = EXCLUDED.state, created_at = EXCLUDED.created_at,"
-                  + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at,"
-                  + " restored_at = EXCLUDED.restored_at, deleted_at = EXCLUDED.deleted_at,"
-                  + " expires_at = EXCLUDED.expires_at")
-          .bindMap(columns(t.deploy()))
-          .bind("deleted", Sql.ts(t.deletedAt()))
-          .bind("expires", Sql.ts(t.expiresAt()))
-          .execute();
+      Object[] deploy = columns(t.deploy());
+      Object[] parameters = java.util.Arrays.copyOf(deploy, deploy.length + 2);
+      parameters[deploy.length] = Sql.ts(t.deletedAt());
+      parameters[deploy.length + 1] = Sql.ts(t.expiresAt());
+      writes.add(
+          "INSERT INTO "
+              + schema
+              + ".tombstones (site, deploy_id, sha, state, created_at, finalized_at,"
+              + " released_at, restored_at, deleted_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?,"
+              + " ?, ?, ?) ON CONFLICT (site, deploy_id) DO UPDATE SET sha = EXCLUDED.sha,"
+              + " state = EXCLUDED.state, created_at = EXCLUDED.created_at,"
+              + " finalized_at = EXCLUDED.finalized_at, released_at = EXCLUDED.released_at,"
+              + " restored_at = EXCLUDED.restored_at, deleted_at = EXCLUDED.deleted_at,"
+              + " expires_at = EXCLUDED.expires_at",
+          parameters);
+      tombstones.put(t.deployId(), t);
     }
 
     @Override
     public void removeTombstone(DeployId id) {
-      delete("DELETE FROM <schema>.tombstones WHERE site = :site AND deploy_id = :id", id);
-    }
-
-    private void delete(String sql, DeployId id) {
-      h.createUpdate(sql).bind("site", site.value()).bind("id", id.value()).execute();
+      writes.add(
+          "DELETE FROM " + schema + ".tombstones WHERE site = ? AND deploy_id = ?",
+          site.value(),
+          id.value());
+      tombstones.put(id, null);
     }
 
     @Override
     public void removeAll() {
       for (String table : List.of("deploys", "aliases", "tombstones")) {
-        h.createUpdate("DELETE FROM <schema>." + table + " WHERE site = :site")
-            .bind("site", site.value())
-            .execute();
+        writes.add("DELETE FROM " + schema + "." + table + " WHERE site = ?", site.value());
       }
-      aliases = new TreeMap<>();
+      aliases.clear();
+      deploys.clear();
+      tombstones.clear();
+      allKnown = true;
       if (record != null) {
         recordChanged = true;
       }
@@ -282,23 +456,49 @@ final class PgMetadataStore implements MetadataStore {
 
     @Override
     public void audit(Actor actor, String action, String target, String before, String after) {
-      h.createUpdate(
-              "INSERT INTO <schema>.audit_log (at, actor, action, site, target, before, after)"
-                  + " VALUES (:at, :actor, :action, :site, :target, :before, :after)")
-          .bind("at", Sql.ts(now))
+      writes.add(
+          "INSERT INTO "
+              + schema
+              + ".audit_log (at, actor, action, site, target, before, after)"
+              + " VALUES (?, ?, ?, ?, ?, ?, ?)",
+          Sql.ts(now),
           // PostgreSQL text cannot hold NUL; the other stores keep it, this one a space.
-          .bind("actor", Sql.clean(actor.value()))
-          .bind("action", Sql.clean(action))
-          .bind("site", site.value())
-          .bind("target", Sql.clean(target))
-          .bind("before", Sql.clean(before))
-          .bind("after", Sql.clean(after))
-          .execute();
+          Sql.clean(actor.value()),
+          Sql.clean(action),
+          site.value(),
+          Sql.clean(target),
+          Sql.clean(before),
+          Sql.clean(after));
     }
 
     @Override
     public void emit(NewEvent event) {
       events.add(event);
+    }
+  }
+
+  /**
+   * The selected deploys and the deploys the aliases target ({@code ?}: site, ids, site): one array
+   * of keys with the aliases' targets an InitPlan, so it is an index scan of exactly these rows (an
+   * OR of the two reads the site's every deploy).
+   */
+  static String selectedDeploysSql(String schema) {
+    return "SELECT * FROM "
+        + schema
+        + ".deploys WHERE site = ? AND deploy_id = ANY (array_cat(CAST(? AS text[]),"
+        + " ARRAY(SELECT deploy_id FROM "
+        + schema
+        + ".aliases WHERE site = ? AND deploy_id IS NOT NULL)))";
+  }
+
+  private static String[] ids(List<DeployId> ids) {
+    return ids.stream().map(DeployId::value).toArray(String[]::new);
+  }
+
+  /** A driver failure inside the work, carried out of it to {@link #inSite}. */
+  private static final class SqlFailure extends RuntimeException {
+    SqlFailure(SQLException cause) {
+      super(cause);
     }
   }
 
@@ -345,51 +545,50 @@ final class PgMetadataStore implements MetadataStore {
     }
   }
 
+  /**
+   * Runs the work in one transaction of two round trips: the lock with the reads ({@link
+   * Tx#begin}), then the writes with the commit ({@link Tx#commit}). The connection is in
+   * autocommit (see {@link StoreConnections}), so the transaction is opened and ended by statements
+   * of those two round trips, not by the driver in round trips of their own.
+   */
   @Override
   public <T> T inSite(String action, SiteId site, RowSelection rows, Function<SiteRows, T> work) {
     guard.requireStartable(action, site, rows);
+    String what = action + " on site " + site;
     return Sql.call(
-        action + " on site " + site,
+        what,
         () ->
-            jdbi.inTransaction(
+            jdbi.withHandle(
                 h -> {
-                  Tx tx = new Tx(h, site, lockAndReadRecord(h, site));
-                  T result = guard.run(action, site, rows, tx, work);
-                  tx.flush();
-                  outbox.insert(h, tx.now, tx.events);
-                  return result;
+                  Connection c = h.getConnection();
+                  try {
+                    Tx tx = new Tx(c, site);
+                    tx.begin(rows);
+                    T result = guard.run(action, site, rows, tx, work);
+                    tx.commit();
+                    return result;
+                  } catch (SQLException | SqlFailure e) {
+                    SQLException cause =
+                        e instanceof SqlFailure f ? (SQLException) f.getCause() : (SQLException) e;
+                    rollback(c, cause);
+                    throw Sql.translate(what, cause);
+                  } catch (RuntimeException | Error e) {
+                    rollback(c, e);
+                    throw e;
+                  }
                 }));
   }
 
   /**
-   * Takes the site's metadata lock and reads its registry record, in one round trip.
-   *
-   * <p>Lock: the site's metadata lock (transaction-scoped), making this command one atom against
-   * every other command on the site.
-   *
-   * <p>Two statements, not one: under READ COMMITTED a statement sees what was committed when it
-   * started, so a read joined to the lock call could miss a record committed while it waited for
-   * the lock. pgjdbc sends both statements of the one prepared statement before it waits for
-   * either, so the second costs no extra round trip.
+   * Ends the transaction a work left open (or failed): a ROLLBACK of its own, sent even when none
+   * is open (the server then only warns), so no transaction goes back to the pool.
    */
-  private Site lockAndReadRecord(Handle h, SiteId site) {
-    return h.createQuery(
-            "SELECT pg_advisory_xact_lock(:key);"
-                + " SELECT * FROM <schema>.sites WHERE site = :site")
-        .bind("key", Sql.lockKey("meta", schema, site.value()))
-        .bind("site", site.value())
-        .scanResultSet(
-            (results, ctx) -> {
-              Statement statement = results.get().getStatement();
-              if (!statement.getMoreResults()) {
-                throw new IllegalStateException(
-                    "the driver returned no result for the site record's read; check that the"
-                        + " PostgreSQL JDBC driver runs multi-statement queries");
-              }
-              try (ResultSet rs = statement.getResultSet()) {
-                return rs.next() ? siteRow(rs) : null;
-              }
-            });
+  private static void rollback(Connection c, Throwable failure) {
+    try (Statement s = c.createStatement()) {
+      s.execute("ROLLBACK");
+    } catch (SQLException e) {
+      failure.addSuppressed(e);
+    }
   }
 
   private static Optional<Deploy> findDeploy(Handle h, SiteId site, DeployId id) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.AppendClaimer;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
@@ -25,21 +26,31 @@ import java.util.Optional;
 import java.util.Set;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.statement.PreparedBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The outbox on PostgreSQL. A claim runs in one transaction: lock a window of the oldest
  * undelivered rows with {@code FOR UPDATE SKIP LOCKED}, decide in Java which of them may be handed
  * out under the per-site ordering rule, and stamp those with the owner and lease expiry.
  *
- * <p>Skipped rows are invisible to a claimer, so after locking it reads every undelivered event of
- * the sites it locked rows of, in id order, and hands out a site's events only while each next one
- * is a row it locked and due, and only if none of the site's events is under a live claim. A row
- * held by a concurrent claimer — the site's head or any event in between — thus stops the site's
- * run, which keeps per-site order without serialising claimers.
+ * <p>Claims of one schema run one at a time under a transaction-level advisory lock, so a claimer
+ * sees every claim committed before it and no claimer's row locks break another's runs; the
+ * dispatch after the claim, the long part, stays parallel across relays. Skipped rows (held by
+ * another statement, such as an acknowledgement) are invisible to a claimer, so after locking it
+ * reads every undelivered event of the sites it locked rows of, in id order, and hands out a site's
+ * events only while each next one is a row it locked and due, and only if none of the site's events
+ * is under a live claim. A held row — the site's head or any event in between — thus stops the
+ * site's run, which keeps per-site order.
+ *
+ * <p>An append in a transaction the store runs (a metadata command, {@link #append(NewEvent)})
+ * claims its events for a relay of this process registered with {@link #claimOnAppend} in the
+ * INSERT itself, when their site has no undelivered event, and hands them to it from JDBI's
+ * after-commit hook; the statement sends {@code NOTIFY} only when it left an event unclaimed.
  */
 final class PgOutbox implements Outbox {
 
+  private static final Logger LOG = LoggerFactory.getLogger(PgOutbox.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final TypeReference<LinkedHashMap<String, String>> PAYLOAD =
       new TypeReference<>() {};
@@ -48,40 +59,193 @@ final class PgOutbox implements Outbox {
   private final Jdbi jdbi;
   private final Clock clock;
   private final OutboxListener listener;
+  private final AppendClaimers claimers = new AppendClaimers();
+  private final long claimLock;
+  private final String schema;
 
-  PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener) {
+  PgOutbox(Jdbi jdbi, Clock clock, OutboxListener listener, String schema) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.listener = listener;
+    this.schema = schema;
+    this.claimLock = claimLockKey(schema);
+  }
+
+  /** The advisory lock every claim on the schema's outbox takes for its transaction. */
+  static long claimLockKey(String schema) {
+    return Sql.lockKey("outbox-claim", schema, "");
   }
 
   Instant now() {
     return clock.instant().truncatedTo(ChronoUnit.MICROS);
   }
 
-  /** Inserts events and notifies listeners, on the caller's handle and in its transaction. */
+  /**
+   * Inserts events in the store's own transaction on {@code h}: they may be claimed for a local
+   * relay ({@link #claimOnAppend}), which gets them when {@code h} commits.
+   */
   List<Long> insert(Handle h, Instant now, List<NewEvent> events) {
-    if (events.isEmpty()) {
+    boolean own = h.isInTransaction();
+    return insert(h, appending(now, events, own), own);
+  }
+
+  /**
+   * Runs {@code append} on the caller's handle and in its transaction; with {@code afterCommit},
+   * {@code h} is told when the transaction commits, and this process's relays are handed or woken
+   * for the events then.
+   */
+  private List<Long> insert(Handle h, Append append, boolean afterCommit) {
+    if (append.events.isEmpty()) {
       return List.of();
     }
-    PreparedBatch batch =
-        h.prepareBatch(
-            "INSERT INTO <schema>.outbox (site, type, payload, created_at, next_attempt_at)"
-                + " VALUES (:site, :type, :payload, :now, :now)");
-    for (NewEvent e : events) {
-      batch
-          .bind("site", e.site().value())
-          .bind("type", e.type())
-          .bind("payload", json(e.payload()))
-          .bind("now", Sql.ts(now))
-          .add();
+    try {
+      new Pipeline().add(append.sql(), append.parameters()).run(h.getConnection(), append::read);
+    } catch (java.sql.SQLException e) {
+      throw new org.jdbi.v3.core.statement.UnableToExecuteStatementException(e, null);
     }
-    List<Long> ids = batch.executePreparedBatch("id").mapTo(Long.class).list();
-    h.createQuery("SELECT pg_notify(:channel, '')")
-        .bind("channel", listener.channel())
-        .mapTo(String.class)
-        .one();
-    return ids;
+    if (afterCommit) {
+      h.afterCommit(append::committed);
+    }
+    return append.ids();
+  }
+
+  /**
+   * An append of {@code events} as one statement, to run in a transaction (on a handle, or in a
+   * unit of work's commit pipeline); with {@code claim}, its events are claimed for a relay of this
+   * process with room, if there is one, and {@link Append#committed} hands them over.
+   */
+  Append appending(Instant now, List<NewEvent> events, boolean claim) {
+    return new Append(now, events, claim ? claimers.pick() : null);
+  }
+
+  /**
+   * One append: the INSERT claims the events for {@code claimer} (when not null) if their site has
+   * no undelivered event, and notifies listeners unless every event was claimed so (no other relay
+   * could claim those anyway). The NOT EXISTS sees the table as the statement started, without the
+   * rows it inserts: all of a site's events in the batch are claimed, or none. ORDER BY n draws the
+   * ids in batch order.
+   */
+  final class Append {
+    private final Instant now;
+    private final List<NewEvent> events;
+    private final AppendClaimer claimer;
+    private List<Inserted> rows = List.of();
+
+    private Append(Instant now, List<NewEvent> events, AppendClaimer claimer) {
+      this.now = now;
+      this.events = List.copyOf(events);
+      this.claimer = claimer;
+    }
+
+    boolean isEmpty() {
+      return events.isEmpty();
+    }
+
+    String sql() {
+      return "WITH v AS (SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]),"
+          + " CAST(? AS text[])) WITH ORDINALITY AS v(site, type, payload, n)),"
+          + " c AS (SELECT CAST(? AS text) AS owner WHERE CAST(? AS text) IS NOT NULL),"
+          + " ins AS (INSERT INTO "
+          + schema
+          + ".outbox (site, type, payload, created_at,"
+          + " next_attempt_at, claimed_by, claim_expires_at, deliveries)"
+          + " SELECT v.site, v.type, v.payload, CAST(? AS timestamptz),"
+          + " CAST(? AS timestamptz), c.owner,"
+          + " CASE WHEN c.owner IS NOT NULL THEN CAST(? AS timestamptz) END,"
+          + " CASE WHEN c.owner IS NOT NULL THEN 1 ELSE 0 END"
+          + " FROM v LEFT JOIN c ON NOT EXISTS (SELECT 1 FROM "
+          + schema
+          + ".outbox b WHERE b.site = v.site AND b.delivered_at IS NULL)"
+          + " ORDER BY v.n RETURNING id, claimed_by IS NOT NULL AS claimed),"
+          + " notified AS (SELECT pg_notify(?, '') FROM ins WHERE NOT claimed LIMIT 1)"
+          + " SELECT id, claimed, (SELECT count(*) FROM notified) AS notified"
+          + " FROM ins ORDER BY id";
+    }
+
+    Object[] parameters() {
+      String owner = claimer == null ? null : claimer.owner();
+      return new Object[] {
+        events.stream().map(e -> e.site().value()).toArray(String[]::new),
+        events.stream().map(NewEvent::type).toArray(String[]::new),
+        events.stream().map(e -> json(e.payload())).toArray(String[]::new),
+        owner,
+        owner,
+        Sql.ts(now),
+        Sql.ts(now),
+        claimer == null ? null : Sql.ts(now.plus(claimer.leaseTtl())),
+        listener.channel()
+      };
+    }
+
+    /**
+     * Reads the statement's rows from one of its pipeline's result sets; any other (a guard of
+     * another statement) is left alone.
+     */
+    void read(java.sql.ResultSet rs) throws java.sql.SQLException {
+      java.sql.ResultSetMetaData meta = rs.getMetaData();
+      if (meta.getColumnCount() != 3 || !"claimed".equals(meta.getColumnLabel(2))) {
+        return;
+      }
+      List<Inserted> read = new ArrayList<>(events.size());
+      while (rs.next()) {
+        read.add(new Inserted(rs.getLong("id"), rs.getBoolean("claimed")));
+      }
+      rows = read;
+    }
+
+    List<Long> ids() {
+      return rows.stream().map(Inserted::id).toList();
+    }
+
+    /**
+     * Right after the appending transaction committed: the local relay gets what was claimed for
+     * it, and is woken for the rest now rather than by the NOTIFY's round trip.
+     */
+    void committed() {
+      List<OutboxEvent> claimed = new ArrayList<>();
+      boolean unclaimed = false;
+      for (int i = 0; i < rows.size(); i++) {
+        Inserted row = rows.get(i);
+        if (row.claimed()) {
+          NewEvent e = events.get(i);
+          claimed.add(
+              new OutboxEvent(
+                  row.id(),
+                  e.site(),
+                  e.type(),
+                  e.payload(),
+                  now.truncatedTo(ChronoUnit.MICROS),
+                  1,
+                  null,
+                  0));
+        } else {
+          unclaimed = true;
+        }
+      }
+      afterCommit(claimer, now, claimed, unclaimed);
+    }
+  }
+
+  private record Inserted(long id, boolean claimed) {}
+
+  /**
+   * Right after the appending transaction committed: the local relay gets what was claimed for it,
+   * and is woken for the rest now rather than by the NOTIFY's round trip.
+   */
+  private void afterCommit(
+      AppendClaimer claimer, Instant now, List<OutboxEvent> claimed, boolean wakeLocal) {
+    try {
+      if (!claimed.isEmpty()) {
+        Duration age = Duration.between(now, clock.instant());
+        claimer.claimed(age.isNegative() ? Duration.ZERO : age, List.copyOf(claimed));
+      }
+    } catch (RuntimeException e) {
+      // The commit stands; the events come back to a claimer when their lease expires (E4).
+      LOG.warn("the local relay refused events claimed for it on append", e);
+    }
+    if (wakeLocal) {
+      listener.wakeLocal();
+    }
   }
 
   private static String json(Map<String, String> payload) {
@@ -136,20 +300,39 @@ final class PgOutbox implements Outbox {
     }
   }
 
-  /** Appends on the host's own handle, inside its transaction. */
+  /**
+   * Appends on the host's own handle, inside its transaction. Nothing is claimed on append: the
+   * store cannot rely on being told when the host commits.
+   */
   long append(Handle h, NewEvent event) {
-    return insert(h, now(), List.of(event)).get(0);
+    return insert(h, appending(now(), List.of(event), false), false).get(0);
   }
 
   private record Candidate(long id, SiteId site, Instant nextAttemptAt) {}
+
+  /**
+   * The claim's scan: the oldest undelivered rows of sites with no live claim and no event waiting
+   * for its next attempt, locked. The blocked sites are a {@code NOT IN} list, which PostgreSQL
+   * always runs as one hashed pass over them, so the scan walks the id index once and stops at the
+   * window. A correlated {@code NOT EXISTS} lets the planner pick a nested-loop anti join instead
+   * once the table has statistics: with every site of a 10,000-event backlog claimed it compared
+   * each row with every claimed one (about 250 ms a claim), the drain's largest cost.
+   */
+  static final String CLAIM_SCAN =
+      "SELECT id, site, next_attempt_at FROM <schema>.outbox WHERE delivered_at IS NULL"
+          + " AND site NOT IN (SELECT site FROM <schema>.outbox WHERE delivered_at IS NULL"
+          + "   AND (next_attempt_at > :now"
+          + "   OR (claimed_by IS NOT NULL AND claim_expires_at > :now)))"
+          + " ORDER BY id LIMIT :window FOR UPDATE SKIP LOCKED";
 
   @Override
   public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
     Inputs.requireText("owner", owner, 200);
     Inputs.requireRange("maxEvents", maxEvents, 1, 10_000);
     Inputs.requirePositive("leaseTtl", leaseTtl);
-    // Widen the window only when a full window held nothing claimable (a blocked site's backlog).
-    for (int window : new int[] {Math.max(100, maxEvents * 4), Math.max(5_000, maxEvents * 64)}) {
+    // Claims run one at a time (see claimIn), so the first window's rows are claimable but for a
+    // rare row another statement holds; widen only when a full window held nothing claimable.
+    for (int window : new int[] {maxEvents, Math.max(5_000, maxEvents * 64)}) {
       ClaimResult result =
           Sql.call(
               "outbox claim",
@@ -164,16 +347,21 @@ final class PgOutbox implements Outbox {
   private record ClaimResult(List<OutboxEvent> events, boolean windowWasFull) {}
 
   private ClaimResult claimIn(Handle h, String owner, int maxEvents, Duration ttl, int window) {
+    // Lock: the schema's claim lock, for this transaction. It serialises claimers (relays in any
+    // number of hosts) so that none locks rows of a site another one is claiming: such a row
+    // breaks the site's run for both (the gap rule below), and under contention each claimer's
+    // window then held little it could use and the widened retry locked thousands of rows, which
+    // broke the others' runs in turn. A claim is a few statements; dispatching stays parallel.
+    // Taken in a statement of its own, so the scan's snapshot sees the claim committed before.
+    h.createQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) l")
+        .bind("key", claimLock)
+        .mapTo(Integer.class)
+        .one();
     Instant now = now();
     // Sites with a live claim or a not-yet-due event are skipped in the scan itself, so a large
     // blocked backlog can never fill the window and starve the sites behind it.
     List<Candidate> locked =
-        h.createQuery(
-                "SELECT id, site, next_attempt_at FROM <schema>.outbox o WHERE delivered_at IS NULL"
-                    + " AND NOT EXISTS (SELECT 1 FROM <schema>.outbox b WHERE b.site = o.site"
-                    + "   AND b.delivered_at IS NULL AND (b.next_attempt_at > :now"
-                    + "   OR (b.claimed_by IS NOT NULL AND b.claim_expires_at > :now)))"
-                    + " ORDER BY id LIMIT :window FOR UPDATE SKIP LOCKED")
+        h.createQuery(CLAIM_SCAN)
             .bind("window", window)
             .bind("now", Sql.ts(now))
             .map(
@@ -479,5 +667,10 @@ final class PgOutbox implements Outbox {
   @Override
   public Optional<Subscription> onAppend(Runnable wakeUp) {
     return Optional.of(listener.subscribe(wakeUp));
+  }
+
+  @Override
+  public Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
+    return Optional.of(claimers.add(claimer));
   }
 }

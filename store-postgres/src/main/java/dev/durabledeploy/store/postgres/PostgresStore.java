@@ -243,7 +243,7 @@ public final class PostgresStore implements Store {
     // Every handle's connection has autocommit on and READ COMMITTED (StoreConnections).
     this.jdbi = Jdbi.create(connections).define("schema", schema);
     this.listener = new OutboxListener(b.listenConnections(connections), schema + "_outbox");
-    this.outbox = new PgOutbox(jdbi, b.clock, listener);
+    this.outbox = new PgOutbox(jdbi, b.clock, listener, schema);
     this.metadata = new PgMetadataStore(jdbi, outbox, schema);
     // One id per store instance: the holder of its site locks and the writer of its leases.
     String instance = instanceId();

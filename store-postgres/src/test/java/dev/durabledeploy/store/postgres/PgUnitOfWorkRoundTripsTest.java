@@ -1,0 +1,188 @@
+package dev.durabledeploy.store.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.durabledeploy.spi.Actor;
+import dev.durabledeploy.spi.AliasName;
+import dev.durabledeploy.spi.DeployId;
+import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.metadata.AliasRow;
+import dev.durabledeploy.spi.metadata.Deploy;
+import dev.durabledeploy.spi.metadata.DeployState;
+import dev.durabledeploy.spi.metadata.MetadataStore;
+import dev.durabledeploy.spi.metadata.RowSelection;
+import dev.durabledeploy.spi.outbox.NewEvent;
+import dev.durabledeploy.testkit.fixtures.PostgresExtension;
+import dev.durabledeploy.testkit.fixtures.TcpProxy;
+import java.net.URI;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+@DisplayName("a PostgreSQL unit of work")
+class PgUnitOfWorkRoundTripsTest {
+
+  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+  private static final SiteId SITE = SiteId.of("site-a");
+  private static final AliasName PROD = AliasName.PRODUCTION;
+
+  private static PostgresStore store(String url) {
+    return PostgresStore.builder()
+        .jdbcUrl(url)
+        .username(PG.username())
+        .password(PG.password())
+        .schema(PgStores.newSchema())
+        .poolSize(1)
+        .migrateOnStart(true)
+        .build();
+  }
+
+  private static DeployId id(int i) {
+    return DeployId.forSha(Instant.parse("2026-01-01T00:00:00Z").plusSeconds(i), "abcdef" + i);
+  }
+
+  private static void create(MetadataStore metadata, DeployId id) {
+    metadata.inSite(
+        "test.create",
+        SITE,
+        RowSelection.of(List.of(id), List.of()),
+        s -> {
+          s.putDeploy(new Deploy(SITE, id, null, DeployState.PENDING, s.now(), null, null));
+          return null;
+        });
+  }
+
+  /** What a finalize does: the deploy ACTIVE, the alias moved, the previous target released. */
+  private static void activate(MetadataStore metadata, DeployId id) {
+    metadata.inSite(
+        "test.activate",
+        SITE,
+        RowSelection.of(List.of(id), List.of()),
+        s -> {
+          Deploy d = s.deploy(id);
+          AliasRow row = s.aliases().get(PROD);
+          s.putAlias(PROD, new AliasRow(id, row == null ? 1 : row.version() + 1, s.now()));
+          if (row != null) {
+            Deploy previous = s.deploy(row.target());
+            s.putDeploy(
+                new Deploy(
+                    SITE,
+                    previous.id(),
+                    null,
+                    previous.state(),
+                    previous.createdAt(),
+                    previous.finalizedAt(),
+                    s.now()));
+          }
+          s.putDeploy(new Deploy(SITE, id, null, DeployState.ACTIVE, d.createdAt(), s.now(), null));
+          s.audit(Actor.SYSTEM, "test.activate", id.value(), null, PROD.value());
+          s.emit(new NewEvent(SITE, "test.alias", Map.of("target", id.value())));
+          s.emit(new NewEvent(SITE, "test.site", Map.of()));
+          return null;
+        });
+  }
+
+  @Test
+  @DisplayName(
+      "takes two round trips: the lock with every row it selected, then its writes, events and"
+          + " commit")
+  void twoRoundTrips() {
+    try (TcpProxy proxy = TcpProxy.to(URI.create(PG.jdbcUrl().substring("jdbc:".length())));
+        PostgresStore store = store(proxy.jdbcUrl(PG.jdbcUrl()))) {
+      MetadataStore metadata = store.metadata();
+      int commands = 12;
+      for (int i = 0; i < commands; i++) {
+        create(metadata, id(i));
+      }
+      List<Long> trips = new ArrayList<>();
+      for (int i = 0; i < commands; i++) {
+        long before = proxy.roundTrips();
+        activate(metadata, id(i));
+        trips.add(proxy.roundTrips() - before);
+      }
+      // The median: a pool may validate a connection idle for a while (one more round trip).
+      assertThat(trips.stream().sorted().toList().get(commands / 2)).as("%s", trips).isEqualTo(2);
+      assertThat(metadata.findAlias(SITE, PROD).orElseThrow().target()).isEqualTo(id(commands - 1));
+      assertThat(metadata.findDeploy(SITE, id(0)).orElseThrow().releasedAt()).isNotNull();
+      assertThat(metadata.auditLog(SITE, 100)).hasSize(commands);
+    }
+  }
+
+  @Test
+  @DisplayName("reads the selected deploys by their keys, not every deploy of the site")
+  void selectedDeploysByIndex() throws Exception {
+    String schema = PgStores.newSchema();
+    try (PostgresStore store =
+            PostgresStore.builder()
+                .jdbcUrl(PG.jdbcUrl())
+                .username(PG.username())
+                .password(PG.password())
+                .schema(schema)
+                .migrateOnStart(true)
+                .build();
+        java.sql.Connection c = PG.dataSource().getConnection()) {
+      try (java.sql.Statement s = c.createStatement()) {
+        s.execute(
+            "INSERT INTO "
+                + schema
+                + ".deploys (site, deploy_id, state, created_at) SELECT 'site-a', 'd' || i,"
+                + " 'ACTIVE', now() FROM generate_series(1, 5000) i");
+        s.execute(
+            "INSERT INTO "
+                + schema
+                + ".aliases (site, name, deploy_id, version, updated_at)"
+                + " VALUES ('site-a', 'production', 'd7', 1, now())");
+        s.execute("ANALYZE " + schema + ".deploys");
+      }
+      StringBuilder plan = new StringBuilder();
+      try (java.sql.PreparedStatement explain =
+          c.prepareStatement("EXPLAIN " + PgMetadataStore.selectedDeploysSql(schema))) {
+        explain.setString(1, SITE.value());
+        explain.setArray(2, c.createArrayOf("text", new String[] {"d42"}));
+        explain.setString(3, SITE.value());
+        try (java.sql.ResultSet rs = explain.executeQuery()) {
+          while (rs.next()) {
+            plan.append(rs.getString(1)).append('\n');
+          }
+        }
+      }
+      // An OR of the keys and the aliases' targets reads every deploy of the site (a hashed
+      // SubPlan as the filter); the array of keys is an index lookup of these rows.
+      assertThat(plan.toString())
+          .as("%s", plan)
+          .containsPattern("Index Cond: .*deploy_id = ANY")
+          .doesNotContain("SubPlan");
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "that throws leaves no transaction on the connection: the next one commits only its own writes")
+  void failedWorkRollsBack() {
+    try (PostgresStore store = store(PG.jdbcUrl())) {
+      MetadataStore metadata = store.metadata();
+      assertThatThrownBy(
+              () ->
+                  metadata.inSite(
+                      "test.fails",
+                      SITE,
+                      RowSelection.of(List.of(id(1)), List.of()),
+                      s -> {
+                        s.putDeploy(
+                            new Deploy(
+                                SITE, id(1), null, DeployState.PENDING, s.now(), null, null));
+                        // A read the first round trip did not cover sends the queued write first.
+                        assertThat(s.deployCount()).isEqualTo(1);
+                        throw new IllegalArgumentException("refused");
+                      }))
+          .isInstanceOf(IllegalArgumentException.class);
+      create(metadata, id(2)); // on the pool's only connection
+      assertThat(metadata.listDeploys(SITE)).extracting(Deploy::id).containsExactly(id(2));
+    }
+  }
+}
