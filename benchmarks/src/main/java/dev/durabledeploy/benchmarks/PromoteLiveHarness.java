@@ -10,14 +10,8 @@ import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.UploadPath;
-import dev.durabledeploy.spi.engine.CronSchedule;
-import dev.durabledeploy.spi.engine.DeadLetter;
-import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
-import dev.durabledeploy.spi.engine.RunId;
-import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
-import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.events.OperationEvent;
@@ -25,6 +19,7 @@ import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.metadata.AliasExpectation;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import dev.durabledeploy.store.postgres.PostgresStore;
+import dev.durabledeploy.testkit.ForwardingWorkflowEngine;
 import java.io.ByteArrayInputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -36,8 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -137,16 +130,12 @@ final class PromoteLiveHarness implements Bench.Section {
    * The host's engine, stamping when the relay handed it each site's {@code alias-project} run (a
    * map write; nothing waits on it).
    */
-  private record StampedEngine(WorkflowEngine engine, Map<String, Long> submitted)
-      implements WorkflowEngine {
-    @Override
-    public void register(WorkflowDefinition definition) {
-      engine.register(definition);
-    }
+  private static final class StampedEngine extends ForwardingWorkflowEngine {
+    private final Map<String, Long> submitted;
 
-    @Override
-    public Optional<Set<String>> registeredWorkflows() {
-      return engine.registeredWorkflows();
+    StampedEngine(WorkflowEngine engine, Map<String, Long> submitted) {
+      super(engine);
+      this.submitted = submitted;
     }
 
     @Override
@@ -154,57 +143,7 @@ final class PromoteLiveHarness implements Bench.Section {
       if (submission.workflow().equals(AliasProjection.WORKFLOW)) {
         submitted.put(submission.input().get(StandardEvents.KEY_SITE), System.nanoTime());
       }
-      return engine.submit(submission);
-    }
-
-    @Override
-    public void schedule(CronSchedule schedule) {
-      engine.schedule(schedule);
-    }
-
-    @Override
-    public boolean unschedule(String scheduleId) {
-      return engine.unschedule(scheduleId);
-    }
-
-    @Override
-    public Optional<RunStatus> status(RunId id) {
-      return engine.status(id);
-    }
-
-    @Override
-    public List<DeadLetter> deadLetters(int limit) {
-      return engine.deadLetters(limit);
-    }
-
-    @Override
-    public CompletionStage<RunHandle> retryDeadLetter(RunId id) {
-      return engine.retryDeadLetter(id);
-    }
-
-    @Override
-    public boolean discardDeadLetter(RunId id) {
-      return engine.discardDeadLetter(id);
-    }
-
-    @Override
-    public void start() {
-      engine.start();
-    }
-
-    @Override
-    public void stop(Duration deadline) {
-      engine.stop(deadline);
-    }
-
-    @Override
-    public EngineStatus engineStatus() {
-      return engine.engineStatus();
-    }
-
-    @Override
-    public void close() {
-      engine.close();
+      return super.submit(submission);
     }
   }
 

@@ -1,16 +1,12 @@
 package dev.durabledeploy.benchmarks;
 
-import dev.durabledeploy.spi.engine.CronSchedule;
-import dev.durabledeploy.spi.engine.DeadLetter;
-import dev.durabledeploy.spi.engine.EngineStatus;
 import dev.durabledeploy.spi.engine.RunHandle;
 import dev.durabledeploy.spi.engine.RunId;
 import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.Submission;
-import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
+import dev.durabledeploy.testkit.ForwardingWorkflowEngine;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -24,18 +20,17 @@ import java.util.function.Predicate;
  * accepted, so a benchmark can wait until the runs some work submitted have all finished (their
  * {@link #status} terminal) without changing how they run.
  */
-final class RecordingEngine implements WorkflowEngine {
+final class RecordingEngine extends ForwardingWorkflowEngine {
 
   /** An accepted run and what it was submitted with. */
   record Accepted(Submission submission, RunId id) {}
 
-  private final WorkflowEngine delegate;
   private final ConcurrentLinkedQueue<Accepted> accepted = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<CompletableFuture<RunHandle>> submitted =
       new ConcurrentLinkedQueue<>();
 
   RecordingEngine(WorkflowEngine delegate) {
-    this.delegate = delegate;
+    super(delegate);
   }
 
   /** The distinct runs accepted so far whose submission matches. */
@@ -55,22 +50,12 @@ final class RecordingEngine implements WorkflowEngine {
    */
   boolean finished(Set<RunId> runs) {
     for (RunId id : runs) {
-      Optional<RunStatus> status = delegate.status(id);
+      Optional<RunStatus> status = status(id);
       if (status.isPresent() && !status.get().state().isTerminal()) {
         return false;
       }
     }
     return true;
-  }
-
-  @Override
-  public void register(WorkflowDefinition definition) {
-    delegate.register(definition);
-  }
-
-  @Override
-  public Optional<Set<String>> registeredWorkflows() {
-    return delegate.registeredWorkflows();
   }
 
   /**
@@ -86,8 +71,7 @@ final class RecordingEngine implements WorkflowEngine {
   @Override
   public CompletionStage<RunHandle> submit(Submission submission) {
     CompletableFuture<RunHandle> handle =
-        delegate
-            .submit(submission)
+        super.submit(submission)
             .thenApply(
                 h -> {
                   accepted.add(new Accepted(submission, h.id()));
@@ -96,55 +80,5 @@ final class RecordingEngine implements WorkflowEngine {
             .toCompletableFuture();
     submitted.add(handle);
     return handle;
-  }
-
-  @Override
-  public void schedule(CronSchedule schedule) {
-    delegate.schedule(schedule);
-  }
-
-  @Override
-  public boolean unschedule(String scheduleId) {
-    return delegate.unschedule(scheduleId);
-  }
-
-  @Override
-  public Optional<RunStatus> status(RunId id) {
-    return delegate.status(id);
-  }
-
-  @Override
-  public List<DeadLetter> deadLetters(int limit) {
-    return delegate.deadLetters(limit);
-  }
-
-  @Override
-  public CompletionStage<RunHandle> retryDeadLetter(RunId id) {
-    return delegate.retryDeadLetter(id);
-  }
-
-  @Override
-  public boolean discardDeadLetter(RunId id) {
-    return delegate.discardDeadLetter(id);
-  }
-
-  @Override
-  public void start() {
-    delegate.start();
-  }
-
-  @Override
-  public void stop(Duration deadline) {
-    delegate.stop(deadline);
-  }
-
-  @Override
-  public EngineStatus engineStatus() {
-    return delegate.engineStatus();
-  }
-
-  @Override
-  public void close() {
-    delegate.close();
   }
 }
