@@ -82,7 +82,7 @@ final class FleetGcHarness implements Bench.Section {
    * on two loaded cores), as the full fleet's gc-site work (860,000 durable tombstone transactions)
    * takes hours. The full fleet's sweep call is measured by {@code main scan}.
    */
-  static final int SUITE_SITES = 30;
+  static final int SUITE_SITES = 20;
 
   /** The fleet, measured outside the suite ({@link #main}). */
   static final int FULL_SITES = 10_000;

@@ -72,14 +72,18 @@ final class PostgresHarness {
       List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
       for (int producers : RELAY_PRODUCERS) {
         for (boolean notifications : new boolean[] {true, false}) {
-          relay.add(RelayHarness.run(store, producers, notifications, 8_000 / producers));
+          // Polling only is the reference the wake-up is measured against, reported without a goal:
+          // a quarter of the events tells it apart and keeps the suite within its budget.
+          relay.add(
+              RelayHarness.run(
+                  store, producers, notifications, (notifications ? 8_000 : 2_000) / producers));
         }
         relay.add(GruelboxHarness.run(url, pg.user(), pg.password(), producers, 8_000 / producers));
       }
       double drain = RelayHarness.drain(store, DRAIN_EVENTS);
       double peerDrain = GruelboxHarness.drain(url, pg.user(), pg.password(), DRAIN_EVENTS);
       PgPlanHarness.Result planning = PgPlanHarness.run(store.metadata(), 100, 100);
-      CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
+      CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 50);
       CasHarness.Result casMemory =
           CasHarness.run(
               new dev.durabledeploy.store.memory.InMemoryStore(), "cas-bench", 32, 1_000);

@@ -91,7 +91,7 @@ final class PromoteLiveHarness implements Bench.Section {
    * Each configuration stops taking samples after this long (the counts are reported), so the
    * section stays under a minute on a slow machine.
    */
-  static final Duration TIME_BOX = Duration.ofSeconds(20);
+  static final Duration TIME_BOX = Duration.ofSeconds(10);
 
   private static final int WARMUP_MOVES = 30;
   private static final AliasName LIVE = AliasName.PRODUCTION;

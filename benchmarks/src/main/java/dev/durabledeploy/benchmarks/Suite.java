@@ -229,7 +229,7 @@ public final class Suite {
             true));
     for (var cas :
         List.of(
-            Map.entry("32 threads x 100, PostgreSQL", pg.cas()),
+            Map.entry("32 threads x 50, PostgreSQL", pg.cas()),
             Map.entry("32 threads x 1,000, in-memory", pg.casInMemory()))) {
       CasHarness.Result c = cas.getValue();
       rows.add(
@@ -322,7 +322,7 @@ public final class Suite {
             true));
     rows.add(
         new Figure(
-            "alias CAS promotes on one alias, 32 threads x 100"
+            "alias CAS promotes on one alias, 32 threads x 50"
                 + on
                 + " ("
                 + vk.cas().retries()

@@ -61,7 +61,7 @@ final class ValkeyHarness {
                 8_000 / producers));
       }
       double drain = RelayHarness.drain(store, PostgresHarness.DRAIN_EVENTS);
-      CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 100);
+      CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 50);
       return new Result(
           finalize.p50(),
           finalize.p99(),
