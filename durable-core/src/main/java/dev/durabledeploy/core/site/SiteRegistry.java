@@ -94,7 +94,8 @@ public final class SiteRegistry {
   private final Actor actor;
 
   /**
-   * @param lockTimeout how long the import waits for a site's lock (it registers under it)
+   * @param options the lock timeout the import waits for a site's lock with (it registers under
+   *     it), and the recovery window of a site it imports as trashed
    */
   public SiteRegistry(
       Store store,
