@@ -301,16 +301,31 @@ public final class FileSystemBlobStore implements BlobStore {
    * just created and not yet filled, so creating the next level fails: start again, a bounded
    * number of times (a prune only follows a delete; it cannot win for ever).
    */
+  /** Whether a parent of {@code target} under the root is something other than a directory. */
+  private boolean fileAmongParents(Path target) {
+    for (Path p = target.getParent(); p != null && p.startsWith(root); p = p.getParent()) {
+      if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)
+          && !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void createParents(String key, Path target) throws IOException {
     for (int attempt = 1; ; attempt++) {
       try {
         Files.createDirectories(target.getParent());
         return;
       } catch (FileAlreadyExistsException e) {
-        throw new InvalidInputException(
-            "key",
-            ForeignBlob.render(key)
-                + " lies under an existing object; a file cannot also be a prefix");
+        // The JDK reports a level that a concurrent prune removed between its create and its
+        // directory check as "already exists" too: only a file among the parents is the caller's.
+        if (fileAmongParents(target) || attempt == PUBLISH_ATTEMPTS) {
+          throw new InvalidInputException(
+              "key",
+              ForeignBlob.render(key)
+                  + " lies under an existing object; a file cannot also be a prefix");
+        }
       } catch (NoSuchFileException levelPruned) {
         if (attempt == PUBLISH_ATTEMPTS) {
           throw levelPruned;

@@ -157,6 +157,39 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
    * are valid objects of another store, so a store that follows the link would read them as its
    * own.
    */
+  @Test
+  @DisplayName(
+      "a put beside a delete of the same prefix, which prunes the levels it creates, never fails"
+          + " as if a file stood among its parents")
+  void putBesideAPruningDelete() throws Exception {
+    FileSystemBlobStore store = new FileSystemBlobStore(root.resolve("race"));
+    BlobPrefix prefix = BlobPrefix.of("site-a", "deploys", "d1");
+    java.util.concurrent.atomic.AtomicBoolean done =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    Thread pruner =
+        new Thread(
+            () -> {
+              while (!done.get()) {
+                store.deletePrefix(prefix);
+              }
+            });
+    pruner.start();
+    try {
+      for (int i = 0; i < 3_000; i++) {
+        byte[] bytes = {1};
+        store.put(
+            prefix.resolve("a/b/late-" + i + ".js"),
+            new ByteArrayInputStream(bytes),
+            1,
+            BlobMetadata.ofType("text/javascript"));
+      }
+    } finally {
+      done.set(true);
+      pruner.join();
+    }
+    assertThat(store.list(prefix, null, 1000).items().size()).isLessThanOrEqualTo(3_000);
+  }
+
   @Nested
   @DisplayName("a symbolic link out of the root is never followed")
   class SymbolicLinks {
