@@ -35,7 +35,7 @@ final class PostgresHarness {
 
   private PostgresHarness() {}
 
-  static Result run(DurablePostgres pg, int samples) throws Exception {
+  static Result run(DurablePostgres pg, int samples, Laps laps) throws Exception {
     String url = pg.url();
     try (PostgresStore store =
             PostgresStore.builder()
@@ -69,6 +69,7 @@ final class PostgresHarness {
       }
       StoreFigures.Latency finalize = commands.activate();
       double claimAck = StoreFigures.claimAckPerSecond(store);
+      laps.lap("PostgreSQL metadata commands and claim+ack");
       List<OutboxLoad.Result> relay = new java.util.ArrayList<>();
       for (int producers : RELAY_PRODUCERS) {
         for (boolean notifications : new boolean[] {true, false}) {
@@ -80,13 +81,16 @@ final class PostgresHarness {
         }
         relay.add(GruelboxHarness.run(url, pg.user(), pg.password(), producers, 8_000 / producers));
       }
+      laps.lap("relay lag, 1/4/16 producers, beside gruelbox");
       double drain = RelayHarness.drain(store, DRAIN_EVENTS);
       double peerDrain = GruelboxHarness.drain(url, pg.user(), pg.password(), DRAIN_EVENTS);
+      laps.lap("backlog drain beside gruelbox");
       PgPlanHarness.Result planning = PgPlanHarness.run(store.metadata(), 100, 100);
       CasHarness.Result cas = CasHarness.run(store, "cas-bench", 32, 50);
       CasHarness.Result casMemory =
           CasHarness.run(
               new dev.durabledeploy.store.memory.InMemoryStore(), "cas-bench", 32, 1_000);
+      laps.lap("GC plan read and CAS promotes");
       return new Result(
           finalize.p50(),
           finalize.p99(),

@@ -30,24 +30,26 @@ public final class Suite {
    * The sections measured after the figures above, each on the same durable server; a new figure is
    * a new section here.
    */
-  private static final List<Bench.Section> SECTIONS =
+  private static final List<Map.Entry<String, Bench.Section>> SECTIONS =
       List.of(
-          MultiHostDrainHarness::section,
-          new MetadataCommandsSection(),
-          new UploadHarness(),
-          new FleetGcHarness(),
-          new PromoteLiveHarness());
+          Map.entry("multi-host drain", MultiHostDrainHarness::section),
+          Map.entry("metadata commands", new MetadataCommandsSection()),
+          Map.entry("uploads and finalize", new UploadHarness()),
+          Map.entry("fleet GC", new FleetGcHarness()),
+          Map.entry("promote -> live", new PromoteLiveHarness()));
 
   private Suite() {}
 
   public static void main(String[] args) throws Exception {
     Path out = Path.of(args.length > 0 ? args[0] : "benchmarks/results");
+    Laps laps = new Laps();
     try (DurablePostgres postgres = DurablePostgres.start()) {
-      run(new Bench(postgres, out, date()));
+      laps.lap("durable PostgreSQL start");
+      run(new Bench(postgres, out, date()), laps);
     }
   }
 
-  private static void run(Bench bench) throws Exception {
+  private static void run(Bench bench, Laps laps) throws Exception {
     Path out = bench.out();
     List<Figure> rows = new ArrayList<>();
 
@@ -68,6 +70,7 @@ public final class Suite {
         warmCloneP99 = r.getPrimaryResult().getStatistics().getPercentile(99);
       }
     }
+    laps.lap("JMH (planner, engine, ensureClone)");
     double planMillis = jmh.get("planOneMillionDeploys");
     rows.add(
         new Figure(
@@ -111,7 +114,8 @@ public final class Suite {
             "< 100 ms",
             lightWait < 100));
 
-    PostgresHarness.Result pg = PostgresHarness.run(bench.postgres(), 2000);
+    laps.lap("fairness");
+    PostgresHarness.Result pg = PostgresHarness.run(bench.postgres(), 2000, laps);
     rows.add(
         new Figure(
             "finalize metadata command p50",
@@ -248,6 +252,7 @@ public final class Suite {
     }
 
     ValkeyHarness.Result vk = ValkeyHarness.run(2000);
+    laps.lap("Valkey");
     String on = " on Valkey (" + vk.server() + ")";
     rows.add(
         new Figure(
@@ -347,11 +352,13 @@ public final class Suite {
             "1 clone, <= 1.5x",
             herd.clones() == 1 && herd.herdMillis() / herd.singleMillis() <= 1.5));
 
-    for (Bench.Section section : SECTIONS) {
-      rows.addAll(section.run(bench));
+    laps.lap("cold ensureClone herd");
+    for (Map.Entry<String, Bench.Section> section : SECTIONS) {
+      rows.addAll(section.getValue().run(bench));
+      laps.lap(section.getKey());
     }
 
-    write(bench, rows);
+    write(bench, rows, laps);
     LagChart.write(out.resolve(date() + "-relay-lag.png"), pg.relay());
   }
 
@@ -367,7 +374,7 @@ public final class Suite {
     return LocalDate.now(ZoneOffset.UTC).toString();
   }
 
-  private static void write(Bench bench, List<Figure> rows) throws Exception {
+  private static void write(Bench bench, List<Figure> rows, Laps laps) throws Exception {
     Path dir = bench.out();
     Files.createDirectories(dir);
     String date = date();
@@ -376,7 +383,9 @@ public final class Suite {
         .append(Runtime.version())
         .append(", ")
         .append(Runtime.getRuntime().availableProcessors())
-        .append(" cores. Ratios compare figures measured side by side in this run.\n\n")
+        .append(" cores. Ratios compare figures measured side by side in this run. ")
+        .append(laps.summary())
+        .append("\n\n")
         .append("PostgreSQL (every PostgreSQL figure, library and baselines alike): ")
         .append(bench.postgres().describe())
         .append(".\n\n")
