@@ -139,11 +139,12 @@ public final class JGitRepoSource implements RepoSource {
 
   @Override
   public Path ensureClone(RepoRef repo) {
-    policy.check(repo);
+    policy.checkScheme(repo);
     CacheLayout.Slot slot = layout.slot(repo);
     if (CacheLayout.isComplete(slot)) {
       return slot.tree();
     }
+    policy.check(repo);
     return shared(repo, slot, false);
   }
 
@@ -166,7 +167,7 @@ public final class JGitRepoSource implements RepoSource {
    * this instance can replace or remove it.
    */
   public <T> T withTree(RepoRef repo, Function<Path, T> reader) {
-    policy.check(repo);
+    policy.checkScheme(repo);
     ReentrantReadWriteLock rw =
         readers.computeIfAbsent(repo.cacheKey(), k -> new ReentrantReadWriteLock());
     rw.readLock().lock();

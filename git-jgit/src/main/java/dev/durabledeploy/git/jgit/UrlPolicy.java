@@ -62,8 +62,11 @@ final class UrlPolicy implements AutoCloseable {
             .build(new JGitKeyCache());
   }
 
-  /** Refuses, before any I/O, a scheme the host did not allow or a file URL into the root. */
-  void check(RepoRef repo) {
+  /**
+   * Refuses, with no I/O, a scheme the host did not allow: checked on every call, a warm hit too,
+   * so a reference the host's policy refuses is refused whether or not its tree is there.
+   */
+  void checkScheme(RepoRef repo) {
     String scheme = repo.url().scheme();
     if (!schemes.contains(scheme)) {
       throw new InvalidInputException(
@@ -74,7 +77,17 @@ final class UrlPolicy implements AutoCloseable {
               + String.join(", ", new TreeSet<>(schemes))
               + "); the host enables others with JGitRepoSource.Builder.allowedSchemes");
     }
-    if (scheme.equals("file")) {
+  }
+
+  /**
+   * Refuses, before a clone or fetch reads anything, a scheme the host did not allow or a file URL
+   * into the root. The file check resolves the target's real path (a stat per path element), so it
+   * runs where a clone would read the URL, not on a warm hit, which reads nothing from it: a tree
+   * can only be warm after a clone passed this check.
+   */
+  void check(RepoRef repo) {
+    checkScheme(repo);
+    if (repo.url().scheme().equals("file")) {
       Path target;
       try {
         target = Path.of(URI.create(repo.url().withoutSecrets().value())).normalize();

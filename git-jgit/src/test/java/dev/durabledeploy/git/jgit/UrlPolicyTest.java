@@ -103,6 +103,24 @@ class UrlPolicyTest {
   }
 
   @Test
+  @DisplayName("a warm tree is still refused to a source whose host does not allow its scheme")
+  void warmTreeOfARefusedScheme() {
+    RepoRef repo = new GitRepos(dir.resolve("remotes")).commit("acme/web", Map.of("a.txt", "a"));
+    JGitRepoSource allowing =
+        source(JGitRepoSource.builder(dir.resolve("trees")).allowedSchemes(Set.of("file")));
+    Path tree = allowing.ensureClone(repo);
+    assertThat(allowing.ensureClone(repo)).isEqualTo(tree);
+    JGitRepoSource refusing = source(JGitRepoSource.builder(dir.resolve("trees")));
+    assertThatThrownBy(() -> refusing.ensureClone(repo))
+        .isInstanceOfSatisfying(
+            InvalidInputException.class,
+            e -> assertThat(e.reason()).contains("scheme 'file' is not allowed"));
+    assertThatThrownBy(() -> refusing.withTree(repo, Path::toString))
+        .isInstanceOf(InvalidInputException.class);
+    assertThat(allowing.cloneCount()).isEqualTo(1);
+  }
+
+  @Test
   @DisplayName("the address filter sees the resolved address and refuses it before any request")
   void filterBeforeTheRequest() throws Exception {
     AtomicInteger requests = new AtomicInteger();
