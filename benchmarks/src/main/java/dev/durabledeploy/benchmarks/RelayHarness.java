@@ -6,15 +6,12 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.AppendClaimer;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
-import dev.durabledeploy.spi.outbox.OutboxEvent;
-import dev.durabledeploy.spi.outbox.OutboxStats;
 import dev.durabledeploy.store.postgres.PostgresStore;
+import dev.durabledeploy.testkit.ForwardingOutbox;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.Collection;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -111,49 +108,18 @@ final class RelayHarness {
    * The store's outbox with its notifications hidden, and claiming on append with them (the
    * default), so the relay can only poll.
    */
-  private record PollingOnly(Outbox delegate) implements Outbox {
-    @Override
-    public long append(NewEvent event) {
-      return delegate.append(event);
-    }
-
-    @Override
-    public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
-      return delegate.claim(owner, maxEvents, leaseTtl);
-    }
-
-    @Override
-    public int ack(String owner, Collection<Long> ids) {
-      return delegate.ack(owner, ids);
-    }
-
-    @Override
-    public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
-      return delegate.fail(owner, id, error, nextAttemptAt);
-    }
-
-    @Override
-    public int release(String owner, Collection<Long> ids) {
-      return delegate.release(owner, ids);
-    }
-
-    @Override
-    public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
-      return delegate.renew(owner, ids, leaseTtl);
-    }
-
-    @Override
-    public int purgeDelivered(Instant cutoff, int limit) {
-      return delegate.purgeDelivered(cutoff, limit);
-    }
-
-    @Override
-    public OutboxStats stats() {
-      return delegate.stats();
+  private static final class PollingOnly extends ForwardingOutbox {
+    PollingOnly(Outbox delegate) {
+      super(delegate);
     }
 
     @Override
     public Optional<Subscription> onAppend(Runnable wakeUp) {
+      return Optional.empty();
+    }
+
+    @Override
+    public Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
       return Optional.empty();
     }
   }

@@ -7,12 +7,14 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.engine.RunState;
 import dev.durabledeploy.spi.engine.RunStatus;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
+import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.testkit.ForwardingOutbox;
 import dev.durabledeploy.testkit.MutableClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
@@ -21,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -342,51 +345,14 @@ class OutboxRelayTest {
   }
 
   /** An outbox that offers no append notifications; claiming on append stays. */
-  private record WithoutNotifications(Outbox delegate) implements Outbox {
-    @Override
-    public long append(NewEvent event) {
-      return delegate.append(event);
+  private static final class WithoutNotifications extends ForwardingOutbox {
+    WithoutNotifications(Outbox delegate) {
+      super(delegate);
     }
 
     @Override
-    public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
-      return delegate.claim(owner, maxEvents, leaseTtl);
-    }
-
-    @Override
-    public int ack(String owner, java.util.Collection<Long> ids) {
-      return delegate.ack(owner, ids);
-    }
-
-    @Override
-    public boolean fail(String owner, long id, String error, java.time.Instant nextAttemptAt) {
-      return delegate.fail(owner, id, error, nextAttemptAt);
-    }
-
-    @Override
-    public int release(String owner, java.util.Collection<Long> ids) {
-      return delegate.release(owner, ids);
-    }
-
-    @Override
-    public int renew(String owner, java.util.Collection<Long> ids, Duration leaseTtl) {
-      return delegate.renew(owner, ids, leaseTtl);
-    }
-
-    @Override
-    public int purgeDelivered(java.time.Instant cutoff, int limit) {
-      return delegate.purgeDelivered(cutoff, limit);
-    }
-
-    @Override
-    public dev.durabledeploy.spi.outbox.OutboxStats stats() {
-      return delegate.stats();
-    }
-
-    @Override
-    public java.util.Optional<dev.durabledeploy.spi.events.Subscription> claimOnAppend(
-        dev.durabledeploy.spi.outbox.AppendClaimer claimer) {
-      return delegate.claimOnAppend(claimer);
+    public Optional<Subscription> onAppend(Runnable wakeUp) {
+      return Optional.empty();
     }
   }
 
