@@ -71,6 +71,12 @@ final class PgOutbox implements Outbox {
     this.claimLock = claimLockKey(schema);
   }
 
+  /**
+   * How long a claim waits for the claim lock before it claims without it: far above a claim's few
+   * statements, far below the pool's connection timeout.
+   */
+  static final Duration CLAIM_LOCK_WAIT = Duration.ofSeconds(1);
+
   /** The advisory lock every claim on the schema's outbox takes for its transaction. */
   static long claimLockKey(String schema) {
     return Sql.lockKey("outbox-claim", schema, "");
@@ -99,7 +105,10 @@ final class PgOutbox implements Outbox {
       return List.of();
     }
     try {
-      new Pipeline().add(append.sql(), append.parameters()).run(h.getConnection(), append::read);
+      append
+          .lockSites(new Pipeline())
+          .add(append.sql(), append.parameters())
+          .run(h.getConnection(), append::read);
     } catch (java.sql.SQLException e) {
       throw new org.jdbi.v3.core.statement.UnableToExecuteStatementException(e, null);
     }
@@ -139,6 +148,24 @@ final class PgOutbox implements Outbox {
 
     boolean isEmpty() {
       return events.isEmpty();
+    }
+
+    /**
+     * Adds to {@code p}, when the append claims, the metadata lock of each of its sites (the one a
+     * unit of work takes; re-entrant for the one it holds), in key order, as statements of their
+     * own before the INSERT, so the INSERT's NOT EXISTS sees what an append of the same site that
+     * held the lock before committed. Without it two transactions appending to one site at the same
+     * time (two hosts' appends, or an append beside a command) both find the site empty and both
+     * claim it: two owners with live claims on one site.
+     */
+    Pipeline lockSites(Pipeline p) {
+      if (claimer == null) {
+        return p;
+      }
+      new java.util.TreeSet<>(
+              events.stream().map(e -> Sql.lockKey("meta", schema, e.site().value())).toList())
+          .forEach(key -> p.add("SELECT pg_advisory_xact_lock(?)", key));
+      return p;
     }
 
     String sql() {
@@ -353,10 +380,29 @@ final class PgOutbox implements Outbox {
     // window then held little it could use and the widened retry locked thousands of rows, which
     // broke the others' runs in turn. A claim is a few statements; dispatching stays parallel.
     // Taken in a statement of its own, so the scan's snapshot sees the claim committed before.
-    h.createQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) l")
-        .bind("key", claimLock)
-        .mapTo(Integer.class)
-        .one();
+    // The wait is bounded: a claimer stalled inside its claim (its host paused, its network half
+    // open) would otherwise stop every claim of every host, each waiter holding a connection of
+    // its pool. Past the bound the claim runs unserialised, as claims did before the lock: the gap
+    // rule alone keeps per-site order, the lock only spares claimers each other's row locks.
+    h.execute("SAVEPOINT claim_lock");
+    h.execute("SET LOCAL lock_timeout = '" + CLAIM_LOCK_WAIT.toMillis() + "ms'");
+    try {
+      h.createQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) l")
+          .bind("key", claimLock)
+          .mapTo(Integer.class)
+          .one();
+      h.execute("RELEASE SAVEPOINT claim_lock");
+    } catch (org.jdbi.v3.core.statement.UnableToExecuteStatementException e) {
+      if (!"55P03".equals(Sql.sqlState(e))) {
+        throw e;
+      }
+      // Rolls back the SET LOCAL too.
+      h.execute("ROLLBACK TO SAVEPOINT claim_lock");
+      LOG.warn(
+          "the outbox claim lock was held for over {} ms (a claimer stalled?); claiming without it",
+          CLAIM_LOCK_WAIT.toMillis());
+    }
+    h.execute("SET LOCAL lock_timeout = DEFAULT");
     Instant now = now();
     // Sites with a live claim or a not-yet-due event are skipped in the scan itself, so a large
     // blocked backlog can never fill the window and starve the sites behind it.
