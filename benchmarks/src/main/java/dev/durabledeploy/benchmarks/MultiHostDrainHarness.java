@@ -100,7 +100,10 @@ final class MultiHostDrainHarness {
         String.format(Locale.ROOT, "%,d-event backlog over %d sites drained by", EVENTS, SITES);
     rows.add(
         new Figure(
-            backlog + " 3 host processes: wall time",
+            backlog
+                + " 3 host processes: wall time (every host warmed first on "
+                + String.format(Locale.ROOT, "%,d", WARM_UP_EVENTS)
+                + " events of its own schema)",
             three.seconds() * 1000,
             "ms",
             "1 host process, same backlog",
