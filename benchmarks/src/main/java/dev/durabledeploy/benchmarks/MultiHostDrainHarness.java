@@ -135,6 +135,11 @@ final class MultiHostDrainHarness {
               label + ": redeliveries (events handled more than once), per host " + r.perHost(),
               r.redeliveries(),
               "events"));
+      rows.add(
+          Figure.reported(
+              label + ": CPU of the host processes (" + r.diagnostics() + ")",
+              r.diagnostics().hostCpuMs().stream().mapToLong(Long::longValue).sum(),
+              "ms"));
     }
     return rows;
   }
