@@ -99,7 +99,12 @@ final class PgOutbox implements Outbox {
       return List.of();
     }
     try {
-      new Pipeline().add(append.sql(), append.parameters()).run(h.getConnection(), append::read);
+      Pipeline pipeline = new Pipeline();
+      if (afterCommit) {
+        // The store's own transaction, ending after the append: planned once per connection.
+        pipeline.add("SELECT " + PgMetadataStore.GENERIC_PLANS);
+      }
+      pipeline.add(append.sql(), append.parameters()).run(h.getConnection(), append::read);
     } catch (java.sql.SQLException e) {
       throw new org.jdbi.v3.core.statement.UnableToExecuteStatementException(e, null);
     }
@@ -121,9 +126,17 @@ final class PgOutbox implements Outbox {
   /**
    * One append: the INSERT claims the events for {@code claimer} (when not null) if their site has
    * no undelivered event, and notifies listeners unless every event was claimed so (no other relay
-   * could claim those anyway). The NOT EXISTS sees the table as the statement started, without the
-   * rows it inserts: all of a site's events in the batch are claimed, or none. ORDER BY n draws the
-   * ids in batch order.
+   * could claim those anyway). The count sees the table as the statement started, without the rows
+   * it inserts: all of a site's events in the batch are claimed, or none. ORDER BY n draws the ids
+   * in batch order.
+   *
+   * <p>Whether a site has undelivered events is a count of them in {@code
+   * outbox_undelivered_by_site} (none, on the common path), whatever the planner knows of the
+   * table. A NOT EXISTS was planned two ways that read every undelivered event of every site: the
+   * generic plan, which does not know how many events the arrays hold, hashed them all (so
+   * PostgreSQL planned the statement anew on every call), and with statistics the planner walked
+   * {@code outbox_undelivered} in id order filtering on the site, hoping to stop early, which it
+   * never does for a site with nothing undelivered.
    */
   final class Append {
     private final Instant now;
@@ -153,9 +166,9 @@ final class PgOutbox implements Outbox {
           + " CAST(? AS timestamptz), c.owner,"
           + " CASE WHEN c.owner IS NOT NULL THEN CAST(? AS timestamptz) END,"
           + " CASE WHEN c.owner IS NOT NULL THEN 1 ELSE 0 END"
-          + " FROM v LEFT JOIN c ON NOT EXISTS (SELECT 1 FROM "
+          + " FROM v LEFT JOIN c ON (SELECT count(*) FROM "
           + schema
-          + ".outbox b WHERE b.site = v.site AND b.delivered_at IS NULL)"
+          + ".outbox b WHERE b.site = v.site AND b.delivered_at IS NULL) = 0"
           + " ORDER BY v.n RETURNING id, claimed_by IS NOT NULL AS claimed),"
           + " notified AS (SELECT pg_notify(?, '') FROM ins WHERE NOT claimed LIMIT 1)"
           + " SELECT id, claimed, (SELECT count(*) FROM notified) AS notified"
