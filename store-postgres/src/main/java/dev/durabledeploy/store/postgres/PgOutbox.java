@@ -123,8 +123,13 @@ final class PgOutbox implements Outbox {
       return List.of();
     }
     try {
+      Pipeline pipeline = new Pipeline();
+      if (afterCommit) {
+        // The store's own transaction, ending after the append: planned once per connection.
+        pipeline.add("SELECT " + PgMetadataStore.GENERIC_PLANS);
+      }
       append
-          .lockSites(new Pipeline())
+          .lockSites(pipeline, null)
           .add(append.sql(), append.parameters())
           .run(h.getConnection(), append::read);
     } catch (java.sql.SQLException e) {
@@ -148,9 +153,17 @@ final class PgOutbox implements Outbox {
   /**
    * One append: the INSERT claims the events for {@code claimer} (when not null) if their site has
    * no undelivered event, and notifies listeners unless every event was claimed so (no other relay
-   * could claim those anyway). The NOT EXISTS sees the table as the statement started, without the
-   * rows it inserts: all of a site's events in the batch are claimed, or none. ORDER BY n draws the
-   * ids in batch order.
+   * could claim those anyway). The count sees the table as the statement started, without the rows
+   * it inserts: all of a site's events in the batch are claimed, or none. ORDER BY n draws the ids
+   * in batch order.
+   *
+   * <p>Whether a site has undelivered events is a count of them in {@code
+   * outbox_undelivered_by_site} (none, on the common path), whatever the planner knows of the
+   * table. A NOT EXISTS was planned two ways that read every undelivered event of every site: the
+   * generic plan, which does not know how many events the arrays hold, hashed them all (so
+   * PostgreSQL planned the statement anew on every call), and with statistics the planner walked
+   * {@code outbox_undelivered} in id order filtering on the site, hoping to stop early, which it
+   * never does for a site with nothing undelivered.
    */
   final class Append {
     private final Instant now;
@@ -174,14 +187,20 @@ final class PgOutbox implements Outbox {
      * own before the INSERT, so the INSERT's NOT EXISTS sees what an append of the same site that
      * held the lock before committed. Without it two transactions appending to one site at the same
      * time (two hosts' appends, or an append beside a command) both find the site empty and both
-     * claim it: two owners with live claims on one site.
+     * claim it: two owners with live claims on one site. {@code held} is the site whose lock the
+     * transaction holds already (a unit of work's), whose statement would be a wasted one; null for
+     * none.
      */
-    Pipeline lockSites(Pipeline p) {
+    Pipeline lockSites(Pipeline p, SiteId held) {
       if (claimer == null) {
         return p;
       }
       new java.util.TreeSet<>(
-              events.stream().map(e -> Sql.lockKey("meta", schema, e.site().value())).toList())
+              events.stream()
+                  .map(NewEvent::site)
+                  .filter(site -> !site.equals(held))
+                  .map(site -> Sql.lockKey("meta", schema, site.value()))
+                  .toList())
           .forEach(key -> p.add("SELECT pg_advisory_xact_lock(?)", key));
       return p;
     }
@@ -198,9 +217,9 @@ final class PgOutbox implements Outbox {
           + " CAST(? AS timestamptz), c.owner,"
           + " CASE WHEN c.owner IS NOT NULL THEN CAST(? AS timestamptz) END,"
           + " CASE WHEN c.owner IS NOT NULL THEN 1 ELSE 0 END"
-          + " FROM v LEFT JOIN c ON NOT EXISTS (SELECT 1 FROM "
+          + " FROM v LEFT JOIN c ON (SELECT count(*) FROM "
           + schema
-          + ".outbox b WHERE b.site = v.site AND b.delivered_at IS NULL)"
+          + ".outbox b WHERE b.site = v.site AND b.delivered_at IS NULL) = 0"
           + " ORDER BY v.n RETURNING id, claimed_by IS NOT NULL AS claimed),"
           + " notified AS (SELECT pg_notify(?, '') FROM ins WHERE NOT claimed LIMIT 1)"
           + " SELECT id, claimed, (SELECT count(*) FROM notified) AS notified"
