@@ -196,7 +196,7 @@ final class PgMetadataStore implements MetadataStore {
       writeRecord();
       PgOutbox.Append append = outbox.appending(now, events, true);
       if (!append.isEmpty()) {
-        append.lockSites(writes, site).add(append.sql(), append.parameters());
+        append.lockSites(writes).add(append.sql(), append.parameters());
       }
       writes.add("COMMIT").run(c, append::read);
       if (!append.isEmpty()) {
