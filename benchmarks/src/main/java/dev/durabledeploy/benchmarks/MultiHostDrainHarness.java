@@ -55,7 +55,35 @@ final class MultiHostDrainHarness {
       int distinctDelivered,
       int redeliveries,
       int orderViolations,
-      Map<Integer, Integer> perHost) {}
+      Map<Integer, Integer> perHost,
+      Diagnostics diagnostics) {}
+
+  /**
+   * Where a drain's time went: each host's claims (calls, empty ones, events claimed, time inside
+   * claim) and CPU, PostgreSQL's CPU, and pg_stat_activity sampled during the drain (backends of
+   * the schema's hosts waiting on the claim's advisory lock, per sample).
+   */
+  record Diagnostics(
+      List<String> hostClaims,
+      List<Long> hostCpuMs,
+      long postgresCpuMs,
+      int samples,
+      int advisoryWaitSamples,
+      int maxAdvisoryWaiters) {
+    @Override
+    public String toString() {
+      return String.format(
+          Locale.ROOT,
+          "claims per host %s; host cpu ms %s; postgres cpu ms %d; pg_stat_activity samples %d,"
+              + " with a backend waiting on an advisory lock %d (max waiters %d)",
+          hostClaims,
+          hostCpuMs,
+          postgresCpuMs,
+          samples,
+          advisoryWaitSamples,
+          maxAdvisoryWaiters);
+    }
+  }
 
   private MultiHostDrainHarness() {}
 
@@ -72,7 +100,10 @@ final class MultiHostDrainHarness {
         String.format(Locale.ROOT, "%,d-event backlog over %d sites drained by", EVENTS, SITES);
     rows.add(
         new Figure(
-            backlog + " 3 host processes: wall time",
+            backlog
+                + " 3 host processes: wall time (every host warmed first on "
+                + String.format(Locale.ROOT, "%,d", WARM_UP_EVENTS)
+                + " events of its own schema)",
             three.seconds() * 1000,
             "ms",
             "1 host process, same backlog",
@@ -104,6 +135,11 @@ final class MultiHostDrainHarness {
               label + ": redeliveries (events handled more than once), per host " + r.perHost(),
               r.redeliveries(),
               "events"));
+      rows.add(
+          Figure.reported(
+              label + ": CPU of the host processes (" + r.diagnostics() + ")",
+              r.diagnostics().hostCpuMs().stream().mapToLong(Long::longValue).sum(),
+              "ms"));
     }
     return rows;
   }
@@ -130,17 +166,34 @@ final class MultiHostDrainHarness {
         for (HostProcess child : children) {
           child.awaitLine("READY");
         }
+        long pgPid = postmasterPid(c);
+        List<Long> cpuBefore = new ArrayList<>();
+        children.forEach(child -> cpuBefore.add(cpuMs(child.process.pid())));
+        long pgBefore = treeCpuMs(pgPid);
+        Sampler sampler = new Sampler(pg);
+        sampler.start();
         long start = System.nanoTime();
         children.forEach(child -> child.send("GO"));
         awaitDrained(c, schema, start);
         double seconds = (System.nanoTime() - start) / 1e9;
+        sampler.stop();
+        List<Long> cpu = new ArrayList<>();
+        for (int h = 0; h < hosts; h++) {
+          cpu.add(cpuMs(children.get(h).process.pid()) - cpuBefore.get(h));
+        }
+        long pgCpu = treeCpuMs(pgPid) - pgBefore;
         children.forEach(child -> child.send("STOP"));
         List<Delivery> records = new ArrayList<>();
+        List<String> claims = new ArrayList<>();
         for (HostProcess child : children) {
           child.awaitExit();
           records.addAll(Delivery.read(child.records));
+          claims.add(child.stats);
         }
-        return check(hosts, seconds, records);
+        Diagnostics diagnostics =
+            new Diagnostics(
+                claims, cpu, pgCpu, sampler.samples, sampler.waitSamples, sampler.maxWaiters);
+        return check(hosts, seconds, records, diagnostics);
       } finally {
         children.forEach(HostProcess::kill);
         try (Statement s = c.createStatement()) {
@@ -151,7 +204,7 @@ final class MultiHostDrainHarness {
   }
 
   /** The backlog in transactions of 500 events, each site's events numbered in commit order. */
-  private static void commitBacklog(PostgresStore store, Connection c) throws Exception {
+  static void commitBacklog(PostgresStore store, Connection c) throws Exception {
     c.setAutoCommit(false);
     int[] perSite = new int[SITES];
     for (int i = 0; i < EVENTS; i++) {
@@ -191,7 +244,8 @@ final class MultiHostDrainHarness {
   }
 
   /** What the records say: distinct events, redeliveries, first deliveries out of order. */
-  private static Result check(int hosts, double seconds, List<Delivery> records) {
+  private static Result check(
+      int hosts, double seconds, List<Delivery> records, Diagnostics diagnostics) {
     // nanoTime is CLOCK_MONOTONIC on Linux, one clock for every process of the machine.
     records.sort((a, b) -> Long.compare(a.nanoTime(), b.nanoTime()));
     Set<Long> seen = new HashSet<>();
@@ -210,7 +264,89 @@ final class MultiHostDrainHarness {
         violations++;
       }
     }
-    return new Result(hosts, seconds, seen.size(), redeliveries, violations, perHost);
+    return new Result(hosts, seconds, seen.size(), redeliveries, violations, perHost, diagnostics);
+  }
+
+  /** The embedded or external server's postmaster, if this machine runs it; else -1. */
+  private static long postmasterPid(Connection c) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SHOW data_directory")) {
+      rs.next();
+      Path pid = Path.of(rs.getString(1), "postmaster.pid");
+      return Long.parseLong(Files.readAllLines(pid).get(0).strip());
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  /** utime + stime of a process from /proc, in ms (USER_HZ 100); 0 when unreadable. */
+  static long cpuMs(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+    } catch (Exception e) {
+      return 0;
+    }
+  }
+
+  /** CPU of a process and its children (PostgreSQL's backends) now, in ms. */
+  private static long treeCpuMs(long pid) {
+    if (pid < 0) {
+      return 0;
+    }
+    return ProcessHandle.of(pid)
+        .map(p -> cpuMs(pid) + p.children().mapToLong(ch -> cpuMs(ch.pid())).sum())
+        .orElse(0L);
+  }
+
+  /** Samples pg_stat_activity every 2 ms for backends waiting on an advisory lock. */
+  private static final class Sampler {
+    private final DurablePostgres pg;
+    private volatile boolean running = true;
+    private Thread thread;
+    int samples;
+    int waitSamples;
+    int maxWaiters;
+
+    Sampler(DurablePostgres pg) {
+      this.pg = pg;
+    }
+
+    void start() {
+      thread =
+          new Thread(
+              () -> {
+                try (Connection c = pg.connect();
+                    java.sql.PreparedStatement q =
+                        c.prepareStatement(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                + " AND wait_event = 'advisory'")) {
+                  while (running) {
+                    try (ResultSet rs = q.executeQuery()) {
+                      rs.next();
+                      int waiting = rs.getInt(1);
+                      samples++;
+                      if (waiting > 0) {
+                        waitSamples++;
+                      }
+                      maxWaiters = Math.max(maxWaiters, waiting);
+                    }
+                    LockSupport.parkNanos(2_000_000);
+                  }
+                } catch (java.sql.SQLException e) {
+                  throw new IllegalStateException(e);
+                }
+              },
+              "bench-hosts-sampler");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void stop() throws InterruptedException {
+      running = false;
+      thread.join();
+    }
   }
 
   /** One handler call as a host recorded it. */
@@ -241,6 +377,7 @@ final class MultiHostDrainHarness {
     final Path records;
     final Writer in;
     final Map<String, CountDownLatch> lines = new java.util.concurrent.ConcurrentHashMap<>();
+    volatile String stats = "-";
 
     private HostProcess(Process process, Path records) {
       this.process = process;
@@ -254,6 +391,10 @@ final class MultiHostDrainHarness {
                         new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                   String line;
                   while ((line = out.readLine()) != null) {
+                    if (line.startsWith("STATS ")) {
+                      stats = line.substring(6).strip();
+                      continue;
+                    }
                     latch(line.strip()).countDown();
                   }
                 } catch (IOException e) {
@@ -329,34 +470,11 @@ final class MultiHostDrainHarness {
     ConcurrentLinkedQueue<Delivery> delivered = new ConcurrentLinkedQueue<>();
     BufferedReader control =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    try (PostgresStore store =
-        PostgresStore.builder()
-            .jdbcUrl(url)
-            .username(args[1])
-            .password(args[2])
-            .schema(schema)
-            .migrateOnStart(false)
-            .build()) {
-      ExecutorEngine engine = ExecutorEngine.builder().build();
-      engine.register(
-          WorkflowDefinition.named("record")
-              .keyedBy("site")
-              .handler(
-                  ctx ->
-                      delivered.add(
-                          new Delivery(
-                              Long.parseLong(ctx.input().get(OutboxRelay.INPUT_EVENT_ID)),
-                              ctx.input().get("site"),
-                              Integer.parseInt(ctx.input().get("seq")),
-                              host,
-                              System.nanoTime()))));
-      engine.start();
-      OutboxRelay relay =
-          OutboxRelay.builder(store.outbox(), engine)
-              .owner("bench-host-" + host + "-" + ProcessHandle.current().pid())
-              .route(TYPE, "record")
-              .pollInterval(Duration.ofMillis(100))
-              .build();
+    warmUp(url, args[1], args[2], schema + "_warm_" + host, host);
+    try (PostgresStore store = store(url, args[1], args[2], schema, false)) {
+      ExecutorEngine engine = recordingEngine(delivered, host);
+      ClaimCounter counter = new ClaimCounter();
+      OutboxRelay relay = relay(counter.wrap(store.outbox()), engine, host);
       System.out.println("READY");
       System.out.flush();
       awaitCommand(control, "GO");
@@ -364,6 +482,7 @@ final class MultiHostDrainHarness {
       awaitCommand(control, "STOP");
       relay.stop(Duration.ofSeconds(10));
       engine.stop(Duration.ofSeconds(10));
+      System.out.println("STATS " + counter);
     }
     try (BufferedWriter out = Files.newBufferedWriter(records, StandardCharsets.UTF_8)) {
       for (Delivery d : delivered) {
@@ -373,6 +492,136 @@ final class MultiHostDrainHarness {
     }
     System.out.println("DONE");
     System.out.flush();
+  }
+
+  /** Events each host drains before it says READY, in a schema of its own. */
+  static final int WARM_UP_EVENTS = 4_000;
+
+  /**
+   * Warms a host up the same way whether it is one of 1 or of 3: the same relay, engine and store
+   * code drain {@value #WARM_UP_EVENTS} events of a schema of its own (nothing of the measured
+   * backlog), so the timed drain measures hosts running, not three cold JVMs compiling the same
+   * code on two cores.
+   */
+  private static void warmUp(String url, String user, String password, String schema, int host)
+      throws Exception {
+    try (PostgresStore store = store(url, user, password, schema, true);
+        Connection c = java.sql.DriverManager.getConnection(url, user, password)) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < WARM_UP_EVENTS; i++) {
+        store.appendInTransaction(
+            c,
+            new NewEvent(
+                SiteId.of("warm-" + (i % SITES)),
+                TYPE,
+                Map.of("site", "warm-" + (i % SITES), "seq", Integer.toString(i / SITES + 1))));
+        if (i % 500 == 499) {
+          c.commit();
+        }
+      }
+      c.commit();
+      ExecutorEngine engine = recordingEngine(new ConcurrentLinkedQueue<>(), host);
+      OutboxRelay relay = relay(store.outbox(), engine, host);
+      relay.start();
+      long deadline = System.nanoTime() + TIMEOUT.toNanos();
+      while (store.outbox().stats().undelivered() > 0 && System.nanoTime() < deadline) {
+        LockSupport.parkNanos(20_000_000);
+      }
+      relay.stop(Duration.ofSeconds(10));
+      engine.stop(Duration.ofSeconds(10));
+      try (Statement s = c.createStatement()) {
+        s.execute("DROP SCHEMA " + schema + " CASCADE");
+      }
+      c.commit();
+    }
+  }
+
+  private static PostgresStore store(
+      String url, String user, String password, String schema, boolean migrate) {
+    return PostgresStore.builder()
+        .jdbcUrl(url)
+        .username(user)
+        .password(password)
+        .schema(schema)
+        .migrateOnStart(migrate)
+        .build();
+  }
+
+  private static ExecutorEngine recordingEngine(
+      ConcurrentLinkedQueue<Delivery> delivered, int host) {
+    ExecutorEngine engine = ExecutorEngine.builder().build();
+    engine.register(
+        WorkflowDefinition.named("record")
+            .keyedBy("site")
+            .handler(
+                ctx ->
+                    delivered.add(
+                        new Delivery(
+                            Long.parseLong(ctx.input().get(OutboxRelay.INPUT_EVENT_ID)),
+                            ctx.input().get("site"),
+                            Integer.parseInt(ctx.input().get("seq")),
+                            host,
+                            System.nanoTime()))));
+    engine.start();
+    return engine;
+  }
+
+  private static OutboxRelay relay(
+      dev.durabledeploy.spi.outbox.Outbox outbox, ExecutorEngine engine, int host) {
+    return OutboxRelay.builder(outbox, engine)
+        .owner("bench-host-" + host + "-" + ProcessHandle.current().pid())
+        .route(TYPE, "record")
+        .pollInterval(Duration.ofMillis(100))
+        .build();
+  }
+
+  /** Counts a host's claims: calls, empty ones, events, time inside claim. */
+  private static final class ClaimCounter {
+    final java.util.concurrent.atomic.AtomicInteger calls =
+        new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger empty =
+        new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger events =
+        new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicLong nanos =
+        new java.util.concurrent.atomic.AtomicLong();
+
+    dev.durabledeploy.spi.outbox.Outbox wrap(dev.durabledeploy.spi.outbox.Outbox outbox) {
+      return (dev.durabledeploy.spi.outbox.Outbox)
+          java.lang.reflect.Proxy.newProxyInstance(
+              dev.durabledeploy.spi.outbox.Outbox.class.getClassLoader(),
+              new Class<?>[] {dev.durabledeploy.spi.outbox.Outbox.class},
+              (proxy, method, args) -> {
+                long t0 = System.nanoTime();
+                try {
+                  Object r = method.invoke(outbox, args);
+                  if (method.getName().equals("claim")) {
+                    int n = ((List<?>) r).size();
+                    calls.incrementAndGet();
+                    events.addAndGet(n);
+                    if (n == 0) {
+                      empty.incrementAndGet();
+                    }
+                    nanos.addAndGet(System.nanoTime() - t0);
+                  }
+                  return r;
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+    }
+
+    @Override
+    public String toString() {
+      return String.format(
+          Locale.ROOT,
+          "claims=%d empty=%d events=%d perNonEmpty=%.1f claimMs=%d",
+          calls.get(),
+          empty.get(),
+          events.get(),
+          events.get() / (double) Math.max(1, calls.get() - empty.get()),
+          nanos.get() / 1_000_000);
+    }
   }
 
   private static void awaitCommand(BufferedReader control, String command) throws IOException {

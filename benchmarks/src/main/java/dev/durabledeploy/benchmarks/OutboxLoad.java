@@ -34,7 +34,8 @@ final class OutboxLoad {
       double committedPerSecond,
       double deliveredPerSecond,
       double lagP50Millis,
-      double lagP99Millis) {}
+      double lagP99Millis,
+      double commitP99Millis) {}
 
   static final int SITES = 50;
   private static final int WARMUP_EVENTS = 500;
@@ -43,6 +44,10 @@ final class OutboxLoad {
   private final AtomicInteger delivered = new AtomicInteger();
   private final Set<Long> distinct = ConcurrentHashMap.newKeySet();
   private final ConcurrentLinkedQueue<Long> lags = new ConcurrentLinkedQueue<>();
+
+  /** How long each measured commit took, from its start (the lag's) until it returned. */
+  private final ConcurrentLinkedQueue<Long> commits = new ConcurrentLinkedQueue<>();
+
   private volatile CountDownLatch allDelivered = new CountDownLatch(Integer.MAX_VALUE);
 
   /**
@@ -84,6 +89,7 @@ final class OutboxLoad {
     delivered.set(0);
     distinct.clear();
     lags.clear();
+    commits.clear();
   }
 
   private void awaitAll(String outbox, int total) throws InterruptedException {
@@ -117,8 +123,9 @@ final class OutboxLoad {
           () -> {
             try {
               for (int i = 0; i < eventsPerProducer; i++) {
-                producer.commit(
-                    "site-" + (offset + i) % SITES, seq.incrementAndGet(), System.nanoTime());
+                long t = System.nanoTime();
+                producer.commit("site-" + (offset + i) % SITES, seq.incrementAndGet(), t);
+                commits.add(System.nanoTime() - t);
               }
             } catch (Exception e) {
               throw new IllegalStateException("producer failed", e);
@@ -133,12 +140,14 @@ final class OutboxLoad {
     double deliverSeconds = (System.nanoTime() - start) / 1e9;
     pool.shutdown();
     Percentiles lag = new Percentiles(lags.stream().mapToLong(Long::longValue).toArray());
+    Percentiles commit = new Percentiles(commits.stream().mapToLong(Long::longValue).toArray());
     return new Result(
         outbox,
         producers,
         total / commitSeconds,
         delivered.get() / deliverSeconds,
         lag.micros(50) / 1000,
-        lag.micros(99) / 1000);
+        lag.micros(99) / 1000,
+        commit.micros(99) / 1000);
   }
 }

@@ -204,6 +204,17 @@ public final class Suite {
         rows.add(Figure.reported(other + ": lag p50", r.lagP50Millis(), "ms"));
         rows.add(Figure.reported(other + ": lag p99", r.lagP99Millis(), "ms"));
       }
+      // Where the lag's tail goes: the lag runs from the commit's start, so a durable commit's
+      // fsync tail is in both sides' p99.
+      for (OutboxLoad.Result r : List.of(ours, peer)) {
+        rows.add(
+            Figure.beside(
+                "relay, " + producers + " producer(s), " + r.outbox() + ": the commit itself p99",
+                r.commitP99Millis(),
+                "ms",
+                "lag p99, same events",
+                r.lagP99Millis()));
+      }
     }
     rows.add(
         new Figure(

@@ -304,9 +304,17 @@ public final class FileSystemBlobStore implements BlobStore {
   /** Whether a parent of {@code target} under the root is something other than a directory. */
   private boolean fileAmongParents(Path target) {
     for (Path p = target.getParent(); p != null && p.startsWith(root); p = p.getParent()) {
-      if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)
-          && !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-        return true;
+      // One stat per level: "exists" then "is a directory" as two would take a level a prune
+      // removed between them for a file.
+      try {
+        if (!Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+            .isDirectory()) {
+          return true;
+        }
+      } catch (NoSuchFileException pruned) {
+        continue; // gone: not a file among the parents
+      } catch (IOException unreadable) {
+        return false; // the create that follows reports the level it cannot use
       }
     }
     return false;
@@ -320,11 +328,16 @@ public final class FileSystemBlobStore implements BlobStore {
       } catch (FileAlreadyExistsException e) {
         // The JDK reports a level that a concurrent prune removed between its create and its
         // directory check as "already exists" too: only a file among the parents is the caller's.
-        if (fileAmongParents(target) || attempt == PUBLISH_ATTEMPTS) {
+        if (fileAmongParents(target)) {
           throw new InvalidInputException(
               "key",
               ForeignBlob.render(key)
                   + " lies under an existing object; a file cannot also be a prefix");
+        }
+        if (attempt == PUBLISH_ATTEMPTS) {
+          // Pruned again and again by deletes under the prefix that keep running: an I/O failure
+          // the caller may retry, not a key it must change.
+          throw e;
         }
       } catch (NoSuchFileException levelPruned) {
         if (attempt == PUBLISH_ATTEMPTS) {

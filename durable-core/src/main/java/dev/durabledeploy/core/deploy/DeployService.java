@@ -499,14 +499,7 @@ public final class DeployService {
           // Lock: the site's lock, serialising every mutation of the site (E1), so no two sagas
           // interleave their steps on one site; it fences every step of the saga.
           try (SiteLock lock = op.lockSite(store.siteLocks(), site, options.lockTimeout())) {
-            // Before and after: an upload of this host spares its early check only on a read of
-            // the deploy made since this host last changed the site (UploadCounter).
-            uploadCounter.siteChanging(site);
-            try {
-              return body.apply(op);
-            } finally {
-              uploadCounter.siteChanging(site);
-            }
+            return body.apply(op);
           }
         });
   }

@@ -85,10 +85,7 @@ final class Finalization {
           site, deployId, DeployState.ACTIVE, "it is already finalized; promote it instead");
     }
     checkManifest(manifest);
-    // Before and after the seal: no read that began before it spares an upload its early check.
-    uploads.sealed(site, deployId);
     retrier.call(op, () -> commands.beginFinalize(site, deployId, actor));
-    uploads.sealed(site, deployId);
     Map<String, Marker.VerifiedFile> verified;
     try {
       verified = verify(op, site, deployId, manifest);

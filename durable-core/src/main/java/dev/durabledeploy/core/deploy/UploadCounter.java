@@ -48,50 +48,8 @@ final class UploadCounter {
 
   private record Stored(String etag, String sha256) {}
 
-  /**
-   * How long a read that found a deploy PENDING spares later uploads of this host their early check
-   * (see {@link #recentlyPending}).
-   */
-  static final long PENDING_REUSE_NANOS = java.time.Duration.ofSeconds(1).toNanos();
-
-  /**
-   * Per deploy: when (System.nanoTime) the newest read that found it PENDING began, and when this
-   * host last sealed or forgot it; guarded by {@link #paths}, the most recently used only.
-   */
-  private final Map<String, long[]> pendingMarks =
-      new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, long[]> eldest) {
-          return size() > TRACKED_DEPLOYS;
-        }
-      };
-
   /** The lock of each deploy being seeded; guarded by {@link #paths}. */
   private final Map<String, Object> seedings = new HashMap<>();
-
-  /**
-   * When (System.nanoTime) this host last began or ended a mutation of each site (under its lock),
-   * which a pending mark must be newer than; guarded by {@link #paths}, recent sites only.
-   */
-  private final Map<String, Long> siteChanges =
-      new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
-          return size() > TRACKED_DEPLOYS;
-        }
-      };
-
-  /**
-   * This host begins or ends a mutation of {@code site} (a finalize, delete, trash, purge, restore:
-   * every one that takes the site lock through {@link DeployService}): no pending mark read before
-   * spares an upload its early check.
-   */
-  void siteChanging(SiteId site) {
-    long now = System.nanoTime();
-    synchronized (paths) {
-      siteChanges.put(site.value(), now);
-    }
-  }
 
   UploadCounter(int max) {
     this.max = max;
@@ -200,49 +158,6 @@ final class UploadCounter {
     synchronized (paths) {
       paths.remove(site + "/" + id);
       digests.remove(site + "/" + id);
-    }
-    sealed(site, id);
-  }
-
-  /**
-   * Records that a read which began at {@code beganNanos} found the deploy PENDING, unless this
-   * host sealed or forgot the deploy since that read began.
-   */
-  void sawPending(SiteId site, DeployId id, long beganNanos) {
-    synchronized (paths) {
-      long[] mark = pendingMarks.computeIfAbsent(site + "/" + id, k -> new long[] {0, 0});
-      if (mark[1] == 0 || beganNanos - mark[1] > 0) {
-        mark[0] = beganNanos;
-      }
-    }
-  }
-
-  /**
-   * Whether a read that began less than {@link #PENDING_REUSE_NANOS} ago found the deploy PENDING
-   * and this host has not sealed or forgotten it since. Only an upload's early check, which merely
-   * spares sending bytes into a deploy that cannot take them, may rely on it: what decides is the
-   * fresh read after the write (see {@link DeployService}).
-   */
-  boolean recentlyPending(SiteId site, DeployId id) {
-    long now = System.nanoTime();
-    synchronized (paths) {
-      long[] mark = pendingMarks.get(site + "/" + id);
-      Long siteChanged = siteChanges.get(site.value());
-      return mark != null
-          && mark[0] != 0
-          && (mark[1] == 0 || mark[0] - mark[1] > 0)
-          && (siteChanged == null || mark[0] - siteChanged > 0)
-          && now - mark[0] < PENDING_REUSE_NANOS;
-    }
-  }
-
-  /** This host is sealing (or has otherwise changed) the deploy: no early check is spared. */
-  void sealed(SiteId site, DeployId id) {
-    long now = System.nanoTime();
-    synchronized (paths) {
-      long[] mark = pendingMarks.computeIfAbsent(site + "/" + id, k -> new long[] {0, 0});
-      mark[0] = 0;
-      mark[1] = now == 0 ? 1 : now;
     }
   }
 }

@@ -12,6 +12,7 @@ import dev.durabledeploy.spi.blob.BlobInfo;
 import dev.durabledeploy.spi.blob.BlobKey;
 import dev.durabledeploy.spi.blob.BlobMetadata;
 import dev.durabledeploy.spi.blob.BlobStore;
+import dev.durabledeploy.spi.exception.DeployNotFoundException;
 import dev.durabledeploy.spi.exception.DeployStateException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
 import dev.durabledeploy.spi.exception.SiteLockLostException;
@@ -69,12 +70,15 @@ final class Uploads {
       InputStream data,
       long size,
       BlobMetadata metadata) {
-    // An early refusal only spares sending bytes into a deploy that cannot take them; what
-    // decides is the fresh read after the write. So a read of this host that found the deploy
-    // pending a moment ago (and no seal of this host since) stands in for it.
-    if (!uploads.recentlyPending(site, deployId)) {
-      requireUploadable(requireDeploy(op, site, deployId));
-    }
+    // The early check: no byte is sent into a deploy that cannot take it, whichever host sealed,
+    // deleted or purged it. A read that began after this call, shared with the uploads of this
+    // deploy that ask at the same time (DeployReads), so concurrent uploads cost one read. What
+    // decides is still the fresh read after the write: a seal can commit between the two.
+    requireUploadable(
+        retrier
+            .call(op, () -> reads.fresh(site, deployId))
+            .deploy()
+            .orElseThrow(() -> new DeployNotFoundException(site, deployId)));
     BlobKey key = BlobLayout.deploy(site, deployId).resolve(path.value());
     boolean known = uploads.admit(site, deployId, key, () -> countUploaded(op, site, deployId));
     if (known || !lockFreeUploads()) {
@@ -142,7 +146,6 @@ final class Uploads {
     DeployReads.Read now = retrier.call(op, () -> reads.fresh(site, deployId));
     if (now.deploy().isPresent() && now.deploy().get().isPending()) {
       // Read after the write: a seal, delete or purge committed later, and sees the file.
-      uploads.sawPending(site, deployId, now.beganNanos());
       return created;
     }
     Settlement.Settled settled = settlement.settle(op, site, deployId, path, key);

@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -174,20 +175,30 @@ class FileSystemBlobStoreTest extends BlobStoreContract {
               }
             });
     pruner.start();
+    int stored = 0;
+    List<RuntimeException> failures = new ArrayList<>();
     try {
       for (int i = 0; i < 3_000; i++) {
         byte[] bytes = {1};
-        store.put(
-            prefix.resolve("a/b/late-" + i + ".js"),
-            new ByteArrayInputStream(bytes),
-            1,
-            BlobMetadata.ofType("text/javascript"));
+        try {
+          store.put(
+              prefix.resolve("a/b/late-" + i + ".js"),
+              new ByteArrayInputStream(bytes),
+              1,
+              BlobMetadata.ofType("text/javascript"));
+          stored++;
+        } catch (RuntimeException e) {
+          // A pruner that never stops can win a hundred times in a row on a loaded machine: that
+          // may fail the put as an I/O failure to retry, never as a key the caller must change.
+          failures.add(e);
+        }
       }
     } finally {
       done.set(true);
       pruner.join();
     }
-    assertThat(store.list(prefix, null, 1000).items().size()).isLessThanOrEqualTo(3_000);
+    assertThat(failures).allSatisfy(e -> assertThat(e).isInstanceOf(UncheckedIOException.class));
+    assertThat(stored).isGreaterThan(failures.size());
   }
 
   @Nested

@@ -38,6 +38,10 @@ public interface Outbox {
    * undelivered event is due ({@code nextAttemptAt <= now}); from a claimable site the batch takes
    * a run of consecutive due events starting at the oldest. Sites compete by the id of their oldest
    * event, so no site starves. The returned list is ordered by id.
+   *
+   * <p>A store that runs claims one at a time may return an empty list while another claim on the
+   * same outbox is in progress, rather than wait for it: that claim hands out what is claimable,
+   * and a caller that got nothing claims again on its next wake-up.
    */
   List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl);
 

@@ -75,6 +75,9 @@ final class Pipeline {
     } else if (value instanceof String[] texts) {
       Array array = connection.createArrayOf("text", texts);
       statement.setArray(at, array);
+    } else if (value instanceof Long[] numbers) {
+      Array array = connection.createArrayOf("bigint", numbers);
+      statement.setArray(at, array);
     } else {
       statement.setObject(at, value);
     }

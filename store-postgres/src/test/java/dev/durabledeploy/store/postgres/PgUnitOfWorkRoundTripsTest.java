@@ -114,7 +114,9 @@ class PgUnitOfWorkRoundTripsTest {
   }
 
   @Test
-  @DisplayName("reads the selected deploys by their keys, not every deploy of the site")
+  @DisplayName(
+      "reads the selected deploys by their keys, not every deploy of the site, with or without"
+          + " statistics and in the generic plan of a prepared statement")
   void selectedDeploysByIndex() throws Exception {
     String schema = PgStores.newSchema();
     try (PostgresStore store =
@@ -137,27 +139,163 @@ class PgUnitOfWorkRoundTripsTest {
                 + schema
                 + ".aliases (site, name, deploy_id, version, updated_at)"
                 + " VALUES ('site-a', 'production', 'd7', 1, now())");
-        s.execute("ANALYZE " + schema + ".deploys");
       }
-      StringBuilder plan = new StringBuilder();
-      try (java.sql.PreparedStatement explain =
-          c.prepareStatement("EXPLAIN " + PgMetadataStore.selectedDeploysSql(schema))) {
-        explain.setString(1, SITE.value());
-        explain.setArray(2, c.createArrayOf("text", new String[] {"d42"}));
-        explain.setString(3, SITE.value());
-        try (java.sql.ResultSet rs = explain.executeQuery()) {
-          while (rs.next()) {
-            plan.append(rs.getString(1)).append('\n');
+      // The driver runs the read as a server-side prepared statement: its generic plan, costed
+      // without the parameters' values, on a table never analysed (new, or grown since) scanned
+      // the site's every deploy with the keys as a filter.
+      for (boolean analysed : new boolean[] {false, true}) {
+        try (java.sql.Statement s = c.createStatement()) {
+          if (analysed) {
+            s.execute("ANALYZE " + schema + ".deploys");
+            s.execute("ANALYZE " + schema + ".aliases");
           }
+          s.execute("SET plan_cache_mode = force_generic_plan");
+        }
+        String plan = explainAnalyze(c, PgMetadataStore.selectedDeploysSql(schema));
+        assertThat(plan)
+            .as("analysed: %s%n%s", analysed, plan)
+            .containsPattern(
+                "Index Cond: \\(\\(site = .*\\) AND \\(deploy_id = k\\.deploy_id\\)\\)")
+            .doesNotContain("Rows Removed by Filter")
+            .doesNotContain("SubPlan")
+            .doesNotContainPattern("Bitmap Index Scan on deploys");
+        assertThat(plan)
+            .as("%s", plan)
+            .containsPattern("(?m)^Nested Loop \\(actual rows=2 loops=1\\)$");
+      }
+      try (java.sql.Statement s = c.createStatement()) {
+        s.execute("RESET plan_cache_mode");
+      }
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "plans its statements once per connection, the outbox append included, not on every call")
+  void genericPlans() throws Exception {
+    try (java.sql.Connection c = PG.dataSource().getConnection();
+        PostgresStore store =
+            PostgresStore.builder()
+                .dataSource(new OneConnection(c))
+                .schema(PgStores.newSchema())
+                .migrateOnStart(true)
+                .build()) {
+      MetadataStore metadata = store.metadata();
+      int commands = 12;
+      for (int i = 0; i < commands; i++) {
+        create(metadata, id(i));
+        activate(metadata, id(i));
+      }
+      // The driver prepares a statement on the server from its fifth use. PostgreSQL plans the
+      // first five executions of a prepared statement anew (custom plans) before it compares, and
+      // it went on choosing custom plans for the append, planned on every call.
+      List<String> plans = new ArrayList<>();
+      try (java.sql.Statement s = c.createStatement();
+          java.sql.ResultSet rs =
+              s.executeQuery(
+                  "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements"
+                      + " WHERE statement LIKE '%.outbox (site, type, payload, created_at,%'")) {
+        while (rs.next()) {
+          plans.add(rs.getLong(1) + " generic, " + rs.getLong(2) + " custom");
         }
       }
-      // An OR of the keys and the aliases' targets reads every deploy of the site (a hashed
-      // SubPlan as the filter); the array of keys is an index lookup of these rows.
-      assertThat(plan.toString())
-          .as("%s", plan)
-          .containsPattern("Index Cond: .*deploy_id = ANY")
-          .doesNotContain("SubPlan");
+      assertThat(plans).singleElement().asString().matches("[1-9][0-9]* generic, 0 custom");
     }
+  }
+
+  @Test
+  @DisplayName(
+      "appends to the outbox looking up the site's undelivered events in their index, in the"
+          + " generic plan, with or without statistics")
+  void outboxAppendByIndex() throws Exception {
+    String schema = PgStores.newSchema();
+    try (PostgresStore store =
+            PostgresStore.builder()
+                .jdbcUrl(PG.jdbcUrl())
+                .username(PG.username())
+                .password(PG.password())
+                .schema(schema)
+                .migrateOnStart(true)
+                .build();
+        java.sql.Connection c = PG.dataSource().getConnection()) {
+      try (java.sql.Statement s = c.createStatement()) {
+        s.execute(
+            "INSERT INTO "
+                + schema
+                + ".outbox (site, type, payload, created_at, next_attempt_at, delivered_at)"
+                + " SELECT 'site-' || (i % 50), 'e', '{}', now(), now(),"
+                + " CASE WHEN i % 10 <> 0 THEN now() END FROM generate_series(1, 5000) i");
+      }
+      String sql =
+          ((PgOutbox) store.outbox())
+              .appending(
+                  Instant.now(),
+                  List.of(new NewEvent(SITE, "e", Map.of()), new NewEvent(SITE, "e", Map.of())),
+                  false)
+              .sql();
+      for (int i = 1; sql.contains("?"); i++) {
+        sql = sql.replaceFirst("\\?", "\\$" + i);
+      }
+      for (boolean analysed : new boolean[] {false, true}) {
+        StringBuilder plan = new StringBuilder();
+        c.setAutoCommit(false);
+        try (java.sql.Statement s = c.createStatement()) {
+          if (analysed) {
+            s.execute("ANALYZE " + schema + ".outbox");
+          }
+          s.execute("SET LOCAL plan_cache_mode = force_generic_plan");
+          // As the append's site-lock statement leaves it when it got site-3's lock.
+          s.execute("SELECT set_config('" + PgOutbox.CLAIMABLE + "', 'site-3', true)");
+          s.execute(
+              "PREPARE append(text[], text[], text[], text, text, timestamptz, timestamptz,"
+                  + " timestamptz, text) AS "
+                  + sql);
+          try (java.sql.ResultSet rs =
+              s.executeQuery(
+                  "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE append("
+                      + "ARRAY['site-3', 'site-3'], ARRAY['e', 'e'], ARRAY['{}', '{}'],"
+                      + " 'relay', 'relay', now(), now(), now(), 'channel')")) {
+            while (rs.next()) {
+              plan.append(rs.getString(1)).append('\n');
+            }
+          }
+          s.execute("DEALLOCATE append");
+        } finally {
+          c.rollback();
+          c.setAutoCommit(true);
+        }
+        assertThat(plan.toString())
+            .as("analysed: %s%n%s", analysed, plan)
+            .containsPattern("Index (Only )?Scan (using|on) outbox_undelivered_by_site")
+            .containsPattern("Index Cond: \\(site = v\\.site\\)")
+            .doesNotContain("hashed SubPlan")
+            .doesNotContain("Seq Scan on outbox")
+            .doesNotContain("using outbox_undelivered on");
+      }
+    }
+  }
+
+  /** The plan the selected-deploys read ran with (keys d42 and d7's alias), with its counts. */
+  private static String explainAnalyze(java.sql.Connection c, String sql) throws Exception {
+    StringBuilder plan = new StringBuilder();
+    try (java.sql.Statement s = c.createStatement()) {
+      s.execute("DEALLOCATE ALL");
+      s.execute(
+          "PREPARE selected(text[], text, text) AS "
+              + sql.replaceFirst("\\?", "\\$1")
+                  .replaceFirst("\\?", "\\$2")
+                  .replaceFirst("\\?", "\\$3"));
+      try (java.sql.ResultSet rs =
+          s.executeQuery(
+              "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
+                  + " EXECUTE selected(ARRAY['d42'], 'site-a', 'site-a')")) {
+        while (rs.next()) {
+          plan.append(rs.getString(1)).append('\n');
+        }
+      }
+      s.execute("DEALLOCATE selected");
+    }
+    return plan.toString();
   }
 
   @Test
