@@ -10,19 +10,18 @@ import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.Subscription;
 import dev.durabledeploy.spi.exception.TransientStoreException;
+import dev.durabledeploy.spi.outbox.AppendClaimer;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
-import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
-import dev.durabledeploy.spi.outbox.OutboxStats;
 import dev.durabledeploy.store.memory.InMemoryStore;
 import dev.durabledeploy.store.memory.InMemoryWorkflowEngine;
+import dev.durabledeploy.testkit.ForwardingOutbox;
 import dev.durabledeploy.testkit.ForwardingWorkflowEngine;
 import dev.durabledeploy.testkit.MutableClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -181,15 +180,14 @@ class RelayClaimLossTest {
   }
 
   /** An outbox whose renewals behave as the stall says; everything else goes to the store. */
-  static final class RenewProbe implements Outbox {
-    final Outbox delegate;
+  static final class RenewProbe extends ForwardingOutbox {
     final Stall stall;
     final CountDownLatch unblock;
     final AtomicInteger renewals = new AtomicInteger();
     final AtomicBoolean claimed = new AtomicBoolean();
 
     RenewProbe(Outbox delegate, Stall stall, CountDownLatch unblock) {
-      this.delegate = delegate;
+      super(delegate);
       this.stall = stall;
       this.unblock = unblock;
     }
@@ -208,14 +206,15 @@ class RelayClaimLossTest {
         }
         case RENEW_FAILS -> throw new TransientStoreException("the store is unreachable from A");
         default -> {
-          return delegate.renew(owner, ids, leaseTtl);
+          return delegate().renew(owner, ids, leaseTtl);
         }
       }
     }
 
+    /** No claims on append: A's relay gets events only through {@link #claim}. */
     @Override
-    public long append(NewEvent event) {
-      return delegate.append(event);
+    public Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
+      return Optional.empty();
     }
 
     /**
@@ -227,51 +226,11 @@ class RelayClaimLossTest {
       if (claimed.get()) {
         return List.of();
       }
-      List<OutboxEvent> batch = delegate.claim(owner, maxEvents, leaseTtl);
+      List<OutboxEvent> batch = delegate().claim(owner, maxEvents, leaseTtl);
       if (!batch.isEmpty()) {
         claimed.set(true);
       }
       return batch;
-    }
-
-    @Override
-    public int ack(String owner, Collection<Long> ids) {
-      return delegate.ack(owner, ids);
-    }
-
-    @Override
-    public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
-      return delegate.fail(owner, id, error, nextAttemptAt);
-    }
-
-    @Override
-    public int release(String owner, Collection<Long> ids) {
-      return delegate.release(owner, ids);
-    }
-
-    @Override
-    public int purgeDelivered(Instant cutoff, int limit) {
-      return delegate.purgeDelivered(cutoff, limit);
-    }
-
-    @Override
-    public OutboxStats stats() {
-      return delegate.stats();
-    }
-
-    @Override
-    public boolean deadLetter(String owner, long id, String error) {
-      return delegate.deadLetter(owner, id, error);
-    }
-
-    @Override
-    public List<OutboxDeadLetter> deadLetters(int limit) {
-      return delegate.deadLetters(limit);
-    }
-
-    @Override
-    public Optional<Subscription> onAppend(Runnable wakeUp) {
-      return delegate.onAppend(wakeUp);
     }
   }
 

@@ -9,19 +9,18 @@ import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.Store;
 import dev.durabledeploy.spi.engine.WorkflowDefinition;
 import dev.durabledeploy.spi.events.Subscription;
+import dev.durabledeploy.spi.outbox.AppendClaimer;
 import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.Outbox;
-import dev.durabledeploy.spi.outbox.OutboxDeadLetter;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
-import dev.durabledeploy.spi.outbox.OutboxStats;
 import dev.durabledeploy.store.postgres.PostgresStore;
+import dev.durabledeploy.testkit.ForwardingOutbox;
 import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import dev.durabledeploy.testkit.fixtures.TcpProxy;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -54,22 +53,22 @@ class HostileRelayIdentityTest {
   @TempDir Path dir;
 
   /** A host's decorator of the outbox (for metrics, say): counts renewals that completed. */
-  static final class CountingOutbox implements Outbox {
-    final Outbox d;
+  static final class CountingOutbox extends ForwardingOutbox {
     final AtomicInteger renewals = new AtomicInteger();
 
     CountingOutbox(Outbox d) {
-      this.d = d;
+      super(d);
     }
 
+    /** No claims on append: they would take the store's lease, not the shortened one below. */
     @Override
-    public long append(NewEvent event) {
-      return d.append(event);
+    public Optional<Subscription> claimOnAppend(AppendClaimer claimer) {
+      return Optional.empty();
     }
 
     @Override
     public List<OutboxEvent> claim(String owner, int maxEvents, Duration leaseTtl) {
-      return d.claim(owner, maxEvents, shorter(leaseTtl));
+      return delegate().claim(owner, maxEvents, shorter(leaseTtl));
     }
 
     /**
@@ -83,60 +82,10 @@ class HostileRelayIdentityTest {
     }
 
     @Override
-    public int ack(String owner, Collection<Long> ids) {
-      return d.ack(owner, ids);
-    }
-
-    @Override
-    public boolean fail(String owner, long id, String error, Instant nextAttemptAt) {
-      return d.fail(owner, id, error, nextAttemptAt);
-    }
-
-    @Override
-    public int release(String owner, Collection<Long> ids) {
-      return d.release(owner, ids);
-    }
-
-    @Override
     public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
-      int n = d.renew(owner, ids, shorter(leaseTtl));
+      int n = delegate().renew(owner, ids, shorter(leaseTtl));
       renewals.incrementAndGet();
       return n;
-    }
-
-    @Override
-    public int purgeDelivered(Instant cutoff, int limit) {
-      return d.purgeDelivered(cutoff, limit);
-    }
-
-    @Override
-    public OutboxStats stats() {
-      return d.stats();
-    }
-
-    @Override
-    public boolean deadLetter(String owner, long id, String error) {
-      return d.deadLetter(owner, id, error);
-    }
-
-    @Override
-    public List<OutboxDeadLetter> deadLetters(int limit) {
-      return d.deadLetters(limit);
-    }
-
-    @Override
-    public boolean retryDeadLetter(long id) {
-      return d.retryDeadLetter(id);
-    }
-
-    @Override
-    public boolean discardDeadLetter(long id) {
-      return d.discardDeadLetter(id);
-    }
-
-    @Override
-    public Optional<Subscription> onAppend(Runnable wakeUp) {
-      return d.onAppend(wakeUp);
     }
   }
 

@@ -5,19 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.metadata.RowSelection;
-import dev.durabledeploy.spi.outbox.AppendClaimer;
-import dev.durabledeploy.spi.outbox.NewEvent;
 import dev.durabledeploy.spi.outbox.OutboxEvent;
-import dev.durabledeploy.testkit.MutableClock;
-import dev.durabledeploy.testkit.fixtures.PostgresExtension;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,84 +21,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Hostile host against int2: lockless claim fallback, generic plans, claiming append's locks. */
 @DisplayName("hostile (int2): claim fallback, plan_cache_mode, claiming append's site locks")
-class Hostile27bOutboxTest {
-  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
-
-  private static final Duration TTL = Duration.ofSeconds(60);
-
-  private final List<AutoCloseable> closing = new ArrayList<>();
-  private final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
-
-  @AfterEach
-  void close() throws Exception {
-    Collections.reverse(closing);
-    for (AutoCloseable c : closing) {
-      c.close();
-    }
-  }
-
-  private PostgresStore store(String schema, int poolSize) {
-    PostgresStore store =
-        PostgresStore.builder()
-            .jdbcUrl(PG.jdbcUrl())
-            .username(PG.username())
-            .password(PG.password())
-            .schema(schema)
-            .clock(clock)
-            .poolSize(poolSize)
-            .connectionTimeout(Duration.ofSeconds(2))
-            .lockTtl(PgStores.LOCK_TTL)
-            .migrateOnStart(true)
-            .build();
-    closing.add(store);
-    return store;
-  }
-
-  private Connection raw() throws Exception {
-    Connection c = DriverManager.getConnection(PG.jdbcUrl(), PG.username(), PG.password());
-    closing.add(c);
-    return c;
-  }
-
-  private static NewEvent event(String site, int seq) {
-    return new NewEvent(SiteId.of(site), "test.event", Map.of("seq", Integer.toString(seq)));
-  }
-
-  private static final class Recorder implements AppendClaimer {
-    final String owner;
-    final List<OutboxEvent> handed = new CopyOnWriteArrayList<>();
-
-    Recorder(String owner) {
-      this.owner = owner;
-    }
-
-    @Override
-    public String owner() {
-      return owner;
-    }
-
-    @Override
-    public Duration leaseTtl() {
-      return TTL;
-    }
-
-    @Override
-    public boolean hasRoom() {
-      return true;
-    }
-
-    @Override
-    public void claimed(Duration leaseAge, List<OutboxEvent> events) {
-      handed.addAll(events);
-    }
-  }
+class Hostile27bOutboxTest extends HostileOutboxFixture {
 
   @Test
   @DisplayName(

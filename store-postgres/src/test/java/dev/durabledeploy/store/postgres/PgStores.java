@@ -46,6 +46,17 @@ final class PgStores {
         .build();
   }
 
+  /** A store of the server's own pool on {@code schema}, every other setting the default. */
+  static PostgresStore on(PostgresExtension pg, String schema) {
+    return PostgresStore.builder()
+        .jdbcUrl(pg.jdbcUrl())
+        .username(pg.username())
+        .password(pg.password())
+        .schema(schema)
+        .migrateOnStart(true)
+        .build();
+  }
+
   static String newSchema() {
     return "tck_" + SCHEMAS.incrementAndGet();
   }

@@ -119,14 +119,7 @@ class PgUnitOfWorkRoundTripsTest {
           + " statistics and in the generic plan of a prepared statement")
   void selectedDeploysByIndex() throws Exception {
     String schema = PgStores.newSchema();
-    try (PostgresStore store =
-            PostgresStore.builder()
-                .jdbcUrl(PG.jdbcUrl())
-                .username(PG.username())
-                .password(PG.password())
-                .schema(schema)
-                .migrateOnStart(true)
-                .build();
+    try (PostgresStore store = PgStores.on(PG, schema);
         java.sql.Connection c = PG.dataSource().getConnection()) {
       try (java.sql.Statement s = c.createStatement()) {
         s.execute(
@@ -209,14 +202,7 @@ class PgUnitOfWorkRoundTripsTest {
           + " generic plan, with or without statistics")
   void outboxAppendByIndex() throws Exception {
     String schema = PgStores.newSchema();
-    try (PostgresStore store =
-            PostgresStore.builder()
-                .jdbcUrl(PG.jdbcUrl())
-                .username(PG.username())
-                .password(PG.password())
-                .schema(schema)
-                .migrateOnStart(true)
-                .build();
+    try (PostgresStore store = PgStores.on(PG, schema);
         java.sql.Connection c = PG.dataSource().getConnection()) {
       try (java.sql.Statement s = c.createStatement()) {
         s.execute(
