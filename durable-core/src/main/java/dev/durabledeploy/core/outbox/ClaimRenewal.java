@@ -78,7 +78,10 @@ final class ClaimRenewal {
       // Something was not extended: a claim ran out (and may be someone else's now), or an event
       // was settled meanwhile. Only a chain still dispatching needs to know which.
       for (SiteChain chain : active) {
-        List<Long> held = List.copyOf(chain.held);
+        // Only what is still outstanding: an acknowledged event stays in the chain's held set, and
+        // the store extends no delivered event, so counting it read as a lost claim and stopped a
+        // chain that still held its site.
+        List<Long> held = chain.held.stream().filter(outstanding::contains).toList();
         if (held.isEmpty() || !dispatching.contains(chain)) {
           continue;
         }
