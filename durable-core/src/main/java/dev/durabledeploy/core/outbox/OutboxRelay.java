@@ -373,7 +373,12 @@ public final class OutboxRelay implements AutoCloseable {
               .thenCompose(
                   error -> {
                     dispatching.remove(site);
-                    return acks.finish(events, accepted, error);
+                    // A chain that lost its claim leaves its events to whoever holds the site
+                    // now: acknowledging one the new holder is still running would free the site
+                    // under it, and the next claim would run the site's later events beside it.
+                    // Unacknowledged, they are delivered again (at least once).
+                    boolean held = site.notHeld(clock.instant()) == null;
+                    return acks.finish(events, held ? accepted : List.of(), error);
                   });
       chains.add(chain);
       chain.whenComplete((ok, error) -> chains.remove(chain));

@@ -168,6 +168,119 @@ class RelayClaimLossTest {
     assertThat(store.outbox().stats().undelivered()).isZero();
   }
 
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(Stall.class)
+  @DisplayName(
+      "a relay that lost its claim does not acknowledge the event it ran, so the site stays with"
+          + " the relay that holds it now, which goes on in order")
+  void lostChainLeavesItsEventsToTheHolder(Stall stall) throws Exception {
+    MutableClock storeClock = new MutableClock();
+    InMemoryStore store = new InMemoryStore(storeClock);
+    engine.register(WorkflowDefinition.named("record").keyedBy("site").handler(ctx -> {}));
+    engine.start();
+    SiteId site = SiteId.of("a");
+    for (int seq = 0; seq < 3; seq++) {
+      store
+          .outbox()
+          .append(
+              new NewEvent(site, "test.event", Map.of("site", "a", "seq", Integer.toString(seq))));
+    }
+    List<String> submissions = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch aSubmitted = new CountDownLatch(1);
+    CountDownLatch acceptA = new CountDownLatch(1);
+    CountDownLatch bSubmitted = new CountDownLatch(1);
+    CountDownLatch acceptB = new CountDownLatch(1);
+    RenewProbe outboxA = new RenewProbe(store.outbox(), stall, unblock);
+    Clock clockA = stall == Stall.RENEW_EXTENDS_NOTHING ? new MutableClock() : storeClock;
+    SimpleMeterRegistry metersA = new SimpleMeterRegistry();
+    OutboxRelay a =
+        OutboxRelay.builder(outboxA, heldFirst("A", submissions, aSubmitted, acceptA))
+            .owner("relay-a")
+            .clock(clockA)
+            .leaseTtl(A_TTL)
+            .pollInterval(Duration.ofMillis(50))
+            .meterRegistry(metersA)
+            .route("test.event", "record")
+            .build();
+    relays.add(a);
+    a.start();
+    assertThat(aSubmitted.await(10, TimeUnit.SECONDS)).isTrue();
+
+    // A's claim runs out in the store; B claims the site, and its first event is still running
+    // (its acceptance held back) when A's arrives.
+    storeClock.advance(Duration.ofSeconds(1));
+    AtomicInteger renewalsB = new AtomicInteger();
+    SimpleMeterRegistry metersB = new SimpleMeterRegistry();
+    Outbox outboxB =
+        new ForwardingOutbox(store.outbox()) {
+          @Override
+          public int renew(String owner, Collection<Long> ids, Duration leaseTtl) {
+            renewalsB.incrementAndGet();
+            return super.renew(owner, ids, leaseTtl);
+          }
+        };
+    OutboxRelay b =
+        OutboxRelay.builder(outboxB, heldFirst("B", submissions, bSubmitted, acceptB))
+            .owner("relay-b")
+            .clock(storeClock)
+            .leaseTtl(A_TTL)
+            .pollInterval(Duration.ofMillis(50))
+            .meterRegistry(metersB)
+            .route("test.event", "record")
+            .build();
+    relays.add(b);
+    b.start();
+    assertThat(bSubmitted.await(10, TimeUnit.SECONDS)).isTrue();
+    if (stall == Stall.RENEW_EXTENDS_NOTHING) {
+      int calls = outboxA.renewals.get();
+      await().atMost(Duration.ofSeconds(10)).until(() -> outboxA.renewals.get() > calls + 2);
+    }
+
+    acceptA.countDown();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                Optional.ofNullable(metersA.find("durable.outbox.relay.claims.lost").counter())
+                        .map(c -> c.count())
+                        .orElse(0.0)
+                    == 1);
+    // Three of B's renewals after A's chain ended: had A acknowledged event 0, B's renewal would
+    // have found it settled and B would have taken its claim for lost.
+    int seen = renewalsB.get();
+    await().atMost(Duration.ofSeconds(10)).until(() -> renewalsB.get() > seen + 3);
+    acceptB.countDown();
+    await().atMost(Duration.ofSeconds(10)).until(() -> store.outbox().stats().undelivered() == 0);
+    assertThat(submissions).containsExactly("A:0", "B:0", "B:1", "B:2");
+    assertThat(metersB.find("durable.outbox.relay.claims.lost").counter())
+        .as("B's claims lost")
+        .satisfiesAnyOf(c -> assertThat(c).isNull(), c -> assertThat(c.count()).isZero());
+  }
+
+  /** An engine recording submissions whose first acceptance waits for {@code accept}. */
+  private WorkflowEngine heldFirst(
+      String relay, List<String> submissions, CountDownLatch submitted, CountDownLatch accept) {
+    return new Recording(relay, engine, submissions) {
+      final AtomicBoolean first = new AtomicBoolean(true);
+
+      @Override
+      public CompletionStage<RunHandle> submit(Submission submission) {
+        CompletionStage<RunHandle> accepted = super.submit(submission);
+        if (!first.getAndSet(false)) {
+          return accepted;
+        }
+        submitted.countDown();
+        return accepted.thenCompose(
+            handle ->
+                CompletableFuture.supplyAsync(
+                    () -> {
+                      awaitLatch(accept);
+                      return handle;
+                    }));
+      }
+    };
+  }
+
   private static void awaitLatch(CountDownLatch latch) {
     try {
       if (!latch.await(30, TimeUnit.SECONDS)) {
