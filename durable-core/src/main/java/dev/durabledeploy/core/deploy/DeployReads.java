@@ -21,8 +21,8 @@ import java.util.Optional;
  */
 final class DeployReads {
 
-  /** One answer: the deploy as read, and when (System.nanoTime) its read began. */
-  record Read(Optional<Deploy> deploy, long beganNanos) {}
+  /** One answer: the deploy as read. */
+  record Read(Optional<Deploy> deploy) {}
 
   private final MetadataStore metadata;
 
@@ -74,8 +74,7 @@ final class DeployReads {
       }
       Read read = null;
       try {
-        long began = System.nanoTime();
-        read = new Read(metadata.findDeploy(site, deployId), began);
+        read = new Read(metadata.findDeploy(site, deployId));
         return read;
       } finally {
         synchronized (r) {
