@@ -8,6 +8,7 @@ import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
@@ -63,11 +64,32 @@ final class PgMetadataStore implements MetadataStore {
   private final Jdbi jdbi;
   private final PgOutbox outbox;
   private final String schema;
+  private final PoolStats pool;
 
-  PgMetadataStore(Jdbi jdbi, PgOutbox outbox, String schema) {
+  PgMetadataStore(Jdbi jdbi, PgOutbox outbox, String schema, PoolStats pool) {
     this.jdbi = jdbi;
     this.outbox = outbox;
     this.schema = schema;
+    this.pool = pool;
+  }
+
+  /**
+   * One {@code SELECT 1} through the pool, and the pool's gauges. DEGRADED while callers wait for a
+   * connection: every one is in use, so store calls queue (raise the pool size, or look for slow
+   * statements).
+   */
+  @Override
+  public Health health() {
+    Sql.call(
+        "health probe",
+        () -> jdbi.withHandle(h -> h.createQuery("SELECT 1").mapTo(Integer.class).one()));
+    Map<String, Object> details = pool.read();
+    Object waiting = details.get("poolWaiting");
+    if (waiting instanceof Integer w && w > 0) {
+      details.put("reason", w + " calls wait for a pooled connection: every connection is in use");
+      return Health.degraded(details);
+    }
+    return Health.up(details);
   }
 
   /**
