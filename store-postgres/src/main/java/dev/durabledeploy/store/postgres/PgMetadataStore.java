@@ -74,22 +74,16 @@ final class PgMetadataStore implements MetadataStore {
   }
 
   /**
-   * One {@code SELECT 1} through the pool, and the pool's gauges. DEGRADED while callers wait for a
-   * connection: every one is in use, so store calls queue (raise the pool size, or look for slow
-   * statements).
+   * One {@code SELECT 1} through the pool, and the pool's gauges. Callers waiting for a connection
+   * ({@code poolWaiting}) are reported, not judged: the plane's own probes run at once and may wait
+   * for each other on a small pool.
    */
   @Override
   public Health health() {
     Sql.call(
         "health probe",
         () -> jdbi.withHandle(h -> h.createQuery("SELECT 1").mapTo(Integer.class).one()));
-    Map<String, Object> details = pool.read();
-    Object waiting = details.get("poolWaiting");
-    if (waiting instanceof Integer w && w > 0) {
-      details.put("reason", w + " calls wait for a pooled connection: every connection is in use");
-      return Health.degraded(details);
-    }
-    return Health.up(details);
+    return Health.up(pool.read());
   }
 
   /**
