@@ -7,6 +7,8 @@ import dev.durabledeploy.core.events.AsyncEventBus;
 import dev.durabledeploy.core.events.Operations;
 import dev.durabledeploy.core.gc.GcSweep;
 import dev.durabledeploy.core.gc.SiteGc;
+import dev.durabledeploy.core.health.HealthOptions;
+import dev.durabledeploy.core.health.PlaneHealth;
 import dev.durabledeploy.core.jobs.JobRunner;
 import dev.durabledeploy.core.jobs.LeaseSweep;
 import dev.durabledeploy.core.outbox.OutboxDeadLetters;
@@ -30,6 +32,7 @@ import dev.durabledeploy.spi.engine.WorkflowEngine;
 import dev.durabledeploy.spi.events.EventBus;
 import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.health.HealthReport;
 import dev.durabledeploy.spi.outbox.StandardEvents;
 import dev.durabledeploy.spi.retry.RetryPolicy;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -107,6 +110,7 @@ public final class DurableDeploy implements AutoCloseable {
   private final LeaseSweep leaseSweep;
   private final OutboxRelay relay;
   private final OutboxDeadLetters outboxDeadLetters;
+  private final PlaneHealth health;
   private final String instanceId;
   private boolean started;
 
@@ -149,6 +153,7 @@ public final class DurableDeploy implements AutoCloseable {
     b.routes.forEach(r -> relay.route(r[0], r[1]));
     this.relay = relay.build();
     this.outboxDeadLetters = new OutboxDeadLetters(store.outbox(), this.relay, operations, retrier);
+    this.health = new PlaneHealth(store, blobs, engine, this.relay::isRunning, b.clock, b.health);
   }
 
   public static Builder builder() {
@@ -315,6 +320,18 @@ public final class DurableDeploy implements AutoCloseable {
     return options;
   }
 
+  /**
+   * Probes every component at once and reports each as UP, DEGRADED or DOWN with its details
+   * (docs/operations.md, "Health"): the metadata store, the outbox, the site locks, the job leases,
+   * the blob store, the engine and the relay. Returns within about {@link
+   * HealthOptions#probeTimeout()} whatever the backends do: a probe that has not answered by then
+   * reports its component DOWN, and is not started again while it runs. Safe to call from any
+   * thread, as often as a readiness probe does; it changes nothing.
+   */
+  public HealthReport health() {
+    return health.check();
+  }
+
   /** This process's id, part of every lease and claim owner it uses. */
   public String instanceId() {
     return instanceId;
@@ -327,6 +344,7 @@ public final class DurableDeploy implements AutoCloseable {
       engine.stop(DEFAULT_SHUTDOWN_DEADLINE);
     }
     jobs.close();
+    health.close();
     bus.close();
   }
 
@@ -344,6 +362,7 @@ public final class DurableDeploy implements AutoCloseable {
     private DeployOptions options = DeployOptions.defaults();
     private String instanceId = defaultInstanceId();
     private Authorizer authorizer = Authorizer.ALLOW_ALL;
+    private HealthOptions health = HealthOptions.defaults();
     private final List<String[]> routes = new ArrayList<>();
 
     private Builder() {}
@@ -434,6 +453,15 @@ public final class DurableDeploy implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The deadline of {@link DurableDeploy#health()}'s probes and the relay lag past which it
+     * reports DEGRADED (default {@link HealthOptions#defaults()}).
+     */
+    public Builder health(HealthOptions health) {
+      this.health = health;
+      return this;
+    }
+
     /** Delivers outbox events of {@code eventType} to the host's workflow {@code workflow}. */
     public Builder route(String eventType, String workflow) {
       routes.add(new String[] {eventType, workflow});
@@ -450,6 +478,7 @@ public final class DurableDeploy implements AutoCloseable {
       require("retryPolicy", retryPolicy);
       require("options", options);
       require("authorizer", authorizer);
+      require("health", health);
       if (blobs == null && blobRoot == null) {
         throw new ConfigurationException(
             "blobStore", "is required: pass a BlobStore or a blobRoot directory");

@@ -12,6 +12,7 @@ import dev.durabledeploy.spi.blob.BlobStore;
 import dev.durabledeploy.spi.blob.ForeignBlob;
 import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.lock.Fence;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -708,6 +709,37 @@ public final class FileSystemBlobStore implements BlobStore {
     } catch (IOException e) {
       // A leftover temp file is harmless: it lives outside objects/ and is never listed.
       temp.toFile().deleteOnExit();
+    }
+  }
+
+  /** Below this share of the volume free, {@link #health()} reports DEGRADED. */
+  static final double FREE_SPACE_DEGRADED_FRACTION = 0.05;
+
+  /**
+   * Whether the root is a writable directory, and the free space of its volume. DOWN when the root
+   * is gone or not writable; DEGRADED below 5% free, since uploads fail once the disk is full.
+   */
+  @Override
+  public Health health() {
+    java.util.Map<String, Object> details = new java.util.LinkedHashMap<>();
+    if (!Files.isDirectory(objects) || !Files.isWritable(tmp)) {
+      details.put(
+          "reason", "the blob root's objects/ or tmp/ directory is missing or not writable");
+      return Health.down(details);
+    }
+    try {
+      java.nio.file.FileStore volume = Files.getFileStore(root);
+      long usable = volume.getUsableSpace();
+      long total = volume.getTotalSpace();
+      details.put("usableBytes", usable);
+      details.put("totalBytes", total);
+      if (total > 0 && usable < total * FREE_SPACE_DEGRADED_FRACTION) {
+        details.put("reason", "less than 5% of the blob root's volume is free");
+        return Health.degraded(details);
+      }
+      return Health.up(details);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("reading the blob root's volume failed", e);
     }
   }
 }

@@ -438,6 +438,11 @@ public final class OutboxRelay implements AutoCloseable {
     wakeUp.release();
   }
 
+  /** Whether the relay runs: {@link #start()} was called and {@link #stop} was not. */
+  public boolean isRunning() {
+    return running;
+  }
+
   /** The owner id this relay claims as. */
   public String owner() {
     return owner;

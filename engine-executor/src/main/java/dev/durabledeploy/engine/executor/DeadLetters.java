@@ -30,6 +30,11 @@ final class DeadLetters {
   }
 
   /** Dead-letters the run, announces it, and completes its submission. */
+  /** How many dead letters there are (caller holds the engine's lock). */
+  int size() {
+    return letters.size();
+  }
+
   void add(Run run) {
     run.set(RunState.DEAD_LETTERED);
     letters.put(

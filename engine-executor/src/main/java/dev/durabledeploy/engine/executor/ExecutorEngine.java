@@ -16,6 +16,7 @@ import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.spi.exception.EngineNotRunningException;
 import dev.durabledeploy.spi.exception.EngineUnavailableException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.support.Config;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -343,5 +344,39 @@ public final class ExecutorEngine implements WorkflowEngine {
     public ExecutorEngine build() {
       return new ExecutorEngine(this);
     }
+  }
+
+  /** Queue depth at or above which {@link #health()} reports DEGRADED: 90% of the maximum. */
+  static final double QUEUE_DEGRADED_FRACTION = 0.9;
+
+  /**
+   * The engine's state, its queue depth against {@code maxQueuedRuns}, its workers and dead
+   * letters. DOWN unless {@code RUNNING}; DEGRADED once the queue holds 90% of {@code
+   * maxQueuedRuns}: submissions are about to be refused ({@code EngineUnavailableException}), so
+   * the relay's events wait.
+   */
+  @Override
+  public Health health() {
+    EngineStatus status = engineStatus();
+    int depth = queuedRuns();
+    Map<String, Object> details = new java.util.LinkedHashMap<>();
+    details.put("state", status.name());
+    details.put("queueDepth", depth);
+    details.put("maxQueuedRuns", maxQueuedRuns);
+    details.put("workers", workers());
+    details.put("deadLetters", state.locked(deadLetters::size));
+    if (status != EngineStatus.RUNNING) {
+      return Health.down(details);
+    }
+    if (depth >= maxQueuedRuns * QUEUE_DEGRADED_FRACTION) {
+      details.put(
+          "reason",
+          depth
+              + " runs queued of at most "
+              + maxQueuedRuns
+              + ": submissions will soon be refused");
+      return Health.degraded(details);
+    }
+    return Health.up(details);
   }
 }

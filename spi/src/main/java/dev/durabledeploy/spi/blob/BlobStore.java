@@ -1,5 +1,6 @@
 package dev.durabledeploy.spi.blob;
 
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.lock.Fence;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -150,4 +151,14 @@ public interface BlobStore extends AutoCloseable {
   /** Releases connections; the default does nothing. */
   @Override
   default void close() {}
+
+  /**
+   * What the blob store reports about itself (see {@link Health}), such as free space. The plane
+   * bounds the call in time. The default lists one key under the root ({@link #list}): a round trip
+   * and nothing more.
+   */
+  default Health health() {
+    list(BlobPrefix.ROOT, null, 1);
+    return Health.up();
+  }
 }

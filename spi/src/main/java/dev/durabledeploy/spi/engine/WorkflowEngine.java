@@ -4,6 +4,7 @@ import dev.durabledeploy.spi.exception.ConfigurationException;
 import dev.durabledeploy.spi.exception.DurableDeployException;
 import dev.durabledeploy.spi.exception.EngineNotRunningException;
 import dev.durabledeploy.spi.exception.InvalidInputException;
+import dev.durabledeploy.spi.health.Health;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -117,5 +118,16 @@ public interface WorkflowEngine extends AutoCloseable {
   static ConfigurationException alreadyRegistered(WorkflowDefinition definition) {
     return new ConfigurationException(
         "workflow", "a workflow named '" + definition.name() + "' is already registered");
+  }
+
+  /**
+   * What the engine reports about itself (see {@link Health}), such as its queue depth. The plane
+   * bounds the call in time. The default reports UP while the engine is {@link EngineStatus#RUNNING
+   * RUNNING} and DOWN otherwise, with its state as the detail {@code state}.
+   */
+  default Health health() {
+    EngineStatus status = engineStatus();
+    java.util.Map<String, Object> details = java.util.Map.of("state", status.name());
+    return status == EngineStatus.RUNNING ? Health.up(details) : Health.down(details);
   }
 }

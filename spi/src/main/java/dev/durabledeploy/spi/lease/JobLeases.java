@@ -1,6 +1,7 @@
 package dev.durabledeploy.spi.lease;
 
 import dev.durabledeploy.spi.JobKey;
+import dev.durabledeploy.spi.health.Health;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -62,4 +63,14 @@ public interface JobLeases {
 
   /** Up to {@code limit} leases whose expiry has passed, ordered by expiry. */
   List<Lease> listExpired(int limit);
+
+  /**
+   * What the job leases report about themselves (see {@link Health}), such as how many leases
+   * expired. The plane bounds the call in time. The default lists one lease ({@link #list}): a
+   * round trip and nothing more.
+   */
+  default Health health() {
+    list(1);
+    return Health.up();
+  }
 }

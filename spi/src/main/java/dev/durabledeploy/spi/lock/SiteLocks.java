@@ -1,6 +1,7 @@
 package dev.durabledeploy.spi.lock;
 
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.health.Health;
 import java.time.Duration;
 
 /**
@@ -26,4 +27,14 @@ public interface SiteLocks {
    *     else after {@code timeout}; a zero timeout means one try
    */
   SiteLock acquire(SiteId site, Duration timeout);
+
+  /**
+   * What the site locks report about themselves (see {@link Health}): locks held, connections they
+   * hold, the backend's state where they live. The plane bounds the call in time. The default
+   * cannot probe anything and reports UP with the detail {@code probe=none}; every store of the
+   * library overrides it.
+   */
+  default Health health() {
+    return Health.up(java.util.Map.of("probe", "none"));
+  }
 }

@@ -3,6 +3,7 @@ package dev.durabledeploy.spi.metadata;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.health.Health;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -93,4 +94,15 @@ public interface MetadataStore {
 
   /** The newest {@code limit} audit entries of the site, newest first. */
   List<AuditEntry> auditLog(SiteId site, int limit);
+
+  /**
+   * What this store reports about itself (see {@link Health}), with details such as a pool's
+   * connections in use; it may call the backend, and the plane bounds the call in time. Throws, or
+   * reports DOWN, when the backend does not answer. The default reads one site id ({@link
+   * #listSites}): a round trip and nothing more.
+   */
+  default Health health() {
+    listSites(null, 1);
+    return Health.up();
+  }
 }

@@ -2,6 +2,7 @@ package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.JobKey;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
 import java.sql.ResultSet;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jdbi.v3.core.Jdbi;
 
@@ -41,6 +43,32 @@ final class PgJobLeases implements JobLeases {
     this.jdbi = jdbi;
     this.clock = clock;
     this.writer = writer;
+  }
+
+  /**
+   * How many leases there are and how many of them expired (as {@link #listExpired} judges it); the
+   * lease sweep frees the expired ones every five minutes.
+   */
+  @Override
+  public Health health() {
+    return Sql.call(
+        "health probe",
+        () ->
+            jdbi.withHandle(
+                h ->
+                    h.createQuery(
+                            "SELECT count(*) AS leases, count(*) FILTER (WHERE "
+                                + EXPIRED
+                                + ") AS expired FROM <schema>.job_leases l")
+                        .bind("writer", writer)
+                        .bind("now", Sql.ts(now()))
+                        .map(
+                            (rs, ctx) ->
+                                Health.up(
+                                    Map.of(
+                                        "leases", rs.getLong("leases"),
+                                        "expired", rs.getLong("expired"))))
+                        .one()));
   }
 
   private Instant now() {

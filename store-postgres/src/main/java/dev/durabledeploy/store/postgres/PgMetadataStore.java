@@ -8,6 +8,7 @@ import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
@@ -63,11 +64,26 @@ final class PgMetadataStore implements MetadataStore {
   private final Jdbi jdbi;
   private final PgOutbox outbox;
   private final String schema;
+  private final PoolStats pool;
 
-  PgMetadataStore(Jdbi jdbi, PgOutbox outbox, String schema) {
+  PgMetadataStore(Jdbi jdbi, PgOutbox outbox, String schema, PoolStats pool) {
     this.jdbi = jdbi;
     this.outbox = outbox;
     this.schema = schema;
+    this.pool = pool;
+  }
+
+  /**
+   * One {@code SELECT 1} through the pool, and the pool's gauges. Callers waiting for a connection
+   * ({@code poolWaiting}) are reported, not judged: the plane's own probes run at once and may wait
+   * for each other on a small pool.
+   */
+  @Override
+  public Health health() {
+    Sql.call(
+        "health probe",
+        () -> jdbi.withHandle(h -> h.createQuery("SELECT 1").mapTo(Integer.class).one()));
+    return Health.up(pool.read());
   }
 
   /**

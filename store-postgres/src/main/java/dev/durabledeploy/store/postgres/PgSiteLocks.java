@@ -2,13 +2,16 @@ package dev.durabledeploy.store.postgres;
 
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.exception.SiteBusyException;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import dev.durabledeploy.spi.support.Threads;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -79,6 +82,9 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
   private final Set<Held> held = ConcurrentHashMap.newKeySet();
   private final Stripe[] stripes = new Stripe[STRIPES];
   private final ScheduledExecutorService watchdog;
+
+  /** Renewal rounds that failed since the last that succeeded (the watchdog's thread writes). */
+  private volatile int failedRenewals;
 
   /** Per-site-hash wake-ups for waiters of this process, so a release here hands over at once. */
   private static final class Stripe {
@@ -216,6 +222,42 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
                 .findOne());
   }
 
+  /**
+   * Locks held by this store and by every store on the database (live rows), and the time to live;
+   * a held lock is a row, so no connection is held for it. DEGRADED while the watchdog's renewals
+   * fail: this store's locks report lost once their validity runs out.
+   */
+  @Override
+  public Health health() {
+    long all =
+        Sql.call(
+            "health probe",
+            () ->
+                jdbi.withHandle(
+                    h ->
+                        h.createQuery(
+                                "SELECT count(*) FROM <schema>.site_locks"
+                                    + " WHERE expires_at > clock_timestamp()")
+                            .mapTo(Long.class)
+                            .one()));
+    Map<String, Object> details = new LinkedHashMap<>();
+    details.put("heldHere", held.stream().filter(Held::isHeld).count());
+    details.put("heldAll", all);
+    details.put("ttlMs", ttlMillis);
+    int failed = failedRenewals;
+    if (failed > 0) {
+      details.put("failedRenewals", failed);
+      details.put(
+          "reason",
+          "the last "
+              + failed
+              + " renewals of this store's site locks failed: they report lost once their"
+              + " validity runs out");
+      return Health.degraded(details);
+    }
+    return Health.up(details);
+  }
+
   /** The watchdog: one statement renews every lock still valid; the others are lost. */
   private void renewAll() {
     List<Held> renewing = new ArrayList<>();
@@ -252,8 +294,10 @@ final class PgSiteLocks implements SiteLocks, AutoCloseable {
     } catch (RuntimeException e) {
       // Not renewed this round; each lock reports lost once its validity runs out.
       LOG.debug("renewing {} site lock(s) failed: {}", renewing.size(), e.getMessage());
+      failedRenewals++;
       return;
     }
+    failedRenewals = 0;
     for (Held lock : renewing) {
       if (renewed.contains(lock.generation)) {
         lock.renewed(start);

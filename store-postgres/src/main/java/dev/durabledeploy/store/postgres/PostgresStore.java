@@ -244,7 +244,8 @@ public final class PostgresStore implements Store {
     this.jdbi = Jdbi.create(connections).define("schema", schema);
     this.listener = new OutboxListener(b.listenConnections(connections), schema + "_outbox");
     this.outbox = new PgOutbox(jdbi, b.clock, listener, schema);
-    this.metadata = new PgMetadataStore(jdbi, outbox, schema);
+    this.metadata =
+        new PgMetadataStore(jdbi, outbox, schema, new PoolStats(connections.dataSource()));
     // One id per store instance: the holder of its site locks and the writer of its leases.
     String instance = instanceId();
     this.siteLocks = new PgSiteLocks(jdbi, schema, instance, b.lockTtl);

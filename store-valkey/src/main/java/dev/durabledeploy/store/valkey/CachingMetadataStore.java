@@ -3,6 +3,7 @@ package dev.durabledeploy.store.valkey;
 import dev.durabledeploy.spi.AliasName;
 import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.SiteId;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AuditEntry;
 import dev.durabledeploy.spi.metadata.Deploy;
@@ -227,5 +228,14 @@ public final class CachingMetadataStore implements MetadataStore {
   public List<AuditEntry> auditLog(SiteId site, int limit) {
     guard.requireOutside("auditLog");
     return store.auditLog(site, limit);
+  }
+
+  /**
+   * The health of the store behind the cache (the source of truth), with the sites this cache holds
+   * a view of.
+   */
+  @Override
+  public Health health() {
+    return store.health().withDetail("cachedSites", views.size());
   }
 }

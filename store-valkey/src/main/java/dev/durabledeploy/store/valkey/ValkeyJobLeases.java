@@ -2,6 +2,7 @@ package dev.durabledeploy.store.valkey;
 
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.JobKey;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.lease.JobLeases;
 import dev.durabledeploy.spi.lease.Lease;
 import io.lettuce.core.Limit;
@@ -225,5 +226,11 @@ final class ValkeyJobLeases implements JobLeases {
   private static void check(String owner, Duration ttl) {
     Inputs.requireText("owner", owner, 200);
     Inputs.requirePositive("ttl", ttl);
+  }
+
+  /** The server's settings and persistence ({@link ServerHealth}); leases expire anyway. */
+  @Override
+  public Health health() {
+    return ServerHealth.probe(valkey, false);
   }
 }

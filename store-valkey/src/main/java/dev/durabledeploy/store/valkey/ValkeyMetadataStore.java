@@ -6,6 +6,7 @@ import dev.durabledeploy.spi.DeployId;
 import dev.durabledeploy.spi.Inputs;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.exception.TransientStoreException;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.metadata.Alias;
 import dev.durabledeploy.spi.metadata.AliasRow;
 import dev.durabledeploy.spi.metadata.AuditEntry;
@@ -469,5 +470,14 @@ final class ValkeyMetadataStore implements MetadataStore {
             "reading the audit log of site " + site,
             () -> valkey.commands().lrange(keys.site(site, "audit"), 0, limit - 1L));
     return entries.stream().map(e -> Records.audit(site, e)).toList();
+  }
+
+  /**
+   * The server's settings and persistence, judged for a store that keeps data ({@link
+   * ServerHealth}).
+   */
+  @Override
+  public Health health() {
+    return ServerHealth.probe(valkey, true);
   }
 }

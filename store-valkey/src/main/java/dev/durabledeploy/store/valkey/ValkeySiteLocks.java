@@ -3,6 +3,7 @@ package dev.durabledeploy.store.valkey;
 import dev.durabledeploy.spi.SiteId;
 import dev.durabledeploy.spi.exception.SiteBusyException;
 import dev.durabledeploy.spi.exception.TransientStoreException;
+import dev.durabledeploy.spi.health.Health;
 import dev.durabledeploy.spi.lock.SiteLock;
 import dev.durabledeploy.spi.lock.SiteLocks;
 import io.lettuce.core.ScriptOutputType;
@@ -202,5 +203,18 @@ final class ValkeySiteLocks implements SiteLocks {
         }
       }
     }
+  }
+
+  /**
+   * The locks this store holds and the time to live, with the server's settings ({@link
+   * ServerHealth}): an evicting policy drops held locks first. The locks share the store's one
+   * connection and hold nothing else while held.
+   */
+  @Override
+  public Health health() {
+    Health server = ServerHealth.probe(valkey, false);
+    return server
+        .withDetail("heldHere", held.stream().filter(Held::isHeld).count())
+        .withDetail("ttlMs", ttl.toMillis());
   }
 }
